@@ -1,0 +1,66 @@
+"""pipeline_core: customers through sales and service pipelines.
+
+Open a workspace on a store URL and drive everything through it::
+
+    from pipeline_core import Customer, Workspace
+
+    with Workspace.open("sqlite:///crm.db") as ws:
+        ada = ws.add_customer(Customer(name="Ada Lovelace", emails=["ada@example.com"]))
+        ws.move(ada.id, "Prospect")
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from pipeline_core.board import Board, BoardColumn
+from pipeline_core.clock import Clock, FixedClock, SystemClock
+from pipeline_core.customer import Customer
+from pipeline_core.errors import (
+    ConcurrencyError,
+    DuplicateCustomer,
+    ImportRowError,
+    InvalidStatusMachine,
+    InvalidValue,
+    NotFound,
+    PipelineError,
+    RuleSyntaxError,
+    StoreError,
+    TransitionNotAllowed,
+)
+from pipeline_core.events import Event, EventKind
+from pipeline_core.flows import Column, FlowDefinition
+from pipeline_core.statuses import EntryAction, Status, StatusMachine, default_status_machine
+from pipeline_core.workspace import Workspace
+
+try:
+    __version__ = version("pipeline_core")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0.0.0"
+
+__all__ = [
+    "Board",
+    "BoardColumn",
+    "Clock",
+    "Column",
+    "ConcurrencyError",
+    "Customer",
+    "DuplicateCustomer",
+    "EntryAction",
+    "Event",
+    "EventKind",
+    "FixedClock",
+    "FlowDefinition",
+    "ImportRowError",
+    "InvalidStatusMachine",
+    "InvalidValue",
+    "NotFound",
+    "PipelineError",
+    "RuleSyntaxError",
+    "Status",
+    "StatusMachine",
+    "StoreError",
+    "SystemClock",
+    "TransitionNotAllowed",
+    "Workspace",
+    "__version__",
+    "default_status_machine",
+]

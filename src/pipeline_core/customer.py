@@ -1,0 +1,176 @@
+"""The customer record: one frozen attrs class, validated at the boundary."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Literal
+
+import attrs
+
+from pipeline_core.errors import InvalidValue
+
+FieldValue = str | int | float | bool | Decimal | date | datetime | tuple[str, ...]
+"""A custom field value: text, number, decimal, date, datetime, checkbox or multi-select."""
+
+Outcome = Literal["won", "lost"]
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _unique(values: Iterable[str]) -> tuple[str, ...]:
+    """Strip, drop blanks and repeats, keep the first occurrence's order."""
+    seen: dict[str, None] = {}
+    for value in values:
+        if not isinstance(value, str):
+            raise InvalidValue(f"expected text, got {value!r}")
+        cleaned = value.strip()
+        if cleaned:
+            seen.setdefault(cleaned, None)
+    return tuple(seen)
+
+
+def _optional_text(value: str | None) -> str | None:
+    """Blank text means none."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidValue(f"expected text, got {value!r}")
+    cleaned = value.strip()
+    return cleaned or None
+
+
+def _required_name(value: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidValue("a customer needs a name; it was blank")
+    return value.strip()
+
+
+def _field_value(key: str, value: object) -> FieldValue:
+    if isinstance(value, list | tuple):
+        return _unique(value)  # a multi-select: text options
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise InvalidValue(f"custom field {key!r}: datetime must carry a time zone")
+        return value
+    if isinstance(value, str | int | float | bool | Decimal | date):
+        return value
+    raise InvalidValue(f"custom field {key!r}: unsupported value {value!r}")
+
+
+def _fields(values: Mapping[str, object]) -> Mapping[str, FieldValue]:
+    result: dict[str, FieldValue] = {}
+    for key, value in values.items():
+        if not isinstance(key, str) or not key.strip():
+            raise InvalidValue(f"custom field names must be non-blank text, got {key!r}")
+        if value is None:
+            continue
+        result[key.strip()] = _field_value(key, value)
+    return result
+
+
+def _value(value: Decimal | int | str | None) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    try:
+        result = Decimal(str(value).strip())
+    except ArithmeticError:
+        raise InvalidValue(f"deal value {value!r} is not a number") from None
+    if not result.is_finite():
+        raise InvalidValue(f"deal value {value!r} is not a finite number")
+    return result
+
+
+def _currency(value: str | None) -> str | None:
+    if value is None or value == "":
+        return None
+    code = value.strip().upper()
+    if len(code) != 3 or not code.isascii() or not code.isalpha():
+        raise InvalidValue(f"currency {value!r} is not a three-letter ISO 4217 code")
+    return code
+
+
+def _country(value: str | None) -> str | None:
+    if value is None or value == "":
+        return None
+    code = value.strip().upper()
+    if len(code) != 2 or not code.isascii() or not code.isalpha():
+        raise InvalidValue(f"country {value!r} is not a two-letter ISO 3166 code")
+    return code
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        raise InvalidValue(f"timestamp {value.isoformat()} must carry a time zone")
+    return value
+
+
+def _outcome(value: str | None) -> Outcome | None:
+    if value is None:
+        return None
+    if value == "won":
+        return "won"
+    if value == "lost":
+        return "lost"
+    raise InvalidValue(f"outcome must be 'won' or 'lost', not {value!r}")
+
+
+@attrs.frozen(kw_only=True)
+class Customer:
+    """A customer (or lead) and everything the pipeline knows about it.
+
+    ``id`` is 0 until a store assigns one; an empty ``status`` means the status
+    machine's initial status; ``version`` counts the stored changes
+    and guards against lost updates.
+    """
+
+    id: int = 0
+    name: str = attrs.field(converter=_required_name)
+    emails: tuple[str, ...] = attrs.field(default=(), converter=_unique)
+    phones: tuple[str, ...] = attrs.field(default=(), converter=_unique)
+    whatsapp: str | None = attrs.field(default=None, converter=_optional_text)
+    country: str | None = attrs.field(default=None, converter=_country)
+    status: str = ""
+    folder: str | None = attrs.field(default=None, converter=_optional_text)
+    tags: tuple[str, ...] = attrs.field(default=(), converter=_unique)
+    fields: Mapping[str, FieldValue] = attrs.field(factory=dict, converter=_fields)
+    source: str | None = attrs.field(default=None, converter=_optional_text)
+    team: str | None = attrs.field(default=None, converter=_optional_text)
+    workers: tuple[str, ...] = attrs.field(default=(), converter=_unique)
+    parent_id: int | None = None
+    value: Decimal | None = attrs.field(default=None, converter=_value)
+    currency: str | None = attrs.field(default=None, converter=_currency)
+    outcome: Outcome | None = attrs.field(default=None, converter=_outcome)
+    order_id: str | None = attrs.field(default=None, converter=_optional_text)
+    lead_notes: str = ""
+    created_at: datetime = attrs.field(default=EPOCH, converter=_aware)
+    updated_at: datetime = attrs.field(default=EPOCH, converter=_aware)
+    converted_at: datetime | None = attrs.field(default=None, converter=_aware)
+    last_contacted_at: datetime | None = attrs.field(default=None, converter=_aware)
+    next_follow_up: date | None = None
+    version: int = 0
+
+
+EDITABLE_FIELDS = frozenset(
+    {
+        "name",
+        "emails",
+        "phones",
+        "whatsapp",
+        "country",
+        "folder",
+        "tags",
+        "fields",
+        "source",
+        "team",
+        "workers",
+        "parent_id",
+        "value",
+        "currency",
+        "order_id",
+        "lead_notes",
+        "next_follow_up",
+    }
+)
+"""Fields a plain edit may change; status, outcome and timestamps change through their own use cases."""

@@ -1,0 +1,87 @@
+"""The exceptions pipeline_core raises: one base class, one subclass per thing a caller can act on."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pipeline_core.customer import Customer
+
+
+class PipelineError(Exception):
+    """Base class of every error pipeline_core raises on purpose."""
+
+
+class InvalidValue(PipelineError, ValueError):
+    """A value given by the caller is malformed (blank name, bad colour, unknown field...)."""
+
+
+class NotFound(PipelineError, LookupError):
+    """A customer, flow, column or status that does not exist."""
+
+
+class TransitionNotAllowed(PipelineError):
+    """The status machine refuses a move; names both statuses and the allowed targets."""
+
+    def __init__(self, current: str, target: str, allowed: Sequence[str]) -> None:
+        self.current = current
+        self.target = target
+        self.allowed = tuple(allowed)
+        targets = ", ".join(self.allowed) if self.allowed else "none"
+        super().__init__(
+            f"cannot move from {current!r} to {target!r}; allowed from {current!r}: {targets}"
+        )
+
+
+class InvalidStatusMachine(InvalidValue):
+    """A status machine definition that is inconsistent (unknown or unreachable statuses...)."""
+
+
+class ConcurrencyError(PipelineError):
+    """A write was based on a stale version of a record that someone else changed meanwhile."""
+
+    def __init__(self, customer_id: int, expected: int, actual: int) -> None:
+        self.customer_id = customer_id
+        self.expected = expected
+        self.actual = actual
+        super().__init__(
+            f"customer {customer_id} was changed meanwhile "
+            f"(expected version {expected}, found {actual}); reload and try again"
+        )
+
+
+class DuplicateCustomer(PipelineError):
+    """Creating or editing would duplicate existing customers; carries them and the matched keys."""
+
+    def __init__(self, existing: Sequence[Customer], message: str) -> None:
+        self.existing = tuple(existing)
+        super().__init__(message)
+
+
+class RuleSyntaxError(InvalidValue):
+    """A rule that does not parse or type-check; carries the position."""
+
+    def __init__(self, message: str, text: str = "", line: int = 1, column: int = 1) -> None:
+        self.text = text
+        self.line = line
+        self.column = column
+        self.reason = message
+        where = f" at line {line}, column {column}" if text else ""
+        super().__init__(f"{message}{where}")
+
+
+class ImportRowError(InvalidValue):
+    """One row of an import file is invalid; names the file, line, column and reason."""
+
+    def __init__(self, file: str, line: int, column: str | None, reason: str) -> None:
+        self.file = file
+        self.line = line
+        self.column = column
+        self.reason = reason
+        where = f"{file}, line {line}" + (f", column {column!r}" if column else "")
+        super().__init__(f"{where}: {reason}")
+
+
+class StoreError(PipelineError):
+    """The store cannot be opened or used: unknown URL scheme, not a pipeline store, too new."""

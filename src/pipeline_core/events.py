@@ -1,0 +1,35 @@
+"""Events: the append-only timeline of everything that happened to a customer."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from datetime import datetime
+
+import attrs
+
+JSONValue = str | int | float | bool | None | list["JSONValue"] | dict[str, "JSONValue"]
+
+
+class EventKind(enum.StrEnum):
+    """What happened."""
+
+    CREATED = "created"
+    EDITED = "edited"
+    STATUS_CHANGED = "status_changed"
+    FOLDER_CHANGED = "folder_changed"
+    TAGS_CHANGED = "tags_changed"
+    HIDDEN_FROM_FLOW = "hidden_from_flow"
+    SHOWN_IN_FLOW = "shown_in_flow"
+
+
+@attrs.frozen(kw_only=True)
+class Event:
+    """One entry of a customer's timeline. ``data`` holds JSON values (before/after and so on)."""
+
+    customer_id: int
+    kind: EventKind = attrs.field(converter=EventKind)
+    at: datetime
+    actor: str
+    data: Mapping[str, JSONValue] = attrs.field(factory=dict)
+    id: int = 0

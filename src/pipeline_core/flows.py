@@ -1,0 +1,83 @@
+"""Flows: a named pipeline with a membership rule and the ordered columns of its board."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+import attrs
+
+from pipeline_core.errors import InvalidValue, NotFound
+from pipeline_core.rules.ast import MATCH_ALL, Rule
+
+_HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+PALETTE = ("#64748b", "#3b82f6", "#f59e0b", "#10b981", "#ef4444", "#8b5cf6", "#ec4899")
+"""Colours given to columns that were not given one, by position."""
+
+
+def _name(value: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidValue("a name must not be blank")
+    return value.strip()
+
+
+def _colour(value: str) -> str:
+    if not _HEX_COLOUR.match(value):
+        raise InvalidValue(f"colour {value!r} is not of the form #rrggbb")
+    return value.lower()
+
+
+@attrs.frozen
+class Column:
+    """A stage of a flow's board: dropping a card here moves the customer to ``status``."""
+
+    name: str = attrs.field(converter=_name)
+    status: str = attrs.field(converter=_name)
+    colour: str = attrs.field(default=PALETTE[0], converter=_colour)
+    position: int = 0
+
+
+def _columns(values: Iterable[Column]) -> tuple[Column, ...]:
+    columns = tuple(sorted(values, key=lambda column: column.position))
+    for attribute in ("name", "status"):
+        seen: set[str] = set()
+        for column in columns:
+            key = getattr(column, attribute)
+            if key in seen:
+                raise InvalidValue(f"two columns of one flow share the {attribute} {key!r}")
+            seen.add(key)
+    return columns
+
+
+@attrs.frozen
+class FlowDefinition:
+    """A named pipeline: who belongs (the rule) and the board's columns in position order."""
+
+    name: str = attrs.field(converter=_name)
+    rule: Rule = MATCH_ALL
+    columns: tuple[Column, ...] = attrs.field(default=(), converter=_columns)
+
+    def column(self, name: str) -> Column:
+        """The column called ``name``; ``NotFound`` naming the flow's columns otherwise."""
+        for column in self.columns:
+            if column.name == name:
+                return column
+        known = ", ".join(column.name for column in self.columns) or "none"
+        raise NotFound(f"flow {self.name!r} has no column {name!r}; its columns: {known}")
+
+    def with_column(self, column: Column) -> FlowDefinition:
+        """A copy with ``column`` added; a position of -1 or past the end appends it."""
+        columns = list(self.columns)
+        position = column.position if 0 <= column.position <= len(columns) else len(columns)
+        columns.insert(position, column)
+        renumbered = [attrs.evolve(c, position=index) for index, c in enumerate(columns)]
+        return attrs.evolve(self, columns=renumbered)
+
+    def without_column(self, name: str) -> FlowDefinition:
+        """A copy without the column called ``name``."""
+        self.column(name)
+        rest = [c for c in self.columns if c.name != name]
+        return attrs.evolve(
+            self, columns=[attrs.evolve(c, position=index) for index, c in enumerate(rest)]
+        )

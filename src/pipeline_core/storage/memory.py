@@ -1,0 +1,183 @@
+"""The in-memory store: the reference backend, every other one must behave exactly like it."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+import attrs
+
+from pipeline_core.customer import Customer
+from pipeline_core.errors import ConcurrencyError, NotFound
+from pipeline_core.events import Event
+from pipeline_core.flows import FlowDefinition
+from pipeline_core.rules.ast import Rule
+from pipeline_core.rules.evaluate import compile_predicate
+from pipeline_core.statuses import StatusMachine
+from pipeline_core.storage.protocol import Order
+
+
+@attrs.define
+class _State:
+    customers: dict[int, Customer] = attrs.Factory(dict)
+    events: list[Event] = attrs.Factory(list)
+    machines: dict[str, StatusMachine] = attrs.Factory(dict)
+    flows: dict[str, FlowDefinition] = attrs.Factory(dict)
+    hidden: dict[str, set[int]] = attrs.Factory(dict)
+    next_customer_id: int = 1
+
+    def copy(self) -> _State:
+        return _State(
+            customers=dict(self.customers),
+            events=list(self.events),
+            machines=dict(self.machines),
+            flows=dict(self.flows),
+            hidden={flow: set(ids) for flow, ids in self.hidden.items()},
+            next_customer_id=self.next_customer_id,
+        )
+
+
+class MemoryTransaction:
+    """A transaction over a private copy of the state, swapped in on commit."""
+
+    def __init__(self, state: _State) -> None:
+        self._state = state
+        self._written = False
+
+    @property
+    def _w(self) -> _State:
+        # Copy on first write: readers pay nothing, a rollback just drops the copy.
+        if not self._written:
+            self._state = self._state.copy()
+            self._written = True
+        return self._state
+
+    def get_customer(self, customer_id: int) -> Customer:
+        try:
+            return self._state.customers[customer_id]
+        except KeyError:
+            raise NotFound(f"no customer with id {customer_id}") from None
+
+    def insert_customer(self, customer: Customer) -> Customer:
+        state = self._w
+        stored = attrs.evolve(customer, id=state.next_customer_id, version=1)
+        state.customers[stored.id] = stored
+        state.next_customer_id += 1
+        return stored
+
+    def update_customer(self, customer: Customer) -> Customer:
+        current = self.get_customer(customer.id)
+        if current.version != customer.version:
+            raise ConcurrencyError(customer.id, customer.version, current.version)
+        stored = attrs.evolve(customer, version=customer.version + 1)
+        self._w.customers[stored.id] = stored
+        return stored
+
+    def _members(self, rule: Rule, hidden_from: str | None) -> Iterator[Customer]:
+        predicate = compile_predicate(rule)
+        hidden = self._state.hidden.get(hidden_from, set()) if hidden_from else set()
+        for customer in self._state.customers.values():
+            if customer.id not in hidden and predicate(customer):
+                yield customer
+
+    def find_customers(
+        self,
+        rule: Rule,
+        *,
+        hidden_from: str | None = None,
+        order: Order = "id",
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[Customer]:
+        found = list(self._members(rule, hidden_from))
+        if order == "activity":
+            found.sort(key=lambda c: (c.updated_at, c.id), reverse=True)
+        else:
+            found.sort(key=lambda c: c.id)
+        end = None if limit is None else offset + limit
+        return found[offset:end]
+
+    def count_customers(self, rule: Rule, *, hidden_from: str | None = None) -> int:
+        return sum(1 for _ in self._members(rule, hidden_from))
+
+    def count_by_status(self, rule: Rule, *, hidden_from: str | None = None) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for customer in self._members(rule, hidden_from):
+            counts[customer.status] = counts.get(customer.status, 0) + 1
+        return counts
+
+    def append_events(self, events: Sequence[Event]) -> None:
+        state = self._w
+        for event in events:
+            self.get_customer(event.customer_id)
+            state.events.append(attrs.evolve(event, id=len(state.events) + 1))
+
+    def events(self, customer_id: int) -> list[Event]:
+        return [event for event in self._state.events if event.customer_id == customer_id]
+
+    def get_status_machine(self, name: str = "default") -> StatusMachine | None:
+        return self._state.machines.get(name)
+
+    def put_status_machine(self, machine: StatusMachine) -> None:
+        self._w.machines[machine.name] = machine
+
+    def get_flow(self, name: str) -> FlowDefinition:
+        try:
+            return self._state.flows[name]
+        except KeyError:
+            raise NotFound(f"no flow called {name!r}") from None
+
+    def list_flows(self) -> list[FlowDefinition]:
+        return [self._state.flows[name] for name in sorted(self._state.flows)]
+
+    def put_flow(self, flow: FlowDefinition) -> None:
+        self._w.flows[flow.name] = flow
+
+    def delete_flow(self, name: str) -> None:
+        self.get_flow(name)
+        state = self._w
+        del state.flows[name]
+        state.hidden.pop(name, None)
+
+    def set_hidden(self, flow: str, customer_id: int, hidden: bool) -> bool:
+        self.get_flow(flow)
+        self.get_customer(customer_id)
+        ids = self._state.hidden.get(flow, set())
+        if (customer_id in ids) == hidden:
+            return False
+        ids = self._w.hidden.setdefault(flow, set())
+        if hidden:
+            ids.add(customer_id)
+        else:
+            ids.discard(customer_id)
+        return True
+
+    def hidden_customers(self, flow: str) -> list[int]:
+        self.get_flow(flow)
+        return sorted(self._state.hidden.get(flow, set()))
+
+
+class MemoryStore:
+    """A store that lives in this process only. URL: ``memory:``."""
+
+    def __init__(self, url: str = "memory:") -> None:
+        self.url = url
+        self._state = _State()
+        self._lock = threading.RLock()
+
+    @contextmanager
+    def transaction(self) -> Iterator[MemoryTransaction]:
+        """Serialize units of work; commit by swapping in the transaction's copy."""
+        with self._lock:
+            tx = MemoryTransaction(self._state)
+            yield tx
+            self._state = tx._state
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+def open_memory_store(url: str) -> MemoryStore:
+    """Open a fresh, empty memory store (``memory:``)."""
+    return MemoryStore(url)

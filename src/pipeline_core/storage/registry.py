@@ -1,0 +1,57 @@
+"""Finding a store backend by URL scheme: built-ins plus the ``pipeline_core.storage`` entry points."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from importlib.metadata import entry_points
+
+from pipeline_core.errors import StoreError
+from pipeline_core.storage.protocol import Store
+
+Opener = Callable[[str], Store]
+
+ENTRY_POINT_GROUP = "pipeline_core.storage"
+
+_registered: dict[str, Opener] = {}
+
+
+def register_backend(scheme: str, opener: Opener) -> None:
+    """Make ``scheme:`` URLs open with ``opener`` (for backends not installed as packages)."""
+    _registered[scheme] = opener
+
+
+def _builtin(scheme: str) -> Opener | None:
+    # Imported lazily so that opening a memory store never imports sqlite3, and vice versa.
+    if scheme == "memory":
+        from pipeline_core.storage.memory import open_memory_store
+
+        return open_memory_store
+    if scheme == "sqlite":
+        from pipeline_core.storage.sqlite import open_sqlite_store
+
+        return open_sqlite_store
+    return None
+
+
+def known_schemes() -> list[str]:
+    """Every scheme a URL may use here."""
+    names = {"memory", "sqlite", *_registered}
+    names.update(ep.name for ep in entry_points(group=ENTRY_POINT_GROUP))
+    return sorted(names)
+
+
+def open_store(url: str) -> Store:
+    """Open the store a URL names: ``memory:``, ``sqlite:///path.db``, or a registered scheme."""
+    scheme, sep, _ = url.partition(":")
+    if not sep or not scheme:
+        raise StoreError(f"store URL {url!r} has no scheme; try sqlite:///pipeline.db or memory:")
+    opener = _registered.get(scheme) or _builtin(scheme)
+    if opener is None:
+        for entry in entry_points(group=ENTRY_POINT_GROUP, name=scheme):
+            opener = entry.load()
+            break
+    if opener is None:
+        raise StoreError(
+            f"unknown store URL scheme {scheme!r} in {url!r}; known: {', '.join(known_schemes())}"
+        )
+    return opener(url)

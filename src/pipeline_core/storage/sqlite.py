@@ -1,0 +1,434 @@
+"""The SQLite store: the embedded default. stdlib sqlite3, WAL, foreign keys, versioned schema."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from pipeline_core.customer import Customer, FieldValue
+from pipeline_core.errors import ConcurrencyError, NotFound, StoreError
+from pipeline_core.events import Event
+from pipeline_core.flows import FlowDefinition
+from pipeline_core.rules.ast import Rule
+from pipeline_core.rules.sql import SQLITE, SqlValue, compile_sql
+from pipeline_core.serialization import (
+    converter,
+    dumps,
+    from_typed_field_value,
+    typed_field_value,
+)
+from pipeline_core.statuses import StatusMachine
+from pipeline_core.storage.protocol import SCHEMA_VERSION, Order
+from pipeline_core.storage.sqlite_schema import LATEST, MIGRATIONS
+
+META_TABLE = "pipeline_meta"
+
+_COLUMNS = (
+    "id, name, status, folder, source, team, country, whatsapp, parent_id, value, currency,"
+    " outcome, order_id, lead_notes, created_at, updated_at, converted_at, last_contacted_at,"
+    " next_follow_up, version, emails, phones, tags, workers, fields"
+)
+_WRITE_COLUMNS = (
+    "name, status, folder, source, team, country, whatsapp, parent_id, value, value_num,"
+    " currency, outcome, order_id, lead_notes, created_at, updated_at, converted_at,"
+    " last_contacted_at, next_follow_up, emails, phones, tags, workers, fields"
+)
+_SET_CLAUSE = ", ".join(f"{name.strip()} = ?" for name in _WRITE_COLUMNS.split(","))
+
+
+def _iso(moment: datetime | None) -> str | None:
+    # Always UTC with microseconds, so text order is time order.
+    return None if moment is None else moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _moment(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+def _write_values(customer: Customer) -> list[Any]:
+    value = customer.value
+    return [
+        customer.name,
+        customer.status,
+        customer.folder,
+        customer.source,
+        customer.team,
+        customer.country,
+        customer.whatsapp,
+        customer.parent_id,
+        None if value is None else str(value),
+        None if value is None else float(value),
+        customer.currency,
+        customer.outcome,
+        customer.order_id,
+        customer.lead_notes,
+        _iso(customer.created_at),
+        _iso(customer.updated_at),
+        _iso(customer.converted_at),
+        _iso(customer.last_contacted_at),
+        None if customer.next_follow_up is None else customer.next_follow_up.isoformat(),
+        dumps(list(customer.emails)),
+        dumps(list(customer.phones)),
+        dumps(list(customer.tags)),
+        dumps(list(customer.workers)),
+        dumps({key: typed_field_value(v) for key, v in customer.fields.items()}),
+    ]
+
+
+def _customer(row: sqlite3.Row) -> Customer:
+    fields = {key: from_typed_field_value(pair) for key, pair in json.loads(row[24]).items()}
+    return Customer(
+        id=row[0],
+        name=row[1],
+        status=row[2],
+        folder=row[3],
+        source=row[4],
+        team=row[5],
+        country=row[6],
+        whatsapp=row[7],
+        parent_id=row[8],
+        value=None if row[9] is None else Decimal(row[9]),
+        currency=row[10],
+        outcome=row[11],
+        order_id=row[12],
+        lead_notes=row[13],
+        created_at=datetime.fromisoformat(row[14]),
+        updated_at=datetime.fromisoformat(row[15]),
+        converted_at=_moment(row[16]),
+        last_contacted_at=_moment(row[17]),
+        next_follow_up=None if row[18] is None else date.fromisoformat(row[18]),
+        version=row[19],
+        emails=json.loads(row[20]),
+        phones=json.loads(row[21]),
+        tags=json.loads(row[22]),
+        workers=json.loads(row[23]),
+        fields=fields,
+    )
+
+
+def _field_rows(customer_id: int, fields: dict[str, FieldValue]) -> list[tuple[Any, ...]]:
+    rows = []
+    for key, value in fields.items():
+        kind, raw = typed_field_value(value)
+        number = float(raw) if kind in ("int", "float", "decimal", "bool") else None
+        text = dumps(raw) if kind == "list" else (None if number is not None else str(raw))
+        rows.append((customer_id, key, kind, text, number))
+    return rows
+
+
+class SqliteTransaction:
+    """A unit of work on one SQLite connection (BEGIN IMMEDIATE ... COMMIT)."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._db = connection
+
+    # customers -----------------------------------------------------------------
+
+    def get_customer(self, customer_id: int) -> Customer:
+        row = self._db.execute(
+            f"SELECT {_COLUMNS} FROM customers WHERE id = ?", (customer_id,)
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"no customer with id {customer_id}")
+        return _customer(row)
+
+    def insert_customer(self, customer: Customer) -> Customer:
+        marks = ", ".join("?" for _ in _WRITE_COLUMNS.split(","))
+        cursor = self._db.execute(
+            f"INSERT INTO customers ({_WRITE_COLUMNS}, version) VALUES ({marks}, 1)",
+            _write_values(customer),
+        )
+        customer_id = cursor.lastrowid
+        assert customer_id is not None
+        self._write_tags(customer_id, customer.tags, replace=False)
+        self._write_fields(customer_id, dict(customer.fields), replace=False)
+        return self.get_customer(customer_id)
+
+    def update_customer(self, customer: Customer) -> Customer:
+        row = self._db.execute(
+            "SELECT version, tags, fields FROM customers WHERE id = ?", (customer.id,)
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"no customer with id {customer.id}")
+        if row[0] != customer.version:
+            raise ConcurrencyError(customer.id, customer.version, row[0])
+        values = _write_values(customer)
+        self._db.execute(
+            f"UPDATE customers SET {_SET_CLAUSE}, version = version + 1 WHERE id = ?",
+            [*values, customer.id],
+        )
+        if values[-3] != row[1]:
+            self._write_tags(customer.id, customer.tags, replace=True)
+        if values[-1] != row[2]:
+            self._write_fields(customer.id, dict(customer.fields), replace=True)
+        return self.get_customer(customer.id)
+
+    def _write_tags(self, customer_id: int, tags: Sequence[str], *, replace: bool) -> None:
+        if replace:
+            self._db.execute("DELETE FROM customer_tags WHERE customer_id = ?", (customer_id,))
+        self._db.executemany(
+            "INSERT INTO customer_tags (customer_id, tag) VALUES (?, ?)",
+            [(customer_id, tag) for tag in tags],
+        )
+
+    def _write_fields(
+        self, customer_id: int, fields: dict[str, FieldValue], *, replace: bool
+    ) -> None:
+        if replace:
+            self._db.execute("DELETE FROM customer_fields WHERE customer_id = ?", (customer_id,))
+        self._db.executemany(
+            "INSERT INTO customer_fields (customer_id, key, kind, text_value, num_value)"
+            " VALUES (?, ?, ?, ?, ?)",
+            _field_rows(customer_id, fields),
+        )
+
+    def _where(self, rule: Rule, hidden_from: str | None) -> tuple[str, list[SqlValue]]:
+        compiled = compile_sql(rule, SQLITE)
+        sql, params = compiled.sql, list(compiled.params)
+        if hidden_from is not None:
+            sql += (
+                " AND NOT EXISTS (SELECT 1 FROM flow_hides h JOIN flows f ON f.id = h.flow_id"
+                " WHERE f.name = ? AND h.customer_id = c.id)"
+            )
+            params.append(hidden_from)
+        return sql, params
+
+    def find_customers(
+        self,
+        rule: Rule,
+        *,
+        hidden_from: str | None = None,
+        order: Order = "id",
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[Customer]:
+        where, params = self._where(rule, hidden_from)
+        ordering = "c.updated_at DESC, c.id DESC" if order == "activity" else "c.id"
+        columns = ", ".join(f"c.{name.strip()}" for name in _COLUMNS.split(","))
+        sql = f"SELECT {columns} FROM customers c WHERE {where} ORDER BY {ordering}"  # noqa: S608
+        sql += " LIMIT ? OFFSET ?"
+        params.extend([-1 if limit is None else limit, offset])
+        return [_customer(row) for row in self._db.execute(sql, params)]
+
+    def count_customers(self, rule: Rule, *, hidden_from: str | None = None) -> int:
+        where, params = self._where(rule, hidden_from)
+        row = self._db.execute(f"SELECT COUNT(*) FROM customers c WHERE {where}", params)  # noqa: S608
+        count: int = row.fetchone()[0]
+        return count
+
+    def count_by_status(self, rule: Rule, *, hidden_from: str | None = None) -> dict[str, int]:
+        where, params = self._where(rule, hidden_from)
+        sql = f"SELECT c.status, COUNT(*) FROM customers c WHERE {where} GROUP BY c.status"  # noqa: S608
+        return {status: count for status, count in self._db.execute(sql, params)}
+
+    # events ----------------------------------------------------------------------
+
+    def append_events(self, events: Sequence[Event]) -> None:
+        try:
+            self._db.executemany(
+                "INSERT INTO events (customer_id, at, actor, kind, data) VALUES (?, ?, ?, ?, ?)",
+                [
+                    (e.customer_id, _iso(e.at), e.actor, e.kind.value, dumps(dict(e.data)))
+                    for e in events
+                ],
+            )
+        except sqlite3.IntegrityError:
+            missing = [e.customer_id for e in events]
+            raise NotFound(f"an event names a customer that does not exist: {missing}") from None
+
+    def events(self, customer_id: int) -> list[Event]:
+        rows = self._db.execute(
+            "SELECT id, customer_id, at, actor, kind, data FROM events"
+            " WHERE customer_id = ? ORDER BY id",
+            (customer_id,),
+        )
+        return [
+            Event(
+                id=row[0],
+                customer_id=row[1],
+                at=datetime.fromisoformat(row[2]),
+                actor=row[3],
+                kind=row[4],
+                data=json.loads(row[5]),
+            )
+            for row in rows
+        ]
+
+    # machines, flows, hides ------------------------------------------------------
+
+    def get_status_machine(self, name: str = "default") -> StatusMachine | None:
+        row = self._db.execute(
+            "SELECT definition FROM status_machines WHERE name = ?", (name,)
+        ).fetchone()
+        return None if row is None else converter.structure(json.loads(row[0]), StatusMachine)
+
+    def put_status_machine(self, machine: StatusMachine) -> None:
+        self._db.execute(
+            "INSERT INTO status_machines (name, definition) VALUES (?, ?)"
+            " ON CONFLICT (name) DO UPDATE SET definition = excluded.definition",
+            (machine.name, dumps(converter.unstructure(machine))),
+        )
+
+    def get_flow(self, name: str) -> FlowDefinition:
+        row = self._db.execute("SELECT definition FROM flows WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            raise NotFound(f"no flow called {name!r}")
+        return converter.structure(json.loads(row[0]), FlowDefinition)
+
+    def list_flows(self) -> list[FlowDefinition]:
+        rows = self._db.execute("SELECT definition FROM flows ORDER BY name")
+        return [converter.structure(json.loads(row[0]), FlowDefinition) for row in rows]
+
+    def put_flow(self, flow: FlowDefinition) -> None:
+        self._db.execute(
+            "INSERT INTO flows (name, definition) VALUES (?, ?)"
+            " ON CONFLICT (name) DO UPDATE SET definition = excluded.definition",
+            (flow.name, dumps(converter.unstructure(flow))),
+        )
+
+    def delete_flow(self, name: str) -> None:
+        if self._db.execute("DELETE FROM flows WHERE name = ?", (name,)).rowcount == 0:
+            raise NotFound(f"no flow called {name!r}")
+
+    def _flow_id(self, name: str) -> int:
+        row = self._db.execute("SELECT id FROM flows WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            raise NotFound(f"no flow called {name!r}")
+        flow_id: int = row[0]
+        return flow_id
+
+    def set_hidden(self, flow: str, customer_id: int, hidden: bool) -> bool:
+        flow_id = self._flow_id(flow)
+        self.get_customer(customer_id)
+        if hidden:
+            sql = "INSERT OR IGNORE INTO flow_hides (flow_id, customer_id) VALUES (?, ?)"
+        else:
+            sql = "DELETE FROM flow_hides WHERE flow_id = ? AND customer_id = ?"
+        return self._db.execute(sql, (flow_id, customer_id)).rowcount > 0
+
+    def hidden_customers(self, flow: str) -> list[int]:
+        flow_id = self._flow_id(flow)
+        rows = self._db.execute(
+            "SELECT customer_id FROM flow_hides WHERE flow_id = ? ORDER BY customer_id",
+            (flow_id,),
+        )
+        return [row[0] for row in rows]
+
+
+def _path_from_url(url: str) -> str:
+    if url in ("sqlite:", "sqlite://", "sqlite:///:memory:"):
+        return ":memory:"
+    if url.startswith("sqlite:///"):
+        return url[len("sqlite:///") :]
+    if url.startswith("sqlite:"):
+        return url[len("sqlite:") :]
+    raise StoreError(f"not a SQLite URL: {url!r}; use sqlite:///relative.db or sqlite:////abs.db")
+
+
+class SqliteStore:
+    """A store in one SQLite file. URL: ``sqlite:///relative/path.db`` or ``sqlite:////abs.db``."""
+
+    def __init__(self, url: str, *, busy_timeout: float = 10.0) -> None:
+        self.url = url
+        self.path = _path_from_url(url)
+        if self.path != ":memory:" and Path(self.path).is_dir():
+            raise StoreError(f"{self.path} is a directory, not a SQLite file")
+        try:
+            self._db = sqlite3.connect(
+                self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as error:
+            raise StoreError(f"cannot open SQLite store {self.path}: {error}") from None
+        self._lock = threading.RLock()
+        try:
+            self._prepare(busy_timeout)
+        except BaseException:
+            self._db.close()
+            raise
+
+    def _prepare(self, busy_timeout: float) -> None:
+        # Check what the file is before changing anything in it (WAL rewrites the header).
+        try:
+            tables = {
+                row[0]
+                for row in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            }
+        except sqlite3.DatabaseError as error:
+            raise StoreError(f"{self.path} is not a SQLite database ({error})") from None
+        if tables and META_TABLE not in tables:
+            raise StoreError(
+                f"{self.path} is a SQLite database but not a pipeline_core store "
+                f"(it has tables {', '.join(sorted(tables)[:5])}); refusing to change it"
+            )
+        version = 0
+        if tables:
+            row = self._db.execute(
+                f"SELECT value FROM {META_TABLE} WHERE key = 'schema_version'"  # noqa: S608
+            ).fetchone()
+            version = int(row[0]) if row else 0
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"{self.path} has schema version {version}, newer than this pipeline_core "
+                    f"understands ({SCHEMA_VERSION}); upgrade pipeline_core to open it"
+                )
+        if self.path != ":memory:":
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = NORMAL")
+        self._db.execute("PRAGMA foreign_keys = ON")
+        self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+        if version < LATEST:
+            self._migrate(version)
+
+    def _migrate(self, current: int) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.execute(
+                f"CREATE TABLE IF NOT EXISTS {META_TABLE} (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+            )
+            for version in range(current + 1, LATEST + 1):
+                for statement in MIGRATIONS[version]:
+                    self._db.execute(statement)
+            self._db.execute(
+                f"INSERT INTO {META_TABLE} (key, value) VALUES ('schema_version', ?)"  # noqa: S608
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (str(LATEST),),
+            )
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+
+    @contextmanager
+    def transaction(self) -> Iterator[SqliteTransaction]:
+        """BEGIN IMMEDIATE so that writers queue on the busy timeout instead of failing late."""
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as error:
+                raise StoreError(f"cannot begin a transaction on {self.path}: {error}") from None
+            try:
+                yield SqliteTransaction(self._db)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            try:
+                self._db.execute("COMMIT")
+            except sqlite3.Error as error:
+                self._db.execute("ROLLBACK")
+                raise StoreError(f"cannot commit to {self.path}: {error}") from None
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._db.close()
+
+
+def open_sqlite_store(url: str) -> SqliteStore:
+    """Open (creating or migrating if needed) the SQLite store a ``sqlite:`` URL names."""
+    return SqliteStore(url)

@@ -1,0 +1,79 @@
+"""The SQLite schema as numbered forward migrations; a store records the version it is at."""
+
+from __future__ import annotations
+
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: (
+        """CREATE TABLE customers (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            status TEXT NOT NULL,
+            folder TEXT,
+            source TEXT,
+            team TEXT,
+            country TEXT,
+            whatsapp TEXT,
+            parent_id INTEGER REFERENCES customers(id),
+            value TEXT,
+            value_num REAL,
+            currency TEXT,
+            outcome TEXT,
+            order_id TEXT,
+            lead_notes TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            converted_at TEXT,
+            last_contacted_at TEXT,
+            next_follow_up TEXT,
+            version INTEGER NOT NULL,
+            emails TEXT NOT NULL DEFAULT '[]',
+            phones TEXT NOT NULL DEFAULT '[]',
+            tags TEXT NOT NULL DEFAULT '[]',
+            workers TEXT NOT NULL DEFAULT '[]',
+            fields TEXT NOT NULL DEFAULT '{}'
+        )""",
+        "CREATE INDEX customers_status ON customers(status)",
+        "CREATE INDEX customers_folder_status ON customers(folder, status)",
+        "CREATE INDEX customers_activity ON customers(updated_at, id)",
+        """CREATE TABLE customer_tags (
+            customer_id INTEGER NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+            tag TEXT NOT NULL,
+            PRIMARY KEY (customer_id, tag)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX customer_tags_tag ON customer_tags(tag, customer_id)",
+        """CREATE TABLE customer_fields (
+            customer_id INTEGER NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+            key TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            text_value TEXT,
+            num_value REAL,
+            PRIMARY KEY (customer_id, key)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX customer_fields_text ON customer_fields(key, text_value)",
+        "CREATE INDEX customer_fields_num ON customer_fields(key, num_value)",
+        """CREATE TABLE events (
+            id INTEGER PRIMARY KEY,
+            customer_id INTEGER NOT NULL REFERENCES customers(id),
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            data TEXT NOT NULL
+        )""",
+        "CREATE INDEX events_customer ON events(customer_id, id)",
+        "CREATE TABLE status_machines (name TEXT PRIMARY KEY, definition TEXT NOT NULL)",
+        """CREATE TABLE flows (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            definition TEXT NOT NULL
+        )""",
+        """CREATE TABLE flow_hides (
+            flow_id INTEGER NOT NULL REFERENCES flows(id) ON DELETE CASCADE,
+            customer_id INTEGER NOT NULL REFERENCES customers(id),
+            PRIMARY KEY (flow_id, customer_id)
+        ) WITHOUT ROWID""",
+        "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    ),
+}
+"""Statements that take a store from version N-1 to N."""
+
+LATEST = max(MIGRATIONS)

@@ -1,0 +1,374 @@
+"""The Workspace facade: every use case is one method and one storage transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any, Self
+
+import attrs
+
+from pipeline_core.board import Board, BoardColumn
+from pipeline_core.clock import Clock, SystemClock
+from pipeline_core.customer import EDITABLE_FIELDS, Customer
+from pipeline_core.errors import InvalidValue, NotFound
+from pipeline_core.events import Event, EventKind, JSONValue
+from pipeline_core.flows import PALETTE, Column, FlowDefinition
+from pipeline_core.rules.ast import MATCH_ALL, InSet, Not, Rule, all_of
+from pipeline_core.serialization import converter
+from pipeline_core.statuses import EntryAction, StatusMachine, default_status_machine
+from pipeline_core.storage import Store, Transaction, open_store
+
+DEFAULT_STORE_URL = "sqlite:///pipeline.db"
+DEFAULT_BOARD_LIMIT = 20
+
+
+class Workspace:
+    """An open pipeline_core workspace: a store, the actor using it, and a clock.
+
+    Open one with ``Workspace.open(url)``; use it as a context manager to close it.
+    """
+
+    def __init__(self, store: Store, *, actor: str = "system", clock: Clock | None = None) -> None:
+        self.store = store
+        self.actor = actor
+        self.clock: Clock = clock or SystemClock()
+
+    @classmethod
+    def open(
+        cls, url: str = DEFAULT_STORE_URL, *, actor: str = "system", clock: Clock | None = None
+    ) -> Self:
+        """Open the workspace in the store ``url`` names, creating its schema if needed."""
+        return cls(open_store(url), actor=actor, clock=clock)
+
+    def close(self) -> None:
+        """Close the underlying store."""
+        self.store.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[Transaction]:
+        with self.store.transaction() as tx:
+            yield tx
+
+    def _event(self, customer_id: int, kind: EventKind, **data: JSONValue) -> Event:
+        return Event(
+            customer_id=customer_id, kind=kind, at=self.clock.now(), actor=self.actor, data=data
+        )
+
+    # status machine ----------------------------------------------------------------
+
+    def initialize(self) -> StatusMachine:
+        """Make sure the workspace has a status machine (the default lead pipeline if none)."""
+        with self._tx() as tx:
+            return self._machine(tx)
+
+    def _machine(self, tx: Transaction) -> StatusMachine:
+        machine = tx.get_status_machine()
+        if machine is None:
+            machine = default_status_machine()
+            tx.put_status_machine(machine)
+        return machine
+
+    def status_machine(self) -> StatusMachine:
+        """The workspace's status machine."""
+        return self.initialize()
+
+    def set_status_machine(self, machine: StatusMachine) -> StatusMachine:
+        """Replace the status machine; refused if a customer or a column uses a status it lacks."""
+        machine = attrs.evolve(machine, name="default")
+        with self._tx() as tx:
+            for status in tx.count_by_status(MATCH_ALL):
+                if status not in machine:
+                    raise InvalidValue(
+                        f"customers are in status {status!r}, which the new machine lacks"
+                    )
+            for flow in tx.list_flows():
+                for column in flow.columns:
+                    if column.status not in machine:
+                        raise InvalidValue(
+                            f"column {column.name!r} of flow {flow.name!r} maps to status "
+                            f"{column.status!r}, which the new machine lacks"
+                        )
+            tx.put_status_machine(machine)
+        return machine
+
+    # customers ---------------------------------------------------------------------
+
+    def add_customer(self, customer: Customer) -> Customer:
+        """Store a new customer; an empty status means the machine's initial status."""
+        now = self.clock.now()
+        with self._tx() as tx:
+            machine = self._machine(tx)
+            status = machine.status(customer.status or machine.initial)
+            if customer.parent_id is not None:
+                tx.get_customer(customer.parent_id)
+            draft = attrs.evolve(
+                customer, status=status.name, created_at=now, updated_at=now, version=0
+            )
+            draft = self._enter(draft, machine, status.name)
+            stored = tx.insert_customer(draft)
+            tx.append_events([self._event(stored.id, EventKind.CREATED, status=stored.status)])
+            return stored
+
+    def get_customer(self, customer_id: int) -> Customer:
+        """The customer with that id; ``NotFound`` if there is none."""
+        with self._tx() as tx:
+            return tx.get_customer(customer_id)
+
+    def list_customers(
+        self, where: Rule = MATCH_ALL, *, limit: int | None = None, offset: int = 0
+    ) -> list[Customer]:
+        """Customers satisfying ``where``, oldest first."""
+        with self._tx() as tx:
+            return tx.find_customers(where, limit=limit, offset=offset)
+
+    def count_customers(self, where: Rule = MATCH_ALL) -> int:
+        """How many customers satisfy ``where``."""
+        with self._tx() as tx:
+            return tx.count_customers(where)
+
+    def edit_customer(
+        self, customer_id: int, *, expected_version: int | None = None, **changes: Any
+    ) -> Customer:
+        """Change fields of a customer; one event per changed field.
+
+        Only fields in ``EDITABLE_FIELDS`` may change here: status moves go
+        through ``move``. ``expected_version`` guards against lost updates.
+        """
+        unknown = sorted(set(changes) - EDITABLE_FIELDS)
+        if unknown:
+            raise InvalidValue(
+                f"cannot edit {', '.join(unknown)}; editable fields: {', '.join(sorted(EDITABLE_FIELDS))}"
+            )
+        with self._tx() as tx:
+            current = self._current(tx, customer_id, expected_version)
+            edited = attrs.evolve(current, **changes)
+            if edited.parent_id != current.parent_id and edited.parent_id is not None:
+                self._check_parent(tx, customer_id, edited.parent_id)
+            events = self._edit_events(current, edited)
+            if not events:
+                return current
+            stored = tx.update_customer(attrs.evolve(edited, updated_at=self.clock.now()))
+            tx.append_events(events)
+            return stored
+
+    def _current(self, tx: Transaction, customer_id: int, expected: int | None) -> Customer:
+        current = tx.get_customer(customer_id)
+        if expected is not None:
+            current = attrs.evolve(current, version=expected)
+        return current
+
+    def _check_parent(self, tx: Transaction, customer_id: int, parent_id: int) -> None:
+        ancestor: int | None = parent_id
+        while ancestor is not None:
+            if ancestor == customer_id:
+                raise InvalidValue(
+                    f"customer {parent_id} cannot be the parent of {customer_id}: that makes a cycle"
+                )
+            ancestor = tx.get_customer(ancestor).parent_id
+
+    def _edit_events(self, before: Customer, after: Customer) -> list[Event]:
+        events = []
+        for name in sorted(EDITABLE_FIELDS):
+            old, new = getattr(before, name), getattr(after, name)
+            if old == new:
+                continue
+            if name == "folder":
+                events.append(self._event(before.id, EventKind.FOLDER_CHANGED, **{"from": old, "to": new}))
+            elif name == "tags":
+                events.append(
+                    self._event(
+                        before.id,
+                        EventKind.TAGS_CHANGED,
+                        added=[tag for tag in new if tag not in old],
+                        removed=[tag for tag in old if tag not in new],
+                    )
+                )
+            else:
+                events.append(
+                    self._event(
+                        before.id,
+                        EventKind.EDITED,
+                        field=name,
+                        before=_json(before, name),
+                        after=_json(after, name),
+                    )
+                )
+        return events
+
+    def move(
+        self, customer_id: int, status: str, *, expected_version: int | None = None
+    ) -> Customer:
+        """Move a customer to ``status`` through the status machine.
+
+        Refused with ``TransitionNotAllowed`` if the machine does not allow it;
+        moving to the current status changes nothing and records nothing.
+        """
+        with self._tx() as tx:
+            current = self._current(tx, customer_id, expected_version)
+            machine = self._machine(tx)
+            machine.check(current.status, status)
+            if current.status == status:
+                return current
+            moved = self._enter(
+                attrs.evolve(current, status=status, updated_at=self.clock.now()), machine, status
+            )
+            stored = tx.update_customer(moved)
+            tx.append_events(
+                [self._event(customer_id, EventKind.STATUS_CHANGED, **{"from": current.status, "to": status})]
+            )
+            return stored
+
+    def _enter(self, customer: Customer, machine: StatusMachine, status: str) -> Customer:
+        entered = machine.status(status)
+        if EntryAction.STAMP_CONVERTED_AT in entered.actions and customer.converted_at is None:
+            customer = attrs.evolve(customer, converted_at=self.clock.now())
+        if entered.outcome is not None:
+            customer = attrs.evolve(customer, outcome=entered.outcome)
+        return customer
+
+    def move_to_column(
+        self, customer_id: int, flow: str, column: str, *, expected_version: int | None = None
+    ) -> Customer:
+        """Drop a customer's card on a column: a move to the status the column maps to."""
+        target = self.flow(flow).column(column)
+        return self.move(customer_id, target.status, expected_version=expected_version)
+
+    def timeline(self, customer_id: int) -> list[Event]:
+        """Every event of a customer, oldest first."""
+        with self._tx() as tx:
+            tx.get_customer(customer_id)
+            return tx.events(customer_id)
+
+    # flows and boards --------------------------------------------------------------
+
+    def add_flow(
+        self, name: str, rule: Rule = MATCH_ALL, columns: Sequence[Column] = ()
+    ) -> FlowDefinition:
+        """Create a flow; its name must be new and its columns must map to known statuses."""
+        flow = FlowDefinition(name, rule, columns)
+        with self._tx() as tx:
+            if any(existing.name == flow.name for existing in tx.list_flows()):
+                raise InvalidValue(f"a flow called {flow.name!r} already exists")
+            self._check_columns(self._machine(tx), flow)
+            tx.put_flow(flow)
+        return flow
+
+    def _check_columns(self, machine: StatusMachine, flow: FlowDefinition) -> None:
+        for column in flow.columns:
+            machine.status(column.status)
+
+    def flows(self) -> list[FlowDefinition]:
+        """Every flow, by name."""
+        with self._tx() as tx:
+            return tx.list_flows()
+
+    def flow(self, name: str) -> FlowDefinition:
+        """The flow called ``name``."""
+        with self._tx() as tx:
+            return tx.get_flow(name)
+
+    def remove_flow(self, name: str) -> None:
+        """Delete a flow (customers are untouched)."""
+        with self._tx() as tx:
+            tx.delete_flow(name)
+
+    def add_column(
+        self,
+        flow: str,
+        name: str,
+        status: str,
+        *,
+        colour: str | None = None,
+        position: int | None = None,
+    ) -> FlowDefinition:
+        """Add a column to a flow, at ``position`` (default: last)."""
+        with self._tx() as tx:
+            current = tx.get_flow(flow)
+            at = len(current.columns) if position is None else position
+            column = Column(name, status, colour or PALETTE[at % len(PALETTE)], at)
+            updated = current.with_column(column)
+            self._check_columns(self._machine(tx), updated)
+            tx.put_flow(updated)
+            return updated
+
+    def remove_column(self, flow: str, name: str) -> FlowDefinition:
+        """Remove a column; its customers show in the unmapped bucket until a column takes them."""
+        with self._tx() as tx:
+            updated = tx.get_flow(flow).without_column(name)
+            tx.put_flow(updated)
+            return updated
+
+    def hide(self, flow: str, customer_id: int) -> bool:
+        """Hide a customer from one flow's board without changing it; whether it was shown."""
+        return self._set_hidden(flow, customer_id, hidden=True)
+
+    def unhide(self, flow: str, customer_id: int) -> bool:
+        """Show a hidden customer on the flow's board again; whether it was hidden."""
+        return self._set_hidden(flow, customer_id, hidden=False)
+
+    def _set_hidden(self, flow: str, customer_id: int, *, hidden: bool) -> bool:
+        kind = EventKind.HIDDEN_FROM_FLOW if hidden else EventKind.SHOWN_IN_FLOW
+        with self._tx() as tx:
+            changed = tx.set_hidden(flow, customer_id, hidden)
+            if changed:
+                tx.append_events([self._event(customer_id, kind, flow=flow)])
+            return changed
+
+    def board(self, flow: str, *, limit: int = DEFAULT_BOARD_LIMIT, where: Rule = MATCH_ALL) -> Board:
+        """A flow's board: each column's count and first ``limit`` cards, newest activity first.
+
+        Members whose status no column maps are never dropped: they are in ``unmapped``.
+        """
+        if limit < 0:
+            raise InvalidValue(f"board limit must be zero or more, not {limit}")
+        with self._tx() as tx:
+            definition = tx.get_flow(flow)
+            members = all_of(definition.rule, where)
+            counts = tx.count_by_status(members, hidden_from=flow)
+
+            def cards(rule: Rule) -> tuple[Customer, ...]:
+                if limit == 0:
+                    return ()
+                found = tx.find_customers(rule, hidden_from=flow, order="activity", limit=limit)
+                return tuple(found)
+
+            columns = tuple(
+                BoardColumn(
+                    name=column.name,
+                    status=column.status,
+                    colour=column.colour,
+                    count=counts.get(column.status, 0),
+                    cards=cards(all_of(members, InSet("status", (column.status,))))
+                    if counts.get(column.status)
+                    else (),
+                )
+                for column in definition.columns
+            )
+            mapped = tuple(column.status for column in definition.columns)
+            unmapped_rule = all_of(members, Not(InSet("status", mapped))) if mapped else members
+            unmapped_count = sum(n for status, n in counts.items() if status not in mapped)
+            unmapped = BoardColumn(
+                name="Unmapped",
+                status=None,
+                colour=None,
+                count=unmapped_count,
+                cards=cards(unmapped_rule) if unmapped_count else (),
+            )
+            return Board(flow=definition.name, columns=columns, unmapped=unmapped)
+
+
+def _json(customer: Customer, name: str) -> JSONValue:
+    value: JSONValue = converter.unstructure(customer)[name]
+    return value
+
+
+def customers_from(records: Iterable[Mapping[str, Any]]) -> list[Customer]:
+    """Build customers from JSON-shaped mappings (the shape ``--format json`` prints)."""
+    return [converter.structure(dict(record), Customer) for record in records]
