@@ -230,19 +230,36 @@ def customers_list(app: AppContext, limit: int | None, offset: int, fmt: Format)
 def customers_edit(
     app: AppContext,
     customer_id: int,
+    name: str | None,
     emails: tuple[str, ...],
     phones: tuple[str, ...],
+    whatsapp: str | None,
+    country: str | None,
+    folder: str | None,
     add_tags: tuple[str, ...],
     remove_tags: tuple[str, ...],
     fields: tuple[str, ...],
     remove_fields: tuple[str, ...],
+    source: str | None,
+    team: str | None,
+    value: str | None,
+    currency: str | None,
     expected_version: int | None,
     fmt: Format,
-    **scalars: str | None,
 ) -> None:
     """Change fields of customer ID; only the options given change."""
     workspace = app.workspace
     current = workspace.get_customer(customer_id)
+    scalars = {
+        "name": name,
+        "whatsapp": whatsapp,
+        "country": country,
+        "folder": folder,
+        "source": source,
+        "team": team,
+        "value": value,
+        "currency": currency,
+    }
     changes: dict[str, Any] = {key: value for key, value in scalars.items() if value is not None}
     if emails:
         changes["emails"] = emails
@@ -466,9 +483,7 @@ def columns_add(
     position: int | None,
 ) -> None:
     """Add column NAME to FLOW."""
-    updated = app.workspace.add_column(
-        flow, name, status or name, colour=colour, position=position
-    )
+    updated = app.workspace.add_column(flow, name, status or name, colour=colour, position=position)
     click.echo(f"Flow {updated.name!r} columns: {', '.join(c.name for c in updated.columns)}")
 
 

@@ -132,13 +132,13 @@ def board_output(board: Board, fmt: Format) -> str:
             for c in col.cards
         ]
         return records_csv(rows)
-    shown = [col for col in board.columns] + ([board.unmapped] if board.unmapped.count else [])
+    shown = [*board.columns, *([board.unmapped] if board.unmapped.count else [])]
     headers = [f"{col.name} ({col.count})" for col in shown]
     lanes = [[f"#{c.id} {c.name}" for c in col.cards] for col in shown]
     for lane, col in zip(lanes, shown, strict=True):
         if col.more:
             lane.append(f"+{col.more} more")
     depth = max((len(lane) for lane in lanes), default=0)
-    rows = [[lane[i] if i < len(lane) else "" for lane in lanes] for i in range(depth)]
+    grid = [[lane[i] if i < len(lane) else "" for lane in lanes] for i in range(depth)]
     title = f"{board.flow}: {board.total} customer(s)\n"
-    return title + tabulate(rows, headers=headers, tablefmt="simple") + "\n"
+    return title + tabulate(grid, headers=headers, tablefmt="simple") + "\n"

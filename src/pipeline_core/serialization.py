@@ -140,7 +140,7 @@ def dumps(value: Any) -> str:
 
 
 def _is_rule(cls: Any) -> bool:
-    return cls == Rule
+    return bool(cls == Rule)
 
 
 converter.register_unstructure_hook_func(_is_rule, unstructure_rule)

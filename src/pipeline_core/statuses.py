@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import json
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 import attrs
@@ -28,13 +28,25 @@ def _name(value: str) -> str:
     return value.strip()
 
 
+def _actions(values: Iterable[EntryAction | str]) -> tuple[EntryAction, ...]:
+    try:
+        return tuple(EntryAction(value) for value in values)
+    except ValueError as error:
+        known = ", ".join(action.value for action in EntryAction)
+        raise InvalidStatusMachine(f"{error}; known entry actions: {known}") from None
+
+
 @attrs.frozen
 class Status:
     """One status of a machine: its name, an optional won/lost marker and its entry actions."""
 
     name: str = attrs.field(converter=_name)
     outcome: Outcome | None = None
-    actions: tuple[EntryAction, ...] = attrs.field(default=(), converter=tuple)
+    actions: tuple[EntryAction, ...] = attrs.field(default=(), converter=_actions)
+
+
+def _statuses(values: Iterable[Status]) -> tuple[Status, ...]:
+    return tuple(values)
 
 
 def _transitions(value: Mapping[str, tuple[str, ...] | list[str]]) -> Mapping[str, tuple[str, ...]]:
@@ -50,7 +62,7 @@ class StatusMachine:
     ``InvalidStatusMachine``.
     """
 
-    statuses: tuple[Status, ...] = attrs.field(converter=tuple)
+    statuses: tuple[Status, ...] = attrs.field(converter=_statuses)
     transitions: Mapping[str, tuple[str, ...]] = attrs.field(converter=_transitions)
     initial: str = ""
     name: str = "default"
@@ -165,7 +177,9 @@ def load_status_machine(path: str | Path) -> StatusMachine:
     try:
         data = tomllib.loads(text) if file.suffix.lower() == ".toml" else json.loads(text)
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as error:
-        raise InvalidStatusMachine(f"{file} is not valid {file.suffix[1:] or 'JSON'}: {error}") from None
+        raise InvalidStatusMachine(
+            f"{file} is not valid {file.suffix[1:] or 'JSON'}: {error}"
+        ) from None
     try:
         return converter.structure(data, StatusMachine)
     except cattrs.BaseValidationError as error:

@@ -11,7 +11,7 @@ import attrs
 from pipeline_core.board import Board, BoardColumn
 from pipeline_core.clock import Clock, SystemClock
 from pipeline_core.customer import EDITABLE_FIELDS, Customer
-from pipeline_core.errors import InvalidValue, NotFound
+from pipeline_core.errors import InvalidValue
 from pipeline_core.events import Event, EventKind, JSONValue
 from pipeline_core.flows import PALETTE, Column, FlowDefinition
 from pipeline_core.rules.ast import MATCH_ALL, InSet, Not, Rule, all_of
@@ -180,7 +180,9 @@ class Workspace:
             if old == new:
                 continue
             if name == "folder":
-                events.append(self._event(before.id, EventKind.FOLDER_CHANGED, **{"from": old, "to": new}))
+                events.append(
+                    self._event(before.id, EventKind.FOLDER_CHANGED, **{"from": old, "to": new})
+                )
             elif name == "tags":
                 events.append(
                     self._event(
@@ -221,7 +223,13 @@ class Workspace:
             )
             stored = tx.update_customer(moved)
             tx.append_events(
-                [self._event(customer_id, EventKind.STATUS_CHANGED, **{"from": current.status, "to": status})]
+                [
+                    self._event(
+                        customer_id,
+                        EventKind.STATUS_CHANGED,
+                        **{"from": current.status, "to": status},
+                    )
+                ]
             )
             return stored
 
@@ -321,7 +329,9 @@ class Workspace:
                 tx.append_events([self._event(customer_id, kind, flow=flow)])
             return changed
 
-    def board(self, flow: str, *, limit: int = DEFAULT_BOARD_LIMIT, where: Rule = MATCH_ALL) -> Board:
+    def board(
+        self, flow: str, *, limit: int = DEFAULT_BOARD_LIMIT, where: Rule = MATCH_ALL
+    ) -> Board:
         """A flow's board: each column's count and first ``limit`` cards, newest activity first.
 
         Members whose status no column maps are never dropped: they are in ``unmapped``.

@@ -37,7 +37,9 @@ def _scalar_field(_: object, attribute: attrs.Attribute[str], value: str) -> Non
 
 def _set_field(_: object, attribute: attrs.Attribute[str], value: str) -> None:
     if value not in SET_FIELDS:
-        raise InvalidValue(f"field {value!r} is not a list field; use one of {', '.join(SET_FIELDS)}")
+        raise InvalidValue(
+            f"field {value!r} is not a list field; use one of {', '.join(SET_FIELDS)}"
+        )
 
 
 @attrs.frozen

@@ -212,20 +212,20 @@ class SqliteTransaction:
         where, params = self._where(rule, hidden_from)
         ordering = "c.updated_at DESC, c.id DESC" if order == "activity" else "c.id"
         columns = ", ".join(f"c.{name.strip()}" for name in _COLUMNS.split(","))
-        sql = f"SELECT {columns} FROM customers c WHERE {where} ORDER BY {ordering}"  # noqa: S608
+        sql = f"SELECT {columns} FROM customers c WHERE {where} ORDER BY {ordering}"
         sql += " LIMIT ? OFFSET ?"
         params.extend([-1 if limit is None else limit, offset])
         return [_customer(row) for row in self._db.execute(sql, params)]
 
     def count_customers(self, rule: Rule, *, hidden_from: str | None = None) -> int:
         where, params = self._where(rule, hidden_from)
-        row = self._db.execute(f"SELECT COUNT(*) FROM customers c WHERE {where}", params)  # noqa: S608
+        row = self._db.execute(f"SELECT COUNT(*) FROM customers c WHERE {where}", params)
         count: int = row.fetchone()[0]
         return count
 
     def count_by_status(self, rule: Rule, *, hidden_from: str | None = None) -> dict[str, int]:
         where, params = self._where(rule, hidden_from)
-        sql = f"SELECT c.status, COUNT(*) FROM customers c WHERE {where} GROUP BY c.status"  # noqa: S608
+        sql = f"SELECT c.status, COUNT(*) FROM customers c WHERE {where} GROUP BY c.status"
         return {status: count for status, count in self._db.execute(sql, params)}
 
     # events ----------------------------------------------------------------------
@@ -370,7 +370,7 @@ class SqliteStore:
         version = 0
         if tables:
             row = self._db.execute(
-                f"SELECT value FROM {META_TABLE} WHERE key = 'schema_version'"  # noqa: S608
+                f"SELECT value FROM {META_TABLE} WHERE key = 'schema_version'"
             ).fetchone()
             version = int(row[0]) if row else 0
             if version > SCHEMA_VERSION:
@@ -396,7 +396,7 @@ class SqliteStore:
                 for statement in MIGRATIONS[version]:
                     self._db.execute(statement)
             self._db.execute(
-                f"INSERT INTO {META_TABLE} (key, value) VALUES ('schema_version', ?)"  # noqa: S608
+                f"INSERT INTO {META_TABLE} (key, value) VALUES ('schema_version', ?)"
                 " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 (str(LATEST),),
             )
