@@ -68,7 +68,7 @@ def test_invalid_machines_are_refused(
     statuses: list[str], transitions: dict[str, list[str]], message: str
 ) -> None:
     with pytest.raises(InvalidStatusMachine, match=message):
-        StatusMachine([Status(name) for name in statuses], transitions)  # type: ignore[arg-type]
+        StatusMachine([Status(name) for name in statuses], transitions)
 
 
 @st.composite

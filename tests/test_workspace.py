@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -129,9 +130,7 @@ def test_edit_without_change_records_nothing(workspace: Workspace) -> None:
         ({"currency": "EURO"}, "ISO 4217"),
     ],
 )
-def test_bad_edits_are_refused(
-    workspace: Workspace, changes: dict[str, object], message: str
-) -> None:
+def test_bad_edits_are_refused(workspace: Workspace, changes: dict[str, Any], message: str) -> None:
     ada = add(workspace)
     with pytest.raises(InvalidValue, match=message):
         workspace.edit_customer(ada.id, **changes)
