@@ -415,6 +415,9 @@ class SqliteStore:
                 raise StoreError(f"cannot begin a transaction on {self.path}: {error}") from None
             try:
                 yield SqliteTransaction(self._db)
+            except sqlite3.Error as error:
+                self._db.execute("ROLLBACK")
+                raise StoreError(f"SQLite error on {self.path}: {error}") from error
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
