@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -11,25 +13,58 @@ from hypothesis import HealthCheck, settings
 from pipeline_core import FixedClock, Workspace
 from pipeline_core.storage import Store, open_store
 
+from .postgres_server import PostgresCluster, find_bin_dir, start_cluster
+
 settings.register_profile(
     "ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.register_profile("dev", max_examples=30, deadline=None)
 settings.load_profile("ci")
 
-BACKENDS = ("memory", "sqlite")
+BACKENDS = ("memory", "sqlite", "postgres")
 
 StoreFactory = Callable[[], Store]
 
+NO_POSTGRES = (
+    "NO POSTGRESQL BINARIES FOUND (initdb/pg_ctl): every PostgreSQL test is SKIPPED. "
+    "Install PostgreSQL (e.g. apt-get install postgresql) or set PIPELINE_PG_BIN."
+)
 
-def store_url(backend: str, directory: Path) -> str:
-    """A fresh store URL of the given backend kind inside ``directory``."""
-    if backend == "memory":
-        return "memory:"
-    if backend == "sqlite":
-        existing = len(list(directory.glob("store-*.db")))
-        return f"sqlite:///{directory / f'store-{existing}.db'}"
-    raise ValueError(backend)
+
+def pytest_report_header() -> str:
+    """Say up front whether the PostgreSQL tests will run."""
+    bin_dir = find_bin_dir()
+    return f"postgresql: {bin_dir}" if bin_dir else f"postgresql: {NO_POSTGRES}"
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Repeat the warning at the end, where nobody can miss it."""
+    if find_bin_dir() is None:
+        terminalreporter.section("PostgreSQL", sep="!", red=True, bold=True)
+        terminalreporter.line(NO_POSTGRES, red=True, bold=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    """One throwaway PostgreSQL cluster for the whole run, stopped at the end."""
+    if find_bin_dir() is None:
+        pytest.skip(NO_POSTGRES)
+    cluster = start_cluster()
+    yield cluster
+    cluster.stop()
+
+
+_databases = itertools.count()
+
+
+def new_postgres_database(cluster: PostgresCluster) -> str:
+    """Create an empty database in the cluster and return its URL."""
+    import psycopg
+
+    name = f"store_{os.getpid()}_{next(_databases)}"
+    with psycopg.connect(cluster.url(), autocommit=True) as connection:
+        connection.execute(f"CREATE DATABASE {name}")
+    return cluster.url(name)
 
 
 @pytest.fixture(params=BACKENDS)
@@ -40,12 +75,21 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def make_store(backend: str, tmp_path: Path) -> Iterator[StoreFactory]:
+def make_store(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[StoreFactory]:
     """Open fresh stores of the current backend; all are closed at the end."""
     opened: list[Store] = []
+    cluster = request.getfixturevalue("postgres_cluster") if backend == "postgres" else None
 
     def factory() -> Store:
-        store = open_store(store_url(backend, tmp_path))
+        if cluster is not None:
+            url = new_postgres_database(cluster)
+        elif backend == "memory":
+            url = "memory:"
+        else:
+            url = f"sqlite:///{tmp_path / f'store-{len(opened)}.db'}"
+        store = open_store(url)
         opened.append(store)
         return store
 

@@ -18,29 +18,22 @@ from pipeline_core.events import Event
 from pipeline_core.flows import FlowDefinition
 from pipeline_core.rules.ast import Rule
 from pipeline_core.rules.sql import SQLITE, SqlValue, compile_sql
-from pipeline_core.serialization import (
-    converter,
-    dumps,
-    from_typed_field_value,
-    typed_field_value,
-)
+from pipeline_core.serialization import converter, dumps, from_typed_field_value
 from pipeline_core.statuses import StatusMachine
 from pipeline_core.storage.protocol import SCHEMA_VERSION, Order
+from pipeline_core.storage.sql_common import (
+    HIDDEN_CLAUSE,
+    READ_COLUMNS,
+    WRITE_COLUMNS,
+    field_rows,
+    typed_fields,
+)
 from pipeline_core.storage.sqlite_schema import LATEST, MIGRATIONS
 
 META_TABLE = "pipeline_meta"
 
-_COLUMNS = (
-    "id, name, status, folder, source, team, country, whatsapp, parent_id, value, currency,"
-    " outcome, order_id, lead_notes, created_at, updated_at, converted_at, last_contacted_at,"
-    " next_follow_up, version, emails, phones, tags, workers, fields"
-)
-_WRITE_COLUMNS = (
-    "name, status, folder, source, team, country, whatsapp, parent_id, value, value_num,"
-    " currency, outcome, order_id, lead_notes, created_at, updated_at, converted_at,"
-    " last_contacted_at, next_follow_up, emails, phones, tags, workers, fields"
-)
-_SET_CLAUSE = ", ".join(f"{name.strip()} = ?" for name in _WRITE_COLUMNS.split(","))
+_SELECT = ", ".join(f"c.{name}" for name in READ_COLUMNS)
+_SET_CLAUSE = ", ".join(f"{name} = ?" for name in WRITE_COLUMNS)
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -78,7 +71,7 @@ def _write_values(customer: Customer) -> list[Any]:
         dumps(list(customer.phones)),
         dumps(list(customer.tags)),
         dumps(list(customer.workers)),
-        dumps({key: typed_field_value(v) for key, v in customer.fields.items()}),
+        dumps(typed_fields(customer.fields)),
     ]
 
 
@@ -113,16 +106,6 @@ def _customer(row: sqlite3.Row) -> Customer:
     )
 
 
-def _field_rows(customer_id: int, fields: dict[str, FieldValue]) -> list[tuple[Any, ...]]:
-    rows = []
-    for key, value in fields.items():
-        kind, raw = typed_field_value(value)
-        number = float(raw) if kind in ("int", "float", "decimal", "bool") else None
-        text = dumps(raw) if kind == "list" else (None if number is not None else str(raw))
-        rows.append((customer_id, key, kind, text, number))
-    return rows
-
-
 class SqliteTransaction:
     """A unit of work on one SQLite connection (BEGIN IMMEDIATE ... COMMIT)."""
 
@@ -133,16 +116,16 @@ class SqliteTransaction:
 
     def get_customer(self, customer_id: int) -> Customer:
         row = self._db.execute(
-            f"SELECT {_COLUMNS} FROM customers WHERE id = ?", (customer_id,)
+            f"SELECT {_SELECT} FROM customers c WHERE c.id = ?", (customer_id,)
         ).fetchone()
         if row is None:
             raise NotFound(f"no customer with id {customer_id}")
         return _customer(row)
 
     def insert_customer(self, customer: Customer) -> Customer:
-        marks = ", ".join("?" for _ in _WRITE_COLUMNS.split(","))
+        marks = ", ".join("?" for _ in WRITE_COLUMNS)
         cursor = self._db.execute(
-            f"INSERT INTO customers ({_WRITE_COLUMNS}, version) VALUES ({marks}, 1)",
+            f"INSERT INTO customers ({', '.join(WRITE_COLUMNS)}, version) VALUES ({marks}, 1)",
             _write_values(customer),
         )
         customer_id = cursor.lastrowid
@@ -186,17 +169,14 @@ class SqliteTransaction:
         self._db.executemany(
             "INSERT INTO customer_fields (customer_id, key, kind, text_value, num_value)"
             " VALUES (?, ?, ?, ?, ?)",
-            _field_rows(customer_id, fields),
+            field_rows(customer_id, fields),
         )
 
     def _where(self, rule: Rule, hidden_from: str | None) -> tuple[str, list[SqlValue]]:
         compiled = compile_sql(rule, SQLITE)
         sql, params = compiled.sql, list(compiled.params)
         if hidden_from is not None:
-            sql += (
-                " AND NOT EXISTS (SELECT 1 FROM flow_hides h JOIN flows f ON f.id = h.flow_id"
-                " WHERE f.name = ? AND h.customer_id = c.id)"
-            )
+            sql += HIDDEN_CLAUSE.format(mark="?")
             params.append(hidden_from)
         return sql, params
 
@@ -211,8 +191,7 @@ class SqliteTransaction:
     ) -> list[Customer]:
         where, params = self._where(rule, hidden_from)
         ordering = "c.updated_at DESC, c.id DESC" if order == "activity" else "c.id"
-        columns = ", ".join(f"c.{name.strip()}" for name in _COLUMNS.split(","))
-        sql = f"SELECT {columns} FROM customers c WHERE {where} ORDER BY {ordering}"
+        sql = f"SELECT {_SELECT} FROM customers c WHERE {where} ORDER BY {ordering}"
         sql += " LIMIT ? OFFSET ?"
         params.extend([-1 if limit is None else limit, offset])
         return [_customer(row) for row in self._db.execute(sql, params)]
