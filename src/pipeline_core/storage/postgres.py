@@ -273,7 +273,11 @@ class PostgresStore:
             )
         self.url = url
         try:
-            self._db = psycopg.connect(url, connect_timeout=connect_timeout)
+            # A timeout given in the URL wins; otherwise never hang on a silent server.
+            if "connect_timeout=" in url:
+                self._db = psycopg.connect(url)
+            else:
+                self._db = psycopg.connect(url, connect_timeout=connect_timeout)
         except psycopg.Error as error:
             reason = (
                 str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
