@@ -29,7 +29,7 @@ def test_foreign_database_is_refused_untouched(postgres_cluster: PostgresCluster
     url = new_postgres_database(postgres_cluster)
     with psycopg.connect(url, autocommit=True) as db:
         db.execute("CREATE TABLE invoices (id int)")
-    with pytest.raises(StoreError, match="not a pipeline_core store.*invoices"):
+    with pytest.raises(StoreError, match=r"not a pipeline_core store.*invoices"):
         open_store(url)
     with psycopg.connect(url) as db:
         tables = db.execute("SELECT tablename FROM pg_tables WHERE schemaname='public'").fetchall()
@@ -49,7 +49,7 @@ def test_newer_schema_is_refused(postgres_cluster: PostgresCluster) -> None:
 
 
 def test_missing_database_is_a_clear_error(postgres_cluster: PostgresCluster) -> None:
-    with pytest.raises(StoreError, match='cannot connect to .*database "nope" does not exist'):
+    with pytest.raises(StoreError, match=r'cannot connect to .*database "nope" does not exist'):
         open_store(postgres_cluster.url("nope"))
 
 
@@ -58,7 +58,7 @@ def test_refused_connection_fails_fast() -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     started = time.monotonic()
-    with pytest.raises(StoreError, match="cannot connect to postgresql://x@127.0.0.1"):
+    with pytest.raises(StoreError, match=r"cannot connect to postgresql://x@127\.0\.0\.1"):
         open_store(f"postgresql://x@127.0.0.1:{port}/db")
     assert time.monotonic() - started < 10
 
