@@ -236,7 +236,8 @@ class Workspace:
     def _enter(self, customer: Customer, machine: StatusMachine, status: str) -> Customer:
         entered = machine.status(status)
         if EntryAction.STAMP_CONVERTED_AT in entered.actions and customer.converted_at is None:
-            customer = attrs.evolve(customer, converted_at=self.clock.now())
+            # The moment of entry is the use case's one "now", already in updated_at.
+            customer = attrs.evolve(customer, converted_at=customer.updated_at)
         if entered.outcome is not None:
             customer = attrs.evolve(customer, outcome=entered.outcome)
         return customer

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+import json
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
+
+import attrs
 
 from pipeline_core.customer import Customer, FieldValue
 from pipeline_core.errors import ConcurrencyError, NotFound, StoreError
@@ -80,6 +84,12 @@ def _customer(row: Sequence[Any]) -> Customer:
     return Customer(**values)
 
 
+@functools.lru_cache(maxsize=32)
+def _machine_from_json(text: str) -> StatusMachine:
+    # Machines are read on every move and rarely change: structure each distinct text once.
+    return converter.structure(json.loads(text), StatusMachine)
+
+
 class PostgresTransaction:
     """A unit of work on one PostgreSQL connection."""
 
@@ -118,7 +128,7 @@ class PostgresTransaction:
             self._write_tags(customer.id, customer.tags, replace=True)
         if typed_fields(customer.fields) != row[2]:
             self._write_fields(customer.id, dict(customer.fields), replace=True)
-        return self.get_customer(customer.id)
+        return attrs.evolve(customer, version=customer.version + 1)
 
     def _write_tags(self, customer_id: int, tags: Sequence[str], *, replace: bool) -> None:
         if replace:
@@ -204,8 +214,8 @@ class PostgresTransaction:
         ]
 
     def get_status_machine(self, name: str = "default") -> StatusMachine | None:
-        row = self._one("SELECT definition FROM status_machines WHERE name = %s", (name,))
-        return None if row is None else converter.structure(row[0], StatusMachine)
+        row = self._one("SELECT definition::text FROM status_machines WHERE name = %s", (name,))
+        return None if row is None else _machine_from_json(row[0])
 
     def put_status_machine(self, machine: StatusMachine) -> None:
         self._db.execute(

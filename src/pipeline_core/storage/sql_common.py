@@ -24,6 +24,12 @@ WRITE_COLUMNS = (
 )  # fmt: skip
 """Columns written from a Customer (``value_num`` is the deal value as a float, for sorting)."""
 
+STORED_ATTRIBUTES = tuple(name for name in READ_COLUMNS if name not in ("id", "version"))
+"""Customer attributes a backend writes; ``value`` also fills ``value_num``."""
+
+MOMENT_ATTRIBUTES = frozenset({"created_at", "updated_at", "converted_at", "last_contacted_at"})
+"""Customer attributes that are timezone-aware datetimes."""
+
 HIDDEN_CLAUSE = (
     " AND NOT EXISTS (SELECT 1 FROM flow_hides h JOIN flows f ON f.id = h.flow_id"
     " WHERE f.name = {mark} AND h.customer_id = c.id)"
