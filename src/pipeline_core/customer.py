@@ -73,6 +73,8 @@ def _fields(values: Mapping[str, object]) -> Mapping[str, FieldValue]:
 def _value(value: Decimal | int | str | None) -> Decimal | None:
     if value is None or value == "":
         return None
+    if isinstance(value, Decimal) and value.is_finite():
+        return value
     try:
         result = Decimal(str(value).strip())
     except ArithmeticError:
