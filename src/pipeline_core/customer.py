@@ -108,7 +108,8 @@ def _aware(value: datetime | None) -> datetime | None:
     return value
 
 
-def _outcome(value: str | None) -> Outcome | None:
+def outcome_or_none(value: str | None) -> Outcome | None:
+    """``won``, ``lost`` or None; anything else is refused."""
     if value is None:
         return None
     if value == "won":
@@ -143,7 +144,7 @@ class Customer:
     parent_id: int | None = None
     value: Decimal | None = attrs.field(default=None, converter=_value)
     currency: str | None = attrs.field(default=None, converter=_currency)
-    outcome: Outcome | None = attrs.field(default=None, converter=_outcome)
+    outcome: Outcome | None = attrs.field(default=None, converter=outcome_or_none)
     order_id: str | None = attrs.field(default=None, converter=_optional_text)
     lead_notes: str = ""
     created_at: datetime = attrs.field(default=EPOCH, converter=_aware)
