@@ -94,7 +94,7 @@ def machines(draw: st.DrawFn) -> StatusMachine:
     outcomes = draw(
         st.lists(st.sampled_from([None, "won", "lost"]), min_size=len(names), max_size=len(names))
     )
-    return StatusMachine([Status(n, o) for n, o in zip(names, outcomes, strict=True)], transitions)  # type: ignore[arg-type]
+    return StatusMachine([Status(n, o) for n, o in zip(names, outcomes, strict=True)], transitions)
 
 
 @given(machines())
