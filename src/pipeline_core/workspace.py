@@ -292,11 +292,24 @@ class Workspace(LifeMixin, SetupMixin):
         return stored
 
     def move_to_column(
-        self, customer_id: int, flow: str, column: str, *, expected_version: int | None = None
+        self,
+        customer_id: int,
+        flow: str,
+        column: str,
+        *,
+        expected_version: int | None = None,
+        reason: str | None = None,
+        reason_text: str | None = None,
     ) -> Customer:
         """Drop a customer's card on a column: a move to the status the column maps to."""
         target = self.flow(flow).column(column)
-        return self.move(customer_id, target.status, expected_version=expected_version)
+        return self.move(
+            customer_id,
+            target.status,
+            expected_version=expected_version,
+            reason=reason,
+            reason_text=reason_text,
+        )
 
     def timeline(
         self, customer_id: int, kinds: Iterable[EventKind | str] | None = None
