@@ -49,9 +49,7 @@ def test_notes_are_timeline_events_listed_in_order(workspace: Workspace) -> None
         workspace.add_note(999, "x")
 
 
-def test_log_contact_stamps_now_and_prepends_notes(
-    workspace: Workspace, clock: FixedClock
-) -> None:
+def test_log_contact_stamps_now_and_prepends_notes(workspace: Workspace, clock: FixedClock) -> None:
     ada = add(workspace)
     first = workspace.log_contact(ada.id, "called, no answer", channel="phone")
     assert first.last_contacted_at == clock.now()

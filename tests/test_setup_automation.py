@@ -89,7 +89,7 @@ def test_field_definitions_refuse_bad_shapes(workspace: Workspace) -> None:
     with pytest.raises(InvalidValue, match="only select fields"):
         FieldDefinition(key="n", type="number", options=("a",))
     with pytest.raises(InvalidValue, match="unknown field type"):
-        FieldDefinition(key="n", type="colour")  # type: ignore[arg-type]
+        FieldDefinition(key="n", type="colour")
     with pytest.raises(InvalidValue, match="must start with a letter"):
         FieldDefinition(key="1 bad", type="text")
     workspace.define_field(FieldDefinition(key="n", type="number"))
@@ -129,7 +129,7 @@ def test_folders_choose_their_machine_and_fields(workspace: Workspace) -> None:
     workspace.add_folder("Leads", fields=["size"])
     ada = add(workspace, folder="Leads", fields={"size": "S"})
     assert ada.status == "Lead"
-    with pytest.raises(InvalidValue, match="no status 'Lead'; give the status.*New, Working"):
+    with pytest.raises(InvalidValue, match=r"no status 'Lead'; give the status.*New, Working"):
         workspace.set_folder(ada.id, "Support")
     with pytest.raises(InvalidValue, match="use set_folder"):
         workspace.edit_customer(ada.id, folder="Support")
