@@ -152,6 +152,8 @@ class Customer:
     converted_at: datetime | None = attrs.field(default=None, converter=_aware)
     last_contacted_at: datetime | None = attrs.field(default=None, converter=_aware)
     next_follow_up: date | None = None
+    closed_at: datetime | None = attrs.field(default=None, converter=_aware)
+    lost_reason: str | None = attrs.field(default=None, converter=_optional_text)
     version: int = 0
 
 
