@@ -8,7 +8,7 @@ from typing import Literal
 
 import attrs
 
-from pipeline_core.customer import EPOCH
+from pipeline_core.customer import EPOCH, checked_text
 from pipeline_core.errors import InvalidValue
 
 Priority = Literal["low", "normal", "high", "urgent"]
@@ -19,7 +19,7 @@ def _text(what: str) -> Callable[[str], str]:
     def convert(value: str) -> str:
         if not isinstance(value, str) or not value.strip():
             raise InvalidValue(f"{what} must not be blank")
-        return value.strip()
+        return checked_text(value).strip()
 
     return convert
 
@@ -39,9 +39,7 @@ def _worker(value: str) -> str:
 def _optional(value: str | None) -> str | None:
     if value is None:
         return None
-    if not isinstance(value, str):
-        raise InvalidValue(f"expected text, got {value!r}")
-    return value.strip() or None
+    return checked_text(value).strip() or None
 
 
 def _aware(value: datetime) -> datetime:

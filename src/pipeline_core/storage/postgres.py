@@ -14,7 +14,7 @@ import attrs
 
 from pipeline_core.activity import Task, TimeEntry
 from pipeline_core.customer import Customer, FieldValue
-from pipeline_core.errors import ConcurrencyError, NotFound, StoreError
+from pipeline_core.errors import ConcurrencyError, InvalidValue, NotFound, StoreError
 from pipeline_core.events import Event, JSONValue
 from pipeline_core.flows import FlowDefinition
 from pipeline_core.rules.ast import Rule
@@ -469,6 +469,9 @@ class PostgresStore:
             try:
                 with self._db.transaction():
                     yield PostgresTransaction(self._db)
+            except psycopg.DataError as error:
+                # A value the server cannot keep (NUL in text, out-of-range number).
+                raise InvalidValue(f"PostgreSQL refused a value: {error}") from error
             except psycopg.Error as error:
                 raise StoreError(f"PostgreSQL error: {error}") from error
 
