@@ -13,7 +13,7 @@ from pipeline_core.automation import Hooks
 from pipeline_core.board import Board, BoardColumn
 from pipeline_core.clock import Clock, SystemClock
 from pipeline_core.customer import EDITABLE_FIELDS, Customer
-from pipeline_core.errors import InvalidValue
+from pipeline_core.errors import ConcurrencyError, InvalidValue
 from pipeline_core.events import Event, EventKind, JSONValue
 from pipeline_core.flows import PALETTE, Column, FlowDefinition
 from pipeline_core.outcomes import enter_status
@@ -204,8 +204,10 @@ class Workspace(LifeMixin, SetupMixin):
 
     def _current(self, tx: Transaction, customer_id: int, expected: int | None) -> Customer:
         current = tx.get_customer(customer_id)
-        if expected is not None:
-            current = attrs.evolve(current, version=expected)
+        # Checked here, before anything else: a change that turns out to be a no-op
+        # must still be refused when it was based on a stale copy.
+        if expected is not None and current.version != expected:
+            raise ConcurrencyError(customer_id, expected, current.version)
         return current
 
     def _check_parent(self, tx: Transaction, customer_id: int, parent_id: int) -> None:
