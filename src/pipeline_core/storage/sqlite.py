@@ -17,7 +17,7 @@ from pipeline_core.errors import ConcurrencyError, NotFound, StoreError
 from pipeline_core.events import Event
 from pipeline_core.flows import FlowDefinition
 from pipeline_core.rules.ast import Rule
-from pipeline_core.rules.sql import SQLITE, SqlValue, compile_sql
+from pipeline_core.rules.sql import SQL_FUNCTIONS, SQLITE, SqlValue, compile_sql
 from pipeline_core.serialization import (
     converter,
     dumps,
@@ -119,6 +119,9 @@ def _field_rows(customer_id: int, fields: dict[str, FieldValue]) -> list[tuple[A
         kind, raw = typed_field_value(value)
         number = float(raw) if kind in ("int", "float", "decimal", "bool") else None
         text = dumps(raw) if kind == "list" else (None if number is not None else str(raw))
+        if isinstance(value, datetime):
+            # Rules compare timestamps by UTC day, and the index compares text: store UTC.
+            text = _iso(value)
         rows.append((customer_id, key, kind, text, number))
     return rows
 
@@ -227,6 +230,14 @@ class SqliteTransaction:
         where, params = self._where(rule, hidden_from)
         sql = f"SELECT c.status, COUNT(*) FROM customers c WHERE {where} GROUP BY c.status"
         return {status: count for status, count in self._db.execute(sql, params)}
+
+    def custom_field_kinds(self) -> dict[str, frozenset[str]]:
+        kinds: dict[str, set[str]] = {}
+        for key, kind in self._db.execute(
+            "SELECT key, kind FROM customer_fields GROUP BY key, kind"
+        ):
+            kinds.setdefault(key, set()).add(kind)
+        return {key: frozenset(found) for key, found in kinds.items()}
 
     # events ----------------------------------------------------------------------
 
@@ -382,6 +393,8 @@ class SqliteStore:
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = NORMAL")
         self._db.execute("PRAGMA foreign_keys = ON")
+        for name, (arity, function) in SQL_FUNCTIONS.items():
+            self._db.create_function(name, arity, function, deterministic=True)
         self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
         if version < LATEST:
             self._migrate(version)
