@@ -48,13 +48,21 @@ def _field(value: str) -> str:
         raise InvalidValue(f"a rule needs a field name, got {value!r}")
     if value.startswith(CUSTOM_PREFIX) and not value[len(CUSTOM_PREFIX) :].strip():
         raise InvalidValue("a custom field needs a name after 'field.'")
-    return value
+    return _unicode(value)
+
+
+def _unicode(text: str) -> str:
+    if any("\ud800" <= char <= "\udfff" for char in text):
+        raise InvalidValue(f"rule text {text!r} holds a lone surrogate, which is not unicode text")
+    return text
 
 
 def _value(value: Value) -> Value:
     if isinstance(value, datetime):
         raise InvalidValue(f"a rule compares with dates, not times: {value.isoformat()}")
-    if isinstance(value, bool | str | date | Today):
+    if isinstance(value, str):
+        return _unicode(value)
+    if isinstance(value, bool | date | Today):
         return value
     if isinstance(value, int | Decimal):
         number = Decimal(value)
@@ -71,6 +79,7 @@ def _texts(values: Iterable[str]) -> tuple[str, ...]:
     for value in result:
         if not isinstance(value, str):
             raise InvalidValue(f"list values in a rule must be text, got {value!r}")
+        _unicode(value)
     return result
 
 

@@ -93,6 +93,8 @@ def _string(text: str, start: int) -> tuple[str, int]:
         char = text[index]
         if char == quote:
             return "".join(out), index + 1
+        if "\ud800" <= char <= "\udfff":
+            raise error_at(text, index, "a lone surrogate is not a character", expected="text")
         if char == "\\":
             if index + 1 >= len(text):
                 break
@@ -102,6 +104,13 @@ def _string(text: str, start: int) -> tuple[str, int]:
                 if len(digits) != 4 or not all(c in "0123456789abcdefABCDEF" for c in digits):
                     raise error_at(
                         text, index, "bad \\u escape", expected="four hex digits after \\u"
+                    )
+                if 0xD800 <= int(digits, 16) <= 0xDFFF:
+                    raise error_at(
+                        text,
+                        index,
+                        f"\\u{digits} is a lone surrogate, not a character",
+                        expected="a character outside D800-DFFF",
                     )
                 out.append(chr(int(digits, 16)))
                 index += 6

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
-from functools import partial
 from decimal import Decimal
+from functools import partial
 
 import attrs
 
