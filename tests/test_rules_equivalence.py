@@ -131,7 +131,7 @@ def test_relative_dates_follow_the_given_today() -> None:
 @settings(max_examples=100, deadline=None)
 @given(a=rules(max_leaves=3), b=rules(max_leaves=3), people=st.lists(customers(), max_size=6))
 def test_de_morgan_and_double_negation(a: Rule, b: Rule, people: list[Customer]) -> None:
-    pairs = [
+    pairs: list[tuple[Rule, Rule]] = [
         (Not(And((a, b))), Or((Not(a), Not(b)))),
         (Not(Or((a, b))), And((Not(a), Not(b)))),
         (Not(Not(a)), a),
@@ -144,7 +144,7 @@ def test_de_morgan_and_double_negation(a: Rule, b: Rule, people: list[Customer])
         assert found[index] == found[index + 1]
 
 
-_TEXT_TESTS = st.one_of(
+_TEXT_TESTS: st.SearchStrategy[Rule] = st.one_of(
     st.builds(
         Compare,
         st.sampled_from(("name", "folder", "source", "owner", "field.plan")),

@@ -91,7 +91,7 @@ DAY = date(2026, 1, 15)
 
 # NUL cannot travel through SQLite's JSON functions (nor be stored by PostgreSQL at all).
 _TEXT = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+    alphabet=st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00"),
     max_size=8,
 )
 

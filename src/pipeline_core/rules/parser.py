@@ -7,6 +7,7 @@ however hostile, can exhaust the stack.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
 
@@ -46,6 +47,7 @@ _COMPARISONS: dict[str, Operator] = {
 }
 _DATE_WORDS: dict[str, Operator] = {"before": "<", "after": ">", "on": "="}
 _TESTS = "=, !=, <, <=, >, >=, ~, in, not in, any, all, none, within, before, after or on"
+_TEST_WORDS = ("in", "not", "any", "all", "none", "within", "before", "after", "on")
 _VALUE = 'a value: "text", a number, a date (YYYY-MM-DD), today, true or false'
 
 
@@ -89,10 +91,12 @@ class _Parser:
         found = "" if token.kind == "end" else self.text[token.start : token.end]
         return error_at(self.text, token.start, message, expected=expected, found=found, hint=hint)
 
-    def unexpected(self, token: Token, expected: str) -> RuleSyntaxError:
+    def unexpected(
+        self, token: Token, expected: str, words: Iterable[str] = KEYWORDS
+    ) -> RuleSyntaxError:
         hint = None
         if token.kind == "word":
-            hint = suggest(token.text, KEYWORDS)
+            hint = suggest(token.text, words)
         return self.fail(token, f"unexpected {_describe(token)}", expected, hint)
 
     def expect_op(self, op: str) -> Token:
@@ -120,7 +124,7 @@ class _Parser:
         result = self.disjunction()
         token = self.peek()
         if token.kind != "end":
-            raise self.unexpected(token, "'and', 'or' or the end of the rule")
+            raise self.unexpected(token, "'and', 'or' or the end of the rule", ("and", "or"))
         return result
 
     def disjunction(self) -> Rule:
@@ -225,7 +229,7 @@ class _Parser:
             if word == "within":
                 self.advance()
                 return self.checked(self.within(field), field_token, token)
-        raise self.unexpected(token, _TESTS)
+        raise self.unexpected(token, _TESTS, _TEST_WORDS)
 
     def within(self, field: str) -> Within:
         direction = "past"
