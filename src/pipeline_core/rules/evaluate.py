@@ -115,12 +115,18 @@ def _compile(rule: Rule) -> Predicate:
             if len(parts) == 2:
                 first, second = parts
                 return lambda customer: first(customer) and second(customer)
+            if len(parts) == 3:
+                first, second, third = parts
+                return lambda customer: first(customer) and second(customer) and third(customer)
             return lambda customer: all(part(customer) for part in parts)
         case Or(operands=operands):
             parts = tuple(_compile(operand) for operand in operands)
             if len(parts) == 2:
                 first, second = parts
                 return lambda customer: first(customer) or second(customer)
+            if len(parts) == 3:
+                first, second, third = parts
+                return lambda customer: first(customer) or second(customer) or third(customer)
             return lambda customer: any(part(customer) for part in parts)
         case Has(field=field):
             read = getter(field)
@@ -130,7 +136,8 @@ def _compile(rule: Rule) -> Predicate:
             return lambda customer: _present(read(customer))
         case InSet(field=field, values=values):
             read, allowed = getter(field), frozenset(values)
-            return lambda customer: isinstance(value := read(customer), str) and value in allowed
+            # Only text is in ``allowed``, so a missing value or a number never is.
+            return lambda customer: read(customer) in allowed
         case SetTest():
             return _set_test(rule)
         case Compare():
@@ -145,7 +152,16 @@ def _items(value: object) -> tuple[str, ...]:
 
 
 def _set_test(rule: SetTest) -> Predicate:
-    read, wanted = getter(rule.field), frozenset(rule.values)
+    wanted = frozenset(rule.values)
+    if not is_custom(rule.field):
+        # Built-in list fields always hold a tuple: skip the type check.
+        items = getter(rule.field)
+        if rule.quantifier == "any":
+            return lambda customer: not wanted.isdisjoint(items(customer))
+        if rule.quantifier == "all":
+            return lambda customer: wanted.issubset(items(customer))
+        return lambda customer: wanted.isdisjoint(items(customer))
+    read = getter(rule.field)
     if rule.quantifier == "any":
         return lambda customer: not wanted.isdisjoint(_items(read(customer)))
     if rule.quantifier == "all":
@@ -179,6 +195,9 @@ def _compare(rule: Compare) -> Predicate:
     if isinstance(literal, bool):
         return lambda customer: isinstance(v := read(customer), bool) and order(v, literal)
     if isinstance(literal, str):
+        if rule.op == "=":
+            # Text equals only text: a missing value or a number never equals it.
+            return lambda customer: read(customer) == literal
         return lambda customer: isinstance(v := read(customer), str) and order(v, literal)
     if isinstance(literal, Decimal):
         number = float(literal)

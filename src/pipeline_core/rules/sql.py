@@ -118,14 +118,44 @@ def compile_sql(rule: Rule, dialect: Dialect = SQLITE, *, today: date | None = N
     ``today`` fixes what relative dates mean (default: the UTC date now).
     """
     compiler = _Compiler(dialect)
-    sql = compiler.rule(bind_dates(rule, today or utc_today()))
+    bound = bind_dates(rule, today or utc_today())
+    top = bound.operands if isinstance(bound, And) else (bound,)
+    # A test of a related table can either drive the query (c.id IN (ids from its index))
+    # or be probed per candidate row (EXISTS on its primary key). Probing wins when an
+    # indexed column test narrows the candidates first; driving wins when nothing does.
+    drive = not any(_narrows(operand) for operand in top)
+    parts = [compiler.top(operand, drive=drive) for operand in top]
+    sql = parts[0] if len(parts) == 1 else "(" + " AND ".join(parts) + ")"
     return Compiled(sql, tuple(compiler.params))
+
+
+def _narrows(rule: Rule) -> bool:
+    """Whether a top-level test can use a customers index (status, folder)."""
+    indexed = ("status", "folder")
+    if isinstance(rule, InSet):
+        return rule.field in indexed
+    return isinstance(rule, Compare) and rule.op == "=" and rule.field in indexed
 
 
 class _Compiler:
     def __init__(self, dialect: Dialect) -> None:
         self.dialect = dialect
         self.params: list[SqlValue] = []
+        self.driving = False
+
+    def top(self, rule: Rule, *, drive: bool) -> str:
+        """Compile one operand of the top-level 'and' (where a related test may drive)."""
+        self.driving = drive
+        try:
+            return self.rule(rule)
+        finally:
+            self.driving = False
+
+    def related(self, table: str, owner: str, condition: str) -> str:
+        """``condition`` holds for some row of ``table`` belonging to the customer."""
+        if self.driving:
+            return f"c.id IN (SELECT {owner} FROM {table} WHERE {condition})"
+        return f"EXISTS (SELECT 1 FROM {table} WHERE {owner} = c.id AND {condition})"
 
     def mark(self, value: SqlValue) -> str:
         self.params.append(value)
@@ -142,12 +172,16 @@ class _Compiler:
             case MatchAll():
                 return "1 = 1"
             case Not(operand=operand):
+                self.driving = False
                 return f"NOT ({self.rule(operand)})"
             case And(operands=operands):
+                self.driving = False
                 return "(" + " AND ".join(self.rule(o) for o in operands) + ")"
             case Or(operands=operands):
+                self.driving = False
                 return "(" + " OR ".join(self.rule(o) for o in operands) + ")"
             case Compare(op="!="):
+                self.driving = False
                 return f"NOT ({self.rule(Compare(rule.field, '=', rule.value))})"
             case Within():
                 raise TypeError("relative dates must be bound before compiling")
@@ -210,18 +244,22 @@ class _Compiler:
         return f"{column} {sql_op} {self.mark(text)}"
 
     def tags(self, rule: Compare | InSet | SetTest | Has) -> str:
-        ids = "SELECT t.customer_id FROM customer_tags t WHERE "
+        def tagged(condition: str) -> str:
+            return self.related("customer_tags t", "t.customer_id", condition)
+
         if isinstance(rule, Has):
             return "EXISTS (SELECT 1 FROM customer_tags t WHERE t.customer_id = c.id)"
         if isinstance(rule, Compare) and rule.op == "~":
             assert isinstance(rule.value, str)
-            return f"c.id IN ({ids}{self.contains('t.tag', rule.value)})"
+            return tagged(self.contains("t.tag", rule.value))
         if not isinstance(rule, SetTest):
             raise TypeError("tags take any, all, none, ~ or has")
+        if rule.quantifier == "none":
+            self.driving = False
         if rule.quantifier == "all":
-            each = [f"c.id IN ({ids}t.tag = {self.mark(v)})" for v in dict.fromkeys(rule.values)]
+            each = [tagged(f"t.tag = {self.mark(v)}") for v in dict.fromkeys(rule.values)]
             return "(" + " AND ".join(each) + ")"
-        test = f"c.id IN ({ids}t.tag IN ({self.marks(rule.values)}))"
+        test = tagged(f"t.tag IN ({self.marks(rule.values)})")
         return test if rule.quantifier == "any" else f"NOT {test}"
 
     def json_set(self, array: str, rule: Compare | InSet | SetTest | Has) -> str:
@@ -254,12 +292,10 @@ class _Compiler:
         elements = ", " + self.dialect.elements.format(array="f.text_value", alias="j")
 
         def having(condition: Callable[[], str], joins: str = "") -> str:
-            # An uncorrelated IN lets the planner drive from the (key, value) indexes.
+            # Driving, the (key, text_value) and (key, num_value) indexes serve the test.
             key_mark = self.mark(key)
-            return (
-                f"c.id IN (SELECT f.customer_id FROM customer_fields f{joins}"
-                f" WHERE f.key = {key_mark}{condition()})"
-            )
+            where = f"f.key = {key_mark}{condition()}"
+            return self.related(f"customer_fields f{joins}", "f.customer_id", where)
 
         if isinstance(rule, Has):
             return having(lambda: "")
@@ -275,6 +311,8 @@ class _Compiler:
                 ]
                 return "(" + " AND ".join(each) + ")"
             values = rule.values
+            if rule.quantifier == "none":
+                self.driving = False
             test = having(
                 lambda: f" AND f.kind = 'list' AND j.value IN ({self.marks(values)})", elements
             )
