@@ -55,7 +55,14 @@ def parse(text: str, catalog: Catalog = DEFAULT_CATALOG) -> Rule:
     """Parse and type-check rule text; ``RuleSyntaxError`` says where and why it does not."""
     if not isinstance(text, str):
         raise InvalidValue(f"a rule must be text, got {type(text).__name__}")
-    return _Parser(text, catalog).rule()
+    parser = _Parser(text, catalog)
+    try:
+        return parser.rule()
+    except RuleSyntaxError:
+        raise
+    except InvalidValue as error:
+        # A node refused a value the grammar let through: report it where the parser stood.
+        raise parser.fail(parser.tokens[max(parser.index - 1, 0)], str(error)) from None
 
 
 def _describe(token: Token) -> str:

@@ -232,11 +232,18 @@ class SqliteTransaction:
         return {status: count for status, count in self._db.execute(sql, params)}
 
     def custom_field_kinds(self) -> dict[str, frozenset[str]]:
+        # A skip scan over the (key, kind) index: one seek per distinct pair, not per row.
         kinds: dict[str, set[str]] = {}
-        for key, kind in self._db.execute(
-            "SELECT key, kind FROM customer_fields GROUP BY key, kind"
-        ):
-            kinds.setdefault(key, set()).add(kind)
+        sql = (
+            "SELECT key, kind FROM customer_fields WHERE (key, kind) > (?, ?)"
+            " ORDER BY key, kind LIMIT 1"
+        )
+        row = self._db.execute(
+            "SELECT key, kind FROM customer_fields ORDER BY key, kind LIMIT 1"
+        ).fetchone()
+        while row is not None:
+            kinds.setdefault(row[0], set()).add(row[1])
+            row = self._db.execute(sql, (row[0], row[1])).fetchone()
         return {key: frozenset(found) for key, found in kinds.items()}
 
     # events ----------------------------------------------------------------------

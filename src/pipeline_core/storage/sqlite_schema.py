@@ -51,6 +51,8 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         ) WITHOUT ROWID""",
         "CREATE INDEX customer_fields_text ON customer_fields(key, text_value)",
         "CREATE INDEX customer_fields_num ON customer_fields(key, num_value)",
+        # Which kinds of value each custom field holds: what rules type-check against.
+        "CREATE INDEX customer_fields_kind ON customer_fields(key, kind)",
         """CREATE TABLE events (
             id INTEGER PRIMARY KEY,
             customer_id INTEGER NOT NULL REFERENCES customers(id),
