@@ -220,7 +220,7 @@ def customers_list(
     app: AppContext, limit: int | None, offset: int, where: str | None, fmt: Format
 ) -> None:
     """List customers, oldest first."""
-    found = app.workspace.list_customers(where or MATCH_ALL, limit=limit, offset=offset)
+    found = app.workspace.list_customers(MATCH_ALL if where is None else where, limit=limit, offset=offset)
     echo(customers_output(found, fmt))
 
 
@@ -345,7 +345,7 @@ def move(
 @pass_app
 def board(app: AppContext, flow: str, limit: int, where: str | None, fmt: Format) -> None:
     """Show the board of FLOW: its columns, counts and cards, newest activity first."""
-    echo(board_output(app.workspace.board(flow, limit=limit, where=where or MATCH_ALL), fmt))
+    echo(board_output(app.workspace.board(flow, limit=limit, where=MATCH_ALL if where is None else where), fmt))
 
 
 # flows and columns ------------------------------------------------------------------
