@@ -12,7 +12,7 @@ from pipeline_core import __version__
 from pipeline_core.customer import Customer
 from pipeline_core.demo import create_demo
 from pipeline_core.errors import InvalidValue, PipelineError, RuleSyntaxError
-from pipeline_core.flows import Column
+from pipeline_core.flows import PALETTE, Column
 from pipeline_core.render import (
     FORMATS,
     Format,
@@ -220,7 +220,9 @@ def customers_list(
     app: AppContext, limit: int | None, offset: int, where: str | None, fmt: Format
 ) -> None:
     """List customers, oldest first."""
-    found = app.workspace.list_customers(MATCH_ALL if where is None else where, limit=limit, offset=offset)
+    found = app.workspace.list_customers(
+        MATCH_ALL if where is None else where, limit=limit, offset=offset
+    )
     echo(customers_output(found, fmt))
 
 
@@ -345,7 +347,11 @@ def move(
 @pass_app
 def board(app: AppContext, flow: str, limit: int, where: str | None, fmt: Format) -> None:
     """Show the board of FLOW: its columns, counts and cards, newest activity first."""
-    echo(board_output(app.workspace.board(flow, limit=limit, where=MATCH_ALL if where is None else where), fmt))
+    echo(
+        board_output(
+            app.workspace.board(flow, limit=limit, where=MATCH_ALL if where is None else where), fmt
+        )
+    )
 
 
 # flows and columns ------------------------------------------------------------------
@@ -373,7 +379,7 @@ def membership_rule(
 def parse_column(text: str, position: int) -> Column:
     """``NAME`` or ``NAME=STATUS`` as a column at ``position``."""
     name, sep, status = text.partition("=")
-    return Column(name, status if sep else name, position=position)
+    return Column(name, status if sep else name, PALETTE[position % len(PALETTE)], position)
 
 
 @cli.group()

@@ -73,6 +73,8 @@ def _fields(values: Mapping[str, object]) -> Mapping[str, FieldValue]:
 def _value(value: Decimal | int | str | None) -> Decimal | None:
     if value is None or value == "":
         return None
+    if isinstance(value, Decimal) and value.is_finite():
+        return value
     try:
         result = Decimal(str(value).strip())
     except ArithmeticError:
@@ -106,7 +108,8 @@ def _aware(value: datetime | None) -> datetime | None:
     return value
 
 
-def _outcome(value: str | None) -> Outcome | None:
+def outcome_or_none(value: str | None) -> Outcome | None:
+    """``won``, ``lost`` or None; anything else is refused."""
     if value is None:
         return None
     if value == "won":
@@ -141,7 +144,7 @@ class Customer:
     parent_id: int | None = None
     value: Decimal | None = attrs.field(default=None, converter=_value)
     currency: str | None = attrs.field(default=None, converter=_currency)
-    outcome: Outcome | None = attrs.field(default=None, converter=_outcome)
+    outcome: Outcome | None = attrs.field(default=None, converter=outcome_or_none)
     order_id: str | None = attrs.field(default=None, converter=_optional_text)
     lead_notes: str = ""
     created_at: datetime = attrs.field(default=EPOCH, converter=_aware)

@@ -15,12 +15,14 @@ from decimal import Decimal
 from typing import Any
 
 import cattrs
+from cattrs.v import format_exception, transform_error
 
 from pipeline_core.customer import Customer, FieldValue
-from pipeline_core.errors import InvalidValue
+from pipeline_core.errors import InvalidStatusMachine, InvalidValue, PipelineError
 from pipeline_core.rules.ast import Rule
 from pipeline_core.rules.parser import parse
 from pipeline_core.rules.printer import to_text
+from pipeline_core.statuses import Status
 
 converter = cattrs.Converter()
 
@@ -112,9 +114,38 @@ def structure_rule(data: str, _: object = None) -> Rule:
     return parse(data)
 
 
+def structure_error_text(error: cattrs.BaseValidationError) -> str:
+    """One line naming every problem cattrs found and where, keeping our validators' messages."""
+
+    def describe(exc: BaseException, type_: Any) -> str:
+        if isinstance(exc, PipelineError):
+            return str(exc)
+        return format_exception(exc, type_)
+
+    problems = []
+    for line in transform_error(error, path="$", format_exception=describe):
+        message, _, where = line.rpartition(" @ ")
+        where = where.removeprefix("$").removeprefix(".")
+        problems.append(f"{message} (at {where})" if where else message)
+    return "; ".join(problems)
+
+
 def dumps(value: Any) -> str:
     """Compact JSON text of already unstructured data."""
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _structure_status(data: Any, _: object) -> Status:
+    # Our own converters validate outcome and actions with messages that list what is known.
+    if not isinstance(data, Mapping):
+        raise InvalidStatusMachine(f"a status must be an object with a name, not {data!r}")
+    unknown = sorted(set(data) - {"name", "outcome", "actions"})
+    if unknown:
+        raise InvalidStatusMachine(f"unknown status key(s) {', '.join(unknown)}")
+    return Status(**data)
+
+
+converter.register_structure_hook(Status, _structure_status)
 
 
 def _is_rule(cls: Any) -> bool:

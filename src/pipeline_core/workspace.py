@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Self
 
 import attrs
@@ -119,9 +119,13 @@ class Workspace:
             if customer.parent_id is not None:
                 tx.get_customer(customer.parent_id)
             draft = attrs.evolve(
-                customer, status=status.name, created_at=now, updated_at=now, version=0
+                customer,
+                status=status.name,
+                created_at=now,
+                updated_at=now,
+                version=0,
+                **self._entry_changes(customer, machine, status.name, now),
             )
-            draft = self._enter(draft, machine, status.name)
             stored = tx.insert_customer(draft)
             tx.append_events([self._event(stored.id, EventKind.CREATED, status=stored.status)])
             return stored
@@ -262,10 +266,11 @@ class Workspace:
             machine.check(current.status, status)
             if current.status == status:
                 return current
-            moved = self._enter(
-                attrs.evolve(current, status=status, updated_at=self.clock.now()), machine, status
+            now = self.clock.now()
+            changes = self._entry_changes(current, machine, status, now)
+            stored = tx.update_customer(
+                attrs.evolve(current, status=status, updated_at=now, **changes)
             )
-            stored = tx.update_customer(moved)
             tx.append_events(
                 [
                     self._event(
@@ -277,13 +282,17 @@ class Workspace:
             )
             return stored
 
-    def _enter(self, customer: Customer, machine: StatusMachine, status: str) -> Customer:
+    def _entry_changes(
+        self, customer: Customer, machine: StatusMachine, status: str, now: datetime
+    ) -> dict[str, Any]:
+        """What entering ``status`` at ``now`` changes besides the status itself."""
         entered = machine.status(status)
+        changes: dict[str, Any] = {}
         if EntryAction.STAMP_CONVERTED_AT in entered.actions and customer.converted_at is None:
-            customer = attrs.evolve(customer, converted_at=self.clock.now())
+            changes["converted_at"] = now
         if entered.outcome is not None:
-            customer = attrs.evolve(customer, outcome=entered.outcome)
-        return customer
+            changes["outcome"] = entered.outcome
+        return changes
 
     def move_to_column(
         self, customer_id: int, flow: str, column: str, *, expected_version: int | None = None
