@@ -11,9 +11,10 @@ reference and the property tests hold the two equal.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from functools import partial
+from typing import Literal
 
 import attrs
 
@@ -31,21 +32,13 @@ from pipeline_core.rules.ast import (
     custom_key,
     is_custom,
 )
+from pipeline_core.rules.casefold import casefold_contains
 from pipeline_core.rules.catalog import BUILTIN_FIELDS
 from pipeline_core.rules.dates import bind_dates, utc_today
 
-SqlValue = str | int | float | None
+SqlValue = str | int | float | date | datetime | None
 
-
-def casefold_contains(value: object, needle: object) -> int:
-    """``needle in casefold(value)`` as 0 or 1 (0 for NULL): the SQL side of ``~``.
-
-    SQLite's lower() and LIKE fold ASCII only, so the SQLite store registers
-    this function as ``pc_contains`` to fold exactly like Python does.
-    """
-    if not isinstance(value, str) or not isinstance(needle, str):
-        return 0
-    return int(needle in value.casefold())
+Storage = Literal["text", "date", "timestamp"]
 
 
 @attrs.frozen
@@ -54,7 +47,10 @@ class Dialect:
 
     ``contains`` tests whether a text contains an already casefolded needle;
     ``elements`` is a table expression of the text elements of a JSON array
-    (named ``alias``, one column ``value``); ``first`` is the first element of a JSON array.
+    (named ``alias``, one column ``value``); ``first`` is the first element of a
+    JSON array. ``native_moments``: the customers table keeps timestamps and
+    days as timestamp and date columns (else as ISO text). ``text_order`` is
+    appended to text range comparisons so that they compare code points.
     """
 
     name: str
@@ -62,16 +58,20 @@ class Dialect:
     contains: str = "pc_contains({value}, {needle})"
     elements: str = "json_each({array}) AS {alias}"
     first: str = "json_extract({array}, '$[0]')"
+    native_moments: bool = False
+    text_order: str = ""
 
 
 SQLITE = Dialect("sqlite")
 POSTGRES = Dialect(
     "postgresql",
     placeholder="%s",
-    # The PostgreSQL backend must define pc_casefold to fold exactly like Python's casefold.
-    contains="strpos(pc_casefold({value}), {needle}) > 0",
+    # The PostgreSQL store creates pg_temp.pc_casefold in each session (rules.casefold).
+    contains="strpos(pg_temp.pc_casefold({value}), {needle}) > 0",
     elements="jsonb_array_elements_text({array}::jsonb) AS {alias}(value)",
     first="({array}::jsonb ->> 0)",
+    native_moments=True,
+    text_order=' COLLATE "C"',
 )
 
 SQL_FUNCTIONS = {"pc_contains": (2, casefold_contains)}
@@ -210,6 +210,9 @@ class _Compiler:
         else:
             raise TypeError(f"unknown field {field!r}")
         kind = BUILTIN_FIELDS[field].kind
+        storage: Storage = "text"
+        if self.dialect.native_moments and field in _DATE_COLUMNS:
+            storage = "date" if field == "next_follow_up" else "timestamp"
         guard = "" if column in _NOT_NULL else f"{column} IS NOT NULL AND "
         if isinstance(rule, Has):
             blank = f" AND {column} <> ''" if kind in ("text", "enum") else ""
@@ -218,10 +221,13 @@ class _Compiler:
             return f"({guard}{column} IN ({self.marks(rule.values)}))"
         if isinstance(rule, SetTest):
             raise TypeError(f"{field} is not a list field")
-        return f"({guard}{self.scalar(column, rule)})"
+        return f"({guard}{self.scalar(column, rule, storage)})"
 
-    def scalar(self, column: str, rule: Compare) -> str:
-        """``column OP value`` for a non-NULL column value, per the kind of the value."""
+    def scalar(self, column: str, rule: Compare, storage: Storage = "text") -> str:
+        """``column OP value`` for a non-NULL column value, per the kind of the value.
+
+        ``storage`` says how the column keeps a day or a moment: ISO text, a date or a timestamp.
+        """
         value, op = rule.value, rule.op
         if op == "~":
             assert isinstance(value, str)
@@ -231,17 +237,38 @@ class _Compiler:
         if isinstance(value, Decimal):
             return f"{column} {op} {self.mark(float(value))}"
         if isinstance(value, date):
-            return self.day(column, op, value)
+            return self.day(column, op, value, storage)
         assert isinstance(value, str)
         return f"{column} {op} {self.mark(value)}"
 
-    def day(self, column: str, op: str, day: date) -> str:
-        start, end = day.isoformat(), day.isoformat() + _DAY_END
+    def day(self, column: str, op: str, day: date, storage: Storage) -> str:
+        """``column``'s (UTC) day compared with ``day``, as a range an index can serve."""
+        if storage == "date":
+            return f"{column} {op} {self.mark(day)}"
+        start: SqlValue
+        end: SqlValue
+        if storage == "timestamp":
+            start = datetime.combine(day, time(), UTC)
+            if day == date.max:
+                end = None
+            else:
+                end = datetime.combine(day + timedelta(days=1), time(), UTC)
+        else:
+            column += self.dialect.text_order
+            start, end = day.isoformat(), day.isoformat() + _DAY_END
+        if end is None:  # the last day there is: nothing comes after it
+            bounds = {"=": ">=", "<": "<", "<=": None, ">": "never", ">=": ">="}
+            chosen = bounds[op]
+            if chosen is None:
+                return "1 = 1"
+            if chosen == "never":
+                return "1 = 0"
+            return f"{column} {chosen} {self.mark(start)}"
         if op == "=":
             return f"{column} >= {self.mark(start)} AND {column} < {self.mark(end)}"
         bound = {"<": ("<", start), "<=": ("<", end), ">": (">=", end), ">=": (">=", start)}
-        sql_op, text = bound[op]
-        return f"{column} {sql_op} {self.mark(text)}"
+        sql_op, limit = bound[op]
+        return f"{column} {sql_op} {self.mark(limit)}"
 
     def tags(self, rule: Compare | InSet | SetTest | Has) -> str:
         def tagged(condition: str) -> str:

@@ -16,6 +16,7 @@ from pipeline_core.errors import ConcurrencyError, NotFound, StoreError
 from pipeline_core.events import Event
 from pipeline_core.flows import FlowDefinition
 from pipeline_core.rules.ast import Rule
+from pipeline_core.rules.casefold import postgres_casefold_function
 from pipeline_core.rules.sql import POSTGRES, SqlValue, compile_sql
 from pipeline_core.serialization import converter, from_typed_field_value
 from pipeline_core.statuses import StatusMachine
@@ -301,6 +302,8 @@ class PostgresStore:
             )
             raise StoreError(f"cannot connect to {_redacted(url)}: {reason}") from None
         self._db.execute("SET TIME ZONE 'UTC'")
+        # Rules' "~" folds case exactly like Python; the function lives for the session.
+        self._db.execute(postgres_casefold_function())
         self._db.commit()
         self._lock = threading.RLock()
         try:
