@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -27,15 +26,17 @@ from pipeline_core.rules import (
 )
 from pipeline_core.testing import DAY, rules, workspaces
 
+from .conftest import StoreFactory
+
 NOON = datetime(2026, 3, 10, 12, tzinfo=UTC)
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-def workspace(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Workspace]:
-    url = "memory:" if request.param == "memory" else f"sqlite:///{tmp_path / 'rules.db'}"
-    with Workspace.open(url, clock=FixedClock(NOON)) as ws:
-        ws.initialize()
-        yield ws
+@pytest.fixture
+def workspace(make_store: StoreFactory) -> Workspace:
+    """A fresh workspace on each backend (memory, SQLite, PostgreSQL), its clock at NOON."""
+    ws = Workspace(make_store(), clock=FixedClock(NOON))
+    ws.initialize()
+    return ws
 
 
 def _people(ws: Workspace) -> list[Customer]:
