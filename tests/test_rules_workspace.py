@@ -160,3 +160,10 @@ def test_explain_agrees_with_the_predicate(ws: Workspace, rule: Rule) -> None:
                 assert tree.holds == any(child.holds for child in tree.children)
             if isinstance(rule, Not):
                 assert tree.holds != tree.children[0].holds
+
+
+def test_rule_sql_speaks_the_store_dialect(workspace: Workspace) -> None:
+    compiled = workspace.rule_sql('folder = "x" and created = today')
+    placeholder = "%s" if workspace.store.url.startswith("postgres") else "?"
+    assert compiled.sql.count(placeholder) == len(compiled.params) == 3
+    assert compiled.params[0] == "x"

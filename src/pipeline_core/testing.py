@@ -264,7 +264,8 @@ def workspaces(
     """Open workspaces (default: in memory) holding a few customers from ``customers()``.
 
     The workspace's clock stands at noon UTC on ``today``; close the workspace
-    when done (``with`` it). Customers keep their drawn status, folder, tags...
+    when done (``with`` it). Each example needs a fresh store, so give a URL
+    that opens an empty one each time: ``memory:`` or ``sqlite:///:memory:``. Customers keep their drawn status, folder, tags...
     but their timestamps are the clock's.
     """
 

@@ -21,7 +21,7 @@ from pipeline_core.rules.dates import bind_dates, utc_today
 from pipeline_core.rules.explain import explain
 from pipeline_core.rules.parser import parse
 from pipeline_core.rules.printer import to_text
-from pipeline_core.rules.sql import SQLITE, Compiled, Dialect, compile_sql
+from pipeline_core.rules.sql import POSTGRES, SQLITE, Compiled, Dialect, compile_sql
 from pipeline_core.serialization import converter
 from pipeline_core.statuses import EntryAction, StatusMachine, default_status_machine
 from pipeline_core.storage import Store, Transaction, open_store
@@ -162,8 +162,13 @@ class Workspace:
         with self._tx() as tx:
             return self._checked(tx, rule)
 
-    def rule_sql(self, rule: RuleLike, dialect: Dialect = SQLITE) -> Compiled:
-        """The SQL condition and parameters a SQL store filters ``rule`` with, as of today."""
+    def rule_sql(self, rule: RuleLike, dialect: Dialect | None = None) -> Compiled:
+        """The SQL condition and parameters a SQL store filters ``rule`` with, as of today.
+
+        The dialect defaults to the store's: PostgreSQL for ``postgresql:`` URLs, else SQLite.
+        """
+        if dialect is None:
+            dialect = POSTGRES if self.store.url.startswith("postgres") else SQLITE
         with self._tx() as tx:
             return compile_sql(self._checked(tx, rule), dialect, today=self._today())
 
