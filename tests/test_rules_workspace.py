@@ -167,3 +167,25 @@ def test_rule_sql_speaks_the_store_dialect(workspace: Workspace) -> None:
     placeholder = "%s" if workspace.store.url.startswith("postgres") else "?"
     assert compiled.sql.count(placeholder) == len(compiled.params) == 3
     assert compiled.params[0] == "x"
+
+
+def test_custom_field_kinds_lists_every_key_and_kind(make_store: StoreFactory) -> None:
+    store = make_store()
+    people = [
+        Customer(name="a", fields={"b": 1, "a": "x", "c": (), "é": date(2026, 1, 1)}),
+        Customer(name="b", fields={"b": "one", "a": "y", "d": True}),
+        Customer(name="c", fields={"b": 1.5, "e": datetime(2026, 1, 1, tzinfo=UTC)}),
+        Customer(name="d", fields={"b": Decimal("2.5"), "aa": "z"}),
+    ]
+    with store.transaction() as tx:
+        for person in people:
+            tx.insert_customer(person)
+        assert tx.custom_field_kinds() == {
+            "a": frozenset({"text"}),
+            "aa": frozenset({"text"}),
+            "b": frozenset({"int", "text", "float", "decimal"}),
+            "c": frozenset({"list"}),
+            "d": frozenset({"bool"}),
+            "e": frozenset({"datetime"}),
+            "é": frozenset({"date"}),
+        }

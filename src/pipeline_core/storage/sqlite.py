@@ -220,18 +220,18 @@ class SqliteTransaction:
         return {status: count for status, count in self._db.execute(sql, params)}
 
     def custom_field_kinds(self) -> dict[str, frozenset[str]]:
-        # A skip scan over the (key, kind) index: one seek per distinct pair, not per row.
+        # A skip scan over the (key, kind) index: a few seeks per distinct pair, not a row scan.
         kinds: dict[str, set[str]] = {}
-        sql = (
-            "SELECT key, kind FROM customer_fields WHERE (key, kind) > (?, ?)"
-            " ORDER BY key, kind LIMIT 1"
-        )
-        row = self._db.execute(
-            "SELECT key, kind FROM customer_fields ORDER BY key, kind LIMIT 1"
-        ).fetchone()
+        first = "SELECT key, kind FROM customer_fields WHERE key > ? ORDER BY key, kind LIMIT 1"
+        same = "SELECT kind FROM customer_fields WHERE key = ? AND kind > ? ORDER BY kind LIMIT 1"
+        row = self._db.execute(first, ("",)).fetchone()
         while row is not None:
-            kinds.setdefault(row[0], set()).add(row[1])
-            row = self._db.execute(sql, (row[0], row[1])).fetchone()
+            key, kind = row
+            while kind is not None:
+                kinds.setdefault(key, set()).add(kind)
+                found = self._db.execute(same, (key, kind)).fetchone()
+                kind = None if found is None else found[0]
+            row = self._db.execute(first, (key,)).fetchone()
         return {key: frozenset(found) for key, found in kinds.items()}
 
     # events ----------------------------------------------------------------------
