@@ -189,3 +189,33 @@ def test_custom_field_kinds_lists_every_key_and_kind(make_store: StoreFactory) -
             "e": frozenset({"datetime"}),
             "é": frozenset({"date"}),
         }
+
+
+def test_defined_custom_fields_are_in_the_catalog_before_anyone_holds_them(
+    workspace: Workspace,
+) -> None:
+    from pipeline_core.custom_fields import FieldDefinition
+
+    workspace.define_field(FieldDefinition(key="policy_value", type="decimal"))
+    workspace.define_field(
+        FieldDefinition(key="colours", type="multi_select", options=("red", "blue"))
+    )
+    workspace.define_field(FieldDefinition(key="insured", type="checkbox"))
+    flow = workspace.add_flow(
+        "Insured",
+        'field.policy_value > 1000 and field.colours any ("red") and field.insured = true',
+    )
+    assert flow.rule == parse(
+        'field.policy_value > 1000 and field.colours any ("red") and field.insured = true'
+    )
+    with pytest.raises(RuleSyntaxError, match="cannot be compared with text"):
+        workspace.check_rule('field.policy_value = "high"')
+    with pytest.raises(RuleSyntaxError) as caught:
+        workspace.check_rule("field.insurd = true")
+    assert caught.value.hint == "field.insured"
+    workspace.add_customer(
+        Customer(
+            name="Ann", fields={"policy_value": "1500.50", "colours": ["red"], "insured": "yes"}
+        )
+    )
+    assert workspace.board("Insured").total == 1

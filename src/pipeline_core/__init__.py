@@ -11,10 +11,14 @@ Open a workspace on a store URL and drive everything through it::
 
 from importlib.metadata import PackageNotFoundError, version
 
+from pipeline_core.activity import Step, Task, TimeEntry
+from pipeline_core.automation import Action, Automation, HandlerFailure
 from pipeline_core.board import Board, BoardColumn
 from pipeline_core.clock import Clock, FixedClock, SystemClock
+from pipeline_core.custom_fields import FieldDefinition
 from pipeline_core.customer import Customer
 from pipeline_core.errors import (
+    AlreadyConverted,
     ConcurrencyError,
     DuplicateCustomer,
     ImportRowError,
@@ -23,12 +27,17 @@ from pipeline_core.errors import (
     NotFound,
     PipelineError,
     RuleSyntaxError,
+    StaleDefinition,
     StoreError,
     TransitionNotAllowed,
 )
 from pipeline_core.events import Event, EventKind
 from pipeline_core.flows import Column, FlowDefinition
+from pipeline_core.folders import Folder
+from pipeline_core.reminders import Reminder
+from pipeline_core.settings import LifecycleSettings
 from pipeline_core.statuses import EntryAction, Status, StatusMachine, default_status_machine
+from pipeline_core.view import CustomerTree, CustomerView, TimeSummary
 from pipeline_core.workspace import Workspace
 
 try:
@@ -37,28 +46,43 @@ except PackageNotFoundError:  # running from a source tree that was never instal
     __version__ = "0.0.0"
 
 __all__ = [
+    "Action",
+    "AlreadyConverted",
+    "Automation",
     "Board",
     "BoardColumn",
     "Clock",
     "Column",
     "ConcurrencyError",
     "Customer",
+    "CustomerTree",
+    "CustomerView",
     "DuplicateCustomer",
     "EntryAction",
     "Event",
     "EventKind",
+    "FieldDefinition",
     "FixedClock",
     "FlowDefinition",
+    "Folder",
+    "HandlerFailure",
     "ImportRowError",
     "InvalidStatusMachine",
     "InvalidValue",
+    "LifecycleSettings",
     "NotFound",
     "PipelineError",
+    "Reminder",
     "RuleSyntaxError",
+    "StaleDefinition",
     "Status",
     "StatusMachine",
+    "Step",
     "StoreError",
     "SystemClock",
+    "Task",
+    "TimeEntry",
+    "TimeSummary",
     "TransitionNotAllowed",
     "Workspace",
     "__version__",

@@ -23,6 +23,7 @@ from pipeline_core.render import (
     records_csv,
     records_table,
 )
+from pipeline_core.render_life import view_output
 from pipeline_core.rules.ast import MATCH_ALL, InSet, Rule, SetTest, all_of
 from pipeline_core.rules.printer import to_text
 from pipeline_core.serialization import converter, dumps
@@ -203,11 +204,20 @@ def customers_add(
 
 @customers.command("show")
 @click.argument("customer_id", type=int, metavar="ID")
+@click.option(
+    "--events", default=10, show_default=True, type=click.IntRange(min=0), help="Latest events."
+)
 @format_option()
 @pass_app
-def customers_show(app: AppContext, customer_id: int, fmt: Format) -> None:
-    """Show one customer."""
-    echo(customer_output(app.workspace.get_customer(customer_id), fmt))
+def customers_show(app: AppContext, customer_id: int, events: int, fmt: Format) -> None:
+    """Show one customer.
+
+    The 360-degree view: profile, contacts, custom fields, status, workers,
+    parent and children, open tasks, next follow-up, deal and outcome, time
+    spent and the latest events. JSON has the record under "customer"; CSV
+    gives the profile only.
+    """
+    echo(view_output(app.workspace.customer_view(customer_id, recent=events), fmt))
 
 
 @customers.command("list")
@@ -306,6 +316,8 @@ def customers_edit(
 @click.argument("status", required=False)
 @click.option("--flow", help="With --column: the flow whose column the card is dropped on.")
 @click.option("--column", help="With --flow: the column to drop the card on.")
+@click.option("--reason", help="Lost reason, for a move to a lost status.")
+@click.option("--reason-text", help="Free text for lost reason 'other'.")
 @format_option()
 @pass_app
 def move(
@@ -314,6 +326,8 @@ def move(
     status: str | None,
     flow: str | None,
     column: str | None,
+    reason: str | None,
+    reason_text: str | None,
     fmt: Format,
 ) -> None:
     """Move CUSTOMER to STATUS, or drop its card on --flow's --column."""
@@ -323,10 +337,12 @@ def move(
         raise click.UsageError("give either STATUS or --flow and --column")
     workspace = app.workspace
     if status is not None:
-        moved = workspace.move(customer_id, status)
+        moved = workspace.move(customer_id, status, reason=reason, reason_text=reason_text)
     else:
         assert flow is not None and column is not None
-        moved = workspace.move_to_column(customer_id, flow, column)
+        moved = workspace.move_to_column(
+            customer_id, flow, column, reason=reason, reason_text=reason_text
+        )
     if fmt == "table":
         click.echo(f"#{moved.id} {moved.name} is now {moved.status}")
     else:
@@ -620,6 +636,12 @@ def statuses_load(app: AppContext, path: str) -> None:
     """Replace the status machine with the one in a .json or .toml file."""
     machine = app.workspace.set_status_machine(load_status_machine(path))
     click.echo(f"Loaded status machine with {len(machine.statuses)} statuses from {path}")
+
+
+# The customer's-life commands register themselves on the groups above.
+from pipeline_core import cli_life as _cli_life  # noqa: E402
+
+assert _cli_life
 
 
 def main() -> None:

@@ -51,6 +51,25 @@ class ConcurrencyError(PipelineError):
         )
 
 
+class StaleDefinition(ConcurrencyError):
+    """A change to a definition (a custom field...) was based on a version someone changed meanwhile."""
+
+    def __init__(self, what: str, expected: int, actual: int) -> None:
+        self.what = what
+        self.customer_id = 0
+        self.expected = expected
+        self.actual = actual
+        PipelineError.__init__(
+            self,
+            f"{what} was changed meanwhile "
+            f"(expected version {expected}, found {actual}); reload and try again",
+        )
+
+
+class AlreadyConverted(InvalidValue):
+    """Converting a customer to an order a second time without forcing it."""
+
+
 class DuplicateCustomer(PipelineError):
     """Creating or editing would duplicate existing customers; carries them and the matched keys."""
 

@@ -21,6 +21,20 @@ class EventKind(enum.StrEnum):
     TAGS_CHANGED = "tags_changed"
     HIDDEN_FROM_FLOW = "hidden_from_flow"
     SHOWN_IN_FLOW = "shown_in_flow"
+    NOTE = "note"
+    CONTACT_LOGGED = "contact_logged"
+    FOLLOW_UP_SCHEDULED = "follow_up_scheduled"
+    FOLLOW_UP_DONE = "follow_up_done"
+    TASK_CREATED = "task_created"
+    TASK_UPDATED = "task_updated"
+    TASK_DONE = "task_done"
+    TASK_REOPENED = "task_reopened"
+    TIME_LOGGED = "time_logged"
+    CONVERTED = "converted"
+    WORKER_ASSIGNED = "worker_assigned"
+    WORKER_UNASSIGNED = "worker_unassigned"
+    EXTERNAL = "external"
+    AUTOMATION_RAN = "automation_ran"
 
 
 @attrs.frozen(kw_only=True)

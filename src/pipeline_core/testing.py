@@ -170,6 +170,8 @@ def customers(*, statuses: Sequence[str] = STATUSES) -> st.SearchStrategy[Custom
         updated_at=moments(),
         converted_at=st.none() | moments(),
         last_contacted_at=st.none() | moments(),
+        closed_at=st.none() | moments(),
+        lost_reason=optional_text,
         next_follow_up=st.none() | days(),
         fields=st.dictionaries(st.sampled_from(FIELD_KEYS), field_values(), max_size=3),
     )

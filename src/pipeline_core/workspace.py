@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import date, datetime
-from typing import Any, Self
+from datetime import date
+from typing import Any, Self, cast
 
 import attrs
 
+from pipeline_core.automation import SETTINGS_KEY as AUTOMATIONS_KEY
+from pipeline_core.automation import Hooks
 from pipeline_core.board import Board, BoardColumn
 from pipeline_core.clock import Clock, SystemClock
 from pipeline_core.customer import EDITABLE_FIELDS, Customer
 from pipeline_core.errors import InvalidValue
 from pipeline_core.events import Event, EventKind, JSONValue
 from pipeline_core.flows import PALETTE, Column, FlowDefinition, FlowExplanation
+from pipeline_core.outcomes import enter_status
 from pipeline_core.rules.ast import MATCH_ALL, InSet, Not, Rule, all_of, fields_of, is_custom
 from pipeline_core.rules.catalog import DEFAULT_CATALOG, Catalog
 from pipeline_core.rules.dates import bind_dates, utc_today
@@ -23,8 +26,10 @@ from pipeline_core.rules.parser import parse
 from pipeline_core.rules.printer import to_text
 from pipeline_core.rules.sql import POSTGRES, SQLITE, Compiled, Dialect, compile_sql
 from pipeline_core.serialization import converter
-from pipeline_core.statuses import EntryAction, StatusMachine, default_status_machine
+from pipeline_core.statuses import StatusMachine, default_status_machine
 from pipeline_core.storage import Store, Transaction, open_store
+from pipeline_core.workspace_life import LifeMixin
+from pipeline_core.workspace_setup import SetupMixin
 
 DEFAULT_STORE_URL = "sqlite:///pipeline.db"
 DEFAULT_BOARD_LIMIT = 20
@@ -33,16 +38,33 @@ RuleLike = Rule | str
 """A rule as an AST or as rule text (see docs/rules.md)."""
 
 
-class Workspace:
+class _Recorder:
+    """A transaction that also keeps the events appended to it, to publish after commit."""
+
+    def __init__(self, tx: Transaction, outbox: list[Event]) -> None:
+        self._tx = tx
+        self._outbox = outbox
+
+    def append_events(self, events: Sequence[Event]) -> None:
+        self._tx.append_events(events)
+        self._outbox.extend(events)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._tx, name)
+
+
+class Workspace(LifeMixin, SetupMixin):
     """An open pipeline_core workspace: a store, the actor using it, and a clock.
 
     Open one with ``Workspace.open(url)``; use it as a context manager to close it.
+    Subscribe to committed events with ``on(kind, handler)``.
     """
 
     def __init__(self, store: Store, *, actor: str = "system", clock: Clock | None = None) -> None:
         self.store = store
         self.actor = actor
         self.clock: Clock = clock or SystemClock()
+        self.hooks = Hooks()
 
     @classmethod
     def open(
@@ -63,8 +85,15 @@ class Workspace:
 
     @contextmanager
     def _tx(self) -> Iterator[Transaction]:
+        outbox: list[Event] = []
+        automations: JSONValue = None
         with self.store.transaction() as tx:
-            yield tx
+            yield cast(Transaction, _Recorder(tx, outbox))
+            if outbox:
+                # Read inside the transaction: one cheap look-up, and what commits is what runs.
+                automations = tx.get_setting(AUTOMATIONS_KEY)
+        if outbox:
+            self._publish(outbox, automations)
 
     def _event(self, customer_id: int, kind: EventKind, **data: JSONValue) -> Event:
         return Event(
@@ -114,18 +143,23 @@ class Workspace:
         """Store a new customer; an empty status means the machine's initial status."""
         now = self.clock.now()
         with self._tx() as tx:
-            machine = self._machine(tx)
+            machine = self._machine_for(tx, customer.folder)
             status = machine.status(customer.status or machine.initial)
             if customer.parent_id is not None:
                 tx.get_customer(customer.parent_id)
+            fields = self._checked_fields(tx, customer.folder, customer.fields)
             draft = attrs.evolve(
                 customer,
                 status=status.name,
+                fields=fields,
                 created_at=now,
                 updated_at=now,
                 version=0,
-                **self._entry_changes(customer, machine, status.name, now),
             )
+            reason = None
+            if status.outcome == "lost":
+                reason = self._lifecycle(tx).lost_reason(*_split_reason(customer.lost_reason))
+            draft = enter_status(draft, status, now, reason)
             stored = tx.insert_customer(draft)
             tx.append_events([self._event(stored.id, EventKind.CREATED, status=stored.status)])
             return stored
@@ -150,9 +184,16 @@ class Workspace:
     # rules -------------------------------------------------------------------------
 
     def rule_catalog(self) -> Catalog:
-        """The fields rules may name here: the built-ins and the custom fields customers hold."""
+        """The fields rules may name here: the built-ins, the defined custom fields and the
+        custom fields customers hold, each with the kinds of value it may hold."""
         with self._tx() as tx:
-            return Catalog(custom=tx.custom_field_kinds())
+            return self._catalog(tx)
+
+    def _catalog(self, tx: Transaction) -> Catalog:
+        kinds = {key: set(found) for key, found in tx.custom_field_kinds().items()}
+        for key, definition in self._field_definitions(tx).items():
+            kinds.setdefault(key, set()).add(definition.type)
+        return Catalog(custom=kinds)
 
     def check_rule(self, rule: RuleLike) -> Rule:
         """Parse and type-check a rule against this workspace's fields; the checked rule.
@@ -170,9 +211,10 @@ class Workspace:
         if dialect is None:
             dialect = POSTGRES if self.store.url.startswith("postgres") else SQLITE
         with self._tx() as tx:
-            return compile_sql(self._checked(tx, rule), dialect, today=self._today())
+            return compile_sql(self._checked(tx, rule), dialect, today=self._rules_today())
 
-    def _today(self) -> date:
+    def _rules_today(self) -> date:
+        # Rules compare UTC days (docs/rules.md), whatever the workspace time zone.
         return utc_today(self.clock.now())
 
     def _checked(self, tx: Transaction, rule: RuleLike) -> Rule:
@@ -180,11 +222,11 @@ class Workspace:
         parsed = parse(text, DEFAULT_CATALOG)
         if any(is_custom(field) for field in fields_of(parsed)):
             # Only rules naming custom fields need the store's knowledge of them.
-            parsed = parse(text, Catalog(custom=tx.custom_field_kinds()))
+            parsed = parse(text, self._catalog(tx))
         return parsed
 
     def _bound(self, tx: Transaction, rule: RuleLike) -> Rule:
-        return bind_dates(self._checked(tx, rule), self._today())
+        return bind_dates(self._checked(tx, rule), self._rules_today())
 
     def edit_customer(
         self, customer_id: int, *, expected_version: int | None = None, **changes: Any
@@ -204,6 +246,12 @@ class Workspace:
             edited = attrs.evolve(current, **changes)
             if edited.parent_id != current.parent_id and edited.parent_id is not None:
                 self._check_parent(tx, customer_id, edited.parent_id)
+            if edited.folder != current.folder:
+                self._check_folder_status(tx, edited)
+            if "fields" in changes:
+                edited = attrs.evolve(
+                    edited, fields=self._checked_fields(tx, edited.folder, edited.fields)
+                )
             events = self._edit_events(current, edited)
             if not events:
                 return current
@@ -258,59 +306,77 @@ class Workspace:
         return events
 
     def move(
-        self, customer_id: int, status: str, *, expected_version: int | None = None
+        self,
+        customer_id: int,
+        status: str,
+        *,
+        expected_version: int | None = None,
+        reason: str | None = None,
+        reason_text: str | None = None,
     ) -> Customer:
-        """Move a customer to ``status`` through the status machine.
+        """Move a customer to ``status`` through its folder's status machine.
 
         Refused with ``TransitionNotAllowed`` if the machine does not allow it;
-        moving to the current status changes nothing and records nothing.
+        moving to the current status changes nothing and records nothing. A move
+        into a lost status needs ``reason`` (from the lost reasons, or ``other``
+        with ``reason_text``). Won and lost statuses set the outcome and close date.
         """
         with self._tx() as tx:
             current = self._current(tx, customer_id, expected_version)
-            machine = self._machine(tx)
-            machine.check(current.status, status)
-            if current.status == status:
-                return current
-            now = self.clock.now()
-            changes = self._entry_changes(current, machine, status, now)
-            stored = tx.update_customer(
-                attrs.evolve(current, status=status, updated_at=now, **changes)
-            )
-            tx.append_events(
-                [
-                    self._event(
-                        customer_id,
-                        EventKind.STATUS_CHANGED,
-                        **{"from": current.status, "to": status},
-                    )
-                ]
-            )
-            return stored
+            return self._move_in(tx, current, status, reason=reason, reason_text=reason_text)
 
-    def _entry_changes(
-        self, customer: Customer, machine: StatusMachine, status: str, now: datetime
-    ) -> dict[str, Any]:
-        """What entering ``status`` at ``now`` changes besides the status itself."""
-        entered = machine.status(status)
-        changes: dict[str, Any] = {}
-        if EntryAction.STAMP_CONVERTED_AT in entered.actions and customer.converted_at is None:
-            changes["converted_at"] = now
-        if entered.outcome is not None:
-            changes["outcome"] = entered.outcome
-        return changes
+    def _move_in(
+        self,
+        tx: Transaction,
+        current: Customer,
+        status: str,
+        *,
+        reason: str | None = None,
+        reason_text: str | None = None,
+    ) -> Customer:
+        machine = self._machine_for(tx, current.folder)
+        target = machine.check(current.status, status)
+        if current.status == status:
+            return current
+        lost_reason = self._lost_reason(tx, current, target, reason, reason_text)
+        now = self.clock.now()
+        moved = enter_status(current, target, now, lost_reason)
+        stored = tx.update_customer(moved)
+        data: dict[str, JSONValue] = {"from": current.status, "to": status}
+        if lost_reason is not None:
+            data["reason"] = lost_reason
+        tx.append_events([self._event(current.id, EventKind.STATUS_CHANGED, **data)])
+        return stored
 
     def move_to_column(
-        self, customer_id: int, flow: str, column: str, *, expected_version: int | None = None
+        self,
+        customer_id: int,
+        flow: str,
+        column: str,
+        *,
+        expected_version: int | None = None,
+        reason: str | None = None,
+        reason_text: str | None = None,
     ) -> Customer:
         """Drop a customer's card on a column: a move to the status the column maps to."""
         target = self.flow(flow).column(column)
-        return self.move(customer_id, target.status, expected_version=expected_version)
+        return self.move(
+            customer_id,
+            target.status,
+            expected_version=expected_version,
+            reason=reason,
+            reason_text=reason_text,
+        )
 
-    def timeline(self, customer_id: int) -> list[Event]:
-        """Every event of a customer, oldest first."""
+    def timeline(
+        self, customer_id: int, kinds: Iterable[EventKind | str] | None = None
+    ) -> list[Event]:
+        """Every event of a customer, oldest first; only those of ``kinds`` if given."""
+        wanted = None if kinds is None else {EventKind(kind) for kind in kinds}
         with self._tx() as tx:
             tx.get_customer(customer_id)
-            return tx.events(customer_id)
+            events = tx.events(customer_id)
+        return [event for event in events if wanted is None or event.kind in wanted]
 
     # flows and boards --------------------------------------------------------------
 
@@ -398,7 +464,9 @@ class Workspace:
             raise InvalidValue(f"board limit must be zero or more, not {limit}")
         with self._tx() as tx:
             definition = tx.get_flow(flow)
-            members = all_of(bind_dates(definition.rule, self._today()), self._bound(tx, where))
+            members = all_of(
+                bind_dates(definition.rule, self._rules_today()), self._bound(tx, where)
+            )
             counts = tx.count_by_status(members, hidden_from=flow)
 
             def cards(rule: Rule) -> tuple[Customer, ...]:
@@ -437,7 +505,7 @@ class Workspace:
             definition = tx.get_flow(flow)
             customer = tx.get_customer(customer_id)
             hidden = customer_id in tx.hidden_customers(flow)
-        tree = explain(definition.rule, customer, today=self._today())
+        tree = explain(definition.rule, customer, today=self._rules_today())
         on_board = tree.holds and not hidden
         column = next((c.name for c in definition.columns if c.status == customer.status), None)
         return FlowExplanation(
@@ -450,6 +518,16 @@ class Workspace:
             column=column if on_board else None,
             rule=tree,
         )
+
+
+def _split_reason(stored: str | None) -> tuple[str | None, str | None]:
+    # A lost reason given on a new record: "Price", or "other: why".
+    if stored is None:
+        return None, None
+    head, sep, tail = stored.partition(":")
+    if sep and head.strip().casefold() == "other":
+        return "other", tail
+    return stored, None
 
 
 def _json(customer: Customer, name: str) -> JSONValue:

@@ -57,12 +57,14 @@ BUILTIN_FIELDS: dict[str, FieldSpec] = {
         FieldSpec("currency", "text", "the deal currency code"),
         FieldSpec("order_id", "text", "the order id"),
         FieldSpec("whatsapp", "text", "the WhatsApp number"),
+        FieldSpec("lost_reason", "text", "why the deal was lost"),
         FieldSpec("outcome", "enum", "won or lost", ("won", "lost")),
         FieldSpec("value", "number", "the deal value"),
         FieldSpec("created", "date", "the day the customer was created (UTC)"),
         FieldSpec("updated", "date", "the day of the last change (UTC)"),
         FieldSpec("converted", "date", "the day the customer converted (UTC)"),
         FieldSpec("last_contacted", "date", "the day of the last contact (UTC)"),
+        FieldSpec("closed", "date", "the day the deal was won or lost (UTC)"),
         FieldSpec("next_follow_up", "date", "the day of the next follow-up"),
         FieldSpec("tags", "set", "the tags"),
         FieldSpec("workers", "set", "the assigned workers"),
@@ -81,6 +83,7 @@ ALIASES: dict[str, str] = {
     "updated_at": "updated",
     "converted_at": "converted",
     "last_contacted_at": "last_contacted",
+    "closed_at": "closed",
 }
 """Other names accepted for built-in fields; the printer writes the canonical name."""
 
@@ -93,8 +96,12 @@ STORED_KIND_FAMILY: dict[str, Kind] = {
     "date": "date",
     "datetime": "date",
     "list": "set",
+    "checkbox": "bool",
+    "select": "text",
+    "multi_select": "set",
 }
-"""How the stored kind of a custom field value (see serialization) reads in rules."""
+"""How the kind of a custom field reads in rules: the stored kinds of values (see
+serialization) and the types of custom field definitions (see custom_fields)."""
 
 OPERATORS_BY_KIND: dict[Kind, tuple[str, ...]] = {
     "text": ("=", "!=", "~", "in"),

@@ -49,6 +49,7 @@ _TIMESTAMPS = {
     "updated": "updated_at",
     "converted": "converted_at",
     "last_contacted": "last_contacted_at",
+    "closed": "closed_at",
 }
 
 

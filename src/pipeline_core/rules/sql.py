@@ -87,6 +87,7 @@ _TEXT_COLUMNS = {
     "currency": "c.currency",
     "order_id": "c.order_id",
     "whatsapp": "c.whatsapp",
+    "lost_reason": "c.lost_reason",
     "outcome": "c.outcome",
 }
 _DATE_COLUMNS = {
@@ -94,6 +95,7 @@ _DATE_COLUMNS = {
     "updated": "c.updated_at",
     "converted": "c.converted_at",
     "last_contacted": "c.last_contacted_at",
+    "closed": "c.closed_at",
     "next_follow_up": "c.next_follow_up",
 }
 _JSON_SETS = {"workers": "c.workers", "emails": "c.emails", "phones": "c.phones"}

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import date
 
 import attrs
 
+from pipeline_core.activity import Task, TimeEntry
 from pipeline_core.customer import Customer
 from pipeline_core.errors import ConcurrencyError, NotFound
-from pipeline_core.events import Event
+from pipeline_core.events import Event, JSONValue
 from pipeline_core.flows import FlowDefinition
 from pipeline_core.rules.ast import Rule
 from pipeline_core.rules.evaluate import compile_predicate
@@ -27,6 +30,9 @@ class _State:
     flows: dict[str, FlowDefinition] = attrs.Factory(dict)
     hidden: dict[str, set[int]] = attrs.Factory(dict)
     next_customer_id: int = 1
+    settings: dict[str, JSONValue] = attrs.Factory(dict)
+    tasks: dict[int, Task] = attrs.Factory(dict)
+    time_entries: dict[int, TimeEntry] = attrs.Factory(dict)
 
     def copy(self) -> _State:
         return _State(
@@ -36,6 +42,9 @@ class _State:
             flows=dict(self.flows),
             hidden={flow: set(ids) for flow, ids in self.hidden.items()},
             next_customer_id=self.next_customer_id,
+            settings=dict(self.settings),
+            tasks=dict(self.tasks),
+            time_entries=dict(self.time_entries),
         )
 
 
@@ -164,6 +173,87 @@ class MemoryTransaction:
     def hidden_customers(self, flow: str) -> list[int]:
         self.get_flow(flow)
         return sorted(self._state.hidden.get(flow, set()))
+
+    def get_setting(self, key: str) -> JSONValue | None:
+        # Deep copies: a caller mutating what it got must not change the store.
+        return copy.deepcopy(self._state.settings.get(key))
+
+    def put_setting(self, key: str, value: JSONValue) -> None:
+        self._w.settings[key] = copy.deepcopy(value)
+
+    # the customer's life --------------------------------------------------------
+
+    def _sorted(self, keep: Iterator[Customer]) -> list[Customer]:
+        return sorted(keep, key=lambda c: c.id)
+
+    def children(self, parent_id: int) -> list[Customer]:
+        return self._sorted(c for c in self._state.customers.values() if c.parent_id == parent_id)
+
+    def customers_of_worker(self, worker: str) -> list[Customer]:
+        return self._sorted(c for c in self._state.customers.values() if worker in c.workers)
+
+    def customers_with_field(self, key: str) -> list[Customer]:
+        return self._sorted(c for c in self._state.customers.values() if key in c.fields)
+
+    def follow_ups_until(self, last_day: date) -> list[Customer]:
+        due = [
+            c
+            for c in self._state.customers.values()
+            if c.next_follow_up is not None and c.next_follow_up <= last_day
+        ]
+        return sorted(due, key=lambda c: (c.next_follow_up or last_day, c.id))
+
+    def insert_task(self, task: Task) -> Task:
+        self.get_customer(task.customer_id)
+        state = self._w
+        stored = attrs.evolve(task, id=max(state.tasks, default=0) + 1)
+        state.tasks[stored.id] = stored
+        return stored
+
+    def get_task(self, task_id: int) -> Task:
+        try:
+            return self._state.tasks[task_id]
+        except KeyError:
+            raise NotFound(f"no task with id {task_id}") from None
+
+    def update_task(self, task: Task) -> Task:
+        self.get_task(task.id)
+        self._w.tasks[task.id] = task
+        return task
+
+    def find_tasks(
+        self,
+        *,
+        customer_id: int | None = None,
+        worker: str | None = None,
+        open_only: bool = False,
+    ) -> list[Task]:
+        found = [
+            task
+            for task in self._state.tasks.values()
+            if (customer_id is None or task.customer_id == customer_id)
+            and (worker is None or task.worker == worker)
+            and not (open_only and task.done)
+        ]
+        return sorted(found, key=lambda t: (t.due is None, t.due or date.min, t.id))
+
+    def insert_time_entry(self, entry: TimeEntry) -> TimeEntry:
+        self.get_customer(entry.customer_id)
+        state = self._w
+        stored = attrs.evolve(entry, id=max(state.time_entries, default=0) + 1)
+        state.time_entries[stored.id] = stored
+        return stored
+
+    def time_entries(
+        self, *, customer_id: int | None = None, worker: str | None = None
+    ) -> list[TimeEntry]:
+        found = [
+            entry
+            for entry in self._state.time_entries.values()
+            if (customer_id is None or entry.customer_id == customer_id)
+            and (worker is None or entry.worker == worker)
+        ]
+        return sorted(found, key=lambda e: (e.at, e.id))
 
 
 class MemoryStore:

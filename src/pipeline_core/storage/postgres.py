@@ -7,13 +7,15 @@ import json
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import date
 from typing import Any
 
 import attrs
 
+from pipeline_core.activity import Task, TimeEntry
 from pipeline_core.customer import Customer, FieldValue
-from pipeline_core.errors import ConcurrencyError, NotFound, StoreError
-from pipeline_core.events import Event
+from pipeline_core.errors import ConcurrencyError, InvalidValue, NotFound, StoreError
+from pipeline_core.events import Event, JSONValue
 from pipeline_core.flows import FlowDefinition
 from pipeline_core.rules.ast import Rule
 from pipeline_core.rules.casefold import postgres_casefold_function
@@ -25,7 +27,7 @@ from pipeline_core.storage.protocol import SCHEMA_VERSION, Order
 from pipeline_core.storage.sql_common import (
     HIDDEN_CLAUSE,
     READ_COLUMNS,
-    WRITE_COLUMNS,
+    STORED_ATTRIBUTES,
     field_rows,
     typed_fields,
 )
@@ -40,43 +42,38 @@ META_TABLE = "pipeline_meta"
 _MIGRATION_LOCK = 7_351_402  # any constant: serializes concurrent first opens of one database
 
 _SELECT = ", ".join(f"c.{name}" for name in READ_COLUMNS)
+
+
+def _encode(customer: Customer) -> list[tuple[str, Any]]:
+    """(column, PostgreSQL value) pairs for every stored Customer attribute."""
+    pairs: list[tuple[str, Any]] = []
+    for name in STORED_ATTRIBUTES:
+        value = getattr(customer, name)
+        if name == "value":
+            pairs.append(("value", value))
+            pairs.append(("value_num", None if value is None else float(value)))
+        elif name in ("emails", "phones", "tags", "workers"):
+            pairs.append((name, Jsonb(list(value))))
+        elif name == "fields":
+            pairs.append((name, Jsonb(typed_fields(value))))
+        else:
+            pairs.append((name, value))
+    return pairs
+
+
+_WRITE_COLUMNS = [
+    column
+    for name in STORED_ATTRIBUTES
+    for column in (("value", "value_num") if name == "value" else (name,))
+]
 _INSERT = (
-    f"INSERT INTO customers ({', '.join(WRITE_COLUMNS)}, version)"
-    f" VALUES ({', '.join('%s' for _ in WRITE_COLUMNS)}, 1) RETURNING id"
+    f"INSERT INTO customers ({', '.join(_WRITE_COLUMNS)}, version)"
+    f" VALUES ({', '.join('%s' for _ in _WRITE_COLUMNS)}, 1) RETURNING id"
 )
 _UPDATE = (
-    f"UPDATE customers SET {', '.join(f'{n} = %s' for n in WRITE_COLUMNS)}, version = version + 1"
-    " WHERE id = %s AND version = %s"
+    f"UPDATE customers SET {', '.join(f'{n} = %s' for n in _WRITE_COLUMNS)},"
+    " version = version + 1 WHERE id = %s AND version = %s"
 )
-
-
-def _write_values(customer: Customer) -> list[Any]:
-    return [
-        customer.name,
-        customer.status,
-        customer.folder,
-        customer.source,
-        customer.team,
-        customer.country,
-        customer.whatsapp,
-        customer.parent_id,
-        customer.value,
-        None if customer.value is None else float(customer.value),
-        customer.currency,
-        customer.outcome,
-        customer.order_id,
-        customer.lead_notes,
-        customer.created_at,
-        customer.updated_at,
-        customer.converted_at,
-        customer.last_contacted_at,
-        customer.next_follow_up,
-        Jsonb(list(customer.emails)),
-        Jsonb(list(customer.phones)),
-        Jsonb(list(customer.tags)),
-        Jsonb(list(customer.workers)),
-        Jsonb(typed_fields(customer.fields)),
-    ]
 
 
 def _customer(row: Sequence[Any]) -> Customer:
@@ -91,14 +88,138 @@ def _machine_from_json(text: str) -> StatusMachine:
     return converter.structure(json.loads(text), StatusMachine)
 
 
-class PostgresTransaction:
+def _task(row: Sequence[Any]) -> Task:
+    # The body is the task's JSON; its id lives in the row.
+    return attrs.evolve(converter.structure(row[1], Task), id=row[0])
+
+
+def _conditions(**equal_to: Any) -> tuple[str, list[Any]]:
+    """``col = %s AND ...`` for the arguments that are not None (``TRUE`` if none are)."""
+    given = {column: value for column, value in equal_to.items() if value is not None}
+    sql = " AND ".join(f"{column} = %s" for column in given) or "TRUE"
+    return sql, list(given.values())
+
+
+class _LifeQueries:
+    """Settings, sub-customers, workers, follow-ups, tasks and time entries on PostgreSQL."""
+
+    _db: psycopg.Connection[Any]
+
+    def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self._db.execute(sql, params).fetchone()
+
+    def get_customer(self, customer_id: int) -> Customer:
+        raise NotImplementedError
+
+    def get_setting(self, key: str) -> JSONValue | None:
+        row = self._one("SELECT value FROM settings WHERE key = %s", (key,))
+        if row is None:
+            return None
+        value: JSONValue = row[0]
+        return value
+
+    def put_setting(self, key: str, value: JSONValue) -> None:
+        self._db.execute(
+            "INSERT INTO settings (key, value) VALUES (%s, %s)"
+            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, Jsonb(value)),
+        )
+
+    def _customers(self, where: str, params: Sequence[Any], order: str = "c.id") -> list[Customer]:
+        sql = f"SELECT {_SELECT} FROM customers c WHERE {where} ORDER BY {order}"
+        return [_customer(row) for row in self._db.execute(sql, params).fetchall()]
+
+    def children(self, parent_id: int) -> list[Customer]:
+        return self._customers("c.parent_id = %s", (parent_id,))
+
+    def customers_of_worker(self, worker: str) -> list[Customer]:
+        return self._customers("c.workers @> %s", (Jsonb([worker]),))
+
+    def customers_with_field(self, key: str) -> list[Customer]:
+        return self._customers(
+            "c.id IN (SELECT customer_id FROM customer_fields WHERE key = %s)", (key,)
+        )
+
+    def follow_ups_until(self, last_day: date) -> list[Customer]:
+        return self._customers(
+            "c.next_follow_up IS NOT NULL AND c.next_follow_up <= %s",
+            (last_day,),
+            order="c.next_follow_up, c.id",
+        )
+
+    def _task_values(self, task: Task) -> list[Any]:
+        body = Jsonb(converter.unstructure(task))
+        return [task.customer_id, task.worker, task.due, task.done_at, body]
+
+    def insert_task(self, task: Task) -> Task:
+        self.get_customer(task.customer_id)
+        task_id = self._one(
+            "INSERT INTO tasks (customer_id, worker, due, done_at, body)"
+            " VALUES (%s, %s, %s, %s, %s) RETURNING id",
+            self._task_values(task),
+        )[0]
+        return attrs.evolve(task, id=task_id)
+
+    def get_task(self, task_id: int) -> Task:
+        row = self._one("SELECT id, body FROM tasks WHERE id = %s", (task_id,))
+        if row is None:
+            raise NotFound(f"no task with id {task_id}")
+        return _task(row)
+
+    def update_task(self, task: Task) -> Task:
+        changed = self._db.execute(
+            "UPDATE tasks SET customer_id = %s, worker = %s, due = %s, done_at = %s, body = %s"
+            " WHERE id = %s",
+            [*self._task_values(task), task.id],
+        ).rowcount
+        if not changed:
+            raise NotFound(f"no task with id {task.id}")
+        return task
+
+    def find_tasks(
+        self,
+        *,
+        customer_id: int | None = None,
+        worker: str | None = None,
+        open_only: bool = False,
+    ) -> list[Task]:
+        where, params = _conditions(customer_id=customer_id, worker=worker)
+        if open_only:
+            where += " AND done_at IS NULL"
+        rows = self._db.execute(
+            f"SELECT id, body FROM tasks WHERE {where} ORDER BY due IS NULL, due, id", params
+        ).fetchall()
+        return [_task(row) for row in rows]
+
+    def insert_time_entry(self, entry: TimeEntry) -> TimeEntry:
+        self.get_customer(entry.customer_id)
+        entry_id = self._one(
+            "INSERT INTO time_entries (customer_id, worker, at, minutes, note)"
+            " VALUES (%s, %s, %s, %s, %s) RETURNING id",
+            (entry.customer_id, entry.worker, entry.at, entry.minutes, entry.note),
+        )[0]
+        return attrs.evolve(entry, id=entry_id)
+
+    def time_entries(
+        self, *, customer_id: int | None = None, worker: str | None = None
+    ) -> list[TimeEntry]:
+        where, params = _conditions(customer_id=customer_id, worker=worker)
+        rows = self._db.execute(
+            "SELECT id, customer_id, worker, at, minutes, note FROM time_entries"
+            f" WHERE {where} ORDER BY at, id",
+            params,
+        ).fetchall()
+        return [
+            TimeEntry(id=r[0], customer_id=r[1], worker=r[2], at=r[3], minutes=r[4], note=r[5])
+            for r in rows
+        ]
+
+
+class PostgresTransaction(_LifeQueries):
     """A unit of work on one PostgreSQL connection."""
 
     def __init__(self, connection: psycopg.Connection[Any]) -> None:
         self._db = connection
-
-    def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        return self._db.execute(sql, params).fetchone()
 
     def get_customer(self, customer_id: int) -> Customer:
         row = self._one(f"SELECT {_SELECT} FROM customers c WHERE c.id = %s", (customer_id,))
@@ -107,7 +228,7 @@ class PostgresTransaction:
         return _customer(row)
 
     def insert_customer(self, customer: Customer) -> Customer:
-        customer_id: int = self._one(_INSERT, _write_values(customer))[0]
+        customer_id: int = self._one(_INSERT, [value for _, value in _encode(customer)])[0]
         self._write_tags(customer_id, customer.tags, replace=False)
         self._write_fields(customer_id, dict(customer.fields), replace=False)
         return self.get_customer(customer_id)
@@ -119,7 +240,7 @@ class PostgresTransaction:
         if row[0] != customer.version:
             raise ConcurrencyError(customer.id, customer.version, row[0])
         updated = self._db.execute(
-            _UPDATE, [*_write_values(customer), customer.id, customer.version]
+            _UPDATE, [*(value for _, value in _encode(customer)), customer.id, customer.version]
         )
         if updated.rowcount == 0:
             # Another transaction committed a change between our read and our write.
@@ -358,6 +479,9 @@ class PostgresStore:
             try:
                 with self._db.transaction():
                     yield PostgresTransaction(self._db)
+            except psycopg.DataError as error:
+                # A value the server cannot keep (NUL in text, out-of-range number).
+                raise InvalidValue(f"PostgreSQL refused a value: {error}") from error
             except psycopg.Error as error:
                 raise StoreError(f"PostgreSQL error: {error}") from error
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
+from datetime import date
 from typing import Literal, Protocol
 
+from pipeline_core.activity import Task, TimeEntry
 from pipeline_core.customer import Customer
-from pipeline_core.events import Event
+from pipeline_core.events import Event, JSONValue
 from pipeline_core.flows import FlowDefinition
 from pipeline_core.rules.ast import Rule
 from pipeline_core.statuses import StatusMachine
@@ -15,7 +17,7 @@ from pipeline_core.statuses import StatusMachine
 Order = Literal["id", "activity"]
 """``id``: oldest first. ``activity``: most recently updated first (board cards)."""
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 3
 """The schema version this release writes; stores at a higher version are refused."""
 
 
@@ -104,6 +106,67 @@ class Transaction(Protocol):
 
     def hidden_customers(self, flow: str) -> list[int]:
         """Ids of the customers hidden from a flow's board."""
+        ...
+
+    def get_setting(self, key: str) -> JSONValue | None:
+        """The workspace setting stored under ``key``, or None if there is none."""
+        ...
+
+    def put_setting(self, key: str, value: JSONValue) -> None:
+        """Store a workspace setting under ``key``, replacing any previous value."""
+        ...
+
+    # the customer's life --------------------------------------------------------
+
+    def children(self, parent_id: int) -> list[Customer]:
+        """The customers whose parent is ``parent_id``, oldest first."""
+        ...
+
+    def customers_of_worker(self, worker: str) -> list[Customer]:
+        """The customers ``worker`` is assigned to, oldest first."""
+        ...
+
+    def customers_with_field(self, key: str) -> list[Customer]:
+        """The customers holding a value for custom field ``key``, oldest first."""
+        ...
+
+    def follow_ups_until(self, last_day: date) -> list[Customer]:
+        """Customers whose ``next_follow_up`` is on or before ``last_day``, by date then id."""
+        ...
+
+    def insert_task(self, task: Task) -> Task:
+        """Store a new task (its id is ignored); ``NotFound`` if its customer does not exist."""
+        ...
+
+    def get_task(self, task_id: int) -> Task:
+        """The task with that id; ``NotFound`` if there is none."""
+        ...
+
+    def update_task(self, task: Task) -> Task:
+        """Replace a stored task; ``NotFound`` if it does not exist."""
+        ...
+
+    def find_tasks(
+        self,
+        *,
+        customer_id: int | None = None,
+        worker: str | None = None,
+        open_only: bool = False,
+    ) -> list[Task]:
+        """Tasks of one customer and/or one worker (both None: all), by due date then id.
+
+        Tasks without a due date come after those with one.
+        """
+        ...
+
+    def insert_time_entry(self, entry: TimeEntry) -> TimeEntry:
+        """Store a new time entry; ``NotFound`` if its customer does not exist."""
+        ...
+
+    def time_entries(
+        self, *, customer_id: int | None = None, worker: str | None = None
+    ) -> list[TimeEntry]:
+        """Time entries of one customer and/or one worker, by time then id."""
         ...
 
 

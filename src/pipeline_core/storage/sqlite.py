@@ -15,9 +15,10 @@ from typing import Any
 
 import attrs
 
+from pipeline_core.activity import Task, TimeEntry
 from pipeline_core.customer import Customer, FieldValue
 from pipeline_core.errors import ConcurrencyError, NotFound, StoreError
-from pipeline_core.events import Event
+from pipeline_core.events import Event, JSONValue
 from pipeline_core.flows import FlowDefinition
 from pipeline_core.rules.ast import Rule
 from pipeline_core.rules.sql import SQL_FUNCTIONS, SQLITE, SqlValue, compile_sql
@@ -97,6 +98,8 @@ def _customer(row: sqlite3.Row) -> Customer:
         tags=json.loads(row[22]),
         workers=json.loads(row[23]),
         fields=fields,
+        closed_at=_moment(row[25]),
+        lost_reason=row[26],
     )
 
 
@@ -106,7 +109,156 @@ def _machine_from_json(text: str) -> StatusMachine:
     return converter.structure(json.loads(text), StatusMachine)
 
 
-class SqliteTransaction:
+def _task(row: sqlite3.Row) -> Task:
+    # The body is the task's JSON; its id lives in the row.
+    return attrs.evolve(converter.structure(json.loads(row[1]), Task), id=row[0])
+
+
+class _LifeQueries:
+    """Settings, sub-customers, workers, follow-ups, tasks and time entries on SQLite."""
+
+    _db: sqlite3.Connection
+
+    def get_customer(self, customer_id: int) -> Customer:
+        raise NotImplementedError
+
+    def get_setting(self, key: str) -> JSONValue | None:
+        row = self._db.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            return None
+        value: JSONValue = json.loads(row[0])
+        return value
+
+    def put_setting(self, key: str, value: JSONValue) -> None:
+        self._db.execute(
+            "INSERT INTO settings (key, value) VALUES (?, ?)"
+            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, dumps(value)),
+        )
+
+    def _customers(self, where: str, params: Sequence[Any], order: str = "c.id") -> list[Customer]:
+        sql = f"SELECT {_SELECT} FROM customers c WHERE {where} ORDER BY {order}"
+        return [_customer(row) for row in self._db.execute(sql, params)]
+
+    def children(self, parent_id: int) -> list[Customer]:
+        return self._customers("c.parent_id = ?", (parent_id,))
+
+    def customers_of_worker(self, worker: str) -> list[Customer]:
+        return self._customers(
+            "EXISTS (SELECT 1 FROM json_each(c.workers) w WHERE w.value = ?)", (worker,)
+        )
+
+    def customers_with_field(self, key: str) -> list[Customer]:
+        return self._customers(
+            "c.id IN (SELECT customer_id FROM customer_fields WHERE key = ?)", (key,)
+        )
+
+    def follow_ups_until(self, last_day: date) -> list[Customer]:
+        return self._customers(
+            "c.next_follow_up IS NOT NULL AND c.next_follow_up <= ?",
+            (last_day.isoformat(),),
+            order="c.next_follow_up, c.id",
+        )
+
+    def _task_values(self, task: Task) -> list[Any]:
+        return [
+            task.customer_id,
+            task.worker,
+            None if task.due is None else task.due.isoformat(),
+            _iso(task.done_at),
+            dumps(converter.unstructure(task)),
+        ]
+
+    def insert_task(self, task: Task) -> Task:
+        self.get_customer(task.customer_id)
+        cursor = self._db.execute(
+            "INSERT INTO tasks (customer_id, worker, due, done_at, body) VALUES (?, ?, ?, ?, ?)",
+            self._task_values(task),
+        )
+        assert cursor.lastrowid is not None
+        return attrs.evolve(task, id=cursor.lastrowid)
+
+    def get_task(self, task_id: int) -> Task:
+        row = self._db.execute("SELECT id, body FROM tasks WHERE id = ?", (task_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"no task with id {task_id}")
+        return _task(row)
+
+    def update_task(self, task: Task) -> Task:
+        values = self._task_values(task)
+        changed = self._db.execute(
+            "UPDATE tasks SET customer_id = ?, worker = ?, due = ?, done_at = ?, body = ?"
+            " WHERE id = ?",
+            [*values, task.id],
+        ).rowcount
+        if not changed:
+            raise NotFound(f"no task with id {task.id}")
+        return task
+
+    def find_tasks(
+        self,
+        *,
+        customer_id: int | None = None,
+        worker: str | None = None,
+        open_only: bool = False,
+    ) -> list[Task]:
+        conditions: list[str] = ["1"]
+        params: list[Any] = []
+        if customer_id is not None:
+            conditions.append("customer_id = ?")
+            params.append(customer_id)
+        if worker is not None:
+            conditions.append("worker = ?")
+            params.append(worker)
+        if open_only:
+            conditions.append("done_at IS NULL")
+        rows = self._db.execute(
+            f"SELECT id, body FROM tasks WHERE {' AND '.join(conditions)}"
+            " ORDER BY due IS NULL, due, id",
+            params,
+        )
+        return [_task(row) for row in rows]
+
+    def insert_time_entry(self, entry: TimeEntry) -> TimeEntry:
+        self.get_customer(entry.customer_id)
+        cursor = self._db.execute(
+            "INSERT INTO time_entries (customer_id, worker, at, minutes, note)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (entry.customer_id, entry.worker, _iso(entry.at), entry.minutes, entry.note),
+        )
+        assert cursor.lastrowid is not None
+        return attrs.evolve(entry, id=cursor.lastrowid)
+
+    def time_entries(
+        self, *, customer_id: int | None = None, worker: str | None = None
+    ) -> list[TimeEntry]:
+        conditions: list[str] = ["1"]
+        params: list[Any] = []
+        if customer_id is not None:
+            conditions.append("customer_id = ?")
+            params.append(customer_id)
+        if worker is not None:
+            conditions.append("worker = ?")
+            params.append(worker)
+        rows = self._db.execute(
+            "SELECT id, customer_id, worker, at, minutes, note FROM time_entries"
+            f" WHERE {' AND '.join(conditions)} ORDER BY at, id",
+            params,
+        )
+        return [
+            TimeEntry(
+                id=row[0],
+                customer_id=row[1],
+                worker=row[2],
+                at=datetime.fromisoformat(row[3]),
+                minutes=row[4],
+                note=row[5],
+            )
+            for row in rows
+        ]
+
+
+class SqliteTransaction(_LifeQueries):
     """A unit of work on one SQLite connection (BEGIN IMMEDIATE ... COMMIT)."""
 
     def __init__(self, connection: sqlite3.Connection) -> None:

@@ -35,9 +35,9 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "CREATE INDEX customers_status ON customers(status)",
         "CREATE INDEX customers_folder_status ON customers(folder, status)",
         "CREATE INDEX customers_activity ON customers(updated_at, id)",
-        # Rules' date tests are ranges: "created within 7 days", "next_follow_up before today".
+        # Rules' date tests are ranges: "created within 7 days" (and migration 3 indexes
+        # next_follow_up for "next_follow_up before today").
         "CREATE INDEX customers_created ON customers(created_at)",
-        "CREATE INDEX customers_follow_up ON customers(next_follow_up)",
         """CREATE TABLE customer_tags (
             customer_id INTEGER NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
             tag TEXT NOT NULL,
@@ -77,6 +77,34 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             PRIMARY KEY (flow_id, customer_id)
         ) WITHOUT ROWID""",
         "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    ),
+    2: (),  # reserved for duplicate detection's contact keys (issue 4)
+    3: (
+        "ALTER TABLE customers ADD COLUMN closed_at TEXT",
+        "ALTER TABLE customers ADD COLUMN lost_reason TEXT",
+        "CREATE INDEX customers_follow_up ON customers(next_follow_up, id)"
+        " WHERE next_follow_up IS NOT NULL",
+        "CREATE INDEX customers_parent ON customers(parent_id, id) WHERE parent_id IS NOT NULL",
+        """CREATE TABLE tasks (
+            id INTEGER PRIMARY KEY,
+            customer_id INTEGER NOT NULL REFERENCES customers(id),
+            worker TEXT,
+            due TEXT,
+            done_at TEXT,
+            body TEXT NOT NULL
+        )""",
+        "CREATE INDEX tasks_customer ON tasks(customer_id, due)",
+        "CREATE INDEX tasks_worker ON tasks(worker, due)",
+        """CREATE TABLE time_entries (
+            id INTEGER PRIMARY KEY,
+            customer_id INTEGER NOT NULL REFERENCES customers(id),
+            worker TEXT NOT NULL,
+            at TEXT NOT NULL,
+            minutes INTEGER NOT NULL,
+            note TEXT NOT NULL
+        )""",
+        "CREATE INDEX time_entries_customer ON time_entries(customer_id, at)",
+        "CREATE INDEX time_entries_worker ON time_entries(worker, at)",
     ),
 }
 """Statements that take a store from version N-1 to N."""
