@@ -128,3 +128,23 @@ def test_flows_explain(run: CliRunner, store: str) -> None:
     assert data["on_board"] is True and data["rule"]["holds"] is True
     missing = run.invoke(cli, ["--store", store, "flows", "explain", "Nope", "1"])
     assert missing.exit_code == 1 and "no flow called 'Nope'" in missing.output
+
+
+def test_automations_take_a_rule(run: CliRunner, store: str) -> None:
+    added = _invoke(
+        run, store, "automations", "add", "vip", "--on", "tags_changed",
+        "--rule", 'source ~ "GOOGLE"', "--tags-any", "VIP", "--action", "add_tag=hot",
+    )  # fmt: skip
+    assert added.exit_code == 0, added.output
+    listed = json.loads(_invoke(run, store, "automations", "list", "--format", "json").output)
+    assert listed[0]["rule"] == 'source ~ "GOOGLE" and tags any ("VIP")'
+    _invoke(run, store, "automations", "run", "vip", "1")
+    _invoke(run, store, "automations", "run", "vip", "3")
+    ada, alan = (
+        json.loads(_invoke(run, store, "customers", "show", i, "--format", "json").output)
+        for i in ("1", "3")
+    )
+    assert "hot" in ada["customer"]["tags"] and "hot" not in alan["customer"]["tags"]
+    bad = run.invoke(cli, ["--store", store, "automations", "add", "x", "--on", "created",
+                           "--rule", "tags = 1", "--action", "add_tag=y"])  # fmt: skip
+    assert bad.exit_code == 1 and "^" in bad.output
