@@ -11,7 +11,7 @@ import click
 from pipeline_core import __version__
 from pipeline_core.customer import Customer
 from pipeline_core.demo import create_demo
-from pipeline_core.errors import InvalidValue, PipelineError
+from pipeline_core.errors import InvalidValue, PipelineError, RuleSyntaxError
 from pipeline_core.flows import PALETTE, Column
 from pipeline_core.render import (
     FORMATS,
@@ -24,8 +24,9 @@ from pipeline_core.render import (
     records_table,
 )
 from pipeline_core.render_life import view_output
-from pipeline_core.rules.ast import InSet, Rule, SetTest, all_of
-from pipeline_core.serialization import converter
+from pipeline_core.rules.ast import MATCH_ALL, InSet, Rule, SetTest, all_of
+from pipeline_core.rules.printer import to_text
+from pipeline_core.serialization import converter, dumps
 from pipeline_core.statuses import load_status_machine, mermaid
 from pipeline_core.workspace import DEFAULT_BOARD_LIMIT, DEFAULT_STORE_URL, Workspace
 
@@ -57,6 +58,10 @@ class PipelineGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except RuleSyntaxError as error:
+            pointer = error.pointer()
+            shown = "".join(f"\n  {line}" for line in pointer.split("\n")) if pointer else ""
+            raise click.ClickException(f"{error}{shown}") from error
         except PipelineError as error:
             raise click.ClickException(str(error)) from error
 
@@ -83,6 +88,13 @@ def parse_fields(pairs: Sequence[str]) -> dict[str, str]:
             raise InvalidValue(f"--field {pair!r} is not KEY=VALUE")
         fields[key.strip()] = value
     return fields
+
+
+def where_option(
+    help_text: str = "Only customers satisfying this rule (see docs/rules.md).",
+) -> Callable[[F], F]:
+    """``--where RULE``: a rule in the rule language that filters what a read command shows."""
+    return click.option("--where", metavar="RULE", help=help_text)
 
 
 def echo(text: str) -> None:
@@ -211,11 +223,17 @@ def customers_show(app: AppContext, customer_id: int, events: int, fmt: Format) 
 @customers.command("list")
 @click.option("--limit", type=click.IntRange(min=0), help="At most this many customers.")
 @click.option("--offset", type=click.IntRange(min=0), default=0, help="Skip this many first.")
+@where_option()
 @format_option()
 @pass_app
-def customers_list(app: AppContext, limit: int | None, offset: int, fmt: Format) -> None:
+def customers_list(
+    app: AppContext, limit: int | None, offset: int, where: str | None, fmt: Format
+) -> None:
     """List customers, oldest first."""
-    echo(customers_output(app.workspace.list_customers(limit=limit, offset=offset), fmt))
+    found = app.workspace.list_customers(
+        MATCH_ALL if where is None else where, limit=limit, offset=offset
+    )
+    echo(customers_output(found, fmt))
 
 
 @customers.command("edit")
@@ -340,11 +358,16 @@ def move(
     show_default=True,
     help="Cards shown per column; the rest are counted as '+N more'.",
 )
+@where_option("Only members also satisfying this rule (combined with the flow's by 'and').")
 @format_option()
 @pass_app
-def board(app: AppContext, flow: str, limit: int, fmt: Format) -> None:
+def board(app: AppContext, flow: str, limit: int, where: str | None, fmt: Format) -> None:
     """Show the board of FLOW: its columns, counts and cards, newest activity first."""
-    echo(board_output(app.workspace.board(flow, limit=limit), fmt))
+    echo(
+        board_output(
+            app.workspace.board(flow, limit=limit, where=MATCH_ALL if where is None else where), fmt
+        )
+    )
 
 
 # flows and columns ------------------------------------------------------------------
@@ -382,6 +405,7 @@ def flows() -> None:
 
 @flows.command("add")
 @click.argument("name")
+@click.option("--rule", "rule_text", metavar="RULE", help="Membership rule (see docs/rules.md).")
 @click.option("--folder", "folders", multiple=True, help="Members are in one of these folders.")
 @click.option("--status", "statuses", multiple=True, help="Members are in one of these statuses.")
 @click.option("--tags-any", multiple=True, help="Members have at least one of these tags.")
@@ -397,6 +421,7 @@ def flows() -> None:
 def flows_add(
     app: AppContext,
     name: str,
+    rule_text: str | None,
     folders: tuple[str, ...],
     statuses: tuple[str, ...],
     tags_any: tuple[str, ...],
@@ -405,12 +430,14 @@ def flows_add(
     columns: tuple[str, ...],
     columns_from_statuses: bool,
 ) -> None:
-    """Create flow NAME; membership options combine with 'and'."""
+    """Create flow NAME; --rule and the membership options combine with 'and'."""
     workspace = app.workspace
     specs = list(columns)
     if columns_from_statuses:
         specs.extend(workspace.status_machine().names)
     rule = membership_rule(folders, statuses, tags_any, tags_all, tags_none)
+    if rule_text is not None:
+        rule = all_of(workspace.check_rule(rule_text), rule)
     flow = workspace.add_flow(name, rule, [parse_column(s, i) for i, s in enumerate(specs)])
     click.echo(f"Added flow {flow.name!r} with {len(flow.columns)} column(s)")
 
@@ -444,7 +471,7 @@ def flows_show(app: AppContext, name: str, fmt: Format) -> None:
         echo(json_text(record))
         return
     if fmt == "table":
-        click.echo(f"Flow {flow.name}\nRule: {json_text(record['rule']).strip()}")
+        click.echo(f"Flow {flow.name}\nRule: {record['rule']}")
     render = records_csv if fmt == "csv" else records_table
     echo(render(record["columns"], ["position", "name", "status", "colour"]))
 
@@ -476,6 +503,50 @@ def flows_unhide(app: AppContext, flow: str, customer_id: int) -> None:
     """Show a hidden CUSTOMER on FLOW's board again."""
     changed = app.workspace.unhide(flow, customer_id)
     click.echo(f"#{customer_id} {'shown on' if changed else 'was not hidden from'} {flow}")
+
+
+@flows.command("explain")
+@click.argument("flow")
+@click.argument("customer_id", type=int, metavar="CUSTOMER")
+@format_option("table", "json")
+@pass_app
+def flows_explain(app: AppContext, flow: str, customer_id: int, fmt: str) -> None:
+    """Why CUSTOMER is (or is not) on FLOW's board: each clause of the rule, and hiding."""
+    explanation = app.workspace.explain(flow, customer_id)
+    if fmt == "json":
+        echo(json_text(attrs.asdict(explanation)))
+    else:
+        echo(explanation.render())
+
+
+# rules ------------------------------------------------------------------------------
+
+
+@cli.group()
+def rules() -> None:
+    """The rule language: check a rule, see the SQL it filters with (docs/rules.md)."""
+
+
+@rules.command("check")
+@click.argument("rule")
+@pass_app
+def rules_check(app: AppContext, rule: str) -> None:
+    """Parse and type-check RULE against this workspace's fields; print its canonical form."""
+    click.echo(to_text(app.workspace.check_rule(rule)))
+
+
+@rules.command("sql")
+@click.argument("rule")
+@format_option("table", "json")
+@pass_app
+def rules_sql(app: AppContext, rule: str, fmt: str) -> None:
+    """Print the SQL condition (over customers c) and the parameters RULE compiles to."""
+    compiled = app.workspace.rule_sql(rule)
+    if fmt == "json":
+        echo(json_text({"sql": compiled.sql, "params": list(compiled.params)}))
+    else:
+        click.echo(compiled.sql)
+        click.echo("params: " + dumps(list(compiled.params)))
 
 
 @cli.group()

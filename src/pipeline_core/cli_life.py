@@ -38,6 +38,7 @@ from pipeline_core.render_life import (
     time_output,
     tree_output,
 )
+from pipeline_core.rules.ast import all_of
 from pipeline_core.serialization import converter, structure_error_text
 from pipeline_core.statuses import load_status_machine
 
@@ -647,6 +648,7 @@ def automations() -> None:
 @click.option("--file", "path", type=click.Path(dir_okay=False), help="Automation as JSON.")
 @click.option("--on", "on", type=KINDS, help="The event kind that triggers it.")
 @click.option("--activity", help="With --on external: only this activity kind.")
+@click.option("--rule", "rule_text", metavar="RULE", help="Condition (see docs/rules.md).")
 @click.option("--folder", "folders_", multiple=True, help="Customer is in one of these folders.")
 @click.option("--status", "statuses", multiple=True, help="Customer is in one of these statuses.")
 @click.option("--tags-any", multiple=True, help="Customer has at least one of these tags.")
@@ -670,6 +672,7 @@ def automations_add(
     path: str | None,
     on: str | None,
     activity: str | None,
+    rule_text: str | None,
     folders_: tuple[str, ...],
     statuses: tuple[str, ...],
     tags_any: tuple[str, ...],
@@ -687,11 +690,14 @@ def automations_add(
     else:
         if name is None or on is None or not actions:
             raise click.UsageError("give NAME, --on and at least one --action (or --file)")
+        rule = membership_rule(folders_, statuses, tags_any, tags_all, tags_none)
+        if rule_text is not None:
+            rule = all_of(app.workspace.check_rule(rule_text), rule)
         automation = Automation(
             name=name,
             on=EventKind(on),
             activity=activity,
-            rule=membership_rule(folders_, statuses, tags_any, tags_all, tags_none),
+            rule=rule,
             actions=tuple(parse_action(a, days, target_status, reason, worker) for a in actions),
         )
     stored = app.workspace.add_automation(automation)

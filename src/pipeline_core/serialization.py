@@ -19,7 +19,9 @@ from cattrs.v import format_exception, transform_error
 
 from pipeline_core.customer import Customer, FieldValue
 from pipeline_core.errors import InvalidStatusMachine, InvalidValue, PipelineError
-from pipeline_core.rules.ast import And, InSet, MatchAll, Not, Or, Rule, SetTest
+from pipeline_core.rules.ast import Rule
+from pipeline_core.rules.parser import parse
+from pipeline_core.rules.printer import to_text
 from pipeline_core.statuses import Status
 
 converter = cattrs.Converter()
@@ -100,40 +102,16 @@ converter.register_structure_hook_func(
 )
 
 
-def unstructure_rule(rule: Rule) -> dict[str, Any]:
-    """A rule as tagged JSON data: ``{"type": "in", ...}``."""
-    match rule:
-        case MatchAll():
-            return {"type": "all"}
-        case InSet(field=field, values=values):
-            return {"type": "in", "field": field, "values": list(values)}
-        case SetTest(field=field, quantifier=quantifier, values=values):
-            return {"type": "set", "field": field, "quantifier": quantifier, "values": list(values)}
-        case Not(operand=operand):
-            return {"type": "not", "operand": unstructure_rule(operand)}
-        case And(operands=operands):
-            return {"type": "and", "operands": [unstructure_rule(o) for o in operands]}
-        case Or(operands=operands):
-            return {"type": "or", "operands": [unstructure_rule(o) for o in operands]}
-    raise TypeError(f"not a rule: {rule!r}")
+def unstructure_rule(rule: Rule) -> str:
+    """A rule as its canonical text (how flows store and print their rules)."""
+    return to_text(rule)
 
 
-def structure_rule(data: Mapping[str, Any], _: object = None) -> Rule:
-    """Inverse of ``unstructure_rule``."""
-    match data.get("type"):
-        case "all":
-            return MatchAll()
-        case "in":
-            return InSet(data["field"], tuple(data["values"]))
-        case "set":
-            return SetTest(data["field"], data["quantifier"], tuple(data["values"]))
-        case "not":
-            return Not(structure_rule(data["operand"]))
-        case "and":
-            return And(tuple(structure_rule(o) for o in data["operands"]))
-        case "or":
-            return Or(tuple(structure_rule(o) for o in data["operands"]))
-    raise InvalidValue(f"unknown rule type {data.get('type')!r}")
+def structure_rule(data: str, _: object = None) -> Rule:
+    """Inverse of ``unstructure_rule``: parse canonical (or any valid) rule text."""
+    if not isinstance(data, str):
+        raise InvalidValue(f"a stored rule must be rule text, got {data!r}")
+    return parse(data)
 
 
 def structure_error_text(error: cattrs.BaseValidationError) -> str:

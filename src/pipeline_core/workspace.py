@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import date
 from typing import Any, Self, cast
 
 import attrs
@@ -15,9 +16,15 @@ from pipeline_core.clock import Clock, SystemClock
 from pipeline_core.customer import EDITABLE_FIELDS, Customer
 from pipeline_core.errors import ConcurrencyError, InvalidValue
 from pipeline_core.events import Event, EventKind, JSONValue
-from pipeline_core.flows import PALETTE, Column, FlowDefinition
+from pipeline_core.flows import PALETTE, Column, FlowDefinition, FlowExplanation
 from pipeline_core.outcomes import enter_status
-from pipeline_core.rules.ast import MATCH_ALL, InSet, Not, Rule, all_of
+from pipeline_core.rules.ast import MATCH_ALL, InSet, Not, Rule, all_of, fields_of, is_custom
+from pipeline_core.rules.catalog import DEFAULT_CATALOG, Catalog
+from pipeline_core.rules.dates import bind_dates, utc_today
+from pipeline_core.rules.explain import explain
+from pipeline_core.rules.parser import parse
+from pipeline_core.rules.printer import to_text
+from pipeline_core.rules.sql import POSTGRES, SQLITE, Compiled, Dialect, compile_sql
 from pipeline_core.serialization import converter
 from pipeline_core.statuses import StatusMachine, default_status_machine
 from pipeline_core.storage import Store, Transaction, open_store
@@ -26,6 +33,9 @@ from pipeline_core.workspace_setup import SetupMixin
 
 DEFAULT_STORE_URL = "sqlite:///pipeline.db"
 DEFAULT_BOARD_LIMIT = 20
+
+RuleLike = Rule | str
+"""A rule as an AST or as rule text (see docs/rules.md)."""
 
 
 class _Recorder:
@@ -160,16 +170,63 @@ class Workspace(LifeMixin, SetupMixin):
             return tx.get_customer(customer_id)
 
     def list_customers(
-        self, where: Rule = MATCH_ALL, *, limit: int | None = None, offset: int = 0
+        self, where: RuleLike = MATCH_ALL, *, limit: int | None = None, offset: int = 0
     ) -> list[Customer]:
-        """Customers satisfying ``where``, oldest first."""
+        """Customers satisfying ``where`` (a rule or rule text), oldest first."""
         with self._tx() as tx:
-            return tx.find_customers(where, limit=limit, offset=offset)
+            return tx.find_customers(self._bound(tx, where), limit=limit, offset=offset)
 
-    def count_customers(self, where: Rule = MATCH_ALL) -> int:
-        """How many customers satisfy ``where``."""
+    def count_customers(self, where: RuleLike = MATCH_ALL) -> int:
+        """How many customers satisfy ``where`` (a rule or rule text)."""
         with self._tx() as tx:
-            return tx.count_customers(where)
+            return tx.count_customers(self._bound(tx, where))
+
+    # rules -------------------------------------------------------------------------
+
+    def rule_catalog(self) -> Catalog:
+        """The fields rules may name here: the built-ins, the defined custom fields and the
+        custom fields customers hold, each with the kinds of value it may hold."""
+        with self._tx() as tx:
+            return self._catalog(tx)
+
+    def _catalog(self, tx: Transaction) -> Catalog:
+        kinds = {key: set(found) for key, found in tx.custom_field_kinds().items()}
+        for key, definition in self._field_definitions(tx).items():
+            kinds.setdefault(key, set()).add(definition.type)
+        return Catalog(custom=kinds)
+
+    def check_rule(self, rule: RuleLike) -> Rule:
+        """Parse and type-check a rule against this workspace's fields; the checked rule.
+
+        ``RuleSyntaxError`` names the position, what was expected and a near miss.
+        """
+        with self._tx() as tx:
+            return self._checked(tx, rule)
+
+    def rule_sql(self, rule: RuleLike, dialect: Dialect | None = None) -> Compiled:
+        """The SQL condition and parameters a SQL store filters ``rule`` with, as of today.
+
+        The dialect defaults to the store's: PostgreSQL for ``postgresql:`` URLs, else SQLite.
+        """
+        if dialect is None:
+            dialect = POSTGRES if self.store.url.startswith("postgres") else SQLITE
+        with self._tx() as tx:
+            return compile_sql(self._checked(tx, rule), dialect, today=self._rules_today())
+
+    def _rules_today(self) -> date:
+        # Rules compare UTC days (docs/rules.md), whatever the workspace time zone.
+        return utc_today(self.clock.now())
+
+    def _checked(self, tx: Transaction, rule: RuleLike) -> Rule:
+        text = rule if isinstance(rule, str) else to_text(rule)
+        parsed = parse(text, DEFAULT_CATALOG)
+        if any(is_custom(field) for field in fields_of(parsed)):
+            # Only rules naming custom fields need the store's knowledge of them.
+            parsed = parse(text, self._catalog(tx))
+        return parsed
+
+    def _bound(self, tx: Transaction, rule: RuleLike) -> Rule:
+        return bind_dates(self._checked(tx, rule), self._rules_today())
 
     def edit_customer(
         self, customer_id: int, *, expected_version: int | None = None, **changes: Any
@@ -326,11 +383,11 @@ class Workspace(LifeMixin, SetupMixin):
     # flows and boards --------------------------------------------------------------
 
     def add_flow(
-        self, name: str, rule: Rule = MATCH_ALL, columns: Sequence[Column] = ()
+        self, name: str, rule: RuleLike = MATCH_ALL, columns: Sequence[Column] = ()
     ) -> FlowDefinition:
-        """Create a flow; its name must be new and its columns must map to known statuses."""
-        flow = FlowDefinition(name, rule, columns)
+        """Create a flow; its name must be new, its rule must check and its columns map to statuses."""
         with self._tx() as tx:
+            flow = FlowDefinition(name, self._checked(tx, rule), columns)
             if any(existing.name == flow.name for existing in tx.list_flows()):
                 raise InvalidValue(f"a flow called {flow.name!r} already exists")
             self._check_columns(self._machine(tx), flow)
@@ -399,7 +456,7 @@ class Workspace(LifeMixin, SetupMixin):
             return changed
 
     def board(
-        self, flow: str, *, limit: int = DEFAULT_BOARD_LIMIT, where: Rule = MATCH_ALL
+        self, flow: str, *, limit: int = DEFAULT_BOARD_LIMIT, where: RuleLike = MATCH_ALL
     ) -> Board:
         """A flow's board: each column's count and first ``limit`` cards, newest activity first.
 
@@ -409,7 +466,9 @@ class Workspace(LifeMixin, SetupMixin):
             raise InvalidValue(f"board limit must be zero or more, not {limit}")
         with self._tx() as tx:
             definition = tx.get_flow(flow)
-            members = all_of(definition.rule, where)
+            members = all_of(
+                bind_dates(definition.rule, self._rules_today()), self._bound(tx, where)
+            )
             counts = tx.count_by_status(members, hidden_from=flow)
 
             def cards(rule: Rule) -> tuple[Customer, ...]:
@@ -441,6 +500,26 @@ class Workspace(LifeMixin, SetupMixin):
                 cards=cards(unmapped_rule) if unmapped_count else (),
             )
             return Board(flow=definition.name, columns=columns, unmapped=unmapped)
+
+    def explain(self, flow: str, customer_id: int) -> FlowExplanation:
+        """Why a customer is (or is not) on a flow's board: each clause of the rule, and hiding."""
+        with self._tx() as tx:
+            definition = tx.get_flow(flow)
+            customer = tx.get_customer(customer_id)
+            hidden = customer_id in tx.hidden_customers(flow)
+        tree = explain(definition.rule, customer, today=self._rules_today())
+        on_board = tree.holds and not hidden
+        column = next((c.name for c in definition.columns if c.status == customer.status), None)
+        return FlowExplanation(
+            flow=definition.name,
+            customer_id=customer.id,
+            customer_name=customer.name,
+            status=customer.status,
+            on_board=on_board,
+            hidden=hidden,
+            column=column if on_board else None,
+            rule=tree,
+        )
 
 
 def _split_reason(stored: str | None) -> tuple[str | None, str | None]:

@@ -18,6 +18,7 @@ from pipeline_core.events import Event, EventKind, JSONValue
 from pipeline_core.folders import Folder
 from pipeline_core.outcomes import enter_status
 from pipeline_core.rules.ast import InSet
+from pipeline_core.rules.dates import utc_today
 from pipeline_core.rules.evaluate import compile_predicate
 from pipeline_core.serialization import converter, plain_field_value
 from pipeline_core.statuses import StatusMachine
@@ -349,7 +350,9 @@ class SetupMixin(WorkspaceBase):
             self._tx() as tx,
         ):
             customer = tx.get_customer(customer_id)
-            if not compile_predicate(automation.rule)(customer):
+            # Rules compare UTC days (docs/rules.md); actions use the workspace's zone.
+            rule_day = utc_today(self.clock.now())
+            if not compile_predicate(automation.rule, today=rule_day)(customer):
                 return False
             today = self.clock.now().astimezone(self._lifecycle(tx).zone).date()
             for action in automation.actions:

@@ -17,6 +17,7 @@ from pipeline_core.events import Event, JSONValue
 from pipeline_core.flows import FlowDefinition
 from pipeline_core.rules.ast import Rule
 from pipeline_core.rules.evaluate import compile_predicate
+from pipeline_core.serialization import typed_field_value
 from pipeline_core.statuses import StatusMachine
 from pipeline_core.storage.protocol import Order
 
@@ -115,6 +116,13 @@ class MemoryTransaction:
         for customer in self._members(rule, hidden_from):
             counts[customer.status] = counts.get(customer.status, 0) + 1
         return counts
+
+    def custom_field_kinds(self) -> dict[str, frozenset[str]]:
+        kinds: dict[str, set[str]] = {}
+        for customer in self._state.customers.values():
+            for key, value in customer.fields.items():
+                kinds.setdefault(key, set()).add(typed_field_value(value)[0])
+        return {key: frozenset(found) for key, found in kinds.items()}
 
     def append_events(self, events: Sequence[Event]) -> None:
         state = self._w

@@ -18,6 +18,7 @@ from pipeline_core.errors import ConcurrencyError, InvalidValue, NotFound, Store
 from pipeline_core.events import Event, JSONValue
 from pipeline_core.flows import FlowDefinition
 from pipeline_core.rules.ast import Rule
+from pipeline_core.rules.casefold import postgres_casefold_function
 from pipeline_core.rules.sql import POSTGRES, SqlValue, compile_sql
 from pipeline_core.serialization import converter, from_typed_field_value
 from pipeline_core.statuses import StatusMachine
@@ -385,6 +386,13 @@ class PostgresTransaction(_LifeQueries):
             sql = "DELETE FROM flow_hides WHERE flow_id = %s AND customer_id = %s"
         return self._db.execute(sql, (flow_id, customer_id)).rowcount > 0
 
+    def custom_field_kinds(self) -> dict[str, frozenset[str]]:
+        kinds: dict[str, set[str]] = {}
+        rows = self._db.execute("SELECT DISTINCT key, kind FROM customer_fields").fetchall()
+        for key, kind in rows:
+            kinds.setdefault(key, set()).add(kind)
+        return {key: frozenset(found) for key, found in kinds.items()}
+
     def hidden_customers(self, flow: str) -> list[int]:
         flow_id = self._flow_id(flow)
         rows = self._db.execute(
@@ -415,6 +423,8 @@ class PostgresStore:
             )
             raise StoreError(f"cannot connect to {_redacted(url)}: {reason}") from None
         self._db.execute("SET TIME ZONE 'UTC'")
+        # Rules' "~" folds case exactly like Python; the function lives for the session.
+        self._db.execute(postgres_casefold_function())
         self._db.commit()
         self._lock = threading.RLock()
         try:

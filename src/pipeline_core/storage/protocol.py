@@ -60,6 +60,14 @@ class Transaction(Protocol):
         """How many customers satisfying ``rule`` are in each status (absent: none)."""
         ...
 
+    def custom_field_kinds(self) -> dict[str, frozenset[str]]:
+        """Every custom field key customers hold, with the stored kinds of its values.
+
+        Kinds are those of ``serialization.typed_field_value``: text, int,
+        float, decimal, bool, date, datetime, list. Rules type-check with it.
+        """
+        ...
+
     def append_events(self, events: Sequence[Event]) -> None:
         """Append events to their customers' timelines."""
         ...

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from pipeline_core.customer import FieldValue
@@ -43,5 +44,8 @@ def field_rows(customer_id: int, fields: Mapping[str, FieldValue]) -> list[tuple
         kind, raw = typed_field_value(value)
         number = float(raw) if kind in ("int", "float", "decimal", "bool") else None
         text = dumps(raw) if kind == "list" else (None if number is not None else str(raw))
+        if isinstance(value, datetime):
+            # Rules compare timestamps by UTC day, and the index compares text: store UTC.
+            text = value.astimezone(UTC).isoformat(timespec="microseconds")
         rows.append((customer_id, key, kind, text, number))
     return rows

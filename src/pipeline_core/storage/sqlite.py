@@ -21,7 +21,7 @@ from pipeline_core.errors import ConcurrencyError, NotFound, StoreError
 from pipeline_core.events import Event, JSONValue
 from pipeline_core.flows import FlowDefinition
 from pipeline_core.rules.ast import Rule
-from pipeline_core.rules.sql import SQLITE, SqlValue, compile_sql
+from pipeline_core.rules.sql import SQL_FUNCTIONS, SQLITE, SqlValue, compile_sql
 from pipeline_core.serialization import converter, dumps, from_typed_field_value
 from pipeline_core.statuses import StatusMachine
 from pipeline_core.storage.protocol import SCHEMA_VERSION, Order
@@ -371,6 +371,21 @@ class SqliteTransaction(_LifeQueries):
         sql = f"SELECT c.status, COUNT(*) FROM customers c WHERE {where} GROUP BY c.status"
         return {status: count for status, count in self._db.execute(sql, params)}
 
+    def custom_field_kinds(self) -> dict[str, frozenset[str]]:
+        # A skip scan over the (key, kind) index: a few seeks per distinct pair, not a row scan.
+        kinds: dict[str, set[str]] = {}
+        first = "SELECT key, kind FROM customer_fields WHERE key > ? ORDER BY key, kind LIMIT 1"
+        same = "SELECT kind FROM customer_fields WHERE key = ? AND kind > ? ORDER BY kind LIMIT 1"
+        row = self._db.execute(first, ("",)).fetchone()
+        while row is not None:
+            key, kind = row
+            while kind is not None:
+                kinds.setdefault(key, set()).add(kind)
+                found = self._db.execute(same, (key, kind)).fetchone()
+                kind = None if found is None else found[0]
+            row = self._db.execute(first, (key,)).fetchone()
+        return {key: frozenset(found) for key, found in kinds.items()}
+
     # events ----------------------------------------------------------------------
 
     def append_events(self, events: Sequence[Event]) -> None:
@@ -525,6 +540,8 @@ class SqliteStore:
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = NORMAL")
         self._db.execute("PRAGMA foreign_keys = ON")
+        for name, (arity, function) in SQL_FUNCTIONS.items():
+            self._db.create_function(name, arity, function, deterministic=True)
         self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
         if version < LATEST:
             self._migrate(version)

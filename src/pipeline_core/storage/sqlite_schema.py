@@ -35,6 +35,9 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "CREATE INDEX customers_status ON customers(status)",
         "CREATE INDEX customers_folder_status ON customers(folder, status)",
         "CREATE INDEX customers_activity ON customers(updated_at, id)",
+        # Rules' date tests are ranges: "created within 7 days" (and migration 3 indexes
+        # next_follow_up for "next_follow_up before today").
+        "CREATE INDEX customers_created ON customers(created_at)",
         """CREATE TABLE customer_tags (
             customer_id INTEGER NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
             tag TEXT NOT NULL,
@@ -49,8 +52,10 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             num_value REAL,
             PRIMARY KEY (customer_id, key)
         ) WITHOUT ROWID""",
-        "CREATE INDEX customer_fields_text ON customer_fields(key, text_value)",
-        "CREATE INDEX customer_fields_num ON customer_fields(key, num_value)",
+        # Rules test a custom field's key, the kind of its value, then the value; the
+        # (key, kind) prefix also lists the kinds each key holds, for type checks.
+        "CREATE INDEX customer_fields_text ON customer_fields(key, kind, text_value)",
+        "CREATE INDEX customer_fields_num ON customer_fields(key, kind, num_value)",
         """CREATE TABLE events (
             id INTEGER PRIMARY KEY,
             customer_id INTEGER NOT NULL REFERENCES customers(id),
