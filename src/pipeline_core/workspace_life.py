@@ -54,6 +54,7 @@ class LifeMixin(WorkspaceBase):
     ) -> LifecycleSettings:
         """Change some of the lifecycle settings; the others stay."""
         with self._tx() as tx:
+            self._require_admin(tx, "change workspace settings")
             current = self._lifecycle(tx)
             changes: dict[str, Any] = {}
             if time_zone is not None:

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
 
 import attrs
 
+from pipeline_core.access import User
 from pipeline_core.activity import Task, TimeEntry
 from pipeline_core.customer import Customer
 from pipeline_core.errors import ConcurrencyError, NotFound
 from pipeline_core.events import Event, JSONValue
 from pipeline_core.flows import FlowDefinition
-from pipeline_core.rules.ast import Rule
+from pipeline_core.rules.ast import MATCH_ALL, MatchAll, Rule
 from pipeline_core.rules.evaluate import compile_predicate
+from pipeline_core.search import SearchQuery, score, search_terms
 from pipeline_core.serialization import typed_field_value
 from pipeline_core.statuses import StatusMachine
 from pipeline_core.storage.protocol import Order
@@ -33,6 +35,8 @@ class _State:
     settings: dict[str, JSONValue] = attrs.Factory(dict)
     tasks: dict[int, Task] = attrs.Factory(dict)
     time_entries: dict[int, TimeEntry] = attrs.Factory(dict)
+    users: dict[str, User] = attrs.Factory(dict)
+    teams: set[str] = attrs.Factory(set)
 
     def copy(self) -> _State:
         return _State(
@@ -45,6 +49,8 @@ class _State:
             settings=dict(self.settings),
             tasks=dict(self.tasks),
             time_entries=dict(self.time_entries),
+            users=dict(self.users),
+            teams=set(self.teams),
         )
 
 
@@ -63,11 +69,11 @@ class MemoryTransaction:
             self._written = True
         return self._state
 
-    def get_customer(self, customer_id: int) -> Customer:
-        try:
-            return self._state.customers[customer_id]
-        except KeyError:
-            raise NotFound(f"no customer with id {customer_id}") from None
+    def get_customer(self, customer_id: int, *, scope: Rule = MATCH_ALL) -> Customer:
+        found = self._state.customers.get(customer_id)
+        if found is None or not _in(scope)(found):
+            raise NotFound(f"no customer with id {customer_id}")
+        return found
 
     def insert_customer(self, customer: Customer) -> Customer:
         state = self._w
@@ -183,23 +189,28 @@ class MemoryTransaction:
 
     # the customer's life --------------------------------------------------------
 
-    def _sorted(self, keep: Iterator[Customer]) -> list[Customer]:
-        return sorted(keep, key=lambda c: c.id)
+    def _sorted(self, keep: Iterator[Customer], scope: Rule) -> list[Customer]:
+        visible = _in(scope)
+        return sorted((c for c in keep if visible(c)), key=lambda c: c.id)
 
-    def children(self, parent_id: int) -> list[Customer]:
-        return self._sorted(c for c in self._state.customers.values() if c.parent_id == parent_id)
+    def children(self, parent_id: int, *, scope: Rule = MATCH_ALL) -> list[Customer]:
+        customers = self._state.customers.values()
+        return self._sorted((c for c in customers if c.parent_id == parent_id), scope)
 
-    def customers_of_worker(self, worker: str) -> list[Customer]:
-        return self._sorted(c for c in self._state.customers.values() if worker in c.workers)
+    def customers_of_worker(self, worker: str, *, scope: Rule = MATCH_ALL) -> list[Customer]:
+        customers = self._state.customers.values()
+        return self._sorted((c for c in customers if worker in c.workers), scope)
 
-    def customers_with_field(self, key: str) -> list[Customer]:
-        return self._sorted(c for c in self._state.customers.values() if key in c.fields)
+    def customers_with_field(self, key: str, *, scope: Rule = MATCH_ALL) -> list[Customer]:
+        customers = self._state.customers.values()
+        return self._sorted((c for c in customers if key in c.fields), scope)
 
-    def follow_ups_until(self, last_day: date) -> list[Customer]:
+    def follow_ups_until(self, last_day: date, *, scope: Rule = MATCH_ALL) -> list[Customer]:
+        visible = _in(scope)
         due = [
             c
             for c in self._state.customers.values()
-            if c.next_follow_up is not None and c.next_follow_up <= last_day
+            if c.next_follow_up is not None and c.next_follow_up <= last_day and visible(c)
         ]
         return sorted(due, key=lambda c: (c.next_follow_up or last_day, c.id))
 
@@ -227,13 +238,16 @@ class MemoryTransaction:
         customer_id: int | None = None,
         worker: str | None = None,
         open_only: bool = False,
+        scope: Rule = MATCH_ALL,
     ) -> list[Task]:
+        visible = self._visible_ids(scope)
         found = [
             task
             for task in self._state.tasks.values()
             if (customer_id is None or task.customer_id == customer_id)
             and (worker is None or task.worker == worker)
             and not (open_only and task.done)
+            and (visible is None or task.customer_id in visible)
         ]
         return sorted(found, key=lambda t: (t.due is None, t.due or date.min, t.id))
 
@@ -245,15 +259,67 @@ class MemoryTransaction:
         return stored
 
     def time_entries(
-        self, *, customer_id: int | None = None, worker: str | None = None
+        self,
+        *,
+        customer_id: int | None = None,
+        worker: str | None = None,
+        scope: Rule = MATCH_ALL,
     ) -> list[TimeEntry]:
+        visible = self._visible_ids(scope)
         found = [
             entry
             for entry in self._state.time_entries.values()
             if (customer_id is None or entry.customer_id == customer_id)
             and (worker is None or entry.worker == worker)
+            and (visible is None or entry.customer_id in visible)
         ]
         return sorted(found, key=lambda e: (e.at, e.id))
+
+    def _visible_ids(self, scope: Rule) -> set[int] | None:
+        if isinstance(scope, MatchAll):
+            return None
+        return {c.id for c in self._members(scope, None)}
+
+    # access and search ------------------------------------------------------------
+
+    def get_user(self, name: str) -> User:
+        try:
+            return self._state.users[name]
+        except KeyError:
+            raise NotFound(f"no user called {name!r}") from None
+
+    def list_users(self) -> list[User]:
+        return [self._state.users[name] for name in sorted(self._state.users)]
+
+    def put_user(self, user: User) -> None:
+        missing = sorted(set(user.teams) - self._state.teams)
+        if missing:
+            raise NotFound(f"no team called {missing[0]!r}")
+        self._w.users[user.name] = user
+
+    def list_teams(self) -> list[str]:
+        return sorted(self._state.teams)
+
+    def add_team(self, name: str) -> bool:
+        if name in self._state.teams:
+            return False
+        self._w.teams.add(name)
+        return True
+
+    def search_customers(self, query: SearchQuery, rule: Rule, *, limit: int) -> list[Customer]:
+        scored = []
+        for customer in self._members(rule, None):
+            points = score(search_terms(customer), query)
+            if points is not None:
+                scored.append((-points, customer.id, customer))
+        scored.sort(key=lambda item: item[:2])
+        return [customer for _, _, customer in scored[:limit]]
+
+
+def _in(scope: Rule) -> Callable[[Customer], bool]:
+    if isinstance(scope, MatchAll):
+        return lambda customer: True
+    return compile_predicate(scope)
 
 
 class MemoryStore:

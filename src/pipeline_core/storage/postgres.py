@@ -17,13 +17,14 @@ from pipeline_core.customer import Customer, FieldValue
 from pipeline_core.errors import ConcurrencyError, InvalidValue, NotFound, StoreError
 from pipeline_core.events import Event, JSONValue
 from pipeline_core.flows import FlowDefinition
-from pipeline_core.rules.ast import Rule
+from pipeline_core.rules.ast import MATCH_ALL, Rule
 from pipeline_core.rules.casefold import postgres_casefold_function
 from pipeline_core.rules.sql import POSTGRES, SqlValue, compile_sql
 from pipeline_core.serialization import converter, from_typed_field_value
 from pipeline_core.statuses import StatusMachine
-from pipeline_core.storage.postgres_schema import LATEST, MIGRATIONS
+from pipeline_core.storage.postgres_schema import LATEST, MIGRATIONS, SEARCH_VERSION
 from pipeline_core.storage.protocol import SCHEMA_VERSION, Order
+from pipeline_core.storage.sql_access import AccessQueries
 from pipeline_core.storage.sql_common import (
     HIDDEN_CLAUSE,
     READ_COLUMNS,
@@ -100,15 +101,24 @@ def _conditions(**equal_to: Any) -> tuple[str, list[Any]]:
     return sql, list(given.values())
 
 
-class _LifeQueries:
+class _LifeQueries(AccessQueries):
     """Settings, sub-customers, workers, follow-ups, tasks and time entries on PostgreSQL."""
 
     _db: psycopg.Connection[Any]
+    _dialect = POSTGRES
+
+    def _customer_from_row(self, row: Sequence[Any]) -> Customer:
+        return _customer(row)
+
+    def _executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            with self._db.cursor() as cursor:
+                cursor.executemany(sql, rows)
 
     def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
         return self._db.execute(sql, params).fetchone()
 
-    def get_customer(self, customer_id: int) -> Customer:
+    def get_customer(self, customer_id: int, *, scope: Rule = MATCH_ALL) -> Customer:
         raise NotImplementedError
 
     def get_setting(self, key: str) -> JSONValue | None:
@@ -129,21 +139,22 @@ class _LifeQueries:
         sql = f"SELECT {_SELECT} FROM customers c WHERE {where} ORDER BY {order}"
         return [_customer(row) for row in self._db.execute(sql, params).fetchall()]
 
-    def children(self, parent_id: int) -> list[Customer]:
-        return self._customers("c.parent_id = %s", (parent_id,))
+    def children(self, parent_id: int, *, scope: Rule = MATCH_ALL) -> list[Customer]:
+        return self._scoped_customers("c.parent_id = ?", (parent_id,), scope)
 
-    def customers_of_worker(self, worker: str) -> list[Customer]:
-        return self._customers("c.workers @> %s", (Jsonb([worker]),))
+    def customers_of_worker(self, worker: str, *, scope: Rule = MATCH_ALL) -> list[Customer]:
+        return self._scoped_customers("c.workers @> ?", (Jsonb([worker]),), scope)
 
-    def customers_with_field(self, key: str) -> list[Customer]:
-        return self._customers(
-            "c.id IN (SELECT customer_id FROM customer_fields WHERE key = %s)", (key,)
+    def customers_with_field(self, key: str, *, scope: Rule = MATCH_ALL) -> list[Customer]:
+        return self._scoped_customers(
+            "c.id IN (SELECT customer_id FROM customer_fields WHERE key = ?)", (key,), scope
         )
 
-    def follow_ups_until(self, last_day: date) -> list[Customer]:
-        return self._customers(
-            "c.next_follow_up IS NOT NULL AND c.next_follow_up <= %s",
+    def follow_ups_until(self, last_day: date, *, scope: Rule = MATCH_ALL) -> list[Customer]:
+        return self._scoped_customers(
+            "c.next_follow_up IS NOT NULL AND c.next_follow_up <= ?",
             (last_day,),
+            scope,
             order="c.next_follow_up, c.id",
         )
 
@@ -182,10 +193,14 @@ class _LifeQueries:
         customer_id: int | None = None,
         worker: str | None = None,
         open_only: bool = False,
+        scope: Rule = MATCH_ALL,
     ) -> list[Task]:
         where, params = _conditions(customer_id=customer_id, worker=worker)
         if open_only:
             where += " AND done_at IS NULL"
+        visible, scope_params = self._customer_ids_in(scope)
+        where += visible
+        params.extend(scope_params)
         rows = self._db.execute(
             f"SELECT id, body FROM tasks WHERE {where} ORDER BY due IS NULL, due, id", params
         ).fetchall()
@@ -201,9 +216,16 @@ class _LifeQueries:
         return attrs.evolve(entry, id=entry_id)
 
     def time_entries(
-        self, *, customer_id: int | None = None, worker: str | None = None
+        self,
+        *,
+        customer_id: int | None = None,
+        worker: str | None = None,
+        scope: Rule = MATCH_ALL,
     ) -> list[TimeEntry]:
         where, params = _conditions(customer_id=customer_id, worker=worker)
+        visible, scope_params = self._customer_ids_in(scope)
+        where += visible
+        params.extend(scope_params)
         rows = self._db.execute(
             "SELECT id, customer_id, worker, at, minutes, note FROM time_entries"
             f" WHERE {where} ORDER BY at, id",
@@ -221,8 +243,9 @@ class PostgresTransaction(_LifeQueries):
     def __init__(self, connection: psycopg.Connection[Any]) -> None:
         self._db = connection
 
-    def get_customer(self, customer_id: int) -> Customer:
-        row = self._one(f"SELECT {_SELECT} FROM customers c WHERE c.id = %s", (customer_id,))
+    def get_customer(self, customer_id: int, *, scope: Rule = MATCH_ALL) -> Customer:
+        where, params = self._scoped("c.id = ?", (customer_id,), scope)
+        row = self._one(f"SELECT {_SELECT} FROM customers c WHERE {where}", params)
         if row is None:
             raise NotFound(f"no customer with id {customer_id}")
         return _customer(row)
@@ -231,10 +254,16 @@ class PostgresTransaction(_LifeQueries):
         customer_id: int = self._one(_INSERT, [value for _, value in _encode(customer)])[0]
         self._write_tags(customer_id, customer.tags, replace=False)
         self._write_fields(customer_id, dict(customer.fields), replace=False)
-        return self.get_customer(customer_id)
+        stored = self.get_customer(customer_id)
+        self._write_terms(stored, replace=False)
+        return stored
 
     def update_customer(self, customer: Customer) -> Customer:
-        row = self._one("SELECT version, tags, fields FROM customers WHERE id = %s", (customer.id,))
+        row = self._one(
+            "SELECT version, tags, fields, name, emails, phones, whatsapp FROM customers"
+            " WHERE id = %s",
+            (customer.id,),
+        )
         if row is None:
             raise NotFound(f"no customer with id {customer.id}")
         if row[0] != customer.version:
@@ -250,6 +279,9 @@ class PostgresTransaction(_LifeQueries):
             self._write_tags(customer.id, customer.tags, replace=True)
         if typed_fields(customer.fields) != row[2]:
             self._write_fields(customer.id, dict(customer.fields), replace=True)
+        searched = (customer.name, list(customer.emails), list(customer.phones), customer.whatsapp)
+        if searched != tuple(row[3:7]) or list(customer.tags) != row[1]:
+            self._write_terms(customer, replace=True)
         return attrs.evolve(customer, version=customer.version + 1)
 
     def _write_tags(self, customer_id: int, tags: Sequence[str], *, replace: bool) -> None:
@@ -466,6 +498,8 @@ class PostgresStore:
                 for step in range(version + 1, LATEST + 1):
                     for statement in MIGRATIONS[step]:
                         self._db.execute(statement)
+                if version < SEARCH_VERSION:
+                    PostgresTransaction(self._db)._backfill_terms()
                 self._db.execute(
                     f"INSERT INTO {META_TABLE} (key, value) VALUES ('schema_version', %s)"
                     " ON CONFLICT (key) DO UPDATE SET value = excluded.value",

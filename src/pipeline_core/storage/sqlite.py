@@ -20,11 +20,12 @@ from pipeline_core.customer import Customer, FieldValue
 from pipeline_core.errors import ConcurrencyError, NotFound, StoreError
 from pipeline_core.events import Event, JSONValue
 from pipeline_core.flows import FlowDefinition
-from pipeline_core.rules.ast import Rule
+from pipeline_core.rules.ast import MATCH_ALL, Rule
 from pipeline_core.rules.sql import SQL_FUNCTIONS, SQLITE, SqlValue, compile_sql
 from pipeline_core.serialization import converter, dumps, from_typed_field_value
 from pipeline_core.statuses import StatusMachine
 from pipeline_core.storage.protocol import SCHEMA_VERSION, Order
+from pipeline_core.storage.sql_access import SEARCH_ATTRIBUTES, AccessQueries
 from pipeline_core.storage.sql_common import (
     HIDDEN_CLAUSE,
     MOMENT_ATTRIBUTES,
@@ -33,7 +34,7 @@ from pipeline_core.storage.sql_common import (
     field_rows,
     typed_fields,
 )
-from pipeline_core.storage.sqlite_schema import LATEST, MIGRATIONS
+from pipeline_core.storage.sqlite_schema import LATEST, MIGRATIONS, SEARCH_VERSION
 
 META_TABLE = "pipeline_meta"
 
@@ -114,13 +115,20 @@ def _task(row: sqlite3.Row) -> Task:
     return attrs.evolve(converter.structure(json.loads(row[1]), Task), id=row[0])
 
 
-class _LifeQueries:
+class _LifeQueries(AccessQueries):
     """Settings, sub-customers, workers, follow-ups, tasks and time entries on SQLite."""
 
     _db: sqlite3.Connection
+    _dialect = SQLITE
 
-    def get_customer(self, customer_id: int) -> Customer:
+    def get_customer(self, customer_id: int, *, scope: Rule = MATCH_ALL) -> Customer:
         raise NotImplementedError
+
+    def _customer_from_row(self, row: Sequence[Any]) -> Customer:
+        return _customer(row)  # type: ignore[arg-type]
+
+    def _executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self._db.executemany(sql, rows)
 
     def get_setting(self, key: str) -> JSONValue | None:
         row = self._db.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
@@ -140,23 +148,24 @@ class _LifeQueries:
         sql = f"SELECT {_SELECT} FROM customers c WHERE {where} ORDER BY {order}"
         return [_customer(row) for row in self._db.execute(sql, params)]
 
-    def children(self, parent_id: int) -> list[Customer]:
-        return self._customers("c.parent_id = ?", (parent_id,))
+    def children(self, parent_id: int, *, scope: Rule = MATCH_ALL) -> list[Customer]:
+        return self._scoped_customers("c.parent_id = ?", (parent_id,), scope)
 
-    def customers_of_worker(self, worker: str) -> list[Customer]:
-        return self._customers(
-            "EXISTS (SELECT 1 FROM json_each(c.workers) w WHERE w.value = ?)", (worker,)
+    def customers_of_worker(self, worker: str, *, scope: Rule = MATCH_ALL) -> list[Customer]:
+        return self._scoped_customers(
+            "EXISTS (SELECT 1 FROM json_each(c.workers) w WHERE w.value = ?)", (worker,), scope
         )
 
-    def customers_with_field(self, key: str) -> list[Customer]:
-        return self._customers(
-            "c.id IN (SELECT customer_id FROM customer_fields WHERE key = ?)", (key,)
+    def customers_with_field(self, key: str, *, scope: Rule = MATCH_ALL) -> list[Customer]:
+        return self._scoped_customers(
+            "c.id IN (SELECT customer_id FROM customer_fields WHERE key = ?)", (key,), scope
         )
 
-    def follow_ups_until(self, last_day: date) -> list[Customer]:
-        return self._customers(
+    def follow_ups_until(self, last_day: date, *, scope: Rule = MATCH_ALL) -> list[Customer]:
+        return self._scoped_customers(
             "c.next_follow_up IS NOT NULL AND c.next_follow_up <= ?",
             (last_day.isoformat(),),
+            scope,
             order="c.next_follow_up, c.id",
         )
 
@@ -201,9 +210,10 @@ class _LifeQueries:
         customer_id: int | None = None,
         worker: str | None = None,
         open_only: bool = False,
+        scope: Rule = MATCH_ALL,
     ) -> list[Task]:
         conditions: list[str] = ["1"]
-        params: list[Any] = []
+        visible, params = self._customer_ids_in(scope)
         if customer_id is not None:
             conditions.append("customer_id = ?")
             params.append(customer_id)
@@ -213,7 +223,7 @@ class _LifeQueries:
         if open_only:
             conditions.append("done_at IS NULL")
         rows = self._db.execute(
-            f"SELECT id, body FROM tasks WHERE {' AND '.join(conditions)}"
+            f"SELECT id, body FROM tasks WHERE {' AND '.join(conditions)}{visible}"
             " ORDER BY due IS NULL, due, id",
             params,
         )
@@ -230,10 +240,14 @@ class _LifeQueries:
         return attrs.evolve(entry, id=cursor.lastrowid)
 
     def time_entries(
-        self, *, customer_id: int | None = None, worker: str | None = None
+        self,
+        *,
+        customer_id: int | None = None,
+        worker: str | None = None,
+        scope: Rule = MATCH_ALL,
     ) -> list[TimeEntry]:
         conditions: list[str] = ["1"]
-        params: list[Any] = []
+        visible, params = self._customer_ids_in(scope)
         if customer_id is not None:
             conditions.append("customer_id = ?")
             params.append(customer_id)
@@ -242,7 +256,7 @@ class _LifeQueries:
             params.append(worker)
         rows = self._db.execute(
             "SELECT id, customer_id, worker, at, minutes, note FROM time_entries"
-            f" WHERE {' AND '.join(conditions)} ORDER BY at, id",
+            f" WHERE {' AND '.join(conditions)}{visible} ORDER BY at, id",
             params,
         )
         return [
@@ -269,10 +283,9 @@ class SqliteTransaction(_LifeQueries):
 
     # customers -----------------------------------------------------------------
 
-    def get_customer(self, customer_id: int) -> Customer:
-        row = self._db.execute(
-            f"SELECT {_SELECT} FROM customers c WHERE c.id = ?", (customer_id,)
-        ).fetchone()
+    def get_customer(self, customer_id: int, *, scope: Rule = MATCH_ALL) -> Customer:
+        where, params = self._scoped("c.id = ?", (customer_id,), scope)
+        row = self._db.execute(f"SELECT {_SELECT} FROM customers c WHERE {where}", params).fetchone()
         if row is None:
             raise NotFound(f"no customer with id {customer_id}")
         customer = self._seen[customer_id] = _customer(row)
@@ -290,7 +303,9 @@ class SqliteTransaction(_LifeQueries):
         assert customer_id is not None
         self._write_tags(customer_id, customer.tags, replace=False)
         self._write_fields(customer_id, dict(customer.fields), replace=False)
-        return self.get_customer(customer_id)
+        stored = self.get_customer(customer_id)
+        self._write_terms(stored, replace=False)
+        return stored
 
     def update_customer(self, customer: Customer) -> Customer:
         before = self._seen.get(customer.id)
@@ -314,6 +329,8 @@ class SqliteTransaction(_LifeQueries):
             self._write_tags(customer.id, customer.tags, replace=True)
         if "fields" in changed:
             self._write_fields(customer.id, dict(customer.fields), replace=True)
+        if SEARCH_ATTRIBUTES.intersection(changed):
+            self._write_terms(customer, replace=True)
         stored = self._seen[customer.id] = attrs.evolve(customer, version=customer.version + 1)
         return stored
 
@@ -555,6 +572,8 @@ class SqliteStore:
             for version in range(current + 1, LATEST + 1):
                 for statement in MIGRATIONS[version]:
                     self._db.execute(statement)
+            if current < SEARCH_VERSION:
+                SqliteTransaction(self._db)._backfill_terms()
             self._db.execute(
                 f"INSERT INTO {META_TABLE} (key, value) VALUES ('schema_version', ?)"
                 " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
