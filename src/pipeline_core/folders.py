@@ -36,7 +36,7 @@ class Folder:
     name: str = attrs.field(converter=_name)
     machine: StatusMachine | None = None
     fields: tuple[str, ...] = attrs.field(default=(), converter=_keys)
-    access: FolderAccess = FolderAccess()
+    access: FolderAccess = attrs.field(factory=FolderAccess)
 
     def __attrs_post_init__(self) -> None:
         if self.machine is not None and self.machine.name != f"folder:{self.name}":

@@ -107,7 +107,9 @@ def parse_query(text: str) -> SearchQuery:
             )
         # A national number's leading trunk zeros are not in the international form.
         trimmed = key.rstrip("0")
-        return SearchQuery(stripped, ((PHONE, trimmed if len(trimmed) >= MIN_PHONE_DIGITS else key),))
+        return SearchQuery(
+            stripped, ((PHONE, trimmed if len(trimmed) >= MIN_PHONE_DIGITS else key),)
+        )
     found = words(stripped)
     if "@" in stripped and " " not in stripped:
         return SearchQuery(stripped, ((TEXT, fold(stripped)),))

@@ -21,16 +21,16 @@ from pipeline_core.events import Event, EventKind, JSONValue
 from pipeline_core.flows import PALETTE, Column, FlowDefinition, FlowExplanation
 from pipeline_core.outcomes import enter_status
 from pipeline_core.rules.ast import MATCH_ALL, InSet, Not, Rule, all_of, fields_of, is_custom
-from pipeline_core.rules.evaluate import compile_predicate
 from pipeline_core.rules.catalog import DEFAULT_CATALOG, Catalog
 from pipeline_core.rules.dates import bind_dates, utc_today
+from pipeline_core.rules.evaluate import compile_predicate
 from pipeline_core.rules.explain import explain
 from pipeline_core.rules.parser import parse
 from pipeline_core.rules.printer import to_text
 from pipeline_core.rules.sql import POSTGRES, SQLITE, Compiled, Dialect, compile_sql
+from pipeline_core.search import SearchQuery
 from pipeline_core.serialization import converter
 from pipeline_core.statuses import StatusMachine, default_status_machine
-from pipeline_core.search import SearchQuery
 from pipeline_core.storage import Order, Store, Transaction, open_store
 from pipeline_core.workspace_access import AccessMixin
 from pipeline_core.workspace_base import ScopedTransaction

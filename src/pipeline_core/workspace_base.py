@@ -18,11 +18,11 @@ from pipeline_core.errors import PermissionDenied
 from pipeline_core.events import Event, EventKind, JSONValue
 from pipeline_core.folders import SETTINGS_KEY as FOLDERS_KEY
 from pipeline_core.folders import Folder
+from pipeline_core.rules.ast import Rule
 from pipeline_core.serialization import converter
 from pipeline_core.settings import SETTINGS_KEY as LIFECYCLE_KEY
 from pipeline_core.settings import LifecycleSettings
 from pipeline_core.statuses import Status, StatusMachine
-from pipeline_core.rules.ast import Rule
 from pipeline_core.storage import Transaction
 
 

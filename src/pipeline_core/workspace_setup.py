@@ -225,7 +225,8 @@ class SetupMixin(WorkspaceBase):
         """
         with self._tx() as tx:
             current = tx.get_customer(customer_id)
-            return self._set_folder_in(tx, current, folder, status, reason, reason_text)
+            moved = self._set_folder_in(tx, current, folder, status, reason, reason_text)
+            return self._shown(tx, moved)
 
     def _set_folder_in(
         self,

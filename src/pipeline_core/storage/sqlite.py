@@ -285,7 +285,9 @@ class SqliteTransaction(_LifeQueries):
 
     def get_customer(self, customer_id: int, *, scope: Rule = MATCH_ALL) -> Customer:
         where, params = self._scoped("c.id = ?", (customer_id,), scope)
-        row = self._db.execute(f"SELECT {_SELECT} FROM customers c WHERE {where}", params).fetchone()
+        row = self._db.execute(
+            f"SELECT {_SELECT} FROM customers c WHERE {where}", params
+        ).fetchone()
         if row is None:
             raise NotFound(f"no customer with id {customer_id}")
         customer = self._seen[customer_id] = _customer(row)
