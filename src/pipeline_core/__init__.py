@@ -11,6 +11,7 @@ Open a workspace on a store URL and drive everything through it::
 
 from importlib.metadata import PackageNotFoundError, version
 
+from pipeline_core.access import AccessSettings, FolderAccess, Principal, User
 from pipeline_core.activity import Step, Task, TimeEntry
 from pipeline_core.automation import Action, Automation, HandlerFailure
 from pipeline_core.board import Board, BoardColumn
@@ -25,6 +26,7 @@ from pipeline_core.errors import (
     InvalidStatusMachine,
     InvalidValue,
     NotFound,
+    PermissionDenied,
     PipelineError,
     RuleSyntaxError,
     StaleDefinition,
@@ -35,6 +37,7 @@ from pipeline_core.events import Event, EventKind
 from pipeline_core.flows import Column, FlowDefinition
 from pipeline_core.folders import Folder
 from pipeline_core.reminders import Reminder
+from pipeline_core.saved_filters import SavedFilter
 from pipeline_core.settings import LifecycleSettings
 from pipeline_core.statuses import EntryAction, Status, StatusMachine, default_status_machine
 from pipeline_core.view import CustomerTree, CustomerView, TimeSummary
@@ -46,6 +49,7 @@ except PackageNotFoundError:  # running from a source tree that was never instal
     __version__ = "0.0.0"
 
 __all__ = [
+    "AccessSettings",
     "Action",
     "AlreadyConverted",
     "Automation",
@@ -65,15 +69,19 @@ __all__ = [
     "FixedClock",
     "FlowDefinition",
     "Folder",
+    "FolderAccess",
     "HandlerFailure",
     "ImportRowError",
     "InvalidStatusMachine",
     "InvalidValue",
     "LifecycleSettings",
     "NotFound",
+    "PermissionDenied",
     "PipelineError",
+    "Principal",
     "Reminder",
     "RuleSyntaxError",
+    "SavedFilter",
     "StaleDefinition",
     "Status",
     "StatusMachine",
@@ -84,6 +92,7 @@ __all__ = [
     "TimeEntry",
     "TimeSummary",
     "TransitionNotAllowed",
+    "User",
     "Workspace",
     "__version__",
     "default_status_machine",

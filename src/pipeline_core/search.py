@@ -25,7 +25,7 @@ MIN_PHONE_DIGITS = 4
 TEXT, PHONE = "t", "p"
 """Term kinds: words of names, emails and tags; reversed phone digits."""
 
-NAME_WEIGHT, EMAIL_WEIGHT, TAG_WEIGHT, PHONE_WEIGHT = 4, 3, 2, 4
+NAME_WEIGHT, EMAIL_WEIGHT, TAG_WEIGHT, PHONE_WEIGHT = 4, 3, 1, 4
 """How much a match on each kind of term counts; an exact (whole-term) match counts double."""
 
 DEFAULT_LIMIT = 50
