@@ -251,6 +251,16 @@ def test_hidden_contacts_are_masked_for_agents_only(admin: Workspace) -> None:
     with pytest.raises(PermissionDenied, match="contact data is hidden"):
         ann.edit_customer(customer.id, emails=("new@x.org",))
     assert as_user(admin, "max").get_customer(customer.id).emails == ("hal@x.org",)
+    # An edit of contact data on the timeline does not give it away either.
+    admin.edit_customer(customer.id, emails=("hal2@x.org",))
+    edit = ann.timeline(customer.id, ["edited"])[-1]
+    assert (edit.data["field"], edit.data["before"], edit.data["after"]) == (
+        "emails",
+        "(hidden)",
+        "(hidden)",
+    )
+    assert ann.customer_view(customer.id).recent_events[-1].data["after"] == "(hidden)"
+    assert admin.timeline(customer.id, ["edited"])[-1].data["after"] == ["hal2@x.org"]
 
 
 def test_unknown_actor_is_a_clear_error(admin: Workspace) -> None:

@@ -93,7 +93,9 @@ def test_saved_filters_with_filter_option(store: str) -> None:
     assert listed(store, "customers", "list", "--filter", "vips") == ["Sam South"]
     assert listed(store, "--as", "ann", "customers", "list", "--filter", "vips") == []
     ok(store, "--as", "ann", "filters", "save", "mine", 'name ~ "jos"')
-    shown = json.loads(ok(store, "--as", "ann", "filters", "show", "mine", "--format", "json").output)
+    shown = json.loads(
+        ok(store, "--as", "ann", "filters", "show", "mine", "--format", "json").output
+    )
     assert shown == {"name": "mine", "rule": 'name ~ "jos"', "owner": "ann", "shared": False}
     assert "mine" not in ok(store, "filters", "list").output
     result = run(store, "customers", "list", "--filter", "mine")
@@ -110,8 +112,9 @@ def test_hidden_contacts_and_folder_access(store: str) -> None:
     assert record[0]["phones"] == ["(hidden)"]
     assert "+1 415-555-0132" in ok(store, "customers", "list").output
     ok(store, "folders", "add", "Closed")
-    assert "in admin, manager; out anyone" in ok(
-        store, "folders", "access", "Closed", "--enter", "admin", "--enter", "manager"
-    ).output
+    assert (
+        "in admin, manager; out anyone"
+        in ok(store, "folders", "access", "Closed", "--enter", "admin", "--enter", "manager").output
+    )
     result = run(store, "--as", "ann", "customers", "folder", "1", "Closed")
     assert result.exit_code == 1 and "into folder 'Closed'" in result.stderr

@@ -19,6 +19,7 @@ import attrs
 
 from pipeline_core.customer import Customer, checked_text
 from pipeline_core.errors import InvalidValue
+from pipeline_core.events import Event, EventKind
 from pipeline_core.rules.ast import MATCH_ALL, InSet, MatchAll, Not, Rule, SetTest, any_of
 
 Role = Literal["admin", "manager", "agent"]
@@ -133,6 +134,18 @@ def masked(customer: Customer) -> Customer:
         phones=(HIDDEN,) if customer.phones else (),
         whatsapp=HIDDEN if customer.whatsapp else None,
     )
+
+
+CONTACT_FIELDS = frozenset({"emails", "phones", "whatsapp"})
+"""The customer fields that hold contact data."""
+
+
+def masked_event(event: Event) -> Event:
+    """The event with the contact data an edit event carries replaced by a placeholder."""
+    if event.kind is not EventKind.EDITED or event.data.get("field") not in CONTACT_FIELDS:
+        return event
+    data = {**event.data, "before": HIDDEN, "after": HIDDEN}
+    return attrs.evolve(event, data=data)
 
 
 def _roles(values: tuple[str, ...] | list[str]) -> tuple[Role, ...]:

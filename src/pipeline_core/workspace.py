@@ -543,7 +543,7 @@ class Workspace(AccessMixin, LifeMixin, SetupMixin):
         wanted = None if kinds is None else {EventKind(kind) for kind in kinds}
         with self._tx() as tx:
             tx.get_customer(customer_id)
-            events = tx.events(customer_id)
+            events = self._shown_events(tx, tx.events(customer_id))
         return [event for event in events if wanted is None or event.kind in wanted]
 
     # flows and boards --------------------------------------------------------------

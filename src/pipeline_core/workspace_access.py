@@ -12,8 +12,8 @@ from typing import Any
 
 import attrs
 
-from pipeline_core.access import SETTINGS_KEY as ACCESS_KEY
 from pipeline_core.access import (
+    CONTACT_FIELDS,
     AccessSettings,
     FolderAccess,
     Principal,
@@ -21,6 +21,7 @@ from pipeline_core.access import (
     User,
     checked_name,
 )
+from pipeline_core.access import SETTINGS_KEY as ACCESS_KEY
 from pipeline_core.customer import Customer
 from pipeline_core.errors import DuplicateCustomer, InvalidValue, NotFound, PermissionDenied
 from pipeline_core.rules.ast import MATCH_ALL, Rule
@@ -30,8 +31,6 @@ from pipeline_core.saved_filters import SavedFilter, filter_name
 from pipeline_core.search import DEFAULT_LIMIT, parse_query
 from pipeline_core.serialization import converter
 from pipeline_core.workspace_base import ScopedTransaction, WorkspaceBase
-
-CONTACT_FIELDS = frozenset({"emails", "phones", "whatsapp"})
 
 
 class AccessMixin(WorkspaceBase):

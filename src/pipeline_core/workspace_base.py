@@ -8,7 +8,7 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Protocol
 
 from pipeline_core.access import SETTINGS_KEY as ACCESS_KEY
-from pipeline_core.access import AccessSettings, Principal, masked
+from pipeline_core.access import AccessSettings, Principal, masked, masked_event
 from pipeline_core.automation import Hooks
 from pipeline_core.clock import Clock
 from pipeline_core.custom_fields import SETTINGS_KEY as FIELDS_KEY
@@ -163,6 +163,12 @@ class WorkspaceBase(abc.ABC):
     def _shown(self, tx: ScopedTransaction, customer: Customer) -> Customer:
         """The customer as the actor may see it (contact data masked if hidden from them)."""
         return masked(customer) if self._hides_contacts(tx) else customer
+
+    def _shown_events(self, tx: ScopedTransaction, events: list[Event]) -> list[Event]:
+        """Events as the actor may see them: edits of hidden contact data masked."""
+        if not self._hides_contacts(tx):
+            return events
+        return [masked_event(event) for event in events]
 
     def _shown_all(self, tx: ScopedTransaction, customers: list[Customer]) -> list[Customer]:
         """``_shown`` for many customers, reading the setting once."""

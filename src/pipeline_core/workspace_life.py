@@ -551,7 +551,7 @@ class LifeMixin(WorkspaceBase):
                 else self._visible_or_none(tx, customer.parent_id)
             )
             open_tasks = tx.find_tasks(customer_id=customer_id, open_only=True)
-            events = tx.events(customer_id)
+            events = self._shown_events(tx, tx.events(customer_id))
             entries = tx.time_entries(customer_id=customer_id)
             follow_up = customer.next_follow_up
             return CustomerView(
