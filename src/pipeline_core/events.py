@@ -21,6 +21,7 @@ class EventKind(enum.StrEnum):
     TAGS_CHANGED = "tags_changed"
     HIDDEN_FROM_FLOW = "hidden_from_flow"
     SHOWN_IN_FLOW = "shown_in_flow"
+    MERGED = "merged"
 
 
 @attrs.frozen(kw_only=True)

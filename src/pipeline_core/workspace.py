@@ -11,11 +11,32 @@ import attrs
 from pipeline_core.board import Board, BoardColumn
 from pipeline_core.clock import Clock, SystemClock
 from pipeline_core.customer import EDITABLE_FIELDS, Customer
+from pipeline_core.dedupe import (
+    DuplicatePolicy,
+    MergeResult,
+    absorb,
+    check_policy,
+    duplicate_error,
+    matches,
+    merge_records,
+    resolve,
+    updated_with,
+)
+from pipeline_core.duplicates import DuplicateCluster, clusters
 from pipeline_core.errors import InvalidValue
 from pipeline_core.events import Event, EventKind, JSONValue
 from pipeline_core.flows import PALETTE, Column, FlowDefinition
+from pipeline_core.normalize import customer_keys
 from pipeline_core.rules.ast import MATCH_ALL, InSet, Not, Rule, all_of
 from pipeline_core.serialization import converter
+from pipeline_core.settings import (
+    KEY_SETTINGS,
+    Settings,
+    parse_setting,
+    setting_name,
+    setting_text,
+    settings_from,
+)
 from pipeline_core.statuses import EntryAction, StatusMachine, default_status_machine
 from pipeline_core.storage import Store, Transaction, open_store
 
@@ -100,26 +121,53 @@ class Workspace:
 
     # customers ---------------------------------------------------------------------
 
-    def add_customer(self, customer: Customer) -> Customer:
-        """Store a new customer; an empty status means the machine's initial status."""
+    def add_customer(
+        self, customer: Customer, *, on_duplicate: DuplicatePolicy | None = None
+    ) -> Customer:
+        """Store a new customer; an empty status means the machine's initial status.
+
+        If its phones, emails or WhatsApp match live customers, ``on_duplicate``
+        decides (default: the ``allow_duplicates`` setting, else ``block``):
+        ``block`` raises ``DuplicateCustomer`` naming them, ``allow`` adds it
+        anyway, ``merge`` folds it into the oldest match (that customer wins,
+        blanks are filled, contacts and tags are added) and ``update`` writes the
+        new values over the oldest match; both return the existing customer.
+        """
         now = self.clock.now()
         with self._tx() as tx:
             machine = self._machine(tx)
             status = machine.status(customer.status or machine.initial)
             if customer.parent_id is not None:
-                tx.get_customer(customer.parent_id)
+                customer = attrs.evolve(customer, parent_id=resolve(tx, customer.parent_id))
             draft = attrs.evolve(
                 customer, status=status.name, created_at=now, updated_at=now, version=0
             )
             draft = self._enter(draft, machine, status.name)
+            settings = settings_from(tx.get_setting)
+            options = settings.normalize_options
+            keys = customer_keys(draft, options, strict=True)
+            policy = check_policy(
+                on_duplicate or ("allow" if settings.allow_duplicates else "block")
+            )
+            found = [] if policy == "allow" else matches(tx, keys)
+            if found:
+                existing_id = min(customer_id for _, customer_id in found)
+                if policy == "merge":
+                    return absorb(
+                        tx, existing_id, draft, found, options=options, now=now, event=self._event
+                    )
+                if policy == "update":
+                    before, after = updated_with(tx, existing_id, draft, options)
+                    return self._save_edit(tx, before, after)
+                raise duplicate_error(tx, draft, found, options)
             stored = tx.insert_customer(draft)
             tx.append_events([self._event(stored.id, EventKind.CREATED, status=stored.status)])
             return stored
 
     def get_customer(self, customer_id: int) -> Customer:
-        """The customer with that id; ``NotFound`` if there is none."""
+        """The customer with that id (a merged one's id leads to its primary); else ``NotFound``."""
         with self._tx() as tx:
-            return tx.get_customer(customer_id)
+            return tx.get_customer(resolve(tx, customer_id))
 
     def list_customers(
         self, where: Rule = MATCH_ALL, *, limit: int | None = None, offset: int = 0
@@ -134,12 +182,20 @@ class Workspace:
             return tx.count_customers(where)
 
     def edit_customer(
-        self, customer_id: int, *, expected_version: int | None = None, **changes: Any
+        self,
+        customer_id: int,
+        *,
+        expected_version: int | None = None,
+        on_duplicate: DuplicatePolicy | None = None,
+        **changes: Any,
     ) -> Customer:
         """Change fields of a customer; one event per changed field.
 
         Only fields in ``EDITABLE_FIELDS`` may change here: status moves go
         through ``move``. ``expected_version`` guards against lost updates.
+        A phone, email or WhatsApp that the edit adds and another live customer
+        holds raises ``DuplicateCustomer`` unless ``on_duplicate`` is ``allow``
+        (default: the ``allow_duplicates`` setting); use ``merge`` to combine.
         """
         unknown = sorted(set(changes) - EDITABLE_FIELDS)
         if unknown:
@@ -150,16 +206,43 @@ class Workspace:
             current = self._current(tx, customer_id, expected_version)
             edited = attrs.evolve(current, **changes)
             if edited.parent_id != current.parent_id and edited.parent_id is not None:
-                self._check_parent(tx, customer_id, edited.parent_id)
-            events = self._edit_events(current, edited)
-            if not events:
-                return current
-            stored = tx.update_customer(attrs.evolve(edited, updated_at=self.clock.now()))
-            tx.append_events(events)
-            return stored
+                parent_id = resolve(tx, edited.parent_id)
+                edited = attrs.evolve(edited, parent_id=parent_id)
+                self._check_parent(tx, current.id, parent_id)
+            self._check_edit_duplicates(tx, current, edited, on_duplicate)
+            return self._save_edit(tx, current, edited)
+
+    def _save_edit(self, tx: Transaction, current: Customer, edited: Customer) -> Customer:
+        events = self._edit_events(current, edited)
+        if not events:
+            return current
+        stored = tx.update_customer(attrs.evolve(edited, updated_at=self.clock.now()))
+        tx.append_events(events)
+        return stored
+
+    def _check_edit_duplicates(
+        self, tx: Transaction, current: Customer, edited: Customer, policy: str | None
+    ) -> None:
+        contacts = ("emails", "phones", "whatsapp", "country")
+        if all(getattr(current, name) == getattr(edited, name) for name in contacts):
+            return
+        settings = settings_from(tx.get_setting)
+        options = settings.normalize_options
+        keys = customer_keys(edited, options, strict=True)
+        chosen = check_policy(policy or ("allow" if settings.allow_duplicates else "block"))
+        if chosen in ("merge", "update"):
+            raise InvalidValue(
+                f"an edit can only block or allow duplicates, not {chosen!r}; use merge to combine"
+            )
+        if chosen == "allow":
+            return
+        held = set(tx.contact_keys(current.id))
+        found = matches(tx, [key for key in keys if key not in held], exclude=current.id)
+        if found:
+            raise duplicate_error(tx, edited, found, options)
 
     def _current(self, tx: Transaction, customer_id: int, expected: int | None) -> Customer:
-        current = tx.get_customer(customer_id)
+        current = tx.get_customer(resolve(tx, customer_id))
         if expected is not None:
             current = attrs.evolve(current, version=expected)
         return current
@@ -251,8 +334,85 @@ class Workspace:
     def timeline(self, customer_id: int) -> list[Event]:
         """Every event of a customer, oldest first."""
         with self._tx() as tx:
-            tx.get_customer(customer_id)
-            return tx.events(customer_id)
+            return tx.events(resolve(tx, customer_id))
+
+    # settings, duplicates and merges --------------------------------------------------
+
+    def settings(self) -> Settings:
+        """The workspace settings (default region, allow duplicates, gmail folding)."""
+        with self._tx() as tx:
+            return settings_from(tx.get_setting)
+
+    def get_setting(self, name: str) -> str:
+        """One setting's value as text (``true``/``false``, a region, or empty)."""
+        return setting_text(self.settings(), name)
+
+    def set_setting(self, name: str, value: str) -> Settings:
+        """Change a setting; one that changes contact keys re-indexes every customer."""
+        name = setting_name(name)
+        text = parse_setting(name, value)
+        with self._tx() as tx:
+            before = tx.get_setting(name)
+            tx.put_setting(name, text)
+            if name in KEY_SETTINGS and (before or "") != text:
+                tx.rebuild_contact_keys()
+            return settings_from(tx.get_setting)
+
+    def find_duplicates(self, *, with_customers: bool = False) -> list[DuplicateCluster]:
+        """Clusters of live customers sharing a phone, email or WhatsApp key, transitively.
+
+        Grouped in the store by key (an index scan), joined with union-find:
+        never a pairwise comparison. ``with_customers`` loads the records too.
+        """
+        with self._tx() as tx:
+            found = clusters(tx.duplicate_groups())
+            if not with_customers:
+                return found
+            wanted = [customer_id for cluster in found for customer_id in cluster.customer_ids]
+            records = {c.id: c for c in tx.get_customers(wanted)}
+            return [
+                attrs.evolve(cluster, customers=tuple(records[i] for i in cluster.customer_ids))
+                for cluster in found
+            ]
+
+    def merge(self, primary: int, others: Sequence[int], *, dry_run: bool = False) -> MergeResult:
+        """Merge ``others`` into ``primary`` in one transaction; ``dry_run`` changes nothing.
+
+        The primary's values win and its blanks are filled from the others in
+        order; contacts, tags and workers are unions de-duplicated by normalized
+        key; custom fields merge like scalars; the primary keeps its status.
+        Events, sub-customers and flow hides move to the primary; the others
+        become tombstones whose ids lead to it. One ``merged`` event records what
+        came from which record.
+        """
+        return self.merge_many([(primary, others)], dry_run=dry_run)[0]
+
+    def merge_many(
+        self, merges: Sequence[tuple[int, Sequence[int]]], *, dry_run: bool = False
+    ) -> list[MergeResult]:
+        """Several merges in one transaction, in order; a record one consumed cannot be used again."""
+        now = self.clock.now()
+        try:
+            with self._tx() as tx:
+                options = settings_from(tx.get_setting).normalize_options
+                consumed: dict[int, int] = {}
+                results = [
+                    merge_records(
+                        tx,
+                        primary,
+                        list(others),
+                        options=options,
+                        now=now,
+                        event=self._event,
+                        consumed=consumed,
+                    )
+                    for primary, others in merges
+                ]
+                if dry_run:
+                    raise _DryRun([attrs.evolve(r, dry_run=True) for r in results])
+                return results
+        except _DryRun as rolled_back:
+            return rolled_back.results
 
     # flows and boards --------------------------------------------------------------
 
@@ -324,6 +484,7 @@ class Workspace:
     def _set_hidden(self, flow: str, customer_id: int, *, hidden: bool) -> bool:
         kind = EventKind.HIDDEN_FROM_FLOW if hidden else EventKind.SHOWN_IN_FLOW
         with self._tx() as tx:
+            customer_id = resolve(tx, customer_id)
             changed = tx.set_hidden(flow, customer_id, hidden)
             if changed:
                 tx.append_events([self._event(customer_id, kind, flow=flow)])
@@ -372,6 +533,14 @@ class Workspace:
                 cards=cards(unmapped_rule) if unmapped_count else (),
             )
             return Board(flow=definition.name, columns=columns, unmapped=unmapped)
+
+
+class _DryRun(Exception):
+    """Carries dry-run results out of a transaction so that it rolls back."""
+
+    def __init__(self, results: list[MergeResult]) -> None:
+        super().__init__("dry run")
+        self.results = results
 
 
 def _json(customer: Customer, name: str) -> JSONValue:

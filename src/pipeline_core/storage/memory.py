@@ -12,8 +12,10 @@ from pipeline_core.customer import Customer
 from pipeline_core.errors import ConcurrencyError, NotFound
 from pipeline_core.events import Event
 from pipeline_core.flows import FlowDefinition
+from pipeline_core.normalize import ContactKey, index_keys
 from pipeline_core.rules.ast import Rule
 from pipeline_core.rules.evaluate import compile_predicate
+from pipeline_core.settings import settings_from
 from pipeline_core.statuses import StatusMachine
 from pipeline_core.storage.protocol import Order
 
@@ -26,6 +28,11 @@ class _State:
     flows: dict[str, FlowDefinition] = attrs.Factory(dict)
     hidden: dict[str, set[int]] = attrs.Factory(dict)
     next_customer_id: int = 1
+    settings: dict[str, str] = attrs.Factory(dict)
+    # The contact-key index: values are immutable so that a shallow copy is a snapshot.
+    keys: dict[int, tuple[ContactKey, ...]] = attrs.Factory(dict)
+    index: dict[ContactKey, frozenset[int]] = attrs.Factory(dict)
+    merged: dict[int, int] = attrs.Factory(dict)
 
     def copy(self) -> _State:
         return _State(
@@ -35,6 +42,10 @@ class _State:
             flows=dict(self.flows),
             hidden={flow: set(ids) for flow, ids in self.hidden.items()},
             next_customer_id=self.next_customer_id,
+            settings=dict(self.settings),
+            keys=dict(self.keys),
+            index=dict(self.index),
+            merged=dict(self.merged),
         )
 
 
@@ -64,6 +75,7 @@ class MemoryTransaction:
         stored = attrs.evolve(customer, id=state.next_customer_id, version=1)
         state.customers[stored.id] = stored
         state.next_customer_id += 1
+        self._index(stored)
         return stored
 
     def update_customer(self, customer: Customer) -> Customer:
@@ -72,13 +84,34 @@ class MemoryTransaction:
             raise ConcurrencyError(customer.id, customer.version, current.version)
         stored = attrs.evolve(customer, version=customer.version + 1)
         self._w.customers[stored.id] = stored
+        if customer.id not in self._state.merged:
+            self._index(stored)
         return stored
+
+    def _index(self, customer: Customer) -> None:
+        options = settings_from(self.get_setting).normalize_options
+        self._unindex(customer.id)
+        state = self._w
+        keys = index_keys(customer, options)
+        state.keys[customer.id] = keys
+        for key in keys:
+            state.index[key] = state.index.get(key, frozenset()) | {customer.id}
+
+    def _unindex(self, customer_id: int) -> None:
+        state = self._w
+        for key in state.keys.pop(customer_id, ()):
+            remaining = state.index[key] - {customer_id}
+            if remaining:
+                state.index[key] = remaining
+            else:
+                del state.index[key]
 
     def _members(self, rule: Rule, hidden_from: str | None) -> Iterator[Customer]:
         predicate = compile_predicate(rule)
         hidden = self._state.hidden.get(hidden_from, set()) if hidden_from else set()
+        merged = self._state.merged
         for customer in self._state.customers.values():
-            if customer.id not in hidden and predicate(customer):
+            if customer.id not in hidden and customer.id not in merged and predicate(customer):
                 yield customer
 
     def find_customers(
@@ -156,6 +189,72 @@ class MemoryTransaction:
     def hidden_customers(self, flow: str) -> list[int]:
         self.get_flow(flow)
         return sorted(self._state.hidden.get(flow, set()))
+
+    # settings, contact keys and merges --------------------------------------------
+
+    def get_setting(self, name: str) -> str | None:
+        return self._state.settings.get(name)
+
+    def put_setting(self, name: str, value: str) -> None:
+        self._w.settings[name] = value
+
+    def find_by_keys(self, keys: Sequence[ContactKey]) -> list[tuple[ContactKey, int]]:
+        found = [
+            (key, customer_id)
+            for key in dict.fromkeys(keys)
+            for customer_id in self._state.index.get(key, ())
+        ]
+        return sorted(found, key=lambda pair: (pair[1], pair[0].kind, pair[0].key))
+
+    def contact_keys(self, customer_id: int) -> list[ContactKey]:
+        return list(self._state.keys.get(customer_id, ()))
+
+    def rebuild_contact_keys(self) -> None:
+        state = self._w
+        state.keys.clear()
+        state.index.clear()
+        for customer in state.customers.values():
+            if customer.id not in state.merged:
+                self._index(customer)
+
+    def duplicate_groups(self) -> list[tuple[ContactKey, tuple[int, ...]]]:
+        return sorted(
+            (key, tuple(sorted(ids))) for key, ids in self._state.index.items() if len(ids) > 1
+        )
+
+    def get_customers(self, customer_ids: Sequence[int]) -> list[Customer]:
+        customers = self._state.customers
+        return [customers[i] for i in sorted(set(customer_ids)) if i in customers]
+
+    def children(self, customer_id: int) -> list[int]:
+        return sorted(c.id for c in self._state.customers.values() if c.parent_id == customer_id)
+
+    def move_events(self, from_id: int, to_id: int) -> list[int]:
+        self.get_customer(to_id)
+        state = self._w
+        moved = []
+        for position, event in enumerate(state.events):
+            if event.customer_id == from_id:
+                state.events[position] = attrs.evolve(event, customer_id=to_id)
+                moved.append(event.id)
+        return moved
+
+    def hidden_flows(self, customer_id: int) -> list[str]:
+        return sorted(flow for flow, ids in self._state.hidden.items() if customer_id in ids)
+
+    def mark_merged(self, customer_id: int, into: int) -> None:
+        self.get_customer(customer_id)
+        self.get_customer(into)
+        state = self._w
+        self._unindex(customer_id)
+        for tombstone, target in list(state.merged.items()):
+            if target == customer_id:
+                state.merged[tombstone] = into
+        state.merged[customer_id] = into
+
+    def merged_into(self, customer_id: int) -> int | None:
+        self.get_customer(customer_id)
+        return self._state.merged.get(customer_id)
 
 
 class MemoryStore:

@@ -9,13 +9,14 @@ from typing import Literal, Protocol
 from pipeline_core.customer import Customer
 from pipeline_core.events import Event
 from pipeline_core.flows import FlowDefinition
+from pipeline_core.normalize import ContactKey
 from pipeline_core.rules.ast import Rule
 from pipeline_core.statuses import StatusMachine
 
 Order = Literal["id", "activity"]
 """``id``: oldest first. ``activity``: most recently updated first (board cards)."""
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """The schema version this release writes; stores at a higher version are refused."""
 
 
@@ -96,6 +97,65 @@ class Transaction(Protocol):
 
     def hidden_customers(self, flow: str) -> list[int]:
         """Ids of the customers hidden from a flow's board."""
+        ...
+
+    # settings, contact keys and merges (duplicates) -------------------------------
+
+    def get_setting(self, name: str) -> str | None:
+        """The stored text of a workspace setting, None if it was never set."""
+        ...
+
+    def put_setting(self, name: str, value: str) -> None:
+        """Store a workspace setting's text, replacing any earlier value."""
+        ...
+
+    def find_by_keys(self, keys: Sequence[ContactKey]) -> list[tuple[ContactKey, int]]:
+        """``(key, customer id)`` for every live customer holding one of ``keys``; an index look-up.
+
+        Customers' valid contact keys are indexed by ``insert_customer`` and
+        ``update_customer`` (see ``pipeline_core.normalize.index_keys``), with the
+        normalization options the stored settings give.
+        """
+        ...
+
+    def contact_keys(self, customer_id: int) -> list[ContactKey]:
+        """The indexed keys of one customer (none for a tombstone)."""
+        ...
+
+    def rebuild_contact_keys(self) -> None:
+        """Recompute every live customer's keys (after a setting that changes them changed)."""
+        ...
+
+    def duplicate_groups(self) -> list[tuple[ContactKey, tuple[int, ...]]]:
+        """Every key held by two or more live customers, with their ids ascending."""
+        ...
+
+    def get_customers(self, customer_ids: Sequence[int]) -> list[Customer]:
+        """The customers with these ids, in id order; unknown ids are left out."""
+        ...
+
+    def children(self, customer_id: int) -> list[int]:
+        """Ids of the customers whose parent is ``customer_id``, ascending; an index look-up."""
+        ...
+
+    def move_events(self, from_id: int, to_id: int) -> list[int]:
+        """Move every event of ``from_id`` to ``to_id``'s timeline; the moved event ids."""
+        ...
+
+    def hidden_flows(self, customer_id: int) -> list[str]:
+        """Names of the flows a customer is hidden from, by name."""
+        ...
+
+    def mark_merged(self, customer_id: int, into: int) -> None:
+        """Turn a customer into a tombstone pointing at ``into``.
+
+        It drops its contact keys and leaves finds, counts and duplicate groups;
+        tombstones that pointed at it now point at ``into``.
+        """
+        ...
+
+    def merged_into(self, customer_id: int) -> int | None:
+        """The customer a tombstone was merged into; None for a live customer."""
         ...
 
 

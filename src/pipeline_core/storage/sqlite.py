@@ -16,6 +16,7 @@ from pipeline_core.customer import Customer, FieldValue
 from pipeline_core.errors import ConcurrencyError, NotFound, StoreError
 from pipeline_core.events import Event
 from pipeline_core.flows import FlowDefinition
+from pipeline_core.normalize import ContactKey, NormalizeOptions, contact_keys, index_keys
 from pipeline_core.rules.ast import Rule
 from pipeline_core.rules.sql import SQLITE, SqlValue, compile_sql
 from pipeline_core.serialization import (
@@ -24,9 +25,10 @@ from pipeline_core.serialization import (
     from_typed_field_value,
     typed_field_value,
 )
+from pipeline_core.settings import settings_from
 from pipeline_core.statuses import StatusMachine
 from pipeline_core.storage.protocol import SCHEMA_VERSION, Order
-from pipeline_core.storage.sqlite_schema import LATEST, MIGRATIONS
+from pipeline_core.storage.sqlite_schema import CONTACT_KEYS_SINCE, LATEST, MIGRATIONS
 
 META_TABLE = "pipeline_meta"
 
@@ -128,6 +130,7 @@ class SqliteTransaction:
 
     def __init__(self, connection: sqlite3.Connection) -> None:
         self._db = connection
+        self._options: NormalizeOptions | None = None
 
     # customers -----------------------------------------------------------------
 
@@ -149,11 +152,12 @@ class SqliteTransaction:
         assert customer_id is not None
         self._write_tags(customer_id, customer.tags, replace=False)
         self._write_fields(customer_id, dict(customer.fields), replace=False)
+        self._write_keys(customer_id, index_keys(customer, self._normalize_options()))
         return self.get_customer(customer_id)
 
     def update_customer(self, customer: Customer) -> Customer:
         row = self._db.execute(
-            "SELECT version, tags, fields FROM customers WHERE id = ?", (customer.id,)
+            "SELECT version, tags, fields, merged_into FROM customers WHERE id = ?", (customer.id,)
         ).fetchone()
         if row is None:
             raise NotFound(f"no customer with id {customer.id}")
@@ -168,7 +172,21 @@ class SqliteTransaction:
             self._write_tags(customer.id, customer.tags, replace=True)
         if values[-1] != row[2]:
             self._write_fields(customer.id, dict(customer.fields), replace=True)
+        if row[3] is None:
+            self._db.execute("DELETE FROM contact_keys WHERE customer_id = ?", (customer.id,))
+            self._write_keys(customer.id, index_keys(customer, self._normalize_options()))
         return self.get_customer(customer.id)
+
+    def _normalize_options(self) -> NormalizeOptions:
+        if self._options is None:
+            self._options = settings_from(self.get_setting).normalize_options
+        return self._options
+
+    def _write_keys(self, customer_id: int, keys: Sequence[ContactKey]) -> None:
+        self._db.executemany(
+            "INSERT INTO contact_keys (kind, key, customer_id) VALUES (?, ?, ?)",
+            [(key.kind, key.key, customer_id) for key in keys],
+        )
 
     def _write_tags(self, customer_id: int, tags: Sequence[str], *, replace: bool) -> None:
         if replace:
@@ -191,7 +209,8 @@ class SqliteTransaction:
 
     def _where(self, rule: Rule, hidden_from: str | None) -> tuple[str, list[SqlValue]]:
         compiled = compile_sql(rule, SQLITE)
-        sql, params = compiled.sql, list(compiled.params)
+        # Tombstones of merged customers leave every list, count and board.
+        sql, params = f"c.merged_into IS NULL AND ({compiled.sql})", list(compiled.params)
         if hidden_from is not None:
             sql += (
                 " AND NOT EXISTS (SELECT 1 FROM flow_hides h JOIN flows f ON f.id = h.flow_id"
@@ -321,6 +340,125 @@ class SqliteTransaction:
         )
         return [row[0] for row in rows]
 
+    # settings, contact keys and merges --------------------------------------------
+
+    def get_setting(self, name: str) -> str | None:
+        row = self._db.execute("SELECT value FROM settings WHERE key = ?", (name,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def put_setting(self, name: str, value: str) -> None:
+        self._db.execute(
+            "INSERT INTO settings (key, value) VALUES (?, ?)"
+            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (name, value),
+        )
+        self._options = None
+
+    def find_by_keys(self, keys: Sequence[ContactKey]) -> list[tuple[ContactKey, int]]:
+        found: list[tuple[ContactKey, int]] = []
+        for key in dict.fromkeys(keys):
+            rows = self._db.execute(
+                "SELECT customer_id FROM contact_keys WHERE kind = ? AND key = ?",
+                (key.kind, key.key),
+            )
+            found.extend((key, row[0]) for row in rows)
+        return sorted(found, key=lambda pair: (pair[1], pair[0].kind, pair[0].key))
+
+    def contact_keys(self, customer_id: int) -> list[ContactKey]:
+        rows = self._db.execute(
+            "SELECT kind, key FROM contact_keys WHERE customer_id = ?", (customer_id,)
+        )
+        return [ContactKey(kind, key) for kind, key in rows]
+
+    def rebuild_contact_keys(self) -> None:
+        options = self._normalize_options()
+        self._db.execute("DELETE FROM contact_keys")
+        rows = self._db.execute(
+            "SELECT id, emails, phones, whatsapp, country FROM customers"
+            " WHERE merged_into IS NULL ORDER BY id"
+        )
+        batch: list[tuple[str, str, int]] = []
+        for customer_id, emails, phones, whatsapp, country in rows:
+            keys = contact_keys(json.loads(emails), json.loads(phones), whatsapp, country, options)
+            batch.extend((key.kind, key.key, customer_id) for key in keys if key.valid)
+            if len(batch) >= 10_000:
+                self._insert_keys(batch)
+        self._insert_keys(batch)
+
+    def _insert_keys(self, batch: list[tuple[str, str, int]]) -> None:
+        self._db.executemany(
+            "INSERT OR IGNORE INTO contact_keys (kind, key, customer_id) VALUES (?, ?, ?)", batch
+        )
+        batch.clear()
+
+    def duplicate_groups(self) -> list[tuple[ContactKey, tuple[int, ...]]]:
+        # The primary key (kind, key, customer_id) serves the GROUP BY in index order.
+        rows = self._db.execute(
+            "SELECT kind, key, group_concat(customer_id) FROM contact_keys"
+            " GROUP BY kind, key HAVING COUNT(*) > 1"
+        )
+        return [
+            (ContactKey(kind, key), tuple(sorted(int(i) for i in ids.split(","))))
+            for kind, key, ids in rows
+        ]
+
+    def get_customers(self, customer_ids: Sequence[int]) -> list[Customer]:
+        wanted = sorted(set(customer_ids))
+        found: list[Customer] = []
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            rows = self._db.execute(
+                f"SELECT {_COLUMNS} FROM customers WHERE id IN ({marks}) ORDER BY id", chunk
+            )
+            found.extend(_customer(row) for row in rows)
+        return found
+
+    def children(self, customer_id: int) -> list[int]:
+        rows = self._db.execute(
+            "SELECT id FROM customers WHERE parent_id = ? ORDER BY id", (customer_id,)
+        )
+        return [row[0] for row in rows]
+
+    def move_events(self, from_id: int, to_id: int) -> list[int]:
+        self.get_customer(to_id)
+        moved = [
+            row[0]
+            for row in self._db.execute(
+                "SELECT id FROM events WHERE customer_id = ? ORDER BY id", (from_id,)
+            )
+        ]
+        self._db.execute(
+            "UPDATE events SET customer_id = ? WHERE customer_id = ?", (to_id, from_id)
+        )
+        return moved
+
+    def hidden_flows(self, customer_id: int) -> list[str]:
+        rows = self._db.execute(
+            "SELECT f.name FROM flow_hides h JOIN flows f ON f.id = h.flow_id"
+            " WHERE h.customer_id = ? ORDER BY f.name",
+            (customer_id,),
+        )
+        return [row[0] for row in rows]
+
+    def mark_merged(self, customer_id: int, into: int) -> None:
+        self.get_customer(customer_id)
+        self.get_customer(into)
+        self._db.execute("DELETE FROM contact_keys WHERE customer_id = ?", (customer_id,))
+        self._db.execute(
+            "UPDATE customers SET merged_into = ? WHERE merged_into = ?", (into, customer_id)
+        )
+        self._db.execute("UPDATE customers SET merged_into = ? WHERE id = ?", (into, customer_id))
+
+    def merged_into(self, customer_id: int) -> int | None:
+        row = self._db.execute(
+            "SELECT merged_into FROM customers WHERE id = ?", (customer_id,)
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"no customer with id {customer_id}")
+        target: int | None = row[0]
+        return target
+
 
 def _path_from_url(url: str) -> str:
     if url in ("sqlite:", "sqlite://", "sqlite:///:memory:"):
@@ -395,6 +533,8 @@ class SqliteStore:
             for version in range(current + 1, LATEST + 1):
                 for statement in MIGRATIONS[version]:
                     self._db.execute(statement)
+            if 0 < current < CONTACT_KEYS_SINCE <= LATEST:
+                SqliteTransaction(self._db).rebuild_contact_keys()
             self._db.execute(
                 f"INSERT INTO {META_TABLE} (key, value) VALUES ('schema_version', ?)"
                 " ON CONFLICT (key) DO UPDATE SET value = excluded.value",

@@ -73,7 +73,26 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         ) WITHOUT ROWID""",
         "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     ),
+    # Duplicates: normalized contact keys, tombstones of merged customers, and the
+    # indexes a merge needs to find what is attached to a customer without a scan.
+    # The keys of customers stored before this migration are filled in by the store.
+    2: (
+        """CREATE TABLE contact_keys (
+            kind TEXT NOT NULL,
+            key TEXT NOT NULL,
+            customer_id INTEGER NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+            PRIMARY KEY (kind, key, customer_id)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX contact_keys_customer ON contact_keys(customer_id)",
+        "ALTER TABLE customers ADD COLUMN merged_into INTEGER REFERENCES customers(id)",
+        "CREATE INDEX customers_merged_into ON customers(merged_into) WHERE merged_into IS NOT NULL",
+        "CREATE INDEX customers_parent ON customers(parent_id) WHERE parent_id IS NOT NULL",
+        "CREATE INDEX flow_hides_customer ON flow_hides(customer_id)",
+    ),
 }
 """Statements that take a store from version N-1 to N."""
 
 LATEST = max(MIGRATIONS)
+
+CONTACT_KEYS_SINCE = 2
+"""The migration that added contact keys: a store migrating across it recomputes them."""

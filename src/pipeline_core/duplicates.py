@@ -1,0 +1,57 @@
+"""Duplicate clusters: customers that share any contact key, transitively (union-find)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import attrs
+
+from pipeline_core.customer import Customer
+from pipeline_core.normalize import ContactKey
+
+
+@attrs.frozen
+class DuplicateCluster:
+    """Customers linked by shared keys; ``customers`` is filled only when asked for."""
+
+    customer_ids: tuple[int, ...]
+    keys: tuple[ContactKey, ...]
+    customers: tuple[Customer, ...] = ()
+
+
+def clusters(groups: Iterable[tuple[ContactKey, tuple[int, ...]]]) -> list[DuplicateCluster]:
+    """Join key groups (a key and the customers holding it) into clusters, smallest id first.
+
+    Linear in the size of the groups: each group unions its members, so A-B by
+    phone and B-C by email give one cluster {A, B, C} without comparing pairs.
+    """
+    parent: dict[int, int] = {}
+
+    def root(item: int) -> int:
+        top = item
+        while parent[top] != top:
+            top = parent[top]
+        while parent[item] != top:  # path compression keeps later look-ups flat
+            parent[item], item = top, parent[item]
+        return top
+
+    shared: list[tuple[ContactKey, int]] = []
+    for key, ids in groups:
+        first = ids[0]
+        parent.setdefault(first, first)
+        for other in ids[1:]:
+            parent.setdefault(other, other)
+            a, b = root(first), root(other)
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+        shared.append((key, first))
+    members: dict[int, list[int]] = {}
+    for item in parent:
+        members.setdefault(root(item), []).append(item)
+    keys: dict[int, list[ContactKey]] = {}
+    for key, first in shared:
+        keys.setdefault(root(first), []).append(key)
+    return [
+        DuplicateCluster(customer_ids=tuple(sorted(members[top])), keys=tuple(sorted(keys[top])))
+        for top in sorted(members)
+    ]
