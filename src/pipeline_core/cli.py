@@ -10,21 +10,25 @@ import click
 
 from pipeline_core import __version__
 from pipeline_core.customer import Customer
+from pipeline_core.dedupe import POLICIES, DuplicatePolicy
 from pipeline_core.demo import create_demo
-from pipeline_core.errors import InvalidValue, PipelineError
+from pipeline_core.errors import DuplicateCustomer, InvalidValue, PipelineError
 from pipeline_core.flows import Column
 from pipeline_core.render import (
     FORMATS,
     Format,
     board_output,
+    clusters_output,
     customer_output,
     customers_output,
     json_text,
+    merge_output,
     records_csv,
     records_table,
 )
 from pipeline_core.rules.ast import InSet, Rule, SetTest, all_of
 from pipeline_core.serialization import converter
+from pipeline_core.settings import SETTINGS
 from pipeline_core.statuses import load_status_machine, mermaid
 from pipeline_core.workspace import DEFAULT_BOARD_LIMIT, DEFAULT_STORE_URL, Workspace
 
@@ -151,6 +155,13 @@ def customers() -> None:
 @click.option("--team", help="The team the customer belongs to.")
 @click.option("--value", help="Deal value, a decimal number.")
 @click.option("--currency", help="Deal currency, an ISO 4217 code.")
+@click.option(
+    "--on-duplicate",
+    type=click.Choice(POLICIES),
+    help="When a phone, email or WhatsApp matches a customer: block (refuse), allow (add "
+    "anyway), merge (fold into it) or update (overwrite it). Default: the allow_duplicates "
+    "setting, else block.",
+)
 @format_option()
 @pass_app
 def customers_add(
@@ -168,6 +179,7 @@ def customers_add(
     team: str | None,
     value: str | None,
     currency: str | None,
+    on_duplicate: DuplicatePolicy | None,
     fmt: Format,
 ) -> None:
     """Add a customer called NAME."""
@@ -186,7 +198,12 @@ def customers_add(
         value=value,
         currency=currency,
     )
-    echo(customer_output(app.workspace.add_customer(customer), fmt))
+    try:
+        added = app.workspace.add_customer(customer, on_duplicate=on_duplicate)
+    except DuplicateCustomer as error:
+        hint = "--on-duplicate allow, merge or update"
+        raise click.ClickException(f"{error}; to go ahead use {hint}") from error
+    echo(customer_output(added, fmt))
 
 
 @customers.command("show")
@@ -225,6 +242,11 @@ def customers_list(app: AppContext, limit: int | None, offset: int, fmt: Format)
 @click.option("--value", help="New deal value ('' clears).")
 @click.option("--currency", help="New currency ('' clears).")
 @click.option("--expected-version", type=int, help="Refuse if the customer changed meanwhile.")
+@click.option(
+    "--on-duplicate",
+    type=click.Choice(("block", "allow")),
+    help="When a new phone, email or WhatsApp matches another customer: block or allow.",
+)
 @format_option()
 @pass_app
 def customers_edit(
@@ -245,6 +267,7 @@ def customers_edit(
     value: str | None,
     currency: str | None,
     expected_version: int | None,
+    on_duplicate: DuplicatePolicy | None,
     fmt: Format,
 ) -> None:
     """Change fields of customer ID; only the options given change."""
@@ -275,9 +298,80 @@ def customers_edit(
     edited = workspace.edit_customer(
         customer_id,
         expected_version=expected_version if expected_version is not None else current.version,
+        on_duplicate=on_duplicate,
         **changes,
     )
     echo(customer_output(edited, fmt))
+
+
+@customers.command("dupes")
+@format_option()
+@pass_app
+def customers_dupes(app: AppContext, fmt: Format) -> None:
+    """List clusters of customers sharing a phone, email or WhatsApp (transitively)."""
+    echo(clusters_output(app.workspace.find_duplicates(with_customers=True), fmt))
+
+
+@customers.command("merge")
+@click.argument("primary", type=int)
+@click.argument("others", type=int, nargs=-1, required=True, metavar="OTHER...")
+@click.option("--dry-run", is_flag=True, help="Show the resulting record; change nothing.")
+@format_option()
+@pass_app
+def customers_merge(
+    app: AppContext, primary: int, others: tuple[int, ...], dry_run: bool, fmt: Format
+) -> None:
+    """Merge OTHER customers into PRIMARY: PRIMARY's values win, nothing is lost.
+
+    The others' ids keep leading to PRIMARY; their history moves to it.
+    """
+    echo(merge_output(app.workspace.merge(primary, others, dry_run=dry_run), fmt))
+
+
+# settings ---------------------------------------------------------------------------
+
+
+@cli.group()
+def settings() -> None:
+    """Workspace settings: default phone region, duplicates, gmail folding."""
+
+
+@settings.command("show")
+@format_option()
+@pass_app
+def settings_show(app: AppContext, fmt: Format) -> None:
+    """Show every setting, its value and what it means."""
+    workspace = app.workspace
+    current = workspace.settings()
+    rows = [
+        {"setting": name, "value": workspace_value, "meaning": meaning}
+        for name, meaning in SETTINGS.items()
+        for workspace_value in [getattr(current, name)]
+    ]
+    if fmt == "json":
+        echo(json_text({row["setting"]: row["value"] for row in rows}))
+    else:
+        render = records_csv if fmt == "csv" else records_table
+        echo(render(rows, ["setting", "value", "meaning"]))
+
+
+@settings.command("get")
+@click.argument("name")
+@pass_app
+def settings_get(app: AppContext, name: str) -> None:
+    """Print the value of setting NAME."""
+    click.echo(app.workspace.get_setting(name))
+
+
+@settings.command("set")
+@click.argument("name")
+@click.argument("value")
+@pass_app
+def settings_set(app: AppContext, name: str, value: str) -> None:
+    """Set NAME to VALUE (true/false, or a region such as GB; '' clears a region)."""
+    workspace = app.workspace
+    workspace.set_setting(name, value)
+    click.echo(f"{name} = {workspace.get_setting(name)}")
 
 
 # moves and boards -------------------------------------------------------------------
