@@ -124,7 +124,8 @@ def valid_numbers(draw: st.DrawFn) -> tuple[str, phonenumbers.PhoneNumber]:
     return region, number
 
 
-def _regions(number: phonenumbers.PhoneNumber) -> set[str]:
+def _regions(number: phonenumbers.PhoneNumber) -> set[str | None]:
+    assert number.country_code is not None
     return {
         phonenumbers.region_code_for_number(number),
         *phonenumbers.region_codes_for_country_code(number.country_code),
@@ -186,9 +187,7 @@ TYPED = st.one_of(
 
 @settings(max_examples=300, deadline=None)
 @given(TYPED, st.sampled_from([None, *REGIONS]), st.booleans())
-def test_phone_normalization_is_idempotent(
-    typed: str, region: str | None, whatsapp: bool
-) -> None:
+def test_phone_normalization_is_idempotent(typed: str, region: str | None, whatsapp: bool) -> None:
     key = normalize_phone(typed, region, whatsapp=whatsapp)
     assert normalize_phone(key.key, region, whatsapp=whatsapp) == key
     if key.valid:

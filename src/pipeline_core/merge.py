@@ -182,13 +182,13 @@ class _Contacts:
                 added.phones.append(text)
         if customer.whatsapp:
             key = normalize_phone(customer.whatsapp, source, whatsapp=True)
-            text = self._spelled(customer.whatsapp, key, whatsapp=True)
             if self.whatsapp is None:
-                self.whatsapp = added.whatsapp = text
+                self.whatsapp = added.whatsapp = self._spelled(customer.whatsapp, key, True)
                 self.seen.add(key)
             elif key not in self.seen:
                 # Only one WhatsApp per customer: another number is kept as a phone.
                 self.seen.add(key)
+                text = self._spelled(customer.whatsapp, key, False)
                 self.phones.append(text)
                 added.phones.append(text)
         return added
@@ -199,10 +199,11 @@ class _Contacts:
         if key in self.seen:
             return None
         self.seen.add(key)
-        return self._spelled(typed, key, whatsapp=whatsapp)
+        return self._spelled(typed, key, whatsapp)
 
-    def _spelled(self, typed: str, key: ContactKey, *, whatsapp: bool) -> str:
-        if key.valid and normalize_phone(typed, self.region, whatsapp=whatsapp) != key:
+    def _spelled(self, typed: str, key: ContactKey, as_whatsapp: bool) -> str:
+        """``typed``, unless the merged record would read it as another number."""
+        if key.valid and normalize_phone(typed, self.region, whatsapp=as_whatsapp) != key:
             # Read in the merged record's region it would be another number: spell it out.
             return international(key.key, None) or key.key
         return typed

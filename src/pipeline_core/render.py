@@ -203,7 +203,9 @@ def merge_output(result: MergeResult, fmt: Format) -> str:
     for part in parts if isinstance(parts, list) else []:
         if isinstance(part, dict):
             got = "; ".join(
-                f"{name} {cell(value)}" for name, value in part.items() if name not in ("id", "name")
+                f"{name} {cell(value)}"
+                for name, value in part.items()
+                if name not in ("id", "name")
             )
             lines.append(f"  from #{part['id']} ({part['name']}): {got or 'nothing new'}")
     return "\n".join(lines) + "\n" + key_value_table(flatten_fields(record["customer"]))
