@@ -13,7 +13,7 @@ from pipeline_core.customer import Customer
 from pipeline_core.dedupe import POLICIES, DuplicatePolicy
 from pipeline_core.demo import create_demo
 from pipeline_core.errors import DuplicateCustomer, InvalidValue, PipelineError
-from pipeline_core.flows import Column
+from pipeline_core.flows import PALETTE, Column
 from pipeline_core.render import (
     FORMATS,
     Format,
@@ -450,7 +450,7 @@ def membership_rule(
 def parse_column(text: str, position: int) -> Column:
     """``NAME`` or ``NAME=STATUS`` as a column at ``position``."""
     name, sep, status = text.partition("=")
-    return Column(name, status if sep else name, position=position)
+    return Column(name, status if sep else name, PALETTE[position % len(PALETTE)], position)
 
 
 @cli.group()

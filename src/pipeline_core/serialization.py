@@ -15,9 +15,10 @@ from decimal import Decimal
 from typing import Any
 
 import cattrs
+from cattrs.v import format_exception, transform_error
 
 from pipeline_core.customer import Customer, FieldValue
-from pipeline_core.errors import InvalidValue
+from pipeline_core.errors import InvalidValue, PipelineError
 from pipeline_core.rules.ast import And, InSet, MatchAll, Not, Or, Rule, SetTest
 
 converter = cattrs.Converter()
@@ -132,6 +133,17 @@ def structure_rule(data: Mapping[str, Any], _: object = None) -> Rule:
         case "or":
             return Or(tuple(structure_rule(o) for o in data["operands"]))
     raise InvalidValue(f"unknown rule type {data.get('type')!r}")
+
+
+def structure_error_text(error: cattrs.BaseValidationError, source: str) -> str:
+    """One line naming every problem cattrs found, keeping our own validators' messages."""
+
+    def describe(exc: BaseException, type_: Any) -> str:
+        if isinstance(exc, PipelineError):
+            return str(exc)
+        return format_exception(exc, type_)
+
+    return "; ".join(transform_error(error, path=source, format_exception=describe))
 
 
 def dumps(value: Any) -> str:

@@ -165,7 +165,7 @@ def mermaid(machine: StatusMachine) -> str:
 
 def load_status_machine(path: str | Path) -> StatusMachine:
     """Read a status machine from a ``.json`` or ``.toml`` file; errors name the file and problem."""
-    from pipeline_core.serialization import converter
+    from pipeline_core.serialization import converter, structure_error_text
 
     file = Path(path)
     try:
@@ -183,7 +183,6 @@ def load_status_machine(path: str | Path) -> StatusMachine:
     try:
         return converter.structure(data, StatusMachine)
     except cattrs.BaseValidationError as error:
-        problems = "; ".join(cattrs.transform_error(error, path=file.name))
-        raise InvalidStatusMachine(f"{file}: {problems}") from None
+        raise InvalidStatusMachine(f"{file}: {structure_error_text(error, file.name)}") from None
     except InvalidStatusMachine as error:
         raise InvalidStatusMachine(f"{file}: {error}") from None

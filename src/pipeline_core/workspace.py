@@ -319,7 +319,8 @@ class Workspace:
     def _enter(self, customer: Customer, machine: StatusMachine, status: str) -> Customer:
         entered = machine.status(status)
         if EntryAction.STAMP_CONVERTED_AT in entered.actions and customer.converted_at is None:
-            customer = attrs.evolve(customer, converted_at=self.clock.now())
+            # The moment of entry is the use case's one "now", already in updated_at.
+            customer = attrs.evolve(customer, converted_at=customer.updated_at)
         if entered.outcome is not None:
             customer = attrs.evolve(customer, outcome=entered.outcome)
         return customer
@@ -484,6 +485,7 @@ class Workspace:
     def _set_hidden(self, flow: str, customer_id: int, *, hidden: bool) -> bool:
         kind = EventKind.HIDDEN_FROM_FLOW if hidden else EventKind.SHOWN_IN_FLOW
         with self._tx() as tx:
+            tx.get_flow(flow)  # an unknown flow is named before an unknown customer
             customer_id = resolve(tx, customer_id)
             changed = tx.set_hidden(flow, customer_id, hidden)
             if changed:

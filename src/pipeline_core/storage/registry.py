@@ -30,18 +30,24 @@ def _builtin(scheme: str) -> Opener | None:
         from pipeline_core.storage.sqlite import open_sqlite_store
 
         return open_sqlite_store
+    if scheme in ("postgresql", "postgres"):
+        from pipeline_core.storage.postgres import open_postgres_store
+
+        return open_postgres_store
     return None
 
 
 def known_schemes() -> list[str]:
     """Every scheme a URL may use here."""
-    names = {"memory", "sqlite", *_registered}
+    names = {"memory", "sqlite", "postgresql", *_registered}
     names.update(ep.name for ep in entry_points(group=ENTRY_POINT_GROUP))
     return sorted(names)
 
 
 def open_store(url: str) -> Store:
-    """Open the store a URL names: ``memory:``, ``sqlite:///path.db``, or a registered scheme."""
+    """Open the store a URL names: ``memory:``, ``sqlite:///path.db``, ``postgresql://...``,
+    or a scheme registered by ``register_backend`` or the ``pipeline_core.storage`` entry points.
+    """
     scheme, sep, _ = url.partition(":")
     if not sep or not scheme:
         raise StoreError(f"store URL {url!r} has no scheme; try sqlite:///pipeline.db or memory:")

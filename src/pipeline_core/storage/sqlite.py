@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+import attrs
 
 from pipeline_core.customer import Customer, FieldValue
 from pipeline_core.errors import ConcurrencyError, NotFound, StoreError
@@ -19,30 +22,25 @@ from pipeline_core.flows import FlowDefinition
 from pipeline_core.normalize import ContactKey, NormalizeOptions, contact_keys, index_keys
 from pipeline_core.rules.ast import Rule
 from pipeline_core.rules.sql import SQLITE, SqlValue, compile_sql
-from pipeline_core.serialization import (
-    converter,
-    dumps,
-    from_typed_field_value,
-    typed_field_value,
-)
+from pipeline_core.serialization import converter, dumps, from_typed_field_value
 from pipeline_core.settings import settings_from
 from pipeline_core.statuses import StatusMachine
 from pipeline_core.storage.protocol import SCHEMA_VERSION, Order
+from pipeline_core.storage.sql_common import (
+    CONTACT_ATTRIBUTES,
+    HIDDEN_CLAUSE,
+    LIVE_CLAUSE,
+    MOMENT_ATTRIBUTES,
+    READ_COLUMNS,
+    STORED_ATTRIBUTES,
+    field_rows,
+    typed_fields,
+)
 from pipeline_core.storage.sqlite_schema import CONTACT_KEYS_SINCE, LATEST, MIGRATIONS
 
 META_TABLE = "pipeline_meta"
 
-_COLUMNS = (
-    "id, name, status, folder, source, team, country, whatsapp, parent_id, value, currency,"
-    " outcome, order_id, lead_notes, created_at, updated_at, converted_at, last_contacted_at,"
-    " next_follow_up, version, emails, phones, tags, workers, fields"
-)
-_WRITE_COLUMNS = (
-    "name, status, folder, source, team, country, whatsapp, parent_id, value, value_num,"
-    " currency, outcome, order_id, lead_notes, created_at, updated_at, converted_at,"
-    " last_contacted_at, next_follow_up, emails, phones, tags, workers, fields"
-)
-_SET_CLAUSE = ", ".join(f"{name.strip()} = ?" for name in _WRITE_COLUMNS.split(","))
+_SELECT = ", ".join(f"c.{name}" for name in READ_COLUMNS)
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -54,34 +52,25 @@ def _moment(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text)
 
 
-def _write_values(customer: Customer) -> list[Any]:
-    value = customer.value
-    return [
-        customer.name,
-        customer.status,
-        customer.folder,
-        customer.source,
-        customer.team,
-        customer.country,
-        customer.whatsapp,
-        customer.parent_id,
-        None if value is None else str(value),
-        None if value is None else float(value),
-        customer.currency,
-        customer.outcome,
-        customer.order_id,
-        customer.lead_notes,
-        _iso(customer.created_at),
-        _iso(customer.updated_at),
-        _iso(customer.converted_at),
-        _iso(customer.last_contacted_at),
-        None if customer.next_follow_up is None else customer.next_follow_up.isoformat(),
-        dumps(list(customer.emails)),
-        dumps(list(customer.phones)),
-        dumps(list(customer.tags)),
-        dumps(list(customer.workers)),
-        dumps({key: typed_field_value(v) for key, v in customer.fields.items()}),
-    ]
+def _encode(customer: Customer, names: Iterable[str]) -> list[tuple[str, Any]]:
+    """(column, SQLite value) pairs for the given Customer attributes."""
+    pairs: list[tuple[str, Any]] = []
+    for name in names:
+        value = getattr(customer, name)
+        if name == "value":
+            pairs.append(("value", None if value is None else str(value)))
+            pairs.append(("value_num", None if value is None else float(value)))
+        elif name in ("emails", "phones", "tags", "workers"):
+            pairs.append((name, dumps(list(value))))
+        elif name == "fields":
+            pairs.append((name, dumps(typed_fields(value))))
+        elif name in MOMENT_ATTRIBUTES:
+            pairs.append((name, _iso(value)))
+        elif name == "next_follow_up":
+            pairs.append((name, None if value is None else value.isoformat()))
+        else:
+            pairs.append((name, value))
+    return pairs
 
 
 def _customer(row: sqlite3.Row) -> Customer:
@@ -115,14 +104,10 @@ def _customer(row: sqlite3.Row) -> Customer:
     )
 
 
-def _field_rows(customer_id: int, fields: dict[str, FieldValue]) -> list[tuple[Any, ...]]:
-    rows = []
-    for key, value in fields.items():
-        kind, raw = typed_field_value(value)
-        number = float(raw) if kind in ("int", "float", "decimal", "bool") else None
-        text = dumps(raw) if kind == "list" else (None if number is not None else str(raw))
-        rows.append((customer_id, key, kind, text, number))
-    return rows
+@functools.lru_cache(maxsize=32)
+def _machine_from_json(text: str) -> StatusMachine:
+    # Machines are read on every move and rarely change: structure each distinct text once.
+    return converter.structure(json.loads(text), StatusMachine)
 
 
 class SqliteTransaction:
@@ -130,23 +115,29 @@ class SqliteTransaction:
 
     def __init__(self, connection: sqlite3.Connection) -> None:
         self._db = connection
+        # What this transaction last read or wrote of each customer: an update then
+        # writes only the columns that changed, with no extra read.
+        self._seen: dict[int, Customer] = {}
         self._options: NormalizeOptions | None = None
 
     # customers -----------------------------------------------------------------
 
     def get_customer(self, customer_id: int) -> Customer:
         row = self._db.execute(
-            f"SELECT {_COLUMNS} FROM customers WHERE id = ?", (customer_id,)
+            f"SELECT {_SELECT} FROM customers c WHERE c.id = ?", (customer_id,)
         ).fetchone()
         if row is None:
             raise NotFound(f"no customer with id {customer_id}")
-        return _customer(row)
+        customer = self._seen[customer_id] = _customer(row)
+        return customer
 
     def insert_customer(self, customer: Customer) -> Customer:
-        marks = ", ".join("?" for _ in _WRITE_COLUMNS.split(","))
+        pairs = _encode(customer, STORED_ATTRIBUTES)
+        columns = ", ".join(column for column, _ in pairs)
+        marks = ", ".join("?" for _ in pairs)
         cursor = self._db.execute(
-            f"INSERT INTO customers ({_WRITE_COLUMNS}, version) VALUES ({marks}, 1)",
-            _write_values(customer),
+            f"INSERT INTO customers ({columns}, version) VALUES ({marks}, 1)",
+            [value for _, value in pairs],
         )
         customer_id = cursor.lastrowid
         assert customer_id is not None
@@ -156,26 +147,32 @@ class SqliteTransaction:
         return self.get_customer(customer_id)
 
     def update_customer(self, customer: Customer) -> Customer:
-        row = self._db.execute(
-            "SELECT version, tags, fields, merged_into FROM customers WHERE id = ?", (customer.id,)
-        ).fetchone()
-        if row is None:
-            raise NotFound(f"no customer with id {customer.id}")
-        if row[0] != customer.version:
-            raise ConcurrencyError(customer.id, customer.version, row[0])
-        values = _write_values(customer)
-        self._db.execute(
-            f"UPDATE customers SET {_SET_CLAUSE}, version = version + 1 WHERE id = ?",
-            [*values, customer.id],
+        before = self._seen.get(customer.id)
+        if before is None or before.version != customer.version:
+            before = self.get_customer(customer.id)
+            if before.version != customer.version:
+                raise ConcurrencyError(customer.id, customer.version, before.version)
+        changed = [n for n in STORED_ATTRIBUTES if getattr(before, n) != getattr(customer, n)]
+        pairs = _encode(customer, changed)
+        assignments = "".join(f"{column} = ?, " for column, _ in pairs)
+        cursor = self._db.execute(
+            f"UPDATE customers SET {assignments}version = version + 1 WHERE id = ? AND version = ?",
+            [*(value for _, value in pairs), customer.id, customer.version],
         )
-        if values[-3] != row[1]:
+        if cursor.rowcount == 0:
+            del self._seen[customer.id]
+            raise ConcurrencyError(
+                customer.id, customer.version, self.get_customer(customer.id).version
+            )
+        if "tags" in changed:
             self._write_tags(customer.id, customer.tags, replace=True)
-        if values[-1] != row[2]:
+        if "fields" in changed:
             self._write_fields(customer.id, dict(customer.fields), replace=True)
-        if row[3] is None:
+        if not CONTACT_ATTRIBUTES.isdisjoint(changed) and self.merged_into(customer.id) is None:
             self._db.execute("DELETE FROM contact_keys WHERE customer_id = ?", (customer.id,))
             self._write_keys(customer.id, index_keys(customer, self._normalize_options()))
-        return self.get_customer(customer.id)
+        stored = self._seen[customer.id] = attrs.evolve(customer, version=customer.version + 1)
+        return stored
 
     def _normalize_options(self) -> NormalizeOptions:
         if self._options is None:
@@ -204,18 +201,15 @@ class SqliteTransaction:
         self._db.executemany(
             "INSERT INTO customer_fields (customer_id, key, kind, text_value, num_value)"
             " VALUES (?, ?, ?, ?, ?)",
-            _field_rows(customer_id, fields),
+            field_rows(customer_id, fields),
         )
 
     def _where(self, rule: Rule, hidden_from: str | None) -> tuple[str, list[SqlValue]]:
         compiled = compile_sql(rule, SQLITE)
         # Tombstones of merged customers leave every list, count and board.
-        sql, params = f"c.merged_into IS NULL AND ({compiled.sql})", list(compiled.params)
+        sql, params = LIVE_CLAUSE.format(rule=compiled.sql), list(compiled.params)
         if hidden_from is not None:
-            sql += (
-                " AND NOT EXISTS (SELECT 1 FROM flow_hides h JOIN flows f ON f.id = h.flow_id"
-                " WHERE f.name = ? AND h.customer_id = c.id)"
-            )
+            sql += HIDDEN_CLAUSE.format(mark="?")
             params.append(hidden_from)
         return sql, params
 
@@ -230,8 +224,7 @@ class SqliteTransaction:
     ) -> list[Customer]:
         where, params = self._where(rule, hidden_from)
         ordering = "c.updated_at DESC, c.id DESC" if order == "activity" else "c.id"
-        columns = ", ".join(f"c.{name.strip()}" for name in _COLUMNS.split(","))
-        sql = f"SELECT {columns} FROM customers c WHERE {where} ORDER BY {ordering}"
+        sql = f"SELECT {_SELECT} FROM customers c WHERE {where} ORDER BY {ordering}"
         sql += " LIMIT ? OFFSET ?"
         params.extend([-1 if limit is None else limit, offset])
         return [_customer(row) for row in self._db.execute(sql, params)]
@@ -286,7 +279,7 @@ class SqliteTransaction:
         row = self._db.execute(
             "SELECT definition FROM status_machines WHERE name = ?", (name,)
         ).fetchone()
-        return None if row is None else converter.structure(json.loads(row[0]), StatusMachine)
+        return None if row is None else _machine_from_json(row[0])
 
     def put_status_machine(self, machine: StatusMachine) -> None:
         self._db.execute(
@@ -409,7 +402,7 @@ class SqliteTransaction:
             chunk = wanted[start : start + 500]
             marks = ", ".join("?" for _ in chunk)
             rows = self._db.execute(
-                f"SELECT {_COLUMNS} FROM customers WHERE id IN ({marks}) ORDER BY id", chunk
+                f"SELECT {_SELECT} FROM customers c WHERE c.id IN ({marks}) ORDER BY c.id", chunk
             )
             found.extend(_customer(row) for row in rows)
         return found
@@ -555,6 +548,9 @@ class SqliteStore:
                 raise StoreError(f"cannot begin a transaction on {self.path}: {error}") from None
             try:
                 yield SqliteTransaction(self._db)
+            except sqlite3.Error as error:
+                self._db.execute("ROLLBACK")
+                raise StoreError(f"SQLite error on {self.path}: {error}") from error
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise

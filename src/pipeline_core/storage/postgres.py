@@ -1,0 +1,508 @@
+"""The PostgreSQL store (psycopg 3): the same concepts as SQLite in PostgreSQL's own idiom."""
+
+from __future__ import annotations
+
+import functools
+import json
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import attrs
+
+from pipeline_core.customer import Customer, FieldValue
+from pipeline_core.errors import ConcurrencyError, NotFound, StoreError
+from pipeline_core.events import Event
+from pipeline_core.flows import FlowDefinition
+from pipeline_core.normalize import ContactKey, NormalizeOptions, contact_keys, index_keys
+from pipeline_core.rules.ast import Rule
+from pipeline_core.rules.sql import POSTGRES, SqlValue, compile_sql
+from pipeline_core.serialization import converter, from_typed_field_value
+from pipeline_core.settings import settings_from
+from pipeline_core.statuses import StatusMachine
+from pipeline_core.storage.postgres_schema import CONTACT_KEYS_SINCE, LATEST, MIGRATIONS
+from pipeline_core.storage.protocol import SCHEMA_VERSION, Order
+from pipeline_core.storage.sql_common import (
+    HIDDEN_CLAUSE,
+    LIVE_CLAUSE,
+    READ_COLUMNS,
+    WRITE_COLUMNS,
+    field_rows,
+    typed_fields,
+)
+
+try:
+    import psycopg
+    from psycopg.types.json import Jsonb
+except ImportError:  # pragma: no cover - exercised only without the extra
+    psycopg = None  # type: ignore[assignment]
+
+META_TABLE = "pipeline_meta"
+_MIGRATION_LOCK = 7_351_402  # any constant: serializes concurrent first opens of one database
+
+_SELECT = ", ".join(f"c.{name}" for name in READ_COLUMNS)
+_INSERT = (
+    f"INSERT INTO customers ({', '.join(WRITE_COLUMNS)}, version)"
+    f" VALUES ({', '.join('%s' for _ in WRITE_COLUMNS)}, 1) RETURNING id"
+)
+_UPDATE = (
+    f"UPDATE customers SET {', '.join(f'{n} = %s' for n in WRITE_COLUMNS)}, version = version + 1"
+    " WHERE id = %s AND version = %s"
+)
+
+
+def _write_values(customer: Customer) -> list[Any]:
+    return [
+        customer.name,
+        customer.status,
+        customer.folder,
+        customer.source,
+        customer.team,
+        customer.country,
+        customer.whatsapp,
+        customer.parent_id,
+        customer.value,
+        None if customer.value is None else float(customer.value),
+        customer.currency,
+        customer.outcome,
+        customer.order_id,
+        customer.lead_notes,
+        customer.created_at,
+        customer.updated_at,
+        customer.converted_at,
+        customer.last_contacted_at,
+        customer.next_follow_up,
+        Jsonb(list(customer.emails)),
+        Jsonb(list(customer.phones)),
+        Jsonb(list(customer.tags)),
+        Jsonb(list(customer.workers)),
+        Jsonb(typed_fields(customer.fields)),
+    ]
+
+
+def _customer(row: Sequence[Any]) -> Customer:
+    values = dict(zip(READ_COLUMNS, row, strict=True))
+    values["fields"] = {k: from_typed_field_value(pair) for k, pair in values["fields"].items()}
+    return Customer(**values)
+
+
+@functools.lru_cache(maxsize=32)
+def _machine_from_json(text: str) -> StatusMachine:
+    # Machines are read on every move and rarely change: structure each distinct text once.
+    return converter.structure(json.loads(text), StatusMachine)
+
+
+class PostgresTransaction:
+    """A unit of work on one PostgreSQL connection."""
+
+    def __init__(self, connection: psycopg.Connection[Any]) -> None:
+        self._db = connection
+        self._options: NormalizeOptions | None = None
+
+    def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self._db.execute(sql, params).fetchone()
+
+    def get_customer(self, customer_id: int) -> Customer:
+        row = self._one(f"SELECT {_SELECT} FROM customers c WHERE c.id = %s", (customer_id,))
+        if row is None:
+            raise NotFound(f"no customer with id {customer_id}")
+        return _customer(row)
+
+    def insert_customer(self, customer: Customer) -> Customer:
+        customer_id: int = self._one(_INSERT, _write_values(customer))[0]
+        self._write_tags(customer_id, customer.tags, replace=False)
+        self._write_fields(customer_id, dict(customer.fields), replace=False)
+        self._write_keys(customer_id, index_keys(customer, self._normalize_options()))
+        return self.get_customer(customer_id)
+
+    def update_customer(self, customer: Customer) -> Customer:
+        row = self._one(
+            "SELECT version, tags, fields, emails, phones, whatsapp, country, merged_into"
+            " FROM customers WHERE id = %s",
+            (customer.id,),
+        )
+        if row is None:
+            raise NotFound(f"no customer with id {customer.id}")
+        if row[0] != customer.version:
+            raise ConcurrencyError(customer.id, customer.version, row[0])
+        updated = self._db.execute(
+            _UPDATE, [*_write_values(customer), customer.id, customer.version]
+        )
+        if updated.rowcount == 0:
+            # Another transaction committed a change between our read and our write.
+            actual = self._one("SELECT version FROM customers WHERE id = %s", (customer.id,))
+            raise ConcurrencyError(customer.id, customer.version, actual[0] if actual else -1)
+        if list(customer.tags) != row[1]:
+            self._write_tags(customer.id, customer.tags, replace=True)
+        if typed_fields(customer.fields) != row[2]:
+            self._write_fields(customer.id, dict(customer.fields), replace=True)
+        contacts = [
+            list(customer.emails),
+            list(customer.phones),
+            customer.whatsapp,
+            customer.country,
+        ]
+        if row[7] is None and contacts != list(row[3:7]):
+            self._db.execute("DELETE FROM contact_keys WHERE customer_id = %s", (customer.id,))
+            self._write_keys(customer.id, index_keys(customer, self._normalize_options()))
+        return attrs.evolve(customer, version=customer.version + 1)
+
+    def _normalize_options(self) -> NormalizeOptions:
+        if self._options is None:
+            self._options = settings_from(self.get_setting).normalize_options
+        return self._options
+
+    def _write_keys(self, customer_id: int, keys: Sequence[ContactKey]) -> None:
+        self._insert_keys([(key.kind, key.key, customer_id) for key in keys])
+
+    def _insert_keys(self, rows: list[tuple[str, str, int]]) -> None:
+        if rows:
+            with self._db.cursor() as cursor:
+                cursor.executemany(
+                    "INSERT INTO contact_keys (kind, key, customer_id) VALUES (%s, %s, %s)"
+                    " ON CONFLICT DO NOTHING",
+                    rows,
+                )
+        rows.clear()
+
+    def _write_tags(self, customer_id: int, tags: Sequence[str], *, replace: bool) -> None:
+        if replace:
+            self._db.execute("DELETE FROM customer_tags WHERE customer_id = %s", (customer_id,))
+        if tags:
+            with self._db.cursor() as cursor:
+                cursor.executemany(
+                    "INSERT INTO customer_tags (customer_id, tag) VALUES (%s, %s)",
+                    [(customer_id, tag) for tag in tags],
+                )
+
+    def _write_fields(
+        self, customer_id: int, fields: dict[str, FieldValue], *, replace: bool
+    ) -> None:
+        if replace:
+            self._db.execute("DELETE FROM customer_fields WHERE customer_id = %s", (customer_id,))
+        rows = field_rows(customer_id, fields)
+        if rows:
+            with self._db.cursor() as cursor:
+                cursor.executemany(
+                    "INSERT INTO customer_fields (customer_id, key, kind, text_value, num_value)"
+                    " VALUES (%s, %s, %s, %s, %s)",
+                    rows,
+                )
+
+    def _where(self, rule: Rule, hidden_from: str | None) -> tuple[str, list[SqlValue]]:
+        compiled = compile_sql(rule, POSTGRES)
+        sql, params = LIVE_CLAUSE.format(rule=compiled.sql), list(compiled.params)
+        if hidden_from is not None:
+            sql += HIDDEN_CLAUSE.format(mark="%s")
+            params.append(hidden_from)
+        return sql, params
+
+    def find_customers(
+        self,
+        rule: Rule,
+        *,
+        hidden_from: str | None = None,
+        order: Order = "id",
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[Customer]:
+        where, params = self._where(rule, hidden_from)
+        ordering = "c.updated_at DESC, c.id DESC" if order == "activity" else "c.id"
+        sql = f"SELECT {_SELECT} FROM customers c WHERE {where} ORDER BY {ordering}"
+        sql += " LIMIT %s OFFSET %s"
+        rows = self._db.execute(sql, [*params, limit, offset]).fetchall()
+        return [_customer(row) for row in rows]
+
+    def count_customers(self, rule: Rule, *, hidden_from: str | None = None) -> int:
+        where, params = self._where(rule, hidden_from)
+        count: int = self._one(f"SELECT COUNT(*) FROM customers c WHERE {where}", params)[0]
+        return count
+
+    def count_by_status(self, rule: Rule, *, hidden_from: str | None = None) -> dict[str, int]:
+        where, params = self._where(rule, hidden_from)
+        sql = f"SELECT c.status, COUNT(*) FROM customers c WHERE {where} GROUP BY c.status"
+        return {status: count for status, count in self._db.execute(sql, params).fetchall()}
+
+    def append_events(self, events: Sequence[Event]) -> None:
+        ids = {event.customer_id for event in events}
+        found = self._db.execute(
+            "SELECT id FROM customers WHERE id = ANY(%s)", (sorted(ids),)
+        ).fetchall()
+        missing = ids - {row[0] for row in found}
+        if missing:
+            raise NotFound(f"an event names a customer that does not exist: {sorted(missing)}")
+        with self._db.cursor() as cursor:
+            cursor.executemany(
+                "INSERT INTO events (customer_id, at, actor, kind, data) VALUES (%s, %s, %s, %s, %s)",
+                [(e.customer_id, e.at, e.actor, e.kind.value, Jsonb(dict(e.data))) for e in events],
+            )
+
+    def events(self, customer_id: int) -> list[Event]:
+        rows = self._db.execute(
+            "SELECT id, customer_id, at, actor, kind, data FROM events"
+            " WHERE customer_id = %s ORDER BY id",
+            (customer_id,),
+        ).fetchall()
+        return [
+            Event(id=r[0], customer_id=r[1], at=r[2], actor=r[3], kind=r[4], data=r[5])
+            for r in rows
+        ]
+
+    def get_status_machine(self, name: str = "default") -> StatusMachine | None:
+        row = self._one("SELECT definition::text FROM status_machines WHERE name = %s", (name,))
+        return None if row is None else _machine_from_json(row[0])
+
+    def put_status_machine(self, machine: StatusMachine) -> None:
+        self._db.execute(
+            "INSERT INTO status_machines (name, definition) VALUES (%s, %s)"
+            " ON CONFLICT (name) DO UPDATE SET definition = excluded.definition",
+            (machine.name, Jsonb(converter.unstructure(machine))),
+        )
+
+    def get_flow(self, name: str) -> FlowDefinition:
+        row = self._one("SELECT definition FROM flows WHERE name = %s", (name,))
+        if row is None:
+            raise NotFound(f"no flow called {name!r}")
+        return converter.structure(row[0], FlowDefinition)
+
+    def list_flows(self) -> list[FlowDefinition]:
+        rows = self._db.execute("SELECT definition FROM flows ORDER BY name").fetchall()
+        return [converter.structure(row[0], FlowDefinition) for row in rows]
+
+    def put_flow(self, flow: FlowDefinition) -> None:
+        self._db.execute(
+            "INSERT INTO flows (name, definition) VALUES (%s, %s)"
+            " ON CONFLICT (name) DO UPDATE SET definition = excluded.definition",
+            (flow.name, Jsonb(converter.unstructure(flow))),
+        )
+
+    def delete_flow(self, name: str) -> None:
+        if self._db.execute("DELETE FROM flows WHERE name = %s", (name,)).rowcount == 0:
+            raise NotFound(f"no flow called {name!r}")
+
+    def _flow_id(self, name: str) -> int:
+        row = self._one("SELECT id FROM flows WHERE name = %s", (name,))
+        if row is None:
+            raise NotFound(f"no flow called {name!r}")
+        flow_id: int = row[0]
+        return flow_id
+
+    def set_hidden(self, flow: str, customer_id: int, hidden: bool) -> bool:
+        flow_id = self._flow_id(flow)
+        self.get_customer(customer_id)
+        if hidden:
+            sql = (
+                "INSERT INTO flow_hides (flow_id, customer_id) VALUES (%s, %s)"
+                " ON CONFLICT DO NOTHING"
+            )
+        else:
+            sql = "DELETE FROM flow_hides WHERE flow_id = %s AND customer_id = %s"
+        return self._db.execute(sql, (flow_id, customer_id)).rowcount > 0
+
+    def hidden_customers(self, flow: str) -> list[int]:
+        flow_id = self._flow_id(flow)
+        rows = self._db.execute(
+            "SELECT customer_id FROM flow_hides WHERE flow_id = %s ORDER BY customer_id",
+            (flow_id,),
+        ).fetchall()
+        return [row[0] for row in rows]
+
+    # settings, contact keys and merges --------------------------------------------
+
+    def get_setting(self, name: str) -> str | None:
+        row = self._one("SELECT value #>> '{}' FROM settings WHERE key = %s", (name,))
+        return None if row is None else str(row[0])
+
+    def put_setting(self, name: str, value: str) -> None:
+        self._db.execute(
+            "INSERT INTO settings (key, value) VALUES (%s, %s)"
+            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (name, Jsonb(value)),
+        )
+        self._options = None
+
+    def find_by_keys(self, keys: Sequence[ContactKey]) -> list[tuple[ContactKey, int]]:
+        wanted = list(dict.fromkeys(keys))
+        if not wanted:
+            return []
+        rows = self._db.execute(
+            "SELECT k.kind, k.key, k.customer_id FROM contact_keys k"
+            " JOIN unnest(%s::text[], %s::text[]) AS w(kind, key)"
+            " ON k.kind = w.kind AND k.key = w.key",
+            ([key.kind for key in wanted], [key.key for key in wanted]),
+        ).fetchall()
+        found = [(ContactKey(kind, key), customer_id) for kind, key, customer_id in rows]
+        return sorted(found, key=lambda pair: (pair[1], pair[0].kind, pair[0].key))
+
+    def contact_keys(self, customer_id: int) -> list[ContactKey]:
+        rows = self._db.execute(
+            "SELECT kind, key FROM contact_keys WHERE customer_id = %s", (customer_id,)
+        ).fetchall()
+        return [ContactKey(kind, key) for kind, key in rows]
+
+    def rebuild_contact_keys(self) -> None:
+        options = self._normalize_options()
+        self._db.execute("DELETE FROM contact_keys")
+        rows = self._db.execute(
+            "SELECT id, emails, phones, whatsapp, country FROM customers"
+            " WHERE merged_into IS NULL ORDER BY id"
+        ).fetchall()
+        batch: list[tuple[str, str, int]] = []
+        for customer_id, emails, phones, whatsapp, country in rows:
+            keys = contact_keys(emails, phones, whatsapp, country, options)
+            batch.extend((key.kind, key.key, customer_id) for key in keys if key.valid)
+            if len(batch) >= 10_000:
+                self._insert_keys(batch)
+        self._insert_keys(batch)
+
+    def duplicate_groups(self) -> list[tuple[ContactKey, tuple[int, ...]]]:
+        rows = self._db.execute(
+            "SELECT kind, key, array_agg(customer_id ORDER BY customer_id) FROM contact_keys"
+            " GROUP BY kind, key HAVING COUNT(*) > 1 ORDER BY kind, key"
+        ).fetchall()
+        return [(ContactKey(kind, key), tuple(ids)) for kind, key, ids in rows]
+
+    def get_customers(self, customer_ids: Sequence[int]) -> list[Customer]:
+        rows = self._db.execute(
+            f"SELECT {_SELECT} FROM customers c WHERE c.id = ANY(%s) ORDER BY c.id",
+            (sorted(set(customer_ids)),),
+        ).fetchall()
+        return [_customer(row) for row in rows]
+
+    def children(self, customer_id: int) -> list[int]:
+        rows = self._db.execute(
+            "SELECT id FROM customers WHERE parent_id = %s ORDER BY id", (customer_id,)
+        ).fetchall()
+        return [row[0] for row in rows]
+
+    def move_events(self, from_id: int, to_id: int) -> list[int]:
+        self.get_customer(to_id)
+        rows = self._db.execute(
+            "UPDATE events SET customer_id = %s WHERE customer_id = %s RETURNING id",
+            (to_id, from_id),
+        ).fetchall()
+        return sorted(row[0] for row in rows)
+
+    def hidden_flows(self, customer_id: int) -> list[str]:
+        rows = self._db.execute(
+            "SELECT f.name FROM flow_hides h JOIN flows f ON f.id = h.flow_id"
+            " WHERE h.customer_id = %s ORDER BY f.name",
+            (customer_id,),
+        ).fetchall()
+        return [row[0] for row in rows]
+
+    def mark_merged(self, customer_id: int, into: int) -> None:
+        self.get_customer(customer_id)
+        self.get_customer(into)
+        self._db.execute("DELETE FROM contact_keys WHERE customer_id = %s", (customer_id,))
+        self._db.execute(
+            "UPDATE customers SET merged_into = %s WHERE merged_into = %s", (into, customer_id)
+        )
+        self._db.execute("UPDATE customers SET merged_into = %s WHERE id = %s", (into, customer_id))
+
+    def merged_into(self, customer_id: int) -> int | None:
+        row = self._one("SELECT merged_into FROM customers WHERE id = %s", (customer_id,))
+        if row is None:
+            raise NotFound(f"no customer with id {customer_id}")
+        target: int | None = row[0]
+        return target
+
+
+class PostgresStore:
+    """A store in one PostgreSQL database. URL: ``postgresql://user@host:port/dbname``."""
+
+    def __init__(self, url: str, *, connect_timeout: int = 5) -> None:
+        if psycopg is None:
+            raise StoreError(
+                "PostgreSQL stores need psycopg 3: pip install 'pipeline_core[postgres]'"
+            )
+        self.url = url
+        try:
+            # A timeout given in the URL wins; otherwise never hang on a silent server.
+            if "connect_timeout=" in url:
+                self._db = psycopg.connect(url)
+            else:
+                self._db = psycopg.connect(url, connect_timeout=connect_timeout)
+        except psycopg.Error as error:
+            reason = (
+                str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            )
+            raise StoreError(f"cannot connect to {_redacted(url)}: {reason}") from None
+        self._db.execute("SET TIME ZONE 'UTC'")
+        self._db.commit()
+        self._lock = threading.RLock()
+        try:
+            self._prepare()
+        except BaseException:
+            self._db.close()
+            raise
+
+    def _prepare(self) -> None:
+        with self._db.transaction():
+            self._db.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+            tables = {
+                row[0]
+                for row in self._db.execute(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+                ).fetchall()
+            }
+            if tables and META_TABLE not in tables:
+                raise StoreError(
+                    f"{_redacted(self.url)} is a database but not a pipeline_core store "
+                    f"(it has tables {', '.join(sorted(tables)[:5])}); refusing to change it"
+                )
+            version = 0
+            if tables:
+                row = self._db.execute(
+                    f"SELECT value FROM {META_TABLE} WHERE key = 'schema_version'"
+                ).fetchone()
+                version = int(row[0]) if row else 0
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"{_redacted(self.url)} has schema version {version}, newer than this "
+                    f"pipeline_core understands ({SCHEMA_VERSION}); upgrade pipeline_core"
+                )
+            if version < LATEST:
+                self._db.execute(
+                    f"CREATE TABLE IF NOT EXISTS {META_TABLE}"
+                    " (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+                )
+                for step in range(version + 1, LATEST + 1):
+                    for statement in MIGRATIONS[step]:
+                        self._db.execute(statement)
+                if 0 < version < CONTACT_KEYS_SINCE <= LATEST:
+                    PostgresTransaction(self._db).rebuild_contact_keys()
+                self._db.execute(
+                    f"INSERT INTO {META_TABLE} (key, value) VALUES ('schema_version', %s)"
+                    " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (str(LATEST),),
+                )
+
+    @contextmanager
+    def transaction(self) -> Iterator[PostgresTransaction]:
+        """One database transaction; psycopg errors roll back and surface as StoreError."""
+        with self._lock:
+            try:
+                with self._db.transaction():
+                    yield PostgresTransaction(self._db)
+            except psycopg.Error as error:
+                raise StoreError(f"PostgreSQL error: {error}") from error
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._db.close()
+
+
+def _redacted(url: str) -> str:
+    """The URL without its password, for messages."""
+    scheme, sep, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not at or ":" not in credentials:
+        return url
+    return f"{scheme}{sep}{credentials.split(':', 1)[0]}:***@{host}"
+
+
+def open_postgres_store(url: str) -> PostgresStore:
+    """Open (creating or migrating if needed) the PostgreSQL store a URL names."""
+    return PostgresStore(url)

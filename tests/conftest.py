@@ -1,0 +1,110 @@
+"""Shared fixtures: every backend the contract suite runs against, and a fixed clock."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from pipeline_core import FixedClock, Workspace
+from pipeline_core.storage import Store, open_store
+
+from .postgres_server import PostgresCluster, find_bin_dir, start_cluster
+
+settings.register_profile(
+    "ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile("dev", max_examples=30, deadline=None)
+settings.load_profile("ci")
+
+BACKENDS = ("memory", "sqlite", "postgres")
+
+StoreFactory = Callable[[], Store]
+
+NO_POSTGRES = (
+    "NO POSTGRESQL BINARIES FOUND (initdb/pg_ctl): every PostgreSQL test is SKIPPED. "
+    "Install PostgreSQL (e.g. apt-get install postgresql) or set PIPELINE_PG_BIN."
+)
+
+
+def pytest_report_header() -> str:
+    """Say up front whether the PostgreSQL tests will run."""
+    bin_dir = find_bin_dir()
+    return f"postgresql: {bin_dir}" if bin_dir else f"postgresql: {NO_POSTGRES}"
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Repeat the warning at the end, where nobody can miss it."""
+    if find_bin_dir() is None:
+        terminalreporter.section("PostgreSQL", sep="!", red=True, bold=True)
+        terminalreporter.line(NO_POSTGRES, red=True, bold=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    """One throwaway PostgreSQL cluster for the whole run, stopped at the end."""
+    if find_bin_dir() is None:
+        pytest.skip(NO_POSTGRES)
+    cluster = start_cluster()
+    yield cluster
+    cluster.stop()
+
+
+_databases = itertools.count()
+
+
+def new_postgres_database(cluster: PostgresCluster) -> str:
+    """Create an empty database in the cluster and return its URL."""
+    import psycopg
+
+    name = f"store_{os.getpid()}_{next(_databases)}"
+    with psycopg.connect(cluster.url(), autocommit=True) as connection:
+        connection.execute(f"CREATE DATABASE {name}")
+    return cluster.url(name)
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """Each backend kind in turn."""
+    name: str = request.param
+    return name
+
+
+@pytest.fixture
+def make_store(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[StoreFactory]:
+    """Open fresh stores of the current backend; all are closed at the end."""
+    opened: list[Store] = []
+    cluster = request.getfixturevalue("postgres_cluster") if backend == "postgres" else None
+
+    def factory() -> Store:
+        if cluster is not None:
+            url = new_postgres_database(cluster)
+        elif backend == "memory":
+            url = "memory:"
+        else:
+            url = f"sqlite:///{tmp_path / f'store-{len(opened)}.db'}"
+        store = open_store(url)
+        opened.append(store)
+        return store
+
+    yield factory
+    for store in opened:
+        store.close()
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    """A clock that only moves when told to."""
+    return FixedClock()
+
+
+@pytest.fixture
+def workspace(make_store: StoreFactory, clock: FixedClock) -> Workspace:
+    """A fresh workspace on the current backend with a fixed clock."""
+    return Workspace(make_store(), clock=clock)

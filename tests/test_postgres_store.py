@@ -1,0 +1,84 @@
+"""PostgreSQL specifics against the real throwaway server: opening, refusing, timeouts."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import psycopg
+import pytest
+
+from pipeline_core import Customer, StoreError, Workspace
+from pipeline_core.storage import SCHEMA_VERSION, open_store
+
+from .conftest import new_postgres_database
+from .postgres_server import PostgresCluster
+
+
+def test_fresh_database_becomes_a_store(postgres_cluster: PostgresCluster) -> None:
+    url = new_postgres_database(postgres_cluster)
+    with Workspace.open(url) as ws:
+        ada = ws.add_customer(Customer(name="Ada", tags=["VIP"]))
+        ws.move(ada.id, "Prospect")
+    with Workspace.open(url) as ws:
+        assert ws.get_customer(ada.id).status == "Prospect"
+        assert len(ws.timeline(ada.id)) == 2
+
+
+def test_foreign_database_is_refused_untouched(postgres_cluster: PostgresCluster) -> None:
+    url = new_postgres_database(postgres_cluster)
+    with psycopg.connect(url, autocommit=True) as db:
+        db.execute("CREATE TABLE invoices (id int)")
+    with pytest.raises(StoreError, match=r"not a pipeline_core store.*invoices"):
+        open_store(url)
+    with psycopg.connect(url) as db:
+        tables = db.execute("SELECT tablename FROM pg_tables WHERE schemaname='public'").fetchall()
+    assert tables == [("invoices",)]
+
+
+def test_newer_schema_is_refused(postgres_cluster: PostgresCluster) -> None:
+    url = new_postgres_database(postgres_cluster)
+    open_store(url).close()
+    with psycopg.connect(url, autocommit=True) as db:
+        db.execute(
+            "UPDATE pipeline_meta SET value = %s WHERE key = 'schema_version'",
+            (str(SCHEMA_VERSION + 1),),
+        )
+    with pytest.raises(StoreError, match="newer than this pipeline_core"):
+        open_store(url)
+
+
+def test_missing_database_is_a_clear_error(postgres_cluster: PostgresCluster) -> None:
+    with pytest.raises(StoreError, match=r'cannot connect to .*database "nope" does not exist'):
+        open_store(postgres_cluster.url("nope"))
+
+
+def test_refused_connection_fails_fast() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    started = time.monotonic()
+    with pytest.raises(StoreError, match=r"cannot connect to postgresql://x@127\.0\.0\.1"):
+        open_store(f"postgresql://x@127.0.0.1:{port}/db")
+    assert time.monotonic() - started < 10
+
+
+def test_silent_server_times_out(postgres_cluster: PostgresCluster) -> None:
+    # A socket that accepts connections but never answers: the connect timeout must end it.
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+        started = time.monotonic()
+        with pytest.raises(StoreError, match="cannot connect"):
+            open_store(f"postgresql://x@127.0.0.1:{port}/db?connect_timeout=1")
+        assert time.monotonic() - started < 10
+
+
+def test_password_is_not_shown_in_errors() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(StoreError) as error:
+        open_store(f"postgresql://ada:s3cret@127.0.0.1:{port}/db")
+    assert "s3cret" not in str(error.value) and "ada:***@" in str(error.value)

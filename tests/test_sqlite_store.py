@@ -1,0 +1,97 @@
+"""SQLite specifics: what a file must be to open, schema versions, and its pragmas."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from pipeline_core import Customer, StoreError, Workspace
+from pipeline_core.storage import SCHEMA_VERSION, open_store
+from pipeline_core.storage.sqlite import SqliteStore
+from pipeline_core.storage.sqlite_schema import LATEST
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_text_file_is_refused_and_left_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "notes.db"
+    path.write_text("not a database\n" * 100)
+    before = digest(path)
+    with pytest.raises(StoreError, match="is not a SQLite database"):
+        open_store(f"sqlite:///{path}")
+    assert digest(path) == before
+    assert not (tmp_path / "notes.db-wal").exists()
+
+
+def test_foreign_sqlite_database_is_refused_and_left_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "other.db"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY)")
+    db.close()
+    before = digest(path)
+    with pytest.raises(StoreError, match=r"not a pipeline_core store.*invoices"):
+        open_store(f"sqlite:///{path}")
+    assert digest(path) == before
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "future.db"
+    open_store(f"sqlite:///{path}").close()
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "UPDATE pipeline_meta SET value = ? WHERE key = 'schema_version'",
+            (str(SCHEMA_VERSION + 1),),
+        )
+    db.close()
+    before = digest(path)
+    with pytest.raises(StoreError, match=f"schema version {SCHEMA_VERSION + 1}, newer"):
+        open_store(f"sqlite:///{path}")
+    assert digest(path) == before
+
+
+def test_directory_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="is a directory"):
+        open_store(f"sqlite:///{tmp_path}")
+
+
+def test_new_store_is_at_the_latest_version_with_wal_and_foreign_keys(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'new.db'}")
+    assert isinstance(store, SqliteStore)
+    db = store._db
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert db.execute("SELECT value FROM pipeline_meta WHERE key='schema_version'").fetchone()[
+        0
+    ] == str(LATEST)
+    store.close()
+    assert LATEST == SCHEMA_VERSION
+
+
+def test_data_survives_reopening(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'crm.db'}"
+    with Workspace.open(url) as ws:
+        ada = ws.add_customer(Customer(name="Ada", tags=["VIP"]))
+        ws.move(ada.id, "Prospect")
+    with Workspace.open(url) as ws:
+        again = ws.get_customer(ada.id)
+        assert again.status == "Prospect" and again.tags == ("VIP",)
+        assert len(ws.timeline(ada.id)) == 2
+
+
+def test_two_connections_see_each_others_writes(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    with Workspace.open(url) as first, Workspace.open(url) as second:
+        ada = first.add_customer(Customer(name="Ada"))
+        second.move(ada.id, "Prospect")
+        assert first.get_customer(ada.id).status == "Prospect"
+
+
+@pytest.mark.parametrize("url", ["sqlite:", "sqlite://", "sqlite:///:memory:"])
+def test_in_memory_sqlite_urls(url: str) -> None:
+    with Workspace.open(url) as ws:
+        assert ws.add_customer(Customer(name="Ada")).id == 1

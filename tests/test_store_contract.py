@@ -1,0 +1,233 @@
+"""The storage contract: every backend runs these unchanged (see conftest.BACKENDS)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+import attrs
+import pytest
+
+from pipeline_core import (
+    Column,
+    ConcurrencyError,
+    Customer,
+    Event,
+    EventKind,
+    FlowDefinition,
+    NotFound,
+    default_status_machine,
+)
+from pipeline_core.rules import InSet, Not, SetTest, all_of
+from pipeline_core.rules.ast import MATCH_ALL
+
+from .conftest import StoreFactory
+
+T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+
+
+def sample(name: str = "Ada", **changes: Any) -> Customer:
+    base = Customer(
+        name=name,
+        status="Lead",
+        emails=["ada@example.com"],
+        tags=["VIP", "Hot"],
+        folder="Leads",
+        fields={
+            "since": date(2020, 2, 29),
+            "score": 3,
+            "ratio": 0.25,
+            "premium": Decimal("10.10"),
+            "vip": True,
+            "seen": datetime(2025, 5, 5, 5, 5, 5, 5, tzinfo=UTC),
+            "langs": ("en", "pt"),
+            "note": "ünïcödé ' \" % _",
+        },
+        value="1999.99",
+        currency="EUR",
+        created_at=T0,
+        updated_at=T0,
+    )
+    return attrs.evolve(base, **changes)
+
+
+def test_insert_assigns_ids_and_version_one(make_store: StoreFactory) -> None:
+    with make_store().transaction() as tx:
+        first = tx.insert_customer(sample())
+        second = tx.insert_customer(sample("Grace"))
+    assert first.id > 0 and second.id > first.id
+    assert first.version == second.version == 1
+
+
+def test_stored_customer_reads_back_equal(make_store: StoreFactory) -> None:
+    store = make_store()
+    with store.transaction() as tx:
+        stored = tx.insert_customer(sample())
+    with store.transaction() as tx:
+        again = tx.get_customer(stored.id)
+    assert again == stored
+    assert again == attrs.evolve(sample(), id=stored.id, version=1)
+    assert type(again.fields["premium"]) is Decimal
+    assert type(again.fields["since"]) is date
+
+
+def test_missing_customer_is_not_found(make_store: StoreFactory) -> None:
+    with make_store().transaction() as tx, pytest.raises(NotFound, match="no customer with id 99"):
+        tx.get_customer(99)
+
+
+def test_update_checks_the_version(make_store: StoreFactory) -> None:
+    store = make_store()
+    with store.transaction() as tx:
+        stored = tx.insert_customer(sample())
+        updated = tx.update_customer(attrs.evolve(stored, name="Ada L."))
+    assert updated.version == 2 and updated.name == "Ada L."
+    with store.transaction() as tx, pytest.raises(ConcurrencyError) as stale:
+        tx.update_customer(attrs.evolve(stored, name="stale write"))
+    assert (stale.value.expected, stale.value.actual) == (1, 2)
+    with store.transaction() as tx:
+        assert tx.get_customer(stored.id).name == "Ada L."
+
+
+def test_update_of_missing_customer_is_not_found(make_store: StoreFactory) -> None:
+    with make_store().transaction() as tx, pytest.raises(NotFound):
+        tx.update_customer(sample(id=42, version=1))
+
+
+def test_a_failed_transaction_leaves_nothing_behind(make_store: StoreFactory) -> None:
+    store = make_store()
+    with store.transaction() as tx:
+        kept = tx.insert_customer(sample())
+    with pytest.raises(RuntimeError), store.transaction() as tx:
+        tx.insert_customer(sample("Ghost"))
+        tx.update_customer(attrs.evolve(kept, name="Changed"))
+        tx.put_flow(FlowDefinition("Ghost flow"))
+        raise RuntimeError("boom")
+    with store.transaction() as tx:
+        assert [c.name for c in tx.find_customers(MATCH_ALL)] == ["Ada"]
+        assert tx.list_flows() == []
+
+
+def test_find_filters_orders_and_pages(make_store: StoreFactory) -> None:
+    store = make_store()
+    with store.transaction() as tx:
+        a = tx.insert_customer(sample("A", folder="Leads", tags=["VIP"], updated_at=T0))
+        b = tx.insert_customer(sample("B", folder="Other", tags=[], status="Prospect"))
+        c = tx.insert_customer(
+            sample("C", folder=None, tags=["Hot"], updated_at=datetime(2026, 2, 1, tzinfo=UTC))
+        )
+    with store.transaction() as tx:
+        assert [x.id for x in tx.find_customers(MATCH_ALL)] == [a.id, b.id, c.id]
+        assert [x.id for x in tx.find_customers(MATCH_ALL, limit=1, offset=1)] == [b.id]
+        assert next(x.id for x in tx.find_customers(MATCH_ALL, order="activity")) == c.id
+        assert [x.id for x in tx.find_customers(InSet("folder", ("Leads",)))] == [a.id]
+        # A missing folder is simply not in the set, and so is in its negation.
+        assert [x.id for x in tx.find_customers(Not(InSet("folder", ("Leads",))))] == [b.id, c.id]
+        assert [x.id for x in tx.find_customers(SetTest("tags", "none", ("VIP", "Hot")))] == [b.id]
+        assert tx.count_customers(SetTest("tags", "any", ("VIP", "Hot"))) == 2
+        rule = all_of(SetTest("tags", "all", ("Hot",)), Not(InSet("status", ("Prospect",))))
+        assert [x.id for x in tx.find_customers(rule)] == [c.id]
+        assert tx.count_by_status(MATCH_ALL) == {"Lead": 2, "Prospect": 1}
+
+
+def test_tag_filters_follow_updates(make_store: StoreFactory) -> None:
+    store = make_store()
+    with store.transaction() as tx:
+        stored = tx.insert_customer(sample(tags=["Old"]))
+        tx.update_customer(attrs.evolve(stored, tags=["New"]))
+    with store.transaction() as tx:
+        assert tx.count_customers(SetTest("tags", "any", ("Old",))) == 0
+        assert tx.count_customers(SetTest("tags", "any", ("New",))) == 1
+
+
+def test_events_append_in_order(make_store: StoreFactory) -> None:
+    store = make_store()
+    with store.transaction() as tx:
+        stored = tx.insert_customer(sample())
+        other = tx.insert_customer(sample("Other"))
+        tx.append_events(
+            [
+                Event(customer_id=stored.id, kind=EventKind.CREATED, at=T0, actor="me"),
+                Event(customer_id=other.id, kind=EventKind.CREATED, at=T0, actor="me"),
+                Event(
+                    customer_id=stored.id,
+                    kind=EventKind.STATUS_CHANGED,
+                    at=T0,
+                    actor="me",
+                    data={"from": "Lead", "to": "Prospect", "nested": {"x": [1, None]}},
+                ),
+            ]
+        )
+    with store.transaction() as tx:
+        timeline = tx.events(stored.id)
+    assert [e.kind for e in timeline] == [EventKind.CREATED, EventKind.STATUS_CHANGED]
+    assert timeline[0].id < timeline[1].id
+    assert timeline[1].data == {"from": "Lead", "to": "Prospect", "nested": {"x": [1, None]}}
+    assert timeline[1].at == T0 and timeline[1].actor == "me"
+
+
+def test_event_for_missing_customer_is_refused(make_store: StoreFactory) -> None:
+    with make_store().transaction() as tx, pytest.raises(NotFound):
+        tx.append_events([Event(customer_id=5, kind=EventKind.CREATED, at=T0, actor="me")])
+
+
+def test_status_machines_are_stored_by_name(make_store: StoreFactory) -> None:
+    store = make_store()
+    with store.transaction() as tx:
+        assert tx.get_status_machine() is None
+        tx.put_status_machine(default_status_machine())
+    with store.transaction() as tx:
+        assert tx.get_status_machine() == default_status_machine()
+
+
+def test_flows_create_replace_list_delete(make_store: StoreFactory) -> None:
+    store = make_store()
+    rule = all_of(InSet("folder", ("Leads",)), SetTest("tags", "any", ("VIP",)))
+    flow = FlowDefinition("Sales", rule, [Column("New", "Lead", position=0)])
+    with store.transaction() as tx:
+        tx.put_flow(flow)
+        tx.put_flow(FlowDefinition("Service"))
+    with store.transaction() as tx:
+        assert tx.get_flow("Sales") == flow
+        assert [f.name for f in tx.list_flows()] == ["Sales", "Service"]
+        replaced = flow.with_column(Column("Won", "Customer", position=1))
+        tx.put_flow(replaced)
+    with store.transaction() as tx:
+        assert tx.get_flow("Sales") == replaced
+        tx.delete_flow("Service")
+        with pytest.raises(NotFound):
+            tx.get_flow("Service")
+        with pytest.raises(NotFound):
+            tx.delete_flow("Service")
+
+
+def test_hidden_customers_leave_only_that_flow(make_store: StoreFactory) -> None:
+    store = make_store()
+    with store.transaction() as tx:
+        tx.put_flow(FlowDefinition("Sales"))
+        tx.put_flow(FlowDefinition("Service"))
+        ada = tx.insert_customer(sample())
+        assert tx.set_hidden("Sales", ada.id, True) is True
+        assert tx.set_hidden("Sales", ada.id, True) is False
+    with store.transaction() as tx:
+        assert tx.hidden_customers("Sales") == [ada.id]
+        assert tx.count_customers(MATCH_ALL, hidden_from="Sales") == 0
+        assert tx.count_customers(MATCH_ALL, hidden_from="Service") == 1
+        assert tx.set_hidden("Sales", ada.id, False) is True
+        assert tx.count_customers(MATCH_ALL, hidden_from="Sales") == 1
+        with pytest.raises(NotFound):
+            tx.set_hidden("Nope", ada.id, True)
+        with pytest.raises(NotFound):
+            tx.set_hidden("Sales", 999, True)
+
+
+def test_deleting_a_flow_forgets_its_hides(make_store: StoreFactory) -> None:
+    store = make_store()
+    with store.transaction() as tx:
+        tx.put_flow(FlowDefinition("Sales"))
+        ada = tx.insert_customer(sample())
+        tx.set_hidden("Sales", ada.id, True)
+        tx.delete_flow("Sales")
+        tx.put_flow(FlowDefinition("Sales"))
+        assert tx.hidden_customers("Sales") == []
