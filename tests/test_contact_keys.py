@@ -3,27 +3,28 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from pipeline_core import Customer, FixedClock, Workspace
+from pipeline_core import Customer, Workspace
 from pipeline_core.errors import InvalidValue, NotFound
 from pipeline_core.normalize import ContactKey
+from pipeline_core.storage import postgres_schema
 from pipeline_core.storage.sqlite import META_TABLE, SqliteStore
 from pipeline_core.storage.sqlite_schema import LATEST, MIGRATIONS
 
-URLS = ["memory:", "sqlite:///:memory:"]
+from .conftest import new_postgres_database
+from .postgres_server import PostgresCluster
 
 ADA_PHONE = ContactKey("phone", "+14155550132")
 ADA_EMAIL = ContactKey("email", "ada@example.com")
 
 
-@pytest.fixture(params=URLS)
-def ws(request: pytest.FixtureRequest) -> Iterator[Workspace]:
-    with Workspace.open(request.param, clock=FixedClock()) as workspace:
-        yield workspace
+@pytest.fixture
+def ws(workspace: Workspace) -> Workspace:
+    """The conftest workspace (memory, SQLite and PostgreSQL in turn)."""
+    return workspace
 
 
 def keys_of(ws: Workspace, customer_id: int) -> set[ContactKey]:
@@ -166,3 +167,27 @@ def test_migrating_a_version_1_store_fills_in_contact_keys(tmp_path: Path) -> No
     db = sqlite3.connect(path)
     assert db.execute(f"SELECT value FROM {META_TABLE}").fetchone() == (str(LATEST),)
     db.close()
+
+
+def test_migrating_a_version_1_postgres_store_fills_in_contact_keys(
+    postgres_cluster: PostgresCluster,
+) -> None:
+    import psycopg
+
+    url = new_postgres_database(postgres_cluster)
+    with psycopg.connect(url, autocommit=True) as db:
+        db.execute(f"CREATE TABLE {META_TABLE} (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        for statement in postgres_schema.MIGRATIONS[1]:
+            db.execute(statement)
+        db.execute(f"INSERT INTO {META_TABLE} VALUES ('schema_version', '1')")
+        db.execute("""INSERT INTO settings VALUES ('default_region', '"BR"')""")
+        db.execute(
+            "INSERT INTO customers (name, status, created_at, updated_at, version, emails, phones)"
+            " VALUES ('Velho', 'Lead', now(), now(), 1, '[\"v@x.com.br\"]', '[\"(11) 91234-5678\"]')"
+        )
+    with Workspace.open(url) as ws:
+        assert ws.settings().default_region == "BR"
+        assert keys_of(ws, 1) == {
+            ContactKey("email", "v@x.com.br"),
+            ContactKey("phone", "+5511912345678"),
+        }

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -13,14 +11,14 @@ from pipeline_core.duplicates import clusters
 from pipeline_core.errors import InvalidValue
 from pipeline_core.normalize import ContactKey, index_keys
 
-URLS = ["memory:", "sqlite:///:memory:"]
+URLS = ["memory:", "sqlite:///:memory:"]  # hypothesis runs: fresh stores per example
 
 
-@pytest.fixture(params=URLS)
-def ws(request: pytest.FixtureRequest) -> Iterator[Workspace]:
-    with Workspace.open(request.param, clock=FixedClock()) as workspace:
-        workspace.set_setting("default_region", "US")
-        yield workspace
+@pytest.fixture
+def ws(workspace: Workspace) -> Workspace:
+    """The conftest workspace (memory, SQLite and PostgreSQL in turn), set up for these tests."""
+    workspace.set_setting("default_region", "US")
+    return workspace
 
 
 def ada(**changes: object) -> Customer:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
 
@@ -14,15 +13,15 @@ from pipeline_core import Customer, EventKind, FixedClock, Workspace
 from pipeline_core.errors import InvalidValue, NotFound
 from pipeline_core.normalize import customer_keys, index_keys
 
-URLS = ["memory:", "sqlite:///:memory:"]
+URLS = ["memory:", "sqlite:///:memory:"]  # hypothesis runs: fresh stores per example
 
 
-@pytest.fixture(params=URLS)
-def ws(request: pytest.FixtureRequest) -> Iterator[Workspace]:
-    with Workspace.open(request.param, clock=FixedClock()) as workspace:
-        workspace.set_setting("default_region", "US")
-        workspace.set_setting("allow_duplicates", "true")
-        yield workspace
+@pytest.fixture
+def ws(workspace: Workspace) -> Workspace:
+    """The conftest workspace (memory, SQLite and PostgreSQL in turn), set up for these tests."""
+    workspace.set_setting("default_region", "US")
+    workspace.set_setting("allow_duplicates", "true")
+    return workspace
 
 
 def test_scalars_primary_wins_blanks_filled_in_order(ws: Workspace) -> None:
