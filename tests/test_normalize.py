@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import re
+
 import phonenumbers
 import pytest
 from hypothesis import assume, given, settings
@@ -318,3 +321,74 @@ def test_customer_keys_flag_invalid_entries_and_strict_mode_raises() -> None:
     assert index_keys(customer, NormalizeOptions()) == (ContactKey("email", "c@example.com"),)
     with pytest.raises(InvalidValue, match="'not-an-email' is not an email address"):
         customer_keys(customer, NormalizeOptions(), strict=True)
+
+
+# agreement with the plain phonenumbers API ------------------------------------------------
+
+
+def _reference(typed: str, region: str | None, whatsapp: bool) -> ContactKey:
+    """What ``normalize_phone`` promises, spelled with nothing but the public phonenumbers API."""
+
+    def read(text: str, in_region: str | None) -> str | None:
+        try:
+            number = phonenumbers.parse(text, in_region)
+        except phonenumbers.NumberParseException:
+            return None
+        if not phonenumbers.is_valid_number(number):
+            return None
+        key = phonenumbers.format_number(number, PhoneNumberFormat.E164)
+        return key + (f";ext={number.extension}" if number.extension else "")
+
+    text = typed.strip()
+    compact = "".join(c for c in text if c not in " \t.-()/")
+    if compact.lstrip("+").isdigit() and compact.count("+") <= int(compact.startswith("+")):
+        text = compact
+    found = None
+    if whatsapp and text[:1].isdigit() and not text.startswith("0"):
+        found = read("+" + text, None)
+    elif text.startswith("00") and text[2:].isascii() and text[2:].isdigit():
+        # 00 goes first unless the region dials abroad with a longer prefix matching here.
+        idd = phonenumbers.PhoneMetadata.metadata_for_region(region) if region else None
+        pattern = idd.international_prefix if idd else None
+        if not pattern or pattern == "00" or not re.match(pattern, text):
+            found = read("+" + text[2:], None)
+    found = found or read(text, region)
+    if found is None and text.startswith("00"):
+        found = read("+" + text[2:], None)
+    return ContactKey("phone", found) if found else ContactKey("phone", typed.strip(), False)
+
+
+ALL_REGIONS = sorted(phonenumbers.SUPPORTED_REGIONS)
+TYPES = [PhoneNumberType.FIXED_LINE, PhoneNumberType.MOBILE, PhoneNumberType.TOLL_FREE]
+
+
+@st.composite
+def any_country_numbers(draw: st.DrawFn) -> str:
+    region = draw(st.sampled_from(ALL_REGIONS))
+    example = phonenumbers.example_number_for_type(region, draw(st.sampled_from(TYPES)))
+    if example is None:
+        example = phonenumbers.example_number(region)
+    assert example is not None
+    national = phonenumbers.national_significant_number(example)
+    tail = draw(st.text("0123456789", min_size=0, max_size=2))
+    national = national[: len(national) - len(tail)] + tail
+    style = draw(st.sampled_from(["+", "00", "", "national"]))
+    if style == "national":
+        return phonenumbers.format_number(
+            phonenumbers.parse(f"+{example.country_code}{national}", None),
+            PhoneNumberFormat.NATIONAL,
+        )
+    return f"{style}{example.country_code}{national}"
+
+
+@settings(max_examples=int(os.environ.get("AGREE_EXAMPLES", "400")), deadline=None)
+@given(
+    st.one_of(any_country_numbers(), TYPED, st.from_regex(r"\+?[0-9]{1,16}", fullmatch=True)),
+    st.sampled_from([None, *REGIONS, "CA", "IT", "MX", "AR", "JM", "RU", "KZ"]),
+    st.booleans(),
+)
+def test_phone_keys_agree_with_plain_phonenumbers(
+    typed: str, region: str | None, whatsapp: bool
+) -> None:
+    # The shortcuts (no full parse for +digits, the likely region tested first) change nothing.
+    assert normalize_phone(typed, region, whatsapp=whatsapp) == _reference(typed, region, whatsapp)

@@ -24,6 +24,7 @@ def clusters(groups: Iterable[tuple[ContactKey, tuple[int, ...]]]) -> list[Dupli
 
     Linear in the size of the groups: each group unions its members, so A-B by
     phone and B-C by email give one cluster {A, B, C} without comparing pairs.
+    Each cluster lists its keys in the order of ``groups`` (the stores give key order).
     """
     parent: dict[int, int] = {}
 
@@ -38,20 +39,22 @@ def clusters(groups: Iterable[tuple[ContactKey, tuple[int, ...]]]) -> list[Dupli
     shared: list[tuple[ContactKey, int]] = []
     for key, ids in groups:
         first = ids[0]
-        parent.setdefault(first, first)
+        top = root(first) if first in parent else parent.setdefault(first, first)
         for other in ids[1:]:
-            parent.setdefault(other, other)
-            a, b = root(first), root(other)
-            if a != b:
-                parent[max(a, b)] = min(a, b)
+            other_top = root(other) if other in parent else parent.setdefault(other, other)
+            if other_top != top:
+                # The smaller id is the root, so a cluster's root is its smallest member.
+                low, high = (top, other_top) if top < other_top else (other_top, top)
+                parent[high] = low
+                top = low
         shared.append((key, first))
     members: dict[int, list[int]] = {}
+    keys: dict[int, list[ContactKey]] = {}
     for item in parent:
         members.setdefault(root(item), []).append(item)
-    keys: dict[int, list[ContactKey]] = {}
     for key, first in shared:
         keys.setdefault(root(first), []).append(key)
     return [
-        DuplicateCluster(customer_ids=tuple(sorted(members[top])), keys=tuple(sorted(keys[top])))
+        DuplicateCluster(customer_ids=tuple(sorted(members[top])), keys=tuple(keys[top]))
         for top in sorted(members)
     ]

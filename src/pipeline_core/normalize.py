@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Literal
 
 import attrs
@@ -77,8 +77,12 @@ def _region(region: str | None) -> str | None:
 @lru_cache(maxsize=CACHE_SIZE)
 def _phone(text: str, region: str | None, whatsapp: bool) -> ContactKey | None:
     found = None
-    if whatsapp and text[:1].isdigit() and not text.startswith("0"):
+    if whatsapp and _digits(text[:1]) and not text.startswith("0"):
         found = _parse("+" + text, None)
+    elif text.startswith("00") and _digits(text[2:]) and _00_is_international(text, region):
+        found = _parse("+" + text[2:], None)
+    elif region is not None and _digits(text):
+        found = _from_national(text, region)
     if found is None:
         found = _parse(text, region)
     if found is None and text.startswith("00"):
@@ -88,16 +92,143 @@ def _phone(text: str, region: str | None, whatsapp: bool) -> ContactKey | None:
 
 
 def _parse(text: str, region: str | None) -> ContactKey | None:
+    if text[:1] == "+" and _digits(text[1:]):
+        quick = _from_digits(text[1:])
+        if quick is not False:
+            return quick
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
         return None
-    if not phonenumbers.is_valid_number(number):
+    if not _valid(number, region):
         return None
     key = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     if number.extension:
         key += f";ext={number.extension}"
     return ContactKey("phone", key)
+
+
+def _from_digits(digits: str) -> ContactKey | Literal[False] | None:
+    """``+digits`` without the full parser (it is most of the cost); False: use the parser.
+
+    Country codes are prefix-free, so the first 1-3 digits that form one are it.
+    A national part that starts with 0 (Italy) or with the country's national
+    prefix (which the parser may strip) is left to the parser.
+    """
+    if digits[:1] in ("", "0"):
+        return False
+    for size in (1, 2, 3):
+        code = int(digits[:size])
+        regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(code)
+        if regions:
+            break
+    else:
+        return None
+    national = digits[size:]
+    if not national or national[0] == "0" or _national_prefix(code, regions[0], national):
+        return False
+    number = phonenumbers.PhoneNumber(country_code=code, national_number=int(national))
+    if not _valid(number, regions[0]):
+        return None
+    return ContactKey("phone", f"+{digits}")
+
+
+def _digits(text: str) -> bool:
+    # str.isdigit alone accepts other scripts' digits ('¹', '٣'), which int() may refuse.
+    return text.isascii() and text.isdigit()
+
+
+def _from_national(digits: str, region: str) -> ContactKey | None:
+    """A national number read without the full parser when that is plainly safe, else None.
+
+    Safe: the region's metadata has no prefix transformation, the digits start
+    neither with its international prefix nor with its country code (cases the
+    parser treats specially), and the result is valid; the parser would then
+    strip the same national prefix and find the same number. Anything else
+    (None) goes to the parser.
+    """
+    rules = _national_rules(region)
+    if rules is None or rules[4]:
+        return None
+    code, idd, prefix = rules[:3]
+    if digits.startswith(str(code)) or (idd is not None and idd.match(digits)):
+        return None
+    stripped = prefix.match(digits) if prefix is not None else None
+    national = digits[stripped.end() :] if stripped else digits
+    if not national or national[0] == "0":
+        return None
+    number = phonenumbers.PhoneNumber(country_code=code, national_number=int(national))
+    if not _valid(number, region):
+        return None
+    return ContactKey("phone", f"+{code}{national}")
+
+
+@cache
+def _national_rules(region: str) -> _Rules | None:
+    """(country code, international prefix, national prefix for parsing, prefix text, transforms)."""
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    if metadata is None or metadata.country_code is None:
+        return None
+    idd = metadata.international_prefix
+    prefix = metadata.national_prefix_for_parsing
+    return (
+        metadata.country_code,
+        re.compile(idd) if idd else None,
+        re.compile(prefix) if prefix else None,
+        idd,
+        bool(metadata.national_prefix_transform_rule),
+    )
+
+
+_Rules = tuple[int, re.Pattern[str] | None, re.Pattern[str] | None, str | None, bool]
+
+
+def _00_is_international(text: str, region: str | None) -> bool:
+    """Whether a number starting 00 is read as ``+`` and the rest before anything else.
+
+    True without a region, where 00 is the region's international prefix (the
+    parser would do the same, at more cost), and where the region's prefix
+    does not match at all (US: 011): read nationally such a number is never
+    valid, so the parser would only fail first. Where the region's prefix is
+    longer (0011 in Australia, 0021 in Brazil) the parser decides.
+    """
+    if region is None:
+        return True
+    rules = _national_rules(region)
+    if rules is None:
+        return False
+    idd_text, idd = rules[3], rules[1]
+    return idd_text == "00" or idd is None or idd.match(text) is None
+
+
+_PREFIXES: dict[int, re.Pattern[str] | None] = {}
+
+
+def _national_prefix(code: int, region: str, national: str) -> bool:
+    if code not in _PREFIXES:
+        metadata = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(code, region)
+        pattern = metadata.national_prefix_for_parsing if metadata else None
+        _PREFIXES[code] = re.compile(pattern) if pattern else None
+    prefix = _PREFIXES[code]
+    return prefix is not None and prefix.match(national) is not None
+
+
+def _valid(number: phonenumbers.PhoneNumber, hint: str | None) -> bool:
+    """``phonenumbers.is_valid_number``, trying the likely region first.
+
+    The library first finds the number's region (testing each region of a shared
+    country code such as +1) and then tests that region again; a number valid
+    in a region of its country code is valid, so one test usually settles it.
+    """
+    regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(number.country_code or 0, ())
+    if hint in regions:
+        if phonenumbers.is_valid_number_for_region(number, hint):
+            return True
+        if len(regions) == 1:
+            return False
+    elif len(regions) == 1:
+        return bool(phonenumbers.is_valid_number_for_region(number, regions[0]))
+    return bool(phonenumbers.is_valid_number(number))
 
 
 def international(text: str, region: str | None) -> str | None:
@@ -172,6 +303,12 @@ def email_key(text: str, *, fold_gmail: bool = False) -> ContactKey | None:
         return _email(text, fold_gmail)
     except InvalidValue:
         return ContactKey("email", text.strip(), False)
+
+
+def clear_caches() -> None:
+    """Forget every cached normalization (benchmarks measure a cold start with it)."""
+    _phone.cache_clear()
+    _email.cache_clear()
 
 
 # customers --------------------------------------------------------------------------
