@@ -291,19 +291,30 @@ def main() -> None:
         "--normalize", type=int, default=200_000, help="Customers whose phones are normalized."
     )
     parser.add_argument("--dir", type=Path, default=None, help="Where the SQLite file goes.")
+    parser.add_argument(
+        "--db", type=Path, default=None, help="Keep the store here; reuse it if it exists."
+    )
+    parser.add_argument("--skip-normalize", action="store_true", help="Clusters only.")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
-        path = Path(tmp) / "dupes.db"
-        started = time.perf_counter()
-        count, keys_s = load(path, generate(args.customers, args.seed, args.duplicate_rate))
-        print(f"customers: {count:,} (seed {args.seed}, duplicate rate {args.duplicate_rate})")
-        print(f"load + index: {time.perf_counter() - started:.1f} s, of which keys {keys_s:.1f} s")
-        # The bulk indexing filled the normalization caches; a find_duplicates run
-        # normally starts in a fresh process, where the collector has no such heap to walk.
-        clear_caches()
-        gc.collect()
+        path = args.db or Path(tmp) / "dupes.db"
+        if path.exists():
+            print(f"reusing {path}")
+        else:
+            started = time.perf_counter()
+            people = generate(args.customers, args.seed, args.duplicate_rate)
+            count, keys_s = load(path, people)
+            print(f"customers: {count:,} (seed {args.seed}, duplicate rate {args.duplicate_rate})")
+            print(
+                f"load + index: {time.perf_counter() - started:.1f} s, of which keys {keys_s:.1f} s"
+            )
+            # The bulk indexing filled the normalization caches; find_duplicates normally
+            # runs in a fresh process, where the collector has no such heap to walk.
+            clear_caches()
+            gc.collect()
         bench_clusters(path, args.rounds)
-        bench_normalize(path, args.normalize, args.rounds)
+        if not args.skip_normalize:
+            bench_normalize(path, args.normalize, args.rounds)
 
 
 if __name__ == "__main__":

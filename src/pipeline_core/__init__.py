@@ -14,6 +14,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pipeline_core.board import Board, BoardColumn
 from pipeline_core.clock import Clock, FixedClock, SystemClock
 from pipeline_core.customer import Customer
+from pipeline_core.dedupe import DuplicatePolicy, MergeResult
+from pipeline_core.duplicates import DuplicateCluster
 from pipeline_core.errors import (
     ConcurrencyError,
     DuplicateCustomer,
@@ -28,6 +30,8 @@ from pipeline_core.errors import (
 )
 from pipeline_core.events import Event, EventKind
 from pipeline_core.flows import Column, FlowDefinition
+from pipeline_core.normalize import ContactKey, normalize_email, normalize_phone
+from pipeline_core.settings import Settings
 from pipeline_core.statuses import EntryAction, Status, StatusMachine, default_status_machine
 from pipeline_core.workspace import Workspace
 
@@ -42,8 +46,11 @@ __all__ = [
     "Clock",
     "Column",
     "ConcurrencyError",
+    "ContactKey",
     "Customer",
+    "DuplicateCluster",
     "DuplicateCustomer",
+    "DuplicatePolicy",
     "EntryAction",
     "Event",
     "EventKind",
@@ -52,9 +59,11 @@ __all__ = [
     "ImportRowError",
     "InvalidStatusMachine",
     "InvalidValue",
+    "MergeResult",
     "NotFound",
     "PipelineError",
     "RuleSyntaxError",
+    "Settings",
     "Status",
     "StatusMachine",
     "StoreError",
@@ -63,4 +72,6 @@ __all__ = [
     "Workspace",
     "__version__",
     "default_status_machine",
+    "normalize_email",
+    "normalize_phone",
 ]

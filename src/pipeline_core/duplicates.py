@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import gc
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 import attrs
 
@@ -17,6 +19,23 @@ class DuplicateCluster:
     customer_ids: tuple[int, ...]
     keys: tuple[ContactKey, ...]
     customers: tuple[Customer, ...] = ()
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building many small objects at once.
+
+    Clustering a million-customer store creates hundreds of thousands of tuples,
+    none of them cyclic; the collector would walk the growing heap again and
+    again (a third of the run time). Reference counting still frees everything.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def clusters(groups: Iterable[tuple[ContactKey, tuple[int, ...]]]) -> list[DuplicateCluster]:

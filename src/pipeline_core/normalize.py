@@ -141,19 +141,21 @@ def _digits(text: str) -> bool:
 def _from_national(digits: str, region: str) -> ContactKey | None:
     """A national number read without the full parser when that is plainly safe, else None.
 
-    Safe: the region's metadata has no prefix transformation, the digits start
-    neither with its international prefix nor with its country code (cases the
-    parser treats specially), and the result is valid; the parser would then
-    strip the same national prefix and find the same number. Anything else
-    (None) goes to the parser.
+    Safe: the digits start neither with the region's international prefix nor
+    with its country code (cases the parser treats specially), a national prefix
+    they start with is one the parser only strips (no rewriting), and the result
+    is valid; the parser would then strip the same prefix and find the same
+    number. Anything else (None) goes to the parser.
     """
     rules = _national_rules(region)
-    if rules is None or rules[4]:
+    if rules is None:
         return None
-    code, idd, prefix = rules[:3]
+    code, idd, prefix, _, transforms = rules
     if digits.startswith(str(code)) or (idd is not None and idd.match(digits)):
         return None
     stripped = prefix.match(digits) if prefix is not None else None
+    if stripped and transforms:
+        return None  # the parser rewrites such a prefix (Brazilian carrier codes...)
     national = digits[stripped.end() :] if stripped else digits
     if not national or national[0] == "0":
         return None

@@ -22,7 +22,7 @@ from pipeline_core.dedupe import (
     resolve,
     updated_with,
 )
-from pipeline_core.duplicates import DuplicateCluster, clusters
+from pipeline_core.duplicates import DuplicateCluster, clusters, collector_paused
 from pipeline_core.errors import InvalidValue
 from pipeline_core.events import Event, EventKind, JSONValue
 from pipeline_core.flows import PALETTE, Column, FlowDefinition
@@ -365,7 +365,7 @@ class Workspace:
         Grouped in the store by key (an index scan), joined with union-find:
         never a pairwise comparison. ``with_customers`` loads the records too.
         """
-        with self._tx() as tx:
+        with self._tx() as tx, collector_paused():
             found = clusters(tx.duplicate_groups())
             if not with_customers:
                 return found

@@ -386,19 +386,16 @@ class SqliteTransaction:
 
     def duplicate_groups(self) -> list[tuple[ContactKey, tuple[int, ...]]]:
         # Find the shared keys with the plain GROUP BY (an index scan, no sort), then
-        # fetch their holders by primary-key look-ups: cheaper than aggregating every
-        # group's ids when almost every key is held once.
+        # collect each one's holders by a primary-key look-up: cheaper than aggregating
+        # the ids of every group when almost every key is held once.
         rows = self._db.execute(
-            "SELECT k.kind, k.key, k.customer_id FROM (SELECT kind, key FROM contact_keys"
-            " GROUP BY kind, key HAVING COUNT(*) > 1) AS shared"
-            " JOIN contact_keys k ON k.kind = shared.kind AND k.key = shared.key"
+            "SELECT s.kind, s.key, (SELECT group_concat(k.customer_id) FROM contact_keys k"
+            " WHERE k.kind = s.kind AND k.key = s.key) FROM (SELECT kind, key FROM contact_keys"
+            " GROUP BY kind, key HAVING COUNT(*) > 1) AS s ORDER BY s.kind, s.key"
         )
-        groups: dict[tuple[str, str], list[int]] = {}
-        for kind, key, customer_id in rows:
-            groups.setdefault((kind, key), []).append(customer_id)
         return [
-            (ContactKey(kind, key), tuple(sorted(groups[kind, key])))  # type: ignore[arg-type]
-            for kind, key in sorted(groups)
+            (ContactKey(kind, key), tuple(sorted(map(int, ids.split(",")))))
+            for kind, key, ids in rows
         ]
 
     def get_customers(self, customer_ids: Sequence[int]) -> list[Customer]:
