@@ -357,9 +357,12 @@ class PostgresTransaction:
         self._insert_keys(batch)
 
     def duplicate_groups(self) -> list[tuple[ContactKey, tuple[int, ...]]]:
+        # As in SQLite: the shared keys first, then their holders by index look-ups.
         rows = self._db.execute(
-            "SELECT kind, key, array_agg(customer_id ORDER BY customer_id) FROM contact_keys"
-            " GROUP BY kind, key HAVING COUNT(*) > 1 ORDER BY kind, key"
+            "SELECT s.kind, s.key, (SELECT array_agg(k.customer_id ORDER BY k.customer_id)"
+            " FROM contact_keys k WHERE k.kind = s.kind AND k.key = s.key)"
+            " FROM (SELECT kind, key FROM contact_keys GROUP BY kind, key HAVING COUNT(*) > 1) s"
+            " ORDER BY s.kind, s.key"
         ).fetchall()
         return [(ContactKey(kind, key), tuple(ids)) for kind, key, ids in rows]
 

@@ -127,7 +127,11 @@ class Transaction(Protocol):
         ...
 
     def duplicate_groups(self) -> list[tuple[ContactKey, tuple[int, ...]]]:
-        """Every key held by two or more live customers, with their ids ascending."""
+        """Every key held by two or more live customers, with their ids ascending; in key order.
+
+        Backends find the shared keys with a GROUP BY over the key index, never by
+        comparing customers pairwise.
+        """
         ...
 
     def get_customers(self, customer_ids: Sequence[int]) -> list[Customer]:
