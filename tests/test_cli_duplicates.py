@@ -16,7 +16,7 @@ from pipeline_core.cli import cli
 @pytest.fixture
 def store(tmp_path: Path) -> str:
     url = f"sqlite:///{tmp_path / 'dupes.db'}"
-    ok(url, "settings", "set", "default-region", "US")
+    ok(url, "settings", "duplicates", "--default-region", "US")
     return url
 
 
@@ -36,14 +36,18 @@ def add(store: str, name: str, *args: str) -> int:
     return customer_id
 
 
-def test_settings_set_get_show(store: str) -> None:
-    assert ok(store, "settings", "get", "default_region").output == "US\n"
-    assert ok(store, "settings", "set", "fold-gmail", "yes").output == "fold-gmail = true\n"
-    shown = json.loads(ok(store, "settings", "show", "--format", "json").output)
-    assert shown == {"default_region": "US", "allow_duplicates": False, "fold_gmail": True}
-    assert "allow_duplicates" in ok(store, "settings", "show").output
-    bad = run(store, "settings", "set", "colour", "red")
-    assert bad.exit_code == 1 and bad.stderr.startswith("Error: unknown setting 'colour'")
+def test_settings_duplicates_show_and_change(store: str) -> None:
+    assert ok(store, "settings", "duplicates").output == (
+        "default_region: US\nallow_duplicates: false\nfold_gmail: false\n"
+    )
+    changed = ok(store, "settings", "duplicates", "--fold-gmail", "--allow-duplicates")
+    assert changed.output == "default_region: US\nallow_duplicates: true\nfold_gmail: true\n"
+    shown = json.loads(ok(store, "settings", "duplicates", "--format", "json").output)
+    assert shown == {"default_region": "US", "allow_duplicates": True, "fold_gmail": True}
+    cleared = ok(store, "settings", "duplicates", "--default-region", "", "--block-duplicates")
+    assert cleared.output.startswith("default_region: \nallow_duplicates: false\n")
+    bad = run(store, "settings", "duplicates", "--default-region", "XX")
+    assert bad.exit_code == 1 and bad.stderr.startswith("Error: default region 'XX' is not")
 
 
 def test_a_duplicate_add_is_refused_naming_the_customer(store: str) -> None:
@@ -67,12 +71,16 @@ def test_on_duplicate_allow_merge_update(store: str) -> None:
         "--folder", "Leads", "--on-duplicate", "merge",
     )  # fmt: skip
     assert merged == ada
-    shown = json.loads(ok(store, "customers", "show", str(ada), "--format", "json").output)
+    shown = json.loads(ok(store, "customers", "show", str(ada), "--format", "json").output)[
+        "customer"
+    ]
     assert (shown["name"], shown["folder"]) == ("Ada Lovelace", "Leads")
     assert shown["emails"] == ["ada@example.com"]
     updated = add(store, "Ada King", "--email", "ADA@example.com", "--on-duplicate", "update")
     assert updated == ada
-    shown = json.loads(ok(store, "customers", "show", str(ada), "--format", "json").output)
+    shown = json.loads(ok(store, "customers", "show", str(ada), "--format", "json").output)[
+        "customer"
+    ]
     assert shown["name"] == "Ada King"
 
 
@@ -133,7 +141,9 @@ def test_merge_dry_run_then_merge(store: str) -> None:
     assert done["dry_run"] is False and done["merged"] == [b]
     assert done["customer"]["folder"] == "Leads"
     assert done["details"]["merged"][0]["filled"] == ["folder"]
-    shown = json.loads(ok(store, "customers", "show", str(b), "--format", "json").output)
+    shown = json.loads(ok(store, "customers", "show", str(b), "--format", "json").output)[
+        "customer"
+    ]
     assert shown["id"] == a  # the old id leads to the primary
     assert ok(store, "customers", "dupes").output == "No duplicates.\n"
     again = run(store, "customers", "merge", str(a), str(b))

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from pipeline_core import Customer, Workspace
+from pipeline_core.duplicate_settings import DuplicateSettings
 from pipeline_core.errors import InvalidValue, NotFound
 from pipeline_core.normalize import ContactKey
 from pipeline_core.storage import postgres_schema
@@ -75,28 +76,28 @@ def test_find_by_keys_lists_every_holder_by_id(ws: Workspace) -> None:
 
 
 def test_settings_round_trip_and_validate(ws: Workspace) -> None:
-    assert ws.get_setting("default_region") == ""
-    assert ws.get_setting("allow-duplicates") == "false"
-    assert ws.set_setting("default-region", " gb ").default_region == "GB"
-    assert ws.set_setting("allow_duplicates", "yes").allow_duplicates is True
-    assert ws.get_setting("allow_duplicates") == "true"
-    with pytest.raises(InvalidValue, match="unknown setting 'colour'"):
-        ws.set_setting("colour", "red")
-    with pytest.raises(InvalidValue, match="must be true or false, not 'maybe'"):
-        ws.set_setting("fold_gmail", "maybe")
+    assert ws.duplicate_settings() == DuplicateSettings()
+    assert ws.configure_duplicates(default_region=" gb ").default_region == "GB"
+    updated = ws.configure_duplicates(allow_duplicates=True)
+    assert updated == DuplicateSettings(default_region="GB", allow_duplicates=True)
+    assert ws.duplicate_settings() == updated
+    assert ws.configure_duplicates(default_region="").default_region is None
+    with pytest.raises(InvalidValue, match="expected true or false, not 'maybe'"):
+        ws.configure_duplicates(fold_gmail="maybe")  # type: ignore[arg-type]
     with pytest.raises(InvalidValue, match="'XX' is not a region"):
-        ws.set_setting("default_region", "XX")
+        ws.configure_duplicates(default_region="XX")
+    assert ws.duplicate_settings().allow_duplicates is True
 
 
 def test_changing_a_key_setting_rebuilds_every_key(ws: Workspace) -> None:
     national = ws.add_customer(Customer(name="N", phones=["020 7946 0018"]))
     gmail = ws.add_customer(Customer(name="G", emails=["a.b+x@gmail.com"]))
     assert keys_of(ws, national.id) == set()  # no region: a national number matches nothing
-    ws.set_setting("default_region", "GB")
-    ws.set_setting("fold_gmail", "true")
+    ws.configure_duplicates(default_region="GB")
+    ws.configure_duplicates(fold_gmail=True)
     assert keys_of(ws, national.id) == {ContactKey("phone", "+442079460018")}
     assert keys_of(ws, gmail.id) == {ContactKey("email", "ab@gmail.com")}
-    ws.set_setting("default_region", "")
+    ws.configure_duplicates(default_region="")
     assert keys_of(ws, national.id) == set()
 
 
@@ -150,7 +151,7 @@ def test_migrating_a_version_1_store_fills_in_contact_keys(tmp_path: Path) -> No
     for statement in MIGRATIONS[1]:
         db.execute(statement)
     db.execute(f"INSERT INTO {META_TABLE} VALUES ('schema_version', '1')")
-    db.execute("INSERT INTO settings VALUES ('default_region', 'BE')")
+    db.execute("""INSERT INTO settings VALUES ('duplicates', '{"default_region": "BE"}')""")
     db.execute(
         "INSERT INTO customers (name, status, created_at, updated_at, version, emails, phones)"
         " VALUES ('Old', 'Lead', '2025-01-01T00:00:00+00:00', '2025-01-01T00:00:00+00:00', 1,"
@@ -180,13 +181,13 @@ def test_migrating_a_version_1_postgres_store_fills_in_contact_keys(
         for statement in postgres_schema.MIGRATIONS[1]:
             db.execute(statement)
         db.execute(f"INSERT INTO {META_TABLE} VALUES ('schema_version', '1')")
-        db.execute("""INSERT INTO settings VALUES ('default_region', '"BR"')""")
+        db.execute("""INSERT INTO settings VALUES ('duplicates', '{"default_region": "BR"}')""")
         db.execute(
             "INSERT INTO customers (name, status, created_at, updated_at, version, emails, phones)"
             " VALUES ('Velho', 'Lead', now(), now(), 1, '[\"v@x.com.br\"]', '[\"(11) 91234-5678\"]')"
         )
     with Workspace.open(url) as ws:
-        assert ws.settings().default_region == "BR"
+        assert ws.duplicate_settings().default_region == "BR"
         assert keys_of(ws, 1) == {
             ContactKey("email", "v@x.com.br"),
             ContactKey("phone", "+5511912345678"),

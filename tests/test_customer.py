@@ -26,6 +26,21 @@ def test_blank_name_is_refused(name: str) -> None:
         Customer(name=name)
 
 
+@pytest.mark.parametrize(
+    "changes",
+    [{"name": "A\x00da"}, {"tags": ["x\x00"]}, {"folder": "\x00"}, {"fields": {"k": "v\x00"}}],
+)
+def test_nul_characters_are_refused_everywhere(changes: dict[str, Any]) -> None:
+    with pytest.raises(InvalidValue, match="NUL character"):
+        Customer(**{"name": "Ada", **changes})
+
+
+@pytest.mark.parametrize("number", [float("nan"), float("inf"), Decimal("NaN"), Decimal("-Inf")])
+def test_custom_field_numbers_must_be_finite(number: object) -> None:
+    with pytest.raises(InvalidValue, match="not a finite number"):
+        Customer(name="Ada", fields={"score": number})
+
+
 def test_lists_are_cleaned_and_deduplicated_in_order() -> None:
     customer = Customer(name="Ada", tags=[" VIP", "Hot", "VIP", ""], emails=["a@x.io", "a@x.io"])
     assert customer.tags == ("VIP", "Hot")

@@ -17,7 +17,7 @@ URLS = ["memory:", "sqlite:///:memory:"]  # hypothesis runs: fresh stores per ex
 @pytest.fixture
 def ws(workspace: Workspace) -> Workspace:
     """The conftest workspace (memory, SQLite and PostgreSQL in turn), set up for these tests."""
-    workspace.set_setting("default_region", "US")
+    workspace.configure_duplicates(default_region="US")
     return workspace
 
 
@@ -75,7 +75,7 @@ def test_a_malformed_email_is_refused_on_create(ws: Workspace) -> None:
 def test_allow_adds_anyway_per_call_or_by_setting(ws: Workspace) -> None:
     ws.add_customer(ada())
     ws.add_customer(ada(name="Second"), on_duplicate="allow")
-    ws.set_setting("allow_duplicates", "true")
+    ws.configure_duplicates(allow_duplicates=True)
     ws.add_customer(ada(name="Third"))
     assert ws.count_customers() == 3
     with pytest.raises(DuplicateCustomer):
@@ -202,7 +202,7 @@ def records(draw: st.DrawFn) -> Customer:
 
 def reference_clusters(ws: Workspace) -> set[frozenset[int]]:
     """Brute force: compare every pair of live customers' keys, then take components."""
-    options = ws.settings().normalize_options
+    options = ws.duplicate_settings().normalize_options
     live = ws.list_customers()
     keys = {c.id: set(index_keys(c, options)) for c in live}
     links: dict[int, set[int]] = {c.id: set() for c in live}
@@ -236,8 +236,8 @@ def test_find_duplicates_equals_a_brute_force_reference(
     url: str, people: list[Customer], merges: list[tuple[int, int]], fold: bool
 ) -> None:
     with Workspace.open(url, clock=FixedClock()) as ws:
-        ws.set_setting("default_region", "US")
-        ws.set_setting("fold_gmail", str(fold))
+        ws.configure_duplicates(default_region="US")
+        ws.configure_duplicates(fold_gmail=fold)
         ids = [ws.add_customer(p, on_duplicate="allow").id for p in people]
         for a, b in merges:
             if a < len(ids) and b < len(ids) and a != b:
@@ -247,7 +247,7 @@ def test_find_duplicates_equals_a_brute_force_reference(
         found = ws.find_duplicates()
         assert {frozenset(c.customer_ids) for c in found} == reference_clusters(ws)
         live = {c.id for c in ws.list_customers()}
-        options = ws.settings().normalize_options
+        options = ws.duplicate_settings().normalize_options
         for cluster in found:
             assert set(cluster.customer_ids) <= live  # tombstones leave clusters
             holders = [set(index_keys(ws.get_customer(i), options)) for i in cluster.customer_ids]

@@ -19,8 +19,8 @@ URLS = ["memory:", "sqlite:///:memory:"]  # hypothesis runs: fresh stores per ex
 @pytest.fixture
 def ws(workspace: Workspace) -> Workspace:
     """The conftest workspace (memory, SQLite and PostgreSQL in turn), set up for these tests."""
-    workspace.set_setting("default_region", "US")
-    workspace.set_setting("allow_duplicates", "true")
+    workspace.configure_duplicates(default_region="US")
+    workspace.configure_duplicates(allow_duplicates=True)
     return workspace
 
 
@@ -79,7 +79,9 @@ def test_a_second_whatsapp_is_kept_as_a_phone(ws: Workspace) -> None:
     merged = ws.merge(primary.id, [other.id]).customer
     assert merged.whatsapp == "14155550132"
     assert merged.phones == ("+44 7400 123456",)  # as a phone it needs its +
-    assert "+447400123456" in {k.key for k in index_keys(merged, ws.settings().normalize_options)}
+    assert "+447400123456" in {
+        k.key for k in index_keys(merged, ws.duplicate_settings().normalize_options)
+    }
 
 
 def test_a_national_number_from_another_country_is_spelled_out(ws: Workspace) -> None:
@@ -88,7 +90,7 @@ def test_a_national_number_from_another_country_is_spelled_out(ws: Workspace) ->
     merged = ws.merge(primary.id, [other.id]).customer
     assert merged.country == "US"
     assert merged.phones == ("415 555 0132", "+44 20 7946 0018")
-    keys = {k.key for k in index_keys(merged, ws.settings().normalize_options)}
+    keys = {k.key for k in index_keys(merged, ws.duplicate_settings().normalize_options)}
     assert keys == {"+14155550132", "+442079460018"}
 
 
@@ -98,7 +100,7 @@ def test_filling_the_country_does_not_change_the_primary_numbers(ws: Workspace) 
     merged = ws.merge(primary.id, [other.id]).customer
     assert merged.country == "GB"
     assert merged.phones == ("+1 415-555-0132",)
-    assert {k.key for k in index_keys(merged, ws.settings().normalize_options)} == {
+    assert {k.key for k in index_keys(merged, ws.duplicate_settings().normalize_options)} == {
         "+14155550132",
         "o@x.org",
     }
@@ -252,13 +254,13 @@ def test_a_merge_loses_no_email_phone_tag_or_event(
 ) -> None:
     clock = FixedClock()
     with Workspace.open(url, clock=clock) as ws:
-        ws.set_setting("default_region", "US")
+        ws.configure_duplicates(default_region="US")
         stored = [ws.add_customer(c, on_duplicate="allow") for c in group]
         for index in moves:
             if index < len(stored):
                 clock.advance(timedelta(minutes=1))
                 ws.edit_customer(stored[index].id, lead_notes=f"note {clock.now()}")
-        options = ws.settings().normalize_options
+        options = ws.duplicate_settings().normalize_options
         before = [ws.get_customer(c.id) for c in stored]
         events = {e.id for c in stored for e in ws.timeline(c.id)}
         primary, others = before[0], [c.id for c in before[1:]]

@@ -32,7 +32,9 @@ def test_foreign_database_is_refused_untouched(postgres_cluster: PostgresCluster
     with pytest.raises(StoreError, match=r"not a pipeline_core store.*invoices"):
         open_store(url)
     with psycopg.connect(url) as db:
-        tables = db.execute("SELECT tablename FROM pg_tables WHERE schemaname='public'").fetchall()
+        tables = db.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+        ).fetchall()
     assert tables == [("invoices",)]
 
 

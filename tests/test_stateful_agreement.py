@@ -1,4 +1,8 @@
-"""Random sequences of use cases driven through memory and SQLite at once: they must agree."""
+"""Random sequences of use cases driven through every backend at once: they must agree.
+
+Memory and SQLite always take part; PostgreSQL joins when its binaries exist
+(conftest says loudly when they do not).
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,9 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from pipeline_core import Customer, FixedClock, PipelineError, Workspace
 from pipeline_core.demo import SALES_COLUMNS
 from pipeline_core.rules import InSet, SetTest
+
+from .conftest import fresh_store_url
+from .postgres_server import find_bin_dir
 
 STATUSES = ("Lead", "Prospect", "Quoted", "Customer", "Inactive", "Unknown")
 TAGS = ("VIP", "Hot", "ñandú", "50%_off")
@@ -34,20 +41,23 @@ class Agreement(RuleBasedStateMachine):
         self.clock = FixedClock()
         self.directory = tempfile.TemporaryDirectory()
         path = Path(self.directory.name) / "agree.db"
-        self.memory = Workspace.open("memory:", clock=self.clock)
-        self.sqlite = Workspace.open(f"sqlite:///{path}", clock=self.clock)
+        urls = ["memory:", f"sqlite:///{path}"]
+        if find_bin_dir() is not None:
+            urls.append(fresh_store_url("postgres"))
+        self.workspaces = [Workspace.open(url, clock=self.clock) for url in urls]
         self.ids: list[int] = []
-        for ws in (self.memory, self.sqlite):
+        for ws in self.workspaces:
             ws.add_flow("Sales", SetTest("tags", "none", ("Hot",)), SALES_COLUMNS[:3])
 
     def both(self, call: Callable[[Workspace], Any]) -> Any:
         outcomes = []
-        for ws in (self.memory, self.sqlite):
+        for ws in self.workspaces:
             try:
                 outcomes.append(("ok", call(ws)))
             except PipelineError as error:
                 outcomes.append(("error", type(error).__name__))
-        assert outcomes[0] == outcomes[1], outcomes
+        for other in outcomes[1:]:
+            assert other == outcomes[0], outcomes
         self.clock.advance(timedelta(seconds=1))
         return outcomes[0]
 
@@ -58,8 +68,9 @@ class Agreement(RuleBasedStateMachine):
         folder=st.sampled_from(FOLDERS),
     )
     def add(self, name: str, status: str, tags: list[str], folder: str | None) -> None:
-        customer = Customer(name=name, status=status, tags=tags, folder=folder)
-        kind, result = self.both(lambda ws: ws.add_customer(customer))
+        kind, result = self.both(
+            lambda ws: ws.add_customer(Customer(name=name, status=status, tags=tags, folder=folder))
+        )
         if kind == "ok":
             self.ids.append(result.id)
 
@@ -102,8 +113,8 @@ class Agreement(RuleBasedStateMachine):
             self.both(timeline_of(customer_id))
 
     def teardown(self) -> None:
-        self.memory.close()
-        self.sqlite.close()
+        for ws in self.workspaces:
+            ws.close()
         self.directory.cleanup()
 
 

@@ -94,7 +94,7 @@ def machines(draw: st.DrawFn) -> StatusMachine:
     outcomes = draw(
         st.lists(st.sampled_from([None, "won", "lost"]), min_size=len(names), max_size=len(names))
     )
-    return StatusMachine([Status(n, o) for n, o in zip(names, outcomes, strict=True)], transitions)  # type: ignore[arg-type]
+    return StatusMachine([Status(n, o) for n, o in zip(names, outcomes, strict=True)], transitions)
 
 
 @given(machines())
@@ -136,8 +136,13 @@ def test_load_from_toml_and_json(tmp_path: Path) -> None:
         ('{"statuses": "A"}', "service.json"),
         (
             '{"statuses": [{"name": "A", "actions": ["explode"]}], "transitions": {}}',
-            "expected EntryAction @ service.json.statuses\\[0\\]",
+            r"'explode' is not a valid EntryAction; known entry actions: stamp_converted_at",
         ),
+        (
+            '{"statuses": [{"name": "A", "outcome": "maybe"}], "transitions": {}}',
+            r"outcome must be 'won' or 'lost', not 'maybe' \(at statuses\[0\]\)",
+        ),
+        ('{"statuses": [{"name": "A", "colour": "red"}], "transitions": {}}', "unknown status key"),
     ],
 )
 def test_bad_machine_files_name_the_file_and_problem(

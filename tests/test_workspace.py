@@ -258,3 +258,13 @@ def test_demo_fills_a_sales_board(workspace: Workspace) -> None:
     assert board.total == 50 and board.unmapped.count == 0
     assert len({c.folder for c in workspace.list_customers()}) > 1
     assert workspace.list_customers(InSet("status", ("Lead",)))
+
+
+def test_stale_no_op_edit_is_still_refused(workspace: Workspace) -> None:
+    # Someone else made the same change first: the stale writer must hear about it.
+    ada = add(workspace)
+    workspace.edit_customer(ada.id, folder="Clients")
+    with pytest.raises(ConcurrencyError):
+        workspace.edit_customer(ada.id, expected_version=ada.version, folder="Clients")
+    with pytest.raises(ConcurrencyError):
+        workspace.move(ada.id, "Lead", expected_version=ada.version)

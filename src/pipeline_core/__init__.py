@@ -11,12 +11,17 @@ Open a workspace on a store URL and drive everything through it::
 
 from importlib.metadata import PackageNotFoundError, version
 
+from pipeline_core.activity import Step, Task, TimeEntry
+from pipeline_core.automation import Action, Automation, HandlerFailure
 from pipeline_core.board import Board, BoardColumn
 from pipeline_core.clock import Clock, FixedClock, SystemClock
+from pipeline_core.custom_fields import FieldDefinition
 from pipeline_core.customer import Customer
 from pipeline_core.dedupe import DuplicatePolicy, MergeResult
+from pipeline_core.duplicate_settings import DuplicateSettings
 from pipeline_core.duplicates import DuplicateCluster
 from pipeline_core.errors import (
+    AlreadyConverted,
     ConcurrencyError,
     DuplicateCustomer,
     ImportRowError,
@@ -25,14 +30,18 @@ from pipeline_core.errors import (
     NotFound,
     PipelineError,
     RuleSyntaxError,
+    StaleDefinition,
     StoreError,
     TransitionNotAllowed,
 )
 from pipeline_core.events import Event, EventKind
 from pipeline_core.flows import Column, FlowDefinition
+from pipeline_core.folders import Folder
 from pipeline_core.normalize import ContactKey, normalize_email, normalize_phone
-from pipeline_core.settings import Settings
+from pipeline_core.reminders import Reminder
+from pipeline_core.settings import LifecycleSettings
 from pipeline_core.statuses import EntryAction, Status, StatusMachine, default_status_machine
+from pipeline_core.view import CustomerTree, CustomerView, TimeSummary
 from pipeline_core.workspace import Workspace
 
 try:
@@ -41,6 +50,9 @@ except PackageNotFoundError:  # running from a source tree that was never instal
     __version__ = "0.0.0"
 
 __all__ = [
+    "Action",
+    "AlreadyConverted",
+    "Automation",
     "Board",
     "BoardColumn",
     "Clock",
@@ -48,26 +60,38 @@ __all__ = [
     "ConcurrencyError",
     "ContactKey",
     "Customer",
+    "CustomerTree",
+    "CustomerView",
     "DuplicateCluster",
     "DuplicateCustomer",
     "DuplicatePolicy",
+    "DuplicateSettings",
     "EntryAction",
     "Event",
     "EventKind",
+    "FieldDefinition",
     "FixedClock",
     "FlowDefinition",
+    "Folder",
+    "HandlerFailure",
     "ImportRowError",
     "InvalidStatusMachine",
     "InvalidValue",
+    "LifecycleSettings",
     "MergeResult",
     "NotFound",
     "PipelineError",
+    "Reminder",
     "RuleSyntaxError",
-    "Settings",
+    "StaleDefinition",
     "Status",
     "StatusMachine",
+    "Step",
     "StoreError",
     "SystemClock",
+    "Task",
+    "TimeEntry",
+    "TimeSummary",
     "TransitionNotAllowed",
     "Workspace",
     "__version__",

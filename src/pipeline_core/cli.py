@@ -12,23 +12,22 @@ from pipeline_core import __version__
 from pipeline_core.customer import Customer
 from pipeline_core.dedupe import POLICIES, DuplicatePolicy
 from pipeline_core.demo import create_demo
-from pipeline_core.errors import DuplicateCustomer, InvalidValue, PipelineError
+from pipeline_core.errors import DuplicateCustomer, InvalidValue, PipelineError, RuleSyntaxError
 from pipeline_core.flows import PALETTE, Column
 from pipeline_core.render import (
     FORMATS,
     Format,
     board_output,
-    clusters_output,
     customer_output,
     customers_output,
     json_text,
-    merge_output,
     records_csv,
     records_table,
 )
-from pipeline_core.rules.ast import InSet, Rule, SetTest, all_of
-from pipeline_core.serialization import converter
-from pipeline_core.settings import SETTINGS
+from pipeline_core.render_life import view_output
+from pipeline_core.rules.ast import MATCH_ALL, InSet, Rule, SetTest, all_of
+from pipeline_core.rules.printer import to_text
+from pipeline_core.serialization import converter, dumps
 from pipeline_core.statuses import load_status_machine, mermaid
 from pipeline_core.workspace import DEFAULT_BOARD_LIMIT, DEFAULT_STORE_URL, Workspace
 
@@ -60,6 +59,10 @@ class PipelineGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except RuleSyntaxError as error:
+            pointer = error.pointer()
+            shown = "".join(f"\n  {line}" for line in pointer.split("\n")) if pointer else ""
+            raise click.ClickException(f"{error}{shown}") from error
         except PipelineError as error:
             raise click.ClickException(str(error)) from error
 
@@ -86,6 +89,13 @@ def parse_fields(pairs: Sequence[str]) -> dict[str, str]:
             raise InvalidValue(f"--field {pair!r} is not KEY=VALUE")
         fields[key.strip()] = value
     return fields
+
+
+def where_option(
+    help_text: str = "Only customers satisfying this rule (see docs/rules.md).",
+) -> Callable[[F], F]:
+    """``--where RULE``: a rule in the rule language that filters what a read command shows."""
+    return click.option("--where", metavar="RULE", help=help_text)
 
 
 def echo(text: str) -> None:
@@ -208,21 +218,36 @@ def customers_add(
 
 @customers.command("show")
 @click.argument("customer_id", type=int, metavar="ID")
+@click.option(
+    "--events", default=10, show_default=True, type=click.IntRange(min=0), help="Latest events."
+)
 @format_option()
 @pass_app
-def customers_show(app: AppContext, customer_id: int, fmt: Format) -> None:
-    """Show one customer."""
-    echo(customer_output(app.workspace.get_customer(customer_id), fmt))
+def customers_show(app: AppContext, customer_id: int, events: int, fmt: Format) -> None:
+    """Show one customer.
+
+    The 360-degree view: profile, contacts, custom fields, status, workers,
+    parent and children, open tasks, next follow-up, deal and outcome, time
+    spent and the latest events. JSON has the record under "customer"; CSV
+    gives the profile only.
+    """
+    echo(view_output(app.workspace.customer_view(customer_id, recent=events), fmt))
 
 
 @customers.command("list")
 @click.option("--limit", type=click.IntRange(min=0), help="At most this many customers.")
 @click.option("--offset", type=click.IntRange(min=0), default=0, help="Skip this many first.")
+@where_option()
 @format_option()
 @pass_app
-def customers_list(app: AppContext, limit: int | None, offset: int, fmt: Format) -> None:
+def customers_list(
+    app: AppContext, limit: int | None, offset: int, where: str | None, fmt: Format
+) -> None:
     """List customers, oldest first."""
-    echo(customers_output(app.workspace.list_customers(limit=limit, offset=offset), fmt))
+    found = app.workspace.list_customers(
+        MATCH_ALL if where is None else where, limit=limit, offset=offset
+    )
+    echo(customers_output(found, fmt))
 
 
 @customers.command("edit")
@@ -304,76 +329,6 @@ def customers_edit(
     echo(customer_output(edited, fmt))
 
 
-@customers.command("dupes")
-@format_option()
-@pass_app
-def customers_dupes(app: AppContext, fmt: Format) -> None:
-    """List clusters of customers sharing a phone, email or WhatsApp (transitively)."""
-    echo(clusters_output(app.workspace.find_duplicates(with_customers=True), fmt))
-
-
-@customers.command("merge")
-@click.argument("primary", type=int)
-@click.argument("others", type=int, nargs=-1, required=True, metavar="OTHER...")
-@click.option("--dry-run", is_flag=True, help="Show the resulting record; change nothing.")
-@format_option()
-@pass_app
-def customers_merge(
-    app: AppContext, primary: int, others: tuple[int, ...], dry_run: bool, fmt: Format
-) -> None:
-    """Merge OTHER customers into PRIMARY: PRIMARY's values win, nothing is lost.
-
-    The others' ids keep leading to PRIMARY; their history moves to it.
-    """
-    echo(merge_output(app.workspace.merge(primary, others, dry_run=dry_run), fmt))
-
-
-# settings ---------------------------------------------------------------------------
-
-
-@cli.group()
-def settings() -> None:
-    """Workspace settings: default phone region, duplicates, gmail folding."""
-
-
-@settings.command("show")
-@format_option()
-@pass_app
-def settings_show(app: AppContext, fmt: Format) -> None:
-    """Show every setting, its value and what it means."""
-    workspace = app.workspace
-    current = workspace.settings()
-    rows = [
-        {"setting": name, "value": workspace_value, "meaning": meaning}
-        for name, meaning in SETTINGS.items()
-        for workspace_value in [getattr(current, name)]
-    ]
-    if fmt == "json":
-        echo(json_text({row["setting"]: row["value"] for row in rows}))
-    else:
-        render = records_csv if fmt == "csv" else records_table
-        echo(render(rows, ["setting", "value", "meaning"]))
-
-
-@settings.command("get")
-@click.argument("name")
-@pass_app
-def settings_get(app: AppContext, name: str) -> None:
-    """Print the value of setting NAME."""
-    click.echo(app.workspace.get_setting(name))
-
-
-@settings.command("set")
-@click.argument("name")
-@click.argument("value")
-@pass_app
-def settings_set(app: AppContext, name: str, value: str) -> None:
-    """Set NAME to VALUE (true/false, or a region such as GB; '' clears a region)."""
-    workspace = app.workspace
-    workspace.set_setting(name, value)
-    click.echo(f"{name} = {workspace.get_setting(name)}")
-
-
 # moves and boards -------------------------------------------------------------------
 
 
@@ -382,6 +337,8 @@ def settings_set(app: AppContext, name: str, value: str) -> None:
 @click.argument("status", required=False)
 @click.option("--flow", help="With --column: the flow whose column the card is dropped on.")
 @click.option("--column", help="With --flow: the column to drop the card on.")
+@click.option("--reason", help="Lost reason, for a move to a lost status.")
+@click.option("--reason-text", help="Free text for lost reason 'other'.")
 @format_option()
 @pass_app
 def move(
@@ -390,6 +347,8 @@ def move(
     status: str | None,
     flow: str | None,
     column: str | None,
+    reason: str | None,
+    reason_text: str | None,
     fmt: Format,
 ) -> None:
     """Move CUSTOMER to STATUS, or drop its card on --flow's --column."""
@@ -399,10 +358,12 @@ def move(
         raise click.UsageError("give either STATUS or --flow and --column")
     workspace = app.workspace
     if status is not None:
-        moved = workspace.move(customer_id, status)
+        moved = workspace.move(customer_id, status, reason=reason, reason_text=reason_text)
     else:
         assert flow is not None and column is not None
-        moved = workspace.move_to_column(customer_id, flow, column)
+        moved = workspace.move_to_column(
+            customer_id, flow, column, reason=reason, reason_text=reason_text
+        )
     if fmt == "table":
         click.echo(f"#{moved.id} {moved.name} is now {moved.status}")
     else:
@@ -418,11 +379,16 @@ def move(
     show_default=True,
     help="Cards shown per column; the rest are counted as '+N more'.",
 )
+@where_option("Only members also satisfying this rule (combined with the flow's by 'and').")
 @format_option()
 @pass_app
-def board(app: AppContext, flow: str, limit: int, fmt: Format) -> None:
+def board(app: AppContext, flow: str, limit: int, where: str | None, fmt: Format) -> None:
     """Show the board of FLOW: its columns, counts and cards, newest activity first."""
-    echo(board_output(app.workspace.board(flow, limit=limit), fmt))
+    echo(
+        board_output(
+            app.workspace.board(flow, limit=limit, where=MATCH_ALL if where is None else where), fmt
+        )
+    )
 
 
 # flows and columns ------------------------------------------------------------------
@@ -460,6 +426,7 @@ def flows() -> None:
 
 @flows.command("add")
 @click.argument("name")
+@click.option("--rule", "rule_text", metavar="RULE", help="Membership rule (see docs/rules.md).")
 @click.option("--folder", "folders", multiple=True, help="Members are in one of these folders.")
 @click.option("--status", "statuses", multiple=True, help="Members are in one of these statuses.")
 @click.option("--tags-any", multiple=True, help="Members have at least one of these tags.")
@@ -475,6 +442,7 @@ def flows() -> None:
 def flows_add(
     app: AppContext,
     name: str,
+    rule_text: str | None,
     folders: tuple[str, ...],
     statuses: tuple[str, ...],
     tags_any: tuple[str, ...],
@@ -483,12 +451,14 @@ def flows_add(
     columns: tuple[str, ...],
     columns_from_statuses: bool,
 ) -> None:
-    """Create flow NAME; membership options combine with 'and'."""
+    """Create flow NAME; --rule and the membership options combine with 'and'."""
     workspace = app.workspace
     specs = list(columns)
     if columns_from_statuses:
         specs.extend(workspace.status_machine().names)
     rule = membership_rule(folders, statuses, tags_any, tags_all, tags_none)
+    if rule_text is not None:
+        rule = all_of(workspace.check_rule(rule_text), rule)
     flow = workspace.add_flow(name, rule, [parse_column(s, i) for i, s in enumerate(specs)])
     click.echo(f"Added flow {flow.name!r} with {len(flow.columns)} column(s)")
 
@@ -522,7 +492,7 @@ def flows_show(app: AppContext, name: str, fmt: Format) -> None:
         echo(json_text(record))
         return
     if fmt == "table":
-        click.echo(f"Flow {flow.name}\nRule: {json_text(record['rule']).strip()}")
+        click.echo(f"Flow {flow.name}\nRule: {record['rule']}")
     render = records_csv if fmt == "csv" else records_table
     echo(render(record["columns"], ["position", "name", "status", "colour"]))
 
@@ -554,6 +524,50 @@ def flows_unhide(app: AppContext, flow: str, customer_id: int) -> None:
     """Show a hidden CUSTOMER on FLOW's board again."""
     changed = app.workspace.unhide(flow, customer_id)
     click.echo(f"#{customer_id} {'shown on' if changed else 'was not hidden from'} {flow}")
+
+
+@flows.command("explain")
+@click.argument("flow")
+@click.argument("customer_id", type=int, metavar="CUSTOMER")
+@format_option("table", "json")
+@pass_app
+def flows_explain(app: AppContext, flow: str, customer_id: int, fmt: str) -> None:
+    """Why CUSTOMER is (or is not) on FLOW's board: each clause of the rule, and hiding."""
+    explanation = app.workspace.explain(flow, customer_id)
+    if fmt == "json":
+        echo(json_text(attrs.asdict(explanation)))
+    else:
+        echo(explanation.render())
+
+
+# rules ------------------------------------------------------------------------------
+
+
+@cli.group()
+def rules() -> None:
+    """The rule language: check a rule, see the SQL it filters with (docs/rules.md)."""
+
+
+@rules.command("check")
+@click.argument("rule")
+@pass_app
+def rules_check(app: AppContext, rule: str) -> None:
+    """Parse and type-check RULE against this workspace's fields; print its canonical form."""
+    click.echo(to_text(app.workspace.check_rule(rule)))
+
+
+@rules.command("sql")
+@click.argument("rule")
+@format_option("table", "json")
+@pass_app
+def rules_sql(app: AppContext, rule: str, fmt: str) -> None:
+    """Print the SQL condition (over customers c) and the parameters RULE compiles to."""
+    compiled = app.workspace.rule_sql(rule)
+    if fmt == "json":
+        echo(json_text({"sql": compiled.sql, "params": list(compiled.params)}))
+    else:
+        click.echo(compiled.sql)
+        click.echo("params: " + dumps(list(compiled.params)))
 
 
 @cli.group()
@@ -643,6 +657,13 @@ def statuses_load(app: AppContext, path: str) -> None:
     """Replace the status machine with the one in a .json or .toml file."""
     machine = app.workspace.set_status_machine(load_status_machine(path))
     click.echo(f"Loaded status machine with {len(machine.statuses)} statuses from {path}")
+
+
+# The customer's-life commands register themselves on the groups above.
+from pipeline_core import cli_dupes as _cli_dupes  # noqa: E402
+from pipeline_core import cli_life as _cli_life  # noqa: E402
+
+assert _cli_life and _cli_dupes
 
 
 def main() -> None:

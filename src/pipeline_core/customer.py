@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -19,13 +20,24 @@ Outcome = Literal["won", "lost"]
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+def checked_text(value: str) -> str:
+    """``value`` if it is text a store can keep; NUL characters are refused everywhere.
+
+    PostgreSQL cannot store NUL in text or JSON, so no backend accepts it: a
+    customer that one store keeps must be one every store keeps.
+    """
+    if not isinstance(value, str):
+        raise InvalidValue(f"expected text, got {value!r}")
+    if "\x00" in value:
+        raise InvalidValue(f"text {value!r} contains a NUL character")
+    return value
+
+
 def _unique(values: Iterable[str]) -> tuple[str, ...]:
     """Strip, drop blanks and repeats, keep the first occurrence's order."""
     seen: dict[str, None] = {}
     for value in values:
-        if not isinstance(value, str):
-            raise InvalidValue(f"expected text, got {value!r}")
-        cleaned = value.strip()
+        cleaned = checked_text(value).strip()
         if cleaned:
             seen.setdefault(cleaned, None)
     return tuple(seen)
@@ -35,16 +47,14 @@ def _optional_text(value: str | None) -> str | None:
     """Blank text means none."""
     if value is None:
         return None
-    if not isinstance(value, str):
-        raise InvalidValue(f"expected text, got {value!r}")
-    cleaned = value.strip()
+    cleaned = checked_text(value).strip()
     return cleaned or None
 
 
 def _required_name(value: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InvalidValue("a customer needs a name; it was blank")
-    return value.strip()
+    return checked_text(value).strip()
 
 
 def _field_value(key: str, value: object) -> FieldValue:
@@ -54,7 +64,12 @@ def _field_value(key: str, value: object) -> FieldValue:
         if value.tzinfo is None:
             raise InvalidValue(f"custom field {key!r}: datetime must carry a time zone")
         return value
-    if isinstance(value, str | int | float | bool | Decimal | date):
+    if isinstance(value, str):
+        return checked_text(value)
+    finite = math.isfinite(value) if isinstance(value, float) else True
+    if not finite or (isinstance(value, Decimal) and not value.is_finite()):
+        raise InvalidValue(f"custom field {key!r}: {value!r} is not a finite number")
+    if isinstance(value, int | float | bool | Decimal | date):
         return value
     raise InvalidValue(f"custom field {key!r}: unsupported value {value!r}")
 
@@ -73,6 +88,8 @@ def _fields(values: Mapping[str, object]) -> Mapping[str, FieldValue]:
 def _value(value: Decimal | int | str | None) -> Decimal | None:
     if value is None or value == "":
         return None
+    if isinstance(value, Decimal) and value.is_finite():
+        return value
     try:
         result = Decimal(str(value).strip())
     except ArithmeticError:
@@ -106,7 +123,8 @@ def _aware(value: datetime | None) -> datetime | None:
     return value
 
 
-def _outcome(value: str | None) -> Outcome | None:
+def outcome_or_none(value: str | None) -> Outcome | None:
+    """``won``, ``lost`` or None; anything else is refused."""
     if value is None:
         return None
     if value == "won":
@@ -141,14 +159,16 @@ class Customer:
     parent_id: int | None = None
     value: Decimal | None = attrs.field(default=None, converter=_value)
     currency: str | None = attrs.field(default=None, converter=_currency)
-    outcome: Outcome | None = attrs.field(default=None, converter=_outcome)
+    outcome: Outcome | None = attrs.field(default=None, converter=outcome_or_none)
     order_id: str | None = attrs.field(default=None, converter=_optional_text)
-    lead_notes: str = ""
+    lead_notes: str = attrs.field(default="", converter=checked_text)
     created_at: datetime = attrs.field(default=EPOCH, converter=_aware)
     updated_at: datetime = attrs.field(default=EPOCH, converter=_aware)
     converted_at: datetime | None = attrs.field(default=None, converter=_aware)
     last_contacted_at: datetime | None = attrs.field(default=None, converter=_aware)
     next_follow_up: date | None = None
+    closed_at: datetime | None = attrs.field(default=None, converter=_aware)
+    lost_reason: str | None = attrs.field(default=None, converter=_optional_text)
     version: int = 0
 
 

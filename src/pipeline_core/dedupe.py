@@ -156,8 +156,8 @@ def merge_records(
     details: list[JSONValue] = []
     for other, contribution in zip(others, combined.contributions, strict=True):
         data = contribution_data(contribution, other.name)
-        # Everything attached to a merged record moves to the primary. Notes, tasks
-        # and follow-ups (issue 6) are attached records too and must move here.
+        # Everything attached to a merged record moves to the primary: a new kind of
+        # attached record must be added to the stores' move_attachments.
         data.update(_move_attachments(tx, other.id, primary_id, set(ids), now, event))
         tx.mark_merged(other.id, primary_id)
         consumed[other.id] = primary_id
@@ -177,10 +177,11 @@ def _move_attachments(
     event: EventMaker,
 ) -> dict[str, JSONValue]:
     moved: dict[str, JSONValue] = {}
-    events: list[JSONValue] = list(tx.move_events(from_id, to_id))
-    if events:
-        moved["events"] = events
-    children = [c for c in tx.children(from_id) if c not in merging]
+    # Notes and contacts are events; follow-ups are a field (filled like scalars).
+    for kind, ids in tx.move_attachments(from_id, to_id).items():
+        if ids:
+            moved[kind] = list[JSONValue](ids)
+    children = [c.id for c in tx.children(from_id) if c.id not in merging]
     for child_id in children:
         child = tx.get_customer(child_id)
         tx.update_customer(attrs.evolve(child, parent_id=to_id, updated_at=now))

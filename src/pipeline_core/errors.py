@@ -52,6 +52,25 @@ class ConcurrencyError(PipelineError):
         )
 
 
+class StaleDefinition(ConcurrencyError):
+    """A change to a definition (a custom field...) was based on a version someone changed meanwhile."""
+
+    def __init__(self, what: str, expected: int, actual: int) -> None:
+        self.what = what
+        self.customer_id = 0
+        self.expected = expected
+        self.actual = actual
+        PipelineError.__init__(
+            self,
+            f"{what} was changed meanwhile "
+            f"(expected version {expected}, found {actual}); reload and try again",
+        )
+
+
+class AlreadyConverted(InvalidValue):
+    """Converting a customer to an order a second time without forcing it."""
+
+
 class DuplicateCustomer(PipelineError):
     """Creating or editing would duplicate existing customers; carries them and the matched keys."""
 
@@ -64,15 +83,50 @@ class DuplicateCustomer(PipelineError):
 
 
 class RuleSyntaxError(InvalidValue):
-    """A rule that does not parse or type-check; carries the position."""
+    """A rule that does not parse or type-check.
 
-    def __init__(self, message: str, text: str = "", line: int = 1, column: int = 1) -> None:
+    Carries the rule ``text``, the 1-based ``line`` and ``column`` (and 0-based
+    ``offset``) of the problem, what was ``expected``, what was ``found``, and
+    a ``hint`` ("did you mean ...") when a near miss is known.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        text: str = "",
+        line: int = 1,
+        column: int = 1,
+        *,
+        expected: str = "",
+        found: str = "",
+        hint: str | None = None,
+        offset: int | None = None,
+    ) -> None:
         self.text = text
         self.line = line
         self.column = column
         self.reason = message
+        self.expected = expected
+        self.found = found
+        self.hint = hint
+        self.offset = offset
         where = f" at line {line}, column {column}" if text else ""
-        super().__init__(f"{message}{where}")
+        parts = [f"{message}{where}"]
+        if expected:
+            parts.append(f"expected {expected}")
+        if hint:
+            parts.append(f"did you mean {hint!r}?")
+        super().__init__("; ".join(parts))
+
+    def pointer(self) -> str:
+        """The offending line of the rule with a caret under the position (empty if no text)."""
+        if not self.text:
+            return ""
+        lines = self.text.split("\n")
+        line = lines[min(self.line, len(lines)) - 1]
+        # Tabs keep their width so that the caret lines up under the character.
+        pad = "".join(c if c == "\t" else " " for c in line[: self.column - 1])
+        return f"{line}\n{pad}^"
 
 
 class ImportRowError(InvalidValue):

@@ -9,6 +9,7 @@ import attrs
 
 from pipeline_core.errors import InvalidValue, NotFound
 from pipeline_core.rules.ast import MATCH_ALL, Rule
+from pipeline_core.rules.explain import Explanation
 
 _HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
@@ -81,3 +82,36 @@ class FlowDefinition:
         return attrs.evolve(
             self, columns=[attrs.evolve(c, position=index) for index, c in enumerate(rest)]
         )
+
+
+@attrs.frozen
+class FlowExplanation:
+    """Why a customer is (or is not) on a flow's board.
+
+    On the board means: the flow's rule holds and the customer is not hidden
+    from the flow. ``column`` is the column its status maps to (None: the
+    unmapped bucket, or not on the board).
+    """
+
+    flow: str
+    customer_id: int
+    customer_name: str
+    status: str
+    on_board: bool
+    hidden: bool
+    column: str | None
+    rule: Explanation
+
+    def render(self) -> str:
+        """A paragraph and the rule's explanation tree."""
+        who = f"#{self.customer_id} {self.customer_name}"
+        if self.on_board:
+            where = f"column {self.column!r}" if self.column else "the Unmapped bucket"
+            verdict = f"{who} is on the {self.flow} board, in {where} (status {self.status!r})."
+        elif self.hidden and self.rule.holds:
+            verdict = f"{who} matches the rule of {self.flow} but is hidden from its board."
+        else:
+            verdict = f"{who} is not on the {self.flow} board: its rule does not hold."
+            if self.hidden:
+                verdict += " It is also hidden from the board."
+        return f"{verdict}\nRule:\n{self.rule.render()}"

@@ -18,8 +18,11 @@ import cattrs
 from cattrs.v import format_exception, transform_error
 
 from pipeline_core.customer import Customer, FieldValue
-from pipeline_core.errors import InvalidValue, PipelineError
-from pipeline_core.rules.ast import And, InSet, MatchAll, Not, Or, Rule, SetTest
+from pipeline_core.errors import InvalidStatusMachine, InvalidValue, PipelineError
+from pipeline_core.rules.ast import Rule
+from pipeline_core.rules.parser import parse
+from pipeline_core.rules.printer import to_text
+from pipeline_core.statuses import Status
 
 converter = cattrs.Converter()
 
@@ -99,56 +102,50 @@ converter.register_structure_hook_func(
 )
 
 
-def unstructure_rule(rule: Rule) -> dict[str, Any]:
-    """A rule as tagged JSON data: ``{"type": "in", ...}``."""
-    match rule:
-        case MatchAll():
-            return {"type": "all"}
-        case InSet(field=field, values=values):
-            return {"type": "in", "field": field, "values": list(values)}
-        case SetTest(field=field, quantifier=quantifier, values=values):
-            return {"type": "set", "field": field, "quantifier": quantifier, "values": list(values)}
-        case Not(operand=operand):
-            return {"type": "not", "operand": unstructure_rule(operand)}
-        case And(operands=operands):
-            return {"type": "and", "operands": [unstructure_rule(o) for o in operands]}
-        case Or(operands=operands):
-            return {"type": "or", "operands": [unstructure_rule(o) for o in operands]}
-    raise TypeError(f"not a rule: {rule!r}")
+def unstructure_rule(rule: Rule) -> str:
+    """A rule as its canonical text (how flows store and print their rules)."""
+    return to_text(rule)
 
 
-def structure_rule(data: Mapping[str, Any], _: object = None) -> Rule:
-    """Inverse of ``unstructure_rule``."""
-    match data.get("type"):
-        case "all":
-            return MatchAll()
-        case "in":
-            return InSet(data["field"], tuple(data["values"]))
-        case "set":
-            return SetTest(data["field"], data["quantifier"], tuple(data["values"]))
-        case "not":
-            return Not(structure_rule(data["operand"]))
-        case "and":
-            return And(tuple(structure_rule(o) for o in data["operands"]))
-        case "or":
-            return Or(tuple(structure_rule(o) for o in data["operands"]))
-    raise InvalidValue(f"unknown rule type {data.get('type')!r}")
+def structure_rule(data: str, _: object = None) -> Rule:
+    """Inverse of ``unstructure_rule``: parse canonical (or any valid) rule text."""
+    if not isinstance(data, str):
+        raise InvalidValue(f"a stored rule must be rule text, got {data!r}")
+    return parse(data)
 
 
-def structure_error_text(error: cattrs.BaseValidationError, source: str) -> str:
-    """One line naming every problem cattrs found, keeping our own validators' messages."""
+def structure_error_text(error: cattrs.BaseValidationError) -> str:
+    """One line naming every problem cattrs found and where, keeping our validators' messages."""
 
     def describe(exc: BaseException, type_: Any) -> str:
         if isinstance(exc, PipelineError):
             return str(exc)
         return format_exception(exc, type_)
 
-    return "; ".join(transform_error(error, path=source, format_exception=describe))
+    problems = []
+    for line in transform_error(error, path="$", format_exception=describe):
+        message, _, where = line.rpartition(" @ ")
+        where = where.removeprefix("$").removeprefix(".")
+        problems.append(f"{message} (at {where})" if where else message)
+    return "; ".join(problems)
 
 
 def dumps(value: Any) -> str:
     """Compact JSON text of already unstructured data."""
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _structure_status(data: Any, _: object) -> Status:
+    # Our own converters validate outcome and actions with messages that list what is known.
+    if not isinstance(data, Mapping):
+        raise InvalidStatusMachine(f"a status must be an object with a name, not {data!r}")
+    unknown = sorted(set(data) - {"name", "outcome", "actions"})
+    if unknown:
+        raise InvalidStatusMachine(f"unknown status key(s) {', '.join(unknown)}")
+    return Status(**data)
+
+
+converter.register_structure_hook(Status, _structure_status)
 
 
 def _is_rule(cls: Any) -> bool:

@@ -1,85 +1,79 @@
-"""Workspace settings: named values stored as text in the store, validated here."""
+"""Workspace settings for the customer's life: time zone, reminder hour, lost reasons."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Iterable
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
-import phonenumbers
 
 from pipeline_core.errors import InvalidValue
-from pipeline_core.normalize import NormalizeOptions
 
-SETTINGS: Mapping[str, str] = {
-    "default_region": "Two-letter region for phone numbers written without a country code "
-    "(a customer's own country wins). Empty: none.",
-    "allow_duplicates": "Whether adding a customer whose phone, email or WhatsApp matches "
-    "another is allowed without asking (true/false, default false).",
-    "fold_gmail": "Whether gmail addresses match ignoring dots and +tags (true/false, default false).",
-}
-"""Every setting and what it means."""
+DEFAULT_LOST_REASONS = ("Price", "Competitor", "No budget", "No response", "Not a fit", "Timing")
+OTHER = "other"
+"""The lost reason that takes free text instead of an entry of the list."""
 
-KEY_SETTINGS = frozenset({"default_region", "fold_gmail"})
-"""Settings that change normalized contact keys: changing one re-indexes every customer."""
-
-_TRUE = frozenset({"true", "yes", "on", "1"})
-_FALSE = frozenset({"false", "no", "off", "0", ""})
+SETTINGS_KEY = "lifecycle"
+"""The key under which these settings live in the store's settings."""
 
 
-@attrs.frozen
-class Settings:
-    """The workspace settings, typed."""
+def _zone(_: object, attribute: attrs.Attribute[str], value: str) -> None:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise InvalidValue(
+            f"time zone {value!r} is not an IANA zone name such as 'Europe/Lisbon'"
+        ) from None
 
-    default_region: str | None = None
-    allow_duplicates: bool = False
-    fold_gmail: bool = False
+
+def _hour(_: object, attribute: attrs.Attribute[int], value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 23:
+        raise InvalidValue(f"the reminder hour must be a whole hour from 0 to 23, not {value!r}")
+
+
+def _reasons(values: Iterable[str]) -> tuple[str, ...]:
+    seen: dict[str, None] = {}
+    for value in values:
+        if not isinstance(value, str) or not value.strip():
+            raise InvalidValue("lost reasons must be non-blank text")
+        if value.strip().casefold() == OTHER:
+            raise InvalidValue(f"{OTHER!r} is always available; do not list it")
+        seen.setdefault(value.strip(), None)
+    return tuple(seen)
+
+
+@attrs.frozen(kw_only=True)
+class LifecycleSettings:
+    """Where reminders fall due (zone and hour) and which lost reasons may be chosen."""
+
+    time_zone: str = attrs.field(default="UTC", validator=_zone)
+    reminder_hour: int = attrs.field(default=8, validator=_hour)
+    lost_reasons: tuple[str, ...] = attrs.field(default=DEFAULT_LOST_REASONS, converter=_reasons)
 
     @property
-    def normalize_options(self) -> NormalizeOptions:
-        """The part of the settings that normalization needs."""
-        return NormalizeOptions(default_region=self.default_region, fold_gmail=self.fold_gmail)
+    def zone(self) -> ZoneInfo:
+        """The time zone as a ``ZoneInfo``."""
+        return ZoneInfo(self.time_zone)
 
+    def lost_reason(self, reason: str | None, text: str | None = None) -> str:
+        """The lost reason to record: an entry of the list, or ``other: TEXT``.
 
-def setting_name(name: str) -> str:
-    """The canonical name (``default-region`` and ``default_region`` are one); unknown is an error."""
-    canonical = name.strip().lower().replace("-", "_")
-    if canonical not in SETTINGS:
-        raise InvalidValue(f"unknown setting {name!r}; known settings: {', '.join(SETTINGS)}")
-    return canonical
-
-
-def parse_setting(name: str, text: str) -> str:
-    """The canonical stored text of a setting's value; an invalid value is an error naming it."""
-    name = setting_name(name)
-    value = text.strip()
-    if name == "default_region":
-        region = value.upper()
-        if region and region not in phonenumbers.SUPPORTED_REGIONS:
+        Matching the list ignores case; ``other`` needs free text saying why.
+        """
+        if reason is None or not reason.strip():
             raise InvalidValue(
-                f"default_region {text!r} is not a region phonenumbers knows (e.g. US, GB, DE, BR)"
+                f"a lost move needs a reason: one of {', '.join(self.lost_reasons)}, "
+                f"or {OTHER!r} with a text"
             )
-        return region
-    lowered = value.lower()
-    if lowered in _TRUE:
-        return "true"
-    if lowered in _FALSE:
-        return "false"
-    raise InvalidValue(f"{name} must be true or false, not {text!r}")
-
-
-def settings_from(get: Callable[[str], str | None]) -> Settings:
-    """Typed settings from a look-up of their stored text (absent: the default)."""
-    region = get("default_region")
-    return Settings(
-        default_region=region or None,
-        allow_duplicates=get("allow_duplicates") == "true",
-        fold_gmail=get("fold_gmail") == "true",
-    )
-
-
-def setting_text(settings: Settings, name: str) -> str:
-    """One setting's value as text, the form ``parse_setting`` accepts."""
-    value = getattr(settings, setting_name(name))
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return value or ""
+        wanted = reason.strip().casefold()
+        if wanted == OTHER:
+            if text is None or not text.strip():
+                raise InvalidValue(f"lost reason {OTHER!r} needs a text saying why")
+            return f"{OTHER}: {text.strip()}"
+        for known in self.lost_reasons:
+            if known.casefold() == wanted:
+                return known
+        raise InvalidValue(
+            f"unknown lost reason {reason!r}; choose one of {', '.join(self.lost_reasons)}, "
+            f"or {OTHER!r} with a text"
+        )

@@ -11,8 +11,8 @@ from pathlib import Path
 import attrs
 import cattrs
 
-from pipeline_core.customer import Outcome
-from pipeline_core.errors import InvalidStatusMachine, NotFound, TransitionNotAllowed
+from pipeline_core.customer import Outcome, outcome_or_none
+from pipeline_core.errors import InvalidStatusMachine, InvalidValue, NotFound, TransitionNotAllowed
 
 
 class EntryAction(enum.StrEnum):
@@ -28,6 +28,13 @@ def _name(value: str) -> str:
     return value.strip()
 
 
+def _outcome(value: str | None) -> Outcome | None:
+    try:
+        return outcome_or_none(value)
+    except InvalidValue as error:
+        raise InvalidStatusMachine(str(error)) from None
+
+
 def _actions(values: Iterable[EntryAction | str]) -> tuple[EntryAction, ...]:
     try:
         return tuple(EntryAction(value) for value in values)
@@ -41,7 +48,7 @@ class Status:
     """One status of a machine: its name, an optional won/lost marker and its entry actions."""
 
     name: str = attrs.field(converter=_name)
-    outcome: Outcome | None = None
+    outcome: Outcome | None = attrs.field(default=None, converter=_outcome)
     actions: tuple[EntryAction, ...] = attrs.field(default=(), converter=_actions)
 
 
@@ -183,6 +190,6 @@ def load_status_machine(path: str | Path) -> StatusMachine:
     try:
         return converter.structure(data, StatusMachine)
     except cattrs.BaseValidationError as error:
-        raise InvalidStatusMachine(f"{file}: {structure_error_text(error, file.name)}") from None
+        raise InvalidStatusMachine(f"{file}: {structure_error_text(error)}") from None
     except InvalidStatusMachine as error:
         raise InvalidStatusMachine(f"{file}: {error}") from None

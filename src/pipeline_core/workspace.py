@@ -4,56 +4,100 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, Self
+from datetime import date
+from typing import Any, Self, cast
 
 import attrs
 
+from pipeline_core.activity import Task, TimeEntry
+from pipeline_core.automation import SETTINGS_KEY as AUTOMATIONS_KEY
+from pipeline_core.automation import Hooks
 from pipeline_core.board import Board, BoardColumn
 from pipeline_core.clock import Clock, SystemClock
 from pipeline_core.customer import EDITABLE_FIELDS, Customer
-from pipeline_core.dedupe import (
-    DuplicatePolicy,
-    MergeResult,
-    absorb,
-    check_policy,
-    duplicate_error,
-    matches,
-    merge_records,
-    resolve,
-    updated_with,
-)
-from pipeline_core.duplicates import DuplicateCluster, clusters, collector_paused
-from pipeline_core.errors import InvalidValue
+from pipeline_core.dedupe import DuplicatePolicy, resolve
+from pipeline_core.errors import ConcurrencyError, InvalidValue
 from pipeline_core.events import Event, EventKind, JSONValue
-from pipeline_core.flows import PALETTE, Column, FlowDefinition
-from pipeline_core.normalize import customer_keys
-from pipeline_core.rules.ast import MATCH_ALL, InSet, Not, Rule, all_of
+from pipeline_core.flows import PALETTE, Column, FlowDefinition, FlowExplanation
+from pipeline_core.outcomes import enter_status
+from pipeline_core.rules.ast import MATCH_ALL, InSet, Not, Rule, all_of, fields_of, is_custom
+from pipeline_core.rules.catalog import DEFAULT_CATALOG, Catalog
+from pipeline_core.rules.dates import bind_dates, utc_today
+from pipeline_core.rules.explain import explain
+from pipeline_core.rules.parser import parse
+from pipeline_core.rules.printer import to_text
+from pipeline_core.rules.sql import POSTGRES, SQLITE, Compiled, Dialect, compile_sql
 from pipeline_core.serialization import converter
-from pipeline_core.settings import (
-    KEY_SETTINGS,
-    Settings,
-    parse_setting,
-    setting_name,
-    setting_text,
-    settings_from,
-)
-from pipeline_core.statuses import EntryAction, StatusMachine, default_status_machine
+from pipeline_core.statuses import StatusMachine, default_status_machine
 from pipeline_core.storage import Store, Transaction, open_store
+from pipeline_core.workspace_dupes import DuplicatesMixin
+from pipeline_core.workspace_life import LifeMixin
+from pipeline_core.workspace_setup import SetupMixin
 
 DEFAULT_STORE_URL = "sqlite:///pipeline.db"
 DEFAULT_BOARD_LIMIT = 20
 
+RuleLike = Rule | str
+"""A rule as an AST or as rule text (see docs/rules.md)."""
 
-class Workspace:
+
+class _Recorder:
+    """A transaction that also keeps the events appended to it, to publish after commit."""
+
+    def __init__(self, tx: Transaction, outbox: list[Event]) -> None:
+        self._tx = tx
+        self._outbox = outbox
+        self._live: dict[int, int] = {}
+
+    def _resolved(self, customer_id: int) -> int:
+        # A merged customer's old id leads to its primary, for reads and for anything
+        # attached to it; remembered, so that a use case pays the look-up once per id.
+        if customer_id not in self._live:
+            self._live[customer_id] = resolve(self._tx, customer_id)
+        return self._live[customer_id]
+
+    def get_customer(self, customer_id: int) -> Customer:
+        return self._tx.get_customer(self._resolved(customer_id))
+
+    def append_events(self, events: Sequence[Event]) -> None:
+        events = [
+            e
+            if self._resolved(e.customer_id) == e.customer_id
+            else attrs.evolve(e, customer_id=self._resolved(e.customer_id))
+            for e in events
+        ]
+        self._tx.append_events(events)
+        self._outbox.extend(events)
+
+    def mark_merged(self, customer_id: int, into: int) -> None:
+        self._tx.mark_merged(customer_id, into)
+        self._live.clear()
+
+    def insert_task(self, task: Task) -> Task:
+        return self._tx.insert_task(
+            attrs.evolve(task, customer_id=self._resolved(task.customer_id))
+        )
+
+    def insert_time_entry(self, entry: TimeEntry) -> TimeEntry:
+        resolved = attrs.evolve(entry, customer_id=self._resolved(entry.customer_id))
+        return self._tx.insert_time_entry(resolved)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._tx, name)
+
+
+class Workspace(DuplicatesMixin, LifeMixin, SetupMixin):
     """An open pipeline_core workspace: a store, the actor using it, and a clock.
 
     Open one with ``Workspace.open(url)``; use it as a context manager to close it.
+    Subscribe to committed events with ``on(kind, handler)``.
     """
 
     def __init__(self, store: Store, *, actor: str = "system", clock: Clock | None = None) -> None:
         self.store = store
         self.actor = actor
         self.clock: Clock = clock or SystemClock()
+        self.hooks = Hooks()
 
     @classmethod
     def open(
@@ -74,8 +118,15 @@ class Workspace:
 
     @contextmanager
     def _tx(self) -> Iterator[Transaction]:
+        outbox: list[Event] = []
+        automations: JSONValue = None
         with self.store.transaction() as tx:
-            yield tx
+            yield cast(Transaction, _Recorder(tx, outbox))
+            if outbox:
+                # Read inside the transaction: one cheap look-up, and what commits is what runs.
+                automations = tx.get_setting(AUTOMATIONS_KEY)
+        if outbox:
+            self._publish(outbox, automations)
 
     def _event(self, customer_id: int, kind: EventKind, **data: JSONValue) -> Event:
         return Event(
@@ -132,34 +183,30 @@ class Workspace:
         anyway, ``merge`` folds it into the oldest match (that customer wins,
         blanks are filled, contacts and tags are added) and ``update`` writes the
         new values over the oldest match; both return the existing customer.
+        See docs/duplicates.md.
         """
         now = self.clock.now()
         with self._tx() as tx:
-            machine = self._machine(tx)
+            machine = self._machine_for(tx, customer.folder)
             status = machine.status(customer.status or machine.initial)
             if customer.parent_id is not None:
-                customer = attrs.evolve(customer, parent_id=resolve(tx, customer.parent_id))
+                tx.get_customer(customer.parent_id)
+            fields = self._checked_fields(tx, customer.folder, customer.fields)
             draft = attrs.evolve(
-                customer, status=status.name, created_at=now, updated_at=now, version=0
+                customer,
+                status=status.name,
+                fields=fields,
+                created_at=now,
+                updated_at=now,
+                version=0,
             )
-            draft = self._enter(draft, machine, status.name)
-            settings = settings_from(tx.get_setting)
-            options = settings.normalize_options
-            keys = customer_keys(draft, options, strict=True)
-            policy = check_policy(
-                on_duplicate or ("allow" if settings.allow_duplicates else "block")
-            )
-            found = [] if policy == "allow" else matches(tx, keys)
-            if found:
-                existing_id = min(customer_id for _, customer_id in found)
-                if policy == "merge":
-                    return absorb(
-                        tx, existing_id, draft, found, options=options, now=now, event=self._event
-                    )
-                if policy == "update":
-                    before, after = updated_with(tx, existing_id, draft, options)
-                    return self._save_edit(tx, before, after)
-                raise duplicate_error(tx, draft, found, options)
+            reason = None
+            if status.outcome == "lost":
+                reason = self._lifecycle(tx).lost_reason(*_split_reason(customer.lost_reason))
+            draft = enter_status(draft, status, now, reason)
+            existing = self._on_duplicate(tx, draft, on_duplicate)
+            if existing is not None:
+                return existing
             stored = tx.insert_customer(draft)
             tx.append_events([self._event(stored.id, EventKind.CREATED, status=stored.status)])
             return stored
@@ -167,19 +214,66 @@ class Workspace:
     def get_customer(self, customer_id: int) -> Customer:
         """The customer with that id (a merged one's id leads to its primary); else ``NotFound``."""
         with self._tx() as tx:
-            return tx.get_customer(resolve(tx, customer_id))
+            return tx.get_customer(customer_id)
 
     def list_customers(
-        self, where: Rule = MATCH_ALL, *, limit: int | None = None, offset: int = 0
+        self, where: RuleLike = MATCH_ALL, *, limit: int | None = None, offset: int = 0
     ) -> list[Customer]:
-        """Customers satisfying ``where``, oldest first."""
+        """Customers satisfying ``where`` (a rule or rule text), oldest first."""
         with self._tx() as tx:
-            return tx.find_customers(where, limit=limit, offset=offset)
+            return tx.find_customers(self._bound(tx, where), limit=limit, offset=offset)
 
-    def count_customers(self, where: Rule = MATCH_ALL) -> int:
-        """How many customers satisfy ``where``."""
+    def count_customers(self, where: RuleLike = MATCH_ALL) -> int:
+        """How many customers satisfy ``where`` (a rule or rule text)."""
         with self._tx() as tx:
-            return tx.count_customers(where)
+            return tx.count_customers(self._bound(tx, where))
+
+    # rules -------------------------------------------------------------------------
+
+    def rule_catalog(self) -> Catalog:
+        """The fields rules may name here: the built-ins, the defined custom fields and the
+        custom fields customers hold, each with the kinds of value it may hold."""
+        with self._tx() as tx:
+            return self._catalog(tx)
+
+    def _catalog(self, tx: Transaction) -> Catalog:
+        kinds = {key: set(found) for key, found in tx.custom_field_kinds().items()}
+        for key, definition in self._field_definitions(tx).items():
+            kinds.setdefault(key, set()).add(definition.type)
+        return Catalog(custom=kinds)
+
+    def check_rule(self, rule: RuleLike) -> Rule:
+        """Parse and type-check a rule against this workspace's fields; the checked rule.
+
+        ``RuleSyntaxError`` names the position, what was expected and a near miss.
+        """
+        with self._tx() as tx:
+            return self._checked(tx, rule)
+
+    def rule_sql(self, rule: RuleLike, dialect: Dialect | None = None) -> Compiled:
+        """The SQL condition and parameters a SQL store filters ``rule`` with, as of today.
+
+        The dialect defaults to the store's: PostgreSQL for ``postgresql:`` URLs, else SQLite.
+        """
+        if dialect is None:
+            dialect = POSTGRES if self.store.url.startswith("postgres") else SQLITE
+        with self._tx() as tx:
+            return compile_sql(self._checked(tx, rule), dialect, today=self._rules_today())
+
+    def _rules_today(self) -> date:
+        # Rules compare UTC days (docs/rules.md), whatever the workspace time zone.
+        return utc_today(self.clock.now())
+
+    def _checked(self, tx: Transaction, rule: RuleLike) -> Rule:
+        text = rule if isinstance(rule, str) else to_text(rule)
+        parsed = parse(text, DEFAULT_CATALOG)
+        if any(is_custom(field) for field in fields_of(parsed)):
+            # Only rules naming custom fields need the store's knowledge of them.
+            parsed = parse(text, self._catalog(tx))
+        return parsed
+
+    def _bound(self, tx: Transaction, rule: RuleLike) -> Rule:
+        return bind_dates(self._checked(tx, rule), self._rules_today())
 
     def edit_customer(
         self,
@@ -209,42 +303,21 @@ class Workspace:
                 parent_id = resolve(tx, edited.parent_id)
                 edited = attrs.evolve(edited, parent_id=parent_id)
                 self._check_parent(tx, current.id, parent_id)
+            if edited.folder != current.folder:
+                self._check_folder_status(tx, edited)
+            if "fields" in changes:
+                edited = attrs.evolve(
+                    edited, fields=self._checked_fields(tx, edited.folder, edited.fields)
+                )
             self._check_edit_duplicates(tx, current, edited, on_duplicate)
-            return self._save_edit(tx, current, edited)
-
-    def _save_edit(self, tx: Transaction, current: Customer, edited: Customer) -> Customer:
-        events = self._edit_events(current, edited)
-        if not events:
-            return current
-        stored = tx.update_customer(attrs.evolve(edited, updated_at=self.clock.now()))
-        tx.append_events(events)
-        return stored
-
-    def _check_edit_duplicates(
-        self, tx: Transaction, current: Customer, edited: Customer, policy: str | None
-    ) -> None:
-        contacts = ("emails", "phones", "whatsapp", "country")
-        if all(getattr(current, name) == getattr(edited, name) for name in contacts):
-            return
-        settings = settings_from(tx.get_setting)
-        options = settings.normalize_options
-        keys = customer_keys(edited, options, strict=True)
-        chosen = check_policy(policy or ("allow" if settings.allow_duplicates else "block"))
-        if chosen in ("merge", "update"):
-            raise InvalidValue(
-                f"an edit can only block or allow duplicates, not {chosen!r}; use merge to combine"
-            )
-        if chosen == "allow":
-            return
-        held = set(tx.contact_keys(current.id))
-        found = matches(tx, [key for key in keys if key not in held], exclude=current.id)
-        if found:
-            raise duplicate_error(tx, edited, found, options)
+            return self._save_changes(tx, current, edited)
 
     def _current(self, tx: Transaction, customer_id: int, expected: int | None) -> Customer:
-        current = tx.get_customer(resolve(tx, customer_id))
-        if expected is not None:
-            current = attrs.evolve(current, version=expected)
+        current = tx.get_customer(customer_id)
+        # Checked here, before anything else: a change that turns out to be a no-op
+        # must still be refused when it was based on a stale copy.
+        if expected is not None and current.version != expected:
+            raise ConcurrencyError(customer_id, expected, current.version)
         return current
 
     def _check_parent(self, tx: Transaction, customer_id: int, parent_id: int) -> None:
@@ -288,141 +361,85 @@ class Workspace:
         return events
 
     def move(
-        self, customer_id: int, status: str, *, expected_version: int | None = None
+        self,
+        customer_id: int,
+        status: str,
+        *,
+        expected_version: int | None = None,
+        reason: str | None = None,
+        reason_text: str | None = None,
     ) -> Customer:
-        """Move a customer to ``status`` through the status machine.
+        """Move a customer to ``status`` through its folder's status machine.
 
         Refused with ``TransitionNotAllowed`` if the machine does not allow it;
-        moving to the current status changes nothing and records nothing.
+        moving to the current status changes nothing and records nothing. A move
+        into a lost status needs ``reason`` (from the lost reasons, or ``other``
+        with ``reason_text``). Won and lost statuses set the outcome and close date.
         """
         with self._tx() as tx:
             current = self._current(tx, customer_id, expected_version)
-            machine = self._machine(tx)
-            machine.check(current.status, status)
-            if current.status == status:
-                return current
-            moved = self._enter(
-                attrs.evolve(current, status=status, updated_at=self.clock.now()), machine, status
-            )
-            stored = tx.update_customer(moved)
-            tx.append_events(
-                [
-                    self._event(
-                        customer_id,
-                        EventKind.STATUS_CHANGED,
-                        **{"from": current.status, "to": status},
-                    )
-                ]
-            )
-            return stored
+            return self._move_in(tx, current, status, reason=reason, reason_text=reason_text)
 
-    def _enter(self, customer: Customer, machine: StatusMachine, status: str) -> Customer:
-        entered = machine.status(status)
-        if EntryAction.STAMP_CONVERTED_AT in entered.actions and customer.converted_at is None:
-            # The moment of entry is the use case's one "now", already in updated_at.
-            customer = attrs.evolve(customer, converted_at=customer.updated_at)
-        if entered.outcome is not None:
-            customer = attrs.evolve(customer, outcome=entered.outcome)
-        return customer
+    def _move_in(
+        self,
+        tx: Transaction,
+        current: Customer,
+        status: str,
+        *,
+        reason: str | None = None,
+        reason_text: str | None = None,
+    ) -> Customer:
+        machine = self._machine_for(tx, current.folder)
+        target = machine.check(current.status, status)
+        if current.status == status:
+            return current
+        lost_reason = self._lost_reason(tx, current, target, reason, reason_text)
+        now = self.clock.now()
+        moved = enter_status(current, target, now, lost_reason)
+        stored = tx.update_customer(moved)
+        data: dict[str, JSONValue] = {"from": current.status, "to": status}
+        if lost_reason is not None:
+            data["reason"] = lost_reason
+        tx.append_events([self._event(current.id, EventKind.STATUS_CHANGED, **data)])
+        return stored
 
     def move_to_column(
-        self, customer_id: int, flow: str, column: str, *, expected_version: int | None = None
+        self,
+        customer_id: int,
+        flow: str,
+        column: str,
+        *,
+        expected_version: int | None = None,
+        reason: str | None = None,
+        reason_text: str | None = None,
     ) -> Customer:
         """Drop a customer's card on a column: a move to the status the column maps to."""
         target = self.flow(flow).column(column)
-        return self.move(customer_id, target.status, expected_version=expected_version)
+        return self.move(
+            customer_id,
+            target.status,
+            expected_version=expected_version,
+            reason=reason,
+            reason_text=reason_text,
+        )
 
-    def timeline(self, customer_id: int) -> list[Event]:
-        """Every event of a customer, oldest first."""
+    def timeline(
+        self, customer_id: int, kinds: Iterable[EventKind | str] | None = None
+    ) -> list[Event]:
+        """Every event of a customer, oldest first; only those of ``kinds`` if given."""
+        wanted = None if kinds is None else {EventKind(kind) for kind in kinds}
         with self._tx() as tx:
-            return tx.events(resolve(tx, customer_id))
-
-    # settings, duplicates and merges --------------------------------------------------
-
-    def settings(self) -> Settings:
-        """The workspace settings (default region, allow duplicates, gmail folding)."""
-        with self._tx() as tx:
-            return settings_from(tx.get_setting)
-
-    def get_setting(self, name: str) -> str:
-        """One setting's value as text (``true``/``false``, a region, or empty)."""
-        return setting_text(self.settings(), name)
-
-    def set_setting(self, name: str, value: str) -> Settings:
-        """Change a setting; one that changes contact keys re-indexes every customer."""
-        name = setting_name(name)
-        text = parse_setting(name, value)
-        with self._tx() as tx:
-            before = tx.get_setting(name)
-            tx.put_setting(name, text)
-            if name in KEY_SETTINGS and (before or "") != text:
-                tx.rebuild_contact_keys()
-            return settings_from(tx.get_setting)
-
-    def find_duplicates(self, *, with_customers: bool = False) -> list[DuplicateCluster]:
-        """Clusters of live customers sharing a phone, email or WhatsApp key, transitively.
-
-        Grouped in the store by key (an index scan), joined with union-find:
-        never a pairwise comparison. ``with_customers`` loads the records too.
-        """
-        with self._tx() as tx, collector_paused():
-            found = clusters(tx.duplicate_groups())
-            if not with_customers:
-                return found
-            wanted = [customer_id for cluster in found for customer_id in cluster.customer_ids]
-            records = {c.id: c for c in tx.get_customers(wanted)}
-            return [
-                attrs.evolve(cluster, customers=tuple(records[i] for i in cluster.customer_ids))
-                for cluster in found
-            ]
-
-    def merge(self, primary: int, others: Sequence[int], *, dry_run: bool = False) -> MergeResult:
-        """Merge ``others`` into ``primary`` in one transaction; ``dry_run`` changes nothing.
-
-        The primary's values win and its blanks are filled from the others in
-        order; contacts, tags and workers are unions de-duplicated by normalized
-        key; custom fields merge like scalars; the primary keeps its status.
-        Events, sub-customers and flow hides move to the primary; the others
-        become tombstones whose ids lead to it. One ``merged`` event records what
-        came from which record.
-        """
-        return self.merge_many([(primary, others)], dry_run=dry_run)[0]
-
-    def merge_many(
-        self, merges: Sequence[tuple[int, Sequence[int]]], *, dry_run: bool = False
-    ) -> list[MergeResult]:
-        """Several merges in one transaction, in order; a record one consumed cannot be used again."""
-        now = self.clock.now()
-        try:
-            with self._tx() as tx:
-                options = settings_from(tx.get_setting).normalize_options
-                consumed: dict[int, int] = {}
-                results = [
-                    merge_records(
-                        tx,
-                        primary,
-                        list(others),
-                        options=options,
-                        now=now,
-                        event=self._event,
-                        consumed=consumed,
-                    )
-                    for primary, others in merges
-                ]
-                if dry_run:
-                    raise _DryRun([attrs.evolve(r, dry_run=True) for r in results])
-                return results
-        except _DryRun as rolled_back:
-            return rolled_back.results
+            events = tx.events(tx.get_customer(customer_id).id)
+        return [event for event in events if wanted is None or event.kind in wanted]
 
     # flows and boards --------------------------------------------------------------
 
     def add_flow(
-        self, name: str, rule: Rule = MATCH_ALL, columns: Sequence[Column] = ()
+        self, name: str, rule: RuleLike = MATCH_ALL, columns: Sequence[Column] = ()
     ) -> FlowDefinition:
-        """Create a flow; its name must be new and its columns must map to known statuses."""
-        flow = FlowDefinition(name, rule, columns)
+        """Create a flow; its name must be new, its rule must check and its columns map to statuses."""
         with self._tx() as tx:
+            flow = FlowDefinition(name, self._checked(tx, rule), columns)
             if any(existing.name == flow.name for existing in tx.list_flows()):
                 raise InvalidValue(f"a flow called {flow.name!r} already exists")
             self._check_columns(self._machine(tx), flow)
@@ -486,14 +503,14 @@ class Workspace:
         kind = EventKind.HIDDEN_FROM_FLOW if hidden else EventKind.SHOWN_IN_FLOW
         with self._tx() as tx:
             tx.get_flow(flow)  # an unknown flow is named before an unknown customer
-            customer_id = resolve(tx, customer_id)
+            customer_id = tx.get_customer(customer_id).id
             changed = tx.set_hidden(flow, customer_id, hidden)
             if changed:
                 tx.append_events([self._event(customer_id, kind, flow=flow)])
             return changed
 
     def board(
-        self, flow: str, *, limit: int = DEFAULT_BOARD_LIMIT, where: Rule = MATCH_ALL
+        self, flow: str, *, limit: int = DEFAULT_BOARD_LIMIT, where: RuleLike = MATCH_ALL
     ) -> Board:
         """A flow's board: each column's count and first ``limit`` cards, newest activity first.
 
@@ -503,7 +520,9 @@ class Workspace:
             raise InvalidValue(f"board limit must be zero or more, not {limit}")
         with self._tx() as tx:
             definition = tx.get_flow(flow)
-            members = all_of(definition.rule, where)
+            members = all_of(
+                bind_dates(definition.rule, self._rules_today()), self._bound(tx, where)
+            )
             counts = tx.count_by_status(members, hidden_from=flow)
 
             def cards(rule: Rule) -> tuple[Customer, ...]:
@@ -536,13 +555,35 @@ class Workspace:
             )
             return Board(flow=definition.name, columns=columns, unmapped=unmapped)
 
+    def explain(self, flow: str, customer_id: int) -> FlowExplanation:
+        """Why a customer is (or is not) on a flow's board: each clause of the rule, and hiding."""
+        with self._tx() as tx:
+            definition = tx.get_flow(flow)
+            customer = tx.get_customer(customer_id)
+            hidden = customer.id in tx.hidden_customers(flow)
+        tree = explain(definition.rule, customer, today=self._rules_today())
+        on_board = tree.holds and not hidden
+        column = next((c.name for c in definition.columns if c.status == customer.status), None)
+        return FlowExplanation(
+            flow=definition.name,
+            customer_id=customer.id,
+            customer_name=customer.name,
+            status=customer.status,
+            on_board=on_board,
+            hidden=hidden,
+            column=column if on_board else None,
+            rule=tree,
+        )
 
-class _DryRun(Exception):
-    """Carries dry-run results out of a transaction so that it rolls back."""
 
-    def __init__(self, results: list[MergeResult]) -> None:
-        super().__init__("dry run")
-        self.results = results
+def _split_reason(stored: str | None) -> tuple[str | None, str | None]:
+    # A lost reason given on a new record: "Price", or "other: why".
+    if stored is None:
+        return None, None
+    head, sep, tail = stored.partition(":")
+    if sep and head.strip().casefold() == "other":
+        return "other", tail
+    return stored, None
 
 
 def _json(customer: Customer, name: str) -> JSONValue:

@@ -1,21 +1,75 @@
-"""The rule AST: small frozen attrs nodes, shared by evaluation, SQL compilation and printing."""
+"""The rule AST: small frozen attrs nodes, shared by evaluation, SQL compilation and printing.
+
+A field is named by text: a built-in name (``folder``, ``tags``, ``created``...)
+or ``field.KEY`` for the custom field ``KEY``. Which operators suit which
+field is the catalog's business (``rules.catalog``); the nodes only check
+what is true of every rule.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Literal
 
 import attrs
 
 from pipeline_core.errors import InvalidValue
 
-SCALAR_FIELDS = ("status", "folder", "source", "team")
-"""Single-valued text fields a rule can test for membership in a set of values."""
-
-SET_FIELDS = ("tags",)
-"""Multi-valued fields a rule can test with any / all / none."""
-
 Quantifier = Literal["any", "all", "none"]
+"""How a multi-valued field meets a list: at least one, every one, or none of the values."""
+
+Operator = Literal["=", "!=", "<", "<=", ">", ">=", "~"]
+"""Comparison operators; ``~`` is case-insensitive contains."""
+
+OPERATORS: tuple[Operator, ...] = ("=", "!=", "<", "<=", ">", ">=", "~")
+
+Direction = Literal["past", "next"]
+"""``within N days`` looks back (``past``) or ahead (``next``) from today."""
+
+CUSTOM_PREFIX = "field."
+"""A field name starting with this names a custom field: ``field.insurance_provider``."""
+
+
+@attrs.frozen
+class Today:
+    """A date relative to the day a rule is evaluated: today plus ``offset`` days."""
+
+    offset: int = 0
+
+
+Value = str | Decimal | bool | date | Today
+"""What a comparison compares with: text, a number, true/false, a date or a relative date."""
+
+
+def _field(value: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidValue(f"a rule needs a field name, got {value!r}")
+    if value.startswith(CUSTOM_PREFIX) and not value[len(CUSTOM_PREFIX) :].strip():
+        raise InvalidValue("a custom field needs a name after 'field.'")
+    return _unicode(value)
+
+
+def _unicode(text: str) -> str:
+    if any("\ud800" <= char <= "\udfff" for char in text):
+        raise InvalidValue(f"rule text {text!r} holds a lone surrogate, which is not unicode text")
+    return text
+
+
+def _value(value: Value) -> Value:
+    if isinstance(value, datetime):
+        raise InvalidValue(f"a rule compares with dates, not times: {value.isoformat()}")
+    if isinstance(value, str):
+        return _unicode(value)
+    if isinstance(value, bool | date | Today):
+        return value
+    if isinstance(value, int | Decimal):
+        number = Decimal(value)
+        if not number.is_finite():
+            raise InvalidValue(f"a rule number must be finite, got {value!r}")
+        return number
+    raise InvalidValue(f"a rule cannot compare with {value!r}")
 
 
 def _texts(values: Iterable[str]) -> tuple[str, ...]:
@@ -24,44 +78,64 @@ def _texts(values: Iterable[str]) -> tuple[str, ...]:
         raise InvalidValue("a rule needs at least one value in its list")
     for value in result:
         if not isinstance(value, str):
-            raise InvalidValue(f"rule values must be text, got {value!r}")
+            raise InvalidValue(f"list values in a rule must be text, got {value!r}")
+        _unicode(value)
     return result
-
-
-def _scalar_field(_: object, attribute: attrs.Attribute[str], value: str) -> None:
-    if value not in SCALAR_FIELDS:
-        raise InvalidValue(
-            f"field {value!r} cannot be tested with 'in'; use one of {', '.join(SCALAR_FIELDS)}"
-        )
-
-
-def _set_field(_: object, attribute: attrs.Attribute[str], value: str) -> None:
-    if value not in SET_FIELDS:
-        raise InvalidValue(
-            f"field {value!r} is not a list field; use one of {', '.join(SET_FIELDS)}"
-        )
 
 
 @attrs.frozen
 class MatchAll:
-    """The rule every customer satisfies."""
+    """The rule every customer satisfies (written ``true``)."""
+
+
+@attrs.frozen
+class Compare:
+    """``field OP value``: ``=``, ``!=``, ``<``, ``<=``, ``>``, ``>=`` or ``~`` (contains)."""
+
+    field: str = attrs.field(converter=_field)
+    op: Operator = attrs.field(validator=attrs.validators.in_(OPERATORS))
+    value: Value = attrs.field(converter=_value)
 
 
 @attrs.frozen
 class InSet:
-    """``field in (values...)``: a single-valued field equals one of the values."""
+    """``field in (values...)``: a single-valued text field equals one of the values."""
 
-    field: str = attrs.field(validator=_scalar_field)
+    field: str = attrs.field(converter=_field)
     values: tuple[str, ...] = attrs.field(converter=_texts)
 
 
 @attrs.frozen
 class SetTest:
-    """``tags any|all|none (values...)``: a multi-valued field against a set of values."""
+    """``tags any|all|none (values...)``: a multi-valued field against a list of values."""
 
-    field: str = attrs.field(validator=_set_field)
+    field: str = attrs.field(converter=_field)
     quantifier: Quantifier = attrs.field(validator=attrs.validators.in_(("any", "all", "none")))
     values: tuple[str, ...] = attrs.field(converter=_texts)
+
+
+@attrs.frozen
+class Has:
+    """``has field``: the field has a value (text not blank, a list not empty)."""
+
+    field: str = attrs.field(converter=_field)
+
+
+def _days(value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidValue(f"'within' needs a whole number of days, 0 or more, not {value!r}")
+    return value
+
+
+@attrs.frozen
+class Within:
+    """``date_field within [next] N days``: between today and N days ago (or ahead), inclusive."""
+
+    field: str = attrs.field(converter=_field)
+    days: int = attrs.field(converter=_days)
+    direction: Direction = attrs.field(
+        default="past", validator=attrs.validators.in_(("past", "next"))
+    )
 
 
 @attrs.frozen
@@ -92,10 +166,23 @@ class Or:
     operands: tuple[Rule, ...] = attrs.field(converter=_operands)
 
 
-Rule = MatchAll | InSet | SetTest | Not | And | Or
+Rule = MatchAll | Compare | InSet | SetTest | Has | Within | Not | And | Or
 """Any rule node."""
 
+Atom = Compare | InSet | SetTest | Has | Within
+"""A rule node that tests one field."""
+
 MATCH_ALL = MatchAll()
+
+
+def is_custom(field: str) -> bool:
+    """Whether ``field`` names a custom field (``field.KEY``)."""
+    return field.startswith(CUSTOM_PREFIX)
+
+
+def custom_key(field: str) -> str:
+    """The KEY of ``field.KEY``."""
+    return field[len(CUSTOM_PREFIX) :]
 
 
 def all_of(*rules: Rule) -> Rule:
@@ -120,3 +207,16 @@ def any_of(*rules: Rule) -> Rule:
     if not parts:
         raise InvalidValue("'or' needs at least one operand")
     return parts[0] if len(parts) == 1 else Or(parts)
+
+
+def fields_of(rule: Rule) -> set[str]:
+    """Every field a rule mentions."""
+    match rule:
+        case Not(operand=operand):
+            return fields_of(operand)
+        case And(operands=operands) | Or(operands=operands):
+            return set().union(*(fields_of(o) for o in operands))
+        case MatchAll():
+            return set()
+        case _:
+            return {rule.field}

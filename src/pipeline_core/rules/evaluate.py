@@ -1,42 +1,219 @@
-"""Rules evaluated in Python: a rule compiles once to a predicate over Customer."""
+"""Rules evaluated in Python: a rule compiles once to a predicate over Customer.
+
+The meaning of every test is documented in docs/rules.md; ``rules.sql``
+compiles the same meaning to SQL and the property tests hold the two equal.
+In short: a test on a missing value is false, except ``!=``, which is
+exactly ``not =``; numbers compare as 64-bit floats; timestamps compare by
+their UTC calendar day; ``~`` compares casefolded text.
+"""
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
 
 from pipeline_core.customer import Customer
-from pipeline_core.rules.ast import And, InSet, MatchAll, Not, Or, Rule, SetTest
+from pipeline_core.rules.ast import (
+    And,
+    Compare,
+    Has,
+    InSet,
+    MatchAll,
+    Not,
+    Or,
+    Rule,
+    SetTest,
+    Within,
+    custom_key,
+    is_custom,
+)
+from pipeline_core.rules.catalog import BUILTIN_FIELDS
+from pipeline_core.rules.dates import bind_dates, utc_today
 
 Predicate = Callable[[Customer], bool]
+Getter = Callable[[Customer], Any]
+
+ORDER: dict[str, Callable[[Any, Any], bool]] = {
+    "=": operator.eq,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+
+_TIMESTAMPS = {
+    "created": "created_at",
+    "updated": "updated_at",
+    "converted": "converted_at",
+    "last_contacted": "last_contacted_at",
+    "closed": "closed_at",
+}
 
 
-def compile_predicate(rule: Rule) -> Predicate:
-    """Turn a rule into a plain function of a customer, resolving the tree once."""
+def day_of(value: object) -> date | None:
+    """The calendar day a date or timestamp falls on (UTC for timestamps); None otherwise."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).date()
+    if isinstance(value, date):
+        return value
+    return None
+
+
+def number_of(value: object) -> float | None:
+    """A number as the float rules compare; None for anything that is not a number."""
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        return None
+    try:
+        return float(value)
+    except OverflowError:
+        return float("inf") if value > 0 else float("-inf")
+
+
+def getter(field: str) -> Getter:
+    """How to read a field (built-in or custom) from a customer, as rules see it."""
+    if is_custom(field):
+        key = custom_key(field)
+        return lambda customer: customer.fields.get(key)
+    if field == "owner":
+        return lambda customer: customer.workers[0] if customer.workers else None
+    if field in _TIMESTAMPS:
+        name = _TIMESTAMPS[field]
+        return lambda customer: day_of(getattr(customer, name))
+    if field not in BUILTIN_FIELDS:
+        raise TypeError(f"unknown field {field!r}")
+    return operator.attrgetter(field)
+
+
+def _present(value: object) -> bool:
+    return value is not None and value != "" and value != ()
+
+
+def compile_predicate(rule: Rule, *, today: date | None = None) -> Predicate:
+    """Turn a rule into a plain function of a customer, resolving the tree once.
+
+    ``today`` fixes what relative dates mean (default: the UTC date now).
+    """
+    return _compile(bind_dates(rule, today or utc_today()))
+
+
+def matches(rule: Rule, customer: Customer, *, today: date | None = None) -> bool:
+    """Whether one customer satisfies the rule."""
+    return compile_predicate(rule, today=today)(customer)
+
+
+def _compile(rule: Rule) -> Predicate:
     match rule:
         case MatchAll():
             return lambda customer: True
-        case InSet(field=field, values=values):
-            allowed = frozenset(values)
-            return lambda customer: getattr(customer, field) in allowed
-        case SetTest(field=field, quantifier=quantifier, values=values):
-            wanted = frozenset(values)
-            if quantifier == "any":
-                return lambda customer: not wanted.isdisjoint(getattr(customer, field))
-            if quantifier == "all":
-                return lambda customer: wanted.issubset(getattr(customer, field))
-            return lambda customer: wanted.isdisjoint(getattr(customer, field))
         case Not(operand=operand):
-            inner = compile_predicate(operand)
+            inner = _compile(operand)
             return lambda customer: not inner(customer)
         case And(operands=operands):
-            parts = tuple(compile_predicate(operand) for operand in operands)
+            parts = tuple(_compile(operand) for operand in operands)
+            if len(parts) == 2:
+                first, second = parts
+                return lambda customer: first(customer) and second(customer)
+            if len(parts) == 3:
+                first, second, third = parts
+                return lambda customer: first(customer) and second(customer) and third(customer)
             return lambda customer: all(part(customer) for part in parts)
         case Or(operands=operands):
-            parts = tuple(compile_predicate(operand) for operand in operands)
+            parts = tuple(_compile(operand) for operand in operands)
+            if len(parts) == 2:
+                first, second = parts
+                return lambda customer: first(customer) or second(customer)
+            if len(parts) == 3:
+                first, second, third = parts
+                return lambda customer: first(customer) or second(customer) or third(customer)
             return lambda customer: any(part(customer) for part in parts)
+        case Has(field=field):
+            read = getter(field)
+            if is_custom(field):
+                key = custom_key(field)
+                return lambda customer: key in customer.fields
+            return lambda customer: _present(read(customer))
+        case InSet(field=field, values=values):
+            read, allowed = getter(field), frozenset(values)
+            # Only text is in ``allowed``, so a missing value or a number never is.
+            return lambda customer: read(customer) in allowed
+        case SetTest():
+            return _set_test(rule)
+        case Compare():
+            return _compare(rule)
+        case Within():
+            raise TypeError("relative dates must be bound before compiling")
     raise TypeError(f"not a rule: {rule!r}")
 
 
-def matches(rule: Rule, customer: Customer) -> bool:
-    """Whether one customer satisfies the rule."""
-    return compile_predicate(rule)(customer)
+def _items(value: object) -> tuple[str, ...]:
+    return value if isinstance(value, tuple) else ()
+
+
+def _set_test(rule: SetTest) -> Predicate:
+    wanted = frozenset(rule.values)
+    if not is_custom(rule.field):
+        # Built-in list fields always hold a tuple: skip the type check.
+        items = getter(rule.field)
+        if rule.quantifier == "any":
+            return lambda customer: not wanted.isdisjoint(items(customer))
+        if rule.quantifier == "all":
+            return lambda customer: wanted.issubset(items(customer))
+        return lambda customer: wanted.isdisjoint(items(customer))
+    read = getter(rule.field)
+    if rule.quantifier == "any":
+        return lambda customer: not wanted.isdisjoint(_items(read(customer)))
+    if rule.quantifier == "all":
+        return lambda customer: wanted.issubset(_items(read(customer)))
+    return lambda customer: wanted.isdisjoint(_items(read(customer)))
+
+
+def _contains(needle: str) -> Callable[[object], bool]:
+    folded = needle.casefold()
+
+    def test(value: object) -> bool:
+        if isinstance(value, str):
+            return folded in value.casefold()
+        if isinstance(value, tuple):
+            return any(folded in item.casefold() for item in value)
+        return False
+
+    return test
+
+
+def _compare(rule: Compare) -> Predicate:
+    if rule.op == "!=":
+        equal = _compare(Compare(rule.field, "=", rule.value))
+        return lambda customer: not equal(customer)
+    read, literal = getter(rule.field), rule.value
+    if rule.op == "~":
+        assert isinstance(literal, str)
+        test = _contains(literal)
+        return lambda customer: test(read(customer))
+    order = ORDER[rule.op]
+    if isinstance(literal, bool):
+        return lambda customer: isinstance(v := read(customer), bool) and order(v, literal)
+    if isinstance(literal, str):
+        if rule.op == "=":
+            # Text equals only text: a missing value or a number never equals it.
+            return lambda customer: read(customer) == literal
+        return lambda customer: isinstance(v := read(customer), str) and order(v, literal)
+    if isinstance(literal, Decimal):
+        number = float(literal)
+
+        def numeric(customer: Customer) -> bool:
+            value = number_of(read(customer))
+            return value is not None and order(value, number)
+
+        return numeric
+    if isinstance(literal, date):
+        day = literal
+
+        def dated(customer: Customer) -> bool:
+            value = day_of(read(customer))
+            return value is not None and order(value, day)
+
+        return dated
+    raise TypeError("relative dates must be bound before compiling")

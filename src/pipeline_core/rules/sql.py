@@ -1,30 +1,109 @@
 """Rules compiled to parameterized SQL over the store schema; user text travels only as parameters.
 
-The schema is the one every SQL backend shares: table ``customers`` aliased ``c``
-and ``customer_tags(customer_id, tag)``. A ``Dialect`` supplies what differs
-between databases (the parameter placeholder).
+The schema is the one every SQL backend shares: table ``customers`` aliased
+``c``, ``customer_tags(customer_id, tag)`` and ``customer_fields(customer_id,
+key, kind, text_value, num_value)``. A ``Dialect`` supplies what differs
+between databases. Every compiled expression is two-valued (never NULL), so
+that ``NOT`` means what it means in Python; ``rules.evaluate`` is the
+reference and the property tests hold the two equal.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from functools import partial
+from typing import Literal
+
 import attrs
 
-from pipeline_core.rules.ast import And, InSet, MatchAll, Not, Or, Rule, SetTest
+from pipeline_core.rules.ast import (
+    And,
+    Compare,
+    Has,
+    InSet,
+    MatchAll,
+    Not,
+    Or,
+    Rule,
+    SetTest,
+    Within,
+    custom_key,
+    is_custom,
+)
+from pipeline_core.rules.casefold import casefold_contains
+from pipeline_core.rules.catalog import BUILTIN_FIELDS
+from pipeline_core.rules.dates import bind_dates, utc_today
 
-SqlValue = str | int | float | None
+SqlValue = str | int | float | date | datetime | None
+
+Storage = Literal["text", "date", "timestamp"]
 
 
 @attrs.frozen
 class Dialect:
-    """What differs between SQL databases for compiled rules."""
+    """What differs between SQL databases for compiled rules.
 
+    ``contains`` tests whether a text contains an already casefolded needle;
+    ``elements`` is a table expression of the text elements of a JSON array
+    (named ``alias``, one column ``value``); ``first`` is the first element of a
+    JSON array. ``native_moments``: the customers table keeps timestamps and
+    days as timestamp and date columns (else as ISO text). ``text_order`` is
+    appended to text range comparisons so that they compare code points.
+    """
+
+    name: str
     placeholder: str = "?"
+    contains: str = "pc_contains({value}, {needle})"
+    elements: str = "json_each({array}) AS {alias}"
+    first: str = "json_extract({array}, '$[0]')"
+    native_moments: bool = False
+    text_order: str = ""
 
 
-SQLITE = Dialect(placeholder="?")
-POSTGRES = Dialect(placeholder="%s")
+SQLITE = Dialect("sqlite")
+POSTGRES = Dialect(
+    "postgresql",
+    placeholder="%s",
+    # The PostgreSQL store creates pg_temp.pc_casefold in each session (rules.casefold).
+    contains="strpos(pg_temp.pc_casefold({value}), {needle}) > 0",
+    elements="jsonb_array_elements_text({array}::jsonb) AS {alias}(value)",
+    first="({array}::jsonb ->> 0)",
+    native_moments=True,
+    text_order=' COLLATE "C"',
+)
 
-_COLUMNS = {"status": "c.status", "folder": "c.folder", "source": "c.source", "team": "c.team"}
+SQL_FUNCTIONS = {"pc_contains": (2, casefold_contains)}
+"""Functions a SQLite connection must have for compiled rules: name -> (arity, function)."""
+
+_TEXT_COLUMNS = {
+    "name": "c.name",
+    "status": "c.status",
+    "folder": "c.folder",
+    "source": "c.source",
+    "team": "c.team",
+    "country": "c.country",
+    "currency": "c.currency",
+    "order_id": "c.order_id",
+    "whatsapp": "c.whatsapp",
+    "lost_reason": "c.lost_reason",
+    "outcome": "c.outcome",
+}
+_DATE_COLUMNS = {
+    "created": "c.created_at",
+    "updated": "c.updated_at",
+    "converted": "c.converted_at",
+    "last_contacted": "c.last_contacted_at",
+    "closed": "c.closed_at",
+    "next_follow_up": "c.next_follow_up",
+}
+_JSON_SETS = {"workers": "c.workers", "emails": "c.emails", "phones": "c.phones"}
+_NOT_NULL = frozenset({"c.name", "c.status", "c.created_at", "c.updated_at"})
+_NUMBER_KINDS = "('int', 'float', 'decimal')"
+# Stored days and timestamps are ISO text starting YYYY-MM-DD (timestamps then 'T'), so
+# "on or before day D" is "text < D + 'U'": every text for day D sorts below it.
+_DAY_END = "U"
 
 
 @attrs.frozen
@@ -35,45 +114,256 @@ class Compiled:
     params: tuple[SqlValue, ...]
 
 
-def compile_sql(rule: Rule, dialect: Dialect = SQLITE) -> Compiled:
-    """Compile a rule to a two-valued SQL expression (never NULL) with bound parameters."""
-    params: list[SqlValue] = []
-    sql = _compile(rule, dialect, params)
-    return Compiled(sql, tuple(params))
+def compile_sql(rule: Rule, dialect: Dialect = SQLITE, *, today: date | None = None) -> Compiled:
+    """Compile a rule to a two-valued SQL expression with bound parameters.
+
+    ``today`` fixes what relative dates mean (default: the UTC date now).
+    """
+    compiler = _Compiler(dialect)
+    bound = bind_dates(rule, today or utc_today())
+    top = bound.operands if isinstance(bound, And) else (bound,)
+    # A test of a related table can either drive the query (c.id IN (ids from its index))
+    # or be probed per candidate row (EXISTS on its primary key). Probing wins when an
+    # indexed column test narrows the candidates first; driving wins when nothing does.
+    drive = not any(_narrows(operand) for operand in top)
+    parts = [compiler.top(operand, drive=drive) for operand in top]
+    sql = parts[0] if len(parts) == 1 else "(" + " AND ".join(parts) + ")"
+    return Compiled(sql, tuple(compiler.params))
 
 
-def _marks(dialect: Dialect, values: tuple[str, ...], params: list[SqlValue]) -> str:
-    params.extend(values)
-    return ", ".join(dialect.placeholder for _ in values)
+def _narrows(rule: Rule) -> bool:
+    """Whether a top-level test can use a customers index (status, folder)."""
+    indexed = ("status", "folder")
+    if isinstance(rule, InSet):
+        return rule.field in indexed
+    return isinstance(rule, Compare) and rule.op == "=" and rule.field in indexed
 
 
-def _compile(rule: Rule, dialect: Dialect, params: list[SqlValue]) -> str:
-    match rule:
-        case MatchAll():
-            return "1 = 1"
-        case InSet(field=field, values=values):
-            column = _COLUMNS[field]
-            # IS NOT NULL keeps the expression two-valued, so NOT agrees with Python.
-            return f"({column} IS NOT NULL AND {column} IN ({_marks(dialect, values, params)}))"
-        case SetTest(quantifier=quantifier, values=values):
-            if quantifier == "all":
-                each = []
-                for value in values:
-                    params.append(value)
-                    each.append(
-                        "EXISTS (SELECT 1 FROM customer_tags t WHERE t.customer_id = c.id"
-                        f" AND t.tag = {dialect.placeholder})"
-                    )
-                return "(" + " AND ".join(each) + ")"
-            exists = (
-                "EXISTS (SELECT 1 FROM customer_tags t WHERE t.customer_id = c.id"
-                f" AND t.tag IN ({_marks(dialect, values, params)}))"
+class _Compiler:
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+        self.params: list[SqlValue] = []
+        self.driving = False
+
+    def top(self, rule: Rule, *, drive: bool) -> str:
+        """Compile one operand of the top-level 'and' (where a related test may drive)."""
+        self.driving = drive
+        try:
+            return self.rule(rule)
+        finally:
+            self.driving = False
+
+    def related(self, table: str, owner: str, condition: str) -> str:
+        """``condition`` holds for some row of ``table`` belonging to the customer."""
+        if self.driving:
+            return f"c.id IN (SELECT {owner} FROM {table} WHERE {condition})"
+        return f"EXISTS (SELECT 1 FROM {table} WHERE {owner} = c.id AND {condition})"
+
+    def mark(self, value: SqlValue) -> str:
+        self.params.append(value)
+        return self.dialect.placeholder
+
+    def marks(self, values: tuple[str, ...]) -> str:
+        return ", ".join(self.mark(value) for value in dict.fromkeys(values))
+
+    def contains(self, value: str, needle: str) -> str:
+        return self.dialect.contains.format(value=value, needle=self.mark(needle.casefold()))
+
+    def rule(self, rule: Rule) -> str:
+        match rule:
+            case MatchAll():
+                return "1 = 1"
+            case Not(operand=operand):
+                self.driving = False
+                return f"NOT ({self.rule(operand)})"
+            case And(operands=operands):
+                self.driving = False
+                return "(" + " AND ".join(self.rule(o) for o in operands) + ")"
+            case Or(operands=operands):
+                self.driving = False
+                return "(" + " OR ".join(self.rule(o) for o in operands) + ")"
+            case Compare(op="!="):
+                self.driving = False
+                return f"NOT ({self.rule(Compare(rule.field, '=', rule.value))})"
+            case Within():
+                raise TypeError("relative dates must be bound before compiling")
+            case Compare() | InSet() | SetTest() | Has():
+                if is_custom(rule.field):
+                    return self.custom(rule)
+                return self.builtin(rule)
+        raise TypeError(f"not a rule: {rule!r}")
+
+    # built-in fields -------------------------------------------------------------
+
+    def builtin(self, rule: Compare | InSet | SetTest | Has) -> str:
+        field = rule.field
+        if field == "tags":
+            return self.tags(rule)
+        if field in _JSON_SETS:
+            return self.json_set(_JSON_SETS[field], rule)
+        if field == "owner":
+            column = self.dialect.first.format(array="c.workers")
+        elif field in _TEXT_COLUMNS:
+            column = _TEXT_COLUMNS[field]
+        elif field in _DATE_COLUMNS:
+            column = _DATE_COLUMNS[field]
+        elif field == "value":
+            column = "c.value_num"
+        else:
+            raise TypeError(f"unknown field {field!r}")
+        kind = BUILTIN_FIELDS[field].kind
+        storage: Storage = "text"
+        if self.dialect.native_moments and field in _DATE_COLUMNS:
+            storage = "date" if field == "next_follow_up" else "timestamp"
+        guard = "" if column in _NOT_NULL else f"{column} IS NOT NULL AND "
+        if isinstance(rule, Has):
+            blank = f" AND {column} <> ''" if kind in ("text", "enum") else ""
+            return f"({column} IS NOT NULL{blank})"
+        if isinstance(rule, InSet):
+            return f"({guard}{column} IN ({self.marks(rule.values)}))"
+        if isinstance(rule, SetTest):
+            raise TypeError(f"{field} is not a list field")
+        return f"({guard}{self.scalar(column, rule, storage)})"
+
+    def scalar(self, column: str, rule: Compare, storage: Storage = "text") -> str:
+        """``column OP value`` for a non-NULL column value, per the kind of the value.
+
+        ``storage`` says how the column keeps a day or a moment: ISO text, a date or a timestamp.
+        """
+        value, op = rule.value, rule.op
+        if op == "~":
+            assert isinstance(value, str)
+            return self.contains(column, value)
+        if isinstance(value, bool):
+            return f"{column} {op} {self.mark(1.0 if value else 0.0)}"
+        if isinstance(value, Decimal):
+            return f"{column} {op} {self.mark(float(value))}"
+        if isinstance(value, date):
+            return self.day(column, op, value, storage)
+        assert isinstance(value, str)
+        return f"{column} {op} {self.mark(value)}"
+
+    def day(self, column: str, op: str, day: date, storage: Storage) -> str:
+        """``column``'s (UTC) day compared with ``day``, as a range an index can serve."""
+        if storage == "date":
+            return f"{column} {op} {self.mark(day)}"
+        start: SqlValue
+        end: SqlValue
+        if storage == "timestamp":
+            start = datetime.combine(day, time(), UTC)
+            if day == date.max:
+                end = None
+            else:
+                end = datetime.combine(day + timedelta(days=1), time(), UTC)
+        else:
+            column += self.dialect.text_order
+            start, end = day.isoformat(), day.isoformat() + _DAY_END
+        if end is None:  # the last day there is: nothing comes after it
+            bounds = {"=": ">=", "<": "<", "<=": None, ">": "never", ">=": ">="}
+            chosen = bounds[op]
+            if chosen is None:
+                return "1 = 1"
+            if chosen == "never":
+                return "1 = 0"
+            return f"{column} {chosen} {self.mark(start)}"
+        if op == "=":
+            return f"{column} >= {self.mark(start)} AND {column} < {self.mark(end)}"
+        bound = {"<": ("<", start), "<=": ("<", end), ">": (">=", end), ">=": (">=", start)}
+        sql_op, limit = bound[op]
+        return f"{column} {sql_op} {self.mark(limit)}"
+
+    def tags(self, rule: Compare | InSet | SetTest | Has) -> str:
+        def tagged(condition: str) -> str:
+            return self.related("customer_tags t", "t.customer_id", condition)
+
+        if isinstance(rule, Has):
+            return "EXISTS (SELECT 1 FROM customer_tags t WHERE t.customer_id = c.id)"
+        if isinstance(rule, Compare) and rule.op == "~":
+            assert isinstance(rule.value, str)
+            return tagged(self.contains("t.tag", rule.value))
+        if not isinstance(rule, SetTest):
+            raise TypeError("tags take any, all, none, ~ or has")
+        if rule.quantifier == "none":
+            self.driving = False
+        if rule.quantifier == "all":
+            each = [tagged(f"t.tag = {self.mark(v)}") for v in dict.fromkeys(rule.values)]
+            return "(" + " AND ".join(each) + ")"
+        test = tagged(f"t.tag IN ({self.marks(rule.values)})")
+        return test if rule.quantifier == "any" else f"NOT {test}"
+
+    def json_set(self, array: str, rule: Compare | InSet | SetTest | Has) -> str:
+        if isinstance(rule, Has):
+            return f"{array} <> '[]'"
+        source = self.dialect.elements.format(array=array, alias="e")
+
+        def exists(condition: str) -> str:
+            return f"EXISTS (SELECT 1 FROM {source} WHERE {condition})"
+
+        if isinstance(rule, Compare) and rule.op == "~":
+            assert isinstance(rule.value, str)
+            return exists(self.contains("e.value", rule.value))
+        if not isinstance(rule, SetTest):
+            raise TypeError(f"{rule.field} takes any, all, none, ~ or has")
+        if rule.quantifier == "all":
+            each = [exists(f"e.value = {self.mark(v)}") for v in dict.fromkeys(rule.values)]
+            return "(" + " AND ".join(each) + ")"
+        test = exists(f"e.value IN ({self.marks(rule.values)})")
+        return test if rule.quantifier == "any" else f"NOT {test}"
+
+    # custom fields ------------------------------------------------------------------
+
+    def listed(self, value: str) -> str:
+        """The condition that a custom multi-select field (joined as ``j``) holds ``value``."""
+        return f" AND f.kind = 'list' AND j.value = {self.mark(value)}"
+
+    def custom(self, rule: Compare | InSet | SetTest | Has) -> str:
+        key = custom_key(rule.field)
+        elements = ", " + self.dialect.elements.format(array="f.text_value", alias="j")
+
+        def having(condition: Callable[[], str], joins: str = "") -> str:
+            # Driving, the (key, text_value) and (key, num_value) indexes serve the test.
+            key_mark = self.mark(key)
+            where = f"f.key = {key_mark}{condition()}"
+            return self.related(f"customer_fields f{joins}", "f.customer_id", where)
+
+        if isinstance(rule, Has):
+            return having(lambda: "")
+        if isinstance(rule, InSet):
+            values = rule.values
+            return having(
+                lambda: f" AND f.kind = 'text' AND f.text_value IN ({self.marks(values)})"
             )
-            return exists if quantifier == "any" else f"NOT {exists}"
-        case Not(operand=operand):
-            return f"NOT ({_compile(operand, dialect, params)})"
-        case And(operands=operands):
-            return "(" + " AND ".join(_compile(o, dialect, params) for o in operands) + ")"
-        case Or(operands=operands):
-            return "(" + " OR ".join(_compile(o, dialect, params) for o in operands) + ")"
-    raise TypeError(f"not a rule: {rule!r}")
+        if isinstance(rule, SetTest):
+            if rule.quantifier == "all":
+                each = [
+                    having(partial(self.listed, v), elements) for v in dict.fromkeys(rule.values)
+                ]
+                return "(" + " AND ".join(each) + ")"
+            values = rule.values
+            if rule.quantifier == "none":
+                self.driving = False
+            test = having(
+                lambda: f" AND f.kind = 'list' AND j.value IN ({self.marks(values)})", elements
+            )
+            return test if rule.quantifier == "any" else f"NOT {test}"
+        value = rule.value
+        if rule.op == "~":
+            assert isinstance(value, str)
+            needle = value
+            text = having(
+                lambda: f" AND f.kind = 'text' AND {self.contains('f.text_value', needle)}"
+            )
+            listed = having(
+                lambda: f" AND f.kind = 'list' AND {self.contains('j.value', needle)}", elements
+            )
+            return f"({text} OR {listed})"
+        compare = rule
+        if isinstance(value, bool):
+            kinds, column = "= 'bool'", "f.num_value"
+        elif isinstance(value, Decimal):
+            kinds, column = f"IN {_NUMBER_KINDS}", "f.num_value"
+        elif isinstance(value, date):
+            kinds, column = "IN ('date', 'datetime')", "f.text_value"
+        else:
+            kinds, column = "= 'text'", "f.text_value"
+        return having(lambda: f" AND f.kind {kinds} AND {self.scalar(column, compare)}")

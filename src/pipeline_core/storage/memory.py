@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import date
 
 import attrs
 
+from pipeline_core.activity import Task, TimeEntry
 from pipeline_core.customer import Customer
+from pipeline_core.duplicate_settings import SETTINGS_KEY as DUPLICATES_KEY
+from pipeline_core.duplicate_settings import normalize_options
 from pipeline_core.errors import ConcurrencyError, NotFound
-from pipeline_core.events import Event
+from pipeline_core.events import Event, JSONValue
 from pipeline_core.flows import FlowDefinition
 from pipeline_core.normalize import ContactKey, index_keys
 from pipeline_core.rules.ast import Rule
 from pipeline_core.rules.evaluate import compile_predicate
-from pipeline_core.settings import settings_from
+from pipeline_core.serialization import typed_field_value
 from pipeline_core.statuses import StatusMachine
 from pipeline_core.storage.protocol import Order
 
@@ -28,7 +33,9 @@ class _State:
     flows: dict[str, FlowDefinition] = attrs.Factory(dict)
     hidden: dict[str, set[int]] = attrs.Factory(dict)
     next_customer_id: int = 1
-    settings: dict[str, str] = attrs.Factory(dict)
+    settings: dict[str, JSONValue] = attrs.Factory(dict)
+    tasks: dict[int, Task] = attrs.Factory(dict)
+    time_entries: dict[int, TimeEntry] = attrs.Factory(dict)
     # The contact-key index: values are immutable so that a shallow copy is a snapshot.
     keys: dict[int, tuple[ContactKey, ...]] = attrs.Factory(dict)
     index: dict[ContactKey, frozenset[int]] = attrs.Factory(dict)
@@ -43,6 +50,8 @@ class _State:
             hidden={flow: set(ids) for flow, ids in self.hidden.items()},
             next_customer_id=self.next_customer_id,
             settings=dict(self.settings),
+            tasks=dict(self.tasks),
+            time_entries=dict(self.time_entries),
             keys=dict(self.keys),
             index=dict(self.index),
             merged=dict(self.merged),
@@ -89,7 +98,7 @@ class MemoryTransaction:
         return stored
 
     def _index(self, customer: Customer) -> None:
-        options = settings_from(self.get_setting).normalize_options
+        options = normalize_options(self._state.settings.get(DUPLICATES_KEY))
         self._unindex(customer.id)
         state = self._w
         keys = index_keys(customer, options)
@@ -106,12 +115,16 @@ class MemoryTransaction:
             else:
                 del state.index[key]
 
+    def _live(self) -> Iterator[Customer]:
+        """Every customer but the tombstones of merges, which leave every list."""
+        merged = self._state.merged
+        return (c for c in self._state.customers.values() if c.id not in merged)
+
     def _members(self, rule: Rule, hidden_from: str | None) -> Iterator[Customer]:
         predicate = compile_predicate(rule)
         hidden = self._state.hidden.get(hidden_from, set()) if hidden_from else set()
-        merged = self._state.merged
-        for customer in self._state.customers.values():
-            if customer.id not in hidden and customer.id not in merged and predicate(customer):
+        for customer in self._live():
+            if customer.id not in hidden and predicate(customer):
                 yield customer
 
     def find_customers(
@@ -139,6 +152,13 @@ class MemoryTransaction:
         for customer in self._members(rule, hidden_from):
             counts[customer.status] = counts.get(customer.status, 0) + 1
         return counts
+
+    def custom_field_kinds(self) -> dict[str, frozenset[str]]:
+        kinds: dict[str, set[str]] = {}
+        for customer in self._state.customers.values():
+            for key, value in customer.fields.items():
+                kinds.setdefault(key, set()).add(typed_field_value(value)[0])
+        return {key: frozenset(found) for key, found in kinds.items()}
 
     def append_events(self, events: Sequence[Event]) -> None:
         state = self._w
@@ -190,13 +210,86 @@ class MemoryTransaction:
         self.get_flow(flow)
         return sorted(self._state.hidden.get(flow, set()))
 
-    # settings, contact keys and merges --------------------------------------------
+    def get_setting(self, key: str) -> JSONValue | None:
+        # Deep copies: a caller mutating what it got must not change the store.
+        return copy.deepcopy(self._state.settings.get(key))
 
-    def get_setting(self, name: str) -> str | None:
-        return self._state.settings.get(name)
+    def put_setting(self, key: str, value: JSONValue) -> None:
+        self._w.settings[key] = copy.deepcopy(value)
 
-    def put_setting(self, name: str, value: str) -> None:
-        self._w.settings[name] = value
+    # the customer's life --------------------------------------------------------
+
+    def _sorted(self, keep: Iterator[Customer]) -> list[Customer]:
+        return sorted(keep, key=lambda c: c.id)
+
+    def children(self, parent_id: int) -> list[Customer]:
+        return self._sorted(c for c in self._live() if c.parent_id == parent_id)
+
+    def customers_of_worker(self, worker: str) -> list[Customer]:
+        return self._sorted(c for c in self._live() if worker in c.workers)
+
+    def customers_with_field(self, key: str) -> list[Customer]:
+        return self._sorted(c for c in self._live() if key in c.fields)
+
+    def follow_ups_until(self, last_day: date) -> list[Customer]:
+        due = [
+            c for c in self._live() if c.next_follow_up is not None and c.next_follow_up <= last_day
+        ]
+        return sorted(due, key=lambda c: (c.next_follow_up or last_day, c.id))
+
+    def insert_task(self, task: Task) -> Task:
+        self.get_customer(task.customer_id)
+        state = self._w
+        stored = attrs.evolve(task, id=max(state.tasks, default=0) + 1)
+        state.tasks[stored.id] = stored
+        return stored
+
+    def get_task(self, task_id: int) -> Task:
+        try:
+            return self._state.tasks[task_id]
+        except KeyError:
+            raise NotFound(f"no task with id {task_id}") from None
+
+    def update_task(self, task: Task) -> Task:
+        self.get_task(task.id)
+        self._w.tasks[task.id] = task
+        return task
+
+    def find_tasks(
+        self,
+        *,
+        customer_id: int | None = None,
+        worker: str | None = None,
+        open_only: bool = False,
+    ) -> list[Task]:
+        found = [
+            task
+            for task in self._state.tasks.values()
+            if (customer_id is None or task.customer_id == customer_id)
+            and (worker is None or task.worker == worker)
+            and not (open_only and task.done)
+        ]
+        return sorted(found, key=lambda t: (t.due is None, t.due or date.min, t.id))
+
+    def insert_time_entry(self, entry: TimeEntry) -> TimeEntry:
+        self.get_customer(entry.customer_id)
+        state = self._w
+        stored = attrs.evolve(entry, id=max(state.time_entries, default=0) + 1)
+        state.time_entries[stored.id] = stored
+        return stored
+
+    def time_entries(
+        self, *, customer_id: int | None = None, worker: str | None = None
+    ) -> list[TimeEntry]:
+        found = [
+            entry
+            for entry in self._state.time_entries.values()
+            if (customer_id is None or entry.customer_id == customer_id)
+            and (worker is None or entry.worker == worker)
+        ]
+        return sorted(found, key=lambda e: (e.at, e.id))
+
+    # contact keys and merges ------------------------------------------------------
 
     def find_by_keys(self, keys: Sequence[ContactKey]) -> list[tuple[ContactKey, int]]:
         found = [
@@ -213,9 +306,8 @@ class MemoryTransaction:
         state = self._w
         state.keys.clear()
         state.index.clear()
-        for customer in state.customers.values():
-            if customer.id not in state.merged:
-                self._index(customer)
+        for customer in list(self._live()):
+            self._index(customer)
 
     def duplicate_groups(self) -> list[tuple[ContactKey, tuple[int, ...]]]:
         return sorted(
@@ -226,17 +318,22 @@ class MemoryTransaction:
         customers = self._state.customers
         return [customers[i] for i in sorted(set(customer_ids)) if i in customers]
 
-    def children(self, customer_id: int) -> list[int]:
-        return sorted(c.id for c in self._state.customers.values() if c.parent_id == customer_id)
-
-    def move_events(self, from_id: int, to_id: int) -> list[int]:
+    def move_attachments(self, from_id: int, to_id: int) -> dict[str, list[int]]:
         self.get_customer(to_id)
         state = self._w
-        moved = []
+        moved: dict[str, list[int]] = {"events": [], "tasks": [], "time_entries": []}
         for position, event in enumerate(state.events):
             if event.customer_id == from_id:
                 state.events[position] = attrs.evolve(event, customer_id=to_id)
-                moved.append(event.id)
+                moved["events"].append(event.id)
+        for task in sorted(state.tasks.values(), key=lambda t: t.id):
+            if task.customer_id == from_id:
+                state.tasks[task.id] = attrs.evolve(task, customer_id=to_id)
+                moved["tasks"].append(task.id)
+        for entry in sorted(state.time_entries.values(), key=lambda e: e.id):
+            if entry.customer_id == from_id:
+                state.time_entries[entry.id] = attrs.evolve(entry, customer_id=to_id)
+                moved["time_entries"].append(entry.id)
         return moved
 
     def hidden_flows(self, customer_id: int) -> list[str]:

@@ -7,19 +7,23 @@ import json
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import date
 from typing import Any
 
 import attrs
 
+from pipeline_core.activity import Task, TimeEntry
 from pipeline_core.customer import Customer, FieldValue
-from pipeline_core.errors import ConcurrencyError, NotFound, StoreError
-from pipeline_core.events import Event
+from pipeline_core.duplicate_settings import SETTINGS_KEY as DUPLICATES_KEY
+from pipeline_core.duplicate_settings import normalize_options
+from pipeline_core.errors import ConcurrencyError, InvalidValue, NotFound, StoreError
+from pipeline_core.events import Event, JSONValue
 from pipeline_core.flows import FlowDefinition
 from pipeline_core.normalize import ContactKey, NormalizeOptions, contact_keys, index_keys
 from pipeline_core.rules.ast import Rule
+from pipeline_core.rules.casefold import postgres_casefold_function
 from pipeline_core.rules.sql import POSTGRES, SqlValue, compile_sql
 from pipeline_core.serialization import converter, from_typed_field_value
-from pipeline_core.settings import settings_from
 from pipeline_core.statuses import StatusMachine
 from pipeline_core.storage.postgres_schema import CONTACT_KEYS_SINCE, LATEST, MIGRATIONS
 from pipeline_core.storage.protocol import SCHEMA_VERSION, Order
@@ -27,7 +31,7 @@ from pipeline_core.storage.sql_common import (
     HIDDEN_CLAUSE,
     LIVE_CLAUSE,
     READ_COLUMNS,
-    WRITE_COLUMNS,
+    STORED_ATTRIBUTES,
     field_rows,
     typed_fields,
 )
@@ -42,43 +46,38 @@ META_TABLE = "pipeline_meta"
 _MIGRATION_LOCK = 7_351_402  # any constant: serializes concurrent first opens of one database
 
 _SELECT = ", ".join(f"c.{name}" for name in READ_COLUMNS)
+
+
+def _encode(customer: Customer) -> list[tuple[str, Any]]:
+    """(column, PostgreSQL value) pairs for every stored Customer attribute."""
+    pairs: list[tuple[str, Any]] = []
+    for name in STORED_ATTRIBUTES:
+        value = getattr(customer, name)
+        if name == "value":
+            pairs.append(("value", value))
+            pairs.append(("value_num", None if value is None else float(value)))
+        elif name in ("emails", "phones", "tags", "workers"):
+            pairs.append((name, Jsonb(list(value))))
+        elif name == "fields":
+            pairs.append((name, Jsonb(typed_fields(value))))
+        else:
+            pairs.append((name, value))
+    return pairs
+
+
+_WRITE_COLUMNS = [
+    column
+    for name in STORED_ATTRIBUTES
+    for column in (("value", "value_num") if name == "value" else (name,))
+]
 _INSERT = (
-    f"INSERT INTO customers ({', '.join(WRITE_COLUMNS)}, version)"
-    f" VALUES ({', '.join('%s' for _ in WRITE_COLUMNS)}, 1) RETURNING id"
+    f"INSERT INTO customers ({', '.join(_WRITE_COLUMNS)}, version)"
+    f" VALUES ({', '.join('%s' for _ in _WRITE_COLUMNS)}, 1) RETURNING id"
 )
 _UPDATE = (
-    f"UPDATE customers SET {', '.join(f'{n} = %s' for n in WRITE_COLUMNS)}, version = version + 1"
-    " WHERE id = %s AND version = %s"
+    f"UPDATE customers SET {', '.join(f'{n} = %s' for n in _WRITE_COLUMNS)},"
+    " version = version + 1 WHERE id = %s AND version = %s"
 )
-
-
-def _write_values(customer: Customer) -> list[Any]:
-    return [
-        customer.name,
-        customer.status,
-        customer.folder,
-        customer.source,
-        customer.team,
-        customer.country,
-        customer.whatsapp,
-        customer.parent_id,
-        customer.value,
-        None if customer.value is None else float(customer.value),
-        customer.currency,
-        customer.outcome,
-        customer.order_id,
-        customer.lead_notes,
-        customer.created_at,
-        customer.updated_at,
-        customer.converted_at,
-        customer.last_contacted_at,
-        customer.next_follow_up,
-        Jsonb(list(customer.emails)),
-        Jsonb(list(customer.phones)),
-        Jsonb(list(customer.tags)),
-        Jsonb(list(customer.workers)),
-        Jsonb(typed_fields(customer.fields)),
-    ]
 
 
 def _customer(row: Sequence[Any]) -> Customer:
@@ -93,15 +92,139 @@ def _machine_from_json(text: str) -> StatusMachine:
     return converter.structure(json.loads(text), StatusMachine)
 
 
-class PostgresTransaction:
+def _task(row: Sequence[Any]) -> Task:
+    # The body is the task's JSON; its id lives in the row.
+    return attrs.evolve(converter.structure(row[1], Task), id=row[0])
+
+
+def _conditions(**equal_to: Any) -> tuple[str, list[Any]]:
+    """``col = %s AND ...`` for the arguments that are not None (``TRUE`` if none are)."""
+    given = {column: value for column, value in equal_to.items() if value is not None}
+    sql = " AND ".join(f"{column} = %s" for column in given) or "TRUE"
+    return sql, list(given.values())
+
+
+class _LifeQueries:
+    """Settings, sub-customers, workers, follow-ups, tasks and time entries on PostgreSQL."""
+
+    _db: psycopg.Connection[Any]
+
+    def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self._db.execute(sql, params).fetchone()
+
+    def get_customer(self, customer_id: int) -> Customer:
+        raise NotImplementedError
+
+    def get_setting(self, key: str) -> JSONValue | None:
+        row = self._one("SELECT value FROM settings WHERE key = %s", (key,))
+        if row is None:
+            return None
+        value: JSONValue = row[0]
+        return value
+
+    def put_setting(self, key: str, value: JSONValue) -> None:
+        self._db.execute(
+            "INSERT INTO settings (key, value) VALUES (%s, %s)"
+            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, Jsonb(value)),
+        )
+
+    def _customers(self, where: str, params: Sequence[Any], order: str = "c.id") -> list[Customer]:
+        sql = f"SELECT {_SELECT} FROM customers c WHERE {LIVE_CLAUSE.format(rule=where)} ORDER BY {order}"
+        return [_customer(row) for row in self._db.execute(sql, params).fetchall()]
+
+    def children(self, parent_id: int) -> list[Customer]:
+        return self._customers("c.parent_id = %s", (parent_id,))
+
+    def customers_of_worker(self, worker: str) -> list[Customer]:
+        return self._customers("c.workers @> %s", (Jsonb([worker]),))
+
+    def customers_with_field(self, key: str) -> list[Customer]:
+        return self._customers(
+            "c.id IN (SELECT customer_id FROM customer_fields WHERE key = %s)", (key,)
+        )
+
+    def follow_ups_until(self, last_day: date) -> list[Customer]:
+        return self._customers(
+            "c.next_follow_up IS NOT NULL AND c.next_follow_up <= %s",
+            (last_day,),
+            order="c.next_follow_up, c.id",
+        )
+
+    def _task_values(self, task: Task) -> list[Any]:
+        body = Jsonb(converter.unstructure(task))
+        return [task.customer_id, task.worker, task.due, task.done_at, body]
+
+    def insert_task(self, task: Task) -> Task:
+        self.get_customer(task.customer_id)
+        task_id = self._one(
+            "INSERT INTO tasks (customer_id, worker, due, done_at, body)"
+            " VALUES (%s, %s, %s, %s, %s) RETURNING id",
+            self._task_values(task),
+        )[0]
+        return attrs.evolve(task, id=task_id)
+
+    def get_task(self, task_id: int) -> Task:
+        row = self._one("SELECT id, body FROM tasks WHERE id = %s", (task_id,))
+        if row is None:
+            raise NotFound(f"no task with id {task_id}")
+        return _task(row)
+
+    def update_task(self, task: Task) -> Task:
+        changed = self._db.execute(
+            "UPDATE tasks SET customer_id = %s, worker = %s, due = %s, done_at = %s, body = %s"
+            " WHERE id = %s",
+            [*self._task_values(task), task.id],
+        ).rowcount
+        if not changed:
+            raise NotFound(f"no task with id {task.id}")
+        return task
+
+    def find_tasks(
+        self,
+        *,
+        customer_id: int | None = None,
+        worker: str | None = None,
+        open_only: bool = False,
+    ) -> list[Task]:
+        where, params = _conditions(customer_id=customer_id, worker=worker)
+        if open_only:
+            where += " AND done_at IS NULL"
+        rows = self._db.execute(
+            f"SELECT id, body FROM tasks WHERE {where} ORDER BY due IS NULL, due, id", params
+        ).fetchall()
+        return [_task(row) for row in rows]
+
+    def insert_time_entry(self, entry: TimeEntry) -> TimeEntry:
+        self.get_customer(entry.customer_id)
+        entry_id = self._one(
+            "INSERT INTO time_entries (customer_id, worker, at, minutes, note)"
+            " VALUES (%s, %s, %s, %s, %s) RETURNING id",
+            (entry.customer_id, entry.worker, entry.at, entry.minutes, entry.note),
+        )[0]
+        return attrs.evolve(entry, id=entry_id)
+
+    def time_entries(
+        self, *, customer_id: int | None = None, worker: str | None = None
+    ) -> list[TimeEntry]:
+        where, params = _conditions(customer_id=customer_id, worker=worker)
+        rows = self._db.execute(
+            "SELECT id, customer_id, worker, at, minutes, note FROM time_entries"
+            f" WHERE {where} ORDER BY at, id",
+            params,
+        ).fetchall()
+        return [
+            TimeEntry(id=r[0], customer_id=r[1], worker=r[2], at=r[3], minutes=r[4], note=r[5])
+            for r in rows
+        ]
+
+
+class PostgresTransaction(_LifeQueries):
     """A unit of work on one PostgreSQL connection."""
 
     def __init__(self, connection: psycopg.Connection[Any]) -> None:
         self._db = connection
         self._options: NormalizeOptions | None = None
-
-    def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        return self._db.execute(sql, params).fetchone()
 
     def get_customer(self, customer_id: int) -> Customer:
         row = self._one(f"SELECT {_SELECT} FROM customers c WHERE c.id = %s", (customer_id,))
@@ -110,7 +233,7 @@ class PostgresTransaction:
         return _customer(row)
 
     def insert_customer(self, customer: Customer) -> Customer:
-        customer_id: int = self._one(_INSERT, _write_values(customer))[0]
+        customer_id: int = self._one(_INSERT, [value for _, value in _encode(customer)])[0]
         self._write_tags(customer_id, customer.tags, replace=False)
         self._write_fields(customer_id, dict(customer.fields), replace=False)
         self._write_keys(customer_id, index_keys(customer, self._normalize_options()))
@@ -127,7 +250,7 @@ class PostgresTransaction:
         if row[0] != customer.version:
             raise ConcurrencyError(customer.id, customer.version, row[0])
         updated = self._db.execute(
-            _UPDATE, [*_write_values(customer), customer.id, customer.version]
+            _UPDATE, [*(value for _, value in _encode(customer)), customer.id, customer.version]
         )
         if updated.rowcount == 0:
             # Another transaction committed a change between our read and our write.
@@ -150,7 +273,7 @@ class PostgresTransaction:
 
     def _normalize_options(self) -> NormalizeOptions:
         if self._options is None:
-            self._options = settings_from(self.get_setting).normalize_options
+            self._options = normalize_options(self.get_setting(DUPLICATES_KEY))
         return self._options
 
     def _write_keys(self, customer_id: int, keys: Sequence[ContactKey]) -> None:
@@ -300,6 +423,13 @@ class PostgresTransaction:
             sql = "DELETE FROM flow_hides WHERE flow_id = %s AND customer_id = %s"
         return self._db.execute(sql, (flow_id, customer_id)).rowcount > 0
 
+    def custom_field_kinds(self) -> dict[str, frozenset[str]]:
+        kinds: dict[str, set[str]] = {}
+        rows = self._db.execute("SELECT DISTINCT key, kind FROM customer_fields").fetchall()
+        for key, kind in rows:
+            kinds.setdefault(key, set()).add(kind)
+        return {key: frozenset(found) for key, found in kinds.items()}
+
     def hidden_customers(self, flow: str) -> list[int]:
         flow_id = self._flow_id(flow)
         rows = self._db.execute(
@@ -310,17 +440,9 @@ class PostgresTransaction:
 
     # settings, contact keys and merges --------------------------------------------
 
-    def get_setting(self, name: str) -> str | None:
-        row = self._one("SELECT value #>> '{}' FROM settings WHERE key = %s", (name,))
-        return None if row is None else str(row[0])
-
-    def put_setting(self, name: str, value: str) -> None:
-        self._db.execute(
-            "INSERT INTO settings (key, value) VALUES (%s, %s)"
-            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            (name, Jsonb(value)),
-        )
-        self._options = None
+    def put_setting(self, key: str, value: JSONValue) -> None:
+        super().put_setting(key, value)
+        self._options = None  # the duplicate settings may have changed
 
     def find_by_keys(self, keys: Sequence[ContactKey]) -> list[tuple[ContactKey, int]]:
         wanted = list(dict.fromkeys(keys))
@@ -373,19 +495,16 @@ class PostgresTransaction:
         ).fetchall()
         return [_customer(row) for row in rows]
 
-    def children(self, customer_id: int) -> list[int]:
-        rows = self._db.execute(
-            "SELECT id FROM customers WHERE parent_id = %s ORDER BY id", (customer_id,)
-        ).fetchall()
-        return [row[0] for row in rows]
-
-    def move_events(self, from_id: int, to_id: int) -> list[int]:
+    def move_attachments(self, from_id: int, to_id: int) -> dict[str, list[int]]:
         self.get_customer(to_id)
-        rows = self._db.execute(
-            "UPDATE events SET customer_id = %s WHERE customer_id = %s RETURNING id",
-            (to_id, from_id),
-        ).fetchall()
-        return sorted(row[0] for row in rows)
+        moved: dict[str, list[int]] = {}
+        for table in ("events", "tasks", "time_entries"):
+            rows = self._db.execute(
+                f"UPDATE {table} SET customer_id = %s WHERE customer_id = %s RETURNING id",
+                (to_id, from_id),
+            ).fetchall()
+            moved[table] = sorted(row[0] for row in rows)
+        return moved
 
     def hidden_flows(self, customer_id: int) -> list[str]:
         rows = self._db.execute(
@@ -433,6 +552,8 @@ class PostgresStore:
             )
             raise StoreError(f"cannot connect to {_redacted(url)}: {reason}") from None
         self._db.execute("SET TIME ZONE 'UTC'")
+        # Rules' "~" folds case exactly like Python; the function lives for the session.
+        self._db.execute(postgres_casefold_function())
         self._db.commit()
         self._lock = threading.RLock()
         try:
@@ -489,6 +610,9 @@ class PostgresStore:
             try:
                 with self._db.transaction():
                     yield PostgresTransaction(self._db)
+            except psycopg.DataError as error:
+                # A value the server cannot keep (NUL in text, out-of-range number).
+                raise InvalidValue(f"PostgreSQL refused a value: {error}") from error
             except psycopg.Error as error:
                 raise StoreError(f"PostgreSQL error: {error}") from error
 

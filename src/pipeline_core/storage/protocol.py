@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
+from datetime import date
 from typing import Literal, Protocol
 
+from pipeline_core.activity import Task, TimeEntry
 from pipeline_core.customer import Customer
-from pipeline_core.events import Event
+from pipeline_core.events import Event, JSONValue
 from pipeline_core.flows import FlowDefinition
 from pipeline_core.normalize import ContactKey
 from pipeline_core.rules.ast import Rule
@@ -16,7 +18,7 @@ from pipeline_core.statuses import StatusMachine
 Order = Literal["id", "activity"]
 """``id``: oldest first. ``activity``: most recently updated first (board cards)."""
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """The schema version this release writes; stores at a higher version are refused."""
 
 
@@ -59,6 +61,14 @@ class Transaction(Protocol):
         """How many customers satisfying ``rule`` are in each status (absent: none)."""
         ...
 
+    def custom_field_kinds(self) -> dict[str, frozenset[str]]:
+        """Every custom field key customers hold, with the stored kinds of its values.
+
+        Kinds are those of ``serialization.typed_field_value``: text, int,
+        float, decimal, bool, date, datetime, list. Rules type-check with it.
+        """
+        ...
+
     def append_events(self, events: Sequence[Event]) -> None:
         """Append events to their customers' timelines."""
         ...
@@ -99,22 +109,75 @@ class Transaction(Protocol):
         """Ids of the customers hidden from a flow's board."""
         ...
 
-    # settings, contact keys and merges (duplicates) -------------------------------
-
-    def get_setting(self, name: str) -> str | None:
-        """The stored text of a workspace setting, None if it was never set."""
+    def get_setting(self, key: str) -> JSONValue | None:
+        """The workspace setting stored under ``key``, or None if there is none."""
         ...
 
-    def put_setting(self, name: str, value: str) -> None:
-        """Store a workspace setting's text, replacing any earlier value."""
+    def put_setting(self, key: str, value: JSONValue) -> None:
+        """Store a workspace setting under ``key``, replacing any previous value."""
         ...
+
+    # the customer's life --------------------------------------------------------
+
+    def children(self, parent_id: int) -> list[Customer]:
+        """The customers whose parent is ``parent_id``, oldest first."""
+        ...
+
+    def customers_of_worker(self, worker: str) -> list[Customer]:
+        """The customers ``worker`` is assigned to, oldest first."""
+        ...
+
+    def customers_with_field(self, key: str) -> list[Customer]:
+        """The customers holding a value for custom field ``key``, oldest first."""
+        ...
+
+    def follow_ups_until(self, last_day: date) -> list[Customer]:
+        """Customers whose ``next_follow_up`` is on or before ``last_day``, by date then id."""
+        ...
+
+    def insert_task(self, task: Task) -> Task:
+        """Store a new task (its id is ignored); ``NotFound`` if its customer does not exist."""
+        ...
+
+    def get_task(self, task_id: int) -> Task:
+        """The task with that id; ``NotFound`` if there is none."""
+        ...
+
+    def update_task(self, task: Task) -> Task:
+        """Replace a stored task; ``NotFound`` if it does not exist."""
+        ...
+
+    def find_tasks(
+        self,
+        *,
+        customer_id: int | None = None,
+        worker: str | None = None,
+        open_only: bool = False,
+    ) -> list[Task]:
+        """Tasks of one customer and/or one worker (both None: all), by due date then id.
+
+        Tasks without a due date come after those with one.
+        """
+        ...
+
+    def insert_time_entry(self, entry: TimeEntry) -> TimeEntry:
+        """Store a new time entry; ``NotFound`` if its customer does not exist."""
+        ...
+
+    def time_entries(
+        self, *, customer_id: int | None = None, worker: str | None = None
+    ) -> list[TimeEntry]:
+        """Time entries of one customer and/or one worker, by time then id."""
+        ...
+
+    # contact keys and merges (duplicates) -----------------------------------------
 
     def find_by_keys(self, keys: Sequence[ContactKey]) -> list[tuple[ContactKey, int]]:
         """``(key, customer id)`` for every live customer holding one of ``keys``; an index look-up.
 
         Customers' valid contact keys are indexed by ``insert_customer`` and
         ``update_customer`` (see ``pipeline_core.normalize.index_keys``), with the
-        normalization options the stored settings give.
+        normalization options of the stored duplicate settings.
         """
         ...
 
@@ -138,12 +201,11 @@ class Transaction(Protocol):
         """The customers with these ids, in id order; unknown ids are left out."""
         ...
 
-    def children(self, customer_id: int) -> list[int]:
-        """Ids of the customers whose parent is ``customer_id``, ascending; an index look-up."""
-        ...
+    def move_attachments(self, from_id: int, to_id: int) -> dict[str, list[int]]:
+        """Move the events, tasks and time entries of ``from_id`` to ``to_id``.
 
-    def move_events(self, from_id: int, to_id: int) -> list[int]:
-        """Move every event of ``from_id`` to ``to_id``'s timeline; the moved event ids."""
+        Returns the moved ids by kind (``events``, ``tasks``, ``time_entries``).
+        """
         ...
 
     def hidden_flows(self, customer_id: int) -> list[str]:
@@ -153,8 +215,9 @@ class Transaction(Protocol):
     def mark_merged(self, customer_id: int, into: int) -> None:
         """Turn a customer into a tombstone pointing at ``into``.
 
-        It drops its contact keys and leaves finds, counts and duplicate groups;
-        tombstones that pointed at it now point at ``into``.
+        It drops its contact keys and leaves finds, counts, children, worker and
+        follow-up lists and duplicate groups; tombstones that pointed at it now
+        point at ``into``.
         """
         ...
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from pipeline_core.customer import FieldValue
@@ -12,22 +13,16 @@ READ_COLUMNS = (
     "id", "name", "status", "folder", "source", "team", "country", "whatsapp", "parent_id",
     "value", "currency", "outcome", "order_id", "lead_notes", "created_at", "updated_at",
     "converted_at", "last_contacted_at", "next_follow_up", "version", "emails", "phones",
-    "tags", "workers", "fields",
+    "tags", "workers", "fields", "closed_at", "lost_reason",
 )  # fmt: skip
 """Columns read back into a Customer, in the order the backends select them."""
-
-WRITE_COLUMNS = (
-    "name", "status", "folder", "source", "team", "country", "whatsapp", "parent_id", "value",
-    "value_num", "currency", "outcome", "order_id", "lead_notes", "created_at", "updated_at",
-    "converted_at", "last_contacted_at", "next_follow_up", "emails", "phones", "tags",
-    "workers", "fields",
-)  # fmt: skip
-"""Columns written from a Customer (``value_num`` is the deal value as a float, for sorting)."""
 
 STORED_ATTRIBUTES = tuple(name for name in READ_COLUMNS if name not in ("id", "version"))
 """Customer attributes a backend writes; ``value`` also fills ``value_num``."""
 
-MOMENT_ATTRIBUTES = frozenset({"created_at", "updated_at", "converted_at", "last_contacted_at"})
+MOMENT_ATTRIBUTES = frozenset(
+    {"created_at", "updated_at", "converted_at", "last_contacted_at", "closed_at"}
+)
 """Customer attributes that are timezone-aware datetimes."""
 
 CONTACT_ATTRIBUTES = frozenset({"emails", "phones", "whatsapp", "country"})
@@ -55,5 +50,8 @@ def field_rows(customer_id: int, fields: Mapping[str, FieldValue]) -> list[tuple
         kind, raw = typed_field_value(value)
         number = float(raw) if kind in ("int", "float", "decimal", "bool") else None
         text = dumps(raw) if kind == "list" else (None if number is not None else str(raw))
+        if isinstance(value, datetime):
+            # Rules compare timestamps by UTC day, and the index compares text: store UTC.
+            text = value.astimezone(UTC).isoformat(timespec="microseconds")
         rows.append((customer_id, key, kind, text, number))
     return rows

@@ -15,15 +15,17 @@ from typing import Any
 
 import attrs
 
+from pipeline_core.activity import Task, TimeEntry
 from pipeline_core.customer import Customer, FieldValue
+from pipeline_core.duplicate_settings import SETTINGS_KEY as DUPLICATES_KEY
+from pipeline_core.duplicate_settings import normalize_options
 from pipeline_core.errors import ConcurrencyError, NotFound, StoreError
-from pipeline_core.events import Event
+from pipeline_core.events import Event, JSONValue
 from pipeline_core.flows import FlowDefinition
 from pipeline_core.normalize import ContactKey, NormalizeOptions, contact_keys, index_keys
 from pipeline_core.rules.ast import Rule
-from pipeline_core.rules.sql import SQLITE, SqlValue, compile_sql
+from pipeline_core.rules.sql import SQL_FUNCTIONS, SQLITE, SqlValue, compile_sql
 from pipeline_core.serialization import converter, dumps, from_typed_field_value
-from pipeline_core.settings import settings_from
 from pipeline_core.statuses import StatusMachine
 from pipeline_core.storage.protocol import SCHEMA_VERSION, Order
 from pipeline_core.storage.sql_common import (
@@ -101,6 +103,8 @@ def _customer(row: sqlite3.Row) -> Customer:
         tags=json.loads(row[22]),
         workers=json.loads(row[23]),
         fields=fields,
+        closed_at=_moment(row[25]),
+        lost_reason=row[26],
     )
 
 
@@ -110,7 +114,156 @@ def _machine_from_json(text: str) -> StatusMachine:
     return converter.structure(json.loads(text), StatusMachine)
 
 
-class SqliteTransaction:
+def _task(row: sqlite3.Row) -> Task:
+    # The body is the task's JSON; its id lives in the row.
+    return attrs.evolve(converter.structure(json.loads(row[1]), Task), id=row[0])
+
+
+class _LifeQueries:
+    """Settings, sub-customers, workers, follow-ups, tasks and time entries on SQLite."""
+
+    _db: sqlite3.Connection
+
+    def get_customer(self, customer_id: int) -> Customer:
+        raise NotImplementedError
+
+    def get_setting(self, key: str) -> JSONValue | None:
+        row = self._db.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            return None
+        value: JSONValue = json.loads(row[0])
+        return value
+
+    def put_setting(self, key: str, value: JSONValue) -> None:
+        self._db.execute(
+            "INSERT INTO settings (key, value) VALUES (?, ?)"
+            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, dumps(value)),
+        )
+
+    def _customers(self, where: str, params: Sequence[Any], order: str = "c.id") -> list[Customer]:
+        sql = f"SELECT {_SELECT} FROM customers c WHERE {LIVE_CLAUSE.format(rule=where)} ORDER BY {order}"
+        return [_customer(row) for row in self._db.execute(sql, params)]
+
+    def children(self, parent_id: int) -> list[Customer]:
+        return self._customers("c.parent_id = ?", (parent_id,))
+
+    def customers_of_worker(self, worker: str) -> list[Customer]:
+        return self._customers(
+            "EXISTS (SELECT 1 FROM json_each(c.workers) w WHERE w.value = ?)", (worker,)
+        )
+
+    def customers_with_field(self, key: str) -> list[Customer]:
+        return self._customers(
+            "c.id IN (SELECT customer_id FROM customer_fields WHERE key = ?)", (key,)
+        )
+
+    def follow_ups_until(self, last_day: date) -> list[Customer]:
+        return self._customers(
+            "c.next_follow_up IS NOT NULL AND c.next_follow_up <= ?",
+            (last_day.isoformat(),),
+            order="c.next_follow_up, c.id",
+        )
+
+    def _task_values(self, task: Task) -> list[Any]:
+        return [
+            task.customer_id,
+            task.worker,
+            None if task.due is None else task.due.isoformat(),
+            _iso(task.done_at),
+            dumps(converter.unstructure(task)),
+        ]
+
+    def insert_task(self, task: Task) -> Task:
+        self.get_customer(task.customer_id)
+        cursor = self._db.execute(
+            "INSERT INTO tasks (customer_id, worker, due, done_at, body) VALUES (?, ?, ?, ?, ?)",
+            self._task_values(task),
+        )
+        assert cursor.lastrowid is not None
+        return attrs.evolve(task, id=cursor.lastrowid)
+
+    def get_task(self, task_id: int) -> Task:
+        row = self._db.execute("SELECT id, body FROM tasks WHERE id = ?", (task_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"no task with id {task_id}")
+        return _task(row)
+
+    def update_task(self, task: Task) -> Task:
+        values = self._task_values(task)
+        changed = self._db.execute(
+            "UPDATE tasks SET customer_id = ?, worker = ?, due = ?, done_at = ?, body = ?"
+            " WHERE id = ?",
+            [*values, task.id],
+        ).rowcount
+        if not changed:
+            raise NotFound(f"no task with id {task.id}")
+        return task
+
+    def find_tasks(
+        self,
+        *,
+        customer_id: int | None = None,
+        worker: str | None = None,
+        open_only: bool = False,
+    ) -> list[Task]:
+        conditions: list[str] = ["1"]
+        params: list[Any] = []
+        if customer_id is not None:
+            conditions.append("customer_id = ?")
+            params.append(customer_id)
+        if worker is not None:
+            conditions.append("worker = ?")
+            params.append(worker)
+        if open_only:
+            conditions.append("done_at IS NULL")
+        rows = self._db.execute(
+            f"SELECT id, body FROM tasks WHERE {' AND '.join(conditions)}"
+            " ORDER BY due IS NULL, due, id",
+            params,
+        )
+        return [_task(row) for row in rows]
+
+    def insert_time_entry(self, entry: TimeEntry) -> TimeEntry:
+        self.get_customer(entry.customer_id)
+        cursor = self._db.execute(
+            "INSERT INTO time_entries (customer_id, worker, at, minutes, note)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (entry.customer_id, entry.worker, _iso(entry.at), entry.minutes, entry.note),
+        )
+        assert cursor.lastrowid is not None
+        return attrs.evolve(entry, id=cursor.lastrowid)
+
+    def time_entries(
+        self, *, customer_id: int | None = None, worker: str | None = None
+    ) -> list[TimeEntry]:
+        conditions: list[str] = ["1"]
+        params: list[Any] = []
+        if customer_id is not None:
+            conditions.append("customer_id = ?")
+            params.append(customer_id)
+        if worker is not None:
+            conditions.append("worker = ?")
+            params.append(worker)
+        rows = self._db.execute(
+            "SELECT id, customer_id, worker, at, minutes, note FROM time_entries"
+            f" WHERE {' AND '.join(conditions)} ORDER BY at, id",
+            params,
+        )
+        return [
+            TimeEntry(
+                id=row[0],
+                customer_id=row[1],
+                worker=row[2],
+                at=datetime.fromisoformat(row[3]),
+                minutes=row[4],
+                note=row[5],
+            )
+            for row in rows
+        ]
+
+
+class SqliteTransaction(_LifeQueries):
     """A unit of work on one SQLite connection (BEGIN IMMEDIATE ... COMMIT)."""
 
     def __init__(self, connection: sqlite3.Connection) -> None:
@@ -176,7 +329,7 @@ class SqliteTransaction:
 
     def _normalize_options(self) -> NormalizeOptions:
         if self._options is None:
-            self._options = settings_from(self.get_setting).normalize_options
+            self._options = normalize_options(self.get_setting(DUPLICATES_KEY))
         return self._options
 
     def _write_keys(self, customer_id: int, keys: Sequence[ContactKey]) -> None:
@@ -239,6 +392,21 @@ class SqliteTransaction:
         where, params = self._where(rule, hidden_from)
         sql = f"SELECT c.status, COUNT(*) FROM customers c WHERE {where} GROUP BY c.status"
         return {status: count for status, count in self._db.execute(sql, params)}
+
+    def custom_field_kinds(self) -> dict[str, frozenset[str]]:
+        # A skip scan over the (key, kind) index: a few seeks per distinct pair, not a row scan.
+        kinds: dict[str, set[str]] = {}
+        first = "SELECT key, kind FROM customer_fields WHERE key > ? ORDER BY key, kind LIMIT 1"
+        same = "SELECT kind FROM customer_fields WHERE key = ? AND kind > ? ORDER BY kind LIMIT 1"
+        row = self._db.execute(first, ("",)).fetchone()
+        while row is not None:
+            key, kind = row
+            while kind is not None:
+                kinds.setdefault(key, set()).add(kind)
+                found = self._db.execute(same, (key, kind)).fetchone()
+                kind = None if found is None else found[0]
+            row = self._db.execute(first, (key,)).fetchone()
+        return {key: frozenset(found) for key, found in kinds.items()}
 
     # events ----------------------------------------------------------------------
 
@@ -335,17 +503,9 @@ class SqliteTransaction:
 
     # settings, contact keys and merges --------------------------------------------
 
-    def get_setting(self, name: str) -> str | None:
-        row = self._db.execute("SELECT value FROM settings WHERE key = ?", (name,)).fetchone()
-        return None if row is None else str(row[0])
-
-    def put_setting(self, name: str, value: str) -> None:
-        self._db.execute(
-            "INSERT INTO settings (key, value) VALUES (?, ?)"
-            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            (name, value),
-        )
-        self._options = None
+    def put_setting(self, key: str, value: JSONValue) -> None:
+        super().put_setting(key, value)
+        self._options = None  # the duplicate settings may have changed
 
     def find_by_keys(self, keys: Sequence[ContactKey]) -> list[tuple[ContactKey, int]]:
         found: list[tuple[ContactKey, int]] = []
@@ -410,23 +570,17 @@ class SqliteTransaction:
             found.extend(_customer(row) for row in rows)
         return found
 
-    def children(self, customer_id: int) -> list[int]:
-        rows = self._db.execute(
-            "SELECT id FROM customers WHERE parent_id = ? ORDER BY id", (customer_id,)
-        )
-        return [row[0] for row in rows]
-
-    def move_events(self, from_id: int, to_id: int) -> list[int]:
+    def move_attachments(self, from_id: int, to_id: int) -> dict[str, list[int]]:
         self.get_customer(to_id)
-        moved = [
-            row[0]
-            for row in self._db.execute(
-                "SELECT id FROM events WHERE customer_id = ? ORDER BY id", (from_id,)
+        moved: dict[str, list[int]] = {}
+        for table in ("events", "tasks", "time_entries"):
+            rows = self._db.execute(
+                f"SELECT id FROM {table} WHERE customer_id = ? ORDER BY id", (from_id,)
             )
-        ]
-        self._db.execute(
-            "UPDATE events SET customer_id = ? WHERE customer_id = ?", (to_id, from_id)
-        )
+            moved[table] = [row[0] for row in rows]
+            self._db.execute(
+                f"UPDATE {table} SET customer_id = ? WHERE customer_id = ?", (to_id, from_id)
+            )
         return moved
 
     def hidden_flows(self, customer_id: int) -> list[str]:
@@ -516,6 +670,8 @@ class SqliteStore:
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = NORMAL")
         self._db.execute("PRAGMA foreign_keys = ON")
+        for name, (arity, function) in SQL_FUNCTIONS.items():
+            self._db.create_function(name, arity, function, deterministic=True)
         self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
         if version < LATEST:
             self._migrate(version)

@@ -35,6 +35,9 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "CREATE INDEX customers_status ON customers(status)",
         "CREATE INDEX customers_folder_status ON customers(folder, status)",
         "CREATE INDEX customers_activity ON customers(updated_at, id)",
+        # Rules' date tests are ranges: "created within 7 days" (and migration 3 indexes
+        # next_follow_up for "next_follow_up before today").
+        "CREATE INDEX customers_created ON customers(created_at)",
         """CREATE TABLE customer_tags (
             customer_id INTEGER NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
             tag TEXT NOT NULL,
@@ -49,8 +52,10 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             num_value REAL,
             PRIMARY KEY (customer_id, key)
         ) WITHOUT ROWID""",
-        "CREATE INDEX customer_fields_text ON customer_fields(key, text_value)",
-        "CREATE INDEX customer_fields_num ON customer_fields(key, num_value)",
+        # Rules test a custom field's key, the kind of its value, then the value; the
+        # (key, kind) prefix also lists the kinds each key holds, for type checks.
+        "CREATE INDEX customer_fields_text ON customer_fields(key, kind, text_value)",
+        "CREATE INDEX customer_fields_num ON customer_fields(key, kind, num_value)",
         """CREATE TABLE events (
             id INTEGER PRIMARY KEY,
             customer_id INTEGER NOT NULL REFERENCES customers(id),
@@ -74,8 +79,8 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     ),
     # Duplicates: normalized contact keys, tombstones of merged customers, and the
-    # indexes a merge needs to find what is attached to a customer without a scan.
-    # The keys of customers stored before this migration are filled in by the store.
+    # index a merge needs to find a customer's flow hides without a scan (parent_id
+    # has its index from migration 3). The store fills in the keys of older customers.
     2: (
         """CREATE TABLE contact_keys (
             kind TEXT NOT NULL,
@@ -86,8 +91,34 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "CREATE INDEX contact_keys_customer ON contact_keys(customer_id)",
         "ALTER TABLE customers ADD COLUMN merged_into INTEGER REFERENCES customers(id)",
         "CREATE INDEX customers_merged_into ON customers(merged_into) WHERE merged_into IS NOT NULL",
-        "CREATE INDEX customers_parent ON customers(parent_id) WHERE parent_id IS NOT NULL",
         "CREATE INDEX flow_hides_customer ON flow_hides(customer_id)",
+    ),
+    3: (
+        "ALTER TABLE customers ADD COLUMN closed_at TEXT",
+        "ALTER TABLE customers ADD COLUMN lost_reason TEXT",
+        "CREATE INDEX customers_follow_up ON customers(next_follow_up, id)"
+        " WHERE next_follow_up IS NOT NULL",
+        "CREATE INDEX customers_parent ON customers(parent_id, id) WHERE parent_id IS NOT NULL",
+        """CREATE TABLE tasks (
+            id INTEGER PRIMARY KEY,
+            customer_id INTEGER NOT NULL REFERENCES customers(id),
+            worker TEXT,
+            due TEXT,
+            done_at TEXT,
+            body TEXT NOT NULL
+        )""",
+        "CREATE INDEX tasks_customer ON tasks(customer_id, due)",
+        "CREATE INDEX tasks_worker ON tasks(worker, due)",
+        """CREATE TABLE time_entries (
+            id INTEGER PRIMARY KEY,
+            customer_id INTEGER NOT NULL REFERENCES customers(id),
+            worker TEXT NOT NULL,
+            at TEXT NOT NULL,
+            minutes INTEGER NOT NULL,
+            note TEXT NOT NULL
+        )""",
+        "CREATE INDEX time_entries_customer ON time_entries(customer_id, at)",
+        "CREATE INDEX time_entries_worker ON time_entries(worker, at)",
     ),
 }
 """Statements that take a store from version N-1 to N."""

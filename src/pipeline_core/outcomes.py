@@ -1,0 +1,37 @@
+"""What entering a status does to a customer: converted_at, outcome, close date, lost reason."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from pipeline_core.customer import Customer
+from pipeline_core.statuses import EntryAction, Status
+
+
+def enter_status(
+    customer: Customer, status: Status, now: datetime, lost_reason: str | None = None
+) -> Customer:
+    """``customer`` as it is after entering ``status`` at ``now`` (its ``updated_at``).
+
+    - ``converted_at`` is stamped by the entry action, once: never overwritten.
+    - A won or lost status sets the outcome and stamps ``closed_at``; moving
+      between two statuses of the same outcome keeps the first close date.
+    - An open status (no marker) clears the outcome, close date and lost reason.
+    - ``lost_reason`` is kept only while the outcome is lost.
+    """
+    changes: dict[str, Any] = {"status": status.name, "updated_at": now}
+    if EntryAction.STAMP_CONVERTED_AT in status.actions and customer.converted_at is None:
+        changes["converted_at"] = now
+    if status.outcome is None:
+        changes.update(outcome=None, closed_at=None, lost_reason=None)
+    else:
+        same = customer.outcome == status.outcome and customer.closed_at is not None
+        changes.update(
+            outcome=status.outcome,
+            closed_at=customer.closed_at if same else now,
+            lost_reason=lost_reason if status.outcome == "lost" else None,
+        )
+    return attrs.evolve(customer, **changes)

@@ -1,0 +1,57 @@
+"""Relative dates: binding ``today`` and ``within N days`` to calendar days before evaluation.
+
+Python evaluation and SQL compilation both bind with the same ``today``, so
+they agree; the workspace takes ``today`` from its clock.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+from pipeline_core.rules.ast import And, Compare, Not, Or, Rule, Today, Within
+
+
+def utc_today(now: datetime | None = None) -> date:
+    """The UTC calendar day of ``now`` (default: the system clock)."""
+    moment = now if now is not None else datetime.now(UTC)
+    return moment.astimezone(UTC).date()
+
+
+def shift(day: date, days: int) -> date:
+    """``day`` plus ``days``, clamped to the calendar's first and last day."""
+    try:
+        return day + timedelta(days=days)
+    except OverflowError:
+        return date.max if days > 0 else date.min
+
+
+def bind_dates(rule: Rule, today: date) -> Rule:
+    """The same rule with every relative date replaced by the calendar day it means on ``today``."""
+    match rule:
+        case Compare(value=Today(offset=offset)):
+            return Compare(rule.field, rule.op, shift(today, offset))
+        case Within(field=field, days=days, direction=direction):
+            if direction == "past":
+                low, high = shift(today, -days), today
+            else:
+                low, high = today, shift(today, days)
+            return And((Compare(field, ">=", low), Compare(field, "<=", high)))
+        case Not(operand=operand):
+            return Not(bind_dates(operand, today))
+        case And(operands=operands):
+            return And(tuple(bind_dates(o, today) for o in operands))
+        case Or(operands=operands):
+            return Or(tuple(bind_dates(o, today) for o in operands))
+    return rule
+
+
+def is_relative(rule: Rule) -> bool:
+    """Whether the rule's meaning depends on the day it is evaluated."""
+    match rule:
+        case Compare(value=Today()) | Within():
+            return True
+        case Not(operand=operand):
+            return is_relative(operand)
+        case And(operands=operands) | Or(operands=operands):
+            return any(is_relative(o) for o in operands)
+    return False
