@@ -33,7 +33,7 @@ def increment(url: str, customer_id: int, rounds: int) -> int:
         for _ in range(rounds):
             while True:
                 current = ws.get_customer(customer_id)
-                count = int(current.fields.get("count", 0))
+                count = int(str(current.fields.get("count", 0)))
                 try:
                     ws.edit_customer(
                         customer_id,
