@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -281,3 +281,41 @@ def test_a_merge_loses_no_email_phone_tag_or_event(
         assert [e.kind for e in timeline].count(EventKind.MERGED) == 1
         assert ws.count_customers() == 1
         assert all(ws.get_customer(i).id == primary.id for i in others)
+
+
+def test_notes_tasks_time_and_follow_ups_move_to_the_primary(ws: Workspace) -> None:
+    primary = ws.add_customer(Customer(name="P"))
+    other = ws.add_customer(Customer(name="O", workers=["wendy"]))
+    ws.add_note(other.id, "Prefers email")
+    task = ws.add_task(other.id, "Send the quote")
+    entry = ws.log_time(other.id, "wendy", 30)
+    ws.schedule_follow_up(other.id, date(2026, 3, 1))
+    details = ws.merge(primary.id, [other.id]).details["merged"]
+    assert isinstance(details, list) and isinstance(details[0], dict)
+    assert details[0]["tasks"] == [task.id] and details[0]["time_entries"] == [entry.id]
+    assert [n.data["text"] for n in ws.notes(primary.id)] == ["Prefers email"]
+    assert [t.id for t in ws.tasks(customer_id=primary.id)] == [task.id]
+    assert [e.id for e in ws.time_entries(customer_id=primary.id)] == [entry.id]
+    merged = ws.get_customer(primary.id)
+    assert merged.next_follow_up == date(2026, 3, 1) and merged.workers == ("wendy",)
+    # Only the primary is left in the worker's and the follow-up lists.
+    assert [c.id for c in ws.customers_of("wendy")] == [primary.id]
+    view = ws.customer_view(other.id)  # the old id shows the primary's view
+    assert view.customer.id == primary.id and [t.id for t in view.open_tasks] == [task.id]
+
+
+def test_use_cases_on_an_old_id_reach_the_primary(ws: Workspace) -> None:
+    primary = ws.add_customer(Customer(name="P"))
+    other = ws.add_customer(Customer(name="O"))
+    child = ws.add_customer(Customer(name="Child"))
+    ws.merge(primary.id, [other.id])
+    ws.add_note(other.id, "Called back")
+    task = ws.add_task(other.id, "Visit")
+    assert task.customer_id == primary.id
+    assert [n.data["text"] for n in ws.notes(primary.id)] == ["Called back"]
+    assert ws.notes(other.id) == ws.notes(primary.id)
+    moved = ws.move(other.id, "Prospect")
+    assert moved.id == primary.id and ws.get_customer(primary.id).status == "Prospect"
+    ws.edit_customer(child.id, parent_id=other.id)
+    assert ws.get_customer(child.id).parent_id == primary.id
+    assert [c.id for c in ws.children(primary.id)] == [child.id]

@@ -91,7 +91,7 @@ class LifeMixin(WorkspaceBase):
 
     def _timeline_of(self, customer_id: int, kind: EventKind) -> list[Event]:
         with self._tx() as tx:
-            tx.get_customer(customer_id)
+            customer_id = tx.get_customer(customer_id).id  # a merged customer's old id: its primary
             return [event for event in tx.events(customer_id) if event.kind is kind]
 
     def log_contact(
