@@ -281,21 +281,39 @@ def test_a_manager_without_teams_sees_nothing(admin: Workspace) -> None:
     assert as_user(admin, "mo").search("anyone") == []
 
 
-def test_duplicate_refusal_tells_agents_nothing_of_other_teams(admin: Workspace) -> None:
-    # The hook duplicate detection (issue 4) raises through; see _check_duplicates.
-    theirs = add(admin, "Dup", "East")
-    mine = add(admin, "Dup", "North")
+def test_duplicate_checks_see_everyone_but_tell_agents_nothing(admin: Workspace) -> None:
+    theirs = add(admin, "Secret Sam", "East", phones=("+1 415 555 0132",))
+    mine = add(admin, "Mine", "North", emails=("me@x.org",))
     ann = as_user(admin, "ann")
-    with ann._tx() as tx:
-        hidden_only = ann._duplicate_refusal(tx, [theirs], "matches customer")
-        both = ann._duplicate_refusal(tx, [mine, theirs], "matches customer")
-    assert isinstance(hidden_only, DuplicateCustomer)
-    assert hidden_only.existing == ()
-    assert "outside your teams" in str(hidden_only) and "Dup" not in str(hidden_only)
-    assert [c.id for c in both.existing] == [mine.id]
-    assert "outside your teams" in str(both)
-    with admin._tx() as tx:
-        assert [c.id for c in admin._duplicate_refusal(tx, [theirs], "m").existing] == [theirs.id]
+    copy = Customer(name="Copy", team="North", phones=("+14155550132",))
+    for policy in (None, "block", "merge", "update"):
+        with pytest.raises(DuplicateCustomer) as refused:
+            ann.add_customer(copy, on_duplicate=policy)  # type: ignore[arg-type]
+        assert refused.value.existing == ()
+        assert "outside your teams" in str(refused.value)
+        assert "Sam" not in str(refused.value) and str(theirs.id) not in str(refused.value)
+    assert admin.count_customers() == 2
+    both = Customer(name="Both", team="North", phones=("+14155550132",), emails=("me@x.org",))
+    with pytest.raises(DuplicateCustomer) as refused:
+        ann.add_customer(both)
+    assert [c.id for c in refused.value.existing] == [mine.id]
+    assert "Mine" in str(refused.value) and "Sam" not in str(refused.value)
+    # Matches the agent may see are reported as for anyone.
+    with pytest.raises(DuplicateCustomer) as refused:
+        ann.add_customer(Customer(name="Again", team="North", emails=("ME@x.org",)))
+    assert [c.id for c in refused.value.existing] == [mine.id]
+    # An edit that would copy the hidden customer's phone is refused the same way.
+    with pytest.raises(DuplicateCustomer, match="outside your teams"):
+        ann.edit_customer(mine.id, phones=("+1 (415) 555-0132",))
+    assert admin.get_customer(mine.id) == mine
+    # Allowed duplicates are allowed, by anyone.
+    assert ann.add_customer(copy, on_duplicate="allow").team == "North"
+    # Clusters hold only what the actor sees.
+    assert [c.customer_ids for c in admin.find_duplicates()] == [(theirs.id, 3)]
+    assert ann.find_duplicates() == []
+    admin.edit_customer(theirs.id, team="South")
+    assert [c.customer_ids for c in ann.find_duplicates()] == [(theirs.id, 3)]
+    assert as_user(admin, "max").find_duplicates() == []
 
 
 def test_saved_filters_private_and_shared(admin: Workspace) -> None:

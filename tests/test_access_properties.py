@@ -55,6 +55,7 @@ people = st.lists(
 def _populate(url: str, team_users: tuple[User, ...], drawn: list[Drawn]) -> Workspace:
     system = Workspace.open(url)
     system.initialize()
+    system.configure_duplicates(allow_duplicates=True)
     system.add_flow("F", "true", [Column("Lead", "Lead", "#000000", 0)])
     for name in TEAMS:
         system.add_team(name)
@@ -114,6 +115,8 @@ def test_no_read_path_leaks(backend: str) -> None:
                 cards = [c for column in (*board.columns, board.unmapped) for c in column.cards]
                 assert sorted(_ids(cards)) == expected
                 assert sum(col.count for col in (*board.columns, board.unmapped)) == len(expected)
+                clustered = {i for c in ws.find_duplicates() for i in c.customer_ids}
+                assert clustered <= set(expected)
                 due = {r.customer_id for r in ws.due_reminders()}
                 assert due == {r.customer_id for r in system.due_reminders()} & set(expected)
                 for customer in everyone:

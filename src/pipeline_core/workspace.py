@@ -16,9 +16,11 @@ from pipeline_core.automation import Hooks
 from pipeline_core.board import Board, BoardColumn
 from pipeline_core.clock import Clock, SystemClock
 from pipeline_core.customer import EDITABLE_FIELDS, Customer
+from pipeline_core.dedupe import DuplicatePolicy, resolve
 from pipeline_core.errors import ConcurrencyError, InvalidValue, NotFound, PermissionDenied
 from pipeline_core.events import Event, EventKind, JSONValue
 from pipeline_core.flows import PALETTE, Column, FlowDefinition, FlowExplanation
+from pipeline_core.normalize import ContactKey
 from pipeline_core.outcomes import enter_status
 from pipeline_core.rules.ast import MATCH_ALL, InSet, Not, Rule, all_of, fields_of, is_custom
 from pipeline_core.rules.catalog import DEFAULT_CATALOG, Catalog
@@ -60,13 +62,28 @@ class _Scoped:
         self.principal = principal
         self.scope = scope
         self.unscoped = tx
+        self._live: dict[int, int] = {}
+
+    def _resolved(self, customer_id: int) -> int:
+        # A merged customer's old id leads to its primary, for reads and for anything
+        # attached to it; remembered, so that a use case pays the look-up once per id.
+        if customer_id not in self._live:
+            self._live[customer_id] = resolve(self._tx, customer_id)
+        return self._live[customer_id]
 
     def append_events(self, events: Sequence[Event]) -> None:
+        events = [
+            e
+            if self._resolved(e.customer_id) == e.customer_id
+            else attrs.evolve(e, customer_id=self._resolved(e.customer_id))
+            for e in events
+        ]
         self._tx.append_events(events)
         self._outbox.extend(events)
 
     def get_customer(self, customer_id: int, *, scope: Rule = MATCH_ALL) -> Customer:
-        return self._tx.get_customer(customer_id, scope=all_of(self.scope, scope))
+        resolved = self._resolved(customer_id)
+        return self._tx.get_customer(resolved, scope=all_of(self.scope, scope))
 
     def find_customers(
         self,
@@ -107,8 +124,7 @@ class _Scoped:
         return self._tx.follow_ups_until(last_day, scope=all_of(self.scope, scope))
 
     def events(self, customer_id: int) -> list[Event]:
-        self.get_customer(customer_id)
-        return self._tx.events(customer_id)
+        return self._tx.events(self.get_customer(customer_id).id)
 
     def set_hidden(self, flow: str, customer_id: int, hidden: bool) -> bool:
         self._tx.get_flow(flow)  # an unknown flow is named before an unknown customer
@@ -128,8 +144,8 @@ class _Scoped:
         return self._tx.update_task(task)
 
     def insert_task(self, task: Task) -> Task:
-        self.get_customer(task.customer_id)
-        return self._tx.insert_task(task)
+        owner = self.get_customer(task.customer_id)
+        return self._tx.insert_task(attrs.evolve(task, customer_id=owner.id))
 
     def find_tasks(
         self,
@@ -147,8 +163,8 @@ class _Scoped:
         )
 
     def insert_time_entry(self, entry: TimeEntry) -> TimeEntry:
-        self.get_customer(entry.customer_id)
-        return self._tx.insert_time_entry(entry)
+        owner = self.get_customer(entry.customer_id)
+        return self._tx.insert_time_entry(attrs.evolve(entry, customer_id=owner.id))
 
     def time_entries(
         self,
@@ -160,6 +176,20 @@ class _Scoped:
         return self._tx.time_entries(
             customer_id=customer_id, worker=worker, scope=all_of(self.scope, scope)
         )
+
+    def mark_merged(self, customer_id: int, into: int) -> None:
+        self._tx.mark_merged(customer_id, into)
+        self._live.clear()
+
+    def duplicate_groups(
+        self, *, scope: Rule = MATCH_ALL
+    ) -> list[tuple[ContactKey, tuple[int, ...]]]:
+        return self._tx.duplicate_groups(scope=all_of(self.scope, scope))
+
+    def get_customers(
+        self, customer_ids: Sequence[int], *, scope: Rule = MATCH_ALL
+    ) -> list[Customer]:
+        return self._tx.get_customers(customer_ids, scope=all_of(self.scope, scope))
 
     def __getattr__(self, name: str) -> Any:
         # Everything else reads no customer (settings, flows, users) or writes.
@@ -283,13 +313,23 @@ class Workspace(AccessMixin, LifeMixin, SetupMixin):
 
     # customers ---------------------------------------------------------------------
 
-    def add_customer(self, customer: Customer) -> Customer:
-        """Store a new customer; an empty status means the machine's initial status."""
+    def add_customer(
+        self, customer: Customer, *, on_duplicate: DuplicatePolicy | None = None
+    ) -> Customer:
+        """Store a new customer; an empty status means the machine's initial status.
+
+        If its phones, emails or WhatsApp match live customers, ``on_duplicate``
+        decides (default: the ``allow_duplicates`` setting, else ``block``):
+        ``block`` raises ``DuplicateCustomer`` naming them, ``allow`` adds it
+        anyway, ``merge`` folds it into the oldest match (that customer wins,
+        blanks are filled, contacts and tags are added) and ``update`` writes the
+        new values over the oldest match; both return the existing customer.
+        See docs/duplicates.md.
+        """
         now = self.clock.now()
         with self._tx() as tx:
             self._check_within_scope(tx, customer, "create")
             self._check_folder_change(tx, None, customer.folder)
-            self._check_duplicates(tx, customer)
             machine = self._machine_for(tx, customer.folder)
             status = machine.status(customer.status or machine.initial)
             if customer.parent_id is not None:
@@ -307,12 +347,18 @@ class Workspace(AccessMixin, LifeMixin, SetupMixin):
             if status.outcome == "lost":
                 reason = self._lifecycle(tx).lost_reason(*_split_reason(customer.lost_reason))
             draft = enter_status(draft, status, now, reason)
+            existing = self._on_duplicate(tx, draft, on_duplicate)
+            if existing is not None:
+                return existing
             stored = tx.insert_customer(draft)
             tx.append_events([self._event(stored.id, EventKind.CREATED, status=stored.status)])
             return self._shown(tx, stored)
 
     def get_customer(self, customer_id: int) -> Customer:
-        """The customer with that id; ``NotFound`` if there is none or the actor may not see it."""
+        """The customer with that id (a merged one's id leads to its primary).
+
+        ``NotFound`` if there is none or the actor may not see it.
+        """
         with self._tx() as tx:
             return self._shown(tx, tx.get_customer(customer_id))
 
@@ -379,12 +425,20 @@ class Workspace(AccessMixin, LifeMixin, SetupMixin):
         return bind_dates(self._checked(tx, rule), self._rules_today())
 
     def edit_customer(
-        self, customer_id: int, *, expected_version: int | None = None, **changes: Any
+        self,
+        customer_id: int,
+        *,
+        expected_version: int | None = None,
+        on_duplicate: DuplicatePolicy | None = None,
+        **changes: Any,
     ) -> Customer:
         """Change fields of a customer; one event per changed field.
 
         Only fields in ``EDITABLE_FIELDS`` may change here: status moves go
         through ``move``. ``expected_version`` guards against lost updates.
+        A phone, email or WhatsApp that the edit adds and another live customer
+        holds raises ``DuplicateCustomer`` unless ``on_duplicate`` is ``allow``
+        (default: the ``allow_duplicates`` setting); use ``merge`` to combine.
         """
         unknown = sorted(set(changes) - EDITABLE_FIELDS)
         if unknown:
@@ -397,7 +451,9 @@ class Workspace(AccessMixin, LifeMixin, SetupMixin):
             edited = attrs.evolve(current, **changes)
             self._check_within_scope(tx, edited, "edit")
             if edited.parent_id != current.parent_id and edited.parent_id is not None:
-                self._check_parent(tx, customer_id, edited.parent_id)
+                parent_id = resolve(tx, edited.parent_id)
+                edited = attrs.evolve(edited, parent_id=parent_id)
+                self._check_parent(tx, current.id, parent_id)
             if edited.folder != current.folder:
                 self._check_folder_change(tx, current.folder, edited.folder)
                 self._check_folder_status(tx, edited)
@@ -405,12 +461,8 @@ class Workspace(AccessMixin, LifeMixin, SetupMixin):
                 edited = attrs.evolve(
                     edited, fields=self._checked_fields(tx, edited.folder, edited.fields)
                 )
-            events = self._edit_events(current, edited)
-            if not events:
-                return self._shown(tx, current)
-            stored = tx.update_customer(attrs.evolve(edited, updated_at=self.clock.now()))
-            tx.append_events(events)
-            return self._shown(tx, stored)
+            self._check_edit_duplicates(tx, current, edited, on_duplicate)
+            return self._shown(tx, self._save_changes(tx, current, edited))
 
     def _current(self, tx: Transaction, customer_id: int, expected: int | None) -> Customer:
         current = tx.get_customer(customer_id)
@@ -542,7 +594,6 @@ class Workspace(AccessMixin, LifeMixin, SetupMixin):
         """Every event of a customer, oldest first; only those of ``kinds`` if given."""
         wanted = None if kinds is None else {EventKind(kind) for kind in kinds}
         with self._tx() as tx:
-            tx.get_customer(customer_id)
             events = self._shown_events(tx, tx.events(customer_id))
         return [event for event in events if wanted is None or event.kind in wanted]
 
@@ -620,6 +671,8 @@ class Workspace(AccessMixin, LifeMixin, SetupMixin):
     def _set_hidden(self, flow: str, customer_id: int, *, hidden: bool) -> bool:
         kind = EventKind.HIDDEN_FROM_FLOW if hidden else EventKind.SHOWN_IN_FLOW
         with self._tx() as tx:
+            tx.get_flow(flow)  # an unknown flow is named before an unknown customer
+            customer_id = tx.get_customer(customer_id).id
             changed = tx.set_hidden(flow, customer_id, hidden)
             if changed:
                 tx.append_events([self._event(customer_id, kind, flow=flow)])
@@ -676,7 +729,7 @@ class Workspace(AccessMixin, LifeMixin, SetupMixin):
         with self._tx() as tx:
             definition = tx.get_flow(flow)
             customer = tx.get_customer(customer_id)
-            hidden = customer_id in tx.hidden_customers(flow)
+            hidden = customer.id in tx.hidden_customers(flow)
         tree = explain(definition.rule, customer, today=self._rules_today())
         on_board = tree.holds and not hidden
         column = next((c.name for c in definition.columns if c.status == customer.status), None)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import attrs
 
@@ -23,17 +23,25 @@ from pipeline_core.access import (
 )
 from pipeline_core.access import SETTINGS_KEY as ACCESS_KEY
 from pipeline_core.customer import Customer
+from pipeline_core.dedupe import DuplicatePolicy, check_policy, matches
+from pipeline_core.duplicate_settings import SETTINGS_KEY as DUPLICATES_KEY
+from pipeline_core.duplicate_settings import duplicate_settings
 from pipeline_core.errors import DuplicateCustomer, InvalidValue, NotFound, PermissionDenied
+from pipeline_core.normalize import ContactKey, customer_keys
 from pipeline_core.rules.ast import MATCH_ALL, Rule
 from pipeline_core.rules.printer import to_text
 from pipeline_core.saved_filters import SETTINGS_KEY as FILTERS_KEY
 from pipeline_core.saved_filters import SavedFilter, filter_name
 from pipeline_core.search import DEFAULT_LIMIT, parse_query
 from pipeline_core.serialization import converter
-from pipeline_core.workspace_base import ScopedTransaction, WorkspaceBase
+from pipeline_core.storage import Transaction
+from pipeline_core.workspace_base import ScopedTransaction
+from pipeline_core.workspace_dupes import DuplicatesMixin
+
+_CONTACTS = ("emails", "phones", "whatsapp", "country")
 
 
-class AccessMixin(WorkspaceBase):
+class AccessMixin(DuplicatesMixin):
     """Users, teams, access settings, folder permissions, quick search and saved filters."""
 
     @abc.abstractmethod
@@ -172,27 +180,62 @@ class AccessMixin(WorkspaceBase):
             )
 
     # duplicates ---------------------------------------------------------------------
+    #
+    # Duplicate detection (issue 4) matches contact keys over every live customer
+    # (``find_by_keys`` returns ids only). When a match is outside the actor's
+    # scope, the refusal says so without naming it, whatever the policy asked
+    # (merging into or updating a customer one cannot see is no better), unless
+    # duplicates are allowed.
 
-    def _check_duplicates(self, tx: ScopedTransaction, customer: Customer) -> None:
-        """Refuse creating a duplicate of any customer, visible or not.
+    def _on_duplicate(
+        self, tx: Transaction, draft: Customer, policy: DuplicatePolicy | None
+    ) -> Customer | None:
+        self._refuse_hidden_duplicates(cast(ScopedTransaction, tx), draft, policy)
+        return super()._on_duplicate(tx, draft, policy)
 
-        Hook for duplicate detection (issue 4): it finds the existing records
-        with ``tx.unscoped`` and raises ``self._duplicate_refusal(tx, found, message)``.
+    def _check_edit_duplicates(
+        self, tx: Transaction, current: Customer, edited: Customer, policy: str | None
+    ) -> None:
+        if any(getattr(current, name) != getattr(edited, name) for name in _CONTACTS):
+            held = set(tx.contact_keys(current.id))
+            scoped = cast(ScopedTransaction, tx)
+            self._refuse_hidden_duplicates(scoped, edited, policy, exclude=current.id, held=held)
+        super()._check_edit_duplicates(tx, current, edited, policy)
+
+    def _refuse_hidden_duplicates(
+        self,
+        tx: ScopedTransaction,
+        customer: Customer,
+        policy: str | None,
+        *,
+        exclude: int = 0,
+        held: set[ContactKey] | None = None,
+    ) -> None:
+        if tx.principal.sees_all:
+            return
+        settings = duplicate_settings(tx.get_setting(DUPLICATES_KEY))
+        chosen = check_policy(policy or ("allow" if settings.allow_duplicates else "block"))
+        if chosen == "allow":
+            return
+        keys = customer_keys(customer, settings.normalize_options, strict=True)
+        wanted = [key for key in keys if held is None or key not in held]
+        found = sorted({customer_id for _, customer_id in matches(tx, wanted, exclude=exclude)})
+        if found and not all(self._visible(tx, customer_id) for customer_id in found):
+            raise self._duplicate_refusal(tx, found)
+
+    def _duplicate_refusal(self, tx: ScopedTransaction, found: Sequence[int]) -> DuplicateCustomer:
+        """The DuplicateCustomer for matches some of which the actor may not see.
+
+        It carries and names only the visible ones.
         """
-
-    def _duplicate_refusal(
-        self, tx: ScopedTransaction, existing: Sequence[Customer], message: str
-    ) -> DuplicateCustomer:
-        """The DuplicateCustomer to raise: the actor learns nothing of what they may not see."""
-        visible = [c for c in existing if self._visible(tx, c.id)]
-        if len(visible) == len(existing):
-            return DuplicateCustomer(self._shown_all(tx, visible), message)
-        if visible:
-            return DuplicateCustomer(
-                self._shown_all(tx, visible),
-                f"{message}; another duplicate exists outside your teams",
-            )
-        return DuplicateCustomer((), "a duplicate of this customer exists outside your teams")
+        visible = tx.get_customers(found)
+        hidden = "a duplicate of this customer exists outside your teams"
+        if not visible:
+            return DuplicateCustomer((), hidden)
+        named = ", ".join(f"{c.id} ({c.name})" for c in visible)
+        return DuplicateCustomer(
+            self._shown_all(tx, visible), f"duplicates customer(s) {named}; and {hidden}"
+        )
 
     def _visible(self, tx: ScopedTransaction, customer_id: int) -> bool:
         try:

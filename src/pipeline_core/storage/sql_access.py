@@ -16,7 +16,7 @@ from pipeline_core.errors import NotFound
 from pipeline_core.rules.ast import MatchAll, Rule
 from pipeline_core.rules.sql import Dialect, SqlValue, compile_sql
 from pipeline_core.search import PREFIX_END, SearchQuery, search_terms
-from pipeline_core.storage.sql_common import READ_COLUMNS
+from pipeline_core.storage.sql_common import LIVE_CLAUSE, READ_COLUMNS
 
 SELECT_COLUMNS = ", ".join(f"c.{name}" for name in READ_COLUMNS)
 
@@ -56,15 +56,18 @@ class AccessQueries:
         self, where: str, params: Sequence[Any], scope: Rule, order: str = "c.id"
     ) -> list[Customer]:
         condition, values = self._scoped(where, params, scope)
-        sql = f"SELECT {SELECT_COLUMNS} FROM customers c WHERE {condition} ORDER BY {order}"
+        live = LIVE_CLAUSE.format(rule=condition)
+        sql = f"SELECT {SELECT_COLUMNS} FROM customers c WHERE {live} ORDER BY {order}"
         return [self._customer_from_row(row) for row in self._db.execute(sql, values).fetchall()]
 
-    def _customer_ids_in(self, scope: Rule) -> tuple[str, list[SqlValue]]:
-        """`` AND customer_id IN (customers in scope)`` for side tables; empty for everything."""
+    def _customer_ids_in(
+        self, scope: Rule, column: str = "customer_id"
+    ) -> tuple[str, list[SqlValue]]:
+        """`` AND column IN (customers in scope)`` for side tables; empty for everything."""
         if isinstance(scope, MatchAll):
             return "", []
         compiled = compile_sql(scope, self._dialect)
-        sql = f" AND customer_id IN (SELECT c.id FROM customers c WHERE {compiled.sql})"
+        sql = f" AND {column} IN (SELECT c.id FROM customers c WHERE {compiled.sql})"
         return sql, list(compiled.params)
 
     # users and teams --------------------------------------------------------------
@@ -150,7 +153,7 @@ class AccessQueries:
         compiled = compile_sql(rule, self._dialect)
         sql = (
             f"SELECT {SELECT_COLUMNS} FROM ({self._sql(matched)}) s"
-            f" JOIN customers c ON c.id = s.customer_id WHERE {compiled.sql}"
+            f" JOIN customers c ON c.id = s.customer_id WHERE {LIVE_CLAUSE.format(rule=compiled.sql)}"
             f" ORDER BY s.score DESC, c.id LIMIT {self._dialect.placeholder}"
         )
         values = [*params, *compiled.params, limit]
