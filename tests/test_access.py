@@ -261,6 +261,12 @@ def test_hidden_contacts_are_masked_for_agents_only(admin: Workspace) -> None:
     )
     assert ann.customer_view(customer.id).recent_events[-1].data["after"] == "(hidden)"
     assert admin.timeline(customer.id, ["edited"])[-1].data["after"] == ["hal2@x.org"]
+    other = add(admin, "Hal Copy", "North", emails=("copy@x.org",))
+    admin.merge(customer.id, [other.id])
+    merged = ann.timeline(customer.id, ["merged"])[-1].data["merged"]
+    assert isinstance(merged, list) and isinstance(merged[0], dict)
+    assert merged[0]["emails"] == "(hidden)"
+    assert "copy@x.org" in str(admin.timeline(customer.id, ["merged"]))
 
 
 def test_unknown_actor_is_a_clear_error(admin: Workspace) -> None:
@@ -288,7 +294,7 @@ def test_duplicate_checks_see_everyone_but_tell_agents_nothing(admin: Workspace)
     copy = Customer(name="Copy", team="North", phones=("+14155550132",))
     for policy in (None, "block", "merge", "update"):
         with pytest.raises(DuplicateCustomer) as refused:
-            ann.add_customer(copy, on_duplicate=policy)  # type: ignore[arg-type]
+            ann.add_customer(copy, on_duplicate=policy)
         assert refused.value.existing == ()
         assert "outside your teams" in str(refused.value)
         assert "Sam" not in str(refused.value) and str(theirs.id) not in str(refused.value)

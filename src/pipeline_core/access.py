@@ -141,11 +141,23 @@ CONTACT_FIELDS = frozenset({"emails", "phones", "whatsapp"})
 
 
 def masked_event(event: Event) -> Event:
-    """The event with the contact data an edit event carries replaced by a placeholder."""
-    if event.kind is not EventKind.EDITED or event.data.get("field") not in CONTACT_FIELDS:
-        return event
-    data = {**event.data, "before": HIDDEN, "after": HIDDEN}
-    return attrs.evolve(event, data=data)
+    """The event with the contact data it carries replaced by a placeholder.
+
+    Edits of emails, phones and WhatsApp carry the values before and after;
+    merges carry the contacts each merged record brought and the keys matched.
+    """
+    if event.kind is EventKind.EDITED and event.data.get("field") in CONTACT_FIELDS:
+        return attrs.evolve(event, data={**event.data, "before": HIDDEN, "after": HIDDEN})
+    merged = event.data.get("merged")
+    if event.kind is EventKind.MERGED and isinstance(merged, list):
+        hidden = [
+            {k: HIDDEN if k in CONTACT_FIELDS or k == "matched" else v for k, v in part.items()}
+            if isinstance(part, dict)
+            else part
+            for part in merged
+        ]
+        return attrs.evolve(event, data={**event.data, "merged": hidden})
+    return event
 
 
 def _roles(values: tuple[str, ...] | list[str]) -> tuple[Role, ...]:
