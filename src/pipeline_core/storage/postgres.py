@@ -232,6 +232,14 @@ class PostgresTransaction(_LifeQueries):
             raise NotFound(f"no customer with id {customer_id}")
         return _customer(row)
 
+    def lock_customer(self, customer_id: int) -> Customer:
+        row = self._one(
+            f"SELECT {_SELECT} FROM customers c WHERE c.id = %s FOR UPDATE", (customer_id,)
+        )
+        if row is None:
+            raise NotFound(f"no customer with id {customer_id}")
+        return _customer(row)
+
     def insert_customer(self, customer: Customer) -> Customer:
         customer_id: int = self._one(_INSERT, [value for _, value in _encode(customer)])[0]
         self._write_tags(customer_id, customer.tags, replace=False)
