@@ -30,6 +30,7 @@ from pipeline_core.rules.sql import POSTGRES, SQLITE, Compiled, Dialect, compile
 from pipeline_core.serialization import converter
 from pipeline_core.statuses import StatusMachine, default_status_machine
 from pipeline_core.storage import Store, Transaction, open_store
+from pipeline_core.storage.copying import CopyReport, copy_store
 from pipeline_core.workspace_dupes import DuplicatesMixin
 from pipeline_core.workspace_life import LifeMixin
 from pipeline_core.workspace_setup import SetupMixin
@@ -116,6 +117,19 @@ class Workspace(DuplicatesMixin, LifeMixin, SetupMixin):
     def close(self) -> None:
         """Close the underlying store."""
         self.store.close()
+
+    def copy_to(self, url: str) -> CopyReport:
+        """Copy this whole workspace into the new, empty store at ``url`` and verify the counts.
+
+        Customers (merged ones too), history, flows, settings, tasks, everything:
+        table by table, in one transaction on the target. Both stores must be SQL
+        stores (SQLite or PostgreSQL); the target must be empty.
+        """
+        target = open_store(url)
+        try:
+            return copy_store(self.store, target)
+        finally:
+            target.close()
 
     def __enter__(self) -> Self:
         return self
