@@ -83,7 +83,7 @@ def test_copy_refuses_a_non_empty_target_and_leaves_it_alone(tmp_path: Path) -> 
         target_url = f"sqlite:///{tmp_path / 'b.db'}"
         with Workspace.open(target_url) as target:
             target.add_customer(Customer(name="Already here"))
-        with pytest.raises(StoreError, match="is not empty.*customers"):
+        with pytest.raises(StoreError, match=r"is not empty.*customers"):
             source.copy_to(target_url)
     with Workspace.open(target_url) as target:
         assert [c.name for c in target.list_customers()] == ["Already here"]
