@@ -85,6 +85,11 @@ class MemoryTransaction:
             raise NotFound(f"no customer with id {customer_id}")
         return found
 
+    def lock_customer(self, customer_id: int, *, scope: Rule = MATCH_ALL) -> Customer:
+        return self.get_customer(
+            customer_id, scope=scope
+        )  # transactions already hold the store's lock
+
     def insert_customer(self, customer: Customer) -> Customer:
         state = self._w
         stored = attrs.evolve(customer, id=state.next_customer_id, version=1)

@@ -32,6 +32,7 @@ from pipeline_core.storage.postgres_schema import (
     SEARCH_VERSION,
 )
 from pipeline_core.storage.protocol import SCHEMA_VERSION, Order
+from pipeline_core.storage.registry import redact_url
 from pipeline_core.storage.sql_access import AccessQueries
 from pipeline_core.storage.sql_common import (
     HIDDEN_CLAUSE,
@@ -256,6 +257,13 @@ class PostgresTransaction(_LifeQueries):
     def get_customer(self, customer_id: int, *, scope: Rule = MATCH_ALL) -> Customer:
         where, params = self._scoped("c.id = ?", (customer_id,), scope)
         row = self._one(f"SELECT {_SELECT} FROM customers c WHERE {where}", params)
+        if row is None:
+            raise NotFound(f"no customer with id {customer_id}")
+        return _customer(row)
+
+    def lock_customer(self, customer_id: int, *, scope: Rule = MATCH_ALL) -> Customer:
+        where, params = self._scoped("c.id = ?", (customer_id,), scope)
+        row = self._one(f"SELECT {_SELECT} FROM customers c WHERE {where} FOR UPDATE", params)
         if row is None:
             raise NotFound(f"no customer with id {customer_id}")
         return _customer(row)
@@ -591,7 +599,7 @@ class PostgresStore:
             reason = (
                 str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             )
-            raise StoreError(f"cannot connect to {_redacted(url)}: {reason}") from None
+            raise StoreError(f"cannot connect to {redact_url(url)}: {reason}") from None
         self._db.execute("SET TIME ZONE 'UTC'")
         # Rules' "~" folds case exactly like Python; the function lives for the session.
         self._db.execute(postgres_casefold_function())
@@ -614,7 +622,7 @@ class PostgresStore:
             }
             if tables and META_TABLE not in tables:
                 raise StoreError(
-                    f"{_redacted(self.url)} is a database but not a pipeline_core store "
+                    f"{redact_url(self.url)} is a database but not a pipeline_core store "
                     f"(it has tables {', '.join(sorted(tables)[:5])}); refusing to change it"
                 )
             version = 0
@@ -625,7 +633,7 @@ class PostgresStore:
                 version = int(row[0]) if row else 0
             if version > SCHEMA_VERSION:
                 raise StoreError(
-                    f"{_redacted(self.url)} has schema version {version}, newer than this "
+                    f"{redact_url(self.url)} has schema version {version}, newer than this "
                     f"pipeline_core understands ({SCHEMA_VERSION}); upgrade pipeline_core"
                 )
             if version < LATEST:
@@ -662,15 +670,6 @@ class PostgresStore:
     def close(self) -> None:
         """Close the connection."""
         self._db.close()
-
-
-def _redacted(url: str) -> str:
-    """The URL without its password, for messages."""
-    scheme, sep, rest = url.partition("://")
-    credentials, at, host = rest.rpartition("@")
-    if not at or ":" not in credentials:
-        return url
-    return f"{scheme}{sep}{credentials.split(':', 1)[0]}:***@{host}"
 
 
 def open_postgres_store(url: str) -> PostgresStore:

@@ -31,6 +31,16 @@ class Transaction(Protocol):
         """The customer with that id; ``NotFound`` if there is none or it is outside ``scope``."""
         ...
 
+    def lock_customer(self, customer_id: int, *, scope: Rule = MATCH_ALL) -> Customer:
+        """Like ``get_customer`` (``scope`` too), and no other writer may change it until this
+        transaction ends.
+
+        Use cases that read a customer in order to change it read it this way, so
+        that concurrent writers queue instead of racing (PostgreSQL: ``FOR UPDATE``;
+        SQLite and memory already serialize whole write transactions).
+        """
+        ...
+
     def insert_customer(self, customer: Customer) -> Customer:
         """Store a new customer (its id is ignored) and return it with its id and version 1."""
         ...

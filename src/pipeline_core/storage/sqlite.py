@@ -304,6 +304,11 @@ class SqliteTransaction(_LifeQueries):
         customer = self._seen[customer_id] = _customer(row)
         return customer
 
+    def lock_customer(self, customer_id: int, *, scope: Rule = MATCH_ALL) -> Customer:
+        return self.get_customer(
+            customer_id, scope=scope
+        )  # BEGIN IMMEDIATE already holds the write lock
+
     def insert_customer(self, customer: Customer) -> Customer:
         pairs = _encode(customer, STORED_ATTRIBUTES)
         columns = ", ".join(column for column, _ in pairs)
