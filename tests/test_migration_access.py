@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline_core import Customer, Workspace
+from pipeline_core import Customer, PermissionDenied, Workspace
 from pipeline_core.storage.sqlite import META_TABLE
 from pipeline_core.storage.sqlite_schema import MIGRATIONS
 
@@ -52,3 +52,19 @@ def test_a_version_3_postgres_store_is_indexed_on_migration() -> None:
     with Workspace.open(url) as ws:
         assert [c.name for c in ws.search("ZOE")] == ["Zoë Old"]
         assert [c.name for c in ws.search("5550132")] == ["Zoë Old"]
+
+
+def test_a_copy_keeps_users_teams_and_search_and_is_for_admins(tmp_path: Path) -> None:
+    with Workspace.open(f"sqlite:///{tmp_path / 'from.db'}") as ws:
+        ws.add_team("T")
+        ws.add_user("ann", "agent", ["T"])
+        ws.add_customer(Customer(name="Zoë", team="T", phones=("+1 415 555 0132",)))
+        ann = Workspace(ws.store, actor="ann")
+        with pytest.raises(PermissionDenied, match="copy the workspace"):
+            ann.copy_to(f"sqlite:///{tmp_path / 'stolen.db'}")
+        assert not (tmp_path / "stolen.db").exists()
+        ws.copy_to(f"sqlite:///{tmp_path / 'to.db'}")
+    with Workspace.open(f"sqlite:///{tmp_path / 'to.db'}", actor="ann") as copy:
+        user = copy.whoami().user
+        assert user is not None and user.teams == ("T",)
+        assert [c.name for c in copy.search("0132")] == ["Zoë"]

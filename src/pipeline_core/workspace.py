@@ -250,8 +250,11 @@ class Workspace(AccessMixin, LifeMixin, SetupMixin):
 
         Customers (merged ones too), history, flows, settings, tasks, everything:
         table by table, in one transaction on the target. Both stores must be SQL
-        stores (SQLite or PostgreSQL); the target must be empty.
+        stores (SQLite or PostgreSQL); the target must be empty. Admins only: a
+        copy holds every customer, whoever may see them.
         """
+        with self._tx() as tx:
+            self._require_admin(tx, "copy the workspace")
         target = open_store(url)
         try:
             return copy_store(self.store, target)
