@@ -148,8 +148,9 @@ def add_overlapping(url: str, seed: int, policy: str) -> int:
         for phone in order:
             try:
                 ws.add_customer(
-                    Customer(name=f"Caller {phone}", phones=[phone]), on_duplicate=policy
-                )  # type: ignore[arg-type]
+                    Customer(name=f"Caller {phone}", phones=[phone]),
+                    on_duplicate=policy,  # type: ignore[arg-type]
+                )
             except DuplicateCustomer:
                 refused += 1
     return refused
