@@ -271,18 +271,25 @@ class SqliteTransaction(_LifeQueries):
         # What this transaction last read or wrote of each customer: an update then
         # writes only the columns that changed, with no extra read.
         self._seen: dict[int, Customer] = {}
+        self._prefetched: Customer | None = None
         self._options: NormalizeOptions | None = None
 
     # customers -----------------------------------------------------------------
 
     def get_customer(self, customer_id: int) -> Customer:
+        prefetched, self._prefetched = self._prefetched, None
+        if prefetched is not None and prefetched.id == customer_id:
+            return prefetched
+        return self._load(customer_id)[0]
+
+    def _load(self, customer_id: int) -> tuple[Customer, int | None]:
         row = self._db.execute(
-            f"SELECT {_SELECT} FROM customers c WHERE c.id = ?", (customer_id,)
+            f"SELECT {_SELECT}, c.merged_into FROM customers c WHERE c.id = ?", (customer_id,)
         ).fetchone()
         if row is None:
             raise NotFound(f"no customer with id {customer_id}")
         customer = self._seen[customer_id] = _customer(row)
-        return customer
+        return customer, row[-1]
 
     def lock_customer(self, customer_id: int) -> Customer:
         return self.get_customer(customer_id)  # BEGIN IMMEDIATE already holds the write lock
@@ -303,6 +310,7 @@ class SqliteTransaction(_LifeQueries):
         return self.get_customer(customer_id)
 
     def update_customer(self, customer: Customer) -> Customer:
+        self._prefetched = None
         before = self._seen.get(customer.id)
         if before is None or before.version != customer.version:
             before = self.get_customer(customer.id)
@@ -595,6 +603,7 @@ class SqliteTransaction(_LifeQueries):
         return [row[0] for row in rows]
 
     def mark_merged(self, customer_id: int, into: int) -> None:
+        self._prefetched = None
         self.get_customer(customer_id)
         self.get_customer(into)
         self._db.execute("DELETE FROM contact_keys WHERE customer_id = ?", (customer_id,))
@@ -604,12 +613,10 @@ class SqliteTransaction(_LifeQueries):
         self._db.execute("UPDATE customers SET merged_into = ? WHERE id = ?", (into, customer_id))
 
     def merged_into(self, customer_id: int) -> int | None:
-        row = self._db.execute(
-            "SELECT merged_into FROM customers WHERE id = ?", (customer_id,)
-        ).fetchone()
-        if row is None:
-            raise NotFound(f"no customer with id {customer_id}")
-        target: int | None = row[0]
+        # A use case asks this just before reading the customer: read the whole row
+        # once and hand it to that next read (a move is then one SELECT, not two).
+        customer, target = self._load(customer_id)
+        self._prefetched = customer if target is None else None
         return target
 
 
