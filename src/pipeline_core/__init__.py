@@ -35,6 +35,7 @@ from pipeline_core.events import Event, EventKind
 from pipeline_core.flows import Column, FlowDefinition
 from pipeline_core.folders import Folder
 from pipeline_core.reminders import Reminder
+from pipeline_core.reports import GroupedReport, PipelineReport, ReportConfig
 from pipeline_core.settings import LifecycleSettings
 from pipeline_core.statuses import EntryAction, Status, StatusMachine, default_status_machine
 from pipeline_core.view import CustomerTree, CustomerView, TimeSummary
@@ -65,6 +66,7 @@ __all__ = [
     "FixedClock",
     "FlowDefinition",
     "Folder",
+    "GroupedReport",
     "HandlerFailure",
     "ImportRowError",
     "InvalidStatusMachine",
@@ -72,7 +74,9 @@ __all__ = [
     "LifecycleSettings",
     "NotFound",
     "PipelineError",
+    "PipelineReport",
     "Reminder",
+    "ReportConfig",
     "RuleSyntaxError",
     "StaleDefinition",
     "Status",

@@ -640,8 +640,10 @@ def statuses_load(app: AppContext, path: str) -> None:
 
 # The customer's-life commands register themselves on the groups above.
 from pipeline_core import cli_life as _cli_life  # noqa: E402
+from pipeline_core import cli_reports as _cli_reports  # noqa: E402
 
 assert _cli_life
+assert _cli_reports
 
 
 def main() -> None:

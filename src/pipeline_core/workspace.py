@@ -29,6 +29,7 @@ from pipeline_core.serialization import converter
 from pipeline_core.statuses import StatusMachine, default_status_machine
 from pipeline_core.storage import Store, Transaction, open_store
 from pipeline_core.workspace_life import LifeMixin
+from pipeline_core.workspace_reports import ReportsMixin
 from pipeline_core.workspace_setup import SetupMixin
 
 DEFAULT_STORE_URL = "sqlite:///pipeline.db"
@@ -53,7 +54,7 @@ class _Recorder:
         return getattr(self._tx, name)
 
 
-class Workspace(LifeMixin, SetupMixin):
+class Workspace(LifeMixin, SetupMixin, ReportsMixin):
     """An open pipeline_core workspace: a store, the actor using it, and a clock.
 
     Open one with ``Workspace.open(url)``; use it as a context manager to close it.

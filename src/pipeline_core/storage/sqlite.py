@@ -20,6 +20,7 @@ from pipeline_core.customer import Customer, FieldValue
 from pipeline_core.errors import ConcurrencyError, NotFound, StoreError
 from pipeline_core.events import Event, JSONValue
 from pipeline_core.flows import FlowDefinition
+from pipeline_core.report_keys import AggregateRow, GroupKey, StageTime
 from pipeline_core.rules.ast import Rule
 from pipeline_core.rules.sql import SQL_FUNCTIONS, SQLITE, SqlValue, compile_sql
 from pipeline_core.serialization import converter, dumps, from_typed_field_value
@@ -32,6 +33,13 @@ from pipeline_core.storage.sql_common import (
     STORED_ATTRIBUTES,
     field_rows,
     typed_fields,
+)
+from pipeline_core.storage.sql_reports import (
+    SQLITE_MONTH,
+    SQLITE_STAGE_TIMES,
+    aggregate_query,
+    aggregate_rows,
+    sqlite_decimal,
 )
 from pipeline_core.storage.sqlite_schema import LATEST, MIGRATIONS
 
@@ -370,6 +378,22 @@ class SqliteTransaction(_LifeQueries):
         where, params = self._where(rule, hidden_from)
         sql = f"SELECT c.status, COUNT(*) FROM customers c WHERE {where} GROUP BY c.status"
         return {status: count for status, count in self._db.execute(sql, params)}
+
+    def aggregate(
+        self, rule: Rule, keys: Sequence[GroupKey], *, hidden_from: str | None = None
+    ) -> list[AggregateRow]:
+        where, params = self._where(rule, hidden_from)
+        sql, join_params = aggregate_query(keys, where, "?", SQLITE_MONTH, "c.value_num")
+        rows = self._db.execute(sql, [*join_params, *params])
+        return aggregate_rows(keys, rows, sqlite_decimal)
+
+    def stage_times(
+        self, rule: Rule, now: datetime, *, hidden_from: str | None = None
+    ) -> dict[str, StageTime]:
+        where, params = self._where(rule, hidden_from)
+        sql = SQLITE_STAGE_TIMES.replace("{where}", where)
+        rows = self._db.execute(sql, [*params, _iso(now)])
+        return {status: StageTime(stays, seconds) for status, stays, seconds in rows}
 
     def custom_field_kinds(self) -> dict[str, frozenset[str]]:
         # A skip scan over the (key, kind) index: a few seeks per distinct pair, not a row scan.
