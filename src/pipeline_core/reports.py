@@ -144,7 +144,9 @@ def pipeline_report(
                 column=column.name,
                 status=column.status,
                 figures=own,
-                median_time=None if time is None else timedelta(seconds=time.median_seconds),
+                median_time=None
+                if time is None
+                else timedelta(seconds=round(time.median_seconds, 3)),
                 stays=0 if time is None else time.stays,
                 conversion=None if reached == 0 else advanced / reached,
             )
