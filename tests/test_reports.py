@@ -81,7 +81,7 @@ CUSTOMER = st.fixed_dictionaries(
         "tags": st.sampled_from(
             [[], ["vip"], ["VIP "], ["cold"], ["vip", "cold"], ["Vîp", "cold"]]
         ),
-        "size": st.sampled_from([None, 1, 2, 2.5, 3.0]),
+        "size": st.sampled_from([None, 1, 2, 2.5, 3, 3.0]),  # 3 and 3.0: one group
         "moves": st.lists(
             st.tuples(st.sampled_from(STATUSES), st.sampled_from(REASONS), st.integers(0, 10**6)),
             max_size=3,
@@ -337,3 +337,29 @@ def test_alias_spellings_move_between_labels(workspace: Workspace) -> None:
     assert workspace.group_aliases() == {"Google Ads": [], "Google": ["GoogleAds", "g"]}
     with pytest.raises(InvalidValue, match="non-blank"):
         workspace.set_group_alias("X", ["  "])
+
+
+def test_aggregate_without_keys_is_one_row_or_none(workspace: Workspace) -> None:
+    with workspace.store.transaction() as tx:
+        assert tx.aggregate(MATCH_ALL, ()) == []
+    workspace.add_customer(Customer(name="a", value="10.25", currency="EUR"))
+    workspace.add_customer(Customer(name="b", value="0.5", currency="USD"))
+    workspace.add_customer(Customer(name="c"))
+    with workspace.store.transaction() as tx:
+        [row] = tx.aggregate(MATCH_ALL, ())
+        by_field = tx.aggregate(MATCH_ALL, (group_key("field:none"),))
+    assert (row.keys, row.count, row.valued, row.total) == ((), 3, 2, Decimal("10.75"))
+    assert [(r.keys, r.count) for r in by_field] == [((None,), 3)]
+
+
+def test_pipeline_report_leaves_out_customers_hidden_from_the_flow(workspace: Workspace) -> None:
+    workspace.add_flow("Sales", MATCH_ALL, [Column("New", "Lead", "#111111", 0)])
+    shown = workspace.add_customer(Customer(name="shown", value="5", currency="EUR"))
+    hidden = workspace.add_customer(Customer(name="hidden", value="7", currency="EUR"))
+    workspace.hide("Sales", hidden.id)
+    [stage] = workspace.pipeline_report("Sales").stages
+    assert (stage.figures.count, stage.stays) == (1, 1)
+    assert [v.total for v in stage.figures.values] == [Decimal("5")]
+    workspace.unhide("Sales", hidden.id)
+    [stage] = workspace.pipeline_report("Sales").stages
+    assert (stage.figures.count, stage.stays, shown.status) == (2, 2, "Lead")

@@ -68,7 +68,8 @@ class Transaction(Protocol):
 
         Per group: how many, how many have a deal value, and the sum of those values
         (exact on memory and PostgreSQL, double precision on SQLite). A customer
-        counts in each of its tags' groups when grouping by tag. No keys: one row.
+        counts in each of its tags' groups when grouping by tag. No keys: one row
+        (none if nobody matches).
         Groups are in no particular order; empty groups are absent.
         """
         ...
