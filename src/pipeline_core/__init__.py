@@ -17,6 +17,9 @@ from pipeline_core.board import Board, BoardColumn
 from pipeline_core.clock import Clock, FixedClock, SystemClock
 from pipeline_core.custom_fields import FieldDefinition
 from pipeline_core.customer import Customer
+from pipeline_core.dedupe import DuplicatePolicy, MergeResult
+from pipeline_core.duplicate_settings import DuplicateSettings
+from pipeline_core.duplicates import DuplicateCluster
 from pipeline_core.errors import (
     AlreadyConverted,
     ConcurrencyError,
@@ -34,6 +37,7 @@ from pipeline_core.errors import (
 from pipeline_core.events import Event, EventKind
 from pipeline_core.flows import Column, FlowDefinition
 from pipeline_core.folders import Folder
+from pipeline_core.normalize import ContactKey, normalize_email, normalize_phone
 from pipeline_core.reminders import Reminder
 from pipeline_core.reports import GroupedReport, PipelineReport, ReportConfig
 from pipeline_core.settings import LifecycleSettings
@@ -55,10 +59,14 @@ __all__ = [
     "Clock",
     "Column",
     "ConcurrencyError",
+    "ContactKey",
     "Customer",
     "CustomerTree",
     "CustomerView",
+    "DuplicateCluster",
     "DuplicateCustomer",
+    "DuplicatePolicy",
+    "DuplicateSettings",
     "EntryAction",
     "Event",
     "EventKind",
@@ -72,6 +80,7 @@ __all__ = [
     "InvalidStatusMachine",
     "InvalidValue",
     "LifecycleSettings",
+    "MergeResult",
     "NotFound",
     "PipelineError",
     "PipelineReport",
@@ -91,4 +100,6 @@ __all__ = [
     "Workspace",
     "__version__",
     "default_status_machine",
+    "normalize_email",
+    "normalize_phone",
 ]

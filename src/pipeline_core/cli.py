@@ -10,8 +10,9 @@ import click
 
 from pipeline_core import __version__
 from pipeline_core.customer import Customer
+from pipeline_core.dedupe import POLICIES, DuplicatePolicy
 from pipeline_core.demo import create_demo
-from pipeline_core.errors import InvalidValue, PipelineError, RuleSyntaxError
+from pipeline_core.errors import DuplicateCustomer, InvalidValue, PipelineError, RuleSyntaxError
 from pipeline_core.flows import PALETTE, Column
 from pipeline_core.render import (
     FORMATS,
@@ -164,6 +165,13 @@ def customers() -> None:
 @click.option("--team", help="The team the customer belongs to.")
 @click.option("--value", help="Deal value, a decimal number.")
 @click.option("--currency", help="Deal currency, an ISO 4217 code.")
+@click.option(
+    "--on-duplicate",
+    type=click.Choice(POLICIES),
+    help="When a phone, email or WhatsApp matches a customer: block (refuse), allow (add "
+    "anyway), merge (fold into it) or update (overwrite it). Default: the allow_duplicates "
+    "setting, else block.",
+)
 @format_option()
 @pass_app
 def customers_add(
@@ -181,6 +189,7 @@ def customers_add(
     team: str | None,
     value: str | None,
     currency: str | None,
+    on_duplicate: DuplicatePolicy | None,
     fmt: Format,
 ) -> None:
     """Add a customer called NAME."""
@@ -199,7 +208,12 @@ def customers_add(
         value=value,
         currency=currency,
     )
-    echo(customer_output(app.workspace.add_customer(customer), fmt))
+    try:
+        added = app.workspace.add_customer(customer, on_duplicate=on_duplicate)
+    except DuplicateCustomer as error:
+        hint = "--on-duplicate allow, merge or update"
+        raise click.ClickException(f"{error}; to go ahead use {hint}") from error
+    echo(customer_output(added, fmt))
 
 
 @customers.command("show")
@@ -253,6 +267,11 @@ def customers_list(
 @click.option("--value", help="New deal value ('' clears).")
 @click.option("--currency", help="New currency ('' clears).")
 @click.option("--expected-version", type=int, help="Refuse if the customer changed meanwhile.")
+@click.option(
+    "--on-duplicate",
+    type=click.Choice(("block", "allow")),
+    help="When a new phone, email or WhatsApp matches another customer: block or allow.",
+)
 @format_option()
 @pass_app
 def customers_edit(
@@ -273,6 +292,7 @@ def customers_edit(
     value: str | None,
     currency: str | None,
     expected_version: int | None,
+    on_duplicate: DuplicatePolicy | None,
     fmt: Format,
 ) -> None:
     """Change fields of customer ID; only the options given change."""
@@ -303,6 +323,7 @@ def customers_edit(
     edited = workspace.edit_customer(
         customer_id,
         expected_version=expected_version if expected_version is not None else current.version,
+        on_duplicate=on_duplicate,
         **changes,
     )
     echo(customer_output(edited, fmt))
@@ -639,10 +660,11 @@ def statuses_load(app: AppContext, path: str) -> None:
 
 
 # The customer's-life commands register themselves on the groups above.
+from pipeline_core import cli_dupes as _cli_dupes  # noqa: E402
 from pipeline_core import cli_life as _cli_life  # noqa: E402
 from pipeline_core import cli_reports as _cli_reports  # noqa: E402
 
-assert _cli_life
+assert _cli_life and _cli_dupes
 assert _cli_reports
 
 

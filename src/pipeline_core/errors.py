@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from pipeline_core.customer import Customer
+    from pipeline_core.normalize import ContactKey
 
 
 class PipelineError(Exception):
@@ -73,8 +74,11 @@ class AlreadyConverted(InvalidValue):
 class DuplicateCustomer(PipelineError):
     """Creating or editing would duplicate existing customers; carries them and the matched keys."""
 
-    def __init__(self, existing: Sequence[Customer], message: str) -> None:
+    def __init__(
+        self, existing: Sequence[Customer], message: str, keys: Sequence[ContactKey] = ()
+    ) -> None:
         self.existing = tuple(existing)
+        self.keys = tuple(keys)
         super().__init__(message)
 
 

@@ -35,6 +35,7 @@ class EventKind(enum.StrEnum):
     WORKER_UNASSIGNED = "worker_unassigned"
     EXTERNAL = "external"
     AUTOMATION_RAN = "automation_ran"
+    MERGED = "merged"
 
 
 @attrs.frozen(kw_only=True)

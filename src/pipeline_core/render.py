@@ -12,6 +12,8 @@ from tabulate import tabulate
 
 from pipeline_core.board import Board, BoardColumn
 from pipeline_core.customer import Customer
+from pipeline_core.dedupe import MergeResult
+from pipeline_core.duplicates import DuplicateCluster
 from pipeline_core.serialization import converter
 
 Format = Literal["table", "json", "csv"]
@@ -142,3 +144,68 @@ def board_output(board: Board, fmt: Format) -> str:
     grid = [[lane[i] if i < len(lane) else "" for lane in lanes] for i in range(depth)]
     title = f"{board.flow}: {board.total} customer(s)\n"
     return title + tabulate(grid, headers=headers, tablefmt="simple") + "\n"
+
+
+def cluster_records(clusters: Iterable[DuplicateCluster]) -> list[dict[str, Any]]:
+    """Duplicate clusters as JSON objects: the shared keys and the customers' records."""
+    return [
+        {
+            "cluster": number,
+            "keys": [{"kind": key.kind, "key": key.key} for key in cluster.keys],
+            "customer_ids": list(cluster.customer_ids),
+            "customers": [customer_record(c) for c in cluster.customers],
+        }
+        for number, cluster in enumerate(clusters, start=1)
+    ]
+
+
+def clusters_output(clusters: Sequence[DuplicateCluster], fmt: Format) -> str:
+    """Duplicate clusters: JSON objects, or one table/CSV row per customer with its cluster."""
+    records = cluster_records(clusters)
+    if fmt == "json":
+        return json_text(records)
+    rows = [
+        {
+            "cluster": record["cluster"],
+            "id": customer["id"],
+            "name": customer["name"],
+            "emails": customer["emails"],
+            "phones": customer["phones"],
+            "whatsapp": customer["whatsapp"],
+            "shared keys": [f"{k['kind']} {k['key']}" for k in record["keys"]],
+        }
+        for record in records
+        for customer in record["customers"]
+    ]
+    columns = ["cluster", "id", "name", "emails", "phones", "whatsapp", "shared keys"]
+    if fmt == "csv":
+        return records_csv(rows, columns)
+    if not rows:
+        return "No duplicates.\n"
+    return records_table(rows, columns)
+
+
+def merge_output(result: MergeResult, fmt: Format) -> str:
+    """A merge's result: the primary as stored (or as it would be) and what came from where."""
+    record: dict[str, Any] = {
+        "dry_run": result.dry_run,
+        "merged": list(result.merged),
+        "details": result.details,
+        "customer": customer_record(result.customer),
+    }
+    if fmt == "json":
+        return json_text(record)
+    if fmt == "csv":
+        return records_csv([flatten_fields(record["customer"])])
+    verb = "Would merge" if result.dry_run else "Merged"
+    lines = [f"{verb} {', '.join(f'#{i}' for i in result.merged)} into #{result.customer.id}"]
+    parts = result.details.get("merged")
+    for part in parts if isinstance(parts, list) else []:
+        if isinstance(part, dict):
+            got = "; ".join(
+                f"{name} {cell(value)}"
+                for name, value in part.items()
+                if name not in ("id", "name")
+            )
+            lines.append(f"  from #{part['id']} ({part['name']}): {got or 'nothing new'}")
+    return "\n".join(lines) + "\n" + key_value_table(flatten_fields(record["customer"]))

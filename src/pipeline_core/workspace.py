@@ -9,11 +9,13 @@ from typing import Any, Self, cast
 
 import attrs
 
+from pipeline_core.activity import Task, TimeEntry
 from pipeline_core.automation import SETTINGS_KEY as AUTOMATIONS_KEY
 from pipeline_core.automation import Hooks
 from pipeline_core.board import Board, BoardColumn
 from pipeline_core.clock import Clock, SystemClock
 from pipeline_core.customer import EDITABLE_FIELDS, Customer
+from pipeline_core.dedupe import DuplicatePolicy, resolve
 from pipeline_core.errors import ConcurrencyError, InvalidValue
 from pipeline_core.events import Event, EventKind, JSONValue
 from pipeline_core.flows import PALETTE, Column, FlowDefinition, FlowExplanation
@@ -28,6 +30,7 @@ from pipeline_core.rules.sql import POSTGRES, SQLITE, Compiled, Dialect, compile
 from pipeline_core.serialization import converter
 from pipeline_core.statuses import StatusMachine, default_status_machine
 from pipeline_core.storage import Store, Transaction, open_store
+from pipeline_core.workspace_dupes import DuplicatesMixin
 from pipeline_core.workspace_life import LifeMixin
 from pipeline_core.workspace_reports import ReportsMixin
 from pipeline_core.workspace_setup import SetupMixin
@@ -45,16 +48,46 @@ class _Recorder:
     def __init__(self, tx: Transaction, outbox: list[Event]) -> None:
         self._tx = tx
         self._outbox = outbox
+        self._live: dict[int, int] = {}
+
+    def _resolved(self, customer_id: int) -> int:
+        # A merged customer's old id leads to its primary, for reads and for anything
+        # attached to it; remembered, so that a use case pays the look-up once per id.
+        if customer_id not in self._live:
+            self._live[customer_id] = resolve(self._tx, customer_id)
+        return self._live[customer_id]
+
+    def get_customer(self, customer_id: int) -> Customer:
+        return self._tx.get_customer(self._resolved(customer_id))
 
     def append_events(self, events: Sequence[Event]) -> None:
+        events = [
+            e
+            if self._resolved(e.customer_id) == e.customer_id
+            else attrs.evolve(e, customer_id=self._resolved(e.customer_id))
+            for e in events
+        ]
         self._tx.append_events(events)
         self._outbox.extend(events)
+
+    def mark_merged(self, customer_id: int, into: int) -> None:
+        self._tx.mark_merged(customer_id, into)
+        self._live.clear()
+
+    def insert_task(self, task: Task) -> Task:
+        return self._tx.insert_task(
+            attrs.evolve(task, customer_id=self._resolved(task.customer_id))
+        )
+
+    def insert_time_entry(self, entry: TimeEntry) -> TimeEntry:
+        resolved = attrs.evolve(entry, customer_id=self._resolved(entry.customer_id))
+        return self._tx.insert_time_entry(resolved)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._tx, name)
 
 
-class Workspace(LifeMixin, SetupMixin, ReportsMixin):
+class Workspace(DuplicatesMixin, LifeMixin, SetupMixin, ReportsMixin):
     """An open pipeline_core workspace: a store, the actor using it, and a clock.
 
     Open one with ``Workspace.open(url)``; use it as a context manager to close it.
@@ -140,8 +173,19 @@ class Workspace(LifeMixin, SetupMixin, ReportsMixin):
 
     # customers ---------------------------------------------------------------------
 
-    def add_customer(self, customer: Customer) -> Customer:
-        """Store a new customer; an empty status means the machine's initial status."""
+    def add_customer(
+        self, customer: Customer, *, on_duplicate: DuplicatePolicy | None = None
+    ) -> Customer:
+        """Store a new customer; an empty status means the machine's initial status.
+
+        If its phones, emails or WhatsApp match live customers, ``on_duplicate``
+        decides (default: the ``allow_duplicates`` setting, else ``block``):
+        ``block`` raises ``DuplicateCustomer`` naming them, ``allow`` adds it
+        anyway, ``merge`` folds it into the oldest match (that customer wins,
+        blanks are filled, contacts and tags are added) and ``update`` writes the
+        new values over the oldest match; both return the existing customer.
+        See docs/duplicates.md.
+        """
         now = self.clock.now()
         with self._tx() as tx:
             machine = self._machine_for(tx, customer.folder)
@@ -161,12 +205,15 @@ class Workspace(LifeMixin, SetupMixin, ReportsMixin):
             if status.outcome == "lost":
                 reason = self._lifecycle(tx).lost_reason(*_split_reason(customer.lost_reason))
             draft = enter_status(draft, status, now, reason)
+            existing = self._on_duplicate(tx, draft, on_duplicate)
+            if existing is not None:
+                return existing
             stored = tx.insert_customer(draft)
             tx.append_events([self._event(stored.id, EventKind.CREATED, status=stored.status)])
             return stored
 
     def get_customer(self, customer_id: int) -> Customer:
-        """The customer with that id; ``NotFound`` if there is none."""
+        """The customer with that id (a merged one's id leads to its primary); else ``NotFound``."""
         with self._tx() as tx:
             return tx.get_customer(customer_id)
 
@@ -230,12 +277,20 @@ class Workspace(LifeMixin, SetupMixin, ReportsMixin):
         return bind_dates(self._checked(tx, rule), self._rules_today())
 
     def edit_customer(
-        self, customer_id: int, *, expected_version: int | None = None, **changes: Any
+        self,
+        customer_id: int,
+        *,
+        expected_version: int | None = None,
+        on_duplicate: DuplicatePolicy | None = None,
+        **changes: Any,
     ) -> Customer:
         """Change fields of a customer; one event per changed field.
 
         Only fields in ``EDITABLE_FIELDS`` may change here: status moves go
         through ``move``. ``expected_version`` guards against lost updates.
+        A phone, email or WhatsApp that the edit adds and another live customer
+        holds raises ``DuplicateCustomer`` unless ``on_duplicate`` is ``allow``
+        (default: the ``allow_duplicates`` setting); use ``merge`` to combine.
         """
         unknown = sorted(set(changes) - EDITABLE_FIELDS)
         if unknown:
@@ -246,19 +301,17 @@ class Workspace(LifeMixin, SetupMixin, ReportsMixin):
             current = self._current(tx, customer_id, expected_version)
             edited = attrs.evolve(current, **changes)
             if edited.parent_id != current.parent_id and edited.parent_id is not None:
-                self._check_parent(tx, customer_id, edited.parent_id)
+                parent_id = resolve(tx, edited.parent_id)
+                edited = attrs.evolve(edited, parent_id=parent_id)
+                self._check_parent(tx, current.id, parent_id)
             if edited.folder != current.folder:
                 self._check_folder_status(tx, edited)
             if "fields" in changes:
                 edited = attrs.evolve(
                     edited, fields=self._checked_fields(tx, edited.folder, edited.fields)
                 )
-            events = self._edit_events(current, edited)
-            if not events:
-                return current
-            stored = tx.update_customer(attrs.evolve(edited, updated_at=self.clock.now()))
-            tx.append_events(events)
-            return stored
+            self._check_edit_duplicates(tx, current, edited, on_duplicate)
+            return self._save_changes(tx, current, edited)
 
     def _current(self, tx: Transaction, customer_id: int, expected: int | None) -> Customer:
         current = tx.get_customer(customer_id)
@@ -377,8 +430,7 @@ class Workspace(LifeMixin, SetupMixin, ReportsMixin):
         """Every event of a customer, oldest first; only those of ``kinds`` if given."""
         wanted = None if kinds is None else {EventKind(kind) for kind in kinds}
         with self._tx() as tx:
-            tx.get_customer(customer_id)
-            events = tx.events(customer_id)
+            events = tx.events(tx.get_customer(customer_id).id)
         return [event for event in events if wanted is None or event.kind in wanted]
 
     # flows and boards --------------------------------------------------------------
@@ -451,6 +503,8 @@ class Workspace(LifeMixin, SetupMixin, ReportsMixin):
     def _set_hidden(self, flow: str, customer_id: int, *, hidden: bool) -> bool:
         kind = EventKind.HIDDEN_FROM_FLOW if hidden else EventKind.SHOWN_IN_FLOW
         with self._tx() as tx:
+            tx.get_flow(flow)  # an unknown flow is named before an unknown customer
+            customer_id = tx.get_customer(customer_id).id
             changed = tx.set_hidden(flow, customer_id, hidden)
             if changed:
                 tx.append_events([self._event(customer_id, kind, flow=flow)])
@@ -507,7 +561,7 @@ class Workspace(LifeMixin, SetupMixin, ReportsMixin):
         with self._tx() as tx:
             definition = tx.get_flow(flow)
             customer = tx.get_customer(customer_id)
-            hidden = customer_id in tx.hidden_customers(flow)
+            hidden = customer.id in tx.hidden_customers(flow)
         tree = explain(definition.rule, customer, today=self._rules_today())
         on_board = tree.holds and not hidden
         column = next((c.name for c in definition.columns if c.status == customer.status), None)

@@ -91,7 +91,7 @@ class LifeMixin(WorkspaceBase):
 
     def _timeline_of(self, customer_id: int, kind: EventKind) -> list[Event]:
         with self._tx() as tx:
-            tx.get_customer(customer_id)
+            customer_id = tx.get_customer(customer_id).id  # a merged customer's old id: its primary
             return [event for event in tx.events(customer_id) if event.kind is kind]
 
     def log_contact(
@@ -528,6 +528,7 @@ class LifeMixin(WorkspaceBase):
         """Everything about one customer: profile, family, tasks, follow-up, time, latest events."""
         with self._tx() as tx:
             customer = tx.get_customer(customer_id)
+            customer_id = customer.id  # a merged customer's old id shows its primary
             settings = self._lifecycle(tx)
             today = self.clock.now().astimezone(settings.zone).date()
             parent = None if customer.parent_id is None else tx.get_customer(customer.parent_id)

@@ -15,9 +15,12 @@ import attrs
 
 from pipeline_core.activity import Task, TimeEntry
 from pipeline_core.customer import Customer
+from pipeline_core.duplicate_settings import SETTINGS_KEY as DUPLICATES_KEY
+from pipeline_core.duplicate_settings import normalize_options
 from pipeline_core.errors import ConcurrencyError, NotFound
 from pipeline_core.events import Event, EventKind, JSONValue
 from pipeline_core.flows import FlowDefinition
+from pipeline_core.normalize import ContactKey, index_keys
 from pipeline_core.report_keys import AggregateRow, GroupKey, StageTime, field_label, merge_rows
 from pipeline_core.rules.ast import Rule
 from pipeline_core.rules.evaluate import compile_predicate
@@ -55,6 +58,10 @@ class _State:
     settings: dict[str, JSONValue] = attrs.Factory(dict)
     tasks: dict[int, Task] = attrs.Factory(dict)
     time_entries: dict[int, TimeEntry] = attrs.Factory(dict)
+    # The contact-key index: values are immutable so that a shallow copy is a snapshot.
+    keys: dict[int, tuple[ContactKey, ...]] = attrs.Factory(dict)
+    index: dict[ContactKey, frozenset[int]] = attrs.Factory(dict)
+    merged: dict[int, int] = attrs.Factory(dict)
 
     def copy(self) -> _State:
         return _State(
@@ -67,6 +74,9 @@ class _State:
             settings=dict(self.settings),
             tasks=dict(self.tasks),
             time_entries=dict(self.time_entries),
+            keys=dict(self.keys),
+            index=dict(self.index),
+            merged=dict(self.merged),
         )
 
 
@@ -96,6 +106,7 @@ class MemoryTransaction:
         stored = attrs.evolve(customer, id=state.next_customer_id, version=1)
         state.customers[stored.id] = stored
         state.next_customer_id += 1
+        self._index(stored)
         return stored
 
     def update_customer(self, customer: Customer) -> Customer:
@@ -104,12 +115,37 @@ class MemoryTransaction:
             raise ConcurrencyError(customer.id, customer.version, current.version)
         stored = attrs.evolve(customer, version=customer.version + 1)
         self._w.customers[stored.id] = stored
+        if customer.id not in self._state.merged:
+            self._index(stored)
         return stored
+
+    def _index(self, customer: Customer) -> None:
+        options = normalize_options(self._state.settings.get(DUPLICATES_KEY))
+        self._unindex(customer.id)
+        state = self._w
+        keys = index_keys(customer, options)
+        state.keys[customer.id] = keys
+        for key in keys:
+            state.index[key] = state.index.get(key, frozenset()) | {customer.id}
+
+    def _unindex(self, customer_id: int) -> None:
+        state = self._w
+        for key in state.keys.pop(customer_id, ()):
+            remaining = state.index[key] - {customer_id}
+            if remaining:
+                state.index[key] = remaining
+            else:
+                del state.index[key]
+
+    def _live(self) -> Iterator[Customer]:
+        """Every customer but the tombstones of merges, which leave every list."""
+        merged = self._state.merged
+        return (c for c in self._state.customers.values() if c.id not in merged)
 
     def _members(self, rule: Rule, hidden_from: str | None) -> Iterator[Customer]:
         predicate = compile_predicate(rule)
         hidden = self._state.hidden.get(hidden_from, set()) if hidden_from else set()
-        for customer in self._state.customers.values():
+        for customer in self._live():
             if customer.id not in hidden and predicate(customer):
                 yield customer
 
@@ -246,19 +282,17 @@ class MemoryTransaction:
         return sorted(keep, key=lambda c: c.id)
 
     def children(self, parent_id: int) -> list[Customer]:
-        return self._sorted(c for c in self._state.customers.values() if c.parent_id == parent_id)
+        return self._sorted(c for c in self._live() if c.parent_id == parent_id)
 
     def customers_of_worker(self, worker: str) -> list[Customer]:
-        return self._sorted(c for c in self._state.customers.values() if worker in c.workers)
+        return self._sorted(c for c in self._live() if worker in c.workers)
 
     def customers_with_field(self, key: str) -> list[Customer]:
-        return self._sorted(c for c in self._state.customers.values() if key in c.fields)
+        return self._sorted(c for c in self._live() if key in c.fields)
 
     def follow_ups_until(self, last_day: date) -> list[Customer]:
         due = [
-            c
-            for c in self._state.customers.values()
-            if c.next_follow_up is not None and c.next_follow_up <= last_day
+            c for c in self._live() if c.next_follow_up is not None and c.next_follow_up <= last_day
         ]
         return sorted(due, key=lambda c: (c.next_follow_up or last_day, c.id))
 
@@ -313,6 +347,70 @@ class MemoryTransaction:
             and (worker is None or entry.worker == worker)
         ]
         return sorted(found, key=lambda e: (e.at, e.id))
+
+    # contact keys and merges ------------------------------------------------------
+
+    def find_by_keys(self, keys: Sequence[ContactKey]) -> list[tuple[ContactKey, int]]:
+        found = [
+            (key, customer_id)
+            for key in dict.fromkeys(keys)
+            for customer_id in self._state.index.get(key, ())
+        ]
+        return sorted(found, key=lambda pair: (pair[1], pair[0].kind, pair[0].key))
+
+    def contact_keys(self, customer_id: int) -> list[ContactKey]:
+        return list(self._state.keys.get(customer_id, ()))
+
+    def rebuild_contact_keys(self) -> None:
+        state = self._w
+        state.keys.clear()
+        state.index.clear()
+        for customer in list(self._live()):
+            self._index(customer)
+
+    def duplicate_groups(self) -> list[tuple[ContactKey, tuple[int, ...]]]:
+        return sorted(
+            (key, tuple(sorted(ids))) for key, ids in self._state.index.items() if len(ids) > 1
+        )
+
+    def get_customers(self, customer_ids: Sequence[int]) -> list[Customer]:
+        customers = self._state.customers
+        return [customers[i] for i in sorted(set(customer_ids)) if i in customers]
+
+    def move_attachments(self, from_id: int, to_id: int) -> dict[str, list[int]]:
+        self.get_customer(to_id)
+        state = self._w
+        moved: dict[str, list[int]] = {"events": [], "tasks": [], "time_entries": []}
+        for position, event in enumerate(state.events):
+            if event.customer_id == from_id:
+                state.events[position] = attrs.evolve(event, customer_id=to_id)
+                moved["events"].append(event.id)
+        for task in sorted(state.tasks.values(), key=lambda t: t.id):
+            if task.customer_id == from_id:
+                state.tasks[task.id] = attrs.evolve(task, customer_id=to_id)
+                moved["tasks"].append(task.id)
+        for entry in sorted(state.time_entries.values(), key=lambda e: e.id):
+            if entry.customer_id == from_id:
+                state.time_entries[entry.id] = attrs.evolve(entry, customer_id=to_id)
+                moved["time_entries"].append(entry.id)
+        return moved
+
+    def hidden_flows(self, customer_id: int) -> list[str]:
+        return sorted(flow for flow, ids in self._state.hidden.items() if customer_id in ids)
+
+    def mark_merged(self, customer_id: int, into: int) -> None:
+        self.get_customer(customer_id)
+        self.get_customer(into)
+        state = self._w
+        self._unindex(customer_id)
+        for tombstone, target in list(state.merged.items()):
+            if target == customer_id:
+                state.merged[tombstone] = into
+        state.merged[customer_id] = into
+
+    def merged_into(self, customer_id: int) -> int | None:
+        self.get_customer(customer_id)
+        return self._state.merged.get(customer_id)
 
 
 class MemoryStore:

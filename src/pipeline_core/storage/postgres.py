@@ -14,19 +14,23 @@ import attrs
 
 from pipeline_core.activity import Task, TimeEntry
 from pipeline_core.customer import Customer, FieldValue
+from pipeline_core.duplicate_settings import SETTINGS_KEY as DUPLICATES_KEY
+from pipeline_core.duplicate_settings import normalize_options
 from pipeline_core.errors import ConcurrencyError, InvalidValue, NotFound, StoreError
 from pipeline_core.events import Event, JSONValue
 from pipeline_core.flows import FlowDefinition
+from pipeline_core.normalize import ContactKey, NormalizeOptions, contact_keys, index_keys
 from pipeline_core.report_keys import AggregateRow, GroupKey, StageTime
 from pipeline_core.rules.ast import Rule
 from pipeline_core.rules.casefold import postgres_casefold_function
 from pipeline_core.rules.sql import POSTGRES, SqlValue, compile_sql
 from pipeline_core.serialization import converter, from_typed_field_value
 from pipeline_core.statuses import StatusMachine
-from pipeline_core.storage.postgres_schema import LATEST, MIGRATIONS
+from pipeline_core.storage.postgres_schema import CONTACT_KEYS_SINCE, LATEST, MIGRATIONS
 from pipeline_core.storage.protocol import SCHEMA_VERSION, Order
 from pipeline_core.storage.sql_common import (
     HIDDEN_CLAUSE,
+    LIVE_CLAUSE,
     READ_COLUMNS,
     STORED_ATTRIBUTES,
     field_rows,
@@ -134,7 +138,7 @@ class _LifeQueries:
         )
 
     def _customers(self, where: str, params: Sequence[Any], order: str = "c.id") -> list[Customer]:
-        sql = f"SELECT {_SELECT} FROM customers c WHERE {where} ORDER BY {order}"
+        sql = f"SELECT {_SELECT} FROM customers c WHERE {LIVE_CLAUSE.format(rule=where)} ORDER BY {order}"
         return [_customer(row) for row in self._db.execute(sql, params).fetchall()]
 
     def children(self, parent_id: int) -> list[Customer]:
@@ -228,6 +232,7 @@ class PostgresTransaction(_LifeQueries):
 
     def __init__(self, connection: psycopg.Connection[Any]) -> None:
         self._db = connection
+        self._options: NormalizeOptions | None = None
 
     def get_customer(self, customer_id: int) -> Customer:
         row = self._one(f"SELECT {_SELECT} FROM customers c WHERE c.id = %s", (customer_id,))
@@ -239,10 +244,15 @@ class PostgresTransaction(_LifeQueries):
         customer_id: int = self._one(_INSERT, [value for _, value in _encode(customer)])[0]
         self._write_tags(customer_id, customer.tags, replace=False)
         self._write_fields(customer_id, dict(customer.fields), replace=False)
+        self._write_keys(customer_id, index_keys(customer, self._normalize_options()))
         return self.get_customer(customer_id)
 
     def update_customer(self, customer: Customer) -> Customer:
-        row = self._one("SELECT version, tags, fields FROM customers WHERE id = %s", (customer.id,))
+        row = self._one(
+            "SELECT version, tags, fields, emails, phones, whatsapp, country, merged_into"
+            " FROM customers WHERE id = %s",
+            (customer.id,),
+        )
         if row is None:
             raise NotFound(f"no customer with id {customer.id}")
         if row[0] != customer.version:
@@ -258,7 +268,34 @@ class PostgresTransaction(_LifeQueries):
             self._write_tags(customer.id, customer.tags, replace=True)
         if typed_fields(customer.fields) != row[2]:
             self._write_fields(customer.id, dict(customer.fields), replace=True)
+        contacts = [
+            list(customer.emails),
+            list(customer.phones),
+            customer.whatsapp,
+            customer.country,
+        ]
+        if row[7] is None and contacts != list(row[3:7]):
+            self._db.execute("DELETE FROM contact_keys WHERE customer_id = %s", (customer.id,))
+            self._write_keys(customer.id, index_keys(customer, self._normalize_options()))
         return attrs.evolve(customer, version=customer.version + 1)
+
+    def _normalize_options(self) -> NormalizeOptions:
+        if self._options is None:
+            self._options = normalize_options(self.get_setting(DUPLICATES_KEY))
+        return self._options
+
+    def _write_keys(self, customer_id: int, keys: Sequence[ContactKey]) -> None:
+        self._insert_keys([(key.kind, key.key, customer_id) for key in keys])
+
+    def _insert_keys(self, rows: list[tuple[str, str, int]]) -> None:
+        if rows:
+            with self._db.cursor() as cursor:
+                cursor.executemany(
+                    "INSERT INTO contact_keys (kind, key, customer_id) VALUES (%s, %s, %s)"
+                    " ON CONFLICT DO NOTHING",
+                    rows,
+                )
+        rows.clear()
 
     def _write_tags(self, customer_id: int, tags: Sequence[str], *, replace: bool) -> None:
         if replace:
@@ -286,7 +323,7 @@ class PostgresTransaction(_LifeQueries):
 
     def _where(self, rule: Rule, hidden_from: str | None) -> tuple[str, list[SqlValue]]:
         compiled = compile_sql(rule, POSTGRES)
-        sql, params = compiled.sql, list(compiled.params)
+        sql, params = LIVE_CLAUSE.format(rule=compiled.sql), list(compiled.params)
         if hidden_from is not None:
             sql += HIDDEN_CLAUSE.format(mark="%s")
             params.append(hidden_from)
@@ -425,6 +462,98 @@ class PostgresTransaction(_LifeQueries):
         ).fetchall()
         return [row[0] for row in rows]
 
+    # settings, contact keys and merges --------------------------------------------
+
+    def put_setting(self, key: str, value: JSONValue) -> None:
+        super().put_setting(key, value)
+        self._options = None  # the duplicate settings may have changed
+
+    def find_by_keys(self, keys: Sequence[ContactKey]) -> list[tuple[ContactKey, int]]:
+        wanted = list(dict.fromkeys(keys))
+        if not wanted:
+            return []
+        rows = self._db.execute(
+            "SELECT k.kind, k.key, k.customer_id FROM contact_keys k"
+            " JOIN unnest(%s::text[], %s::text[]) AS w(kind, key)"
+            " ON k.kind = w.kind AND k.key = w.key",
+            ([key.kind for key in wanted], [key.key for key in wanted]),
+        ).fetchall()
+        found = [(ContactKey(kind, key), customer_id) for kind, key, customer_id in rows]
+        return sorted(found, key=lambda pair: (pair[1], pair[0].kind, pair[0].key))
+
+    def contact_keys(self, customer_id: int) -> list[ContactKey]:
+        rows = self._db.execute(
+            "SELECT kind, key FROM contact_keys WHERE customer_id = %s", (customer_id,)
+        ).fetchall()
+        return [ContactKey(kind, key) for kind, key in rows]
+
+    def rebuild_contact_keys(self) -> None:
+        options = self._normalize_options()
+        self._db.execute("DELETE FROM contact_keys")
+        rows = self._db.execute(
+            "SELECT id, emails, phones, whatsapp, country FROM customers"
+            " WHERE merged_into IS NULL ORDER BY id"
+        ).fetchall()
+        batch: list[tuple[str, str, int]] = []
+        for customer_id, emails, phones, whatsapp, country in rows:
+            keys = contact_keys(emails, phones, whatsapp, country, options)
+            batch.extend((key.kind, key.key, customer_id) for key in keys if key.valid)
+            if len(batch) >= 10_000:
+                self._insert_keys(batch)
+        self._insert_keys(batch)
+
+    def duplicate_groups(self) -> list[tuple[ContactKey, tuple[int, ...]]]:
+        # As in SQLite: the shared keys first, then their holders by index look-ups.
+        rows = self._db.execute(
+            "SELECT s.kind, s.key, (SELECT array_agg(k.customer_id ORDER BY k.customer_id)"
+            " FROM contact_keys k WHERE k.kind = s.kind AND k.key = s.key)"
+            " FROM (SELECT kind, key FROM contact_keys GROUP BY kind, key HAVING COUNT(*) > 1) s"
+            " ORDER BY s.kind, s.key"
+        ).fetchall()
+        return [(ContactKey(kind, key), tuple(ids)) for kind, key, ids in rows]
+
+    def get_customers(self, customer_ids: Sequence[int]) -> list[Customer]:
+        rows = self._db.execute(
+            f"SELECT {_SELECT} FROM customers c WHERE c.id = ANY(%s) ORDER BY c.id",
+            (sorted(set(customer_ids)),),
+        ).fetchall()
+        return [_customer(row) for row in rows]
+
+    def move_attachments(self, from_id: int, to_id: int) -> dict[str, list[int]]:
+        self.get_customer(to_id)
+        moved: dict[str, list[int]] = {}
+        for table in ("events", "tasks", "time_entries"):
+            rows = self._db.execute(
+                f"UPDATE {table} SET customer_id = %s WHERE customer_id = %s RETURNING id",
+                (to_id, from_id),
+            ).fetchall()
+            moved[table] = sorted(row[0] for row in rows)
+        return moved
+
+    def hidden_flows(self, customer_id: int) -> list[str]:
+        rows = self._db.execute(
+            "SELECT f.name FROM flow_hides h JOIN flows f ON f.id = h.flow_id"
+            " WHERE h.customer_id = %s ORDER BY f.name",
+            (customer_id,),
+        ).fetchall()
+        return [row[0] for row in rows]
+
+    def mark_merged(self, customer_id: int, into: int) -> None:
+        self.get_customer(customer_id)
+        self.get_customer(into)
+        self._db.execute("DELETE FROM contact_keys WHERE customer_id = %s", (customer_id,))
+        self._db.execute(
+            "UPDATE customers SET merged_into = %s WHERE merged_into = %s", (into, customer_id)
+        )
+        self._db.execute("UPDATE customers SET merged_into = %s WHERE id = %s", (into, customer_id))
+
+    def merged_into(self, customer_id: int) -> int | None:
+        row = self._one("SELECT merged_into FROM customers WHERE id = %s", (customer_id,))
+        if row is None:
+            raise NotFound(f"no customer with id {customer_id}")
+        target: int | None = row[0]
+        return target
+
 
 class PostgresStore:
     """A store in one PostgreSQL database. URL: ``postgresql://user@host:port/dbname``."""
@@ -490,6 +619,8 @@ class PostgresStore:
                 for step in range(version + 1, LATEST + 1):
                     for statement in MIGRATIONS[step]:
                         self._db.execute(statement)
+                if 0 < version < CONTACT_KEYS_SINCE <= LATEST:
+                    PostgresTransaction(self._db).rebuild_contact_keys()
                 self._db.execute(
                     f"INSERT INTO {META_TABLE} (key, value) VALUES ('schema_version', %s)"
                     " ON CONFLICT (key) DO UPDATE SET value = excluded.value",

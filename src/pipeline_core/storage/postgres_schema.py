@@ -78,7 +78,19 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         )""",
         "CREATE TABLE settings (key TEXT PRIMARY KEY, value JSONB NOT NULL)",
     ),
-    2: (),
+    # Duplicates: as SQLite's migration 2 (the store fills in the keys of older customers).
+    2: (
+        """CREATE TABLE contact_keys (
+            kind TEXT NOT NULL,
+            key TEXT NOT NULL,
+            customer_id BIGINT NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+            PRIMARY KEY (kind, key, customer_id)
+        )""",
+        "CREATE INDEX contact_keys_customer ON contact_keys(customer_id)",
+        "ALTER TABLE customers ADD COLUMN merged_into BIGINT REFERENCES customers(id)",
+        "CREATE INDEX customers_merged_into ON customers(merged_into) WHERE merged_into IS NOT NULL",
+        "CREATE INDEX flow_hides_customer ON flow_hides(customer_id)",
+    ),
     3: (
         "ALTER TABLE customers ADD COLUMN closed_at TIMESTAMPTZ",
         "ALTER TABLE customers ADD COLUMN lost_reason TEXT",
@@ -111,3 +123,6 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
 """Statements that take a store from version N-1 to N."""
 
 LATEST = max(MIGRATIONS)
+
+CONTACT_KEYS_SINCE = 2
+"""The migration that added contact keys: a store migrating across it recomputes them."""

@@ -11,6 +11,7 @@ from pipeline_core.activity import Task, TimeEntry
 from pipeline_core.customer import Customer
 from pipeline_core.events import Event, JSONValue
 from pipeline_core.flows import FlowDefinition
+from pipeline_core.normalize import ContactKey
 from pipeline_core.report_keys import AggregateRow, GroupKey, StageTime
 from pipeline_core.rules.ast import Rule
 from pipeline_core.statuses import StatusMachine
@@ -192,6 +193,61 @@ class Transaction(Protocol):
         self, *, customer_id: int | None = None, worker: str | None = None
     ) -> list[TimeEntry]:
         """Time entries of one customer and/or one worker, by time then id."""
+        ...
+
+    # contact keys and merges (duplicates) -----------------------------------------
+
+    def find_by_keys(self, keys: Sequence[ContactKey]) -> list[tuple[ContactKey, int]]:
+        """``(key, customer id)`` for every live customer holding one of ``keys``; an index look-up.
+
+        Customers' valid contact keys are indexed by ``insert_customer`` and
+        ``update_customer`` (see ``pipeline_core.normalize.index_keys``), with the
+        normalization options of the stored duplicate settings.
+        """
+        ...
+
+    def contact_keys(self, customer_id: int) -> list[ContactKey]:
+        """The indexed keys of one customer (none for a tombstone)."""
+        ...
+
+    def rebuild_contact_keys(self) -> None:
+        """Recompute every live customer's keys (after a setting that changes them changed)."""
+        ...
+
+    def duplicate_groups(self) -> list[tuple[ContactKey, tuple[int, ...]]]:
+        """Every key held by two or more live customers, with their ids ascending; in key order.
+
+        Backends find the shared keys with a GROUP BY over the key index, never by
+        comparing customers pairwise.
+        """
+        ...
+
+    def get_customers(self, customer_ids: Sequence[int]) -> list[Customer]:
+        """The customers with these ids, in id order; unknown ids are left out."""
+        ...
+
+    def move_attachments(self, from_id: int, to_id: int) -> dict[str, list[int]]:
+        """Move the events, tasks and time entries of ``from_id`` to ``to_id``.
+
+        Returns the moved ids by kind (``events``, ``tasks``, ``time_entries``).
+        """
+        ...
+
+    def hidden_flows(self, customer_id: int) -> list[str]:
+        """Names of the flows a customer is hidden from, by name."""
+        ...
+
+    def mark_merged(self, customer_id: int, into: int) -> None:
+        """Turn a customer into a tombstone pointing at ``into``.
+
+        It drops its contact keys and leaves finds, counts, children, worker and
+        follow-up lists and duplicate groups; tombstones that pointed at it now
+        point at ``into``.
+        """
+        ...
+
+    def merged_into(self, customer_id: int) -> int | None:
+        """The customer a tombstone was merged into; None for a live customer."""
         ...
 
 

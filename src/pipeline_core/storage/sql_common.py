@@ -25,6 +25,12 @@ MOMENT_ATTRIBUTES = frozenset(
 )
 """Customer attributes that are timezone-aware datetimes."""
 
+CONTACT_ATTRIBUTES = frozenset({"emails", "phones", "whatsapp", "country"})
+"""Customer attributes that contact keys are computed from: changing one re-indexes the keys."""
+
+LIVE_CLAUSE = "c.merged_into IS NULL AND ({rule})"
+"""A compiled rule restricted to live customers: tombstones of merges leave every list."""
+
 HIDDEN_CLAUSE = (
     " AND NOT EXISTS (SELECT 1 FROM flow_hides h JOIN flows f ON f.id = h.flow_id"
     " WHERE f.name = {mark} AND h.customer_id = c.id)"

@@ -17,9 +17,12 @@ import attrs
 
 from pipeline_core.activity import Task, TimeEntry
 from pipeline_core.customer import Customer, FieldValue
+from pipeline_core.duplicate_settings import SETTINGS_KEY as DUPLICATES_KEY
+from pipeline_core.duplicate_settings import normalize_options
 from pipeline_core.errors import ConcurrencyError, NotFound, StoreError
 from pipeline_core.events import Event, JSONValue
 from pipeline_core.flows import FlowDefinition
+from pipeline_core.normalize import ContactKey, NormalizeOptions, contact_keys, index_keys
 from pipeline_core.report_keys import AggregateRow, GroupKey, StageTime
 from pipeline_core.rules.ast import Rule
 from pipeline_core.rules.sql import SQL_FUNCTIONS, SQLITE, SqlValue, compile_sql
@@ -27,7 +30,9 @@ from pipeline_core.serialization import converter, dumps, from_typed_field_value
 from pipeline_core.statuses import StatusMachine
 from pipeline_core.storage.protocol import SCHEMA_VERSION, Order
 from pipeline_core.storage.sql_common import (
+    CONTACT_ATTRIBUTES,
     HIDDEN_CLAUSE,
+    LIVE_CLAUSE,
     MOMENT_ATTRIBUTES,
     READ_COLUMNS,
     STORED_ATTRIBUTES,
@@ -41,7 +46,7 @@ from pipeline_core.storage.sql_reports import (
     aggregate_rows,
     sqlite_decimal,
 )
-from pipeline_core.storage.sqlite_schema import LATEST, MIGRATIONS
+from pipeline_core.storage.sqlite_schema import CONTACT_KEYS_SINCE, LATEST, MIGRATIONS
 
 META_TABLE = "pipeline_meta"
 
@@ -145,7 +150,7 @@ class _LifeQueries:
         )
 
     def _customers(self, where: str, params: Sequence[Any], order: str = "c.id") -> list[Customer]:
-        sql = f"SELECT {_SELECT} FROM customers c WHERE {where} ORDER BY {order}"
+        sql = f"SELECT {_SELECT} FROM customers c WHERE {LIVE_CLAUSE.format(rule=where)} ORDER BY {order}"
         return [_customer(row) for row in self._db.execute(sql, params)]
 
     def children(self, parent_id: int) -> list[Customer]:
@@ -274,6 +279,7 @@ class SqliteTransaction(_LifeQueries):
         # What this transaction last read or wrote of each customer: an update then
         # writes only the columns that changed, with no extra read.
         self._seen: dict[int, Customer] = {}
+        self._options: NormalizeOptions | None = None
 
     # customers -----------------------------------------------------------------
 
@@ -298,6 +304,7 @@ class SqliteTransaction(_LifeQueries):
         assert customer_id is not None
         self._write_tags(customer_id, customer.tags, replace=False)
         self._write_fields(customer_id, dict(customer.fields), replace=False)
+        self._write_keys(customer_id, index_keys(customer, self._normalize_options()))
         return self.get_customer(customer_id)
 
     def update_customer(self, customer: Customer) -> Customer:
@@ -322,8 +329,22 @@ class SqliteTransaction(_LifeQueries):
             self._write_tags(customer.id, customer.tags, replace=True)
         if "fields" in changed:
             self._write_fields(customer.id, dict(customer.fields), replace=True)
+        if not CONTACT_ATTRIBUTES.isdisjoint(changed) and self.merged_into(customer.id) is None:
+            self._db.execute("DELETE FROM contact_keys WHERE customer_id = ?", (customer.id,))
+            self._write_keys(customer.id, index_keys(customer, self._normalize_options()))
         stored = self._seen[customer.id] = attrs.evolve(customer, version=customer.version + 1)
         return stored
+
+    def _normalize_options(self) -> NormalizeOptions:
+        if self._options is None:
+            self._options = normalize_options(self.get_setting(DUPLICATES_KEY))
+        return self._options
+
+    def _write_keys(self, customer_id: int, keys: Sequence[ContactKey]) -> None:
+        self._db.executemany(
+            "INSERT INTO contact_keys (kind, key, customer_id) VALUES (?, ?, ?)",
+            [(key.kind, key.key, customer_id) for key in keys],
+        )
 
     def _write_tags(self, customer_id: int, tags: Sequence[str], *, replace: bool) -> None:
         if replace:
@@ -346,7 +367,8 @@ class SqliteTransaction(_LifeQueries):
 
     def _where(self, rule: Rule, hidden_from: str | None) -> tuple[str, list[SqlValue]]:
         compiled = compile_sql(rule, SQLITE)
-        sql, params = compiled.sql, list(compiled.params)
+        # Tombstones of merged customers leave every list, count and board.
+        sql, params = LIVE_CLAUSE.format(rule=compiled.sql), list(compiled.params)
         if hidden_from is not None:
             sql += HIDDEN_CLAUSE.format(mark="?")
             params.append(hidden_from)
@@ -503,6 +525,114 @@ class SqliteTransaction(_LifeQueries):
         )
         return [row[0] for row in rows]
 
+    # settings, contact keys and merges --------------------------------------------
+
+    def put_setting(self, key: str, value: JSONValue) -> None:
+        super().put_setting(key, value)
+        self._options = None  # the duplicate settings may have changed
+
+    def find_by_keys(self, keys: Sequence[ContactKey]) -> list[tuple[ContactKey, int]]:
+        found: list[tuple[ContactKey, int]] = []
+        for key in dict.fromkeys(keys):
+            rows = self._db.execute(
+                "SELECT customer_id FROM contact_keys WHERE kind = ? AND key = ?",
+                (key.kind, key.key),
+            )
+            found.extend((key, row[0]) for row in rows)
+        return sorted(found, key=lambda pair: (pair[1], pair[0].kind, pair[0].key))
+
+    def contact_keys(self, customer_id: int) -> list[ContactKey]:
+        rows = self._db.execute(
+            "SELECT kind, key FROM contact_keys WHERE customer_id = ?", (customer_id,)
+        )
+        return [ContactKey(kind, key) for kind, key in rows]
+
+    def rebuild_contact_keys(self) -> None:
+        options = self._normalize_options()
+        self._db.execute("DELETE FROM contact_keys")
+        rows = self._db.execute(
+            "SELECT id, emails, phones, whatsapp, country FROM customers"
+            " WHERE merged_into IS NULL ORDER BY id"
+        )
+        batch: list[tuple[str, str, int]] = []
+        for customer_id, emails, phones, whatsapp, country in rows:
+            keys = contact_keys(json.loads(emails), json.loads(phones), whatsapp, country, options)
+            batch.extend((key.kind, key.key, customer_id) for key in keys if key.valid)
+            if len(batch) >= 10_000:
+                self._insert_keys(batch)
+        self._insert_keys(batch)
+
+    def _insert_keys(self, batch: list[tuple[str, str, int]]) -> None:
+        self._db.executemany(
+            "INSERT OR IGNORE INTO contact_keys (kind, key, customer_id) VALUES (?, ?, ?)", batch
+        )
+        batch.clear()
+
+    def duplicate_groups(self) -> list[tuple[ContactKey, tuple[int, ...]]]:
+        # Find the shared keys with the plain GROUP BY (an index scan, no sort), then
+        # collect each one's holders by a primary-key look-up: cheaper than aggregating
+        # the ids of every group when almost every key is held once.
+        rows = self._db.execute(
+            "SELECT s.kind, s.key, (SELECT group_concat(k.customer_id) FROM contact_keys k"
+            " WHERE k.kind = s.kind AND k.key = s.key) FROM (SELECT kind, key FROM contact_keys"
+            " GROUP BY kind, key HAVING COUNT(*) > 1) AS s ORDER BY s.kind, s.key"
+        )
+        return [
+            (ContactKey(kind, key), tuple(sorted(map(int, ids.split(",")))))
+            for kind, key, ids in rows
+        ]
+
+    def get_customers(self, customer_ids: Sequence[int]) -> list[Customer]:
+        wanted = sorted(set(customer_ids))
+        found: list[Customer] = []
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            rows = self._db.execute(
+                f"SELECT {_SELECT} FROM customers c WHERE c.id IN ({marks}) ORDER BY c.id", chunk
+            )
+            found.extend(_customer(row) for row in rows)
+        return found
+
+    def move_attachments(self, from_id: int, to_id: int) -> dict[str, list[int]]:
+        self.get_customer(to_id)
+        moved: dict[str, list[int]] = {}
+        for table in ("events", "tasks", "time_entries"):
+            rows = self._db.execute(
+                f"SELECT id FROM {table} WHERE customer_id = ? ORDER BY id", (from_id,)
+            )
+            moved[table] = [row[0] for row in rows]
+            self._db.execute(
+                f"UPDATE {table} SET customer_id = ? WHERE customer_id = ?", (to_id, from_id)
+            )
+        return moved
+
+    def hidden_flows(self, customer_id: int) -> list[str]:
+        rows = self._db.execute(
+            "SELECT f.name FROM flow_hides h JOIN flows f ON f.id = h.flow_id"
+            " WHERE h.customer_id = ? ORDER BY f.name",
+            (customer_id,),
+        )
+        return [row[0] for row in rows]
+
+    def mark_merged(self, customer_id: int, into: int) -> None:
+        self.get_customer(customer_id)
+        self.get_customer(into)
+        self._db.execute("DELETE FROM contact_keys WHERE customer_id = ?", (customer_id,))
+        self._db.execute(
+            "UPDATE customers SET merged_into = ? WHERE merged_into = ?", (into, customer_id)
+        )
+        self._db.execute("UPDATE customers SET merged_into = ? WHERE id = ?", (into, customer_id))
+
+    def merged_into(self, customer_id: int) -> int | None:
+        row = self._db.execute(
+            "SELECT merged_into FROM customers WHERE id = ?", (customer_id,)
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"no customer with id {customer_id}")
+        target: int | None = row[0]
+        return target
+
 
 def _path_from_url(url: str) -> str:
     if url in ("sqlite:", "sqlite://", "sqlite:///:memory:"):
@@ -579,6 +709,8 @@ class SqliteStore:
             for version in range(current + 1, LATEST + 1):
                 for statement in MIGRATIONS[version]:
                     self._db.execute(statement)
+            if 0 < current < CONTACT_KEYS_SINCE <= LATEST:
+                SqliteTransaction(self._db).rebuild_contact_keys()
             self._db.execute(
                 f"INSERT INTO {META_TABLE} (key, value) VALUES ('schema_version', ?)"
                 " ON CONFLICT (key) DO UPDATE SET value = excluded.value",

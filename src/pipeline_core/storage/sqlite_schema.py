@@ -78,7 +78,21 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         ) WITHOUT ROWID""",
         "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     ),
-    2: (),  # reserved for duplicate detection's contact keys (issue 4)
+    # Duplicates: normalized contact keys, tombstones of merged customers, and the
+    # index a merge needs to find a customer's flow hides without a scan (parent_id
+    # has its index from migration 3). The store fills in the keys of older customers.
+    2: (
+        """CREATE TABLE contact_keys (
+            kind TEXT NOT NULL,
+            key TEXT NOT NULL,
+            customer_id INTEGER NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+            PRIMARY KEY (kind, key, customer_id)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX contact_keys_customer ON contact_keys(customer_id)",
+        "ALTER TABLE customers ADD COLUMN merged_into INTEGER REFERENCES customers(id)",
+        "CREATE INDEX customers_merged_into ON customers(merged_into) WHERE merged_into IS NOT NULL",
+        "CREATE INDEX flow_hides_customer ON flow_hides(customer_id)",
+    ),
     3: (
         "ALTER TABLE customers ADD COLUMN closed_at TEXT",
         "ALTER TABLE customers ADD COLUMN lost_reason TEXT",
@@ -110,3 +124,6 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
 """Statements that take a store from version N-1 to N."""
 
 LATEST = max(MIGRATIONS)
+
+CONTACT_KEYS_SINCE = 2
+"""The migration that added contact keys: a store migrating across it recomputes them."""
