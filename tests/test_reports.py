@@ -363,3 +363,13 @@ def test_pipeline_report_leaves_out_customers_hidden_from_the_flow(workspace: Wo
     workspace.unhide("Sales", hidden.id)
     [stage] = workspace.pipeline_report("Sales").stages
     assert (stage.figures.count, stage.stays, shown.status) == (2, 2, "Lead")
+
+
+def test_reports_leave_out_the_tombstones_of_merges(workspace: Workspace) -> None:
+    workspace.add_flow("Sales", MATCH_ALL, [Column("New", "Lead", "#111111", 0)])
+    kept = workspace.add_customer(Customer(name="kept", source="Web"))
+    gone = workspace.add_customer(Customer(name="gone", source="Fair"))
+    workspace.merge(kept.id, [gone.id])
+    [stage] = workspace.pipeline_report("Sales").stages
+    assert stage.figures.count == 1
+    assert [(r.label, r.total) for r in workspace.grouped_report("source").rows] == [("Web", 1)]
