@@ -37,6 +37,7 @@ from pipeline_core.storage.sql_common import (
     typed_fields,
 )
 from pipeline_core.storage.sql_reports import (
+    HIDDEN_SET_CLAUSE,
     POSTGRES_MONTH,
     POSTGRES_STAGE_TIMES,
     aggregate_query,
@@ -355,10 +356,17 @@ class PostgresTransaction(_LifeQueries):
         sql = f"SELECT c.status, COUNT(*) FROM customers c WHERE {where} GROUP BY c.status"
         return {status: count for status, count in self._db.execute(sql, params).fetchall()}
 
+    def _report_where(self, rule: Rule, hidden_from: str | None) -> tuple[str, list[SqlValue]]:
+        where, params = self._where(rule, None)
+        if hidden_from is not None:
+            where += HIDDEN_SET_CLAUSE.format(mark="%s")
+            params.append(hidden_from)
+        return where, params
+
     def aggregate(
         self, rule: Rule, keys: Sequence[GroupKey], *, hidden_from: str | None = None
     ) -> list[AggregateRow]:
-        where, params = self._where(rule, hidden_from)
+        where, params = self._report_where(rule, hidden_from)
         sql, join_params = aggregate_query(keys, where, "%s", POSTGRES_MONTH, "c.value")
         rows = self._db.execute(sql, [*join_params, *params]).fetchall()
         return aggregate_rows(keys, rows, postgres_decimal)
@@ -366,7 +374,7 @@ class PostgresTransaction(_LifeQueries):
     def stage_times(
         self, rule: Rule, now: datetime, *, hidden_from: str | None = None
     ) -> dict[str, StageTime]:
-        where, params = self._where(rule, hidden_from)
+        where, params = self._report_where(rule, hidden_from)
         sql = POSTGRES_STAGE_TIMES.replace("{where}", where)
         rows = self._db.execute(sql, [*params, now]).fetchall()
         return {status: StageTime(stays, float(seconds)) for status, stays, seconds in rows}

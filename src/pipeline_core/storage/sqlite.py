@@ -40,6 +40,7 @@ from pipeline_core.storage.sql_common import (
     typed_fields,
 )
 from pipeline_core.storage.sql_reports import (
+    HIDDEN_SET_CLAUSE,
     SQLITE_MONTH,
     SQLITE_STAGE_TIMES,
     aggregate_query,
@@ -401,10 +402,17 @@ class SqliteTransaction(_LifeQueries):
         sql = f"SELECT c.status, COUNT(*) FROM customers c WHERE {where} GROUP BY c.status"
         return {status: count for status, count in self._db.execute(sql, params)}
 
+    def _report_where(self, rule: Rule, hidden_from: str | None) -> tuple[str, list[SqlValue]]:
+        where, params = self._where(rule, None)
+        if hidden_from is not None:
+            where += HIDDEN_SET_CLAUSE.format(mark="?")
+            params.append(hidden_from)
+        return where, params
+
     def aggregate(
         self, rule: Rule, keys: Sequence[GroupKey], *, hidden_from: str | None = None
     ) -> list[AggregateRow]:
-        where, params = self._where(rule, hidden_from)
+        where, params = self._report_where(rule, hidden_from)
         sql, join_params = aggregate_query(keys, where, "?", SQLITE_MONTH, "c.value_num")
         rows = self._db.execute(sql, [*join_params, *params])
         return aggregate_rows(keys, rows, sqlite_decimal)
@@ -412,7 +420,7 @@ class SqliteTransaction(_LifeQueries):
     def stage_times(
         self, rule: Rule, now: datetime, *, hidden_from: str | None = None
     ) -> dict[str, StageTime]:
-        where, params = self._where(rule, hidden_from)
+        where, params = self._report_where(rule, hidden_from)
         sql = SQLITE_STAGE_TIMES.replace("{where}", where)
         rows = self._db.execute(sql, [*params, _iso(now)])
         return {status: StageTime(stays, seconds) for status, stays, seconds in rows}
