@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pipeline_core.customer import Customer
@@ -12,6 +12,18 @@ if TYPE_CHECKING:
 
 class PipelineError(Exception):
     """Base class of every error pipeline_core raises on purpose."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Subclasses take structured arguments, so pickle (multiprocessing) rebuilds
+        # them from their message and attributes instead of calling __init__ again.
+        return (_rebuild, (type(self), self.args, self.__dict__))
+
+
+def _rebuild(cls: type[PipelineError], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
 
 
 class InvalidValue(PipelineError, ValueError):

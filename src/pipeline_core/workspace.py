@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date
-from typing import Any, Self, cast
+from typing import Any, Self, TypeVar, cast
 
 import attrs
 
@@ -30,6 +30,7 @@ from pipeline_core.rules.sql import POSTGRES, SQLITE, Compiled, Dialect, compile
 from pipeline_core.serialization import converter
 from pipeline_core.statuses import StatusMachine, default_status_machine
 from pipeline_core.storage import Store, Transaction, open_store
+from pipeline_core.storage.copying import CopyReport, copy_store
 from pipeline_core.workspace_dupes import DuplicatesMixin
 from pipeline_core.workspace_life import LifeMixin
 from pipeline_core.workspace_reports import ReportsMixin
@@ -37,6 +38,10 @@ from pipeline_core.workspace_setup import SetupMixin
 
 DEFAULT_STORE_URL = "sqlite:///pipeline.db"
 DEFAULT_BOARD_LIMIT = 20
+WRITE_ATTEMPTS = 5
+"""How often a write without ``expected_version`` is tried when another writer races it."""
+
+T = TypeVar("T")
 
 RuleLike = Rule | str
 """A rule as an AST or as rule text (see docs/rules.md)."""
@@ -59,6 +64,9 @@ class _Recorder:
 
     def get_customer(self, customer_id: int) -> Customer:
         return self._tx.get_customer(self._resolved(customer_id))
+
+    def lock_customer(self, customer_id: int) -> Customer:
+        return self._tx.lock_customer(self._resolved(customer_id))
 
     def append_events(self, events: Sequence[Event]) -> None:
         events = [
@@ -110,6 +118,19 @@ class Workspace(DuplicatesMixin, LifeMixin, SetupMixin, ReportsMixin):
     def close(self) -> None:
         """Close the underlying store."""
         self.store.close()
+
+    def copy_to(self, url: str) -> CopyReport:
+        """Copy this whole workspace into the new, empty store at ``url`` and verify the counts.
+
+        Customers (merged ones too), history, flows, settings, tasks, everything:
+        table by table, in one transaction on the target. Both stores must be SQL
+        stores (SQLite or PostgreSQL); the target must be empty.
+        """
+        target = open_store(url)
+        try:
+            return copy_store(self.store, target)
+        finally:
+            target.close()
 
     def __enter__(self) -> Self:
         return self
@@ -297,24 +318,36 @@ class Workspace(DuplicatesMixin, LifeMixin, SetupMixin, ReportsMixin):
             raise InvalidValue(
                 f"cannot edit {', '.join(unknown)}; editable fields: {', '.join(sorted(EDITABLE_FIELDS))}"
             )
-        with self._tx() as tx:
-            current = self._current(tx, customer_id, expected_version)
-            edited = attrs.evolve(current, **changes)
-            if edited.parent_id != current.parent_id and edited.parent_id is not None:
-                parent_id = resolve(tx, edited.parent_id)
-                edited = attrs.evolve(edited, parent_id=parent_id)
-                self._check_parent(tx, current.id, parent_id)
-            if edited.folder != current.folder:
-                self._check_folder_status(tx, edited)
-            if "fields" in changes:
-                edited = attrs.evolve(
-                    edited, fields=self._checked_fields(tx, edited.folder, edited.fields)
-                )
-            self._check_edit_duplicates(tx, current, edited, on_duplicate)
-            return self._save_changes(tx, current, edited)
+        return self._write(
+            expected_version,
+            lambda tx: self._edit_in(
+                tx, self._current(tx, customer_id, expected_version), changes, on_duplicate
+            ),
+        )
+
+    def _edit_in(
+        self,
+        tx: Transaction,
+        current: Customer,
+        changes: Mapping[str, Any],
+        on_duplicate: DuplicatePolicy | None,
+    ) -> Customer:
+        edited = attrs.evolve(current, **changes)
+        if edited.parent_id != current.parent_id and edited.parent_id is not None:
+            parent_id = resolve(tx, edited.parent_id)
+            edited = attrs.evolve(edited, parent_id=parent_id)
+            self._check_parent(tx, current.id, parent_id)
+        if edited.folder != current.folder:
+            self._check_folder_status(tx, edited)
+        if "fields" in changes:
+            edited = attrs.evolve(
+                edited, fields=self._checked_fields(tx, edited.folder, edited.fields)
+            )
+        self._check_edit_duplicates(tx, current, edited, on_duplicate)
+        return self._save_changes(tx, current, edited)
 
     def _current(self, tx: Transaction, customer_id: int, expected: int | None) -> Customer:
-        current = tx.get_customer(customer_id)
+        current = tx.lock_customer(customer_id)
         # Checked here, before anything else: a change that turns out to be a no-op
         # must still be refused when it was based on a stale copy.
         if expected is not None and current.version != expected:
@@ -377,9 +410,33 @@ class Workspace(DuplicatesMixin, LifeMixin, SetupMixin, ReportsMixin):
         into a lost status needs ``reason`` (from the lost reasons, or ``other``
         with ``reason_text``). Won and lost statuses set the outcome and close date.
         """
-        with self._tx() as tx:
-            current = self._current(tx, customer_id, expected_version)
-            return self._move_in(tx, current, status, reason=reason, reason_text=reason_text)
+        return self._write(
+            expected_version,
+            lambda tx: self._move_in(
+                tx,
+                self._current(tx, customer_id, expected_version),
+                status,
+                reason=reason,
+                reason_text=reason_text,
+            ),
+        )
+
+    def _write(self, expected_version: int | None, body: Callable[[Transaction], T]) -> T:
+        """Run ``body`` in one transaction; retry it on a write race the caller did not pin.
+
+        With ``expected_version`` the caller said which version it saw, so a
+        ConcurrencyError is theirs to handle. Without it the use case is re-run on
+        fresh data (PostgreSQL's READ COMMITTED can interleave two writers; SQLite
+        never does), up to ``WRITE_ATTEMPTS`` times.
+        """
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            try:
+                with self._tx() as tx:
+                    return body(tx)
+            except ConcurrencyError:
+                if expected_version is not None or attempt == WRITE_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")
 
     def _move_in(
         self,

@@ -101,6 +101,9 @@ class MemoryTransaction:
         except KeyError:
             raise NotFound(f"no customer with id {customer_id}") from None
 
+    def lock_customer(self, customer_id: int) -> Customer:
+        return self.get_customer(customer_id)  # transactions already hold the store's lock
+
     def insert_customer(self, customer: Customer) -> Customer:
         state = self._w
         stored = attrs.evolve(customer, id=state.next_customer_id, version=1)

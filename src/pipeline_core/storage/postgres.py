@@ -28,6 +28,7 @@ from pipeline_core.serialization import converter, from_typed_field_value
 from pipeline_core.statuses import StatusMachine
 from pipeline_core.storage.postgres_schema import CONTACT_KEYS_SINCE, LATEST, MIGRATIONS
 from pipeline_core.storage.protocol import SCHEMA_VERSION, Order
+from pipeline_core.storage.registry import redact_url
 from pipeline_core.storage.sql_common import (
     HIDDEN_CLAUSE,
     LIVE_CLAUSE,
@@ -237,6 +238,14 @@ class PostgresTransaction(_LifeQueries):
 
     def get_customer(self, customer_id: int) -> Customer:
         row = self._one(f"SELECT {_SELECT} FROM customers c WHERE c.id = %s", (customer_id,))
+        if row is None:
+            raise NotFound(f"no customer with id {customer_id}")
+        return _customer(row)
+
+    def lock_customer(self, customer_id: int) -> Customer:
+        row = self._one(
+            f"SELECT {_SELECT} FROM customers c WHERE c.id = %s FOR UPDATE", (customer_id,)
+        )
         if row is None:
             raise NotFound(f"no customer with id {customer_id}")
         return _customer(row)
@@ -582,7 +591,7 @@ class PostgresStore:
             reason = (
                 str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             )
-            raise StoreError(f"cannot connect to {_redacted(url)}: {reason}") from None
+            raise StoreError(f"cannot connect to {redact_url(url)}: {reason}") from None
         self._db.execute("SET TIME ZONE 'UTC'")
         # Rules' "~" folds case exactly like Python; the function lives for the session.
         self._db.execute(postgres_casefold_function())
@@ -605,7 +614,7 @@ class PostgresStore:
             }
             if tables and META_TABLE not in tables:
                 raise StoreError(
-                    f"{_redacted(self.url)} is a database but not a pipeline_core store "
+                    f"{redact_url(self.url)} is a database but not a pipeline_core store "
                     f"(it has tables {', '.join(sorted(tables)[:5])}); refusing to change it"
                 )
             version = 0
@@ -616,7 +625,7 @@ class PostgresStore:
                 version = int(row[0]) if row else 0
             if version > SCHEMA_VERSION:
                 raise StoreError(
-                    f"{_redacted(self.url)} has schema version {version}, newer than this "
+                    f"{redact_url(self.url)} has schema version {version}, newer than this "
                     f"pipeline_core understands ({SCHEMA_VERSION}); upgrade pipeline_core"
                 )
             if version < LATEST:
@@ -651,15 +660,6 @@ class PostgresStore:
     def close(self) -> None:
         """Close the connection."""
         self._db.close()
-
-
-def _redacted(url: str) -> str:
-    """The URL without its password, for messages."""
-    scheme, sep, rest = url.partition("://")
-    credentials, at, host = rest.rpartition("@")
-    if not at or ":" not in credentials:
-        return url
-    return f"{scheme}{sep}{credentials.split(':', 1)[0]}:***@{host}"
 
 
 def open_postgres_store(url: str) -> PostgresStore:

@@ -30,6 +30,15 @@ class Transaction(Protocol):
         """The customer with that id; ``NotFound`` if there is none."""
         ...
 
+    def lock_customer(self, customer_id: int) -> Customer:
+        """Like ``get_customer``, and no other writer may change it until this transaction ends.
+
+        Use cases that read a customer in order to change it read it this way, so
+        that concurrent writers queue instead of racing (PostgreSQL: ``FOR UPDATE``;
+        SQLite and memory already serialize whole write transactions).
+        """
+        ...
+
     def insert_customer(self, customer: Customer) -> Customer:
         """Store a new customer (its id is ignored) and return it with its id and version 1."""
         ...

@@ -293,6 +293,9 @@ class SqliteTransaction(_LifeQueries):
         customer = self._seen[customer_id] = _customer(row)
         return customer
 
+    def lock_customer(self, customer_id: int) -> Customer:
+        return self.get_customer(customer_id)  # BEGIN IMMEDIATE already holds the write lock
+
     def insert_customer(self, customer: Customer) -> Customer:
         pairs = _encode(customer, STORED_ATTRIBUTES)
         columns = ", ".join(column for column, _ in pairs)
