@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import threading
+import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -16,7 +17,13 @@ from pipeline_core.activity import Task, TimeEntry
 from pipeline_core.customer import Customer, FieldValue
 from pipeline_core.duplicate_settings import SETTINGS_KEY as DUPLICATES_KEY
 from pipeline_core.duplicate_settings import normalize_options
-from pipeline_core.errors import ConcurrencyError, InvalidValue, NotFound, StoreError
+from pipeline_core.errors import (
+    ConcurrencyError,
+    ContactKeyRace,
+    InvalidValue,
+    NotFound,
+    StoreError,
+)
 from pipeline_core.events import Event, JSONValue
 from pipeline_core.flows import FlowDefinition
 from pipeline_core.normalize import ContactKey, NormalizeOptions, contact_keys, index_keys
@@ -54,6 +61,9 @@ except ImportError:  # pragma: no cover - exercised only without the extra
 
 META_TABLE = "pipeline_meta"
 _MIGRATION_LOCK = 7_351_402  # any constant: serializes concurrent first opens of one database
+_KEY_LOCK_SPACE = 7_351_403  # the advisory-lock class of contact-key buckets
+KEY_LOCK_BUCKETS = 1024
+"""How many advisory locks contact keys are spread over (at most that many per transaction)."""
 
 _SELECT = ", ".join(f"c.{name}" for name in READ_COLUMNS)
 
@@ -299,12 +309,18 @@ class PostgresTransaction(_LifeQueries):
 
     def _insert_keys(self, rows: list[tuple[str, str, int]]) -> None:
         if rows:
-            with self._db.cursor() as cursor:
-                cursor.executemany(
-                    "INSERT INTO contact_keys (kind, key, customer_id) VALUES (%s, %s, %s)"
-                    " ON CONFLICT DO NOTHING",
-                    rows,
-                )
+            try:
+                with self._db.cursor() as cursor:
+                    cursor.executemany(
+                        "INSERT INTO contact_keys (kind, key, customer_id, sole)"
+                        " SELECT %s, %s, %s, NOT EXISTS (SELECT 1 FROM contact_keys k"
+                        " WHERE k.kind = %s AND k.key = %s)"
+                        " ON CONFLICT (kind, key, customer_id) DO NOTHING",
+                        [(kind, key, owner, kind, key) for kind, key, owner in rows],
+                    )
+            except psycopg.errors.UniqueViolation:
+                kinds = ", ".join(sorted({f"{kind} {key}" for kind, key, _ in rows}))
+                raise ContactKeyRace(kinds) from None
         rows.clear()
 
     def _write_tags(self, customer_id: int, tags: Sequence[str], *, replace: bool) -> None:
@@ -489,6 +505,17 @@ class PostgresTransaction(_LifeQueries):
         wanted = list(dict.fromkeys(keys))
         if not wanted:
             return []
+        # Writers look keys up before adding them. Locking the keys first (until this
+        # transaction ends) makes look-up and insert one step: a second writer with the
+        # same key waits here, then sees the first one's customer. Keys share a fixed
+        # number of lock buckets so that a large import batch takes a bounded number.
+        buckets = sorted(
+            {zlib.crc32(f"{k.kind}:{k.key}".encode()) % KEY_LOCK_BUCKETS for k in wanted}
+        )
+        self._db.execute(
+            "SELECT pg_advisory_xact_lock(%s, b) FROM unnest(%s::int[]) AS b ORDER BY b",
+            (_KEY_LOCK_SPACE, buckets),
+        )
         rows = self._db.execute(
             "SELECT k.kind, k.key, k.customer_id FROM contact_keys k"
             " JOIN unnest(%s::text[], %s::text[]) AS w(kind, key)"
@@ -651,6 +678,13 @@ class PostgresStore:
             try:
                 with self._db.transaction():
                     yield PostgresTransaction(self._db)
+            except psycopg.errors.DeadlockDetected as error:
+                # Two writers crossed on contact-key locks: the workspace re-runs the loser.
+                raise ContactKeyRace("keys (deadlock)") from error
+            except psycopg.errors.UniqueViolation as error:
+                if error.diag.constraint_name != "contact_keys_sole":
+                    raise StoreError(f"PostgreSQL error: {error}") from error
+                raise ContactKeyRace("keys") from error
             except psycopg.DataError as error:
                 # A value the server cannot keep (NUL in text, out-of-range number).
                 raise InvalidValue(f"PostgreSQL refused a value: {error}") from error
