@@ -39,6 +39,7 @@ from pipeline_core.flows import Column, FlowDefinition
 from pipeline_core.folders import Folder
 from pipeline_core.normalize import ContactKey, normalize_email, normalize_phone
 from pipeline_core.reminders import Reminder
+from pipeline_core.reports import GroupedReport, PipelineReport, ReportConfig
 from pipeline_core.settings import LifecycleSettings
 from pipeline_core.statuses import EntryAction, Status, StatusMachine, default_status_machine
 from pipeline_core.view import CustomerTree, CustomerView, TimeSummary
@@ -73,6 +74,7 @@ __all__ = [
     "FixedClock",
     "FlowDefinition",
     "Folder",
+    "GroupedReport",
     "HandlerFailure",
     "ImportRowError",
     "InvalidStatusMachine",
@@ -81,7 +83,9 @@ __all__ = [
     "MergeResult",
     "NotFound",
     "PipelineError",
+    "PipelineReport",
     "Reminder",
+    "ReportConfig",
     "RuleSyntaxError",
     "StaleDefinition",
     "Status",

@@ -33,6 +33,7 @@ from pipeline_core.storage import Store, Transaction, open_store
 from pipeline_core.storage.copying import CopyReport, copy_store
 from pipeline_core.workspace_dupes import DuplicatesMixin
 from pipeline_core.workspace_life import LifeMixin
+from pipeline_core.workspace_reports import ReportsMixin
 from pipeline_core.workspace_setup import SetupMixin
 
 DEFAULT_STORE_URL = "sqlite:///pipeline.db"
@@ -94,7 +95,7 @@ class _Recorder:
         return getattr(self._tx, name)
 
 
-class Workspace(DuplicatesMixin, LifeMixin, SetupMixin):
+class Workspace(DuplicatesMixin, LifeMixin, SetupMixin, ReportsMixin):
     """An open pipeline_core workspace: a store, the actor using it, and a clock.
 
     Open one with ``Workspace.open(url)``; use it as a context manager to close it.

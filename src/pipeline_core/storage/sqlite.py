@@ -23,6 +23,7 @@ from pipeline_core.errors import ConcurrencyError, NotFound, StoreError
 from pipeline_core.events import Event, JSONValue
 from pipeline_core.flows import FlowDefinition
 from pipeline_core.normalize import ContactKey, NormalizeOptions, contact_keys, index_keys
+from pipeline_core.report_keys import AggregateRow, GroupKey, StageTime
 from pipeline_core.rules.ast import Rule
 from pipeline_core.rules.sql import SQL_FUNCTIONS, SQLITE, SqlValue, compile_sql
 from pipeline_core.serialization import converter, dumps, from_typed_field_value
@@ -37,6 +38,14 @@ from pipeline_core.storage.sql_common import (
     STORED_ATTRIBUTES,
     field_rows,
     typed_fields,
+)
+from pipeline_core.storage.sql_reports import (
+    HIDDEN_SET_CLAUSE,
+    SQLITE_MONTH,
+    SQLITE_STAGE_TIMES,
+    aggregate_query,
+    aggregate_rows,
+    sqlite_decimal,
 )
 from pipeline_core.storage.sqlite_schema import CONTACT_KEYS_SINCE, LATEST, MIGRATIONS
 
@@ -403,6 +412,29 @@ class SqliteTransaction(_LifeQueries):
         where, params = self._where(rule, hidden_from)
         sql = f"SELECT c.status, COUNT(*) FROM customers c WHERE {where} GROUP BY c.status"
         return {status: count for status, count in self._db.execute(sql, params)}
+
+    def _report_where(self, rule: Rule, hidden_from: str | None) -> tuple[str, list[SqlValue]]:
+        where, params = self._where(rule, None)
+        if hidden_from is not None:
+            where += HIDDEN_SET_CLAUSE.format(mark="?")
+            params.append(hidden_from)
+        return where, params
+
+    def aggregate(
+        self, rule: Rule, keys: Sequence[GroupKey], *, hidden_from: str | None = None
+    ) -> list[AggregateRow]:
+        where, params = self._report_where(rule, hidden_from)
+        sql, join_params = aggregate_query(keys, where, "?", SQLITE_MONTH, "c.value_num")
+        rows = self._db.execute(sql, [*join_params, *params])
+        return aggregate_rows(keys, rows, sqlite_decimal)
+
+    def stage_times(
+        self, rule: Rule, now: datetime, *, hidden_from: str | None = None
+    ) -> dict[str, StageTime]:
+        where, params = self._report_where(rule, hidden_from)
+        sql = SQLITE_STAGE_TIMES.replace("{where}", where)
+        rows = self._db.execute(sql, [*params, _iso(now)])
+        return {status: StageTime(stays, seconds) for status, stays, seconds in rows}
 
     def custom_field_kinds(self) -> dict[str, frozenset[str]]:
         # A skip scan over the (key, kind) index: a few seeks per distinct pair, not a row scan.
