@@ -348,3 +348,16 @@ def test_saved_filters_private_and_shared(admin: Workspace) -> None:
         max_.saved_filter("vips")
     admin.delete_filter("north")
     assert admin.saved_filters() == []
+
+
+def test_reports_count_only_what_the_actor_sees(admin: Workspace) -> None:
+    admin.add_flow("Sales", "true", [Column("Lead", "Lead", "#000000", 0)])
+    for name, team in (("A", "North"), ("B", "North"), ("C", "East"), ("D", None)):
+        add(admin, name, team, value="10", currency="EUR")
+    ann = as_user(admin, "ann")
+    assert ann.pipeline_report("Sales").total.count == 2
+    assert admin.pipeline_report("Sales").total.count == 4
+    by_team = ann.grouped_report("team")
+    assert by_team.total.total == 2
+    assert [row.label for row in by_team.rows] == ["North"]
+    assert admin.grouped_report("team").total.total == 4

@@ -115,6 +115,8 @@ def test_no_read_path_leaks(backend: str) -> None:
                 cards = [c for column in (*board.columns, board.unmapped) for c in column.cards]
                 assert sorted(_ids(cards)) == expected
                 assert sum(col.count for col in (*board.columns, board.unmapped)) == len(expected)
+                assert ws.pipeline_report("F").total.count == len(expected)
+                assert ws.grouped_report("team").total.total == len(expected)
                 clustered = {i for c in ws.find_duplicates() for i in c.customer_ids}
                 assert clustered <= set(expected)
                 due = {r.customer_id for r in ws.due_reminders()}

@@ -41,6 +41,7 @@ from pipeline_core.flows import Column, FlowDefinition
 from pipeline_core.folders import Folder
 from pipeline_core.normalize import ContactKey, normalize_email, normalize_phone
 from pipeline_core.reminders import Reminder
+from pipeline_core.reports import GroupedReport, PipelineReport, ReportConfig
 from pipeline_core.saved_filters import SavedFilter
 from pipeline_core.settings import LifecycleSettings
 from pipeline_core.statuses import EntryAction, Status, StatusMachine, default_status_machine
@@ -78,6 +79,7 @@ __all__ = [
     "FlowDefinition",
     "Folder",
     "FolderAccess",
+    "GroupedReport",
     "HandlerFailure",
     "ImportRowError",
     "InvalidStatusMachine",
@@ -87,8 +89,10 @@ __all__ = [
     "NotFound",
     "PermissionDenied",
     "PipelineError",
+    "PipelineReport",
     "Principal",
     "Reminder",
+    "ReportConfig",
     "RuleSyntaxError",
     "SavedFilter",
     "StaleDefinition",

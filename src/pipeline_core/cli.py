@@ -707,8 +707,10 @@ def statuses_load(app: AppContext, path: str) -> None:
 from pipeline_core import cli_access as _cli_access  # noqa: E402
 from pipeline_core import cli_dupes as _cli_dupes  # noqa: E402
 from pipeline_core import cli_life as _cli_life  # noqa: E402
+from pipeline_core import cli_reports as _cli_reports  # noqa: E402
 
 assert _cli_life and _cli_dupes and _cli_access
+assert _cli_reports
 
 
 @cli.command()

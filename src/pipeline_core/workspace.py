@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Self, TypeVar, cast
 
 import attrs
@@ -22,6 +22,7 @@ from pipeline_core.events import Event, EventKind, JSONValue
 from pipeline_core.flows import PALETTE, Column, FlowDefinition, FlowExplanation
 from pipeline_core.normalize import ContactKey
 from pipeline_core.outcomes import enter_status
+from pipeline_core.report_keys import AggregateRow, GroupKey, StageTime
 from pipeline_core.rules.ast import MATCH_ALL, InSet, Not, Rule, all_of, fields_of, is_custom
 from pipeline_core.rules.catalog import DEFAULT_CATALOG, Catalog
 from pipeline_core.rules.dates import bind_dates, utc_today
@@ -38,6 +39,7 @@ from pipeline_core.storage.copying import CopyReport, copy_store
 from pipeline_core.workspace_access import AccessMixin
 from pipeline_core.workspace_base import ScopedTransaction
 from pipeline_core.workspace_life import LifeMixin
+from pipeline_core.workspace_reports import ReportsMixin
 from pipeline_core.workspace_setup import SetupMixin
 
 DEFAULT_STORE_URL = "sqlite:///pipeline.db"
@@ -119,6 +121,16 @@ class _Scoped:
 
     def search_customers(self, query: SearchQuery, rule: Rule, *, limit: int) -> list[Customer]:
         return self._tx.search_customers(query, all_of(self.scope, rule), limit=limit)
+
+    def aggregate(
+        self, rule: Rule, keys: Sequence[GroupKey], *, hidden_from: str | None = None
+    ) -> list[AggregateRow]:
+        return self._tx.aggregate(all_of(self.scope, rule), keys, hidden_from=hidden_from)
+
+    def stage_times(
+        self, rule: Rule, now: datetime, *, hidden_from: str | None = None
+    ) -> dict[str, StageTime]:
+        return self._tx.stage_times(all_of(self.scope, rule), now, hidden_from=hidden_from)
 
     def children(self, parent_id: int, *, scope: Rule = MATCH_ALL) -> list[Customer]:
         return self._tx.children(parent_id, scope=all_of(self.scope, scope))
@@ -205,7 +217,7 @@ class _Scoped:
         return getattr(self._tx, name)
 
 
-class Workspace(AccessMixin, LifeMixin, SetupMixin):
+class Workspace(AccessMixin, LifeMixin, SetupMixin, ReportsMixin):
     """An open pipeline_core workspace: a store, the actor using it, and a clock.
 
     Open one with ``Workspace.open(url, actor=USER)``; the actor is a user of the
@@ -443,9 +455,9 @@ class Workspace(AccessMixin, LifeMixin, SetupMixin):
         # Rules compare UTC days (docs/rules.md), whatever the workspace time zone.
         return utc_today(self.clock.now())
 
-    def _checked(self, tx: ScopedTransaction, rule: RuleLike) -> Rule:
+    def _checked(self, tx: Transaction, rule: RuleLike) -> Rule:
         if isinstance(rule, str):
-            rule = self._saved_rule_text(tx, rule)
+            rule = self._saved_rule_text(cast(ScopedTransaction, tx), rule)
         text = rule if isinstance(rule, str) else to_text(rule)
         parsed = parse(text, DEFAULT_CATALOG)
         if any(is_custom(field) for field in fields_of(parsed)):
@@ -453,7 +465,7 @@ class Workspace(AccessMixin, LifeMixin, SetupMixin):
             parsed = parse(text, self._catalog(tx))
         return parsed
 
-    def _bound(self, tx: ScopedTransaction, rule: RuleLike) -> Rule:
+    def _bound(self, tx: Transaction, rule: RuleLike) -> Rule:
         return bind_dates(self._checked(tx, rule), self._rules_today())
 
     def edit_customer(

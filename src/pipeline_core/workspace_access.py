@@ -45,7 +45,7 @@ class AccessMixin(DuplicatesMixin):
     """Users, teams, access settings, folder permissions, quick search and saved filters."""
 
     @abc.abstractmethod
-    def _bound(self, tx: ScopedTransaction, rule: Rule | str) -> Rule:
+    def _bound(self, tx: Transaction, rule: Rule | str) -> Rule:
         """A checked rule (text, AST or saved filter name) with its relative dates bound."""
 
     # who is acting --------------------------------------------------------------------

@@ -193,19 +193,12 @@ class PostgresTables:
     def write(self, table: str, columns: Sequence[str], rows: Iterable[tuple[Any, ...]]) -> None:
         from psycopg.types.json import Jsonb
 
-        marks = ", ".join("%s" for _ in columns)
-        sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
-        with self._db.cursor() as cursor:
-            batch: list[tuple[Any, ...]] = []
+        # COPY: the server parses text from SQLite into each column's type; JSON read
+        # from PostgreSQL arrives as Python lists and dicts and goes back as jsonb.
+        statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+        with self._db.cursor() as cursor, cursor.copy(statement) as copy:
             for row in rows:
-                # Text from SQLite casts to any column type; JSON read from PostgreSQL
-                # arrives as Python lists and dicts and must be sent back as jsonb.
-                batch.append(tuple(Jsonb(v) if isinstance(v, dict | list) else v for v in row))
-                if len(batch) >= BATCH:
-                    cursor.executemany(sql, batch)
-                    batch.clear()
-            if batch:
-                cursor.executemany(sql, batch)
+                copy.write_row(tuple(Jsonb(v) if isinstance(v, dict | list) else v for v in row))
 
     def set_column(self, table: str, column: str, pairs: Iterable[tuple[Any, Any]]) -> None:
         with self._db.cursor() as cursor:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import copy
+import itertools
+import statistics
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date
+from datetime import UTC, date, datetime
+from decimal import Decimal
 
 import attrs
 
@@ -16,15 +19,34 @@ from pipeline_core.customer import Customer
 from pipeline_core.duplicate_settings import SETTINGS_KEY as DUPLICATES_KEY
 from pipeline_core.duplicate_settings import normalize_options
 from pipeline_core.errors import ConcurrencyError, NotFound
-from pipeline_core.events import Event, JSONValue
+from pipeline_core.events import Event, EventKind, JSONValue
 from pipeline_core.flows import FlowDefinition
 from pipeline_core.normalize import ContactKey, index_keys
+from pipeline_core.report_keys import AggregateRow, GroupKey, StageTime, field_label, merge_rows
 from pipeline_core.rules.ast import MATCH_ALL, MatchAll, Rule
 from pipeline_core.rules.evaluate import compile_predicate
 from pipeline_core.search import SearchQuery, score, search_terms
 from pipeline_core.serialization import typed_field_value
 from pipeline_core.statuses import StatusMachine
 from pipeline_core.storage.protocol import Order
+from pipeline_core.storage.sql_common import field_rows
+
+
+def _key_values(customer: Customer, key: GroupKey) -> list[str | None]:
+    """A customer's raw group values for one key (several for tags, like the SQL join)."""
+    if key.kind == "tag":
+        return list(customer.tags) or [None]
+    if key.kind == "field":
+        if key.field not in customer.fields:
+            return [None]
+        [(_, _, kind, text, number)] = field_rows(
+            customer.id, {key.field: customer.fields[key.field]}
+        )
+        return [field_label(kind, text, number)]
+    if key.kind == "created_month":
+        return [customer.created_at.astimezone(UTC).strftime("%Y-%m")]
+    value: str | None = getattr(customer, key.kind)
+    return [value]
 
 
 @attrs.define
@@ -163,6 +185,43 @@ class MemoryTransaction:
         for customer in self._members(rule, hidden_from):
             counts[customer.status] = counts.get(customer.status, 0) + 1
         return counts
+
+    def aggregate(
+        self, rule: Rule, keys: Sequence[GroupKey], *, hidden_from: str | None = None
+    ) -> list[AggregateRow]:
+        rows = []
+        for customer in self._members(rule, hidden_from):
+            valued = customer.value is not None
+            total = customer.value if customer.value is not None else Decimal(0)
+            for combination in itertools.product(*(_key_values(customer, k) for k in keys)):
+                rows.append(AggregateRow(tuple(combination), 1, int(valued), total))
+        return merge_rows(rows)
+
+    def stage_times(
+        self, rule: Rule, now: datetime, *, hidden_from: str | None = None
+    ) -> dict[str, StageTime]:
+        members = {customer.id for customer in self._members(rule, hidden_from)}
+        marks: dict[int, list[tuple[datetime, str]]] = {}
+        for event in self._state.events:
+            if event.customer_id not in members:
+                continue
+            if event.kind == EventKind.CREATED:
+                entered = event.data.get("status")
+            elif event.kind == EventKind.STATUS_CHANGED:
+                entered = event.data.get("to")
+            else:
+                continue
+            if isinstance(entered, str):
+                marks.setdefault(event.customer_id, []).append((event.at, entered))
+        stays: dict[str, list[float]] = {}
+        for entries in marks.values():
+            ends = [at for at, _ in entries[1:]] + [now]
+            for (start, status), end in zip(entries, ends, strict=True):
+                stays.setdefault(status, []).append((end - start).total_seconds())
+        return {
+            status: StageTime(len(seconds), statistics.median(seconds))
+            for status, seconds in stays.items()
+        }
 
     def custom_field_kinds(self) -> dict[str, frozenset[str]]:
         kinds: dict[str, set[str]] = {}

@@ -8,7 +8,7 @@ import threading
 import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import attrs
@@ -27,6 +27,7 @@ from pipeline_core.errors import (
 from pipeline_core.events import Event, JSONValue
 from pipeline_core.flows import FlowDefinition
 from pipeline_core.normalize import ContactKey, NormalizeOptions, contact_keys, index_keys
+from pipeline_core.report_keys import AggregateRow, GroupKey, StageTime
 from pipeline_core.rules.ast import MATCH_ALL, Rule
 from pipeline_core.rules.casefold import postgres_casefold_function
 from pipeline_core.rules.sql import POSTGRES, SqlValue, compile_sql
@@ -48,6 +49,14 @@ from pipeline_core.storage.sql_common import (
     STORED_ATTRIBUTES,
     field_rows,
     typed_fields,
+)
+from pipeline_core.storage.sql_reports import (
+    HIDDEN_SET_CLAUSE,
+    POSTGRES_MONTH,
+    POSTGRES_STAGE_TIMES,
+    aggregate_query,
+    aggregate_rows,
+    postgres_decimal,
 )
 
 try:
@@ -403,6 +412,29 @@ class PostgresTransaction(_LifeQueries):
         where, params = self._where(rule, hidden_from)
         sql = f"SELECT c.status, COUNT(*) FROM customers c WHERE {where} GROUP BY c.status"
         return {status: count for status, count in self._db.execute(sql, params).fetchall()}
+
+    def _report_where(self, rule: Rule, hidden_from: str | None) -> tuple[str, list[SqlValue]]:
+        where, params = self._where(rule, None)
+        if hidden_from is not None:
+            where += HIDDEN_SET_CLAUSE.format(mark="%s")
+            params.append(hidden_from)
+        return where, params
+
+    def aggregate(
+        self, rule: Rule, keys: Sequence[GroupKey], *, hidden_from: str | None = None
+    ) -> list[AggregateRow]:
+        where, params = self._report_where(rule, hidden_from)
+        sql, join_params = aggregate_query(keys, where, "%s", POSTGRES_MONTH, "c.value")
+        rows = self._db.execute(sql, [*join_params, *params]).fetchall()
+        return aggregate_rows(keys, rows, postgres_decimal)
+
+    def stage_times(
+        self, rule: Rule, now: datetime, *, hidden_from: str | None = None
+    ) -> dict[str, StageTime]:
+        where, params = self._report_where(rule, hidden_from)
+        sql = POSTGRES_STAGE_TIMES.replace("{where}", where)
+        rows = self._db.execute(sql, [*params, now]).fetchall()
+        return {status: StageTime(stays, float(seconds)) for status, stays, seconds in rows}
 
     def append_events(self, events: Sequence[Event]) -> None:
         ids = {event.customer_id for event in events}

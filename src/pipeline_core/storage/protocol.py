@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from datetime import date
+from datetime import date, datetime
 from typing import Literal, Protocol
 
 from pipeline_core.access import User
@@ -13,6 +13,7 @@ from pipeline_core.customer import Customer
 from pipeline_core.events import Event, JSONValue
 from pipeline_core.flows import FlowDefinition
 from pipeline_core.normalize import ContactKey
+from pipeline_core.report_keys import AggregateRow, GroupKey, StageTime
 from pipeline_core.rules.ast import MATCH_ALL, Rule
 from pipeline_core.search import SearchQuery
 from pipeline_core.statuses import StatusMachine
@@ -71,6 +72,30 @@ class Transaction(Protocol):
 
     def count_by_status(self, rule: Rule, *, hidden_from: str | None = None) -> dict[str, int]:
         """How many customers satisfying ``rule`` are in each status (absent: none)."""
+        ...
+
+    def aggregate(
+        self, rule: Rule, keys: Sequence[GroupKey], *, hidden_from: str | None = None
+    ) -> list[AggregateRow]:
+        """Customers satisfying ``rule`` grouped by ``keys`` (raw stored values), in the database.
+
+        Per group: how many, how many have a deal value, and the sum of those values
+        (exact on memory and PostgreSQL, double precision on SQLite). A customer
+        counts in each of its tags' groups when grouping by tag. No keys: one row
+        (none if nobody matches).
+        Groups are in no particular order; empty groups are absent.
+        """
+        ...
+
+    def stage_times(
+        self, rule: Rule, now: datetime, *, hidden_from: str | None = None
+    ) -> dict[str, StageTime]:
+        """The median stay per status of the customers satisfying ``rule``, from the event log.
+
+        A stay begins at the ``created`` event (in its status) or a ``status_changed``
+        event (in its ``to`` status) and ends at the customer's next such event,
+        or at ``now`` if it is still going on. Statuses nobody stayed in are absent.
+        """
         ...
 
     def custom_field_kinds(self) -> dict[str, frozenset[str]]:

@@ -23,7 +23,8 @@ from pipeline_core.errors import ConcurrencyError, NotFound, StoreError
 from pipeline_core.events import Event, JSONValue
 from pipeline_core.flows import FlowDefinition
 from pipeline_core.normalize import ContactKey, NormalizeOptions, contact_keys, index_keys
-from pipeline_core.rules.ast import MATCH_ALL, Rule
+from pipeline_core.report_keys import AggregateRow, GroupKey, StageTime
+from pipeline_core.rules.ast import MATCH_ALL, MatchAll, Rule
 from pipeline_core.rules.sql import SQL_FUNCTIONS, SQLITE, SqlValue, compile_sql
 from pipeline_core.serialization import converter, dumps, from_typed_field_value
 from pipeline_core.statuses import StatusMachine
@@ -38,6 +39,14 @@ from pipeline_core.storage.sql_common import (
     STORED_ATTRIBUTES,
     field_rows,
     typed_fields,
+)
+from pipeline_core.storage.sql_reports import (
+    HIDDEN_SET_CLAUSE,
+    SQLITE_MONTH,
+    SQLITE_STAGE_TIMES,
+    aggregate_query,
+    aggregate_rows,
+    sqlite_decimal,
 )
 from pipeline_core.storage.sqlite_schema import (
     CONTACT_KEYS_SINCE,
@@ -290,24 +299,39 @@ class SqliteTransaction(_LifeQueries):
         # What this transaction last read or wrote of each customer: an update then
         # writes only the columns that changed, with no extra read.
         self._seen: dict[int, Customer] = {}
+        self._prefetched: Customer | None = None
         self._options: NormalizeOptions | None = None
 
     # customers -----------------------------------------------------------------
 
     def get_customer(self, customer_id: int, *, scope: Rule = MATCH_ALL) -> Customer:
-        where, params = self._scoped("c.id = ?", (customer_id,), scope)
+        prefetched, self._prefetched = self._prefetched, None
+        if not isinstance(scope, MatchAll):
+            # The actor's scope is part of the query: a prefetched row is never used.
+            where, params = self._scoped("c.id = ?", (customer_id,), scope)
+            found = self._db.execute(
+                f"SELECT {_SELECT} FROM customers c WHERE {where}", params
+            ).fetchone()
+            if found is None:
+                raise NotFound(f"no customer with id {customer_id}")
+            customer = self._seen[customer_id] = _customer(found)
+            return customer
+        if prefetched is not None and prefetched.id == customer_id:
+            return prefetched
+        return self._load(customer_id)[0]
+
+    def _load(self, customer_id: int) -> tuple[Customer, int | None]:
         row = self._db.execute(
-            f"SELECT {_SELECT} FROM customers c WHERE {where}", params
+            f"SELECT {_SELECT}, c.merged_into FROM customers c WHERE c.id = ?", (customer_id,)
         ).fetchone()
         if row is None:
             raise NotFound(f"no customer with id {customer_id}")
         customer = self._seen[customer_id] = _customer(row)
-        return customer
+        return customer, row[-1]
 
     def lock_customer(self, customer_id: int, *, scope: Rule = MATCH_ALL) -> Customer:
-        return self.get_customer(
-            customer_id, scope=scope
-        )  # BEGIN IMMEDIATE already holds the write lock
+        # BEGIN IMMEDIATE already holds the write lock.
+        return self.get_customer(customer_id, scope=scope)
 
     def insert_customer(self, customer: Customer) -> Customer:
         pairs = _encode(customer, STORED_ATTRIBUTES)
@@ -327,6 +351,7 @@ class SqliteTransaction(_LifeQueries):
         return stored
 
     def update_customer(self, customer: Customer) -> Customer:
+        self._prefetched = None
         before = self._seen.get(customer.id)
         if before is None or before.version != customer.version:
             before = self.get_customer(customer.id)
@@ -421,6 +446,29 @@ class SqliteTransaction(_LifeQueries):
         where, params = self._where(rule, hidden_from)
         sql = f"SELECT c.status, COUNT(*) FROM customers c WHERE {where} GROUP BY c.status"
         return {status: count for status, count in self._db.execute(sql, params)}
+
+    def _report_where(self, rule: Rule, hidden_from: str | None) -> tuple[str, list[SqlValue]]:
+        where, params = self._where(rule, None)
+        if hidden_from is not None:
+            where += HIDDEN_SET_CLAUSE.format(mark="?")
+            params.append(hidden_from)
+        return where, params
+
+    def aggregate(
+        self, rule: Rule, keys: Sequence[GroupKey], *, hidden_from: str | None = None
+    ) -> list[AggregateRow]:
+        where, params = self._report_where(rule, hidden_from)
+        sql, join_params = aggregate_query(keys, where, "?", SQLITE_MONTH, "c.value_num")
+        rows = self._db.execute(sql, [*join_params, *params])
+        return aggregate_rows(keys, rows, sqlite_decimal)
+
+    def stage_times(
+        self, rule: Rule, now: datetime, *, hidden_from: str | None = None
+    ) -> dict[str, StageTime]:
+        where, params = self._report_where(rule, hidden_from)
+        sql = SQLITE_STAGE_TIMES.replace("{where}", where)
+        rows = self._db.execute(sql, [*params, _iso(now)])
+        return {status: StageTime(stays, seconds) for status, stays, seconds in rows}
 
     def custom_field_kinds(self) -> dict[str, frozenset[str]]:
         # A skip scan over the (key, kind) index: a few seeks per distinct pair, not a row scan.
@@ -630,6 +678,7 @@ class SqliteTransaction(_LifeQueries):
         return [row[0] for row in rows]
 
     def mark_merged(self, customer_id: int, into: int) -> None:
+        self._prefetched = None
         self.get_customer(customer_id)
         self.get_customer(into)
         self._db.execute("DELETE FROM contact_keys WHERE customer_id = ?", (customer_id,))
@@ -639,12 +688,10 @@ class SqliteTransaction(_LifeQueries):
         self._db.execute("UPDATE customers SET merged_into = ? WHERE id = ?", (into, customer_id))
 
     def merged_into(self, customer_id: int) -> int | None:
-        row = self._db.execute(
-            "SELECT merged_into FROM customers WHERE id = ?", (customer_id,)
-        ).fetchone()
-        if row is None:
-            raise NotFound(f"no customer with id {customer_id}")
-        target: int | None = row[0]
+        # A use case asks this just before reading the customer: read the whole row
+        # once and hand it to that next read (a move is then one SELECT, not two).
+        customer, target = self._load(customer_id)
+        self._prefetched = customer if target is None else None
         return target
 
 
