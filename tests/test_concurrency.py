@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from pipeline_core import ConcurrencyError, Customer, EventKind, TransitionNotAllowed, Workspace
+from pipeline_core import (
+    ConcurrencyError,
+    Customer,
+    DuplicateCustomer,
+    EventKind,
+    TransitionNotAllowed,
+    Workspace,
+)
 
 from .conftest import fresh_store_url
 from .postgres_server import find_bin_dir
@@ -125,3 +132,41 @@ def test_concurrent_moves_form_one_consistent_history(backend: str, tmp_path: Pa
                 status = str(move["to"])
             assert ws.get_customer(customer_id).status == status
     assert total_moves == successes > 0
+
+
+PHONES = [f"+1 415 555 {index:04d}" for index in range(100, 130)]
+
+
+def add_overlapping(url: str, seed: int, policy: str) -> int:
+    """Add a customer per phone of a shared list, in this worker's own order."""
+    import random
+
+    order = PHONES[:]
+    random.Random(seed).shuffle(order)
+    refused = 0
+    with Workspace.open(url) as ws:
+        for phone in order:
+            try:
+                ws.add_customer(
+                    Customer(name=f"Caller {phone}", phones=[phone]),
+                    on_duplicate=policy,  # type: ignore[arg-type]
+                )
+            except DuplicateCustomer:
+                refused += 1
+    return refused
+
+
+@pytest.mark.parametrize("policy", ["block", "merge"])
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_concurrent_adds_create_no_duplicates(backend: str, policy: str, tmp_path: Path) -> None:
+    url = shared_url(backend, tmp_path)
+    Workspace.open(url).close()
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(WORKERS) as pool:
+        refused = pool.starmap(add_overlapping, [(url, seed, policy) for seed in range(WORKERS)])
+    with Workspace.open(url) as ws:
+        customers = ws.list_customers()
+        assert sorted(c.phones[0] for c in customers) == sorted(PHONES)
+        assert ws.find_duplicates() == []
+    if policy == "block":
+        assert sum(refused) == (WORKERS - 1) * len(PHONES)

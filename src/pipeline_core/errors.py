@@ -64,6 +64,24 @@ class ConcurrencyError(PipelineError):
         )
 
 
+class ContactKeyRace(ConcurrencyError):
+    """Another writer added a customer with the same new phone or email at the same moment.
+
+    Raised by stores that enforce key uniqueness themselves (PostgreSQL); the
+    workspace re-runs the use case, which then sees the other customer and
+    applies the duplicate policy.
+    """
+
+    def __init__(self, keys: str) -> None:
+        PipelineError.__init__(
+            self, f"another writer is adding a customer with {keys} right now; try again"
+        )
+        self.keys = keys
+        self.customer_id = 0
+        self.expected = 0
+        self.actual = 0
+
+
 class StaleDefinition(ConcurrencyError):
     """A change to a definition (a custom field...) was based on a version someone changed meanwhile."""
 

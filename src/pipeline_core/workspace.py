@@ -31,6 +31,7 @@ from pipeline_core.rules.sql import POSTGRES, SQLITE, Compiled, Dialect, compile
 from pipeline_core.serialization import converter
 from pipeline_core.statuses import StatusMachine, default_status_machine
 from pipeline_core.storage import Store, Transaction, open_store
+from pipeline_core.storage.copying import CopyReport, copy_store
 from pipeline_core.workspace_dupes import DuplicatesMixin
 from pipeline_core.workspace_import import ImportMixin
 from pipeline_core.workspace_life import LifeMixin
@@ -127,6 +128,19 @@ class Workspace(DuplicatesMixin, LifeMixin, SetupMixin, ImportMixin):
         """Close the underlying store."""
         self.store.close()
 
+    def copy_to(self, url: str) -> CopyReport:
+        """Copy this whole workspace into the new, empty store at ``url`` and verify the counts.
+
+        Customers (merged ones too), history, flows, settings, tasks, everything:
+        table by table, in one transaction on the target. Both stores must be SQL
+        stores (SQLite or PostgreSQL); the target must be empty.
+        """
+        target = open_store(url)
+        try:
+            return copy_store(self.store, target)
+        finally:
+            target.close()
+
     def __enter__(self) -> Self:
         return self
 
@@ -202,31 +216,38 @@ class Workspace(DuplicatesMixin, LifeMixin, SetupMixin, ImportMixin):
         new values over the oldest match; both return the existing customer.
         See docs/duplicates.md.
         """
+        # Retried like an unpinned write: on PostgreSQL two writers adding the same
+        # new phone or email at once collide on a unique index, and the one that
+        # lost re-runs and finds the other's customer (see docs/storage.md).
+        return self._write(None, lambda tx: self._add_in(tx, customer, on_duplicate))
+
+    def _add_in(
+        self, tx: Transaction, customer: Customer, on_duplicate: DuplicatePolicy | None
+    ) -> Customer:
         now = self.clock.now()
-        with self._tx() as tx:
-            machine = self._machine_for(tx, customer.folder)
-            status = machine.status(customer.status or machine.initial)
-            if customer.parent_id is not None:
-                tx.get_customer(customer.parent_id)
-            fields = self._checked_fields(tx, customer.folder, customer.fields)
-            draft = attrs.evolve(
-                customer,
-                status=status.name,
-                fields=fields,
-                created_at=now,
-                updated_at=now,
-                version=0,
-            )
-            reason = None
-            if status.outcome == "lost":
-                reason = self._lifecycle(tx).lost_reason(*_split_reason(customer.lost_reason))
-            draft = enter_status(draft, status, now, reason)
-            existing = self._on_duplicate(tx, draft, on_duplicate)
-            if existing is not None:
-                return existing
-            stored = tx.insert_customer(draft)
-            tx.append_events([self._event(stored.id, EventKind.CREATED, status=stored.status)])
-            return stored
+        machine = self._machine_for(tx, customer.folder)
+        status = machine.status(customer.status or machine.initial)
+        if customer.parent_id is not None:
+            tx.get_customer(customer.parent_id)
+        fields = self._checked_fields(tx, customer.folder, customer.fields)
+        draft = attrs.evolve(
+            customer,
+            status=status.name,
+            fields=fields,
+            created_at=now,
+            updated_at=now,
+            version=0,
+        )
+        reason = None
+        if status.outcome == "lost":
+            reason = self._lifecycle(tx).lost_reason(*_split_reason(customer.lost_reason))
+        draft = enter_status(draft, status, now, reason)
+        existing = self._on_duplicate(tx, draft, on_duplicate)
+        if existing is not None:
+            return existing
+        stored = tx.insert_customer(draft)
+        tx.append_events([self._event(stored.id, EventKind.CREATED, status=stored.status)])
+        return stored
 
     def get_customer(self, customer_id: int) -> Customer:
         """The customer with that id (a merged one's id leads to its primary); else ``NotFound``."""

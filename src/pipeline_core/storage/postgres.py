@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import threading
+import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
@@ -16,7 +17,13 @@ from pipeline_core.activity import Task, TimeEntry
 from pipeline_core.customer import Customer, FieldValue
 from pipeline_core.duplicate_settings import SETTINGS_KEY as DUPLICATES_KEY
 from pipeline_core.duplicate_settings import normalize_options
-from pipeline_core.errors import ConcurrencyError, InvalidValue, NotFound, StoreError
+from pipeline_core.errors import (
+    ConcurrencyError,
+    ContactKeyRace,
+    InvalidValue,
+    NotFound,
+    StoreError,
+)
 from pipeline_core.events import Event, JSONValue
 from pipeline_core.flows import FlowDefinition
 from pipeline_core.normalize import ContactKey, NormalizeOptions, contact_keys, index_keys
@@ -27,6 +34,7 @@ from pipeline_core.serialization import converter, from_typed_field_value
 from pipeline_core.statuses import StatusMachine
 from pipeline_core.storage.postgres_schema import CONTACT_KEYS_SINCE, LATEST, MIGRATIONS
 from pipeline_core.storage.protocol import SCHEMA_VERSION, Order
+from pipeline_core.storage.registry import redact_url
 from pipeline_core.storage.sql_common import (
     HIDDEN_CLAUSE,
     LIVE_CLAUSE,
@@ -44,6 +52,9 @@ except ImportError:  # pragma: no cover - exercised only without the extra
 
 META_TABLE = "pipeline_meta"
 _MIGRATION_LOCK = 7_351_402  # any constant: serializes concurrent first opens of one database
+_KEY_LOCK_SPACE = 7_351_403  # the advisory-lock class of contact-key buckets
+KEY_LOCK_BUCKETS = 1024
+"""How many advisory locks contact keys are spread over (at most that many per transaction)."""
 
 _SELECT = ", ".join(f"c.{name}" for name in READ_COLUMNS)
 
@@ -339,12 +350,18 @@ class PostgresTransaction(_LifeQueries):
 
     def _insert_keys(self, rows: list[tuple[str, str, int]]) -> None:
         if rows:
-            with self._db.cursor() as cursor:
-                cursor.executemany(
-                    "INSERT INTO contact_keys (kind, key, customer_id) VALUES (%s, %s, %s)"
-                    " ON CONFLICT DO NOTHING",
-                    rows,
-                )
+            try:
+                with self._db.cursor() as cursor:
+                    cursor.executemany(
+                        "INSERT INTO contact_keys (kind, key, customer_id, sole)"
+                        " SELECT %s, %s, %s, NOT EXISTS (SELECT 1 FROM contact_keys k"
+                        " WHERE k.kind = %s AND k.key = %s)"
+                        " ON CONFLICT (kind, key, customer_id) DO NOTHING",
+                        [(kind, key, owner, kind, key) for kind, key, owner in rows],
+                    )
+            except psycopg.errors.UniqueViolation:
+                kinds = ", ".join(sorted({f"{kind} {key}" for kind, key, _ in rows}))
+                raise ContactKeyRace(kinds) from None
         rows.clear()
 
     def _write_tags(self, customer_id: int, tags: Sequence[str], *, replace: bool) -> None:
@@ -511,6 +528,17 @@ class PostgresTransaction(_LifeQueries):
         wanted = list(dict.fromkeys(keys))
         if not wanted:
             return []
+        # Writers look keys up before adding them. Locking the keys first (until this
+        # transaction ends) makes look-up and insert one step: a second writer with the
+        # same key waits here, then sees the first one's customer. Keys share a fixed
+        # number of lock buckets so that a large import batch takes a bounded number.
+        buckets = sorted(
+            {zlib.crc32(f"{k.kind}:{k.key}".encode()) % KEY_LOCK_BUCKETS for k in wanted}
+        )
+        self._db.execute(
+            "SELECT pg_advisory_xact_lock(%s, b) FROM unnest(%s::int[]) AS b ORDER BY b",
+            (_KEY_LOCK_SPACE, buckets),
+        )
         rows = self._db.execute(
             "SELECT k.kind, k.key, k.customer_id FROM contact_keys k"
             " JOIN unnest(%s::text[], %s::text[]) AS w(kind, key)"
@@ -613,7 +641,7 @@ class PostgresStore:
             reason = (
                 str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             )
-            raise StoreError(f"cannot connect to {_redacted(url)}: {reason}") from None
+            raise StoreError(f"cannot connect to {redact_url(url)}: {reason}") from None
         self._db.execute("SET TIME ZONE 'UTC'")
         # Rules' "~" folds case exactly like Python; the function lives for the session.
         self._db.execute(postgres_casefold_function())
@@ -636,7 +664,7 @@ class PostgresStore:
             }
             if tables and META_TABLE not in tables:
                 raise StoreError(
-                    f"{_redacted(self.url)} is a database but not a pipeline_core store "
+                    f"{redact_url(self.url)} is a database but not a pipeline_core store "
                     f"(it has tables {', '.join(sorted(tables)[:5])}); refusing to change it"
                 )
             version = 0
@@ -647,7 +675,7 @@ class PostgresStore:
                 version = int(row[0]) if row else 0
             if version > SCHEMA_VERSION:
                 raise StoreError(
-                    f"{_redacted(self.url)} has schema version {version}, newer than this "
+                    f"{redact_url(self.url)} has schema version {version}, newer than this "
                     f"pipeline_core understands ({SCHEMA_VERSION}); upgrade pipeline_core"
                 )
             if version < LATEST:
@@ -673,6 +701,13 @@ class PostgresStore:
             try:
                 with self._db.transaction():
                     yield PostgresTransaction(self._db)
+            except psycopg.errors.DeadlockDetected as error:
+                # Two writers crossed on contact-key locks: the workspace re-runs the loser.
+                raise ContactKeyRace("keys (deadlock)") from error
+            except psycopg.errors.UniqueViolation as error:
+                if error.diag.constraint_name != "contact_keys_sole":
+                    raise StoreError(f"PostgreSQL error: {error}") from error
+                raise ContactKeyRace("keys") from error
             except psycopg.DataError as error:
                 # A value the server cannot keep (NUL in text, out-of-range number).
                 raise InvalidValue(f"PostgreSQL refused a value: {error}") from error
@@ -682,15 +717,6 @@ class PostgresStore:
     def close(self) -> None:
         """Close the connection."""
         self._db.close()
-
-
-def _redacted(url: str) -> str:
-    """The URL without its password, for messages."""
-    scheme, sep, rest = url.partition("://")
-    credentials, at, host = rest.rpartition("@")
-    if not at or ":" not in credentials:
-        return url
-    return f"{scheme}{sep}{credentials.split(':', 1)[0]}:***@{host}"
 
 
 def open_postgres_store(url: str) -> PostgresStore:

@@ -87,6 +87,11 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             PRIMARY KEY (kind, key, customer_id)
         )""",
         "CREATE INDEX contact_keys_customer ON contact_keys(customer_id)",
+        # ``sole``: the row was written when no live customer held the key. At most
+        # one such row per key, so two writers that both think a phone is new cannot
+        # both commit: the database, not a check-then-insert, keeps that promise.
+        "ALTER TABLE contact_keys ADD COLUMN sole BOOLEAN NOT NULL DEFAULT false",
+        "CREATE UNIQUE INDEX contact_keys_sole ON contact_keys(kind, key) WHERE sole",
         "ALTER TABLE customers ADD COLUMN merged_into BIGINT REFERENCES customers(id)",
         "CREATE INDEX customers_merged_into ON customers(merged_into) WHERE merged_into IS NOT NULL",
         "CREATE INDEX flow_hides_customer ON flow_hides(customer_id)",
