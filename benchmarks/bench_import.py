@@ -24,9 +24,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-PHONES = [
+PHONES: list[tuple[str, Callable[[random.Random], str]]] = [
     ("US", lambda r: f"({r.randint(201, 989)}) 555-{r.randint(1000, 9999)}"),
     ("GB", lambda r: f"020 7946 {r.randint(1000, 9999)}"),
     ("DE", lambda r: f"030 {r.randint(1000000, 9999999)}"),
