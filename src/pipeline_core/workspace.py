@@ -19,6 +19,7 @@ from pipeline_core.dedupe import DuplicatePolicy, resolve
 from pipeline_core.errors import ConcurrencyError, InvalidValue
 from pipeline_core.events import Event, EventKind, JSONValue
 from pipeline_core.flows import PALETTE, Column, FlowDefinition, FlowExplanation
+from pipeline_core.normalize import ContactKey
 from pipeline_core.outcomes import enter_status
 from pipeline_core.rules.ast import MATCH_ALL, InSet, Not, Rule, all_of, fields_of, is_custom
 from pipeline_core.rules.catalog import DEFAULT_CATALOG, Catalog
@@ -32,6 +33,7 @@ from pipeline_core.statuses import StatusMachine, default_status_machine
 from pipeline_core.storage import Store, Transaction, open_store
 from pipeline_core.storage.copying import CopyReport, copy_store
 from pipeline_core.workspace_dupes import DuplicatesMixin
+from pipeline_core.workspace_import import ImportMixin
 from pipeline_core.workspace_life import LifeMixin
 from pipeline_core.workspace_reports import ReportsMixin
 from pipeline_core.workspace_setup import SetupMixin
@@ -78,6 +80,14 @@ class _Recorder:
         self._tx.append_events(events)
         self._outbox.extend(events)
 
+    def insert_customers(
+        self, customers: Sequence[Customer], keys: Sequence[Sequence[ContactKey]] | None = None
+    ) -> list[Customer]:
+        stored = self._tx.insert_customers(customers, keys)
+        # New ids are live by construction: their events need no tombstone look-up.
+        self._live.update((customer.id, customer.id) for customer in stored)
+        return stored
+
     def mark_merged(self, customer_id: int, into: int) -> None:
         self._tx.mark_merged(customer_id, into)
         self._live.clear()
@@ -95,7 +105,7 @@ class _Recorder:
         return getattr(self._tx, name)
 
 
-class Workspace(DuplicatesMixin, LifeMixin, SetupMixin, ReportsMixin):
+class Workspace(DuplicatesMixin, LifeMixin, SetupMixin, ReportsMixin, ImportMixin):
     """An open pipeline_core workspace: a store, the actor using it, and a clock.
 
     Open one with ``Workspace.open(url)``; use it as a context manager to close it.
