@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -361,3 +363,27 @@ def test_reports_count_only_what_the_actor_sees(admin: Workspace) -> None:
     assert by_team.total.total == 2
     assert [row.label for row in by_team.rows] == ["North"]
     assert admin.grouped_report("team").total.total == 4
+
+
+def test_exports_hold_only_what_the_actor_sees_and_mask_contacts(admin: Workspace) -> None:
+    add(admin, "Nora", "North", emails=("nora@x.org",))
+    add(admin, "Eve", "East", emails=("eve@x.org",))
+    out = io.StringIO()
+    assert as_user(admin, "ann").export_customers(out, "jsonl") == 1
+    assert "Nora" in out.getvalue() and "Eve" not in out.getvalue()
+    assert "nora@x.org" in out.getvalue()
+    admin.set_access(hide_contacts_from_agents=True)
+    out = io.StringIO()
+    as_user(admin, "ann").export_customers(out, "jsonl")
+    assert "nora@x.org" not in out.getvalue() and "(hidden)" in out.getvalue()
+    out = io.StringIO()
+    assert admin.export_customers(out, "jsonl") == 2
+
+
+def test_imports_are_for_admins(admin: Workspace, tmp_path: Path) -> None:
+    source = tmp_path / "rows.csv"
+    source.write_text("name,team\nZed,East\n")
+    with pytest.raises(PermissionDenied, match="import customers"):
+        as_user(admin, "max").import_customers(source)
+    assert admin.count_customers() == 0
+    assert as_user(admin, "ada").import_customers(source).created == 1

@@ -7,6 +7,7 @@ user may not see (so the admin's answer is always a superset).
 
 from __future__ import annotations
 
+import io
 from datetime import date
 
 import attrs
@@ -117,6 +118,7 @@ def test_no_read_path_leaks(backend: str) -> None:
                 assert sum(col.count for col in (*board.columns, board.unmapped)) == len(expected)
                 assert ws.pipeline_report("F").total.count == len(expected)
                 assert ws.grouped_report("team").total.total == len(expected)
+                assert ws.export_customers(io.StringIO(), "jsonl") == len(expected)
                 clustered = {i for c in ws.find_duplicates() for i in c.customer_ids}
                 assert clustered <= set(expected)
                 due = {r.customer_id for r in ws.due_reminders()}

@@ -192,7 +192,7 @@ def demo(app: AppContext, count: int, seed: int, limit: int) -> None:
 
 @cli.group()
 def customers() -> None:
-    """Add, show, list and edit customers."""
+    """Add, show, list, edit, import and export customers."""
 
 
 @customers.command("add")
@@ -706,10 +706,11 @@ def statuses_load(app: AppContext, path: str) -> None:
 # The customer's-life, duplicates and access commands register themselves on the groups above.
 from pipeline_core import cli_access as _cli_access  # noqa: E402
 from pipeline_core import cli_dupes as _cli_dupes  # noqa: E402
+from pipeline_core import cli_import as _cli_import  # noqa: E402
 from pipeline_core import cli_life as _cli_life  # noqa: E402
 from pipeline_core import cli_reports as _cli_reports  # noqa: E402
 
-assert _cli_life and _cli_dupes and _cli_access
+assert _cli_life and _cli_dupes and _cli_access and _cli_import
 assert _cli_reports
 
 

@@ -171,6 +171,13 @@ class ImportRowError(InvalidValue):
         super().__init__(f"{where}: {reason}")
 
 
+class ImportFileError(InvalidValue):
+    """A whole import (or export) file is unusable: missing, empty, binary, badly encoded...
+
+    Raised before anything is written; names the file and the problem.
+    """
+
+
 class StoreError(PipelineError):
     """The store cannot be opened or used: unknown URL scheme, not a pipeline store, too new."""
 

@@ -38,6 +38,7 @@ from pipeline_core.storage import Order, Store, Transaction, open_store
 from pipeline_core.storage.copying import CopyReport, copy_store
 from pipeline_core.workspace_access import AccessMixin
 from pipeline_core.workspace_base import ScopedTransaction
+from pipeline_core.workspace_import import ImportMixin
 from pipeline_core.workspace_life import LifeMixin
 from pipeline_core.workspace_reports import ReportsMixin
 from pipeline_core.workspace_setup import SetupMixin
@@ -104,6 +105,7 @@ class _Scoped:
         order: Order = "id",
         limit: int | None = None,
         offset: int = 0,
+        after_id: int = 0,
     ) -> list[Customer]:
         return self._tx.find_customers(
             all_of(self.scope, rule),
@@ -111,6 +113,7 @@ class _Scoped:
             order=order,
             limit=limit,
             offset=offset,
+            after_id=after_id,
         )
 
     def count_customers(self, rule: Rule, *, hidden_from: str | None = None) -> int:
@@ -198,6 +201,14 @@ class _Scoped:
             customer_id=customer_id, worker=worker, scope=all_of(self.scope, scope)
         )
 
+    def insert_customers(
+        self, customers: Sequence[Customer], keys: Sequence[Sequence[ContactKey]] | None = None
+    ) -> list[Customer]:
+        stored = self._tx.insert_customers(customers, keys)
+        # New ids are live by construction: their events need no tombstone look-up.
+        self._live.update((customer.id, customer.id) for customer in stored)
+        return stored
+
     def mark_merged(self, customer_id: int, into: int) -> None:
         self._tx.mark_merged(customer_id, into)
         self._live.clear()
@@ -217,7 +228,7 @@ class _Scoped:
         return getattr(self._tx, name)
 
 
-class Workspace(AccessMixin, LifeMixin, SetupMixin, ReportsMixin):
+class Workspace(AccessMixin, LifeMixin, SetupMixin, ReportsMixin, ImportMixin):
     """An open pipeline_core workspace: a store, the actor using it, and a clock.
 
     Open one with ``Workspace.open(url, actor=USER)``; the actor is a user of the

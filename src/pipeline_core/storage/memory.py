@@ -120,6 +120,14 @@ class MemoryTransaction:
         self._index(stored)
         return stored
 
+    def insert_customers(
+        self,
+        customers: Sequence[Customer],
+        keys: Sequence[Sequence[ContactKey]] | None = None,
+    ) -> list[Customer]:
+        # The memory store is the reference: bulk is exactly one insert after another.
+        return [self.insert_customer(customer) for customer in customers]
+
     def update_customer(self, customer: Customer) -> Customer:
         current = self.get_customer(customer.id)
         if current.version != customer.version:
@@ -168,8 +176,9 @@ class MemoryTransaction:
         order: Order = "id",
         limit: int | None = None,
         offset: int = 0,
+        after_id: int = 0,
     ) -> list[Customer]:
-        found = list(self._members(rule, hidden_from))
+        found = [c for c in self._members(rule, hidden_from) if c.id > after_id]
         if order == "activity":
             found.sort(key=lambda c: (c.updated_at, c.id), reverse=True)
         else:

@@ -46,6 +46,19 @@ class Transaction(Protocol):
         """Store a new customer (its id is ignored) and return it with its id and version 1."""
         ...
 
+    def insert_customers(
+        self,
+        customers: Sequence[Customer],
+        keys: Sequence[Sequence[ContactKey]] | None = None,
+    ) -> list[Customer]:
+        """Store many new customers at once (bulk import); they get ids in order and version 1.
+
+        Equivalent to ``insert_customer`` on each, in one round of bulk statements.
+        ``keys``, when given, are each customer's ``index_keys`` already computed by the
+        caller with the store's normalization options (so that they are not computed twice).
+        """
+        ...
+
     def update_customer(self, customer: Customer) -> Customer:
         """Replace a stored customer whose version equals ``customer.version``.
 
@@ -62,8 +75,13 @@ class Transaction(Protocol):
         order: Order = "id",
         limit: int | None = None,
         offset: int = 0,
+        after_id: int = 0,
     ) -> list[Customer]:
-        """Customers satisfying ``rule``, optionally leaving out those hidden from a flow."""
+        """Customers satisfying ``rule``, optionally leaving out those hidden from a flow.
+
+        ``after_id`` keeps only ids above it: with ``order="id"`` and a limit, pages of a
+        large export are read by key, not by ever longer offsets.
+        """
         ...
 
     def count_customers(self, rule: Rule, *, hidden_from: str | None = None) -> int:

@@ -350,6 +350,52 @@ class SqliteTransaction(_LifeQueries):
         self._write_terms(stored, replace=False)
         return stored
 
+    def insert_customers(
+        self,
+        customers: Sequence[Customer],
+        keys: Sequence[Sequence[ContactKey]] | None = None,
+    ) -> list[Customer]:
+        if not customers:
+            return []
+        # BEGIN IMMEDIATE holds the write lock, so the next ids are ours to hand out
+        # (what SQLite itself would pick: one more than the largest).
+        first: int = self._db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM customers").fetchone()[
+            0
+        ]
+        stored = [
+            attrs.evolve(customer, id=first + n, version=1) for n, customer in enumerate(customers)
+        ]
+        columns = [column for column, _ in _encode(stored[0], STORED_ATTRIBUTES)]
+        marks = ", ".join("?" for _ in columns)
+        self._db.executemany(
+            f"INSERT INTO customers (id, {', '.join(columns)}, version) VALUES (?, {marks}, 1)",
+            [
+                [customer.id, *(value for _, value in _encode(customer, STORED_ATTRIBUTES))]
+                for customer in stored
+            ],
+        )
+        self._db.executemany(
+            "INSERT INTO customer_tags (customer_id, tag) VALUES (?, ?)",
+            [(customer.id, tag) for customer in stored for tag in customer.tags],
+        )
+        self._db.executemany(
+            "INSERT INTO customer_fields (customer_id, key, kind, text_value, num_value)"
+            " VALUES (?, ?, ?, ?, ?)",
+            [row for customer in stored for row in field_rows(customer.id, customer.fields)],
+        )
+        if keys is None:
+            options = self._normalize_options()
+            keys = [index_keys(customer, options) for customer in stored]
+        self._db.executemany(
+            "INSERT OR IGNORE INTO contact_keys (kind, key, customer_id) VALUES (?, ?, ?)",
+            [
+                (key.kind, key.key, customer.id)
+                for customer, held in zip(stored, keys, strict=True)
+                for key in held
+            ],
+        )
+        return stored
+
     def update_customer(self, customer: Customer) -> Customer:
         self._prefetched = None
         before = self._seen.get(customer.id)
@@ -428,8 +474,12 @@ class SqliteTransaction(_LifeQueries):
         order: Order = "id",
         limit: int | None = None,
         offset: int = 0,
+        after_id: int = 0,
     ) -> list[Customer]:
         where, params = self._where(rule, hidden_from)
+        if after_id:
+            where += " AND c.id > ?"
+            params.append(after_id)
         ordering = "c.updated_at DESC, c.id DESC" if order == "activity" else "c.id"
         sql = f"SELECT {_SELECT} FROM customers c WHERE {where} ORDER BY {ordering}"
         sql += " LIMIT ? OFFSET ?"
@@ -586,12 +636,17 @@ class SqliteTransaction(_LifeQueries):
 
     def find_by_keys(self, keys: Sequence[ContactKey]) -> list[tuple[ContactKey, int]]:
         found: list[tuple[ContactKey, int]] = []
-        for key in dict.fromkeys(keys):
+        wanted = list(dict.fromkeys(keys))
+        # A join from the wanted keys walks the primary key: one statement per 400 keys.
+        for start in range(0, len(wanted), 400):
+            chunk = wanted[start : start + 400]
+            marks = ", ".join("(?, ?)" for _ in chunk)
             rows = self._db.execute(
-                "SELECT customer_id FROM contact_keys WHERE kind = ? AND key = ?",
-                (key.kind, key.key),
+                f"SELECT k.kind, k.key, k.customer_id FROM (VALUES {marks}) AS w"
+                " JOIN contact_keys k ON k.kind = w.column1 AND k.key = w.column2",
+                [part for key in chunk for part in (key.kind, key.key)],
             )
-            found.extend((key, row[0]) for row in rows)
+            found.extend((ContactKey(kind, key), customer_id) for kind, key, customer_id in rows)
         return sorted(found, key=lambda pair: (pair[1], pair[0].kind, pair[0].key))
 
     def contact_keys(self, customer_id: int) -> list[ContactKey]:

@@ -1,0 +1,148 @@
+"""Bulk import into SQLite against two baselines, on the same generated CSV, in one run.
+
+- ours: ``Workspace.import_customers`` (normalization, validation, duplicate detection
+  with policy skip, events, run ledger), in a subprocess so that its peak memory
+  (``resource.getrusage``) is its own;
+- (a) ``sqlite-utils insert db customers file.csv --csv`` (no normalization, no checks);
+- (b) a hand-written script: phonenumbers normalization, a dict for duplicates,
+  ``sqlite3.executemany``.
+
+Targets (issue 5): ours <= 0.8x the time of (a); >= 0.7x the rate of (b); < 300 MB peak.
+The data: phones in several countries' formats, mixed-case emails with display names,
+tags, about 5 % duplicates typed differently. Deterministic (seeded).
+
+Run: ``python benchmarks/bench_import.py --rows 100000``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+PHONES: list[tuple[str, Callable[[random.Random], str]]] = [
+    ("US", lambda r: f"({r.randint(201, 989)}) 555-{r.randint(1000, 9999)}"),
+    ("GB", lambda r: f"020 7946 {r.randint(1000, 9999)}"),
+    ("DE", lambda r: f"030 {r.randint(1000000, 9999999)}"),
+    ("BR", lambda r: f"(11) 9{r.randint(1000, 9999)}-{r.randint(1000, 9999)}"),
+    ("IN", lambda r: f"+91 98{r.randint(10000000, 99999999)}"),
+]
+
+
+def generate(path: Path, rows: int, seed: int = 5) -> None:
+    """A messy CSV: ~5 % of rows repeat an earlier customer's contact, formatted differently."""
+    rng = random.Random(seed)
+    kept: list[tuple[str, str, str]] = []
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        out = csv.writer(handle)
+        out.writerow(["Full Name", "E-mail", "Mobile", "Country", "Tags"])
+        for n in range(rows):
+            if kept and rng.random() < 0.05:
+                name, email, country = rng.choice(kept)
+                out.writerow([name.upper(), email.upper(), "", country, "dup"])
+                continue
+            country, phone = rng.choice(PHONES)
+            name = f"Person {n}"
+            email = f"person.{n}@Example{n % 50}.com"
+            shown = f'"{name}" <{email}>' if n % 3 == 0 else email
+            out.writerow([name, shown, phone(rng), country, rng.choice(["vip", "new;web", ""])])
+            if len(kept) < 10000:
+                kept.append((name, email, country))
+
+
+OURS = """
+import resource, sys, time, json
+from pipeline_core import Workspace
+from pipeline_core.importing import ImportOptions
+ws = Workspace.open(sys.argv[1])
+start = time.perf_counter()
+s = ws.import_customers(sys.argv[2], ImportOptions(batch_size=int(sys.argv[3])))
+took = time.perf_counter() - start
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"seconds": took, "peak_mb": peak, "created": s.created, "skipped": s.skipped, "rejected": s.rejected}))
+"""
+
+HANDWRITTEN = """
+import csv, sqlite3, sys, time, json, resource
+import phonenumbers
+db = sqlite3.connect(sys.argv[1])
+db.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT, email TEXT, phone TEXT, country TEXT, tags TEXT)")
+start = time.perf_counter()
+seen = {}
+batch = []
+with open(sys.argv[2], newline="", encoding="utf-8-sig") as handle:
+    rows = csv.reader(handle)
+    next(rows)
+    for name, email, mobile, country, tags in rows:
+        address = email.rpartition("<")[2].rstrip(">").strip().lower()
+        keys = [("email", address)]
+        if mobile:
+            try:
+                number = phonenumbers.parse(mobile, country)
+                if phonenumbers.is_valid_number(number):
+                    keys.append(("phone", phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)))
+            except phonenumbers.NumberParseException:
+                pass
+        if any(key in seen for key in keys):
+            continue
+        for key in keys:
+            seen[key] = True
+        batch.append((name, email, mobile, country, tags))
+        if len(batch) >= 2000:
+            db.executemany("INSERT INTO customers (name, email, phone, country, tags) VALUES (?, ?, ?, ?, ?)", batch)
+            batch.clear()
+db.executemany("INSERT INTO customers (name, email, phone, country, tags) VALUES (?, ?, ?, ?, ?)", batch)
+db.commit()
+took = time.perf_counter() - start
+print(json.dumps({"seconds": took, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def _run(args: list[str]) -> dict[str, float]:
+    done = subprocess.run(args, check=True, capture_output=True, text=True)
+    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main() -> None:
+    """Generate the file, run the three imports, print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--batch-size", type=int, default=2000)
+    parser.add_argument("--store", help="Import into this store URL instead (e.g. PostgreSQL).")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        work = Path(folder)
+        data = work / "customers.csv"
+        generate(data, args.rows)
+        url = args.store or f"sqlite:///{work / 'ours.db'}"
+        ours = _run([sys.executable, "-c", OURS, url, str(data), str(args.batch_size)])
+        print(
+            f"ours ({url.split(':')[0]}): {ours['seconds']:.2f} s, {args.rows / ours['seconds']:,.0f} rows/s, peak {ours['peak_mb']:.0f} MB, {ours}"
+        )
+        if args.store:
+            return
+        util = Path(sys.executable).with_name("sqlite-utils")
+        start = time.perf_counter()
+        subprocess.run(
+            [str(util), "insert", str(work / "u.db"), "customers", str(data), "--csv"], check=True
+        )
+        utils_s = time.perf_counter() - start
+        print(f"(a) sqlite-utils insert --csv: {utils_s:.2f} s, {args.rows / utils_s:,.0f} rows/s")
+        hand = _run([sys.executable, "-c", HANDWRITTEN, str(work / "h.db"), str(data)])
+        print(
+            f"(b) hand-written: {hand['seconds']:.2f} s, {args.rows / hand['seconds']:,.0f} rows/s, peak {hand['peak_mb']:.0f} MB"
+        )
+        print(f"ours / (a) time: {ours['seconds'] / utils_s:.2f}x (target <= 0.8x)")
+        print(f"ours / (b) rate: {hand['seconds'] / ours['seconds']:.2f}x (target >= 0.7x)")
+
+
+if __name__ == "__main__":
+    main()

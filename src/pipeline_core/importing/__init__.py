@@ -1,0 +1,17 @@
+"""Bulk import and export of customers: readers, column mapping, batches, rejects, writers.
+
+See docs/import-export.md. The Workspace's use cases are in ``workspace_import``.
+"""
+
+from pipeline_core.importing.engine import ImportOptions, ImportPolicy, ImportSummary
+from pipeline_core.importing.export import DEFAULT_COLUMNS, EXPORT_FORMATS
+from pipeline_core.importing.readers import INPUT_FORMATS
+
+__all__ = [
+    "DEFAULT_COLUMNS",
+    "EXPORT_FORMATS",
+    "INPUT_FORMATS",
+    "ImportOptions",
+    "ImportPolicy",
+    "ImportSummary",
+]
