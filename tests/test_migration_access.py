@@ -68,3 +68,20 @@ def test_a_copy_keeps_users_teams_and_search_and_is_for_admins(tmp_path: Path) -
         user = copy.whoami().user
         assert user is not None and user.teams == ("T",)
         assert [c.name for c in copy.search("0132")] == ["Zoë"]
+
+
+def test_a_membership_removed_in_another_process_takes_effect_at_once(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    with Workspace.open(url) as admin, Workspace.open(url) as setup:
+        setup.add_team("T")
+        setup.add_user("ann", "agent", ["T"])
+        customer = setup.add_customer(Customer(name="Tia", team="T"))
+        setup.set_access(hide_contacts_from_agents=False)
+        with Workspace.open(url, actor="ann") as ann:  # its own connection, kept open
+            assert [c.id for c in ann.list_customers()] == [customer.id]
+            admin.leave_team("ann", "T")
+            assert ann.list_customers() == []
+            admin.set_access(hide_contacts_from_agents=True)
+            admin.join_team("ann", "T")
+            admin.edit_customer(customer.id, emails=("tia@x.org",))
+            assert ann.get_customer(customer.id).emails == ("(hidden)",)

@@ -95,3 +95,36 @@ def test_two_connections_see_each_others_writes(tmp_path: Path) -> None:
 def test_in_memory_sqlite_urls(url: str) -> None:
     with Workspace.open(url) as ws:
         assert ws.add_customer(Customer(name="Ada")).id == 1
+
+
+def test_cached_settings_follow_other_connections(tmp_path: Path) -> None:
+    from pipeline_core import Status, StatusMachine
+
+    url = f"sqlite:///{tmp_path / 'cache.db'}"
+    with Workspace.open(url) as first, Workspace.open(url) as second:
+        assert first.status_machine().names[0] == "Lead"
+        service = StatusMachine([Status("Open"), Status("Closed")], {"Open": ["Closed"]})
+        second.set_status_machine(service)
+        # The first connection had the machine cached; another connection's commit
+        # must be seen at once.
+        assert first.status_machine().names == ("Open", "Closed")
+        with second.store.transaction() as tx:
+            tx.put_setting("x", {"n": 1})
+        with first.store.transaction() as tx:
+            assert tx.get_setting("x") == {"n": 1}
+            value = tx.get_setting("x")
+            assert isinstance(value, dict)
+            value["n"] = 2  # a caller changing what it got changes nothing stored
+        with first.store.transaction() as tx:
+            assert tx.get_setting("x") == {"n": 1}
+
+
+def test_rolled_back_settings_are_not_cached(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'rollback.db'}"
+    with Workspace.open(url) as ws:
+        with pytest.raises(RuntimeError), ws.store.transaction() as tx:
+            tx.put_setting("x", 1)
+            assert tx.get_setting("x") == 1
+            raise RuntimeError
+        with ws.store.transaction() as tx:
+            assert tx.get_setting("x") is None

@@ -143,6 +143,8 @@ class _LifeQueries(AccessQueries):
     def get_customer(self, customer_id: int, *, scope: Rule = MATCH_ALL) -> Customer:
         raise NotImplementedError
 
+    _cache: dict[tuple[str, str], Any]
+
     def _customer_from_row(self, row: Sequence[Any]) -> Customer:
         return _customer(row)  # type: ignore[arg-type]
 
@@ -150,13 +152,16 @@ class _LifeQueries(AccessQueries):
         self._db.executemany(sql, rows)
 
     def get_setting(self, key: str) -> JSONValue | None:
-        row = self._db.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
-        if row is None:
-            return None
-        value: JSONValue = json.loads(row[0])
+        # The text is cached, not the value: callers get a fresh object they may change.
+        if ("setting", key) not in self._cache:
+            row = self._db.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+            self._cache["setting", key] = None if row is None else row[0]
+        text = self._cache["setting", key]
+        value: JSONValue | None = None if text is None else json.loads(text)
         return value
 
     def put_setting(self, key: str, value: JSONValue) -> None:
+        self._cache.pop(("setting", key), None)
         self._db.execute(
             "INSERT INTO settings (key, value) VALUES (?, ?)"
             " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -294,8 +299,13 @@ class _LifeQueries(AccessQueries):
 class SqliteTransaction(_LifeQueries):
     """A unit of work on one SQLite connection (BEGIN IMMEDIATE ... COMMIT)."""
 
-    def __init__(self, connection: sqlite3.Connection) -> None:
+    def __init__(
+        self, connection: sqlite3.Connection, cache: dict[tuple[str, str], Any] | None = None
+    ) -> None:
         self._db = connection
+        # Settings and status machines, kept by the store between transactions for as
+        # long as no other connection commits (PRAGMA data_version says when one did).
+        self._cache = {} if cache is None else cache
         # What this transaction last read or wrote of each customer: an update then
         # writes only the columns that changed, with no extra read.
         self._seen: dict[int, Customer] = {}
@@ -571,12 +581,18 @@ class SqliteTransaction(_LifeQueries):
     # machines, flows, hides ------------------------------------------------------
 
     def get_status_machine(self, name: str = "default") -> StatusMachine | None:
+        if ("machine", name) in self._cache:
+            cached: StatusMachine | None = self._cache["machine", name]
+            return cached
         row = self._db.execute(
             "SELECT definition FROM status_machines WHERE name = ?", (name,)
         ).fetchone()
-        return None if row is None else _machine_from_json(row[0])
+        machine = None if row is None else _machine_from_json(row[0])
+        self._cache["machine", name] = machine
+        return machine
 
     def put_status_machine(self, machine: StatusMachine) -> None:
+        self._cache.pop(("machine", machine.name), None)
         self._db.execute(
             "INSERT INTO status_machines (name, definition) VALUES (?, ?)"
             " ON CONFLICT (name) DO UPDATE SET definition = excluded.definition",
@@ -775,6 +791,8 @@ class SqliteStore:
         except sqlite3.Error as error:
             raise StoreError(f"cannot open SQLite store {self.path}: {error}") from None
         self._lock = threading.RLock()
+        self._cache: dict[tuple[str, str], Any] = {}
+        self._cache_version = -1
         try:
             self._prepare(busy_timeout)
         except BaseException:
@@ -845,20 +863,27 @@ class SqliteStore:
         with self._lock:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
+                version = self._db.execute("PRAGMA data_version").fetchone()[0]
             except sqlite3.Error as error:
                 raise StoreError(f"cannot begin a transaction on {self.path}: {error}") from None
+            if version != self._cache_version:
+                self._cache.clear()
+                self._cache_version = version
             try:
-                yield SqliteTransaction(self._db)
+                yield SqliteTransaction(self._db, self._cache)
             except sqlite3.Error as error:
                 self._db.execute("ROLLBACK")
+                self._cache.clear()
                 raise StoreError(f"SQLite error on {self.path}: {error}") from error
             except BaseException:
                 self._db.execute("ROLLBACK")
+                self._cache.clear()  # it may hold what the rolled-back work wrote
                 raise
             try:
                 self._db.execute("COMMIT")
             except sqlite3.Error as error:
                 self._db.execute("ROLLBACK")
+                self._cache.clear()
                 raise StoreError(f"cannot commit to {self.path}: {error}") from None
 
     def close(self) -> None:
