@@ -6,7 +6,7 @@ import math
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 import attrs
 
@@ -194,3 +194,28 @@ EDITABLE_FIELDS = frozenset(
     }
 )
 """Fields a plain edit may change; status, outcome and timestamps change through their own use cases."""
+
+
+_ATTRIBUTE_NAMES = tuple(attribute.name for attribute in attrs.fields(Customer))
+
+
+def stored_customer(**values: Any) -> Customer:
+    """A Customer from values a store wrote after validating them: the converters are skipped.
+
+    For backends only. Every attribute must be given, already in its final type
+    (tuples for lists, Decimal, aware datetimes, a dict of typed custom fields).
+    Reading a row must not pay for validation it passed when it was written.
+    """
+    customer = object.__new__(Customer)
+    for name in _ATTRIBUTE_NAMES:
+        object.__setattr__(customer, name, values[name])
+    return customer
+
+
+def with_version(customer: Customer, version: int) -> Customer:
+    """``customer`` as stored at ``version``: a copy that skips the (already passed) converters."""
+    copy = object.__new__(Customer)
+    for name in _ATTRIBUTE_NAMES:
+        object.__setattr__(copy, name, getattr(customer, name))
+    object.__setattr__(copy, "version", version)
+    return copy

@@ -16,7 +16,7 @@ from typing import Any
 import attrs
 
 from pipeline_core.activity import Task, TimeEntry
-from pipeline_core.customer import Customer, FieldValue
+from pipeline_core.customer import Customer, FieldValue, stored_customer, with_version
 from pipeline_core.duplicate_settings import SETTINGS_KEY as DUPLICATES_KEY
 from pipeline_core.duplicate_settings import normalize_options
 from pipeline_core.errors import ConcurrencyError, NotFound, StoreError
@@ -92,7 +92,7 @@ def _encode(customer: Customer, names: Iterable[str]) -> list[tuple[str, Any]]:
 
 def _customer(row: sqlite3.Row) -> Customer:
     fields = {key: from_typed_field_value(pair) for key, pair in json.loads(row[24]).items()}
-    return Customer(
+    return stored_customer(
         id=row[0],
         name=row[1],
         status=row[2],
@@ -113,10 +113,10 @@ def _customer(row: sqlite3.Row) -> Customer:
         last_contacted_at=_moment(row[17]),
         next_follow_up=None if row[18] is None else date.fromisoformat(row[18]),
         version=row[19],
-        emails=json.loads(row[20]),
-        phones=json.loads(row[21]),
-        tags=json.loads(row[22]),
-        workers=json.loads(row[23]),
+        emails=tuple(json.loads(row[20])),
+        phones=tuple(json.loads(row[21])),
+        tags=tuple(json.loads(row[22])),
+        workers=tuple(json.loads(row[23])),
         fields=fields,
         closed_at=_moment(row[25]),
         lost_reason=row[26],
@@ -434,7 +434,7 @@ class SqliteTransaction(_LifeQueries):
             self._write_keys(customer.id, index_keys(customer, self._normalize_options()))
         if SEARCH_ATTRIBUTES.intersection(changed):
             self._write_terms(customer, replace=True)
-        stored = self._seen[customer.id] = attrs.evolve(customer, version=customer.version + 1)
+        stored = self._seen[customer.id] = with_version(customer, customer.version + 1)
         return stored
 
     def _normalize_options(self) -> NormalizeOptions:
