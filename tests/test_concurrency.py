@@ -37,7 +37,7 @@ def shared_url(backend: str, tmp_path: Path) -> str:
 def increment(url: str, customer_id: int, rounds: int) -> int:
     """Read-modify-write a counter field, retrying on ConcurrencyError; return the retries."""
     retries = 0
-    with Workspace.open(url, actor=f"worker-{multiprocessing.current_process().pid}") as ws:
+    with Workspace.open(url) as ws:
         for _ in range(rounds):
             while True:
                 current = ws.get_customer(customer_id)

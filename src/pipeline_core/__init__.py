@@ -11,6 +11,7 @@ Open a workspace on a store URL and drive everything through it::
 
 from importlib.metadata import PackageNotFoundError, version
 
+from pipeline_core.access import AccessSettings, FolderAccess, Principal, User
 from pipeline_core.activity import Step, Task, TimeEntry
 from pipeline_core.automation import Action, Automation, HandlerFailure
 from pipeline_core.board import Board, BoardColumn
@@ -28,6 +29,7 @@ from pipeline_core.errors import (
     InvalidStatusMachine,
     InvalidValue,
     NotFound,
+    PermissionDenied,
     PipelineError,
     RuleSyntaxError,
     StaleDefinition,
@@ -40,6 +42,7 @@ from pipeline_core.folders import Folder
 from pipeline_core.normalize import ContactKey, normalize_email, normalize_phone
 from pipeline_core.reminders import Reminder
 from pipeline_core.reports import GroupedReport, PipelineReport, ReportConfig
+from pipeline_core.saved_filters import SavedFilter
 from pipeline_core.settings import LifecycleSettings
 from pipeline_core.statuses import EntryAction, Status, StatusMachine, default_status_machine
 from pipeline_core.view import CustomerTree, CustomerView, TimeSummary
@@ -51,6 +54,7 @@ except PackageNotFoundError:  # running from a source tree that was never instal
     __version__ = "0.0.0"
 
 __all__ = [
+    "AccessSettings",
     "Action",
     "AlreadyConverted",
     "Automation",
@@ -74,6 +78,7 @@ __all__ = [
     "FixedClock",
     "FlowDefinition",
     "Folder",
+    "FolderAccess",
     "GroupedReport",
     "HandlerFailure",
     "ImportRowError",
@@ -82,11 +87,14 @@ __all__ = [
     "LifecycleSettings",
     "MergeResult",
     "NotFound",
+    "PermissionDenied",
     "PipelineError",
     "PipelineReport",
+    "Principal",
     "Reminder",
     "ReportConfig",
     "RuleSyntaxError",
+    "SavedFilter",
     "StaleDefinition",
     "Status",
     "StatusMachine",
@@ -97,6 +105,7 @@ __all__ = [
     "TimeEntry",
     "TimeSummary",
     "TransitionNotAllowed",
+    "User",
     "Workspace",
     "__version__",
     "default_status_machine",

@@ -9,6 +9,7 @@ import attrs
 import click
 
 from pipeline_core import __version__
+from pipeline_core.access import SYSTEM
 from pipeline_core.customer import Customer
 from pipeline_core.dedupe import POLICIES, DuplicatePolicy
 from pipeline_core.demo import create_demo
@@ -35,17 +36,18 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class AppContext:
-    """The CLI's context object: the store URL and the workspace, opened on first use."""
+    """The CLI's context object: the store URL, the actor, and the workspace, opened on first use."""
 
-    def __init__(self, store_url: str) -> None:
+    def __init__(self, store_url: str, actor: str = SYSTEM) -> None:
         self.store_url = store_url
+        self.actor = actor
         self._workspace: Workspace | None = None
 
     @property
     def workspace(self) -> Workspace:
         """The open workspace (opened, and closed with the command, on first use)."""
         if self._workspace is None:
-            self._workspace = Workspace.open(self.store_url)
+            self._workspace = Workspace.open(self.store_url, actor=self.actor)
             click.get_current_context().call_on_close(self._workspace.close)
         return self._workspace
 
@@ -91,11 +93,43 @@ def parse_fields(pairs: Sequence[str]) -> dict[str, str]:
     return fields
 
 
+def _keep_where(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    # --filter may have been processed first; an absent --where must not undo it.
+    if value is None:
+        kept: str | None = ctx.params.get("where")
+        return kept
+    if ctx.params.get("where") is not None:
+        raise click.UsageError("give --where or --filter, not both")
+    return value
+
+
+def _use_filter(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value is None:
+        return
+    if ctx.params.get("where") is not None:
+        raise click.UsageError("give --where or --filter, not both")
+    # Resolved now, so that a name that is not a saved filter is named as such.
+    ctx.params["where"] = ctx.find_object(AppContext).workspace.saved_filter(value).rule  # type: ignore[union-attr]
+
+
 def where_option(
     help_text: str = "Only customers satisfying this rule (see docs/rules.md).",
 ) -> Callable[[F], F]:
-    """``--where RULE``: a rule in the rule language that filters what a read command shows."""
-    return click.option("--where", metavar="RULE", help=help_text)
+    """``--where RULE`` or ``--filter NAME`` (a saved filter): what a read command shows."""
+    where = click.option("--where", metavar="RULE", callback=_keep_where, help=help_text)
+    saved = click.option(
+        "--filter",
+        "saved_filter",
+        metavar="NAME",
+        expose_value=False,
+        callback=_use_filter,
+        help="Like --where, with the rule of a saved filter (see 'pipeline filters').",
+    )
+
+    def decorate(function: F) -> F:
+        return where(saved(function))
+
+    return decorate
 
 
 def echo(text: str) -> None:
@@ -113,11 +147,21 @@ def echo(text: str) -> None:
     help="Where the workspace lives: sqlite:///path.db, memory:, or a registered scheme. "
     "Env: PIPELINE_STORE.",
 )
+@click.option(
+    "--as",
+    "actor",
+    envvar="PIPELINE_USER",
+    default=SYSTEM,
+    show_default=True,
+    metavar="USER",
+    help="Act as this user: they see and change only what their role and teams allow. "
+    "Env: PIPELINE_USER.",
+)
 @click.version_option(__version__, "--version", prog_name="pipeline")
 @click.pass_context
-def cli(ctx: click.Context, store: str) -> None:
+def cli(ctx: click.Context, store: str, actor: str) -> None:
     """Run customers through sales and service pipelines."""
-    ctx.obj = AppContext(store)
+    ctx.obj = AppContext(store, actor)
 
 
 @cli.command()
@@ -659,13 +703,14 @@ def statuses_load(app: AppContext, path: str) -> None:
     click.echo(f"Loaded status machine with {len(machine.statuses)} statuses from {path}")
 
 
-# The customer's-life commands register themselves on the groups above.
+# The customer's-life, duplicates and access commands register themselves on the groups above.
+from pipeline_core import cli_access as _cli_access  # noqa: E402
 from pipeline_core import cli_dupes as _cli_dupes  # noqa: E402
 from pipeline_core import cli_import as _cli_import  # noqa: E402
 from pipeline_core import cli_life as _cli_life  # noqa: E402
 from pipeline_core import cli_reports as _cli_reports  # noqa: E402
 
-assert _cli_life and _cli_dupes and _cli_import
+assert _cli_life and _cli_dupes and _cli_access and _cli_import
 assert _cli_reports
 
 

@@ -180,3 +180,7 @@ class ImportFileError(InvalidValue):
 
 class StoreError(PipelineError):
     """The store cannot be opened or used: unknown URL scheme, not a pipeline store, too new."""
+
+
+class PermissionDenied(PipelineError):
+    """The acting user may not do this (edit, move, configure); nothing was changed."""

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 import attrs
 
+from pipeline_core.access import FolderAccess
 from pipeline_core.errors import InvalidValue
 from pipeline_core.statuses import StatusMachine
 
@@ -28,12 +29,14 @@ class Folder:
     """A folder (New Leads, Active Clients, Closed...): its own status machine and fields.
 
     ``machine`` None means the workspace's status machine; ``fields`` empty means
-    every defined custom field applies.
+    every defined custom field applies; ``access`` says which roles may move
+    customers into and out of it.
     """
 
     name: str = attrs.field(converter=_name)
     machine: StatusMachine | None = None
     fields: tuple[str, ...] = attrs.field(default=(), converter=_keys)
+    access: FolderAccess = attrs.field(factory=FolderAccess)
 
     def __attrs_post_init__(self) -> None:
         if self.machine is not None and self.machine.name != f"folder:{self.name}":

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Self, TypeVar, cast
 
 import attrs
 
+from pipeline_core.access import SYSTEM, SYSTEM_PRINCIPAL, Principal, checked_name, scope_rule
 from pipeline_core.activity import Task, TimeEntry
 from pipeline_core.automation import SETTINGS_KEY as AUTOMATIONS_KEY
 from pipeline_core.automation import Hooks
@@ -16,23 +17,27 @@ from pipeline_core.board import Board, BoardColumn
 from pipeline_core.clock import Clock, SystemClock
 from pipeline_core.customer import EDITABLE_FIELDS, Customer
 from pipeline_core.dedupe import DuplicatePolicy, resolve
-from pipeline_core.errors import ConcurrencyError, InvalidValue
+from pipeline_core.errors import ConcurrencyError, InvalidValue, NotFound, PermissionDenied
 from pipeline_core.events import Event, EventKind, JSONValue
 from pipeline_core.flows import PALETTE, Column, FlowDefinition, FlowExplanation
 from pipeline_core.normalize import ContactKey
 from pipeline_core.outcomes import enter_status
+from pipeline_core.report_keys import AggregateRow, GroupKey, StageTime
 from pipeline_core.rules.ast import MATCH_ALL, InSet, Not, Rule, all_of, fields_of, is_custom
 from pipeline_core.rules.catalog import DEFAULT_CATALOG, Catalog
 from pipeline_core.rules.dates import bind_dates, utc_today
+from pipeline_core.rules.evaluate import compile_predicate
 from pipeline_core.rules.explain import explain
 from pipeline_core.rules.parser import parse
 from pipeline_core.rules.printer import to_text
 from pipeline_core.rules.sql import POSTGRES, SQLITE, Compiled, Dialect, compile_sql
+from pipeline_core.search import SearchQuery
 from pipeline_core.serialization import converter
 from pipeline_core.statuses import StatusMachine, default_status_machine
-from pipeline_core.storage import Store, Transaction, open_store
+from pipeline_core.storage import Order, Store, Transaction, open_store
 from pipeline_core.storage.copying import CopyReport, copy_store
-from pipeline_core.workspace_dupes import DuplicatesMixin
+from pipeline_core.workspace_access import AccessMixin
+from pipeline_core.workspace_base import ScopedTransaction
 from pipeline_core.workspace_import import ImportMixin
 from pipeline_core.workspace_life import LifeMixin
 from pipeline_core.workspace_reports import ReportsMixin
@@ -49,12 +54,22 @@ RuleLike = Rule | str
 """A rule as an AST or as rule text (see docs/rules.md)."""
 
 
-class _Recorder:
-    """A transaction that also keeps the events appended to it, to publish after commit."""
+class _Scoped:
+    """A transaction seen by one actor: every customer read is limited to their scope.
 
-    def __init__(self, tx: Transaction, outbox: list[Event]) -> None:
+    The scope rule is composed with each read's own rule and handed to the store,
+    which filters inside the database. It also keeps the events appended to it,
+    to publish after commit.
+    """
+
+    def __init__(
+        self, tx: Transaction, outbox: list[Event], principal: Principal, scope: Rule
+    ) -> None:
         self._tx = tx
         self._outbox = outbox
+        self.principal = principal
+        self.scope = scope
+        self.unscoped = tx
         self._live: dict[int, int] = {}
 
     def _resolved(self, customer_id: int) -> int:
@@ -64,11 +79,9 @@ class _Recorder:
             self._live[customer_id] = resolve(self._tx, customer_id)
         return self._live[customer_id]
 
-    def get_customer(self, customer_id: int) -> Customer:
-        return self._tx.get_customer(self._resolved(customer_id))
-
-    def lock_customer(self, customer_id: int) -> Customer:
-        return self._tx.lock_customer(self._resolved(customer_id))
+    def lock_customer(self, customer_id: int, *, scope: Rule = MATCH_ALL) -> Customer:
+        resolved = self._resolved(customer_id)
+        return self._tx.lock_customer(resolved, scope=all_of(self.scope, scope))
 
     def append_events(self, events: Sequence[Event]) -> None:
         events = [
@@ -79,6 +92,114 @@ class _Recorder:
         ]
         self._tx.append_events(events)
         self._outbox.extend(events)
+
+    def get_customer(self, customer_id: int, *, scope: Rule = MATCH_ALL) -> Customer:
+        resolved = self._resolved(customer_id)
+        return self._tx.get_customer(resolved, scope=all_of(self.scope, scope))
+
+    def find_customers(
+        self,
+        rule: Rule,
+        *,
+        hidden_from: str | None = None,
+        order: Order = "id",
+        limit: int | None = None,
+        offset: int = 0,
+        after_id: int = 0,
+    ) -> list[Customer]:
+        return self._tx.find_customers(
+            all_of(self.scope, rule),
+            hidden_from=hidden_from,
+            order=order,
+            limit=limit,
+            offset=offset,
+            after_id=after_id,
+        )
+
+    def count_customers(self, rule: Rule, *, hidden_from: str | None = None) -> int:
+        return self._tx.count_customers(all_of(self.scope, rule), hidden_from=hidden_from)
+
+    def count_by_status(self, rule: Rule, *, hidden_from: str | None = None) -> dict[str, int]:
+        return self._tx.count_by_status(all_of(self.scope, rule), hidden_from=hidden_from)
+
+    def search_customers(self, query: SearchQuery, rule: Rule, *, limit: int) -> list[Customer]:
+        return self._tx.search_customers(query, all_of(self.scope, rule), limit=limit)
+
+    def aggregate(
+        self, rule: Rule, keys: Sequence[GroupKey], *, hidden_from: str | None = None
+    ) -> list[AggregateRow]:
+        return self._tx.aggregate(all_of(self.scope, rule), keys, hidden_from=hidden_from)
+
+    def stage_times(
+        self, rule: Rule, now: datetime, *, hidden_from: str | None = None
+    ) -> dict[str, StageTime]:
+        return self._tx.stage_times(all_of(self.scope, rule), now, hidden_from=hidden_from)
+
+    def children(self, parent_id: int, *, scope: Rule = MATCH_ALL) -> list[Customer]:
+        return self._tx.children(parent_id, scope=all_of(self.scope, scope))
+
+    def customers_of_worker(self, worker: str, *, scope: Rule = MATCH_ALL) -> list[Customer]:
+        return self._tx.customers_of_worker(worker, scope=all_of(self.scope, scope))
+
+    def customers_with_field(self, key: str, *, scope: Rule = MATCH_ALL) -> list[Customer]:
+        return self._tx.customers_with_field(key, scope=all_of(self.scope, scope))
+
+    def follow_ups_until(self, last_day: date, *, scope: Rule = MATCH_ALL) -> list[Customer]:
+        return self._tx.follow_ups_until(last_day, scope=all_of(self.scope, scope))
+
+    def events(self, customer_id: int) -> list[Event]:
+        return self._tx.events(self.get_customer(customer_id).id)
+
+    def set_hidden(self, flow: str, customer_id: int, hidden: bool) -> bool:
+        self._tx.get_flow(flow)  # an unknown flow is named before an unknown customer
+        self.get_customer(customer_id)
+        return self._tx.set_hidden(flow, customer_id, hidden)
+
+    def get_task(self, task_id: int) -> Task:
+        task = self._tx.get_task(task_id)
+        try:
+            self.get_customer(task.customer_id)
+        except NotFound:
+            raise NotFound(f"no task with id {task_id}") from None
+        return task
+
+    def update_task(self, task: Task) -> Task:
+        self.get_task(task.id)
+        return self._tx.update_task(task)
+
+    def insert_task(self, task: Task) -> Task:
+        owner = self.get_customer(task.customer_id)
+        return self._tx.insert_task(attrs.evolve(task, customer_id=owner.id))
+
+    def find_tasks(
+        self,
+        *,
+        customer_id: int | None = None,
+        worker: str | None = None,
+        open_only: bool = False,
+        scope: Rule = MATCH_ALL,
+    ) -> list[Task]:
+        return self._tx.find_tasks(
+            customer_id=customer_id,
+            worker=worker,
+            open_only=open_only,
+            scope=all_of(self.scope, scope),
+        )
+
+    def insert_time_entry(self, entry: TimeEntry) -> TimeEntry:
+        owner = self.get_customer(entry.customer_id)
+        return self._tx.insert_time_entry(attrs.evolve(entry, customer_id=owner.id))
+
+    def time_entries(
+        self,
+        *,
+        customer_id: int | None = None,
+        worker: str | None = None,
+        scope: Rule = MATCH_ALL,
+    ) -> list[TimeEntry]:
+        return self._tx.time_entries(
+            customer_id=customer_id, worker=worker, scope=all_of(self.scope, scope)
+        )
 
     def insert_customers(
         self, customers: Sequence[Customer], keys: Sequence[Sequence[ContactKey]] | None = None
@@ -92,38 +213,56 @@ class _Recorder:
         self._tx.mark_merged(customer_id, into)
         self._live.clear()
 
-    def insert_task(self, task: Task) -> Task:
-        return self._tx.insert_task(
-            attrs.evolve(task, customer_id=self._resolved(task.customer_id))
-        )
+    def duplicate_groups(
+        self, *, scope: Rule = MATCH_ALL
+    ) -> list[tuple[ContactKey, tuple[int, ...]]]:
+        return self._tx.duplicate_groups(scope=all_of(self.scope, scope))
 
-    def insert_time_entry(self, entry: TimeEntry) -> TimeEntry:
-        resolved = attrs.evolve(entry, customer_id=self._resolved(entry.customer_id))
-        return self._tx.insert_time_entry(resolved)
+    def get_customers(
+        self, customer_ids: Sequence[int], *, scope: Rule = MATCH_ALL
+    ) -> list[Customer]:
+        return self._tx.get_customers(customer_ids, scope=all_of(self.scope, scope))
 
     def __getattr__(self, name: str) -> Any:
+        # Everything else reads no customer (settings, flows, users) or writes.
         return getattr(self._tx, name)
 
 
-class Workspace(DuplicatesMixin, LifeMixin, SetupMixin, ReportsMixin, ImportMixin):
+class Workspace(AccessMixin, LifeMixin, SetupMixin, ReportsMixin, ImportMixin):
     """An open pipeline_core workspace: a store, the actor using it, and a clock.
 
-    Open one with ``Workspace.open(url)``; use it as a context manager to close it.
-    Subscribe to committed events with ``on(kind, handler)``.
+    Open one with ``Workspace.open(url, actor=USER)``; the actor is a user of the
+    workspace (see docs/access.md) or ``"system"`` (scripts: sees everything).
+    Use it as a context manager to close it. Subscribe to committed events with
+    ``on(kind, handler)``.
     """
 
-    def __init__(self, store: Store, *, actor: str = "system", clock: Clock | None = None) -> None:
+    def __init__(self, store: Store, *, actor: str = SYSTEM, clock: Clock | None = None) -> None:
         self.store = store
-        self.actor = actor
+        name = checked_name(actor)
+        self.actor = name
+        self._acting_user: str | None = None if name == SYSTEM else name
         self.clock: Clock = clock or SystemClock()
         self.hooks = Hooks()
+        if self._acting_user is not None:
+            with self._tx():
+                pass  # an unknown user is refused now, not at the first use
 
     @classmethod
     def open(
-        cls, url: str = DEFAULT_STORE_URL, *, actor: str = "system", clock: Clock | None = None
+        cls, url: str = DEFAULT_STORE_URL, *, actor: str = SYSTEM, clock: Clock | None = None
     ) -> Self:
-        """Open the workspace in the store ``url`` names, creating its schema if needed."""
-        return cls(open_store(url), actor=actor, clock=clock)
+        """Open the workspace in the store ``url`` names, creating its schema if needed.
+
+        ``actor``: the user acting (``NotFound`` if there is no such user), or
+        ``"system"``.
+        """
+        store = open_store(url)
+        try:
+            return cls(store, actor=actor, clock=clock)
+        except BaseException:
+            store.close()
+            raise
 
     def close(self) -> None:
         """Close the underlying store."""
@@ -134,8 +273,11 @@ class Workspace(DuplicatesMixin, LifeMixin, SetupMixin, ReportsMixin, ImportMixi
 
         Customers (merged ones too), history, flows, settings, tasks, everything:
         table by table, in one transaction on the target. Both stores must be SQL
-        stores (SQLite or PostgreSQL); the target must be empty.
+        stores (SQLite or PostgreSQL); the target must be empty. Admins only: a
+        copy holds every customer, whoever may see them.
         """
+        with self._tx() as tx:
+            self._require_admin(tx, "copy the workspace")
         target = open_store(url)
         try:
             return copy_store(self.store, target)
@@ -149,16 +291,30 @@ class Workspace(DuplicatesMixin, LifeMixin, SetupMixin, ReportsMixin, ImportMixi
         self.close()
 
     @contextmanager
-    def _tx(self) -> Iterator[Transaction]:
+    def _tx(self) -> Iterator[ScopedTransaction]:
         outbox: list[Event] = []
         automations: JSONValue = None
         with self.store.transaction() as tx:
-            yield cast(Transaction, _Recorder(tx, outbox))
+            # The user is read in every transaction: a changed role or membership
+            # takes effect at once.
+            principal = self._principal(tx)
+            yield cast(ScopedTransaction, _Scoped(tx, outbox, principal, scope_rule(principal)))
             if outbox:
                 # Read inside the transaction: one cheap look-up, and what commits is what runs.
                 automations = tx.get_setting(AUTOMATIONS_KEY)
         if outbox:
             self._publish(outbox, automations)
+
+    def _principal(self, tx: Transaction) -> Principal:
+        if self._acting_user is None:
+            return SYSTEM_PRINCIPAL
+        try:
+            return Principal(tx.get_user(self._acting_user))
+        except NotFound:
+            raise NotFound(
+                f"unknown user {self._acting_user!r}: add them with 'pipeline users add' "
+                "or act as 'system'"
+            ) from None
 
     def _event(self, customer_id: int, kind: EventKind, **data: JSONValue) -> Event:
         return Event(
@@ -187,6 +343,7 @@ class Workspace(DuplicatesMixin, LifeMixin, SetupMixin, ReportsMixin, ImportMixi
         """Replace the status machine; refused if a customer or a column uses a status it lacks."""
         machine = attrs.evolve(machine, name="default")
         with self._tx() as tx:
+            self._require_admin(tx, "change the status machine")
             for status in tx.count_by_status(MATCH_ALL):
                 if status not in machine:
                     raise InvalidValue(
@@ -223,9 +380,11 @@ class Workspace(DuplicatesMixin, LifeMixin, SetupMixin, ReportsMixin, ImportMixi
         return self._write(None, lambda tx: self._add_in(tx, customer, on_duplicate))
 
     def _add_in(
-        self, tx: Transaction, customer: Customer, on_duplicate: DuplicatePolicy | None
+        self, tx: ScopedTransaction, customer: Customer, on_duplicate: DuplicatePolicy | None
     ) -> Customer:
         now = self.clock.now()
+        self._check_within_scope(tx, customer, "create")
+        self._check_folder_change(tx, None, customer.folder)
         machine = self._machine_for(tx, customer.folder)
         status = machine.status(customer.status or machine.initial)
         if customer.parent_id is not None:
@@ -245,22 +404,26 @@ class Workspace(DuplicatesMixin, LifeMixin, SetupMixin, ReportsMixin, ImportMixi
         draft = enter_status(draft, status, now, reason)
         existing = self._on_duplicate(tx, draft, on_duplicate)
         if existing is not None:
-            return existing
+            return self._shown(tx, existing)
         stored = tx.insert_customer(draft)
         tx.append_events([self._event(stored.id, EventKind.CREATED, status=stored.status)])
-        return stored
+        return self._shown(tx, stored)
 
     def get_customer(self, customer_id: int) -> Customer:
-        """The customer with that id (a merged one's id leads to its primary); else ``NotFound``."""
+        """The customer with that id (a merged one's id leads to its primary).
+
+        ``NotFound`` if there is none or the actor may not see it.
+        """
         with self._tx() as tx:
-            return tx.get_customer(customer_id)
+            return self._shown(tx, tx.get_customer(customer_id))
 
     def list_customers(
         self, where: RuleLike = MATCH_ALL, *, limit: int | None = None, offset: int = 0
     ) -> list[Customer]:
-        """Customers satisfying ``where`` (a rule or rule text), oldest first."""
+        """Customers satisfying ``where`` (a rule, rule text or saved filter name), oldest first."""
         with self._tx() as tx:
-            return tx.find_customers(self._bound(tx, where), limit=limit, offset=offset)
+            found = tx.find_customers(self._bound(tx, where), limit=limit, offset=offset)
+            return self._shown_all(tx, found)
 
     def count_customers(self, where: RuleLike = MATCH_ALL) -> int:
         """How many customers satisfy ``where`` (a rule or rule text)."""
@@ -304,6 +467,8 @@ class Workspace(DuplicatesMixin, LifeMixin, SetupMixin, ReportsMixin, ImportMixi
         return utc_today(self.clock.now())
 
     def _checked(self, tx: Transaction, rule: RuleLike) -> Rule:
+        if isinstance(rule, str):
+            rule = self._saved_rule_text(cast(ScopedTransaction, tx), rule)
         text = rule if isinstance(rule, str) else to_text(rule)
         parsed = parse(text, DEFAULT_CATALOG)
         if any(is_custom(field) for field in fields_of(parsed)):
@@ -344,24 +509,27 @@ class Workspace(DuplicatesMixin, LifeMixin, SetupMixin, ReportsMixin, ImportMixi
 
     def _edit_in(
         self,
-        tx: Transaction,
+        tx: ScopedTransaction,
         current: Customer,
         changes: Mapping[str, Any],
         on_duplicate: DuplicatePolicy | None,
     ) -> Customer:
+        self._check_contact_edit(tx, dict(changes))
         edited = attrs.evolve(current, **changes)
+        self._check_within_scope(tx, edited, "edit")
         if edited.parent_id != current.parent_id and edited.parent_id is not None:
             parent_id = resolve(tx, edited.parent_id)
             edited = attrs.evolve(edited, parent_id=parent_id)
             self._check_parent(tx, current.id, parent_id)
         if edited.folder != current.folder:
+            self._check_folder_change(tx, current.folder, edited.folder)
             self._check_folder_status(tx, edited)
         if "fields" in changes:
             edited = attrs.evolve(
                 edited, fields=self._checked_fields(tx, edited.folder, edited.fields)
             )
         self._check_edit_duplicates(tx, current, edited, on_duplicate)
-        return self._save_changes(tx, current, edited)
+        return self._shown(tx, self._save_changes(tx, current, edited))
 
     def _current(self, tx: Transaction, customer_id: int, expected: int | None) -> Customer:
         current = tx.lock_customer(customer_id)
@@ -371,14 +539,26 @@ class Workspace(DuplicatesMixin, LifeMixin, SetupMixin, ReportsMixin, ImportMixi
             raise ConcurrencyError(customer_id, expected, current.version)
         return current
 
-    def _check_parent(self, tx: Transaction, customer_id: int, parent_id: int) -> None:
+    def _check_parent(self, tx: ScopedTransaction, customer_id: int, parent_id: int) -> None:
+        tx.get_customer(parent_id)  # the new parent must be one the actor can see
         ancestor: int | None = parent_id
         while ancestor is not None:
             if ancestor == customer_id:
                 raise InvalidValue(
                     f"customer {parent_id} cannot be the parent of {customer_id}: that makes a cycle"
                 )
-            ancestor = tx.get_customer(ancestor).parent_id
+            # Ancestors further up may be outside the actor's scope; a cycle is still a cycle.
+            ancestor = tx.unscoped.get_customer(ancestor).parent_id
+
+    def _check_within_scope(self, tx: ScopedTransaction, customer: Customer, verb: str) -> None:
+        """Refuse a write that would leave the customer outside the actor's own scope."""
+        if tx.principal.sees_all or compile_predicate(tx.scope)(customer):
+            return
+        teams = ", ".join(tx.principal.user.teams) if tx.principal.user else ""
+        raise PermissionDenied(
+            f"{tx.principal.name!r} may not {verb} a customer of team {customer.team!r}"
+            f" that they could not see (their teams: {teams or 'none'})"
+        )
 
     def _edit_events(self, before: Customer, after: Customer) -> list[Event]:
         events = []
@@ -429,16 +609,19 @@ class Workspace(DuplicatesMixin, LifeMixin, SetupMixin, ReportsMixin, ImportMixi
         """
         return self._write(
             expected_version,
-            lambda tx: self._move_in(
+            lambda tx: self._shown(
                 tx,
-                self._current(tx, customer_id, expected_version),
-                status,
-                reason=reason,
-                reason_text=reason_text,
+                self._move_in(
+                    tx,
+                    self._current(tx, customer_id, expected_version),
+                    status,
+                    reason=reason,
+                    reason_text=reason_text,
+                ),
             ),
         )
 
-    def _write(self, expected_version: int | None, body: Callable[[Transaction], T]) -> T:
+    def _write(self, expected_version: int | None, body: Callable[[ScopedTransaction], T]) -> T:
         """Run ``body`` in one transaction; retry it on a write race the caller did not pin.
 
         With ``expected_version`` the caller said which version it saw, so a
@@ -504,7 +687,7 @@ class Workspace(DuplicatesMixin, LifeMixin, SetupMixin, ReportsMixin, ImportMixi
         """Every event of a customer, oldest first; only those of ``kinds`` if given."""
         wanted = None if kinds is None else {EventKind(kind) for kind in kinds}
         with self._tx() as tx:
-            events = tx.events(tx.get_customer(customer_id).id)
+            events = self._shown_events(tx, tx.events(customer_id))
         return [event for event in events if wanted is None or event.kind in wanted]
 
     # flows and boards --------------------------------------------------------------
@@ -514,6 +697,7 @@ class Workspace(DuplicatesMixin, LifeMixin, SetupMixin, ReportsMixin, ImportMixi
     ) -> FlowDefinition:
         """Create a flow; its name must be new, its rule must check and its columns map to statuses."""
         with self._tx() as tx:
+            self._require_admin(tx, "define flows")
             flow = FlowDefinition(name, self._checked(tx, rule), columns)
             if any(existing.name == flow.name for existing in tx.list_flows()):
                 raise InvalidValue(f"a flow called {flow.name!r} already exists")
@@ -538,6 +722,7 @@ class Workspace(DuplicatesMixin, LifeMixin, SetupMixin, ReportsMixin, ImportMixi
     def remove_flow(self, name: str) -> None:
         """Delete a flow (customers are untouched)."""
         with self._tx() as tx:
+            self._require_admin(tx, "remove flows")
             tx.delete_flow(name)
 
     def add_column(
@@ -551,6 +736,7 @@ class Workspace(DuplicatesMixin, LifeMixin, SetupMixin, ReportsMixin, ImportMixi
     ) -> FlowDefinition:
         """Add a column to a flow, at ``position`` (default: last)."""
         with self._tx() as tx:
+            self._require_admin(tx, "change flows")
             current = tx.get_flow(flow)
             at = len(current.columns) if position is None else position
             column = Column(name, status, colour or PALETTE[at % len(PALETTE)], at)
@@ -562,6 +748,7 @@ class Workspace(DuplicatesMixin, LifeMixin, SetupMixin, ReportsMixin, ImportMixi
     def remove_column(self, flow: str, name: str) -> FlowDefinition:
         """Remove a column; its customers show in the unmapped bucket until a column takes them."""
         with self._tx() as tx:
+            self._require_admin(tx, "change flows")
             updated = tx.get_flow(flow).without_column(name)
             tx.put_flow(updated)
             return updated
@@ -604,7 +791,7 @@ class Workspace(DuplicatesMixin, LifeMixin, SetupMixin, ReportsMixin, ImportMixi
                 if limit == 0:
                     return ()
                 found = tx.find_customers(rule, hidden_from=flow, order="activity", limit=limit)
-                return tuple(found)
+                return tuple(self._shown_all(tx, found))
 
             columns = tuple(
                 BoardColumn(

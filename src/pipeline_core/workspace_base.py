@@ -5,21 +5,37 @@ from __future__ import annotations
 import abc
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
-from typing import Any
+from typing import Any, Protocol
 
+from pipeline_core.access import SETTINGS_KEY as ACCESS_KEY
+from pipeline_core.access import AccessSettings, Principal, masked, masked_event
 from pipeline_core.automation import Hooks
 from pipeline_core.clock import Clock
 from pipeline_core.custom_fields import SETTINGS_KEY as FIELDS_KEY
 from pipeline_core.custom_fields import FieldDefinition
 from pipeline_core.customer import Customer
+from pipeline_core.errors import PermissionDenied
 from pipeline_core.events import Event, EventKind, JSONValue
 from pipeline_core.folders import SETTINGS_KEY as FOLDERS_KEY
 from pipeline_core.folders import Folder
+from pipeline_core.rules.ast import Rule
 from pipeline_core.serialization import converter
 from pipeline_core.settings import SETTINGS_KEY as LIFECYCLE_KEY
 from pipeline_core.settings import LifecycleSettings
 from pipeline_core.statuses import Status, StatusMachine
 from pipeline_core.storage import Transaction
+
+
+class ScopedTransaction(Transaction, Protocol):
+    """A transaction whose customer reads are limited to what ``principal`` may see.
+
+    ``scope`` is the visibility rule composed into every customer read;
+    ``unscoped`` is the raw transaction, for checks that must see everything.
+    """
+
+    principal: Principal
+    scope: Rule
+    unscoped: Transaction
 
 
 class WorkspaceBase(abc.ABC):
@@ -28,9 +44,10 @@ class WorkspaceBase(abc.ABC):
     clock: Clock
     actor: str
     hooks: Hooks
+    _acting_user: str | None
 
     @abc.abstractmethod
-    def _tx(self) -> AbstractContextManager[Transaction]:
+    def _tx(self) -> AbstractContextManager[ScopedTransaction]:
         """One storage transaction whose events are published after it commits."""
 
     @abc.abstractmethod
@@ -121,9 +138,68 @@ class WorkspaceBase(abc.ABC):
 
     @contextmanager
     def _acting_as(self, actor: str) -> Iterator[None]:
-        """Record events made inside the block under another actor (an automation)."""
+        """Record events made inside the block under another actor (an automation).
+
+        Automations are configured by admins and run with the system's rights.
+        """
         before, self.actor = self.actor, actor
+        user, self._acting_user = self._acting_user, None
         try:
             yield
         finally:
             self.actor = before
+            self._acting_user = user
+
+    # permissions ------------------------------------------------------------------
+
+    def _access(self, tx: Transaction) -> AccessSettings:
+        data = tx.get_setting(ACCESS_KEY)
+        return AccessSettings() if data is None else converter.structure(data, AccessSettings)
+
+    def _hides_contacts(self, tx: ScopedTransaction) -> bool:
+        """Whether contact data is masked for the actor (an agent, when the setting says so)."""
+        return tx.principal.role == "agent" and self._access(tx).hide_contacts_from_agents
+
+    def _shown(self, tx: ScopedTransaction, customer: Customer) -> Customer:
+        """The customer as the actor may see it (contact data masked if hidden from them)."""
+        return masked(customer) if self._hides_contacts(tx) else customer
+
+    def _shown_events(self, tx: ScopedTransaction, events: list[Event]) -> list[Event]:
+        """Events as the actor may see them: edits of hidden contact data masked."""
+        if not self._hides_contacts(tx):
+            return events
+        return [masked_event(event) for event in events]
+
+    def _shown_all(self, tx: ScopedTransaction, customers: list[Customer]) -> list[Customer]:
+        """``_shown`` for many customers, reading the setting once."""
+        if not self._hides_contacts(tx):
+            return customers
+        return [masked(customer) for customer in customers]
+
+    def _require_admin(self, tx: ScopedTransaction, what: str) -> None:
+        """Refuse ``what`` unless the actor is an admin or the system."""
+        if tx.principal.role != "admin":
+            raise PermissionDenied(
+                f"{tx.principal.name!r} ({tx.principal.role}) may not {what}; admins only"
+            )
+
+    def _check_folder_change(
+        self, tx: ScopedTransaction, before: str | None, after: str | None
+    ) -> None:
+        """Refuse moving a customer out of ``before`` or into ``after`` if the role may not."""
+        if before == after:
+            return
+        role = tx.principal.role
+        folders = self._folders(tx)
+        leaving = None if before is None else folders.get(before)
+        if leaving is not None and not leaving.access.may_leave(role):
+            raise PermissionDenied(
+                f"{role}s may not move customers out of folder {before!r}"
+                f" (allowed: {', '.join(leaving.access.leave)})"
+            )
+        entering = None if after is None else folders.get(after)
+        if entering is not None and not entering.access.may_enter(role):
+            raise PermissionDenied(
+                f"{role}s may not move customers into folder {after!r}"
+                f" (allowed: {', '.join(entering.access.enter)})"
+            )

@@ -22,7 +22,7 @@ from pipeline_core.activity import (
     prepend_note,
 )
 from pipeline_core.customer import Customer
-from pipeline_core.errors import AlreadyConverted, InvalidValue
+from pipeline_core.errors import AlreadyConverted, InvalidValue, NotFound
 from pipeline_core.events import Event, EventKind, JSONValue
 from pipeline_core.reminders import Reminder, last_due_day, reminder_moment
 from pipeline_core.serialization import converter
@@ -30,7 +30,7 @@ from pipeline_core.settings import SETTINGS_KEY as LIFECYCLE_KEY
 from pipeline_core.settings import LifecycleSettings
 from pipeline_core.storage import Transaction
 from pipeline_core.view import CustomerTree, CustomerView, TimeSummary
-from pipeline_core.workspace_base import WorkspaceBase
+from pipeline_core.workspace_base import ScopedTransaction, WorkspaceBase
 
 RECENT_EVENTS = 10
 
@@ -54,6 +54,7 @@ class LifeMixin(WorkspaceBase):
     ) -> LifecycleSettings:
         """Change some of the lifecycle settings; the others stay."""
         with self._tx() as tx:
+            self._require_admin(tx, "change workspace settings")
             current = self._lifecycle(tx)
             changes: dict[str, Any] = {}
             if time_zone is not None:
@@ -112,12 +113,12 @@ class LifeMixin(WorkspaceBase):
                 customer_id, EventKind.CONTACT_LOGGED, notes=_text(notes), channel=channel
             )
             tx.append_events([event])
-            return stored
+            return self._shown(tx, stored)
 
     def schedule_follow_up(self, customer_id: int, on: date, notes: str | None = None) -> Customer:
         """Set the customer's next follow-up date; its reminder falls due that day at the hour."""
         with self._tx() as tx:
-            return self._schedule_in(tx, tx.get_customer(customer_id), on, notes)
+            return self._shown(tx, self._schedule_in(tx, tx.get_customer(customer_id), on, notes))
 
     def _schedule_in(
         self, tx: Transaction, current: Customer, on: date, notes: str | None
@@ -164,7 +165,7 @@ class LifeMixin(WorkspaceBase):
                 notes=_text(notes),
             )
             tx.append_events([event])
-            return stored
+            return self._shown(tx, stored)
 
     def due_reminders(self, at: datetime | None = None) -> list[Reminder]:
         """Follow-ups due at ``at`` (default: now) and not done, earliest first.
@@ -414,7 +415,7 @@ class LifeMixin(WorkspaceBase):
                     )
                 ]
             )
-            return stored
+            return self._shown(tx, stored)
 
     # families -----------------------------------------------------------------------
 
@@ -429,21 +430,35 @@ class LifeMixin(WorkspaceBase):
         """The customer's direct sub-customers, oldest first."""
         with self._tx() as tx:
             tx.get_customer(customer_id)
-            return tx.children(customer_id)
+            return self._shown_all(tx, tx.children(customer_id))
 
     def tree(self, customer_id: int, *, from_root: bool = False) -> CustomerTree:
-        """The customer and all its sub-customers; ``from_root``: its topmost ancestor's tree."""
+        """The customer and all its sub-customers; ``from_root``: its topmost ancestor's tree.
+
+        Only customers the actor may see: the root is the topmost visible ancestor,
+        and invisible sub-customers are left out with everything below them.
+        """
         with self._tx() as tx:
             top = tx.get_customer(customer_id)
             while from_root and top.parent_id is not None:
-                top = tx.get_customer(top.parent_id)
+                parent = self._visible_or_none(tx, top.parent_id)
+                if parent is None:
+                    break
+                top = parent
             return self._subtree(tx, top, set())
 
-    def _subtree(self, tx: Transaction, customer: Customer, seen: set[int]) -> CustomerTree:
+    def _visible_or_none(self, tx: ScopedTransaction, customer_id: int) -> Customer | None:
+        try:
+            return tx.get_customer(customer_id)
+        except NotFound:
+            return None
+
+    def _subtree(self, tx: ScopedTransaction, customer: Customer, seen: set[int]) -> CustomerTree:
         seen.add(customer.id)
         kids = [child for child in tx.children(customer.id) if child.id not in seen]
         return CustomerTree(
-            customer=customer, children=tuple(self._subtree(tx, kid, seen) for kid in kids)
+            customer=self._shown(tx, customer),
+            children=tuple(self._subtree(tx, kid, seen) for kid in kids),
         )
 
     # workers ------------------------------------------------------------------------
@@ -476,12 +491,12 @@ class LifeMixin(WorkspaceBase):
             )
             kind = EventKind.WORKER_ASSIGNED if assigned else EventKind.WORKER_UNASSIGNED
             tx.append_events([self._event(customer_id, kind, worker=name)])
-            return stored
+            return self._shown(tx, stored)
 
     def customers_of(self, worker: str) -> list[Customer]:
-        """The customers a worker is assigned to, oldest first."""
+        """The customers a worker is assigned to (that the actor may see), oldest first."""
         with self._tx() as tx:
-            return tx.customers_of_worker(worker.strip())
+            return self._shown_all(tx, tx.customers_of_worker(worker.strip()))
 
     # external activity ----------------------------------------------------------------
 
@@ -531,15 +546,19 @@ class LifeMixin(WorkspaceBase):
             customer_id = customer.id  # a merged customer's old id shows its primary
             settings = self._lifecycle(tx)
             today = self.clock.now().astimezone(settings.zone).date()
-            parent = None if customer.parent_id is None else tx.get_customer(customer.parent_id)
+            parent = (
+                None
+                if customer.parent_id is None
+                else self._visible_or_none(tx, customer.parent_id)
+            )
             open_tasks = tx.find_tasks(customer_id=customer_id, open_only=True)
-            events = tx.events(customer_id)
+            events = self._shown_events(tx, tx.events(customer_id))
             entries = tx.time_entries(customer_id=customer_id)
             follow_up = customer.next_follow_up
             return CustomerView(
-                customer=customer,
-                parent=parent,
-                children=tuple(tx.children(customer_id)),
+                customer=self._shown(tx, customer),
+                parent=None if parent is None else self._shown(tx, parent),
+                children=tuple(self._shown_all(tx, tx.children(customer_id))),
                 open_tasks=tuple(open_tasks),
                 overdue_tasks=tuple(t.id for t in open_tasks if t.overdue(today)),
                 follow_up_due_at=None

@@ -23,7 +23,7 @@ from pipeline_core.rules.evaluate import compile_predicate
 from pipeline_core.serialization import converter, plain_field_value
 from pipeline_core.statuses import StatusMachine
 from pipeline_core.storage import Transaction
-from pipeline_core.workspace_base import WorkspaceBase
+from pipeline_core.workspace_base import ScopedTransaction, WorkspaceBase
 
 if TYPE_CHECKING:
     from pipeline_core.workspace import Workspace
@@ -49,6 +49,7 @@ class SetupMixin(WorkspaceBase):
         the definitions, and unknown keys are refused.
         """
         with self._tx() as tx:
+            self._require_admin(tx, "define custom fields")
             fields = self._field_definitions(tx)
             if definition.key in fields:
                 raise InvalidValue(f"a custom field {definition.key!r} is already defined")
@@ -77,6 +78,7 @@ class SetupMixin(WorkspaceBase):
     def remove_field(self, key: str) -> None:
         """Delete a custom field definition; refused while customers hold a value for it."""
         with self._tx() as tx:
+            self._require_admin(tx, "remove custom fields")
             fields = self._field_definitions(tx)
             self._definition(tx, key)
             holders = tx.customers_with_field(key)
@@ -92,6 +94,7 @@ class SetupMixin(WorkspaceBase):
     ) -> FieldDefinition:
         """Add options to a select field."""
         with self._tx() as tx:
+            self._require_admin(tx, "change custom fields")
             current = self._fresh_definition(tx, key, expected_version)
             if current.type not in ("select", "multi_select"):
                 raise InvalidValue(f"field {key!r} is {current.type}, not a select")
@@ -120,6 +123,7 @@ class SetupMixin(WorkspaceBase):
         ``ConcurrencyError``) if the definition is no longer at ``expected_version``.
         """
         with self._tx() as tx:
+            self._require_admin(tx, "change custom fields")
             current = self._fresh_definition(tx, key, expected_version)
             updated = current.rename_option(old, new)
             fields = self._field_definitions(tx)
@@ -165,6 +169,7 @@ class SetupMixin(WorkspaceBase):
         """Define a folder with its own status machine (None: the workspace's) and fields."""
         folder = Folder(name=name, machine=machine, fields=tuple(fields))
         with self._tx() as tx:
+            self._require_admin(tx, "define folders")
             folders = self._folders(tx)
             if folder.name in folders:
                 raise InvalidValue(f"a folder called {folder.name!r} already exists")
@@ -194,6 +199,7 @@ class SetupMixin(WorkspaceBase):
     def remove_folder(self, name: str) -> None:
         """Delete a folder definition; refused while customers are in it."""
         with self._tx() as tx:
+            self._require_admin(tx, "remove folders")
             folders = self._folders(tx)
             if name not in folders:
                 raise NotFound(f"no folder called {name!r}")
@@ -219,7 +225,8 @@ class SetupMixin(WorkspaceBase):
         """
         with self._tx() as tx:
             current = tx.get_customer(customer_id)
-            return self._set_folder_in(tx, current, folder, status, reason, reason_text)
+            moved = self._set_folder_in(tx, current, folder, status, reason, reason_text)
+            return self._shown(tx, moved)
 
     def _set_folder_in(
         self,
@@ -231,6 +238,7 @@ class SetupMixin(WorkspaceBase):
         reason_text: str | None = None,
     ) -> Customer:
         folder = folder.strip() or None if folder is not None else None
+        self._check_folder_change(cast(ScopedTransaction, tx), current.folder, folder)
         machine = self._machine_for(tx, folder)
         target = status
         if target is None:
@@ -287,6 +295,7 @@ class SetupMixin(WorkspaceBase):
     def add_automation(self, automation: Automation) -> Automation:
         """Store a declarative automation; its name must be new."""
         with self._tx() as tx:
+            self._require_admin(tx, "define automations")
             stored = self._automations(tx)
             if automation.name in stored:
                 raise InvalidValue(f"an automation called {automation.name!r} already exists")
@@ -302,6 +311,7 @@ class SetupMixin(WorkspaceBase):
     def remove_automation(self, name: str) -> None:
         """Delete an automation."""
         with self._tx() as tx:
+            self._require_admin(tx, "remove automations")
             stored = self._automations(tx)
             if name not in stored:
                 raise NotFound(f"no automation called {name!r}")

@@ -6,13 +6,14 @@ import copy
 import itertools
 import statistics
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import attrs
 
+from pipeline_core.access import User
 from pipeline_core.activity import Task, TimeEntry
 from pipeline_core.customer import Customer
 from pipeline_core.duplicate_settings import SETTINGS_KEY as DUPLICATES_KEY
@@ -22,8 +23,9 @@ from pipeline_core.events import Event, EventKind, JSONValue
 from pipeline_core.flows import FlowDefinition
 from pipeline_core.normalize import ContactKey, index_keys
 from pipeline_core.report_keys import AggregateRow, GroupKey, StageTime, field_label, merge_rows
-from pipeline_core.rules.ast import Rule
+from pipeline_core.rules.ast import MATCH_ALL, MatchAll, Rule
 from pipeline_core.rules.evaluate import compile_predicate
+from pipeline_core.search import SearchQuery, score, search_terms
 from pipeline_core.serialization import typed_field_value
 from pipeline_core.statuses import StatusMachine
 from pipeline_core.storage.protocol import Order
@@ -62,6 +64,8 @@ class _State:
     keys: dict[int, tuple[ContactKey, ...]] = attrs.Factory(dict)
     index: dict[ContactKey, frozenset[int]] = attrs.Factory(dict)
     merged: dict[int, int] = attrs.Factory(dict)
+    users: dict[str, User] = attrs.Factory(dict)
+    teams: set[str] = attrs.Factory(set)
 
     def copy(self) -> _State:
         return _State(
@@ -77,6 +81,8 @@ class _State:
             keys=dict(self.keys),
             index=dict(self.index),
             merged=dict(self.merged),
+            users=dict(self.users),
+            teams=set(self.teams),
         )
 
 
@@ -95,14 +101,16 @@ class MemoryTransaction:
             self._written = True
         return self._state
 
-    def get_customer(self, customer_id: int) -> Customer:
-        try:
-            return self._state.customers[customer_id]
-        except KeyError:
-            raise NotFound(f"no customer with id {customer_id}") from None
+    def get_customer(self, customer_id: int, *, scope: Rule = MATCH_ALL) -> Customer:
+        found = self._state.customers.get(customer_id)
+        if found is None or not _in(scope)(found):
+            raise NotFound(f"no customer with id {customer_id}")
+        return found
 
-    def lock_customer(self, customer_id: int) -> Customer:
-        return self.get_customer(customer_id)  # transactions already hold the store's lock
+    def lock_customer(self, customer_id: int, *, scope: Rule = MATCH_ALL) -> Customer:
+        return self.get_customer(
+            customer_id, scope=scope
+        )  # transactions already hold the store's lock
 
     def insert_customer(self, customer: Customer) -> Customer:
         state = self._w
@@ -290,21 +298,28 @@ class MemoryTransaction:
 
     # the customer's life --------------------------------------------------------
 
-    def _sorted(self, keep: Iterator[Customer]) -> list[Customer]:
-        return sorted(keep, key=lambda c: c.id)
+    def _sorted(self, keep: Iterator[Customer], scope: Rule) -> list[Customer]:
+        visible = _in(scope)
+        return sorted((c for c in keep if visible(c)), key=lambda c: c.id)
 
-    def children(self, parent_id: int) -> list[Customer]:
-        return self._sorted(c for c in self._live() if c.parent_id == parent_id)
+    def children(self, parent_id: int, *, scope: Rule = MATCH_ALL) -> list[Customer]:
+        customers = self._live()
+        return self._sorted((c for c in customers if c.parent_id == parent_id), scope)
 
-    def customers_of_worker(self, worker: str) -> list[Customer]:
-        return self._sorted(c for c in self._live() if worker in c.workers)
+    def customers_of_worker(self, worker: str, *, scope: Rule = MATCH_ALL) -> list[Customer]:
+        customers = self._live()
+        return self._sorted((c for c in customers if worker in c.workers), scope)
 
-    def customers_with_field(self, key: str) -> list[Customer]:
-        return self._sorted(c for c in self._live() if key in c.fields)
+    def customers_with_field(self, key: str, *, scope: Rule = MATCH_ALL) -> list[Customer]:
+        customers = self._live()
+        return self._sorted((c for c in customers if key in c.fields), scope)
 
-    def follow_ups_until(self, last_day: date) -> list[Customer]:
+    def follow_ups_until(self, last_day: date, *, scope: Rule = MATCH_ALL) -> list[Customer]:
+        visible = _in(scope)
         due = [
-            c for c in self._live() if c.next_follow_up is not None and c.next_follow_up <= last_day
+            c
+            for c in self._live()
+            if c.next_follow_up is not None and c.next_follow_up <= last_day and visible(c)
         ]
         return sorted(due, key=lambda c: (c.next_follow_up or last_day, c.id))
 
@@ -332,13 +347,16 @@ class MemoryTransaction:
         customer_id: int | None = None,
         worker: str | None = None,
         open_only: bool = False,
+        scope: Rule = MATCH_ALL,
     ) -> list[Task]:
+        visible = self._visible_ids(scope)
         found = [
             task
             for task in self._state.tasks.values()
             if (customer_id is None or task.customer_id == customer_id)
             and (worker is None or task.worker == worker)
             and not (open_only and task.done)
+            and (visible is None or task.customer_id in visible)
         ]
         return sorted(found, key=lambda t: (t.due is None, t.due or date.min, t.id))
 
@@ -350,13 +368,19 @@ class MemoryTransaction:
         return stored
 
     def time_entries(
-        self, *, customer_id: int | None = None, worker: str | None = None
+        self,
+        *,
+        customer_id: int | None = None,
+        worker: str | None = None,
+        scope: Rule = MATCH_ALL,
     ) -> list[TimeEntry]:
+        visible = self._visible_ids(scope)
         found = [
             entry
             for entry in self._state.time_entries.values()
             if (customer_id is None or entry.customer_id == customer_id)
             and (worker is None or entry.worker == worker)
+            and (visible is None or entry.customer_id in visible)
         ]
         return sorted(found, key=lambda e: (e.at, e.id))
 
@@ -380,14 +404,27 @@ class MemoryTransaction:
         for customer in list(self._live()):
             self._index(customer)
 
-    def duplicate_groups(self) -> list[tuple[ContactKey, tuple[int, ...]]]:
-        return sorted(
-            (key, tuple(sorted(ids))) for key, ids in self._state.index.items() if len(ids) > 1
-        )
+    def duplicate_groups(
+        self, *, scope: Rule = MATCH_ALL
+    ) -> list[tuple[ContactKey, tuple[int, ...]]]:
+        visible = self._visible_ids(scope)
+        groups = []
+        for key, ids in self._state.index.items():
+            held = sorted(ids if visible is None else ids & visible)
+            if len(held) > 1:
+                groups.append((key, tuple(held)))
+        return sorted(groups)
 
-    def get_customers(self, customer_ids: Sequence[int]) -> list[Customer]:
+    def get_customers(
+        self, customer_ids: Sequence[int], *, scope: Rule = MATCH_ALL
+    ) -> list[Customer]:
         customers = self._state.customers
-        return [customers[i] for i in sorted(set(customer_ids)) if i in customers]
+        visible = _in(scope)
+        return [
+            customers[i]
+            for i in sorted(set(customer_ids))
+            if i in customers and visible(customers[i])
+        ]
 
     def move_attachments(self, from_id: int, to_id: int) -> dict[str, list[int]]:
         self.get_customer(to_id)
@@ -423,6 +460,52 @@ class MemoryTransaction:
     def merged_into(self, customer_id: int) -> int | None:
         self.get_customer(customer_id)
         return self._state.merged.get(customer_id)
+
+    def _visible_ids(self, scope: Rule) -> set[int] | None:
+        if isinstance(scope, MatchAll):
+            return None
+        return {c.id for c in self._members(scope, None)}
+
+    # access and search ------------------------------------------------------------
+
+    def get_user(self, name: str) -> User:
+        try:
+            return self._state.users[name]
+        except KeyError:
+            raise NotFound(f"no user called {name!r}") from None
+
+    def list_users(self) -> list[User]:
+        return [self._state.users[name] for name in sorted(self._state.users)]
+
+    def put_user(self, user: User) -> None:
+        missing = sorted(set(user.teams) - self._state.teams)
+        if missing:
+            raise NotFound(f"no team called {missing[0]!r}")
+        self._w.users[user.name] = user
+
+    def list_teams(self) -> list[str]:
+        return sorted(self._state.teams)
+
+    def add_team(self, name: str) -> bool:
+        if name in self._state.teams:
+            return False
+        self._w.teams.add(name)
+        return True
+
+    def search_customers(self, query: SearchQuery, rule: Rule, *, limit: int) -> list[Customer]:
+        scored = []
+        for customer in self._members(rule, None):
+            points = score(search_terms(customer), query)
+            if points is not None:
+                scored.append((-points, customer.id, customer))
+        scored.sort(key=lambda item: item[:2])
+        return [customer for _, _, customer in scored[:limit]]
+
+
+def _in(scope: Rule) -> Callable[[Customer], bool]:
+    if isinstance(scope, MatchAll):
+        return lambda customer: True
+    return compile_predicate(scope)
 
 
 class MemoryStore:

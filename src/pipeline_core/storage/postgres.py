@@ -28,14 +28,20 @@ from pipeline_core.events import Event, JSONValue
 from pipeline_core.flows import FlowDefinition
 from pipeline_core.normalize import ContactKey, NormalizeOptions, contact_keys, index_keys
 from pipeline_core.report_keys import AggregateRow, GroupKey, StageTime
-from pipeline_core.rules.ast import Rule
+from pipeline_core.rules.ast import MATCH_ALL, Rule
 from pipeline_core.rules.casefold import postgres_casefold_function
 from pipeline_core.rules.sql import POSTGRES, SqlValue, compile_sql
 from pipeline_core.serialization import converter, from_typed_field_value
 from pipeline_core.statuses import StatusMachine
-from pipeline_core.storage.postgres_schema import CONTACT_KEYS_SINCE, LATEST, MIGRATIONS
+from pipeline_core.storage.postgres_schema import (
+    CONTACT_KEYS_SINCE,
+    LATEST,
+    MIGRATIONS,
+    SEARCH_VERSION,
+)
 from pipeline_core.storage.protocol import SCHEMA_VERSION, Order
 from pipeline_core.storage.registry import redact_url
+from pipeline_core.storage.sql_access import AccessQueries
 from pipeline_core.storage.sql_common import (
     HIDDEN_CLAUSE,
     LIVE_CLAUSE,
@@ -124,15 +130,24 @@ def _conditions(**equal_to: Any) -> tuple[str, list[Any]]:
     return sql, list(given.values())
 
 
-class _LifeQueries:
+class _LifeQueries(AccessQueries):
     """Settings, sub-customers, workers, follow-ups, tasks and time entries on PostgreSQL."""
 
     _db: psycopg.Connection[Any]
+    _dialect = POSTGRES
+
+    def _customer_from_row(self, row: Sequence[Any]) -> Customer:
+        return _customer(row)
+
+    def _executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            with self._db.cursor() as cursor:
+                cursor.executemany(sql, rows)
 
     def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
         return self._db.execute(sql, params).fetchone()
 
-    def get_customer(self, customer_id: int) -> Customer:
+    def get_customer(self, customer_id: int, *, scope: Rule = MATCH_ALL) -> Customer:
         raise NotImplementedError
 
     def get_setting(self, key: str) -> JSONValue | None:
@@ -153,21 +168,22 @@ class _LifeQueries:
         sql = f"SELECT {_SELECT} FROM customers c WHERE {LIVE_CLAUSE.format(rule=where)} ORDER BY {order}"
         return [_customer(row) for row in self._db.execute(sql, params).fetchall()]
 
-    def children(self, parent_id: int) -> list[Customer]:
-        return self._customers("c.parent_id = %s", (parent_id,))
+    def children(self, parent_id: int, *, scope: Rule = MATCH_ALL) -> list[Customer]:
+        return self._scoped_customers("c.parent_id = ?", (parent_id,), scope)
 
-    def customers_of_worker(self, worker: str) -> list[Customer]:
-        return self._customers("c.workers @> %s", (Jsonb([worker]),))
+    def customers_of_worker(self, worker: str, *, scope: Rule = MATCH_ALL) -> list[Customer]:
+        return self._scoped_customers("c.workers @> ?", (Jsonb([worker]),), scope)
 
-    def customers_with_field(self, key: str) -> list[Customer]:
-        return self._customers(
-            "c.id IN (SELECT customer_id FROM customer_fields WHERE key = %s)", (key,)
+    def customers_with_field(self, key: str, *, scope: Rule = MATCH_ALL) -> list[Customer]:
+        return self._scoped_customers(
+            "c.id IN (SELECT customer_id FROM customer_fields WHERE key = ?)", (key,), scope
         )
 
-    def follow_ups_until(self, last_day: date) -> list[Customer]:
-        return self._customers(
-            "c.next_follow_up IS NOT NULL AND c.next_follow_up <= %s",
+    def follow_ups_until(self, last_day: date, *, scope: Rule = MATCH_ALL) -> list[Customer]:
+        return self._scoped_customers(
+            "c.next_follow_up IS NOT NULL AND c.next_follow_up <= ?",
             (last_day,),
+            scope,
             order="c.next_follow_up, c.id",
         )
 
@@ -206,10 +222,14 @@ class _LifeQueries:
         customer_id: int | None = None,
         worker: str | None = None,
         open_only: bool = False,
+        scope: Rule = MATCH_ALL,
     ) -> list[Task]:
         where, params = _conditions(customer_id=customer_id, worker=worker)
         if open_only:
             where += " AND done_at IS NULL"
+        visible, scope_params = self._customer_ids_in(scope)
+        where += visible
+        params.extend(scope_params)
         rows = self._db.execute(
             f"SELECT id, body FROM tasks WHERE {where} ORDER BY due IS NULL, due, id", params
         ).fetchall()
@@ -225,9 +245,16 @@ class _LifeQueries:
         return attrs.evolve(entry, id=entry_id)
 
     def time_entries(
-        self, *, customer_id: int | None = None, worker: str | None = None
+        self,
+        *,
+        customer_id: int | None = None,
+        worker: str | None = None,
+        scope: Rule = MATCH_ALL,
     ) -> list[TimeEntry]:
         where, params = _conditions(customer_id=customer_id, worker=worker)
+        visible, scope_params = self._customer_ids_in(scope)
+        where += visible
+        params.extend(scope_params)
         rows = self._db.execute(
             "SELECT id, customer_id, worker, at, minutes, note FROM time_entries"
             f" WHERE {where} ORDER BY at, id",
@@ -246,16 +273,16 @@ class PostgresTransaction(_LifeQueries):
         self._db = connection
         self._options: NormalizeOptions | None = None
 
-    def get_customer(self, customer_id: int) -> Customer:
-        row = self._one(f"SELECT {_SELECT} FROM customers c WHERE c.id = %s", (customer_id,))
+    def get_customer(self, customer_id: int, *, scope: Rule = MATCH_ALL) -> Customer:
+        where, params = self._scoped("c.id = ?", (customer_id,), scope)
+        row = self._one(f"SELECT {_SELECT} FROM customers c WHERE {where}", params)
         if row is None:
             raise NotFound(f"no customer with id {customer_id}")
         return _customer(row)
 
-    def lock_customer(self, customer_id: int) -> Customer:
-        row = self._one(
-            f"SELECT {_SELECT} FROM customers c WHERE c.id = %s FOR UPDATE", (customer_id,)
-        )
+    def lock_customer(self, customer_id: int, *, scope: Rule = MATCH_ALL) -> Customer:
+        where, params = self._scoped("c.id = ?", (customer_id,), scope)
+        row = self._one(f"SELECT {_SELECT} FROM customers c WHERE {where} FOR UPDATE", params)
         if row is None:
             raise NotFound(f"no customer with id {customer_id}")
         return _customer(row)
@@ -265,7 +292,9 @@ class PostgresTransaction(_LifeQueries):
         self._write_tags(customer_id, customer.tags, replace=False)
         self._write_fields(customer_id, dict(customer.fields), replace=False)
         self._write_keys(customer_id, index_keys(customer, self._normalize_options()))
-        return self.get_customer(customer_id)
+        stored = self.get_customer(customer_id)
+        self._write_terms(stored, replace=False)
+        return stored
 
     def insert_customers(
         self,
@@ -319,7 +348,7 @@ class PostgresTransaction(_LifeQueries):
 
     def update_customer(self, customer: Customer) -> Customer:
         row = self._one(
-            "SELECT version, tags, fields, emails, phones, whatsapp, country, merged_into"
+            "SELECT version, tags, fields, emails, phones, whatsapp, country, merged_into, name"
             " FROM customers WHERE id = %s",
             (customer.id,),
         )
@@ -347,6 +376,9 @@ class PostgresTransaction(_LifeQueries):
         if row[7] is None and contacts != list(row[3:7]):
             self._db.execute("DELETE FROM contact_keys WHERE customer_id = %s", (customer.id,))
             self._write_keys(customer.id, index_keys(customer, self._normalize_options()))
+        searched = (list(customer.emails), list(customer.phones), customer.whatsapp, customer.name)
+        if searched != (row[3], row[4], row[5], row[8]) or list(customer.tags) != row[1]:
+            self._write_terms(customer, replace=True)
         return attrs.evolve(customer, version=customer.version + 1)
 
     def _normalize_options(self) -> NormalizeOptions:
@@ -601,20 +633,28 @@ class PostgresTransaction(_LifeQueries):
                 self._insert_keys(batch)
         self._insert_keys(batch)
 
-    def duplicate_groups(self) -> list[tuple[ContactKey, tuple[int, ...]]]:
+    def duplicate_groups(
+        self, *, scope: Rule = MATCH_ALL
+    ) -> list[tuple[ContactKey, tuple[int, ...]]]:
         # As in SQLite: the shared keys first, then their holders by index look-ups.
+        visible, params = self._customer_ids_in(scope)
+        held, _ = self._customer_ids_in(scope, "k.customer_id")
         rows = self._db.execute(
             "SELECT s.kind, s.key, (SELECT array_agg(k.customer_id ORDER BY k.customer_id)"
-            " FROM contact_keys k WHERE k.kind = s.kind AND k.key = s.key)"
-            " FROM (SELECT kind, key FROM contact_keys GROUP BY kind, key HAVING COUNT(*) > 1) s"
-            " ORDER BY s.kind, s.key"
+            " FROM contact_keys k WHERE k.kind = s.kind AND k.key = s.key"
+            f"{held})"
+            f" FROM (SELECT kind, key FROM contact_keys WHERE TRUE{visible}"
+            " GROUP BY kind, key HAVING COUNT(*) > 1) s ORDER BY s.kind, s.key",
+            [*params, *params],
         ).fetchall()
         return [(ContactKey(kind, key), tuple(ids)) for kind, key, ids in rows]
 
-    def get_customers(self, customer_ids: Sequence[int]) -> list[Customer]:
+    def get_customers(
+        self, customer_ids: Sequence[int], *, scope: Rule = MATCH_ALL
+    ) -> list[Customer]:
+        where, params = self._scoped("c.id = ANY(?)", (sorted(set(customer_ids)),), scope)
         rows = self._db.execute(
-            f"SELECT {_SELECT} FROM customers c WHERE c.id = ANY(%s) ORDER BY c.id",
-            (sorted(set(customer_ids)),),
+            f"SELECT {_SELECT} FROM customers c WHERE {where} ORDER BY c.id", params
         ).fetchall()
         return [_customer(row) for row in rows]
 
@@ -720,6 +760,8 @@ class PostgresStore:
                         self._db.execute(statement)
                 if 0 < version < CONTACT_KEYS_SINCE <= LATEST:
                     PostgresTransaction(self._db).rebuild_contact_keys()
+                if version < SEARCH_VERSION:
+                    PostgresTransaction(self._db)._backfill_terms()
                 self._db.execute(
                     f"INSERT INTO {META_TABLE} (key, value) VALUES ('schema_version', %s)"
                     " ON CONFLICT (key) DO UPDATE SET value = excluded.value",

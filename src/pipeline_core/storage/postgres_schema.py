@@ -124,8 +124,33 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "CREATE INDEX time_entries_customer ON time_entries(customer_id, at)",
         "CREATE INDEX time_entries_worker ON time_entries(worker, at)",
     ),
+    4: (),  # reserved for another branch
+    5: (
+        "CREATE TABLE users (name TEXT PRIMARY KEY, role TEXT NOT NULL)",
+        "CREATE TABLE teams (name TEXT PRIMARY KEY)",
+        """CREATE TABLE team_members (
+            user_name TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+            team TEXT NOT NULL REFERENCES teams(name),
+            PRIMARY KEY (user_name, team)
+        )""",
+        # Visibility scopes test the team: "team in (...)".
+        "CREATE INDEX customers_team ON customers(team, id) WHERE team IS NOT NULL",
+        # Quick search seeks a prefix range of (kind, term), compared by code point
+        # (C collation) like the bounds pipeline_core.search computes.
+        """CREATE TABLE search_terms (
+            kind TEXT NOT NULL,
+            term TEXT COLLATE "C" NOT NULL,
+            customer_id BIGINT NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+            weight INTEGER NOT NULL,
+            PRIMARY KEY (kind, term, customer_id)
+        )""",
+        "CREATE INDEX search_terms_customer ON search_terms(customer_id)",
+    ),
 }
 """Statements that take a store from version N-1 to N."""
+
+SEARCH_VERSION = 5
+"""The version that adds search terms: a store migrating past it indexes its customers."""
 
 LATEST = max(MIGRATIONS)
 

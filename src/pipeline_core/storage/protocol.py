@@ -7,31 +7,34 @@ from contextlib import AbstractContextManager
 from datetime import date, datetime
 from typing import Literal, Protocol
 
+from pipeline_core.access import User
 from pipeline_core.activity import Task, TimeEntry
 from pipeline_core.customer import Customer
 from pipeline_core.events import Event, JSONValue
 from pipeline_core.flows import FlowDefinition
 from pipeline_core.normalize import ContactKey
 from pipeline_core.report_keys import AggregateRow, GroupKey, StageTime
-from pipeline_core.rules.ast import Rule
+from pipeline_core.rules.ast import MATCH_ALL, Rule
+from pipeline_core.search import SearchQuery
 from pipeline_core.statuses import StatusMachine
 
 Order = Literal["id", "activity"]
 """``id``: oldest first. ``activity``: most recently updated first (board cards)."""
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 5
 """The schema version this release writes; stores at a higher version are refused."""
 
 
 class Transaction(Protocol):
     """One unit of work against a store: everything in it commits together or not at all."""
 
-    def get_customer(self, customer_id: int) -> Customer:
-        """The customer with that id; ``NotFound`` if there is none."""
+    def get_customer(self, customer_id: int, *, scope: Rule = MATCH_ALL) -> Customer:
+        """The customer with that id; ``NotFound`` if there is none or it is outside ``scope``."""
         ...
 
-    def lock_customer(self, customer_id: int) -> Customer:
-        """Like ``get_customer``, and no other writer may change it until this transaction ends.
+    def lock_customer(self, customer_id: int, *, scope: Rule = MATCH_ALL) -> Customer:
+        """Like ``get_customer`` (``scope`` too), and no other writer may change it until this
+        transaction ends.
 
         Use cases that read a customer in order to change it read it this way, so
         that concurrent writers queue instead of racing (PostgreSQL: ``FOR UPDATE``;
@@ -171,19 +174,19 @@ class Transaction(Protocol):
 
     # the customer's life --------------------------------------------------------
 
-    def children(self, parent_id: int) -> list[Customer]:
+    def children(self, parent_id: int, *, scope: Rule = MATCH_ALL) -> list[Customer]:
         """The customers whose parent is ``parent_id``, oldest first."""
         ...
 
-    def customers_of_worker(self, worker: str) -> list[Customer]:
+    def customers_of_worker(self, worker: str, *, scope: Rule = MATCH_ALL) -> list[Customer]:
         """The customers ``worker`` is assigned to, oldest first."""
         ...
 
-    def customers_with_field(self, key: str) -> list[Customer]:
+    def customers_with_field(self, key: str, *, scope: Rule = MATCH_ALL) -> list[Customer]:
         """The customers holding a value for custom field ``key``, oldest first."""
         ...
 
-    def follow_ups_until(self, last_day: date) -> list[Customer]:
+    def follow_ups_until(self, last_day: date, *, scope: Rule = MATCH_ALL) -> list[Customer]:
         """Customers whose ``next_follow_up`` is on or before ``last_day``, by date then id."""
         ...
 
@@ -205,8 +208,11 @@ class Transaction(Protocol):
         customer_id: int | None = None,
         worker: str | None = None,
         open_only: bool = False,
+        scope: Rule = MATCH_ALL,
     ) -> list[Task]:
         """Tasks of one customer and/or one worker (both None: all), by due date then id.
+
+        Only tasks of customers satisfying ``scope``.
 
         Tasks without a due date come after those with one.
         """
@@ -217,9 +223,42 @@ class Transaction(Protocol):
         ...
 
     def time_entries(
-        self, *, customer_id: int | None = None, worker: str | None = None
+        self,
+        *,
+        customer_id: int | None = None,
+        worker: str | None = None,
+        scope: Rule = MATCH_ALL,
     ) -> list[TimeEntry]:
-        """Time entries of one customer and/or one worker, by time then id."""
+        """Time entries of one customer and/or one worker (of customers in ``scope``), by time."""
+        ...
+
+    # access and search ------------------------------------------------------------
+
+    def get_user(self, name: str) -> User:
+        """The user called ``name`` with their teams; ``NotFound`` if there is none."""
+        ...
+
+    def list_users(self) -> list[User]:
+        """Every user, by name."""
+        ...
+
+    def put_user(self, user: User) -> None:
+        """Create or replace a user and their team memberships (the teams must exist)."""
+        ...
+
+    def list_teams(self) -> list[str]:
+        """Every team's name, sorted."""
+        ...
+
+    def add_team(self, name: str) -> bool:
+        """Create a team; whether it was new."""
+        ...
+
+    def search_customers(self, query: SearchQuery, rule: Rule, *, limit: int) -> list[Customer]:
+        """Customers satisfying ``rule`` whose search terms match ``query``, best first.
+
+        Ranked by ``search.score`` (ties: oldest first), at most ``limit``.
+        """
         ...
 
     # contact keys and merges (duplicates) -----------------------------------------
@@ -241,16 +280,21 @@ class Transaction(Protocol):
         """Recompute every live customer's keys (after a setting that changes them changed)."""
         ...
 
-    def duplicate_groups(self) -> list[tuple[ContactKey, tuple[int, ...]]]:
-        """Every key held by two or more live customers, with their ids ascending; in key order.
+    def duplicate_groups(
+        self, *, scope: Rule = MATCH_ALL
+    ) -> list[tuple[ContactKey, tuple[int, ...]]]:
+        """Every key held by two or more live customers in ``scope``, ids ascending; in key order.
 
         Backends find the shared keys with a GROUP BY over the key index, never by
         comparing customers pairwise.
         """
         ...
 
-    def get_customers(self, customer_ids: Sequence[int]) -> list[Customer]:
-        """The customers with these ids, in id order; unknown ids are left out."""
+    def get_customers(
+        self, customer_ids: Sequence[int], *, scope: Rule = MATCH_ALL
+    ) -> list[Customer]:
+        """The customers with these ids, in id order; unknown ids and those outside ``scope``
+        are left out."""
         ...
 
     def move_attachments(self, from_id: int, to_id: int) -> dict[str, list[int]]:

@@ -24,11 +24,12 @@ from pipeline_core.events import Event, JSONValue
 from pipeline_core.flows import FlowDefinition
 from pipeline_core.normalize import ContactKey, NormalizeOptions, contact_keys, index_keys
 from pipeline_core.report_keys import AggregateRow, GroupKey, StageTime
-from pipeline_core.rules.ast import Rule
+from pipeline_core.rules.ast import MATCH_ALL, MatchAll, Rule
 from pipeline_core.rules.sql import SQL_FUNCTIONS, SQLITE, SqlValue, compile_sql
 from pipeline_core.serialization import converter, dumps, from_typed_field_value
 from pipeline_core.statuses import StatusMachine
 from pipeline_core.storage.protocol import SCHEMA_VERSION, Order
+from pipeline_core.storage.sql_access import SEARCH_ATTRIBUTES, AccessQueries
 from pipeline_core.storage.sql_common import (
     CONTACT_ATTRIBUTES,
     HIDDEN_CLAUSE,
@@ -47,7 +48,12 @@ from pipeline_core.storage.sql_reports import (
     aggregate_rows,
     sqlite_decimal,
 )
-from pipeline_core.storage.sqlite_schema import CONTACT_KEYS_SINCE, LATEST, MIGRATIONS
+from pipeline_core.storage.sqlite_schema import (
+    CONTACT_KEYS_SINCE,
+    LATEST,
+    MIGRATIONS,
+    SEARCH_VERSION,
+)
 
 META_TABLE = "pipeline_meta"
 
@@ -128,15 +134,22 @@ def _task(row: sqlite3.Row) -> Task:
     return attrs.evolve(converter.structure(json.loads(row[1]), Task), id=row[0])
 
 
-class _LifeQueries:
+class _LifeQueries(AccessQueries):
     """Settings, sub-customers, workers, follow-ups, tasks and time entries on SQLite."""
 
     _db: sqlite3.Connection
+    _dialect = SQLITE
 
-    def get_customer(self, customer_id: int) -> Customer:
+    def get_customer(self, customer_id: int, *, scope: Rule = MATCH_ALL) -> Customer:
         raise NotImplementedError
 
     _cache: dict[tuple[str, str], Any]
+
+    def _customer_from_row(self, row: Sequence[Any]) -> Customer:
+        return _customer(row)  # type: ignore[arg-type]
+
+    def _executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self._db.executemany(sql, rows)
 
     def get_setting(self, key: str) -> JSONValue | None:
         # The text is cached, not the value: callers get a fresh object they may change.
@@ -159,23 +172,24 @@ class _LifeQueries:
         sql = f"SELECT {_SELECT} FROM customers c WHERE {LIVE_CLAUSE.format(rule=where)} ORDER BY {order}"
         return [_customer(row) for row in self._db.execute(sql, params)]
 
-    def children(self, parent_id: int) -> list[Customer]:
-        return self._customers("c.parent_id = ?", (parent_id,))
+    def children(self, parent_id: int, *, scope: Rule = MATCH_ALL) -> list[Customer]:
+        return self._scoped_customers("c.parent_id = ?", (parent_id,), scope)
 
-    def customers_of_worker(self, worker: str) -> list[Customer]:
-        return self._customers(
-            "EXISTS (SELECT 1 FROM json_each(c.workers) w WHERE w.value = ?)", (worker,)
+    def customers_of_worker(self, worker: str, *, scope: Rule = MATCH_ALL) -> list[Customer]:
+        return self._scoped_customers(
+            "EXISTS (SELECT 1 FROM json_each(c.workers) w WHERE w.value = ?)", (worker,), scope
         )
 
-    def customers_with_field(self, key: str) -> list[Customer]:
-        return self._customers(
-            "c.id IN (SELECT customer_id FROM customer_fields WHERE key = ?)", (key,)
+    def customers_with_field(self, key: str, *, scope: Rule = MATCH_ALL) -> list[Customer]:
+        return self._scoped_customers(
+            "c.id IN (SELECT customer_id FROM customer_fields WHERE key = ?)", (key,), scope
         )
 
-    def follow_ups_until(self, last_day: date) -> list[Customer]:
-        return self._customers(
+    def follow_ups_until(self, last_day: date, *, scope: Rule = MATCH_ALL) -> list[Customer]:
+        return self._scoped_customers(
             "c.next_follow_up IS NOT NULL AND c.next_follow_up <= ?",
             (last_day.isoformat(),),
+            scope,
             order="c.next_follow_up, c.id",
         )
 
@@ -220,9 +234,10 @@ class _LifeQueries:
         customer_id: int | None = None,
         worker: str | None = None,
         open_only: bool = False,
+        scope: Rule = MATCH_ALL,
     ) -> list[Task]:
         conditions: list[str] = ["1"]
-        params: list[Any] = []
+        visible, params = self._customer_ids_in(scope)
         if customer_id is not None:
             conditions.append("customer_id = ?")
             params.append(customer_id)
@@ -232,7 +247,7 @@ class _LifeQueries:
         if open_only:
             conditions.append("done_at IS NULL")
         rows = self._db.execute(
-            f"SELECT id, body FROM tasks WHERE {' AND '.join(conditions)}"
+            f"SELECT id, body FROM tasks WHERE {' AND '.join(conditions)}{visible}"
             " ORDER BY due IS NULL, due, id",
             params,
         )
@@ -249,10 +264,14 @@ class _LifeQueries:
         return attrs.evolve(entry, id=cursor.lastrowid)
 
     def time_entries(
-        self, *, customer_id: int | None = None, worker: str | None = None
+        self,
+        *,
+        customer_id: int | None = None,
+        worker: str | None = None,
+        scope: Rule = MATCH_ALL,
     ) -> list[TimeEntry]:
         conditions: list[str] = ["1"]
-        params: list[Any] = []
+        visible, params = self._customer_ids_in(scope)
         if customer_id is not None:
             conditions.append("customer_id = ?")
             params.append(customer_id)
@@ -261,7 +280,7 @@ class _LifeQueries:
             params.append(worker)
         rows = self._db.execute(
             "SELECT id, customer_id, worker, at, minutes, note FROM time_entries"
-            f" WHERE {' AND '.join(conditions)} ORDER BY at, id",
+            f" WHERE {' AND '.join(conditions)}{visible} ORDER BY at, id",
             params,
         )
         return [
@@ -295,8 +314,18 @@ class SqliteTransaction(_LifeQueries):
 
     # customers -----------------------------------------------------------------
 
-    def get_customer(self, customer_id: int) -> Customer:
+    def get_customer(self, customer_id: int, *, scope: Rule = MATCH_ALL) -> Customer:
         prefetched, self._prefetched = self._prefetched, None
+        if not isinstance(scope, MatchAll):
+            # The actor's scope is part of the query: a prefetched row is never used.
+            where, params = self._scoped("c.id = ?", (customer_id,), scope)
+            found = self._db.execute(
+                f"SELECT {_SELECT} FROM customers c WHERE {where}", params
+            ).fetchone()
+            if found is None:
+                raise NotFound(f"no customer with id {customer_id}")
+            customer = self._seen[customer_id] = _customer(found)
+            return customer
         if prefetched is not None and prefetched.id == customer_id:
             return prefetched
         return self._load(customer_id)[0]
@@ -310,8 +339,9 @@ class SqliteTransaction(_LifeQueries):
         customer = self._seen[customer_id] = _customer(row)
         return customer, row[-1]
 
-    def lock_customer(self, customer_id: int) -> Customer:
-        return self.get_customer(customer_id)  # BEGIN IMMEDIATE already holds the write lock
+    def lock_customer(self, customer_id: int, *, scope: Rule = MATCH_ALL) -> Customer:
+        # BEGIN IMMEDIATE already holds the write lock.
+        return self.get_customer(customer_id, scope=scope)
 
     def insert_customer(self, customer: Customer) -> Customer:
         pairs = _encode(customer, STORED_ATTRIBUTES)
@@ -326,7 +356,9 @@ class SqliteTransaction(_LifeQueries):
         self._write_tags(customer_id, customer.tags, replace=False)
         self._write_fields(customer_id, dict(customer.fields), replace=False)
         self._write_keys(customer_id, index_keys(customer, self._normalize_options()))
-        return self.get_customer(customer_id)
+        stored = self.get_customer(customer_id)
+        self._write_terms(stored, replace=False)
+        return stored
 
     def insert_customers(
         self,
@@ -400,6 +432,8 @@ class SqliteTransaction(_LifeQueries):
         if not CONTACT_ATTRIBUTES.isdisjoint(changed) and self.merged_into(customer.id) is None:
             self._db.execute("DELETE FROM contact_keys WHERE customer_id = ?", (customer.id,))
             self._write_keys(customer.id, index_keys(customer, self._normalize_options()))
+        if SEARCH_ATTRIBUTES.intersection(changed):
+            self._write_terms(customer, replace=True)
         stored = self._seen[customer.id] = with_version(customer, customer.version + 1)
         return stored
 
@@ -658,28 +692,37 @@ class SqliteTransaction(_LifeQueries):
         )
         batch.clear()
 
-    def duplicate_groups(self) -> list[tuple[ContactKey, tuple[int, ...]]]:
+    def duplicate_groups(
+        self, *, scope: Rule = MATCH_ALL
+    ) -> list[tuple[ContactKey, tuple[int, ...]]]:
         # Find the shared keys with the plain GROUP BY (an index scan, no sort), then
         # collect each one's holders by a primary-key look-up: cheaper than aggregating
         # the ids of every group when almost every key is held once.
+        visible, params = self._customer_ids_in(scope)
+        held, _ = self._customer_ids_in(scope, "k.customer_id")
         rows = self._db.execute(
             "SELECT s.kind, s.key, (SELECT group_concat(k.customer_id) FROM contact_keys k"
-            " WHERE k.kind = s.kind AND k.key = s.key) FROM (SELECT kind, key FROM contact_keys"
-            " GROUP BY kind, key HAVING COUNT(*) > 1) AS s ORDER BY s.kind, s.key"
+            f" WHERE k.kind = s.kind AND k.key = s.key{held})"
+            f" FROM (SELECT kind, key FROM contact_keys WHERE 1{visible}"
+            " GROUP BY kind, key HAVING COUNT(*) > 1) AS s ORDER BY s.kind, s.key",
+            [*params, *params],
         )
         return [
             (ContactKey(kind, key), tuple(sorted(map(int, ids.split(",")))))
             for kind, key, ids in rows
         ]
 
-    def get_customers(self, customer_ids: Sequence[int]) -> list[Customer]:
+    def get_customers(
+        self, customer_ids: Sequence[int], *, scope: Rule = MATCH_ALL
+    ) -> list[Customer]:
         wanted = sorted(set(customer_ids))
         found: list[Customer] = []
         for start in range(0, len(wanted), 500):
             chunk = wanted[start : start + 500]
             marks = ", ".join("?" for _ in chunk)
+            where, params = self._scoped(f"c.id IN ({marks})", chunk, scope)
             rows = self._db.execute(
-                f"SELECT {_SELECT} FROM customers c WHERE c.id IN ({marks}) ORDER BY c.id", chunk
+                f"SELECT {_SELECT} FROM customers c WHERE {where} ORDER BY c.id", params
             )
             found.extend(_customer(row) for row in rows)
         return found
@@ -802,6 +845,8 @@ class SqliteStore:
                     self._db.execute(statement)
             if 0 < current < CONTACT_KEYS_SINCE <= LATEST:
                 SqliteTransaction(self._db).rebuild_contact_keys()
+            if current < SEARCH_VERSION:
+                SqliteTransaction(self._db)._backfill_terms()
             self._db.execute(
                 f"INSERT INTO {META_TABLE} (key, value) VALUES ('schema_version', ?)"
                 " ON CONFLICT (key) DO UPDATE SET value = excluded.value",

@@ -1,0 +1,140 @@
+"""Quick search: the terms a customer is found by, and what a typed query asks for.
+
+Names, emails and tags are indexed as words folded for case and accents
+("José" is "jose"), searched by prefix ("jo" finds "José"). Phones and
+WhatsApp are indexed as their digits reversed, so that a query's digits,
+reversed, are a prefix: any suffix of at least ``MIN_PHONE_DIGITS`` digits
+finds the number, however either was punctuated. Every backend stores the
+same terms (``search_terms``) and ranks with the same weights (``score``).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+
+import attrs
+
+from pipeline_core.customer import Customer
+from pipeline_core.errors import InvalidValue
+
+MIN_PHONE_DIGITS = 4
+"""A query of at least this many digits (and phone punctuation only) searches phones."""
+
+TEXT, PHONE = "t", "p"
+"""Term kinds: words of names, emails and tags; reversed phone digits."""
+
+NAME_WEIGHT, EMAIL_WEIGHT, TAG_WEIGHT, PHONE_WEIGHT = 4, 3, 1, 4
+"""How much a match on each kind of term counts; an exact (whole-term) match counts double."""
+
+DEFAULT_LIMIT = 50
+
+_WORD = re.compile(r"[^\W_]+")
+_PHONE_QUERY = re.compile(r"^[\d\s+().\-/]+$")
+PREFIX_END = "\U0010ffff"
+"""Appended to a prefix: every term starting with the prefix sorts below the result."""
+
+
+def fold(text: str) -> str:
+    """Case- and accent-insensitive form: decomposed, combining marks dropped, casefolded."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    bare = "".join(char for char in decomposed if not unicodedata.combining(char))
+    return unicodedata.normalize("NFC", bare.casefold())
+
+
+def words(text: str) -> list[str]:
+    """The folded words of ``text`` (letters and digits)."""
+    return _WORD.findall(fold(text))
+
+
+def phone_key(text: str) -> str | None:
+    """A phone's digits reversed (None if it has none)."""
+    digits = "".join(char for char in text if char.isascii() and char.isdigit())
+    return digits[::-1] or None
+
+
+@attrs.frozen
+class Term:
+    """One index entry of a customer: its kind, the folded text and its weight."""
+
+    kind: str
+    text: str
+    weight: int
+
+
+def search_terms(customer: Customer) -> list[Term]:
+    """Every term ``customer`` can be found by (no repeats; the highest weight kept)."""
+    best: dict[tuple[str, str], int] = {}
+
+    def add(kind: str, texts: Iterable[str], weight: int) -> None:
+        for text in texts:
+            if text and best.get((kind, text), 0) < weight:
+                best[(kind, text)] = weight
+
+    add(TEXT, words(customer.name), NAME_WEIGHT)
+    for email in customer.emails:
+        add(TEXT, [fold(email.strip()), *words(email)], EMAIL_WEIGHT)
+    for tag in customer.tags:
+        add(TEXT, [fold(tag), *words(tag)], TAG_WEIGHT)
+    numbers = [*customer.phones, *([customer.whatsapp] if customer.whatsapp else [])]
+    add(PHONE, [key for key in map(phone_key, numbers) if key], PHONE_WEIGHT)
+    return [Term(kind, text, weight) for (kind, text), weight in sorted(best.items())]
+
+
+@attrs.frozen
+class SearchQuery:
+    """What a typed query asks: every one of ``parts`` (kind, prefix) must match a term."""
+
+    text: str
+    parts: tuple[tuple[str, str], ...]
+
+
+def parse_query(text: str) -> SearchQuery:
+    """Read a search query: a phone number (or its last digits), or words.
+
+    An email typed whole is also looked up whole, so ``ana@x.org`` ranks the
+    exact address first.
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidValue("a search needs some text")
+    stripped = text.strip()
+    key = phone_key(stripped)
+    if _PHONE_QUERY.match(stripped) and key is not None:
+        if len(key) < MIN_PHONE_DIGITS:
+            raise InvalidValue(
+                f"search for at least {MIN_PHONE_DIGITS} digits of a phone number, not {stripped!r}"
+            )
+        # A national number's leading trunk zeros are not in the international form.
+        trimmed = key.rstrip("0")
+        return SearchQuery(
+            stripped, ((PHONE, trimmed if len(trimmed) >= MIN_PHONE_DIGITS else key),)
+        )
+    found = words(stripped)
+    if "@" in stripped and " " not in stripped:
+        return SearchQuery(stripped, ((TEXT, fold(stripped)),))
+    if not found:
+        raise InvalidValue(f"search for letters or digits, not {stripped!r}")
+    return SearchQuery(stripped, tuple((TEXT, word) for word in dict.fromkeys(found)))
+
+
+def score(terms: Iterable[Term], query: SearchQuery) -> int | None:
+    """How well terms match the query (higher is better); None if a part matches nothing.
+
+    Each part counts its best term: the term's weight, doubled when whole.
+    """
+    terms = list(terms)
+    total = 0
+    for kind, prefix in query.parts:
+        best = max(
+            (
+                term.weight * (2 if term.text == prefix else 1)
+                for term in terms
+                if term.kind == kind and term.text.startswith(prefix)
+            ),
+            default=None,
+        )
+        if best is None:
+            return None
+        total += best
+    return total

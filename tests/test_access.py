@@ -1,0 +1,389 @@
+"""Users, teams and visibility on every backend: the permission cases of well-known CRMs."""
+
+from __future__ import annotations
+
+import io
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from pipeline_core import (
+    Customer,
+    DuplicateCustomer,
+    FixedClock,
+    InvalidValue,
+    NotFound,
+    PermissionDenied,
+    Workspace,
+)
+from pipeline_core.flows import Column
+
+from .conftest import StoreFactory
+
+
+@pytest.fixture
+def admin(make_store: StoreFactory, clock: FixedClock) -> Workspace:
+    """A workspace (as the system actor) with teams North, South, East and four users.
+
+    ann: agent in North and South; bea: agent in South; max: manager of North;
+    ada: admin.
+    """
+    ws = Workspace(make_store(), clock=clock)
+    ws.initialize()
+    for team in ("North", "South", "East"):
+        ws.add_team(team)
+    ws.add_user("ann", "agent", ["North", "South"])
+    ws.add_user("bea", "agent", ["South"])
+    ws.add_user("max", "manager", ["North"])
+    ws.add_user("ada", "admin")
+    return ws
+
+
+def as_user(admin: Workspace, name: str) -> Workspace:
+    """The same store, acted on by ``name``."""
+    return Workspace(admin.store, actor=name, clock=admin.clock)
+
+
+def add(ws: Workspace, name: str, team: str | None, *workers: str, **more: object) -> Customer:
+    return ws.add_customer(Customer(name=name, team=team, workers=workers, **more))  # type: ignore[arg-type]
+
+
+def ids(customers: list[Customer]) -> list[int]:
+    return [c.id for c in customers]
+
+
+def test_an_agent_in_two_teams_sees_both_and_nothing_else(admin: Workspace) -> None:
+    north = add(admin, "Nora", "North")
+    south = add(admin, "Sam", "South")
+    east = add(admin, "Eve", "East")
+    ann = as_user(admin, "ann")
+    assert ids(ann.list_customers()) == [north.id, south.id]
+    assert ann.count_customers() == 2
+    assert ann.get_customer(south.id).name == "Sam"
+    with pytest.raises(NotFound, match=f"no customer with id {east.id}$"):
+        ann.get_customer(east.id)
+    bea = as_user(admin, "bea")
+    assert ids(bea.list_customers()) == [south.id]
+
+
+def test_outside_scope_is_exactly_like_not_existing(admin: Workspace) -> None:
+    east = add(admin, "Eve", "East")
+    ann = as_user(admin, "ann")
+    messages = []
+    for customer_id in (east.id, 999):
+        with pytest.raises(NotFound) as raised:
+            ann.timeline(customer_id)
+        messages.append(str(raised.value).replace(str(customer_id), "N"))
+    assert messages[0] == messages[1]
+
+
+def test_a_customer_moved_between_teams_changes_hands_at_once(admin: Workspace) -> None:
+    customer = add(admin, "Mia", "South")
+    bea, max_ = as_user(admin, "bea"), as_user(admin, "max")
+    assert ids(bea.list_customers()) == [customer.id]
+    assert max_.list_customers() == []
+    admin.edit_customer(customer.id, team="North")
+    assert bea.list_customers() == []
+    assert ids(max_.list_customers()) == [customer.id]
+    with pytest.raises(NotFound):
+        bea.get_customer(customer.id)
+
+
+def test_an_unassigned_customer_is_seen_by_admins_only(admin: Workspace) -> None:
+    loose = add(admin, "Lou", None)
+    for name in ("ann", "bea", "max"):
+        assert as_user(admin, name).list_customers() == []
+    assert ids(as_user(admin, "ada").list_customers()) == [loose.id]
+    assert ids(admin.list_customers()) == [loose.id]
+
+
+def test_a_worker_assigned_across_teams_sees_that_customer(admin: Workspace) -> None:
+    customer = add(admin, "Nick", "North")
+    bea = as_user(admin, "bea")
+    assert bea.list_customers() == []
+    admin.assign(customer.id, "bea")
+    assert ids(bea.list_customers()) == [customer.id]
+    assert bea.get_customer(customer.id).workers == ("bea",)
+    # A manager sees their teams' customers, not those merely assigned to them.
+    other = add(admin, "Sid", "South", "max")
+    assert other.id not in ids(as_user(admin, "max").list_customers())
+
+
+def test_a_removed_membership_takes_effect_at_once(admin: Workspace) -> None:
+    customer = add(admin, "Sue", "South")
+    ann = as_user(admin, "ann")  # opened before the change, kept open
+    assert ids(ann.list_customers()) == [customer.id]
+    admin.leave_team("ann", "South")
+    assert ann.list_customers() == []
+    with pytest.raises(NotFound):
+        ann.get_customer(customer.id)
+    admin.join_team("ann", "South")
+    assert ids(ann.list_customers()) == [customer.id]
+
+
+def test_every_read_path_keeps_to_the_scope(admin: Workspace) -> None:
+    admin.add_flow("Sales", "true", [Column("Lead", "Lead", "#000000", 0)])
+    seen = add(admin, "Nora Visible", "North", tags=["vip"])
+    hidden = add(admin, "Nora Hidden", "East", tags=["vip"])
+    kid = add(admin, "Kid Hidden", "East", parent_id=seen.id)
+    admin.schedule_follow_up(seen.id, date(2026, 1, 1))
+    admin.schedule_follow_up(hidden.id, date(2026, 1, 1))
+    admin.add_task(hidden.id, "secret", worker="ann")
+    admin.log_time(hidden.id, "ann", 30)
+    admin.assign(hidden.id, "zed")
+    admin.assign(seen.id, "zed")
+    ann = as_user(admin, "ann")
+    assert ids(ann.search("nora")) == [seen.id]
+    assert ids(ann.list_customers('tags any ("vip")')) == [seen.id]
+    board = ann.board("Sales")
+    assert board.columns[0].count == 1 and ids(list(board.columns[0].cards)) == [seen.id]
+    assert ann.children(seen.id) == []
+    assert ann.tree(seen.id).children == ()
+    assert [r.customer_id for r in ann.due_reminders()] == [seen.id]
+    assert ann.tasks(worker="ann") == []
+    assert ann.time_entries(worker="ann") == []
+    assert ids(ann.customers_of("zed")) == [seen.id]
+    task_id = admin.tasks(customer_id=hidden.id)[0].id
+    for read in (
+        lambda: ann.get_customer(hidden.id),
+        lambda: ann.explain("Sales", hidden.id),
+        lambda: ann.timeline(hidden.id),
+        lambda: ann.customer_view(hidden.id),
+        lambda: ann.children(hidden.id),
+        lambda: ann.tree(kid.id),
+        lambda: ann.tasks(customer_id=hidden.id),
+        lambda: ann.get_task(task_id),
+        lambda: ann.time_entries(customer_id=hidden.id),
+    ):
+        with pytest.raises(NotFound):
+            read()
+    # The admin sees all of it: the same calls return more.
+    assert ids(admin.search("nora")) == [seen.id, hidden.id]
+    assert len(admin.due_reminders()) == 2
+
+
+def test_a_visible_child_of_an_invisible_parent_shows_no_parent(admin: Workspace) -> None:
+    parent = add(admin, "Pa", "East")
+    child = add(admin, "Kid", "North", parent_id=parent.id)
+    ann = as_user(admin, "ann")
+    view = ann.customer_view(child.id)
+    assert view.parent is None
+    assert ann.tree(child.id, from_root=True).customer.id == child.id
+
+
+def test_agents_change_only_what_they_see_and_keep_it_in_their_teams(admin: Workspace) -> None:
+    mine = add(admin, "Mine", "North")
+    theirs = add(admin, "Theirs", "East")
+    ann = as_user(admin, "ann")
+    with pytest.raises(NotFound):
+        ann.edit_customer(theirs.id, name="Stolen")
+    with pytest.raises(NotFound):
+        ann.move(theirs.id, "Prospect")
+    with pytest.raises(NotFound):
+        ann.add_note(theirs.id, "hello")
+    with pytest.raises(PermissionDenied, match="team 'East'"):
+        ann.edit_customer(mine.id, team="East")
+    with pytest.raises(PermissionDenied):
+        ann.add_customer(Customer(name="Elsewhere", team="East"))
+    assert admin.get_customer(mine.id) == mine
+    assert admin.get_customer(theirs.id) == theirs
+    assert admin.count_customers() == 2
+    moved = ann.move(mine.id, "Prospect")
+    assert moved.status == "Prospect"
+    assert ann.edit_customer(mine.id, team="South").team == "South"
+    # An agent may create a customer outside any team if they work on it themselves.
+    assert ann.add_customer(Customer(name="Own", workers=("ann",))).workers == ("ann",)
+
+
+def test_setup_is_for_admins(admin: Workspace) -> None:
+    max_ = as_user(admin, "max")
+    for attempt in (
+        lambda: max_.add_team("West"),
+        lambda: max_.add_user("zoe", "agent"),
+        lambda: max_.join_team("max", "East"),
+        lambda: max_.add_flow("Mine"),
+        lambda: max_.add_folder("Secret"),
+        lambda: max_.set_access(hide_contacts_from_agents=True),
+        lambda: max_.configure(reminder_hour=7),
+    ):
+        with pytest.raises(PermissionDenied, match="admins only"):
+            attempt()
+    assert admin.teams() == ["East", "North", "South"]
+    assert as_user(admin, "ada").add_team("West") == "West"
+
+
+def test_folder_permissions_refuse_and_change_nothing(admin: Workspace) -> None:
+    admin.add_folder("Closed")
+    admin.set_folder_access("Closed", enter=["manager", "admin"], leave=["admin"])
+    customer = add(admin, "Cleo", "North")
+    ann, max_ = as_user(admin, "ann"), as_user(admin, "max")
+    with pytest.raises(PermissionDenied, match="into folder 'Closed'"):
+        ann.edit_customer(customer.id, folder="Closed")
+    with pytest.raises(PermissionDenied):
+        ann.set_folder(customer.id, "Closed")
+    with pytest.raises(PermissionDenied):
+        ann.add_customer(Customer(name="New", team="North", folder="Closed"))
+    assert admin.get_customer(customer.id) == customer
+    assert admin.timeline(customer.id)[-1].kind.value == "created"
+    assert max_.set_folder(customer.id, "Closed").folder == "Closed"
+    with pytest.raises(PermissionDenied, match="out of folder 'Closed'"):
+        max_.set_folder(customer.id, None)
+    assert as_user(admin, "ada").set_folder(customer.id, None).folder is None
+
+
+def test_hidden_contacts_are_masked_for_agents_only(admin: Workspace) -> None:
+    customer = add(
+        admin, "Hal", "North", emails=("hal@x.org",), phones=("+14155550132",), whatsapp="+1415"
+    )
+    admin.set_access(hide_contacts_from_agents=True)
+    ann = as_user(admin, "ann")
+    for shown in (
+        ann.get_customer(customer.id),
+        ann.list_customers()[0],
+        ann.search("hal")[0],
+        ann.customer_view(customer.id).customer,
+    ):
+        assert shown.emails == ("(hidden)",)
+        assert shown.phones == ("(hidden)",)
+        assert shown.whatsapp == "(hidden)"
+    # Editing other fields keeps the real contact data; changing it is refused.
+    ann.edit_customer(customer.id, name="Hal Two")
+    assert admin.get_customer(customer.id).emails == ("hal@x.org",)
+    with pytest.raises(PermissionDenied, match="contact data is hidden"):
+        ann.edit_customer(customer.id, emails=("new@x.org",))
+    assert as_user(admin, "max").get_customer(customer.id).emails == ("hal@x.org",)
+    # An edit of contact data on the timeline does not give it away either.
+    admin.edit_customer(customer.id, emails=("hal2@x.org",))
+    edit = ann.timeline(customer.id, ["edited"])[-1]
+    assert (edit.data["field"], edit.data["before"], edit.data["after"]) == (
+        "emails",
+        "(hidden)",
+        "(hidden)",
+    )
+    assert ann.customer_view(customer.id).recent_events[-1].data["after"] == "(hidden)"
+    assert admin.timeline(customer.id, ["edited"])[-1].data["after"] == ["hal2@x.org"]
+    other = add(admin, "Hal Copy", "North", emails=("copy@x.org",))
+    admin.merge(customer.id, [other.id])
+    merged = ann.timeline(customer.id, ["merged"])[-1].data["merged"]
+    assert isinstance(merged, list) and isinstance(merged[0], dict)
+    assert merged[0]["emails"] == "(hidden)"
+    assert "copy@x.org" in str(admin.timeline(customer.id, ["merged"]))
+
+
+def test_unknown_actor_is_a_clear_error(admin: Workspace) -> None:
+    with pytest.raises(NotFound, match="unknown user 'nobody'"):
+        as_user(admin, "nobody")
+    with pytest.raises(InvalidValue, match="system actor"):
+        admin.add_user("system", "admin")
+    with pytest.raises(NotFound, match="no team called 'West'"):
+        admin.add_user("zoe", "agent", ["West"])
+    assert admin.whoami().name == "system"
+    assert as_user(admin, "ann").whoami().user is not None
+
+
+def test_a_manager_without_teams_sees_nothing(admin: Workspace) -> None:
+    admin.add_user("mo", "manager")
+    add(admin, "Anyone", "North", "mo")
+    assert as_user(admin, "mo").list_customers() == []
+    assert as_user(admin, "mo").search("anyone") == []
+
+
+def test_duplicate_checks_see_everyone_but_tell_agents_nothing(admin: Workspace) -> None:
+    theirs = add(admin, "Secret Sam", "East", phones=("+1 415 555 0132",))
+    mine = add(admin, "Mine", "North", emails=("me@x.org",))
+    ann = as_user(admin, "ann")
+    copy = Customer(name="Copy", team="North", phones=("+14155550132",))
+    for policy in (None, "block", "merge", "update"):
+        with pytest.raises(DuplicateCustomer) as refused:
+            ann.add_customer(copy, on_duplicate=policy)
+        assert refused.value.existing == ()
+        assert "outside your teams" in str(refused.value)
+        assert "Sam" not in str(refused.value) and str(theirs.id) not in str(refused.value)
+    assert admin.count_customers() == 2
+    both = Customer(name="Both", team="North", phones=("+14155550132",), emails=("me@x.org",))
+    with pytest.raises(DuplicateCustomer) as refused:
+        ann.add_customer(both)
+    assert [c.id for c in refused.value.existing] == [mine.id]
+    assert "Mine" in str(refused.value) and "Sam" not in str(refused.value)
+    # Matches the agent may see are reported as for anyone.
+    with pytest.raises(DuplicateCustomer) as refused:
+        ann.add_customer(Customer(name="Again", team="North", emails=("ME@x.org",)))
+    assert [c.id for c in refused.value.existing] == [mine.id]
+    # An edit that would copy the hidden customer's phone is refused the same way.
+    with pytest.raises(DuplicateCustomer, match="outside your teams"):
+        ann.edit_customer(mine.id, phones=("+1 (415) 555-0132",))
+    assert admin.get_customer(mine.id) == mine
+    # Allowed duplicates are allowed, by anyone.
+    assert ann.add_customer(copy, on_duplicate="allow").team == "North"
+    # Clusters hold only what the actor sees.
+    assert [c.customer_ids for c in admin.find_duplicates()] == [(theirs.id, 3)]
+    assert ann.find_duplicates() == []
+    admin.edit_customer(theirs.id, team="South")
+    assert [c.customer_ids for c in ann.find_duplicates()] == [(theirs.id, 3)]
+    assert as_user(admin, "max").find_duplicates() == []
+
+
+def test_saved_filters_private_and_shared(admin: Workspace) -> None:
+    vip = add(admin, "Vic", "North", tags=("VIP",))
+    add(admin, "Pat", "North")
+    max_, ann = as_user(admin, "max"), as_user(admin, "ann")
+    max_.save_filter("vips", 'tags any ("VIP")')
+    assert ids(max_.list_customers("vips")) == [vip.id]
+    assert max_.count_customers("vips") == 1
+    with pytest.raises(NotFound):
+        ann.saved_filter("vips")
+    assert ann.saved_filters() == []
+    shared = admin.save_filter("north", 'team = "North"', shared=True)
+    assert ann.saved_filter("north") == shared
+    assert len(ann.list_customers("north")) == 2
+    with pytest.raises(PermissionDenied):
+        ann.delete_filter("north")
+    with pytest.raises(InvalidValue, match="already exists"):
+        max_.save_filter("vips", "true")
+    with pytest.raises(InvalidValue, match="rule language"):
+        max_.save_filter("true", "true")
+    with pytest.raises(InvalidValue):
+        max_.save_filter("bad", "tags any (")
+    max_.delete_filter("vips")
+    with pytest.raises(NotFound):
+        max_.saved_filter("vips")
+    admin.delete_filter("north")
+    assert admin.saved_filters() == []
+
+
+def test_reports_count_only_what_the_actor_sees(admin: Workspace) -> None:
+    admin.add_flow("Sales", "true", [Column("Lead", "Lead", "#000000", 0)])
+    for name, team in (("A", "North"), ("B", "North"), ("C", "East"), ("D", None)):
+        add(admin, name, team, value="10", currency="EUR")
+    ann = as_user(admin, "ann")
+    assert ann.pipeline_report("Sales").total.count == 2
+    assert admin.pipeline_report("Sales").total.count == 4
+    by_team = ann.grouped_report("team")
+    assert by_team.total.total == 2
+    assert [row.label for row in by_team.rows] == ["North"]
+    assert admin.grouped_report("team").total.total == 4
+
+
+def test_exports_hold_only_what_the_actor_sees_and_mask_contacts(admin: Workspace) -> None:
+    add(admin, "Nora", "North", emails=("nora@x.org",))
+    add(admin, "Eve", "East", emails=("eve@x.org",))
+    out = io.StringIO()
+    assert as_user(admin, "ann").export_customers(out, "jsonl") == 1
+    assert "Nora" in out.getvalue() and "Eve" not in out.getvalue()
+    assert "nora@x.org" in out.getvalue()
+    admin.set_access(hide_contacts_from_agents=True)
+    out = io.StringIO()
+    as_user(admin, "ann").export_customers(out, "jsonl")
+    assert "nora@x.org" not in out.getvalue() and "(hidden)" in out.getvalue()
+    out = io.StringIO()
+    assert admin.export_customers(out, "jsonl") == 2
+
+
+def test_imports_are_for_admins(admin: Workspace, tmp_path: Path) -> None:
+    source = tmp_path / "rows.csv"
+    source.write_text("name,team\nZed,East\n")
+    with pytest.raises(PermissionDenied, match="import customers"):
+        as_user(admin, "max").import_customers(source)
+    assert admin.count_customers() == 0
+    assert as_user(admin, "ada").import_customers(source).created == 1

@@ -1,0 +1,119 @@
+"""Quick search on every backend: names, emails, phones, tags; ranked; within the scope."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pipeline_core import Customer, InvalidValue, Workspace
+from pipeline_core.search import (
+    PHONE,
+    TEXT,
+    fold,
+    parse_query,
+    phone_key,
+    score,
+    search_terms,
+    words,
+)
+from pipeline_core.testing import customers
+
+from .conftest import StoreFactory
+
+
+@pytest.fixture
+def ws(make_store: StoreFactory) -> Workspace:
+    workspace = Workspace(make_store())
+    workspace.initialize()
+    return workspace
+
+
+def names(found: list[Customer]) -> list[str]:
+    return [c.name for c in found]
+
+
+def test_names_ignore_case_and_accents_and_match_word_prefixes(ws: Workspace) -> None:
+    ws.add_customer(Customer(name="José Ñúñez"))
+    ws.add_customer(Customer(name="Joseph Brown"))
+    ws.add_customer(Customer(name="Ann Smith"))
+    assert names(ws.search("jose")) == ["José Ñúñez", "Joseph Brown"]
+    assert names(ws.search("NUNEZ")) == ["José Ñúñez"]
+    assert names(ws.search("jo br")) == ["Joseph Brown"]
+    assert names(ws.search("smi")) == ["Ann Smith"]
+    assert ws.search("mith") == []  # word prefixes, not any substring
+
+
+def test_phones_match_whatever_the_punctuation_and_by_suffix(ws: Workspace) -> None:
+    us = ws.add_customer(Customer(name="Us", phones=("+1 415-555-0132",)))
+    uk = ws.add_customer(Customer(name="Uk", whatsapp="+44 20 7946 0018"))
+    ws.add_customer(Customer(name="Other", phones=("+1 212 555 0199",)))
+    for query in ("415.555.0132", "(415) 555 0132", "+14155550132", "0132", "5550132"):
+        assert names(ws.search(query)) == ["Us"], query
+    assert names(ws.search("020 7946 0018")) == ["Uk"]  # national form, trunk zero
+    with pytest.raises(InvalidValue, match="at least 4 digits"):
+        ws.search("013")
+    assert {c.id for c in ws.search("0018")} == {uk.id}
+    assert us.id not in {c.id for c in ws.search("0199")}
+
+
+def test_emails_and_tags(ws: Workspace) -> None:
+    ws.add_customer(Customer(name="Ada", emails=("Ada.Lovelace@Example.com",)))
+    ws.add_customer(Customer(name="Bob", tags=("Wholesale",)))
+    assert names(ws.search("ada.lovelace@example.com")) == ["Ada"]
+    assert names(ws.search("lovelace")) == ["Ada"]
+    assert names(ws.search("example")) == ["Ada"]
+    assert names(ws.search("whole")) == ["Bob"]
+
+
+def test_ranked_best_first(ws: Workspace) -> None:
+    ws.add_customer(Customer(name="Carla Tagged", tags=("green",)))
+    ws.add_customer(Customer(name="Greenberg"))
+    ws.add_customer(Customer(name="Green"))
+    # Whole-word name match beats a name prefix, which beats a tag.
+    assert names(ws.search("green")) == ["Green", "Greenberg", "Carla Tagged"]
+
+
+def test_search_follows_edits_and_where(ws: Workspace) -> None:
+    customer = ws.add_customer(Customer(name="Old Name", tags=("a",)))
+    ws.edit_customer(customer.id, name="New Name")
+    assert ws.search("old") == []
+    assert names(ws.search("new")) == ["New Name"]
+    assert ws.search("new", where='tags any ("b")') == []
+    assert names(ws.search("name", where='tags any ("a")', limit=1)) == ["New Name"]
+    with pytest.raises(InvalidValue):
+        ws.search("   ")
+    with pytest.raises(InvalidValue):
+        ws.search("!!!")
+
+
+@given(customers(), st.data())
+def test_a_word_of_a_name_always_finds_its_customer(
+    customer: Customer, data: st.DataObject
+) -> None:
+    terms = search_terms(customer)
+    name_words = words(customer.name)
+    if not name_words:
+        return
+    word = data.draw(st.sampled_from(name_words))
+    prefix = word[: data.draw(st.integers(1, len(word)))]
+    query = parse_query(prefix) if not prefix.isdigit() else None
+    if query is not None and query.parts[0][0] == TEXT:
+        assert score(terms, query) is not None
+
+
+@given(st.from_regex(r"\+?[0-9]{4,12}", fullmatch=True), st.integers(4, 12))
+def test_any_suffix_of_a_phone_finds_it(number: str, length: int) -> None:
+    digits = number.lstrip("+")
+    suffix = digits[-min(length, len(digits)) :]
+    if len(suffix.lstrip("0")) < 4 and suffix.startswith("0"):
+        return
+    terms = search_terms(Customer(name="x", phones=(number,)))
+    query = parse_query(suffix)
+    assert query.parts[0][0] == PHONE
+    assert score(terms, query) is not None
+    assert phone_key(number) is not None
+
+
+def test_fold_removes_case_and_accents() -> None:
+    assert fold("ÉCOLE Straße") == "ecole strasse"
