@@ -90,8 +90,17 @@ def _encode(customer: Customer, names: Iterable[str]) -> list[tuple[str, Any]]:
     return pairs
 
 
+def _texts(text: str) -> tuple[str, ...]:
+    # Most lists are empty: skip the JSON decoder for them (rows are read in bulk).
+    return () if text == "[]" else tuple(json.loads(text))
+
+
 def _customer(row: sqlite3.Row) -> Customer:
-    fields = {key: from_typed_field_value(pair) for key, pair in json.loads(row[24]).items()}
+    fields = (
+        {key: from_typed_field_value(pair) for key, pair in json.loads(row[24]).items()}
+        if row[24] != "{}"
+        else {}
+    )
     return stored_customer(
         id=row[0],
         name=row[1],
@@ -113,10 +122,10 @@ def _customer(row: sqlite3.Row) -> Customer:
         last_contacted_at=_moment(row[17]),
         next_follow_up=None if row[18] is None else date.fromisoformat(row[18]),
         version=row[19],
-        emails=tuple(json.loads(row[20])),
-        phones=tuple(json.loads(row[21])),
-        tags=tuple(json.loads(row[22])),
-        workers=tuple(json.loads(row[23])),
+        emails=_texts(row[20]),
+        phones=_texts(row[21]),
+        tags=_texts(row[22]),
+        workers=_texts(row[23]),
         fields=fields,
         closed_at=_moment(row[25]),
         lost_reason=row[26],
