@@ -212,10 +212,20 @@ def stored_customer(**values: Any) -> Customer:
     return customer
 
 
-def with_version(customer: Customer, version: int) -> Customer:
-    """``customer`` as stored at ``version``: a copy that skips the (already passed) converters."""
+def trusted_replace(customer: Customer, **changes: Any) -> Customer:
+    """A copy of a valid customer with ``changes`` the library itself computed and checked.
+
+    Skips the converters (``attrs.evolve`` runs every one of them again): for stores
+    and bulk paths only, never for values that came from a caller unchecked.
+    """
     copy = object.__new__(Customer)
     for name in _ATTRIBUTE_NAMES:
-        object.__setattr__(copy, name, getattr(customer, name))
-    object.__setattr__(copy, "version", version)
+        object.__setattr__(
+            copy, name, changes[name] if name in changes else getattr(customer, name)
+        )
     return copy
+
+
+def with_version(customer: Customer, version: int) -> Customer:
+    """``customer`` as stored at ``version`` (see ``trusted_replace``)."""
+    return trusted_replace(customer, version=version)

@@ -16,7 +16,13 @@ from typing import Any
 import attrs
 
 from pipeline_core.activity import Task, TimeEntry
-from pipeline_core.customer import Customer, FieldValue, stored_customer, with_version
+from pipeline_core.customer import (
+    Customer,
+    FieldValue,
+    stored_customer,
+    trusted_replace,
+    with_version,
+)
 from pipeline_core.duplicate_settings import SETTINGS_KEY as DUPLICATES_KEY
 from pipeline_core.duplicate_settings import normalize_options
 from pipeline_core.errors import ConcurrencyError, NotFound, StoreError
@@ -78,9 +84,9 @@ def _encode(customer: Customer, names: Iterable[str]) -> list[tuple[str, Any]]:
             pairs.append(("value", None if value is None else str(value)))
             pairs.append(("value_num", None if value is None else float(value)))
         elif name in ("emails", "phones", "tags", "workers"):
-            pairs.append((name, dumps(list(value))))
+            pairs.append((name, dumps(list(value)) if value else "[]"))
         elif name == "fields":
-            pairs.append((name, dumps(typed_fields(value))))
+            pairs.append((name, dumps(typed_fields(value)) if value else "{}"))
         elif name in MOMENT_ATTRIBUTES:
             pairs.append((name, _iso(value)))
         elif name == "next_follow_up":
@@ -382,7 +388,8 @@ class SqliteTransaction(_LifeQueries):
             0
         ]
         stored = [
-            attrs.evolve(customer, id=first + n, version=1) for n, customer in enumerate(customers)
+            trusted_replace(customer, id=first + n, version=1)
+            for n, customer in enumerate(customers)
         ]
         columns = [column for column, _ in _encode(stored[0], STORED_ATTRIBUTES)]
         marks = ", ".join("?" for _ in columns)
