@@ -30,7 +30,7 @@ from pipeline_core.normalize import ContactKey, NormalizeOptions, contact_keys, 
 from pipeline_core.report_keys import AggregateRow, GroupKey, StageTime
 from pipeline_core.rules.ast import MATCH_ALL, Rule
 from pipeline_core.rules.casefold import postgres_casefold_function
-from pipeline_core.rules.sql import POSTGRES, SqlValue, compile_sql
+from pipeline_core.rules.sql import POSTGRES, SqlValue
 from pipeline_core.serialization import converter, from_typed_field_value
 from pipeline_core.statuses import StatusMachine
 from pipeline_core.storage.postgres_schema import (
@@ -43,15 +43,17 @@ from pipeline_core.storage.protocol import SCHEMA_VERSION, Order
 from pipeline_core.storage.registry import redact_url
 from pipeline_core.storage.sql_access import AccessQueries
 from pipeline_core.storage.sql_common import (
-    HIDDEN_CLAUSE,
+    COUNT_BY_STATUS_SQL,
+    COUNT_SQL,
     LIVE_CLAUSE,
     READ_COLUMNS,
     STORED_ATTRIBUTES,
+    customers_query,
     field_rows,
+    live_where,
     typed_fields,
 )
 from pipeline_core.storage.sql_reports import (
-    HIDDEN_SET_CLAUSE,
     POSTGRES_MONTH,
     POSTGRES_STAGE_TIMES,
     aggregate_query,
@@ -430,12 +432,7 @@ class PostgresTransaction(_LifeQueries):
                 )
 
     def _where(self, rule: Rule, hidden_from: str | None) -> tuple[str, list[SqlValue]]:
-        compiled = compile_sql(rule, POSTGRES)
-        sql, params = LIVE_CLAUSE.format(rule=compiled.sql), list(compiled.params)
-        if hidden_from is not None:
-            sql += HIDDEN_CLAUSE.format(mark="%s")
-            params.append(hidden_from)
-        return sql, params
+        return live_where(rule, POSTGRES, hidden_from)
 
     def find_customers(
         self,
@@ -448,31 +445,30 @@ class PostgresTransaction(_LifeQueries):
         after_id: int = 0,
     ) -> list[Customer]:
         where, params = self._where(rule, hidden_from)
-        if after_id:
-            where += " AND c.id > %s"
-            params.append(after_id)
-        ordering = "c.updated_at DESC, c.id DESC" if order == "activity" else "c.id"
-        sql = f"SELECT {_SELECT} FROM customers c WHERE {where} ORDER BY {ordering}"
-        sql += " LIMIT %s OFFSET %s"
-        rows = self._db.execute(sql, [*params, limit, offset]).fetchall()
-        return [_customer(row) for row in rows]
+        sql, values = customers_query(
+            _SELECT,
+            where,
+            params,
+            POSTGRES,
+            order=order,
+            limit=limit,
+            offset=offset,
+            after_id=after_id,
+        )
+        return [_customer(row) for row in self._db.execute(sql, values).fetchall()]
 
     def count_customers(self, rule: Rule, *, hidden_from: str | None = None) -> int:
         where, params = self._where(rule, hidden_from)
-        count: int = self._one(f"SELECT COUNT(*) FROM customers c WHERE {where}", params)[0]
+        count: int = self._one(COUNT_SQL.format(where=where), params)[0]
         return count
 
     def count_by_status(self, rule: Rule, *, hidden_from: str | None = None) -> dict[str, int]:
         where, params = self._where(rule, hidden_from)
-        sql = f"SELECT c.status, COUNT(*) FROM customers c WHERE {where} GROUP BY c.status"
-        return {status: count for status, count in self._db.execute(sql, params).fetchall()}
+        rows = self._db.execute(COUNT_BY_STATUS_SQL.format(where=where), params).fetchall()
+        return {status: count for status, count in rows}
 
     def _report_where(self, rule: Rule, hidden_from: str | None) -> tuple[str, list[SqlValue]]:
-        where, params = self._where(rule, None)
-        if hidden_from is not None:
-            where += HIDDEN_SET_CLAUSE.format(mark="%s")
-            params.append(hidden_from)
-        return where, params
+        return live_where(rule, POSTGRES, hidden_from, hidden_set=True)
 
     def aggregate(
         self, rule: Rule, keys: Sequence[GroupKey], *, hidden_from: str | None = None

@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pipeline_core.customer import FieldValue
+from pipeline_core.rules.ast import Rule
+from pipeline_core.rules.sql import Dialect, SqlValue, compile_sql
 from pipeline_core.serialization import dumps, typed_field_value
 
 READ_COLUMNS = (
@@ -55,3 +57,58 @@ def field_rows(customer_id: int, fields: Mapping[str, FieldValue]) -> list[tuple
             text = value.astimezone(UTC).isoformat(timespec="microseconds")
         rows.append((customer_id, key, kind, text, number))
     return rows
+
+
+HIDDEN_SET_CLAUSE = (
+    " AND c.id NOT IN (SELECT h.customer_id FROM flow_hides h JOIN flows f ON f.id = h.flow_id"
+    " WHERE f.name = {mark})"
+)
+"""Leaves out customers hidden from one flow. Reports scan every member, so the hidden set
+is read once (an uncorrelated subquery) instead of probed per customer as boards do."""
+
+
+def live_where(
+    rule: Rule, dialect: Dialect, hidden_from: str | None = None, *, hidden_set: bool = False
+) -> tuple[str, list[SqlValue]]:
+    """The WHERE clause (alias ``c``) of live customers satisfying ``rule``, and its params.
+
+    Tombstones of merged customers are left out; so are customers hidden from the
+    flow ``hidden_from`` (``hidden_set``: read that flow's hidden set once, which
+    suits whole-table reports better than a probe per row).
+    """
+    compiled = compile_sql(rule, dialect)
+    sql, params = LIVE_CLAUSE.format(rule=compiled.sql), list(compiled.params)
+    if hidden_from is not None:
+        clause = HIDDEN_SET_CLAUSE if hidden_set else HIDDEN_CLAUSE
+        sql += clause.format(mark=dialect.placeholder)
+        params.append(hidden_from)
+    return sql, params
+
+
+def customers_query(
+    select: str,
+    where: str,
+    params: list[SqlValue],
+    dialect: Dialect,
+    *,
+    order: str,
+    limit: int | None,
+    offset: int,
+    after_id: int,
+) -> tuple[str, list[Any]]:
+    """A page of ``SELECT {select} FROM customers c WHERE {where}`` in the given order."""
+    mark = dialect.placeholder
+    values: list[Any] = list(params)
+    if after_id:
+        where += f" AND c.id > {mark}"
+        values.append(after_id)
+    ordering = "c.updated_at DESC, c.id DESC" if order == "activity" else "c.id"
+    # SQLite spells "no limit" -1; PostgreSQL, NULL.
+    unlimited = -1 if dialect.placeholder == "?" else None
+    values.extend([unlimited if limit is None else limit, offset])
+    sql = f"SELECT {select} FROM customers c WHERE {where} ORDER BY {ordering}"
+    return f"{sql} LIMIT {mark} OFFSET {mark}", values
+
+
+COUNT_SQL = "SELECT COUNT(*) FROM customers c WHERE {where}"
+COUNT_BY_STATUS_SQL = "SELECT c.status, COUNT(*) FROM customers c WHERE {where} GROUP BY c.status"

@@ -13,13 +13,6 @@ from typing import Any
 
 from pipeline_core.report_keys import AggregateRow, GroupKey, field_label, merge_rows
 
-HIDDEN_SET_CLAUSE = (
-    " AND c.id NOT IN (SELECT h.customer_id FROM flow_hides h JOIN flows f ON f.id = h.flow_id"
-    " WHERE f.name = {mark})"
-)
-"""Leaves out customers hidden from one flow. Reports scan every member, so the hidden set
-is read once (an uncorrelated subquery) instead of probed per customer as boards do."""
-
 SQLITE_MONTH = "substr(c.created_at, 1, 7)"  # stored as UTC ISO text
 POSTGRES_MONTH = "to_char(c.created_at AT TIME ZONE 'UTC', 'YYYY-MM')"
 

@@ -31,23 +31,25 @@ from pipeline_core.flows import FlowDefinition
 from pipeline_core.normalize import ContactKey, NormalizeOptions, contact_keys, index_keys
 from pipeline_core.report_keys import AggregateRow, GroupKey, StageTime
 from pipeline_core.rules.ast import MATCH_ALL, MatchAll, Rule
-from pipeline_core.rules.sql import SQL_FUNCTIONS, SQLITE, SqlValue, compile_sql
+from pipeline_core.rules.sql import SQL_FUNCTIONS, SQLITE, SqlValue
 from pipeline_core.serialization import converter, dumps, from_typed_field_value
 from pipeline_core.statuses import StatusMachine
 from pipeline_core.storage.protocol import SCHEMA_VERSION, Order
 from pipeline_core.storage.sql_access import SEARCH_ATTRIBUTES, AccessQueries
 from pipeline_core.storage.sql_common import (
     CONTACT_ATTRIBUTES,
-    HIDDEN_CLAUSE,
+    COUNT_BY_STATUS_SQL,
+    COUNT_SQL,
     LIVE_CLAUSE,
     MOMENT_ATTRIBUTES,
     READ_COLUMNS,
     STORED_ATTRIBUTES,
+    customers_query,
     field_rows,
+    live_where,
     typed_fields,
 )
 from pipeline_core.storage.sql_reports import (
-    HIDDEN_SET_CLAUSE,
     SQLITE_MONTH,
     SQLITE_STAGE_TIMES,
     aggregate_query,
@@ -484,13 +486,7 @@ class SqliteTransaction(_LifeQueries):
         )
 
     def _where(self, rule: Rule, hidden_from: str | None) -> tuple[str, list[SqlValue]]:
-        compiled = compile_sql(rule, SQLITE)
-        # Tombstones of merged customers leave every list, count and board.
-        sql, params = LIVE_CLAUSE.format(rule=compiled.sql), list(compiled.params)
-        if hidden_from is not None:
-            sql += HIDDEN_CLAUSE.format(mark="?")
-            params.append(hidden_from)
-        return sql, params
+        return live_where(rule, SQLITE, hidden_from)
 
     def find_customers(
         self,
@@ -503,32 +499,31 @@ class SqliteTransaction(_LifeQueries):
         after_id: int = 0,
     ) -> list[Customer]:
         where, params = self._where(rule, hidden_from)
-        if after_id:
-            where += " AND c.id > ?"
-            params.append(after_id)
-        ordering = "c.updated_at DESC, c.id DESC" if order == "activity" else "c.id"
-        sql = f"SELECT {_SELECT} FROM customers c WHERE {where} ORDER BY {ordering}"
-        sql += " LIMIT ? OFFSET ?"
-        params.extend([-1 if limit is None else limit, offset])
-        return [_customer(row) for row in self._db.execute(sql, params)]
+        sql, values = customers_query(
+            _SELECT,
+            where,
+            params,
+            SQLITE,
+            order=order,
+            limit=limit,
+            offset=offset,
+            after_id=after_id,
+        )
+        return [_customer(row) for row in self._db.execute(sql, values)]
 
     def count_customers(self, rule: Rule, *, hidden_from: str | None = None) -> int:
         where, params = self._where(rule, hidden_from)
-        row = self._db.execute(f"SELECT COUNT(*) FROM customers c WHERE {where}", params)
+        row = self._db.execute(COUNT_SQL.format(where=where), params)
         count: int = row.fetchone()[0]
         return count
 
     def count_by_status(self, rule: Rule, *, hidden_from: str | None = None) -> dict[str, int]:
         where, params = self._where(rule, hidden_from)
-        sql = f"SELECT c.status, COUNT(*) FROM customers c WHERE {where} GROUP BY c.status"
-        return {status: count for status, count in self._db.execute(sql, params)}
+        rows = self._db.execute(COUNT_BY_STATUS_SQL.format(where=where), params)
+        return {status: count for status, count in rows}
 
     def _report_where(self, rule: Rule, hidden_from: str | None) -> tuple[str, list[SqlValue]]:
-        where, params = self._where(rule, None)
-        if hidden_from is not None:
-            where += HIDDEN_SET_CLAUSE.format(mark="?")
-            params.append(hidden_from)
-        return where, params
+        return live_where(rule, SQLITE, hidden_from, hidden_set=True)
 
     def aggregate(
         self, rule: Rule, keys: Sequence[GroupKey], *, hidden_from: str | None = None
