@@ -170,3 +170,27 @@ def test_concurrent_adds_create_no_duplicates(backend: str, policy: str, tmp_pat
         assert ws.find_duplicates() == []
     if policy == "block":
         assert sum(refused) == (WORKERS - 1) * len(PHONES)
+
+
+def contacts(url: str, customer_id: int, rounds: int) -> int:
+    """Log contacts with notes: read-modify-write of the lead notes, version not pinned."""
+    with Workspace.open(url) as ws:
+        for index in range(rounds):
+            ws.log_contact(customer_id, f"call {multiprocessing.current_process().pid}-{index}")
+    return rounds
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_concurrent_lifecycle_writes_queue_and_all_land(backend: str, tmp_path: Path) -> None:
+    url = shared_url(backend, tmp_path)
+    with Workspace.open(url) as ws:
+        target = ws.add_customer(Customer(name="Popular"))
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(WORKERS) as pool:
+        done = sum(pool.starmap(contacts, [(url, target.id, ROUNDS)] * WORKERS))
+    with Workspace.open(url) as ws:
+        final = ws.get_customer(target.id)
+        logged = [e for e in ws.timeline(target.id) if e.kind is EventKind.CONTACT_LOGGED]
+    assert done == len(logged) == WORKERS * ROUNDS
+    # Every note made it into the lead notes: no writer overwrote another's.
+    assert final.lead_notes.count("call ") == WORKERS * ROUNDS

@@ -100,7 +100,7 @@ class LifeMixin(WorkspaceBase):
     ) -> Customer:
         """Record that someone contacted the customer now; notes go on top of the lead notes."""
         with self._tx() as tx:
-            current = tx.get_customer(customer_id)
+            current = tx.lock_customer(customer_id)
             now = self.clock.now()
             updated = attrs.evolve(
                 current,
@@ -118,7 +118,7 @@ class LifeMixin(WorkspaceBase):
     def schedule_follow_up(self, customer_id: int, on: date, notes: str | None = None) -> Customer:
         """Set the customer's next follow-up date; its reminder falls due that day at the hour."""
         with self._tx() as tx:
-            return self._shown(tx, self._schedule_in(tx, tx.get_customer(customer_id), on, notes))
+            return self._shown(tx, self._schedule_in(tx, tx.lock_customer(customer_id), on, notes))
 
     def _schedule_in(
         self, tx: Transaction, current: Customer, on: date, notes: str | None
@@ -147,7 +147,7 @@ class LifeMixin(WorkspaceBase):
     def complete_follow_up(self, customer_id: int, notes: str | None = None) -> Customer:
         """Mark the customer's follow-up done: its reminder is no longer due."""
         with self._tx() as tx:
-            current = tx.get_customer(customer_id)
+            current = tx.lock_customer(customer_id)
             if current.next_follow_up is None:
                 raise InvalidValue(f"customer {customer_id} has no follow-up scheduled")
             now = self.clock.now()
@@ -390,7 +390,7 @@ class LifeMixin(WorkspaceBase):
         if not isinstance(order_id, str) or not order_id.strip():
             raise InvalidValue("an order id must not be blank")
         with self._tx() as tx:
-            current = tx.get_customer(customer_id)
+            current = tx.lock_customer(customer_id)
             if current.order_id is not None and not force:
                 raise AlreadyConverted(
                     f"customer {customer_id} was already converted to order "
@@ -476,7 +476,7 @@ class LifeMixin(WorkspaceBase):
             raise InvalidValue("a worker name must not be blank")
         name = worker.strip()
         with self._tx() as tx:
-            current = tx.get_customer(customer_id)
+            current = tx.lock_customer(customer_id)
             if (name in current.workers) == assigned:
                 if assigned:
                     return current

@@ -224,7 +224,7 @@ class SetupMixin(WorkspaceBase):
         the status to take there; otherwise it is a clear error.
         """
         with self._tx() as tx:
-            current = tx.get_customer(customer_id)
+            current = tx.lock_customer(customer_id)
             moved = self._set_folder_in(tx, current, folder, status, reason, reason_text)
             return self._shown(tx, moved)
 
