@@ -340,8 +340,6 @@ def customers_edit(
     fmt: Format,
 ) -> None:
     """Change fields of customer ID; only the options given change."""
-    workspace = app.workspace
-    current = workspace.get_customer(customer_id)
     scalars = {
         "name": name,
         "whatsapp": whatsapp,
@@ -357,17 +355,14 @@ def customers_edit(
         changes["emails"] = emails
     if phones:
         changes["phones"] = phones
-    if add_tags or remove_tags:
-        kept = [tag for tag in current.tags if tag not in remove_tags]
-        changes["tags"] = [*kept, *add_tags]
-    if fields or remove_fields:
-        updated = {k: v for k, v in current.fields.items() if k not in remove_fields}
-        updated.update(parse_fields(fields))
-        changes["fields"] = updated
-    edited = workspace.edit_customer(
+    edited = app.workspace.edit_customer(
         customer_id,
-        expected_version=expected_version if expected_version is not None else current.version,
+        expected_version=expected_version,
         on_duplicate=on_duplicate,
+        add_tags=add_tags,
+        remove_tags=remove_tags,
+        set_fields=parse_fields(fields),
+        remove_fields=remove_fields,
         **changes,
     )
     echo(customer_output(edited, fmt))

@@ -228,6 +228,30 @@ class _Scoped:
         return getattr(self._tx, name)
 
 
+@attrs.frozen
+class _RelativeEdit:
+    """Tag and custom-field changes stated relative to the stored customer."""
+
+    add_tags: tuple[str, ...]
+    remove_tags: tuple[str, ...]
+    set_fields: dict[str, Any]
+    remove_fields: tuple[str, ...]
+
+    def applied(self, current: Customer, changes: Mapping[str, Any]) -> Mapping[str, Any]:
+        """``changes`` plus these, worked out against ``current``."""
+        result = dict(changes)
+        if self.add_tags or self.remove_tags:
+            base = result.get("tags", current.tags)
+            kept = [tag for tag in base if tag not in self.remove_tags]
+            result["tags"] = [*kept, *self.add_tags]
+        if self.set_fields or self.remove_fields:
+            base_fields = result.get("fields", current.fields)
+            fields = {k: v for k, v in base_fields.items() if k not in self.remove_fields}
+            fields.update(self.set_fields)
+            result["fields"] = fields
+        return result
+
+
 class Workspace(AccessMixin, LifeMixin, SetupMixin, ReportsMixin, ImportMixin):
     """An open pipeline_core workspace: a store, the actor using it, and a clock.
 
@@ -485,12 +509,19 @@ class Workspace(AccessMixin, LifeMixin, SetupMixin, ReportsMixin, ImportMixin):
         *,
         expected_version: int | None = None,
         on_duplicate: DuplicatePolicy | None = None,
+        add_tags: Iterable[str] = (),
+        remove_tags: Iterable[str] = (),
+        set_fields: Mapping[str, Any] | None = None,
+        remove_fields: Iterable[str] = (),
         **changes: Any,
     ) -> Customer:
         """Change fields of a customer; one event per changed field.
 
         Only fields in ``EDITABLE_FIELDS`` may change here: status moves go
         through ``move``. ``expected_version`` guards against lost updates.
+        ``add_tags``/``remove_tags`` and ``set_fields``/``remove_fields`` change
+        the customer's tags and custom fields relative to what is stored, inside
+        the same transaction (``tags=``/``fields=`` replace them whole).
         A phone, email or WhatsApp that the edit adds and another live customer
         holds raises ``DuplicateCustomer`` unless ``on_duplicate`` is ``allow``
         (default: the ``allow_duplicates`` setting); use ``merge`` to combine.
@@ -500,12 +531,15 @@ class Workspace(AccessMixin, LifeMixin, SetupMixin, ReportsMixin, ImportMixin):
             raise InvalidValue(
                 f"cannot edit {', '.join(unknown)}; editable fields: {', '.join(sorted(EDITABLE_FIELDS))}"
             )
-        return self._write(
-            expected_version,
-            lambda tx: self._edit_in(
-                tx, self._current(tx, customer_id, expected_version), changes, on_duplicate
-            ),
+        relative = _RelativeEdit(
+            tuple(add_tags), tuple(remove_tags), dict(set_fields or {}), tuple(remove_fields)
         )
+
+        def edit(tx: ScopedTransaction) -> Customer:
+            current = self._current(tx, customer_id, expected_version)
+            return self._edit_in(tx, current, relative.applied(current, changes), on_duplicate)
+
+        return self._write(expected_version, edit)
 
     def _edit_in(
         self,

@@ -102,18 +102,32 @@ class LifeMixin(WorkspaceBase):
         with self._tx() as tx:
             current = tx.lock_customer(customer_id)
             now = self.clock.now()
-            updated = attrs.evolve(
-                current,
-                last_contacted_at=now,
-                updated_at=now,
-                lead_notes=prepend_note(current.lead_notes, notes, now),
-            )
-            stored = tx.update_customer(updated)
-            event = self._event(
-                customer_id, EventKind.CONTACT_LOGGED, notes=_text(notes), channel=channel
-            )
-            tx.append_events([event])
+            stored = self._noted_change(
+                tx, current, notes, now, {"last_contacted_at": now}, EventKind.CONTACT_LOGGED,
+                channel=channel,
+            )  # fmt: skip
             return self._shown(tx, stored)
+
+    def _noted_change(
+        self,
+        tx: Transaction,
+        current: Customer,
+        notes: str | None,
+        now: datetime,
+        changes: dict[str, Any],
+        kind: EventKind,
+        **data: JSONValue,
+    ) -> Customer:
+        """Apply ``changes`` at ``now``, notes on top of the lead notes, and record a ``kind`` event."""
+        updated = attrs.evolve(
+            current,
+            updated_at=now,
+            lead_notes=prepend_note(current.lead_notes, notes, now),
+            **changes,
+        )
+        stored = tx.update_customer(updated)
+        tx.append_events([self._event(current.id, kind, notes=_text(notes), **data)])
+        return stored
 
     def schedule_follow_up(self, customer_id: int, on: date, notes: str | None = None) -> Customer:
         """Set the customer's next follow-up date; its reminder falls due that day at the hour."""
@@ -125,24 +139,12 @@ class LifeMixin(WorkspaceBase):
     ) -> Customer:
         if isinstance(on, datetime) or not isinstance(on, date):
             raise InvalidValue(f"a follow-up is a date, not {on!r}")
-        now = self.clock.now()
-        updated = attrs.evolve(
-            current,
-            next_follow_up=on,
-            updated_at=now,
-            lead_notes=prepend_note(current.lead_notes, notes, now),
-        )
-        stored = tx.update_customer(updated)
         previous = None if current.next_follow_up is None else current.next_follow_up.isoformat()
-        event = self._event(
-            current.id,
+        return self._noted_change(
+            tx, current, notes, self.clock.now(), {"next_follow_up": on},
             EventKind.FOLLOW_UP_SCHEDULED,
-            on=on.isoformat(),
-            previous=previous,
-            notes=_text(notes),
-        )
-        tx.append_events([event])
-        return stored
+            on=on.isoformat(), previous=previous,
+        )  # fmt: skip
 
     def complete_follow_up(self, customer_id: int, notes: str | None = None) -> Customer:
         """Mark the customer's follow-up done: its reminder is no longer due."""
@@ -150,21 +152,11 @@ class LifeMixin(WorkspaceBase):
             current = tx.lock_customer(customer_id)
             if current.next_follow_up is None:
                 raise InvalidValue(f"customer {customer_id} has no follow-up scheduled")
-            now = self.clock.now()
-            updated = attrs.evolve(
-                current,
-                next_follow_up=None,
-                updated_at=now,
-                lead_notes=prepend_note(current.lead_notes, notes, now),
-            )
-            stored = tx.update_customer(updated)
-            event = self._event(
-                customer_id,
+            stored = self._noted_change(
+                tx, current, notes, self.clock.now(), {"next_follow_up": None},
                 EventKind.FOLLOW_UP_DONE,
                 on=current.next_follow_up.isoformat(),
-                notes=_text(notes),
-            )
-            tx.append_events([event])
+            )  # fmt: skip
             return self._shown(tx, stored)
 
     def due_reminders(self, at: datetime | None = None) -> list[Reminder]:

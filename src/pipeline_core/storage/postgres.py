@@ -487,19 +487,18 @@ class PostgresTransaction(_LifeQueries):
         return {status: StageTime(stays, float(seconds)) for status, stays, seconds in rows}
 
     def append_events(self, events: Sequence[Event]) -> None:
-        ids = {event.customer_id for event in events}
-        found = self._db.execute(
-            "SELECT id FROM customers WHERE id = ANY(%s)", (sorted(ids),)
-        ).fetchall()
-        missing = ids - {row[0] for row in found}
-        if missing:
-            raise NotFound(f"an event names a customer that does not exist: {sorted(missing)}")
-        with (
-            self._db.cursor() as cursor,
-            cursor.copy("COPY events (customer_id, at, actor, kind, data) FROM STDIN") as copy,
-        ):
-            for e in events:
-                copy.write_row((e.customer_id, e.at, e.actor, e.kind.value, Jsonb(dict(e.data))))
+        # The foreign key checks the customers exist (as on SQLite): no look-up first.
+        try:
+            with (
+                self._db.cursor() as cursor,
+                cursor.copy("COPY events (customer_id, at, actor, kind, data) FROM STDIN") as copy,
+            ):
+                for e in events:
+                    row = (e.customer_id, e.at, e.actor, e.kind.value, Jsonb(dict(e.data)))
+                    copy.write_row(row)
+        except psycopg.errors.ForeignKeyViolation:
+            ids = sorted({event.customer_id for event in events})
+            raise NotFound(f"an event names a customer that does not exist: {ids}") from None
 
     def events(self, customer_id: int) -> list[Event]:
         rows = self._db.execute(
