@@ -18,6 +18,7 @@ from typing import Literal
 import attrs
 import phonenumbers
 
+from pipeline_core import phone_check
 from pipeline_core.customer import Customer
 from pipeline_core.errors import InvalidValue
 
@@ -92,10 +93,13 @@ def _phone(text: str, region: str | None, whatsapp: bool) -> ContactKey | None:
 
 
 def _parse(text: str, region: str | None) -> ContactKey | None:
+    quick: ContactKey | Literal[False] | None = False
     if text[:1] == "+" and _digits(text[1:]):
         quick = _from_digits(text[1:])
-        if quick is not False:
-            return quick
+    elif region is not None and _digits(text):
+        quick = _from_unprefixed(text, region)
+    if quick is not False:
+        return quick
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
@@ -127,8 +131,8 @@ def _from_digits(digits: str) -> ContactKey | Literal[False] | None:
     national = digits[size:]
     if not national or national[0] == "0" or _national_prefix(code, regions[0], national):
         return False
-    number = phonenumbers.PhoneNumber(country_code=code, national_number=int(national))
-    if not _valid(number, regions[0]):
+    # The national part has no leading zero, so it is its own national significant number.
+    if not _valid_nsn(code, national, regions[0]):
         return None
     return ContactKey("phone", f"+{digits}")
 
@@ -139,13 +143,14 @@ def _digits(text: str) -> bool:
 
 
 def _from_national(digits: str, region: str) -> ContactKey | None:
-    """A national number read without the full parser when that is plainly safe, else None.
+    """A national number with a national prefix, read without the parser if plainly safe, else None.
 
     Safe: the digits start neither with the region's international prefix nor
-    with its country code (cases the parser treats specially), a national prefix
-    they start with is one the parser only strips (no rewriting), and the result
-    is valid; the parser would then strip the same prefix and find the same
-    number. Anything else (None) goes to the parser.
+    with its country code (cases the parser treats specially), the national
+    prefix they start with is one the parser only strips (no rewriting), and the
+    result is valid; the parser would then strip the same prefix and find the
+    same number. Anything else (None) goes to ``_parse``, which reads digits
+    without any prefix itself (``_from_unprefixed``).
     """
     rules = _national_rules(region)
     if rules is None:
@@ -154,15 +159,40 @@ def _from_national(digits: str, region: str) -> ContactKey | None:
     if digits.startswith(str(code)) or (idd is not None and idd.match(digits)):
         return None
     stripped = prefix.match(digits) if prefix is not None else None
-    if stripped and transforms:
-        return None  # the parser rewrites such a prefix (Brazilian carrier codes...)
-    national = digits[stripped.end() :] if stripped else digits
+    if not stripped or transforms:
+        # No prefix: _parse's case. A prefix the parser may rewrite (Brazilian carrier codes...).
+        return None
+    national = digits[stripped.end() :]
     if not national or national[0] == "0":
         return None
-    number = phonenumbers.PhoneNumber(country_code=code, national_number=int(national))
-    if not _valid(number, region):
+    if not _valid_nsn(code, national, region):
         return None
     return ContactKey("phone", f"+{code}{national}")
+
+
+def _from_unprefixed(digits: str, region: str) -> ContactKey | Literal[False] | None:
+    """Digits with no prefix of any kind read in ``region`` without the parser; False: use it.
+
+    When they start with neither the region's international prefix, nor its
+    country code, nor its national prefix, and not with 0 (an Italian zero), the
+    parser keeps the digits whole as the national number (or fails when there
+    are fewer than 2 or more than 17), so validity alone decides, valid or not.
+    """
+    if region not in phonenumbers.SUPPORTED_REGIONS or digits[:1] in ("", "0"):
+        return False
+    rules = _national_rules(region)
+    if rules is None:
+        return False
+    code, idd, prefix, _, _ = rules
+    if (
+        digits.startswith(str(code))
+        or (idd is not None and idd.match(digits))
+        or (prefix is not None and prefix.match(digits))
+    ):
+        return False
+    if not 2 <= len(digits) <= 17 or not _valid_nsn(code, digits, region):
+        return None
+    return ContactKey("phone", f"+{code}{digits}")
 
 
 @cache
@@ -216,21 +246,26 @@ def _national_prefix(code: int, region: str, national: str) -> bool:
 
 
 def _valid(number: phonenumbers.PhoneNumber, hint: str | None) -> bool:
-    """``phonenumbers.is_valid_number``, trying the likely region first.
+    """``phonenumbers.is_valid_number`` (``phone_check``'s exact copy), likely region first."""
+    return _valid_nsn(number.country_code, phone_check.national_significant_number(number), hint)
+
+
+def _valid_nsn(code: int | None, nsn: str, hint: str | None) -> bool:
+    """``_valid`` of a country code and national significant number, with no number built.
 
     The library first finds the number's region (testing each region of a shared
     country code such as +1) and then tests that region again; a number valid
     in a region of its country code is valid, so one test usually settles it.
     """
-    regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(number.country_code or 0, ())
+    regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(code or 0, ())
     if hint in regions:
-        if phonenumbers.is_valid_number_for_region(number, hint):
+        if phone_check.nsn_valid_for_region(code, nsn, hint):
             return True
         if len(regions) == 1:
             return False
     elif len(regions) == 1:
-        return bool(phonenumbers.is_valid_number_for_region(number, regions[0]))
-    return bool(phonenumbers.is_valid_number(number))
+        return phone_check.nsn_valid_for_region(code, nsn, regions[0])
+    return phone_check.nsn_valid(code, nsn)
 
 
 def international(text: str, region: str | None) -> str | None:
