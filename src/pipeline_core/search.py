@@ -31,6 +31,7 @@ NAME_WEIGHT, EMAIL_WEIGHT, TAG_WEIGHT, PHONE_WEIGHT = 4, 3, 1, 4
 DEFAULT_LIMIT = 50
 
 _WORD = re.compile(r"[^\W_]+")
+_NOT_DIGIT = re.compile(r"[^0-9]")  # ASCII digits only: other scripts' digits are not dialled
 _PHONE_QUERY = re.compile(r"^[\d\s+().\-/]+$")
 PREFIX_END = "\U0010ffff"
 """Appended to a prefix: every term starting with the prefix sorts below the result."""
@@ -38,6 +39,8 @@ PREFIX_END = "\U0010ffff"
 
 def fold(text: str) -> str:
     """Case- and accent-insensitive form: decomposed, combining marks dropped, casefolded."""
+    if text.isascii():
+        return text.lower()  # the same result for ASCII, without three Unicode passes
     decomposed = unicodedata.normalize("NFKD", text)
     bare = "".join(char for char in decomposed if not unicodedata.combining(char))
     return unicodedata.normalize("NFC", bare.casefold())
@@ -50,8 +53,7 @@ def words(text: str) -> list[str]:
 
 def phone_key(text: str) -> str | None:
     """A phone's digits reversed (None if it has none)."""
-    digits = "".join(char for char in text if char.isascii() and char.isdigit())
-    return digits[::-1] or None
+    return _NOT_DIGIT.sub("", text)[::-1] or None
 
 
 @attrs.frozen
@@ -65,21 +67,36 @@ class Term:
 
 def search_terms(customer: Customer) -> list[Term]:
     """Every term ``customer`` can be found by (no repeats; the highest weight kept)."""
+    return [Term(kind, text, weight) for kind, text, weight in term_rows(customer)]
+
+
+TermRow = tuple[str, str, int]
+"""A search term as stores write it: (kind, text, weight)."""
+
+
+def term_rows(customer: Customer) -> list[TermRow]:
+    """``search_terms`` as plain (kind, text, weight) tuples, sorted: what stores write in bulk."""
     best: dict[tuple[str, str], int] = {}
 
-    def add(kind: str, texts: Iterable[str], weight: int) -> None:
-        for text in texts:
-            if text and best.get((kind, text), 0) < weight:
-                best[(kind, text)] = weight
+    def add(kind: str, text: str, weight: int) -> None:
+        if text and best.get((kind, text), 0) < weight:
+            best[(kind, text)] = weight
 
-    add(TEXT, words(customer.name), NAME_WEIGHT)
+    for word in words(customer.name):
+        add(TEXT, word, NAME_WEIGHT)
     for email in customer.emails:
-        add(TEXT, [fold(email.strip()), *words(email)], EMAIL_WEIGHT)
+        add(TEXT, fold(email.strip()), EMAIL_WEIGHT)
+        for word in words(email):
+            add(TEXT, word, EMAIL_WEIGHT)
     for tag in customer.tags:
-        add(TEXT, [fold(tag), *words(tag)], TAG_WEIGHT)
-    numbers = [*customer.phones, *([customer.whatsapp] if customer.whatsapp else [])]
-    add(PHONE, [key for key in map(phone_key, numbers) if key], PHONE_WEIGHT)
-    return [Term(kind, text, weight) for (kind, text), weight in sorted(best.items())]
+        add(TEXT, fold(tag), TAG_WEIGHT)
+        for word in words(tag):
+            add(TEXT, word, TAG_WEIGHT)
+    for number in (*customer.phones, *((customer.whatsapp,) if customer.whatsapp else ())):
+        key = phone_key(number)
+        if key:
+            add(PHONE, key, PHONE_WEIGHT)
+    return [(kind, text, weight) for (kind, text), weight in sorted(best.items())]
 
 
 @attrs.frozen

@@ -25,7 +25,7 @@ from pipeline_core.normalize import ContactKey, index_keys
 from pipeline_core.report_keys import AggregateRow, GroupKey, StageTime, field_label, merge_rows
 from pipeline_core.rules.ast import MATCH_ALL, MatchAll, Rule
 from pipeline_core.rules.evaluate import compile_predicate
-from pipeline_core.search import SearchQuery, score, search_terms
+from pipeline_core.search import SearchQuery, TermRow, score, search_terms
 from pipeline_core.serialization import typed_field_value
 from pipeline_core.statuses import StatusMachine
 from pipeline_core.storage.protocol import Order
@@ -124,6 +124,7 @@ class MemoryTransaction:
         self,
         customers: Sequence[Customer],
         keys: Sequence[Sequence[ContactKey]] | None = None,
+        terms: Sequence[Sequence[TermRow]] | None = None,
     ) -> list[Customer]:
         # The memory store is the reference: bulk is exactly one insert after another.
         return [self.insert_customer(customer) for customer in customers]

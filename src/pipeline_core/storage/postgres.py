@@ -14,7 +14,7 @@ from typing import Any
 import attrs
 
 from pipeline_core.activity import Task, TimeEntry
-from pipeline_core.customer import Customer, FieldValue
+from pipeline_core.customer import Customer, FieldValue, trusted_replace
 from pipeline_core.duplicate_settings import SETTINGS_KEY as DUPLICATES_KEY
 from pipeline_core.duplicate_settings import normalize_options
 from pipeline_core.errors import (
@@ -31,6 +31,7 @@ from pipeline_core.report_keys import AggregateRow, GroupKey, StageTime
 from pipeline_core.rules.ast import MATCH_ALL, Rule
 from pipeline_core.rules.casefold import postgres_casefold_function
 from pipeline_core.rules.sql import POSTGRES, SqlValue
+from pipeline_core.search import TermRow, term_rows
 from pipeline_core.serialization import converter, from_typed_field_value
 from pipeline_core.statuses import StatusMachine
 from pipeline_core.storage.postgres_schema import (
@@ -302,6 +303,7 @@ class PostgresTransaction(_LifeQueries):
         self,
         customers: Sequence[Customer],
         keys: Sequence[Sequence[ContactKey]] | None = None,
+        terms: Sequence[Sequence[TermRow]] | None = None,
     ) -> list[Customer]:
         if not customers:
             return []
@@ -316,7 +318,7 @@ class PostgresTransaction(_LifeQueries):
             ).fetchall()
         ]
         stored = [
-            attrs.evolve(customer, id=customer_id, version=1)
+            trusted_replace(customer, id=customer_id, version=1)
             for customer, customer_id in zip(customers, ids, strict=True)
         ]
         if keys is None:
@@ -346,6 +348,14 @@ class PostgresTransaction(_LifeQueries):
             with cursor.copy("COPY contact_keys (kind, key, customer_id) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
+            with cursor.copy(
+                "COPY search_terms (kind, term, customer_id, weight) FROM STDIN"
+            ) as copy:
+                if terms is None:
+                    terms = [term_rows(customer) for customer in stored]
+                for customer, held in zip(stored, terms, strict=True):
+                    for kind, text, weight in held:
+                        copy.write_row((kind, text, customer.id, weight))
         return stored
 
     def update_customer(self, customer: Customer) -> Customer:

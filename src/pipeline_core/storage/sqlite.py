@@ -32,6 +32,7 @@ from pipeline_core.normalize import ContactKey, NormalizeOptions, contact_keys, 
 from pipeline_core.report_keys import AggregateRow, GroupKey, StageTime
 from pipeline_core.rules.ast import MATCH_ALL, MatchAll, Rule
 from pipeline_core.rules.sql import SQL_FUNCTIONS, SQLITE, SqlValue
+from pipeline_core.search import TermRow, term_rows
 from pipeline_core.serialization import converter, dumps, from_typed_field_value
 from pipeline_core.statuses import StatusMachine
 from pipeline_core.storage.protocol import SCHEMA_VERSION, Order
@@ -68,6 +69,7 @@ META_TABLE = "pipeline_meta"
 _SELECT = ", ".join(f"c.{name}" for name in READ_COLUMNS)
 
 
+@functools.lru_cache(maxsize=256)  # a batch stamps many rows with one moment
 def _iso(moment: datetime | None) -> str | None:
     # Always UTC with microseconds, so text order is time order.
     return None if moment is None else moment.astimezone(UTC).isoformat(timespec="microseconds")
@@ -77,25 +79,53 @@ def _moment(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text)
 
 
+def _texts_out(values: tuple[str, ...]) -> str:
+    return dumps(list(values)) if values else "[]"
+
+
+def _fields_out(fields: Any) -> str:
+    return dumps(typed_fields(fields)) if fields else "{}"
+
+
+def _day_out(day: date | None) -> str | None:
+    return None if day is None else day.isoformat()
+
+
+def _decimal_out(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+_ENCODERS: dict[str, Any] = {
+    **dict.fromkeys(("emails", "phones", "tags", "workers"), _texts_out),
+    **dict.fromkeys(MOMENT_ATTRIBUTES, _iso),
+    "fields": _fields_out,
+    "next_follow_up": _day_out,
+    "value": _decimal_out,
+}
+_ROW_ENCODERS = [(name, _ENCODERS.get(name, _same)) for name in STORED_ATTRIBUTES]
+_ROW_COLUMNS = ", ".join([*STORED_ATTRIBUTES, "value_num"])
+
+
 def _encode(customer: Customer, names: Iterable[str]) -> list[tuple[str, Any]]:
-    """(column, SQLite value) pairs for the given Customer attributes."""
+    """(column, SQLite value) pairs for the given Customer attributes (``value`` also gives ``value_num``)."""
     pairs: list[tuple[str, Any]] = []
     for name in names:
         value = getattr(customer, name)
+        pairs.append((name, _ENCODERS.get(name, _same)(value)))
         if name == "value":
-            pairs.append(("value", None if value is None else str(value)))
             pairs.append(("value_num", None if value is None else float(value)))
-        elif name in ("emails", "phones", "tags", "workers"):
-            pairs.append((name, dumps(list(value)) if value else "[]"))
-        elif name == "fields":
-            pairs.append((name, dumps(typed_fields(value)) if value else "{}"))
-        elif name in MOMENT_ATTRIBUTES:
-            pairs.append((name, _iso(value)))
-        elif name == "next_follow_up":
-            pairs.append((name, None if value is None else value.isoformat()))
-        else:
-            pairs.append((name, value))
     return pairs
+
+
+def _row(customer: Customer) -> list[Any]:
+    """A whole customers row for a bulk insert: id, the stored attributes, ``value_num``."""
+    row = [customer.id, *[encode(getattr(customer, name)) for name, encode in _ROW_ENCODERS]]
+    row.append(None if customer.value is None else float(customer.value))
+    return row
 
 
 def _texts(text: str) -> tuple[str, ...]:
@@ -381,6 +411,7 @@ class SqliteTransaction(_LifeQueries):
         self,
         customers: Sequence[Customer],
         keys: Sequence[Sequence[ContactKey]] | None = None,
+        terms: Sequence[Sequence[TermRow]] | None = None,
     ) -> list[Customer]:
         if not customers:
             return []
@@ -393,14 +424,10 @@ class SqliteTransaction(_LifeQueries):
             trusted_replace(customer, id=first + n, version=1)
             for n, customer in enumerate(customers)
         ]
-        columns = [column for column, _ in _encode(stored[0], STORED_ATTRIBUTES)]
-        marks = ", ".join("?" for _ in columns)
+        marks = ", ".join("?" for _ in range(len(STORED_ATTRIBUTES) + 2))
         self._db.executemany(
-            f"INSERT INTO customers (id, {', '.join(columns)}, version) VALUES (?, {marks}, 1)",
-            [
-                [customer.id, *(value for _, value in _encode(customer, STORED_ATTRIBUTES))]
-                for customer in stored
-            ],
+            f"INSERT INTO customers (id, {_ROW_COLUMNS}, version) VALUES ({marks}, 1)",
+            [_row(customer) for customer in stored],
         )
         self._db.executemany(
             "INSERT INTO customer_tags (customer_id, tag) VALUES (?, ?)",
@@ -409,7 +436,12 @@ class SqliteTransaction(_LifeQueries):
         self._db.executemany(
             "INSERT INTO customer_fields (customer_id, key, kind, text_value, num_value)"
             " VALUES (?, ?, ?, ?, ?)",
-            [row for customer in stored for row in field_rows(customer.id, customer.fields)],
+            [
+                row
+                for customer in stored
+                if customer.fields
+                for row in field_rows(customer.id, customer.fields)
+            ],
         )
         if keys is None:
             options = self._normalize_options()
@@ -420,6 +452,16 @@ class SqliteTransaction(_LifeQueries):
                 (key.kind, key.key, customer.id)
                 for customer, held in zip(stored, keys, strict=True)
                 for key in held
+            ],
+        )
+        if terms is None:
+            terms = [term_rows(customer) for customer in stored]
+        self._db.executemany(
+            "INSERT INTO search_terms (kind, term, customer_id, weight) VALUES (?, ?, ?, ?)",
+            [
+                (kind, text, customer.id, weight)
+                for customer, held in zip(stored, terms, strict=True)
+                for kind, text, weight in held
             ],
         )
         return stored
