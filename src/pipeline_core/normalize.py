@@ -13,7 +13,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from functools import cache, lru_cache
-from typing import Literal
+from typing import Any, Literal
 
 import attrs
 import phonenumbers
@@ -37,6 +37,11 @@ class ContactKey:
     kind: KeyKind
     key: str
     valid: bool = True
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Plain arguments pickle several times faster than attrs' state dict (imports
+        # send keys between processes).
+        return (ContactKey, (self.kind, self.key, self.valid))
 
 
 @attrs.frozen

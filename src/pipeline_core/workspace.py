@@ -206,11 +206,11 @@ class _Scoped:
         customers: Sequence[Customer],
         keys: Sequence[Sequence[ContactKey]] | None = None,
         terms: Sequence[Sequence[TermRow]] | None = None,
-    ) -> list[Customer]:
-        stored = self._tx.insert_customers(customers, keys, terms)
+    ) -> list[int]:
+        ids = self._tx.insert_customers(customers, keys, terms)
         # New ids are live by construction: their events need no tombstone look-up.
-        self._live.update((customer.id, customer.id) for customer in stored)
-        return stored
+        self._live.update((customer_id, customer_id) for customer_id in ids)
+        return ids
 
     def mark_merged(self, customer_id: int, into: int) -> None:
         self._tx.mark_merged(customer_id, into)

@@ -353,7 +353,7 @@ class _Matcher:
             self.place(draft)
         if not self.pending:
             return
-        stored = self.tx.insert_customers(
+        ids = self.tx.insert_customers(
             [draft.customer for draft in self.pending],
             [tuple(key for key in draft.keys if key.valid) for draft in self.pending],
             [
@@ -365,17 +365,17 @@ class _Matcher:
         self.tx.append_events(
             [
                 hooks.event(
-                    customer.id,
+                    customer_id,
                     EventKind.CREATED,
-                    status=customer.status,
+                    status=draft.customer.status,
                     import_run=self.run.run_id,
                     line=draft.line,
                     file=self.run.name,
                 )
-                for customer, draft in zip(stored, self.pending, strict=True)
+                for customer_id, draft in zip(ids, self.pending, strict=True)
             ]
         )
-        counts.created += len(stored)
+        counts.created += len(ids)
 
     def place(self, draft: Draft) -> None:
         valid = [key for key in draft.keys if key.valid]

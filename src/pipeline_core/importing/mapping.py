@@ -124,6 +124,10 @@ class Draft:
     keys: tuple[ContactKey, ...]
     terms: tuple[TermRow, ...] | None = None
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Drafts cross from worker processes: plain arguments pickle fastest.
+        return (Draft, (self.line, self.customer, self.keys, self.terms))
+
 
 class RowMapper:
     """Turns rows into draft customers; remembers each header's target and the unknown ones."""

@@ -125,9 +125,9 @@ class MemoryTransaction:
         customers: Sequence[Customer],
         keys: Sequence[Sequence[ContactKey]] | None = None,
         terms: Sequence[Sequence[TermRow]] | None = None,
-    ) -> list[Customer]:
+    ) -> list[int]:
         # The memory store is the reference: bulk is exactly one insert after another.
-        return [self.insert_customer(customer) for customer in customers]
+        return [self.insert_customer(customer).id for customer in customers]
 
     def update_customer(self, customer: Customer) -> Customer:
         current = self.get_customer(customer.id)

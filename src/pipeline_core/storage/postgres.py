@@ -14,7 +14,7 @@ from typing import Any
 import attrs
 
 from pipeline_core.activity import Task, TimeEntry
-from pipeline_core.customer import Customer, FieldValue, trusted_replace
+from pipeline_core.customer import Customer, FieldValue
 from pipeline_core.duplicate_settings import SETTINGS_KEY as DUPLICATES_KEY
 from pipeline_core.duplicate_settings import normalize_options
 from pipeline_core.errors import (
@@ -304,7 +304,7 @@ class PostgresTransaction(_LifeQueries):
         customers: Sequence[Customer],
         keys: Sequence[Sequence[ContactKey]] | None = None,
         terms: Sequence[Sequence[TermRow]] | None = None,
-    ) -> list[Customer]:
+    ) -> list[int]:
         if not customers:
             return []
         # Ids come from the identity sequence in one call, so that the rows can be
@@ -317,32 +317,31 @@ class PostgresTransaction(_LifeQueries):
                 (len(customers),),
             ).fetchall()
         ]
-        stored = [
-            trusted_replace(customer, id=customer_id, version=1)
-            for customer, customer_id in zip(customers, ids, strict=True)
-        ]
+        pairs = list(zip(ids, customers, strict=True))
         if keys is None:
             options = self._normalize_options()
-            keys = [index_keys(customer, options) for customer in stored]
+            keys = [index_keys(customer, options) for customer in customers]
+        if terms is None:
+            terms = [term_rows(customer) for customer in customers]
         with self._db.cursor() as cursor:
             with cursor.copy(
                 f"COPY customers (id, {', '.join(_WRITE_COLUMNS)}, version) FROM STDIN"
             ) as copy:
-                for customer in stored:
-                    copy.write_row([customer.id, *(value for _, value in _encode(customer)), 1])
+                for customer_id, customer in pairs:
+                    copy.write_row([customer_id, *(value for _, value in _encode(customer)), 1])
             with cursor.copy("COPY customer_tags (customer_id, tag) FROM STDIN") as copy:
-                for customer in stored:
+                for customer_id, customer in pairs:
                     for tag in customer.tags:
-                        copy.write_row((customer.id, tag))
+                        copy.write_row((customer_id, tag))
             with cursor.copy(
                 "COPY customer_fields (customer_id, key, kind, text_value, num_value) FROM STDIN"
             ) as copy:
-                for customer in stored:
-                    for row in field_rows(customer.id, customer.fields):
+                for customer_id, customer in pairs:
+                    for row in field_rows(customer_id, customer.fields):
                         copy.write_row(row)
             rows = {
-                (key.kind, key.key, customer.id): None
-                for customer, held in zip(stored, keys, strict=True)
+                (key.kind, key.key, customer_id): None
+                for customer_id, held in zip(ids, keys, strict=True)
                 for key in held
             }
             with cursor.copy("COPY contact_keys (kind, key, customer_id) FROM STDIN") as copy:
@@ -351,12 +350,10 @@ class PostgresTransaction(_LifeQueries):
             with cursor.copy(
                 "COPY search_terms (kind, term, customer_id, weight) FROM STDIN"
             ) as copy:
-                if terms is None:
-                    terms = [term_rows(customer) for customer in stored]
-                for customer, held in zip(stored, terms, strict=True):
+                for customer_id, held in zip(ids, terms, strict=True):
                     for kind, text, weight in held:
-                        copy.write_row((kind, text, customer.id, weight))
-        return stored
+                        copy.write_row((kind, text, customer_id, weight))
+        return ids
 
     def update_customer(self, customer: Customer) -> Customer:
         row = self._one(

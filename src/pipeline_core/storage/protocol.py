@@ -51,8 +51,10 @@ class Transaction(Protocol):
         customers: Sequence[Customer],
         keys: Sequence[Sequence[ContactKey]] | None = None,
         terms: Sequence[Sequence[TermRow]] | None = None,
-    ) -> list[Customer]:
-        """Store many new customers at once (bulk import); they get ids in order and version 1.
+    ) -> list[int]:
+        """Store many new customers at once (bulk import); returns their new ids, in order.
+
+        Each is stored with version 1.
 
         Equivalent to ``insert_customer`` on each, in one round of bulk statements.
         ``keys``, when given, are each customer's ``index_keys`` already computed by the

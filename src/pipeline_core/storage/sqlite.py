@@ -20,7 +20,6 @@ from pipeline_core.customer import (
     Customer,
     FieldValue,
     stored_customer,
-    trusted_replace,
     with_version,
 )
 from pipeline_core.duplicate_settings import SETTINGS_KEY as DUPLICATES_KEY
@@ -121,9 +120,9 @@ def _encode(customer: Customer, names: Iterable[str]) -> list[tuple[str, Any]]:
     return pairs
 
 
-def _row(customer: Customer) -> list[Any]:
+def _row(customer_id: int, customer: Customer) -> list[Any]:
     """A whole customers row for a bulk insert: id, the stored attributes, ``value_num``."""
-    row = [customer.id, *[encode(getattr(customer, name)) for name, encode in _ROW_ENCODERS]]
+    row = [customer_id, *[encode(getattr(customer, name)) for name, encode in _ROW_ENCODERS]]
     row.append(None if customer.value is None else float(customer.value))
     return row
 
@@ -412,7 +411,7 @@ class SqliteTransaction(_LifeQueries):
         customers: Sequence[Customer],
         keys: Sequence[Sequence[ContactKey]] | None = None,
         terms: Sequence[Sequence[TermRow]] | None = None,
-    ) -> list[Customer]:
+    ) -> list[int]:
         if not customers:
             return []
         # BEGIN IMMEDIATE holds the write lock, so the next ids are ours to hand out
@@ -420,51 +419,55 @@ class SqliteTransaction(_LifeQueries):
         first: int = self._db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM customers").fetchone()[
             0
         ]
-        stored = [
-            trusted_replace(customer, id=first + n, version=1)
-            for n, customer in enumerate(customers)
-        ]
+        ids = range(first, first + len(customers))
         marks = ", ".join("?" for _ in range(len(STORED_ATTRIBUTES) + 2))
         self._db.executemany(
             f"INSERT INTO customers (id, {_ROW_COLUMNS}, version) VALUES ({marks}, 1)",
-            [_row(customer) for customer in stored],
+            [
+                _row(customer_id, customer)
+                for customer_id, customer in zip(ids, customers, strict=True)
+            ],
         )
         self._db.executemany(
             "INSERT INTO customer_tags (customer_id, tag) VALUES (?, ?)",
-            [(customer.id, tag) for customer in stored for tag in customer.tags],
+            [
+                (customer_id, tag)
+                for customer_id, customer in zip(ids, customers, strict=True)
+                for tag in customer.tags
+            ],
         )
         self._db.executemany(
             "INSERT INTO customer_fields (customer_id, key, kind, text_value, num_value)"
             " VALUES (?, ?, ?, ?, ?)",
             [
                 row
-                for customer in stored
+                for customer_id, customer in zip(ids, customers, strict=True)
                 if customer.fields
-                for row in field_rows(customer.id, customer.fields)
+                for row in field_rows(customer_id, customer.fields)
             ],
         )
         if keys is None:
             options = self._normalize_options()
-            keys = [index_keys(customer, options) for customer in stored]
+            keys = [index_keys(customer, options) for customer in customers]
         self._db.executemany(
             "INSERT OR IGNORE INTO contact_keys (kind, key, customer_id) VALUES (?, ?, ?)",
             [
-                (key.kind, key.key, customer.id)
-                for customer, held in zip(stored, keys, strict=True)
+                (key.kind, key.key, customer_id)
+                for customer_id, held in zip(ids, keys, strict=True)
                 for key in held
             ],
         )
         if terms is None:
-            terms = [term_rows(customer) for customer in stored]
+            terms = [term_rows(customer) for customer in customers]
         self._db.executemany(
             "INSERT INTO search_terms (kind, term, customer_id, weight) VALUES (?, ?, ?, ?)",
             [
-                (kind, text, customer.id, weight)
-                for customer, held in zip(stored, terms, strict=True)
+                (kind, text, customer_id, weight)
+                for customer_id, held in zip(ids, terms, strict=True)
                 for kind, text, weight in held
             ],
         )
-        return stored
+        return list(ids)
 
     def update_customer(self, customer: Customer) -> Customer:
         self._prefetched = None
