@@ -111,6 +111,7 @@ import sqlite3, sys, time, json
 from pipeline_core import Workspace
 Workspace.open("sqlite:///" + sys.argv[2]).initialize()
 source, target = sqlite3.connect(sys.argv[1]), sqlite3.connect(sys.argv[2])
+target.execute("PRAGMA cache_size = -65536")  # as the store sets it
 tables = ["customers", "customer_tags", "contact_keys", "search_terms", "events"]
 data = {t: source.execute(f"SELECT * FROM {t}").fetchall() for t in tables}
 size = int(sys.argv[3])

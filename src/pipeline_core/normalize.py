@@ -29,6 +29,9 @@ CACHE_SIZE = 1 << 16
 
 GMAIL_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
 
+MAX_LABEL = 63
+"""The longest label of a domain name (RFC 1035)."""
+
 
 @attrs.frozen(order=True)
 class ContactKey:
@@ -298,6 +301,9 @@ def _domain(domain: str, typed: str) -> str:
     labels = domain.lower().split(".")
     if any(not label for label in labels):
         raise InvalidValue(f"{typed!r} is not an email address: its domain has an empty label")
+    if domain.isascii() and all(len(label) <= MAX_LABEL for label in labels):
+        # What the idna codec gives an ASCII label (it only checks the length): skip it.
+        return ".".join(labels)
     try:
         return ".".join(label.encode("idna").decode("ascii") for label in labels)
     except UnicodeError:

@@ -17,7 +17,7 @@ import attrs
 from pipeline_core.custom_fields import FieldDefinition, validate_fields
 from pipeline_core.customer import Customer, trusted_replace
 from pipeline_core.folders import Folder
-from pipeline_core.outcomes import enter_status
+from pipeline_core.outcomes import status_changes
 from pipeline_core.settings import LifecycleSettings
 from pipeline_core.statuses import StatusMachine
 
@@ -57,9 +57,7 @@ class RowChecks:
                 reason = self.lifecycle.lost_reason(customer.lost_reason)
         # The row was validated when its Customer was built, the status just now:
         # no need to run every converter again for each of a million rows.
-        stamps: dict[str, Any] = {"created_at": now, "updated_at": now, "version": 0}
-        if fields is customer.fields:
-            draft = trusted_replace(customer, **stamps)
-        else:  # typed by their definitions: let the converter check the result
-            draft = attrs.evolve(customer, fields=fields, **stamps)
-        return enter_status(draft, status, now, reason)
+        if fields is not customer.fields:  # typed by their definitions: let the converter check
+            customer = attrs.evolve(customer, fields=fields)
+        changes = status_changes(customer, status, now, reason)
+        return trusted_replace(customer, created_at=now, version=0, **changes)
