@@ -6,9 +6,9 @@ import functools
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -41,13 +41,15 @@ from pipeline_core.storage.sql_common import (
     COUNT_BY_STATUS_SQL,
     COUNT_SQL,
     LIVE_CLAUSE,
-    MOMENT_ATTRIBUTES,
     READ_COLUMNS,
     STORED_ATTRIBUTES,
+    TEXT_ROW_COLUMNS,
     customers_query,
+    encode_attributes,
     field_rows,
+    iso_moment,
     live_where,
-    typed_fields,
+    text_row,
 )
 from pipeline_core.storage.sql_reports import (
     SQLITE_MONTH,
@@ -71,63 +73,8 @@ CACHE_KIB = 64 * 1024
 _SELECT = ", ".join(f"c.{name}" for name in READ_COLUMNS)
 
 
-@functools.lru_cache(maxsize=256)  # a batch stamps many rows with one moment
-def _iso(moment: datetime | None) -> str | None:
-    # Always UTC with microseconds, so text order is time order.
-    return None if moment is None else moment.astimezone(UTC).isoformat(timespec="microseconds")
-
-
 def _moment(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text)
-
-
-def _texts_out(values: tuple[str, ...]) -> str:
-    return dumps(list(values)) if values else "[]"
-
-
-def _fields_out(fields: Any) -> str:
-    return dumps(typed_fields(fields)) if fields else "{}"
-
-
-def _day_out(day: date | None) -> str | None:
-    return None if day is None else day.isoformat()
-
-
-def _decimal_out(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)
-
-
-def _same(value: Any) -> Any:
-    return value
-
-
-_ENCODERS: dict[str, Any] = {
-    **dict.fromkeys(("emails", "phones", "tags", "workers"), _texts_out),
-    **dict.fromkeys(MOMENT_ATTRIBUTES, _iso),
-    "fields": _fields_out,
-    "next_follow_up": _day_out,
-    "value": _decimal_out,
-}
-_ROW_ENCODERS = [(name, _ENCODERS.get(name, _same)) for name in STORED_ATTRIBUTES]
-_ROW_COLUMNS = ", ".join([*STORED_ATTRIBUTES, "value_num"])
-
-
-def _encode(customer: Customer, names: Iterable[str]) -> list[tuple[str, Any]]:
-    """(column, SQLite value) pairs for the given Customer attributes (``value`` also gives ``value_num``)."""
-    pairs: list[tuple[str, Any]] = []
-    for name in names:
-        value = getattr(customer, name)
-        pairs.append((name, _ENCODERS.get(name, _same)(value)))
-        if name == "value":
-            pairs.append(("value_num", None if value is None else float(value)))
-    return pairs
-
-
-def _row(customer_id: int, customer: Customer) -> list[Any]:
-    """A whole customers row for a bulk insert: id, the stored attributes, ``value_num``."""
-    row = [customer_id, *[encode(getattr(customer, name)) for name, encode in _ROW_ENCODERS]]
-    row.append(None if customer.value is None else float(customer.value))
-    return row
 
 
 def _texts(text: str) -> tuple[str, ...]:
@@ -247,7 +194,7 @@ class _LifeQueries(AccessQueries):
             task.customer_id,
             task.worker,
             None if task.due is None else task.due.isoformat(),
-            _iso(task.done_at),
+            iso_moment(task.done_at),
             dumps(converter.unstructure(task)),
         ]
 
@@ -307,7 +254,7 @@ class _LifeQueries(AccessQueries):
         cursor = self._db.execute(
             "INSERT INTO time_entries (customer_id, worker, at, minutes, note)"
             " VALUES (?, ?, ?, ?, ?)",
-            (entry.customer_id, entry.worker, _iso(entry.at), entry.minutes, entry.note),
+            (entry.customer_id, entry.worker, iso_moment(entry.at), entry.minutes, entry.note),
         )
         assert cursor.lastrowid is not None
         return attrs.evolve(entry, id=cursor.lastrowid)
@@ -393,7 +340,7 @@ class SqliteTransaction(_LifeQueries):
         return self.get_customer(customer_id, scope=scope)
 
     def insert_customer(self, customer: Customer) -> Customer:
-        pairs = _encode(customer, STORED_ATTRIBUTES)
+        pairs = encode_attributes(customer, STORED_ATTRIBUTES)
         columns = ", ".join(column for column, _ in pairs)
         marks = ", ".join("?" for _ in pairs)
         cursor = self._db.execute(
@@ -425,9 +372,9 @@ class SqliteTransaction(_LifeQueries):
         ids = range(first, first + len(customers))
         marks = ", ".join("?" for _ in range(len(STORED_ATTRIBUTES) + 2))
         self._db.executemany(
-            f"INSERT INTO customers (id, {_ROW_COLUMNS}, version) VALUES ({marks}, 1)",
+            f"INSERT INTO customers ({TEXT_ROW_COLUMNS}, version) VALUES ({marks}, 1)",
             [
-                _row(customer_id, customer)
+                text_row(customer_id, customer)
                 for customer_id, customer in zip(ids, customers, strict=True)
             ],
         )
@@ -480,7 +427,7 @@ class SqliteTransaction(_LifeQueries):
             if before.version != customer.version:
                 raise ConcurrencyError(customer.id, customer.version, before.version)
         changed = [n for n in STORED_ATTRIBUTES if getattr(before, n) != getattr(customer, n)]
-        pairs = _encode(customer, changed)
+        pairs = encode_attributes(customer, changed)
         assignments = "".join(f"{column} = ?, " for column, _ in pairs)
         cursor = self._db.execute(
             f"UPDATE customers SET {assignments}version = version + 1 WHERE id = ? AND version = ?",
@@ -586,7 +533,7 @@ class SqliteTransaction(_LifeQueries):
     ) -> dict[str, StageTime]:
         where, params = self._report_where(rule, hidden_from)
         sql = SQLITE_STAGE_TIMES.replace("{where}", where)
-        rows = self._db.execute(sql, [*params, _iso(now)])
+        rows = self._db.execute(sql, [*params, iso_moment(now)])
         return {status: StageTime(stays, seconds) for status, stays, seconds in rows}
 
     def custom_field_kinds(self) -> dict[str, frozenset[str]]:
@@ -611,7 +558,7 @@ class SqliteTransaction(_LifeQueries):
             self._db.executemany(
                 "INSERT INTO events (customer_id, at, actor, kind, data) VALUES (?, ?, ?, ?, ?)",
                 [
-                    (e.customer_id, _iso(e.at), e.actor, e.kind.value, dumps(dict(e.data)))
+                    (e.customer_id, iso_moment(e.at), e.actor, e.kind.value, dumps(dict(e.data)))
                     for e in events
                 ],
             )
