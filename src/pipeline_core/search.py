@@ -76,27 +76,23 @@ TermRow = tuple[str, str, int]
 
 def term_rows(customer: Customer) -> list[TermRow]:
     """``search_terms`` as plain (kind, text, weight) tuples, sorted: what stores write in bulk."""
-    best: dict[tuple[str, str], int] = {}
-
-    def add(kind: str, text: str, weight: int) -> None:
-        if text and best.get((kind, text), 0) < weight:
-            best[(kind, text)] = weight
-
+    # Names, then emails, then tags: weights fall in that order, so the first
+    # time a word is seen gives its highest weight.
+    texts: dict[str, int] = {}
     for word in words(customer.name):
-        add(TEXT, word, NAME_WEIGHT)
-    for email in customer.emails:
-        add(TEXT, fold(email.strip()), EMAIL_WEIGHT)
-        for word in words(email):
-            add(TEXT, word, EMAIL_WEIGHT)
-    for tag in customer.tags:
-        add(TEXT, fold(tag), TAG_WEIGHT)
-        for word in words(tag):
-            add(TEXT, word, TAG_WEIGHT)
-    for number in (*customer.phones, *((customer.whatsapp,) if customer.whatsapp else ())):
-        key = phone_key(number)
-        if key:
-            add(PHONE, key, PHONE_WEIGHT)
-    return [(kind, text, weight) for (kind, text), weight in sorted(best.items())]
+        texts.setdefault(word, NAME_WEIGHT)
+    for weight, values in ((EMAIL_WEIGHT, customer.emails), (TAG_WEIGHT, customer.tags)):
+        for value in values:
+            whole = fold(value.strip())
+            if whole:
+                texts.setdefault(whole, weight)
+            for word in words(value):
+                texts.setdefault(word, weight)
+    numbers = (*customer.phones, *((customer.whatsapp,) if customer.whatsapp else ()))
+    phones = {key for key in map(phone_key, numbers) if key}
+    rows = [(PHONE, key, PHONE_WEIGHT) for key in sorted(phones)]
+    rows += [(TEXT, text, weight) for text, weight in sorted(texts.items())]
+    return rows
 
 
 @attrs.frozen
