@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 from pipeline_core import Workspace
@@ -291,3 +292,42 @@ def test_a_failing_batch_leaves_no_part_of_it(
         workspace.import_customers(path, ImportOptions(batch_size=5))
     assert workspace.count_customers() == 5
     assert workspace.find_duplicates() == []
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+def test_worker_processes_import_exactly_what_one_process_does(
+    tmp_path: Path, make_store: Any, clock: Any, suffix: str
+) -> None:
+    records: list[dict[str, str]] = []
+    for n in range(120):
+        record = {"name": f"P{n}", "email": f"p{n % 97}@x.com", "phone": f"+1 415 555 {n:04d}"}
+        if n % 11 == 0:
+            record["email"] = "not-mail"
+        if n % 13 == 0:
+            record["status"] = "Nowhere"
+        if n % 17 == 0:
+            record["Shoe size"] = str(n)  # an unknown column, kept as a custom field
+        records.append(record)
+    headers = ["name", "email", "phone", "status", "Shoe size"]
+    if suffix == ".csv":
+        text = ",".join(headers) + "\n"
+        text += "".join(",".join(r.get(h, "") for h in headers) + "\n" for r in records)
+    else:
+        text = "".join(json.dumps(r) + "\n" for r in records)
+    path = write(tmp_path, "people" + suffix, text)
+    outcomes = []
+    for workers in (0, 2):
+        workspace = Workspace(make_store(), clock=clock)
+        rejects = tmp_path / f"rejects-{workers}{suffix}"
+        options = ImportOptions(
+            workers=workers, batch_size=7, rejects=rejects, keep_unknown=True, on_duplicate="merge"
+        )
+        summary = workspace.import_customers(path, options)
+        people = [attrs.evolve(c, id=0) for c in workspace.list_customers()]
+        counts = (summary.rows, summary.created, summary.merged, summary.rejected)
+        errors = [(e.line, e.column, e.reason) for e in summary.errors]
+        outcomes.append((counts, errors, summary.unknown_columns, people, rejects.read_text()))
+    assert outcomes[0] == outcomes[1]
+    (rows, created, merged, rejected), errors, unknown, people, _ = outcomes[0]
+    assert rows == 120 and rejected == len(errors) and created + merged + rejected == rows
+    assert unknown == ("Shoe size",) and any(c.fields.get("Shoe size") == "17" for c in people)

@@ -392,3 +392,25 @@ def test_phone_keys_agree_with_plain_phonenumbers(
 ) -> None:
     # The shortcuts (no full parse for +digits, the likely region tested first) change nothing.
     assert normalize_phone(typed, region, whatsapp=whatsapp) == _reference(typed, region, whatsapp)
+
+
+@given(
+    st.lists(st.from_regex(r"[A-Za-z0-9_-]{1,70}", fullmatch=True), min_size=1, max_size=4),
+    st.from_regex(r"[a-z0-9.]{1,10}", fullmatch=True),
+)
+def test_ascii_domains_read_as_the_idna_codec_reads_them(labels: list[str], local: str) -> None:
+    domain = ".".join(labels)
+    try:
+        expected: str | None = ".".join(
+            label.lower().encode("idna").decode("ascii") for label in labels
+        )
+    except UnicodeError:
+        expected = None
+    address = f"{local}@{domain}"
+    if expected is None or local.startswith(".") or ".." in local or local.endswith("."):
+        if expected is None:
+            with pytest.raises(InvalidValue):
+                normalize_email(address)
+        return
+    found = normalize_email(address)
+    assert found is not None and found.key == f"{local}@{expected}"

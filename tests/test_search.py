@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import unicodedata
+from pathlib import Path
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -15,6 +18,7 @@ from pipeline_core.search import (
     phone_key,
     score,
     search_terms,
+    term_rows,
     words,
 )
 from pipeline_core.testing import customers
@@ -117,3 +121,57 @@ def test_any_suffix_of_a_phone_finds_it(number: str, length: int) -> None:
 
 def test_fold_removes_case_and_accents() -> None:
     assert fold("ÉCOLE Straße") == "ecole strasse"
+
+
+def test_customers_added_in_bulk_are_found_like_those_added_one_by_one(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    # Imports write through the bulk insert: it must index the same terms.
+    data = tmp_path / "people.csv"
+    data.write_text(
+        "name,email,phone,tags\nJosé Ñúñez,jn@example.org,+1 415 555 0132,vip\n"
+        "Ann Smith,ann@example.com,,\n",
+        encoding="utf-8",
+    )
+    ws.import_customers(data)
+    assert names(ws.search("nunez")) == ["José Ñúñez"]
+    assert names(ws.search("ann@example.com")) == ["Ann Smith"]
+    assert names(ws.search("0132")) == ["José Ñúñez"]
+    assert names(ws.search("vip")) == ["José Ñúñez"]
+
+
+@given(st.text())
+def test_fold_is_the_full_unicode_fold_for_every_text(text: str) -> None:
+    decomposed = unicodedata.normalize("NFKD", text)
+    bare = "".join(char for char in decomposed if not unicodedata.combining(char))
+    assert fold(text) == unicodedata.normalize("NFC", bare.casefold())
+
+
+@given(st.text())
+def test_phone_key_keeps_the_ascii_digits_reversed(text: str) -> None:
+    digits = [char for char in text if char in "0123456789"]
+    assert phone_key(text) == ("".join(reversed(digits)) or None)
+
+
+def reference_terms(customer: Customer) -> list[tuple[str, str, int]]:
+    """The index's definition, written plainly: every term with its highest weight."""
+    best: dict[tuple[str, str], int] = {}
+    found = [(TEXT, word, 4) for word in words(customer.name)]
+    for email in customer.emails:
+        found += [(TEXT, fold(email), 3), *((TEXT, word, 3) for word in words(email))]
+    for tag in customer.tags:
+        found += [(TEXT, fold(tag), 1), *((TEXT, word, 1) for word in words(tag))]
+    for number in [*customer.phones, *([customer.whatsapp] if customer.whatsapp else [])]:
+        digits = "".join(char for char in number if char in "0123456789")
+        found.append((PHONE, digits[::-1], 4))
+    for kind, text, weight in found:
+        if text:
+            best[(kind, text)] = max(weight, best.get((kind, text), 0))
+    return sorted((kind, text, weight) for (kind, text), weight in best.items())
+
+
+@given(customers())
+def test_term_rows_are_every_term_with_its_highest_weight(customer: Customer) -> None:
+    rows = term_rows(customer)
+    assert rows == reference_terms(customer)
+    assert rows == [(t.kind, t.text, t.weight) for t in search_terms(customer)]

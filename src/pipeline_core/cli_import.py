@@ -140,6 +140,13 @@ def summary_text(summary: ImportSummary) -> str:
     show_default=True,
     help="Rows per transaction.",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Processes that check rows beside the writer (0: none). Default: one per core"
+    " but the writer's, at most 2, for files over 2 MB.",
+)
 @click.option("--silent", is_flag=True, help="No progress bar.")
 @click.option(
     "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
@@ -164,6 +171,7 @@ def customers_import(
     dry_run: bool,
     restart: bool,
     batch_size: int,
+    workers: int | None,
     silent: bool,
     fmt: str,
 ) -> None:
@@ -189,6 +197,7 @@ def customers_import(
         rejects=rejects,
         batch_size=batch_size,
         restart=restart,
+        workers=workers,
     )
     progress = _Progress(enabled=not silent and sys.stderr.isatty())
     source: Any = sys.stdin.buffer if file == "-" else file

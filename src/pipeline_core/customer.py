@@ -171,6 +171,11 @@ class Customer:
     lost_reason: str | None = attrs.field(default=None, converter=_optional_text)
     version: int = 0
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled as its values in attribute order (imports send customers between
+        # processes): about twice as fast both ways as attrs' default state dict.
+        return (_unpickled, (tuple([getattr(self, name) for name in _ATTRIBUTE_NAMES]),))
+
 
 EDITABLE_FIELDS = frozenset(
     {
@@ -197,6 +202,13 @@ EDITABLE_FIELDS = frozenset(
 
 
 _ATTRIBUTE_NAMES = tuple(attribute.name for attribute in attrs.fields(Customer))
+
+
+def _unpickled(values: tuple[Any, ...]) -> Customer:
+    customer = object.__new__(Customer)
+    for name, value in zip(_ATTRIBUTE_NAMES, values, strict=True):
+        object.__setattr__(customer, name, value)
+    return customer
 
 
 def stored_customer(**values: Any) -> Customer:

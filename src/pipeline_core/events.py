@@ -38,12 +38,17 @@ class EventKind(enum.StrEnum):
     MERGED = "merged"
 
 
+def _kind(value: str) -> EventKind:
+    # Most events are built with an EventKind already: skip the enum look-up for them.
+    return value if isinstance(value, EventKind) else EventKind(value)
+
+
 @attrs.frozen(kw_only=True)
 class Event:
     """One entry of a customer's timeline. ``data`` holds JSON values (before/after and so on)."""
 
     customer_id: int
-    kind: EventKind = attrs.field(converter=EventKind)
+    kind: EventKind = attrs.field(converter=_kind)
     at: datetime
     actor: str
     data: Mapping[str, JSONValue] = attrs.field(factory=dict)

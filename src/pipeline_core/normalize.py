@@ -13,7 +13,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from functools import cache, lru_cache
-from typing import Literal
+from typing import Any, Literal
 
 import attrs
 import phonenumbers
@@ -30,6 +30,9 @@ CACHE_SIZE = 1 << 16
 
 GMAIL_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
 
+MAX_LABEL = 63
+"""The longest label of a domain name (RFC 1035)."""
+
 
 @attrs.frozen(order=True)
 class ContactKey:
@@ -38,6 +41,11 @@ class ContactKey:
     kind: KeyKind
     key: str
     valid: bool = True
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Plain arguments pickle several times faster than attrs' state dict (imports
+        # send keys between processes).
+        return (ContactKey, (self.kind, self.key, self.valid))
 
 
 @attrs.frozen
@@ -328,6 +336,9 @@ def _domain(domain: str, typed: str) -> str:
     labels = domain.lower().split(".")
     if any(not label for label in labels):
         raise InvalidValue(f"{typed!r} is not an email address: its domain has an empty label")
+    if domain.isascii() and all(len(label) <= MAX_LABEL for label in labels):
+        # What the idna codec gives an ASCII label (it only checks the length): skip it.
+        return ".".join(labels)
     try:
         return ".".join(label.encode("idna").decode("ascii") for label in labels)
     except UnicodeError:

@@ -5,9 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import attrs
-
-from pipeline_core.customer import Customer
+from pipeline_core.customer import Customer, checked_text, trusted_replace
+from pipeline_core.errors import InvalidValue
 from pipeline_core.statuses import EntryAction, Status
 
 
@@ -22,6 +21,15 @@ def enter_status(
     - An open status (no marker) clears the outcome, close date and lost reason.
     - ``lost_reason`` is kept only while the outcome is lost.
     """
+    # Every change is the library's own (a machine's status, the clock, a listed
+    # reason): the converters of ``attrs.evolve`` would only check them again.
+    return trusted_replace(customer, **status_changes(customer, status, now, lost_reason))
+
+
+def status_changes(
+    customer: Customer, status: Status, now: datetime, lost_reason: str | None = None
+) -> dict[str, Any]:
+    """The attribute changes of ``enter_status``, to apply together with others in one copy."""
     changes: dict[str, Any] = {"status": status.name, "updated_at": now}
     if EntryAction.STAMP_CONVERTED_AT in status.actions and customer.converted_at is None:
         changes["converted_at"] = now
@@ -34,4 +42,8 @@ def enter_status(
             closed_at=customer.closed_at if same else now,
             lost_reason=lost_reason if status.outcome == "lost" else None,
         )
-    return attrs.evolve(customer, **changes)
+    if now.tzinfo is None:
+        raise InvalidValue(f"timestamp {now.isoformat()} must carry a time zone")
+    if changes.get("lost_reason") is not None:
+        changes["lost_reason"] = checked_text(changes["lost_reason"]).strip() or None
+    return changes

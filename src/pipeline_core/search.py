@@ -31,6 +31,7 @@ NAME_WEIGHT, EMAIL_WEIGHT, TAG_WEIGHT, PHONE_WEIGHT = 4, 3, 1, 4
 DEFAULT_LIMIT = 50
 
 _WORD = re.compile(r"[^\W_]+")
+_NOT_DIGIT = re.compile(r"[^0-9]")  # ASCII digits only: other scripts' digits are not dialled
 _PHONE_QUERY = re.compile(r"^[\d\s+().\-/]+$")
 PREFIX_END = "\U0010ffff"
 """Appended to a prefix: every term starting with the prefix sorts below the result."""
@@ -38,6 +39,8 @@ PREFIX_END = "\U0010ffff"
 
 def fold(text: str) -> str:
     """Case- and accent-insensitive form: decomposed, combining marks dropped, casefolded."""
+    if text.isascii():
+        return text.lower()  # the same result for ASCII, without three Unicode passes
     decomposed = unicodedata.normalize("NFKD", text)
     bare = "".join(char for char in decomposed if not unicodedata.combining(char))
     return unicodedata.normalize("NFC", bare.casefold())
@@ -50,8 +53,7 @@ def words(text: str) -> list[str]:
 
 def phone_key(text: str) -> str | None:
     """A phone's digits reversed (None if it has none)."""
-    digits = "".join(char for char in text if char.isascii() and char.isdigit())
-    return digits[::-1] or None
+    return _NOT_DIGIT.sub("", text)[::-1] or None
 
 
 @attrs.frozen
@@ -65,21 +67,32 @@ class Term:
 
 def search_terms(customer: Customer) -> list[Term]:
     """Every term ``customer`` can be found by (no repeats; the highest weight kept)."""
-    best: dict[tuple[str, str], int] = {}
+    return [Term(kind, text, weight) for kind, text, weight in term_rows(customer)]
 
-    def add(kind: str, texts: Iterable[str], weight: int) -> None:
-        for text in texts:
-            if text and best.get((kind, text), 0) < weight:
-                best[(kind, text)] = weight
 
-    add(TEXT, words(customer.name), NAME_WEIGHT)
-    for email in customer.emails:
-        add(TEXT, [fold(email.strip()), *words(email)], EMAIL_WEIGHT)
-    for tag in customer.tags:
-        add(TEXT, [fold(tag), *words(tag)], TAG_WEIGHT)
-    numbers = [*customer.phones, *([customer.whatsapp] if customer.whatsapp else [])]
-    add(PHONE, [key for key in map(phone_key, numbers) if key], PHONE_WEIGHT)
-    return [Term(kind, text, weight) for (kind, text), weight in sorted(best.items())]
+TermRow = tuple[str, str, int]
+"""A search term as stores write it: (kind, text, weight)."""
+
+
+def term_rows(customer: Customer) -> list[TermRow]:
+    """``search_terms`` as plain (kind, text, weight) tuples, sorted: what stores write in bulk."""
+    # Names, then emails, then tags: weights fall in that order, so the first
+    # time a word is seen gives its highest weight.
+    texts: dict[str, int] = {}
+    for word in words(customer.name):
+        texts.setdefault(word, NAME_WEIGHT)
+    for weight, values in ((EMAIL_WEIGHT, customer.emails), (TAG_WEIGHT, customer.tags)):
+        for value in values:
+            whole = fold(value.strip())
+            if whole:
+                texts.setdefault(whole, weight)
+            for word in words(value):
+                texts.setdefault(word, weight)
+    numbers = (*customer.phones, *((customer.whatsapp,) if customer.whatsapp else ()))
+    phones = {key for key in map(phone_key, numbers) if key}
+    rows = [(PHONE, key, PHONE_WEIGHT) for key in sorted(phones)]
+    rows += [(TEXT, text, weight) for text, weight in sorted(texts.items())]
+    return rows
 
 
 @attrs.frozen

@@ -130,9 +130,13 @@ def structure_error_text(error: cattrs.BaseValidationError) -> str:
     return "; ".join(problems)
 
 
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def dumps(value: Any) -> str:
     """Compact JSON text of already unstructured data."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    # One encoder for every call: json.dumps builds a new one per call for these options.
+    return _COMPACT.encode(value)
 
 
 def _structure_status(data: Any, _: object) -> Status:

@@ -31,7 +31,7 @@ from pipeline_core.rules.explain import explain
 from pipeline_core.rules.parser import parse
 from pipeline_core.rules.printer import to_text
 from pipeline_core.rules.sql import POSTGRES, SQLITE, Compiled, Dialect, compile_sql
-from pipeline_core.search import SearchQuery
+from pipeline_core.search import SearchQuery, TermRow
 from pipeline_core.serialization import converter
 from pipeline_core.statuses import StatusMachine, default_status_machine
 from pipeline_core.storage import Order, Store, Transaction, open_store
@@ -202,12 +202,15 @@ class _Scoped:
         )
 
     def insert_customers(
-        self, customers: Sequence[Customer], keys: Sequence[Sequence[ContactKey]] | None = None
-    ) -> list[Customer]:
-        stored = self._tx.insert_customers(customers, keys)
+        self,
+        customers: Sequence[Customer],
+        keys: Sequence[Sequence[ContactKey]] | None = None,
+        terms: Sequence[Sequence[TermRow]] | None = None,
+    ) -> list[int]:
+        ids = self._tx.insert_customers(customers, keys, terms)
         # New ids are live by construction: their events need no tombstone look-up.
-        self._live.update((customer.id, customer.id) for customer in stored)
-        return stored
+        self._live.update((customer_id, customer_id) for customer_id in ids)
+        return ids
 
     def mark_merged(self, customer_id: int, into: int) -> None:
         self._tx.mark_merged(customer_id, into)

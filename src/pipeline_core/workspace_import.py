@@ -14,12 +14,12 @@ from typing import IO, Any
 
 import attrs
 
-from pipeline_core.custom_fields import validate_fields
-from pipeline_core.customer import Customer, trusted_replace
+from pipeline_core.customer import Customer
 from pipeline_core.duplicate_settings import SETTINGS_KEY as DUPLICATES_KEY
 from pipeline_core.duplicate_settings import duplicate_settings
 from pipeline_core.errors import InvalidValue, NotFound
 from pipeline_core.events import JSONValue
+from pipeline_core.importing.checks import RowChecks
 from pipeline_core.importing.engine import ImportHooks, ImportOptions, ImportSummary, run_import
 from pipeline_core.importing.export import (
     DEFAULT_COLUMNS,
@@ -28,9 +28,7 @@ from pipeline_core.importing.export import (
     check_columns,
 )
 from pipeline_core.importing.mapping import parse_map
-from pipeline_core.outcomes import enter_status
 from pipeline_core.rules.ast import MATCH_ALL, Rule
-from pipeline_core.statuses import StatusMachine
 from pipeline_core.storage import Transaction
 from pipeline_core.workspace_base import WorkspaceBase
 
@@ -91,55 +89,20 @@ class ImportMixin(WorkspaceBase):
         return ImportHooks(
             transaction=self._tx,
             options=lambda tx: duplicate_settings(tx.get_setting(DUPLICATES_KEY)).normalize_options,
-            preparer=self._import_preparer,
+            checks=self._row_checks,
             event=self._event,
             save_changes=self._save_changes,
             now=self.clock.now,
         )
 
-    def _import_preparer(self, tx: Transaction) -> Callable[[Customer], Customer]:
-        """The checks ``add_customer`` makes, with the batch's settings read once."""
-        now = self.clock.now()
-        machines: dict[str | None, StatusMachine] = {}
-        definitions = self._field_definitions(tx)
-        folders = self._folders(tx)
-        lifecycle = None
-
-        def prepare(customer: Customer) -> Customer:
-            nonlocal lifecycle
-            folder = customer.folder
-            if folder not in machines:
-                machines[folder] = self._machine_for(tx, folder)
-            machine = machines[folder]
-            status = machine.status(customer.status or machine.initial)
-            fields: Mapping[str, Any] = customer.fields
-            if definitions:
-                found = folders.get(folder) if folder is not None else None
-                applicable = None if found is None else found.applicable
-                fields = validate_fields(definitions, customer.fields, applicable)
-            reason = None
-            if status.outcome == "lost":
-                lifecycle = lifecycle or self._lifecycle(tx)
-                head, _, tail = (customer.lost_reason or "").partition(":")
-                if tail and head.strip().casefold() == "other":
-                    reason = lifecycle.lost_reason("other", tail)
-                else:
-                    reason = lifecycle.lost_reason(customer.lost_reason)
-            # The row was validated when its Customer was built, the status and fields
-            # just now: no need to run every converter again for each of a million rows.
-            stamps: dict[str, Any] = {
-                "status": status.name,
-                "created_at": now,
-                "updated_at": now,
-                "version": 0,
-            }
-            if fields is customer.fields:
-                draft = trusted_replace(customer, **stamps)
-            else:  # typed by their definitions: let the converter check the result
-                draft = attrs.evolve(customer, fields=fields, **stamps)
-            return enter_status(draft, status, now, reason)
-
-        return prepare
+    def _row_checks(self, tx: Transaction) -> RowChecks:
+        """What ``add_customer`` checks, read once for a whole import."""
+        return RowChecks(
+            machine=self._machine(tx),
+            folders=self._folders(tx),
+            definitions=self._field_definitions(tx),
+            lifecycle=self._lifecycle(tx),
+        )
 
     # profiles -------------------------------------------------------------------------
 

@@ -22,13 +22,16 @@ import attrs
 
 from pipeline_core.customer import Customer
 from pipeline_core.dedupe import absorb, updated_with
-from pipeline_core.errors import ImportRowError, InvalidValue, PipelineError
+from pipeline_core.errors import ImportRowError, InvalidValue
 from pipeline_core.events import Event, EventKind, JSONValue
+from pipeline_core.importing.checks import RowChecks
+from pipeline_core.importing.drafting import Chunk, Drafted, Drafter, auto_workers, drafted_chunks
 from pipeline_core.importing.mapping import Draft, RowMapper
 from pipeline_core.importing.readers import InputFormat, SourceRow, inspect_file, open_source
 from pipeline_core.importing.rejects import RejectsWriter
 from pipeline_core.merge import combine
 from pipeline_core.normalize import ContactKey, NormalizeOptions, customer_keys
+from pipeline_core.search import term_rows
 from pipeline_core.storage import Transaction
 
 ImportPolicy = Literal["skip", "merge", "update", "allow", "error"]
@@ -61,6 +64,12 @@ class ImportOptions:
     rejects: Path | None = None
     batch_size: int = attrs.field(default=2000)
     restart: bool = False
+    workers: int | None = attrs.field(default=None)
+
+    @workers.validator
+    def _workers(self, _: object, value: int | None) -> None:
+        if value is not None and value < 0:
+            raise InvalidValue(f"workers must be 0 or more, not {value}")
 
     @batch_size.validator
     def _positive(self, _: object, value: int) -> None:
@@ -111,7 +120,7 @@ class ImportHooks:
 
     transaction: Callable[[], AbstractContextManager[Transaction]]
     options: Callable[[Transaction], NormalizeOptions]
-    preparer: Callable[[Transaction], Callable[[Customer], Customer]]
+    checks: Callable[[Transaction], RowChecks]
     event: Callable[..., Event]
     save_changes: Callable[[Transaction, Customer, Customer], Customer]
     now: Callable[[], datetime]
@@ -147,6 +156,7 @@ def run_import(
     facts = inspect_file(path, name, format=options.input_format, encoding=options.encoding)
     with hooks.transaction() as tx:
         normalize = hooks.options(tx)
+        checks = hooks.checks(tx)
         ledger = tx.get_setting(RUN_PREFIX + facts.sha256)
     run_id, resume_after = secrets.token_hex(6), 0
     if isinstance(ledger, dict) and not options.restart:
@@ -158,13 +168,15 @@ def run_import(
     source = open_source(
         path, name, facts.format, encoding=options.encoding, delimiter=options.delimiter
     )
-    mapper = RowMapper(
-        name,
-        options.mapping,
+    drafter = Drafter(
+        file=name,
+        mapping=options.mapping,
         keep_unknown=options.keep_unknown,
         region=options.region,
-        options=normalize,
+        normalize=normalize,
+        checks=checks,
     )
+    mapper = drafter.mapper()
     mapper.check_headers(source.headers)
     rejects = None
     if options.rejects is not None and not options.dry_run:
@@ -180,6 +192,7 @@ def run_import(
         run_id=run_id,
         options=options,
         hooks=hooks,
+        drafter=drafter,
         mapper=mapper,
         normalize=normalize,
         rejects=rejects,
@@ -187,11 +200,13 @@ def run_import(
         last_line=resume_after,
     )
     rows = (row for row in source.rows if row.line > resume_after)
+    workers = auto_workers(path.stat().st_size) if options.workers is None else options.workers
+    drafted = drafted_chunks(drafter, mapper, _chunks(rows, options.batch_size), hooks.now, workers)
     try:
         if options.dry_run or options.on_error == "abort":
-            run.in_one_transaction(rows)
+            run.in_one_transaction(drafted)
         else:
-            run.in_batches(rows)
+            run.in_batches(drafted)
     finally:
         if rejects is not None:
             rejects.close()
@@ -230,6 +245,7 @@ class _Run:
     run_id: str
     options: ImportOptions
     hooks: ImportHooks
+    drafter: Drafter
     mapper: RowMapper
     normalize: NormalizeOptions
     rejects: RejectsWriter | None
@@ -237,21 +253,21 @@ class _Run:
     counts: _Counts = attrs.Factory(_Counts)
     last_line: int = 0
 
-    def in_batches(self, rows: Iterable[SourceRow]) -> None:
-        for chunk in _chunks(rows, self.options.batch_size):
+    def in_batches(self, drafted: Iterable[tuple[Chunk, list[Drafted]]]) -> None:
+        for chunk, drafts in drafted:
             with self.hooks.transaction() as tx:
-                rejected = self.batch(tx, chunk)
+                rejected = self.batch(tx, chunk, drafts)
                 self.record(tx, done=False)
             self.reject(rejected)
         with self.hooks.transaction() as tx:
             self.record(tx, done=True)
 
-    def in_one_transaction(self, rows: Iterable[SourceRow]) -> None:
+    def in_one_transaction(self, drafted: Iterable[tuple[Chunk, list[Drafted]]]) -> None:
         rejected: list[tuple[ImportRowError, Any]] = []
         try:
             with self.hooks.transaction() as tx:
-                for chunk in _chunks(rows, self.options.batch_size):
-                    rejected.extend(self.batch(tx, chunk))
+                for chunk, drafts in drafted:
+                    rejected.extend(self.batch(tx, chunk, drafts))
                 self.record(tx, done=True)
                 if self.options.dry_run:
                     raise _Rollback
@@ -275,49 +291,33 @@ class _Run:
                 self.rejects.write(error, raw)
             self.rejects.flush()
 
-    def batch(self, tx: Transaction, rows: Sequence[SourceRow]) -> list[tuple[ImportRowError, Any]]:
-        """Check, match and write one batch inside ``tx``; returns its rejected rows."""
-        rejected: list[tuple[ImportRowError, Any]] = []
-
-        def refuse(error: ImportRowError, raw: Any) -> None:
-            if self.options.on_error == "abort":
-                raise error
-            rejected.append((error, raw))
-            self.counts.rejected += 1
-            if len(self.counts.errors) < MAX_REPORTED:
-                self.counts.errors.append(error)
-
-        prepare = self.hooks.preparer(tx)
-        drafts: list[Draft] = []
+    def batch(
+        self, tx: Transaction, rows: Sequence[SourceRow], drafted: list[Drafted]
+    ) -> list[tuple[ImportRowError, Any]]:
+        """Match and write one batch's drafts inside ``tx``; returns its rejected rows."""
+        refused: list[ImportRowError] = []
+        self.counts.rows += len(rows)
+        self.last_line = max(self.last_line, rows[-1].line)
         for row in rows:
-            self.counts.rows += 1
-            self.last_line = max(self.last_line, row.line)
             if row.problem is not None:
-                refuse(ImportRowError(self.name, row.line, None, row.problem), row.raw)
-                continue
-            try:
-                draft = self.mapper.draft(row.line, row.values, row.raw)
-                draft = attrs.evolve(draft, customer=prepare(draft.customer))
-            except ImportRowError as error:
-                refuse(error, row.raw)
-                continue
-            except PipelineError as error:
-                column = self.mapper.header_for(_field_of(str(error)))
-                refuse(ImportRowError(self.name, row.line, column, str(error)), row.raw)
-                continue
-            drafts.append(draft)
-        _Matcher(self, tx, drafts, refuse).match()
+                refused.append(ImportRowError(self.name, row.line, None, row.problem))
+        drafts: list[Draft] = []
+        for result in drafted:
+            if isinstance(result, ImportRowError):
+                refused.append(result)
+            else:
+                drafts.append(result)
+        _Matcher(self, tx, drafts, refused.append).match()
+        # Reported in file order, whichever step refused a row.
+        refused.sort(key=lambda error: error.line)
+        if refused and self.options.on_error == "abort":
+            raise refused[0]
+        self.counts.rejected += len(refused)
+        self.counts.errors.extend(refused[: MAX_REPORTED - len(self.counts.errors)])
         if self.progress is not None:
             self.progress(len(rows))
-        return rejected
-
-
-def _field_of(message: str) -> str:
-    if "status" in message:
-        return "status"
-    if "lost" in message:
-        return "lost_reason"
-    return "fields." if "custom field" in message else "name"
+        raws = {row.line: row.raw for row in rows} if refused else {}
+        return [(error, raws[error.line]) for error in refused]
 
 
 class _Matcher:
@@ -328,7 +328,7 @@ class _Matcher:
         run: _Run,
         tx: Transaction,
         drafts: list[Draft],
-        refuse: Callable[[ImportRowError, Any], None],
+        refuse: Callable[[ImportRowError], None],
     ) -> None:
         self.run = run
         self.tx = tx
@@ -353,25 +353,29 @@ class _Matcher:
             self.place(draft)
         if not self.pending:
             return
-        stored = self.tx.insert_customers(
+        ids = self.tx.insert_customers(
             [draft.customer for draft in self.pending],
             [tuple(key for key in draft.keys if key.valid) for draft in self.pending],
+            [
+                term_rows(draft.customer) if draft.terms is None else draft.terms
+                for draft in self.pending
+            ],
         )
         hooks = self.run.hooks
         self.tx.append_events(
             [
                 hooks.event(
-                    customer.id,
+                    customer_id,
                     EventKind.CREATED,
-                    status=customer.status,
+                    status=draft.customer.status,
                     import_run=self.run.run_id,
                     line=draft.line,
                     file=self.run.name,
                 )
-                for customer, draft in zip(stored, self.pending, strict=True)
+                for customer_id, draft in zip(ids, self.pending, strict=True)
             ]
         )
-        counts.created += len(stored)
+        counts.created += len(ids)
 
     def place(self, draft: Draft) -> None:
         valid = [key for key in draft.keys if key.valid]
@@ -414,7 +418,7 @@ class _Matcher:
 
     def reject(self, draft: Draft, reason: str) -> None:
         column = self.run.mapper.header_for("emails") or self.run.mapper.header_for("phones")
-        self.refuse(ImportRowError(self.run.name, draft.line, column, reason), draft.raw)
+        self.refuse(ImportRowError(self.run.name, draft.line, column, reason))
 
     def into_customer(self, draft: Draft, customer_id: int, found: dict[ContactKey, int]) -> None:
         run, hooks = self.run, self.run.hooks
@@ -451,7 +455,9 @@ class _Matcher:
             merged = attrs.evolve(newer, **{name: getattr(earlier, name) for name in kept})
             run.counts.updated += 1
         keys = customer_keys(merged, run.normalize)
-        self.pending[index] = attrs.evolve(self.pending[index], customer=merged, keys=keys)
+        self.pending[index] = attrs.evolve(
+            self.pending[index], customer=merged, keys=keys, terms=None
+        )
         for key in keys:
             if key.valid:
                 self.by_key.setdefault(key, index)

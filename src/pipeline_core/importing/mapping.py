@@ -20,6 +20,7 @@ import attrs
 from pipeline_core.customer import Customer
 from pipeline_core.errors import ImportRowError, InvalidValue
 from pipeline_core.normalize import ContactKey, NormalizeOptions, customer_keys
+from pipeline_core.search import TermRow
 
 LIST_FIELDS = frozenset({"emails", "phones", "tags", "workers"})
 SCALAR_FIELDS = frozenset(
@@ -113,12 +114,19 @@ def _split_pair(text: str) -> tuple[str, str]:
 
 @attrs.frozen
 class Draft:
-    """A row that passed validation: the customer it makes and its contact keys."""
+    """A row that passed validation: the customer it makes, its contact keys, its search terms.
+
+    ``terms`` is None until the customer is final (see ``drafting``).
+    """
 
     line: int
     customer: Customer
     keys: tuple[ContactKey, ...]
-    raw: Any
+    terms: tuple[TermRow, ...] | None = None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Drafts cross from worker processes: plain arguments pickle fastest.
+        return (Draft, (self.line, self.customer, self.keys, self.terms))
 
 
 class RowMapper:
@@ -152,6 +160,10 @@ class RowMapper:
             self._targets[header] = found
         return found
 
+    def known_headers(self) -> list[str]:
+        """Every header seen so far."""
+        return list(self._targets)
+
     def header_for(self, target: str) -> str | None:
         """The header that feeds ``target`` (the first one seen), for messages."""
         return next((h for h, t in self._targets.items() if t == target), None)
@@ -169,7 +181,7 @@ class RowMapper:
                     )
                 fed[target] = header
 
-    def draft(self, line: int, values: Mapping[str, Any], raw: Any) -> Draft:
+    def draft(self, line: int, values: Mapping[str, Any]) -> Draft:
         """The draft customer of one row; ``ImportRowError`` naming the column if it is invalid."""
         fields: dict[str, Any] = {}
         lists: dict[str, list[str]] = {name: [] for name in LIST_FIELDS}
@@ -196,7 +208,7 @@ class RowMapper:
             keys = customer_keys(customer, self.options, strict=True)
         except InvalidValue as error:
             raise ImportRowError(self.file, line, where.get("emails"), str(error)) from None
-        return Draft(line, customer, keys, raw)
+        return Draft(line, customer, keys)
 
     def _items(self, target: str, value: Any) -> list[str]:
         if isinstance(value, list):

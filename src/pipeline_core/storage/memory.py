@@ -25,7 +25,7 @@ from pipeline_core.normalize import ContactKey, index_keys
 from pipeline_core.report_keys import AggregateRow, GroupKey, StageTime, field_label, merge_rows
 from pipeline_core.rules.ast import MATCH_ALL, MatchAll, Rule
 from pipeline_core.rules.evaluate import compile_predicate
-from pipeline_core.search import SearchQuery, score, search_terms
+from pipeline_core.search import SearchQuery, TermRow, score, search_terms
 from pipeline_core.serialization import typed_field_value
 from pipeline_core.statuses import StatusMachine
 from pipeline_core.storage.protocol import Order
@@ -124,9 +124,10 @@ class MemoryTransaction:
         self,
         customers: Sequence[Customer],
         keys: Sequence[Sequence[ContactKey]] | None = None,
-    ) -> list[Customer]:
+        terms: Sequence[Sequence[TermRow]] | None = None,
+    ) -> list[int]:
         # The memory store is the reference: bulk is exactly one insert after another.
-        return [self.insert_customer(customer) for customer in customers]
+        return [self.insert_customer(customer).id for customer in customers]
 
     def update_customer(self, customer: Customer) -> Customer:
         current = self.get_customer(customer.id)

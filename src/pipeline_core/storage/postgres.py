@@ -6,7 +6,7 @@ import functools
 import json
 import threading
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
@@ -31,8 +31,10 @@ from pipeline_core.report_keys import AggregateRow, GroupKey, StageTime
 from pipeline_core.rules.ast import MATCH_ALL, Rule
 from pipeline_core.rules.casefold import postgres_casefold_function
 from pipeline_core.rules.sql import POSTGRES, SqlValue
-from pipeline_core.serialization import converter, from_typed_field_value
+from pipeline_core.search import TermRow, term_rows
+from pipeline_core.serialization import converter, dumps, from_typed_field_value
 from pipeline_core.statuses import StatusMachine
+from pipeline_core.storage.pg_copy import CopyValue, copy_text
 from pipeline_core.storage.postgres_schema import (
     CONTACT_KEYS_SINCE,
     LATEST,
@@ -48,9 +50,12 @@ from pipeline_core.storage.sql_common import (
     LIVE_CLAUSE,
     READ_COLUMNS,
     STORED_ATTRIBUTES,
+    TEXT_ROW_COLUMNS,
     customers_query,
     field_rows,
+    iso_moment,
     live_where,
+    text_row,
     typed_fields,
 )
 from pipeline_core.storage.sql_reports import (
@@ -302,7 +307,8 @@ class PostgresTransaction(_LifeQueries):
         self,
         customers: Sequence[Customer],
         keys: Sequence[Sequence[ContactKey]] | None = None,
-    ) -> list[Customer]:
+        terms: Sequence[Sequence[TermRow]] | None = None,
+    ) -> list[int]:
         if not customers:
             return []
         # Ids come from the identity sequence in one call, so that the rows can be
@@ -315,38 +321,52 @@ class PostgresTransaction(_LifeQueries):
                 (len(customers),),
             ).fetchall()
         ]
-        stored = [
-            attrs.evolve(customer, id=customer_id, version=1)
-            for customer, customer_id in zip(customers, ids, strict=True)
-        ]
         if keys is None:
             options = self._normalize_options()
-            keys = [index_keys(customer, options) for customer in stored]
+            keys = [index_keys(customer, options) for customer in customers]
+        if terms is None:
+            terms = [term_rows(customer) for customer in customers]
+        pairs = list(zip(ids, customers, strict=True))
+        tables: list[tuple[str, Iterable[Sequence[CopyValue]]]] = [
+            (
+                f"customers ({TEXT_ROW_COLUMNS}, version)",
+                ([*text_row(customer_id, customer), 1] for customer_id, customer in pairs),
+            ),
+            (
+                "customer_tags (customer_id, tag)",
+                ((customer_id, tag) for customer_id, customer in pairs for tag in customer.tags),
+            ),
+            (
+                "customer_fields (customer_id, key, kind, text_value, num_value)",
+                (
+                    row
+                    for customer_id, customer in pairs
+                    if customer.fields
+                    for row in field_rows(customer_id, customer.fields)
+                ),
+            ),
+            (
+                "contact_keys (kind, key, customer_id)",
+                {
+                    (key.kind, key.key, customer_id): None
+                    for customer_id, held in zip(ids, keys, strict=True)
+                    for key in held
+                },
+            ),
+            (
+                "search_terms (kind, term, customer_id, weight)",
+                (
+                    (kind, text, customer_id, weight)
+                    for customer_id, held in zip(ids, terms, strict=True)
+                    for kind, text, weight in held
+                ),
+            ),
+        ]
         with self._db.cursor() as cursor:
-            with cursor.copy(
-                f"COPY customers (id, {', '.join(_WRITE_COLUMNS)}, version) FROM STDIN"
-            ) as copy:
-                for customer in stored:
-                    copy.write_row([customer.id, *(value for _, value in _encode(customer)), 1])
-            with cursor.copy("COPY customer_tags (customer_id, tag) FROM STDIN") as copy:
-                for customer in stored:
-                    for tag in customer.tags:
-                        copy.write_row((customer.id, tag))
-            with cursor.copy(
-                "COPY customer_fields (customer_id, key, kind, text_value, num_value) FROM STDIN"
-            ) as copy:
-                for customer in stored:
-                    for row in field_rows(customer.id, customer.fields):
-                        copy.write_row(row)
-            rows = {
-                (key.kind, key.key, customer.id): None
-                for customer, held in zip(stored, keys, strict=True)
-                for key in held
-            }
-            with cursor.copy("COPY contact_keys (kind, key, customer_id) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-        return stored
+            for table, rows in tables:
+                with cursor.copy(f"COPY {table} FROM STDIN") as copy:
+                    copy.write(copy_text(rows))
+        return ids
 
     def update_customer(self, customer: Customer) -> Customer:
         row = self._one(
@@ -493,9 +513,18 @@ class PostgresTransaction(_LifeQueries):
                 self._db.cursor() as cursor,
                 cursor.copy("COPY events (customer_id, at, actor, kind, data) FROM STDIN") as copy,
             ):
-                for e in events:
-                    row = (e.customer_id, e.at, e.actor, e.kind.value, Jsonb(dict(e.data)))
-                    copy.write_row(row)
+                copy.write(
+                    copy_text(
+                        (
+                            e.customer_id,
+                            iso_moment(e.at),
+                            e.actor,
+                            e.kind.value,
+                            dumps(dict(e.data)),
+                        )
+                        for e in events
+                    )
+                )
         except psycopg.errors.ForeignKeyViolation:
             ids = sorted({event.customer_id for event in events})
             raise NotFound(f"an event names a customer that does not exist: {ids}") from None

@@ -15,7 +15,7 @@ from pipeline_core.flows import FlowDefinition
 from pipeline_core.normalize import ContactKey
 from pipeline_core.report_keys import AggregateRow, GroupKey, StageTime
 from pipeline_core.rules.ast import MATCH_ALL, Rule
-from pipeline_core.search import SearchQuery
+from pipeline_core.search import SearchQuery, TermRow
 from pipeline_core.statuses import StatusMachine
 
 Order = Literal["id", "activity"]
@@ -50,12 +50,16 @@ class Transaction(Protocol):
         self,
         customers: Sequence[Customer],
         keys: Sequence[Sequence[ContactKey]] | None = None,
-    ) -> list[Customer]:
-        """Store many new customers at once (bulk import); they get ids in order and version 1.
+        terms: Sequence[Sequence[TermRow]] | None = None,
+    ) -> list[int]:
+        """Store many new customers at once (bulk import); returns their new ids, in order.
+
+        Each is stored with version 1.
 
         Equivalent to ``insert_customer`` on each, in one round of bulk statements.
         ``keys``, when given, are each customer's ``index_keys`` already computed by the
-        caller with the store's normalization options (so that they are not computed twice).
+        caller with the store's normalization options (so that they are not computed twice);
+        ``terms``, likewise, each customer's ``search.term_rows``.
         """
         ...
 

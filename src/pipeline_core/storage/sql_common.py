@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import UTC, datetime
+import functools
+from collections.abc import Iterable, Mapping
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
-from pipeline_core.customer import FieldValue
+from pipeline_core.customer import Customer, FieldValue
 from pipeline_core.rules.ast import Rule
 from pipeline_core.rules.sql import Dialect, SqlValue, compile_sql
 from pipeline_core.serialization import dumps, typed_field_value
@@ -112,3 +114,67 @@ def customers_query(
 
 COUNT_SQL = "SELECT COUNT(*) FROM customers c WHERE {where}"
 COUNT_BY_STATUS_SQL = "SELECT c.status, COUNT(*) FROM customers c WHERE {where} GROUP BY c.status"
+
+
+# rows written as text -------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=256)  # a batch stamps many rows with one moment
+def iso_moment(moment: datetime | None) -> str | None:
+    """A moment as stored text: UTC, ISO 8601 with microseconds."""
+    # Always UTC with microseconds, so text order is time order.
+    return None if moment is None else moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _texts_out(values: tuple[str, ...]) -> str:
+    return dumps(list(values)) if values else "[]"
+
+
+def _fields_out(fields: Any) -> str:
+    return dumps(typed_fields(fields)) if fields else "{}"
+
+
+def _day_out(day: date | None) -> str | None:
+    return None if day is None else day.isoformat()
+
+
+def _decimal_out(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+_ENCODERS: dict[str, Any] = {
+    **dict.fromkeys(("emails", "phones", "tags", "workers"), _texts_out),
+    **dict.fromkeys(MOMENT_ATTRIBUTES, iso_moment),
+    "fields": _fields_out,
+    "next_follow_up": _day_out,
+    "value": _decimal_out,
+}
+_ROW_ENCODERS = [(name, _ENCODERS.get(name, _same)) for name in STORED_ATTRIBUTES]
+TEXT_ROW_COLUMNS = ", ".join(["id", *STORED_ATTRIBUTES, "value_num"])
+"""The columns of ``text_row``."""
+
+
+def encode_attributes(customer: Customer, names: Iterable[str]) -> list[tuple[str, Any]]:
+    """(column, text value) pairs for the given attributes (``value`` also gives ``value_num``)."""
+    pairs: list[tuple[str, Any]] = []
+    for name in names:
+        value = getattr(customer, name)
+        pairs.append((name, _ENCODERS.get(name, _same)(value)))
+        if name == "value":
+            pairs.append(("value_num", None if value is None else float(value)))
+    return pairs
+
+
+def text_row(customer_id: int, customer: Customer) -> list[Any]:
+    """A whole customers row for a bulk insert, in ``TEXT_ROW_COLUMNS`` order.
+
+    Values are text (JSON for lists and custom fields, ISO for dates and moments),
+    numbers or None: what SQLite stores and what PostgreSQL's COPY text reads.
+    """
+    row = [customer_id, *[encode(getattr(customer, name)) for name, encode in _ROW_ENCODERS]]
+    row.append(None if customer.value is None else float(customer.value))
+    return row

@@ -6,9 +6,9 @@ import functools
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,6 @@ from pipeline_core.customer import (
     Customer,
     FieldValue,
     stored_customer,
-    trusted_replace,
     with_version,
 )
 from pipeline_core.duplicate_settings import SETTINGS_KEY as DUPLICATES_KEY
@@ -32,6 +31,7 @@ from pipeline_core.normalize import ContactKey, NormalizeOptions, contact_keys, 
 from pipeline_core.report_keys import AggregateRow, GroupKey, StageTime
 from pipeline_core.rules.ast import MATCH_ALL, MatchAll, Rule
 from pipeline_core.rules.sql import SQL_FUNCTIONS, SQLITE, SqlValue
+from pipeline_core.search import TermRow, term_rows
 from pipeline_core.serialization import converter, dumps, from_typed_field_value
 from pipeline_core.statuses import StatusMachine
 from pipeline_core.storage.protocol import SCHEMA_VERSION, Order
@@ -41,13 +41,15 @@ from pipeline_core.storage.sql_common import (
     COUNT_BY_STATUS_SQL,
     COUNT_SQL,
     LIVE_CLAUSE,
-    MOMENT_ATTRIBUTES,
     READ_COLUMNS,
     STORED_ATTRIBUTES,
+    TEXT_ROW_COLUMNS,
     customers_query,
+    encode_attributes,
     field_rows,
+    iso_moment,
     live_where,
-    typed_fields,
+    text_row,
 )
 from pipeline_core.storage.sql_reports import (
     SQLITE_MONTH,
@@ -65,37 +67,14 @@ from pipeline_core.storage.sqlite_schema import (
 
 META_TABLE = "pipeline_meta"
 
+CACHE_KIB = 64 * 1024
+"""Page cache per connection (KiB)."""
+
 _SELECT = ", ".join(f"c.{name}" for name in READ_COLUMNS)
-
-
-def _iso(moment: datetime | None) -> str | None:
-    # Always UTC with microseconds, so text order is time order.
-    return None if moment is None else moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def _moment(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text)
-
-
-def _encode(customer: Customer, names: Iterable[str]) -> list[tuple[str, Any]]:
-    """(column, SQLite value) pairs for the given Customer attributes."""
-    pairs: list[tuple[str, Any]] = []
-    for name in names:
-        value = getattr(customer, name)
-        if name == "value":
-            pairs.append(("value", None if value is None else str(value)))
-            pairs.append(("value_num", None if value is None else float(value)))
-        elif name in ("emails", "phones", "tags", "workers"):
-            pairs.append((name, dumps(list(value)) if value else "[]"))
-        elif name == "fields":
-            pairs.append((name, dumps(typed_fields(value)) if value else "{}"))
-        elif name in MOMENT_ATTRIBUTES:
-            pairs.append((name, _iso(value)))
-        elif name == "next_follow_up":
-            pairs.append((name, None if value is None else value.isoformat()))
-        else:
-            pairs.append((name, value))
-    return pairs
 
 
 def _texts(text: str) -> tuple[str, ...]:
@@ -215,7 +194,7 @@ class _LifeQueries(AccessQueries):
             task.customer_id,
             task.worker,
             None if task.due is None else task.due.isoformat(),
-            _iso(task.done_at),
+            iso_moment(task.done_at),
             dumps(converter.unstructure(task)),
         ]
 
@@ -275,7 +254,7 @@ class _LifeQueries(AccessQueries):
         cursor = self._db.execute(
             "INSERT INTO time_entries (customer_id, worker, at, minutes, note)"
             " VALUES (?, ?, ?, ?, ?)",
-            (entry.customer_id, entry.worker, _iso(entry.at), entry.minutes, entry.note),
+            (entry.customer_id, entry.worker, iso_moment(entry.at), entry.minutes, entry.note),
         )
         assert cursor.lastrowid is not None
         return attrs.evolve(entry, id=cursor.lastrowid)
@@ -361,7 +340,7 @@ class SqliteTransaction(_LifeQueries):
         return self.get_customer(customer_id, scope=scope)
 
     def insert_customer(self, customer: Customer) -> Customer:
-        pairs = _encode(customer, STORED_ATTRIBUTES)
+        pairs = encode_attributes(customer, STORED_ATTRIBUTES)
         columns = ", ".join(column for column, _ in pairs)
         marks = ", ".join("?" for _ in pairs)
         cursor = self._db.execute(
@@ -381,7 +360,8 @@ class SqliteTransaction(_LifeQueries):
         self,
         customers: Sequence[Customer],
         keys: Sequence[Sequence[ContactKey]] | None = None,
-    ) -> list[Customer]:
+        terms: Sequence[Sequence[TermRow]] | None = None,
+    ) -> list[int]:
         if not customers:
             return []
         # BEGIN IMMEDIATE holds the write lock, so the next ids are ours to hand out
@@ -389,40 +369,55 @@ class SqliteTransaction(_LifeQueries):
         first: int = self._db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM customers").fetchone()[
             0
         ]
-        stored = [
-            trusted_replace(customer, id=first + n, version=1)
-            for n, customer in enumerate(customers)
-        ]
-        columns = [column for column, _ in _encode(stored[0], STORED_ATTRIBUTES)]
-        marks = ", ".join("?" for _ in columns)
+        ids = range(first, first + len(customers))
+        marks = ", ".join("?" for _ in range(len(STORED_ATTRIBUTES) + 2))
         self._db.executemany(
-            f"INSERT INTO customers (id, {', '.join(columns)}, version) VALUES (?, {marks}, 1)",
+            f"INSERT INTO customers ({TEXT_ROW_COLUMNS}, version) VALUES ({marks}, 1)",
             [
-                [customer.id, *(value for _, value in _encode(customer, STORED_ATTRIBUTES))]
-                for customer in stored
+                text_row(customer_id, customer)
+                for customer_id, customer in zip(ids, customers, strict=True)
             ],
         )
         self._db.executemany(
             "INSERT INTO customer_tags (customer_id, tag) VALUES (?, ?)",
-            [(customer.id, tag) for customer in stored for tag in customer.tags],
+            [
+                (customer_id, tag)
+                for customer_id, customer in zip(ids, customers, strict=True)
+                for tag in customer.tags
+            ],
         )
         self._db.executemany(
             "INSERT INTO customer_fields (customer_id, key, kind, text_value, num_value)"
             " VALUES (?, ?, ?, ?, ?)",
-            [row for customer in stored for row in field_rows(customer.id, customer.fields)],
+            [
+                row
+                for customer_id, customer in zip(ids, customers, strict=True)
+                if customer.fields
+                for row in field_rows(customer_id, customer.fields)
+            ],
         )
         if keys is None:
             options = self._normalize_options()
-            keys = [index_keys(customer, options) for customer in stored]
+            keys = [index_keys(customer, options) for customer in customers]
         self._db.executemany(
             "INSERT OR IGNORE INTO contact_keys (kind, key, customer_id) VALUES (?, ?, ?)",
             [
-                (key.kind, key.key, customer.id)
-                for customer, held in zip(stored, keys, strict=True)
+                (key.kind, key.key, customer_id)
+                for customer_id, held in zip(ids, keys, strict=True)
                 for key in held
             ],
         )
-        return stored
+        if terms is None:
+            terms = [term_rows(customer) for customer in customers]
+        self._db.executemany(
+            "INSERT INTO search_terms (kind, term, customer_id, weight) VALUES (?, ?, ?, ?)",
+            [
+                (kind, text, customer_id, weight)
+                for customer_id, held in zip(ids, terms, strict=True)
+                for kind, text, weight in held
+            ],
+        )
+        return list(ids)
 
     def update_customer(self, customer: Customer) -> Customer:
         self._prefetched = None
@@ -432,7 +427,7 @@ class SqliteTransaction(_LifeQueries):
             if before.version != customer.version:
                 raise ConcurrencyError(customer.id, customer.version, before.version)
         changed = [n for n in STORED_ATTRIBUTES if getattr(before, n) != getattr(customer, n)]
-        pairs = _encode(customer, changed)
+        pairs = encode_attributes(customer, changed)
         assignments = "".join(f"{column} = ?, " for column, _ in pairs)
         cursor = self._db.execute(
             f"UPDATE customers SET {assignments}version = version + 1 WHERE id = ? AND version = ?",
@@ -538,7 +533,7 @@ class SqliteTransaction(_LifeQueries):
     ) -> dict[str, StageTime]:
         where, params = self._report_where(rule, hidden_from)
         sql = SQLITE_STAGE_TIMES.replace("{where}", where)
-        rows = self._db.execute(sql, [*params, _iso(now)])
+        rows = self._db.execute(sql, [*params, iso_moment(now)])
         return {status: StageTime(stays, seconds) for status, stays, seconds in rows}
 
     def custom_field_kinds(self) -> dict[str, frozenset[str]]:
@@ -563,7 +558,7 @@ class SqliteTransaction(_LifeQueries):
             self._db.executemany(
                 "INSERT INTO events (customer_id, at, actor, kind, data) VALUES (?, ?, ?, ?, ?)",
                 [
-                    (e.customer_id, _iso(e.at), e.actor, e.kind.value, dumps(dict(e.data)))
+                    (e.customer_id, iso_moment(e.at), e.actor, e.kind.value, dumps(dict(e.data)))
                     for e in events
                 ],
             )
@@ -839,6 +834,9 @@ class SqliteStore:
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = NORMAL")
         self._db.execute("PRAGMA foreign_keys = ON")
+        # 64 MB of page cache (SQLite's default is 2 MB): a million customers' indexes
+        # (search terms, contact keys) stay in memory while a bulk import writes them.
+        self._db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
         for name, (arity, function) in SQL_FUNCTIONS.items():
             self._db.create_function(name, arity, function, deterministic=True)
         self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")

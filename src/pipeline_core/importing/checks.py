@@ -1,0 +1,63 @@
+"""The checks ``add_customer`` makes of a new customer, as plain data an import carries along.
+
+An import reads the workspace's status machines, folders, custom field
+definitions and lost reasons once, when it starts, and checks every row
+against that snapshot: in the importing process or in a worker process alike
+(the snapshot pickles), and without a read per row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from pipeline_core.custom_fields import FieldDefinition, validate_fields
+from pipeline_core.customer import Customer, trusted_replace
+from pipeline_core.folders import Folder
+from pipeline_core.outcomes import status_changes
+from pipeline_core.settings import LifecycleSettings
+from pipeline_core.statuses import StatusMachine
+
+
+@attrs.frozen
+class RowChecks:
+    """A workspace's rules for new customers: machines by folder, custom fields, lost reasons."""
+
+    machine: StatusMachine
+    folders: Mapping[str, Folder] = attrs.field(factory=dict)
+    definitions: Mapping[str, FieldDefinition] = attrs.field(factory=dict)
+    lifecycle: LifecycleSettings = attrs.field(factory=LifecycleSettings)
+
+    def machine_for(self, folder: str | None) -> StatusMachine:
+        """The status machine of ``folder`` (the workspace's when it has none of its own)."""
+        found = None if folder is None else self.folders.get(folder)
+        return self.machine if found is None else found.machine_or(self.machine)
+
+    def prepare(self, customer: Customer, now: datetime) -> Customer:
+        """``customer`` as a new stored one: a known status entered at ``now``, typed fields.
+
+        Raises ``InvalidValue`` (or ``NotFound`` for an unknown status) naming the problem.
+        """
+        machine = self.machine_for(customer.folder)
+        status = machine.status(customer.status or machine.initial)
+        fields: Mapping[str, Any] = customer.fields
+        if self.definitions:
+            found = self.folders.get(customer.folder) if customer.folder is not None else None
+            applicable = None if found is None else found.applicable
+            fields = validate_fields(self.definitions, customer.fields, applicable)
+        reason = None
+        if status.outcome == "lost":
+            head, _, tail = (customer.lost_reason or "").partition(":")
+            if tail and head.strip().casefold() == "other":
+                reason = self.lifecycle.lost_reason("other", tail)
+            else:
+                reason = self.lifecycle.lost_reason(customer.lost_reason)
+        # The row was validated when its Customer was built, the status just now:
+        # no need to run every converter again for each of a million rows.
+        if fields is not customer.fields:  # typed by their definitions: let the converter check
+            customer = attrs.evolve(customer, fields=fields)
+        changes = status_changes(customer, status, now, reason)
+        return trusted_replace(customer, created_at=now, version=0, **changes)

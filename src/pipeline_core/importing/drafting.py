@@ -1,0 +1,166 @@
+"""Rows to checked drafts, in this process or in worker processes beside it.
+
+Drafting a row (mapping, validation, phone and email normalization, the
+status machine's checks, search terms) is pure and is most of an import's
+Python work, so on a machine with more than one core it runs in worker
+processes while this process matches duplicates and writes. Results come
+back in file order, a bounded number of chunks ahead, so memory stays flat
+and batches still commit in order (resuming depends on it).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import datetime
+from multiprocessing.pool import AsyncResult
+from typing import Any
+
+import attrs
+
+from pipeline_core.errors import ImportRowError, PipelineError
+from pipeline_core.importing.checks import RowChecks
+from pipeline_core.importing.mapping import Draft, RowMapper
+from pipeline_core.importing.readers import SourceRow
+from pipeline_core.normalize import NormalizeOptions
+from pipeline_core.search import term_rows
+
+Drafted = Draft | ImportRowError
+"""What drafting makes of a row: a draft, or the reason it is refused."""
+
+AUTO_WORKERS_FROM = 2 << 20
+"""Files at least this large (bytes) are drafted in a worker process when ``workers`` is None."""
+
+AHEAD = 2
+"""Chunks each worker may have in hand: enough to keep it busy, few enough for flat memory."""
+
+
+@attrs.frozen
+class Drafter:
+    """Everything drafting needs, as plain data (it pickles, for worker processes)."""
+
+    file: str
+    mapping: Mapping[str, str]
+    keep_unknown: bool
+    region: str | None
+    normalize: NormalizeOptions
+    checks: RowChecks
+
+    def mapper(self) -> RowMapper:
+        """A fresh mapper for these options (it learns headers as it goes)."""
+        return RowMapper(
+            self.file,
+            self.mapping,
+            keep_unknown=self.keep_unknown,
+            region=self.region,
+            options=self.normalize,
+        )
+
+
+def draft_rows(
+    mapper: RowMapper,
+    checks: RowChecks,
+    rows: Iterable[tuple[int, Mapping[str, Any]]],
+    now: datetime,
+) -> list[Drafted]:
+    """Each row's draft (checked as ``add_customer`` would, stamped ``now``) or its error."""
+    results: list[Drafted] = []
+    for line, values in rows:
+        try:
+            draft = mapper.draft(line, values)
+            customer = checks.prepare(draft.customer, now)
+        except ImportRowError as error:
+            results.append(error)
+            continue
+        except PipelineError as error:
+            column = mapper.header_for(_field_of(str(error)))
+            results.append(ImportRowError(mapper.file, line, column, str(error)))
+            continue
+        results.append(Draft(line, customer, draft.keys, tuple(term_rows(customer))))
+    return results
+
+
+def _field_of(message: str) -> str:
+    if "status" in message:
+        return "status"
+    if "lost" in message:
+        return "lost_reason"
+    return "fields." if "custom field" in message else "name"
+
+
+def auto_workers(size: int) -> int:
+    """Worker processes for a file of ``size`` bytes: none for small files or one core."""
+    cores = os.cpu_count() or 1
+    return 0 if size < AUTO_WORKERS_FROM or cores < 2 else min(cores - 1, 2)
+
+
+Chunk = list[SourceRow]
+
+
+def drafted_chunks(
+    drafter: Drafter,
+    mapper: RowMapper,
+    chunks: Iterator[Chunk],
+    now: Callable[[], datetime],
+    workers: int,
+) -> Iterator[tuple[Chunk, list[Drafted]]]:
+    """Each chunk with the drafts of its readable rows (rows with a ``problem`` are skipped).
+
+    ``mapper`` drafts in this process when ``workers`` is 0; with workers, it only
+    learns the headers the workers saw (for messages and the unknown-column report).
+    """
+    if workers == 0:
+        for chunk in chunks:
+            yield chunk, draft_rows(mapper, drafter.checks, _readable(chunk), now())
+        return
+    with _pool(drafter, workers) as pool:
+        pending: deque[tuple[Chunk, AsyncResult[tuple[list[Drafted], list[str]]]]] = deque()
+        for chunk in chunks:
+            rows = list(_readable(chunk))
+            pending.append((chunk, pool.apply_async(_draft_in_worker, (rows, now()))))
+            if len(pending) >= workers * AHEAD:
+                yield _collected(mapper, *pending.popleft())
+        while pending:
+            yield _collected(mapper, *pending.popleft())
+
+
+def _readable(chunk: Chunk) -> Iterator[tuple[int, dict[str, Any]]]:
+    return ((row.line, row.values) for row in chunk if row.problem is None)
+
+
+def _collected(
+    mapper: RowMapper,
+    chunk: Chunk,
+    result: AsyncResult[tuple[list[Drafted], list[str]]],
+) -> tuple[Chunk, list[Drafted]]:
+    drafted, headers = result.get()
+    for header in headers:
+        mapper.target(header)
+    return chunk, drafted
+
+
+def _pool(drafter: Drafter, workers: int) -> Any:
+    # fork starts a worker in milliseconds with the library already imported; the
+    # worker never touches the parent's store connection. Elsewhere: spawn.
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    context = multiprocessing.get_context(method)
+    return context.Pool(workers, initializer=_start_worker, initargs=(drafter,))
+
+
+_worker: tuple[Drafter, RowMapper] | None = None
+
+
+def _start_worker(drafter: Drafter) -> None:
+    global _worker
+    _worker = (drafter, drafter.mapper())
+
+
+def _draft_in_worker(
+    rows: list[tuple[int, dict[str, Any]]], now: datetime
+) -> tuple[list[Drafted], list[str]]:
+    assert _worker is not None, "a drafting worker runs _start_worker first"
+    drafter, mapper = _worker
+    drafted = draft_rows(mapper, drafter.checks, rows, now)
+    return drafted, list(mapper.known_headers())
