@@ -9,11 +9,12 @@ again (the same file hash) carries on after the last committed line.
 
 from __future__ import annotations
 
+import gc
 import itertools
 import secrets
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -203,10 +204,11 @@ def run_import(
     workers = auto_workers(path.stat().st_size) if options.workers is None else options.workers
     drafted = drafted_chunks(drafter, mapper, _chunks(rows, options.batch_size), hooks.now, workers)
     try:
-        if options.dry_run or options.on_error == "abort":
-            run.in_one_transaction(drafted)
-        else:
-            run.in_batches(drafted)
+        with _old_objects_set_aside():
+            if options.dry_run or options.on_error == "abort":
+                run.in_one_transaction(drafted)
+            else:
+                run.in_batches(drafted)
     finally:
         if rejects is not None:
             rejects.close()
@@ -226,6 +228,22 @@ def run_import(
         errors=tuple(counts.errors),
         seconds=time.perf_counter() - started,
     )
+
+
+@contextmanager
+def _old_objects_set_aside() -> Iterator[None]:
+    """Keep the cyclic garbage collector off the objects that existed before the run.
+
+    An import makes millions of short-lived objects, so the collector runs often,
+    and each full pass would scan every object of the program again (the phone
+    metadata alone is large): about a tenth of an import's time. ``gc.freeze``
+    leaves those out of the passes until the run ends; new garbage is still collected.
+    """
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def _number(value: JSONValue) -> int:
