@@ -93,6 +93,20 @@ class Person:
         self.country = country
 
 
+def bare_validating(phones: list[tuple[str, str | None, bool]]) -> int:
+    """Bare phonenumbers as a hand-written import would: parse, is_valid_number, E.164."""
+    valid = 0
+    for text, region, _ in phones:
+        try:
+            number = phonenumbers.parse(text, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(number):
+            phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+            valid += 1
+    return valid
+
+
 def _domain(local: str) -> str:
     return DOMAINS[zlib.crc32(local.encode()) % len(DOMAINS)]
 
@@ -251,16 +265,7 @@ def bench_normalize(path: Path, limit: int, rounds: int) -> None:
         return done
 
     def validating() -> int:
-        done = 0
-        for text, region, _ in strings:
-            try:
-                number = phonenumbers.parse(text, region)
-            except phonenumbers.NumberParseException:
-                continue
-            if phonenumbers.is_valid_number(number):
-                phonenumbers.format_number(number, e164)
-                done += 1
-        return done
+        return bare_validating(strings)
 
     repeated = strings[: CACHE_SIZE // 2]  # inputs seen before that fit in the cache
 

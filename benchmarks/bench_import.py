@@ -169,6 +169,28 @@ def _run(args: list[str]) -> dict[str, float]:
     return result
 
 
+def _spin(count: int) -> int:
+    total = 0
+    for n in range(count):
+        total += n
+    return total
+
+
+def parallel_capacity(count: int = 20_000_000) -> float:
+    """How much more CPU work two processes get done than one in the same time (2.0: two full cores)."""
+    import multiprocessing
+
+    start = time.perf_counter()
+    _spin(count)
+    one = time.perf_counter() - start
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        pool.map(_spin, [1000, 1000])  # started before timing
+        start = time.perf_counter()
+        pool.map(_spin, [count, count])
+        two = time.perf_counter() - start
+    return 2 * one / two
+
+
 def _fresh_database(url: str) -> str:
     """A new empty database on the server of ``url`` (for the floor), as a URL."""
     import psycopg
@@ -191,6 +213,7 @@ def main() -> None:
         "--workers", default="auto", help="Drafting worker processes (a number, or auto)."
     )
     args = parser.parse_args()
+    print(f"parallel capacity of this machine: {parallel_capacity():.2f} cores")
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
         data = work / "customers.csv"

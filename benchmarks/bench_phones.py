@@ -37,6 +37,7 @@ from types import ModuleType
 from typing import Any
 
 import phonenumbers
+from bench_duplicates import bare_validating
 from bench_duplicates import generate as duplicate_people
 from bench_import import generate as import_csv
 
@@ -90,7 +91,6 @@ def alternating(actions: dict[str, Callable[[], Any]], rounds: int) -> dict[str,
 
 def measure(label: str, phones: list[Phone], rounds: int, old: ModuleType | None) -> None:
     """Time each way of normalizing ``phones`` in alternating rounds, and print the figures."""
-    e164 = phonenumbers.PhoneNumberFormat.E164
 
     def ours() -> list[tuple[str, bool]]:
         clear_caches()
@@ -104,16 +104,7 @@ def measure(label: str, phones: list[Phone], rounds: int, old: ModuleType | None
         return [(key.key, key.valid) for key in keys]
 
     def bare() -> int:
-        valid = 0
-        for text, region, _ in phones:
-            try:
-                number = phonenumbers.parse(text, region)
-            except phonenumbers.NumberParseException:
-                continue
-            if phonenumbers.is_valid_number(number):
-                phonenumbers.format_number(number, e164)
-                valid += 1
-        return valid
+        return bare_validating(phones)
 
     parsed = []
     for text, region, _ in phones:

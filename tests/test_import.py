@@ -331,3 +331,61 @@ def test_worker_processes_import_exactly_what_one_process_does(
     (rows, created, merged, rejected), errors, unknown, people, _ = outcomes[0]
     assert rows == 120 and rejected == len(errors) and created + merged + rejected == rows
     assert unknown == ("Shoe size",) and any(c.fields.get("Shoe size") == "17" for c in people)
+
+
+def test_rows_get_the_checks_add_customer_makes(tmp_path: Path, workspace: Workspace) -> None:
+    from pipeline_core import Customer
+    from pipeline_core.custom_fields import FieldDefinition
+    from pipeline_core.statuses import Status, StatusMachine
+
+    support = StatusMachine(
+        name="support",
+        statuses=(
+            Status("Open"),
+            Status("Solved", outcome="won"),
+            Status("Dropped", outcome="lost"),
+        ),
+        transitions={"Open": ("Solved", "Dropped")},
+    )
+    workspace.define_field(FieldDefinition(key="seats", type="number"))
+    workspace.add_folder("Support", support, fields=["seats"])
+    lines = [
+        "name,folder,status,lost reason,fields.seats",
+        "Ann,Support,Dropped,price,3",  # 2: the folder's machine; the listed reason's spelling
+        "Bob,Support,Dropped,other: moved away,",  # 3: other with a text
+        "Cy,Support,Dropped,Bored,",  # 4: not a listed reason
+        "Dee,,Dropped,,",  # 5: the workspace's machine has no Dropped
+        "Eve,Support,Open,,many",  # 6: seats is a number
+        "Fay,,Customer,,",  # 7: won: converted and closed now
+    ]
+    path = write(tmp_path, "a.csv", "\n".join(lines) + "\n")
+    summary = workspace.import_customers(path)
+    reasons = {e.line: (e.column, e.reason) for e in summary.errors}
+    assert sorted(reasons) == [4, 5, 6] and summary.created == 3
+    assert reasons[4][0] == "lost reason" and "Bored" in reasons[4][1]
+    assert reasons[5][0] == "status" and reasons[6][0] == "fields.seats"
+    people = {c.name: c for c in workspace.list_customers()}
+    assert people["Ann"].lost_reason == "Price" and people["Ann"].outcome == "lost"
+    assert people["Bob"].lost_reason == "other: moved away"
+    assert people["Ann"].fields == {"seats": 3}
+    # The same customers added one by one come out the same.
+    for name in ("Ann", "Fay"):
+        row = people[name]
+        added = workspace.add_customer(
+            Customer(
+                name=name + "2",
+                folder=row.folder,
+                status=row.status,
+                lost_reason=row.lost_reason,
+                fields=row.fields,
+            )
+        )
+        for attribute in (
+            "status",
+            "outcome",
+            "lost_reason",
+            "fields",
+            "converted_at",
+            "closed_at",
+        ):
+            assert getattr(added, attribute) == getattr(row, attribute), (name, attribute)

@@ -16,6 +16,7 @@ import attrs
 
 from pipeline_core.custom_fields import FieldDefinition, validate_fields
 from pipeline_core.customer import Customer, trusted_replace
+from pipeline_core.errors import InvalidValue, PipelineError
 from pipeline_core.folders import Folder
 from pipeline_core.outcomes import status_changes
 from pipeline_core.settings import LifecycleSettings
@@ -39,25 +40,54 @@ class RowChecks:
     def prepare(self, customer: Customer, now: datetime) -> Customer:
         """``customer`` as a new stored one: a known status entered at ``now``, typed fields.
 
-        Raises ``InvalidValue`` (or ``NotFound`` for an unknown status) naming the problem.
+        Raises ``RowCheckError`` naming the attribute at fault and the problem.
         """
         machine = self.machine_for(customer.folder)
-        status = machine.status(customer.status or machine.initial)
-        fields: Mapping[str, Any] = customer.fields
+        try:
+            status = machine.status(customer.status or machine.initial)
+        except PipelineError as error:
+            raise RowCheckError("status", str(error)) from None
         if self.definitions:
             found = self.folders.get(customer.folder) if customer.folder is not None else None
             applicable = None if found is None else found.applicable
-            fields = validate_fields(self.definitions, customer.fields, applicable)
+            try:
+                fields = validate_fields(self.definitions, customer.fields, applicable)
+                customer = attrs.evolve(customer, fields=fields)  # typed: the converter checks
+            except InvalidValue as error:
+                key = self._faulty_field(customer.fields, applicable)
+                raise RowCheckError(f"fields.{key}" if key else "fields", str(error)) from None
         reason = None
         if status.outcome == "lost":
             head, _, tail = (customer.lost_reason or "").partition(":")
-            if tail and head.strip().casefold() == "other":
-                reason = self.lifecycle.lost_reason("other", tail)
-            else:
-                reason = self.lifecycle.lost_reason(customer.lost_reason)
+            try:
+                if tail and head.strip().casefold() == "other":
+                    reason = self.lifecycle.lost_reason("other", tail)
+                else:
+                    reason = self.lifecycle.lost_reason(customer.lost_reason)
+            except InvalidValue as error:
+                raise RowCheckError("lost_reason", str(error)) from None
         # The row was validated when its Customer was built, the status just now:
         # no need to run every converter again for each of a million rows.
-        if fields is not customer.fields:  # typed by their definitions: let the converter check
-            customer = attrs.evolve(customer, fields=fields)
         changes = status_changes(customer, status, now, reason)
         return trusted_replace(customer, created_at=now, version=0, **changes)
+
+    def _faulty_field(
+        self, values: Mapping[str, Any], applicable: tuple[str, ...] | None
+    ) -> str | None:
+        """The first custom field refused on its own (None: the problem is a missing one)."""
+        for key, value in values.items():
+            try:
+                validate_fields(self.definitions, {key: value}, applicable)
+            except InvalidValue as error:
+                if not str(error).startswith("required"):
+                    return key
+        return None
+
+
+class RowCheckError(InvalidValue):
+    """A row fails a workspace check; ``target`` is the attribute at fault (``status``,
+    ``lost_reason``, ``fields.KEY``), so that the import names the column."""
+
+    def __init__(self, target: str, message: str) -> None:
+        super().__init__(message)
+        self.target = target

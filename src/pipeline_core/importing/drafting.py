@@ -21,8 +21,8 @@ from typing import Any
 
 import attrs
 
-from pipeline_core.errors import ImportRowError, PipelineError
-from pipeline_core.importing.checks import RowChecks
+from pipeline_core.errors import ImportRowError
+from pipeline_core.importing.checks import RowCheckError, RowChecks
 from pipeline_core.importing.mapping import Draft, RowMapper
 from pipeline_core.importing.readers import SourceRow
 from pipeline_core.normalize import NormalizeOptions
@@ -75,20 +75,12 @@ def draft_rows(
         except ImportRowError as error:
             results.append(error)
             continue
-        except PipelineError as error:
-            column = mapper.header_for(_field_of(str(error)))
+        except RowCheckError as error:
+            column = mapper.header_for(error.target)
             results.append(ImportRowError(mapper.file, line, column, str(error)))
             continue
         results.append(Draft(line, customer, draft.keys, tuple(term_rows(customer))))
     return results
-
-
-def _field_of(message: str) -> str:
-    if "status" in message:
-        return "status"
-    if "lost" in message:
-        return "lost_reason"
-    return "fields." if "custom field" in message else "name"
 
 
 def auto_workers(size: int) -> int:
