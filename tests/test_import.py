@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import multiprocessing
+import os
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +14,7 @@ import attrs
 import pytest
 
 from pipeline_core import Workspace
-from pipeline_core.errors import ImportFileError, ImportRowError, InvalidValue
+from pipeline_core.errors import ImportFileError, ImportRowError, InvalidValue, PipelineError
 from pipeline_core.importing import ImportOptions
 from pipeline_core.importing.engine import RUN_PREFIX
 from pipeline_core.storage import open_store
@@ -389,3 +391,33 @@ def test_rows_get_the_checks_add_customer_makes(tmp_path: Path, workspace: Works
             "closed_at",
         ):
             assert getattr(added, attribute) == getattr(row, attribute), (name, attribute)
+
+
+@pytest.mark.skipif(
+    "fork" not in multiprocessing.get_all_start_methods(), reason="needs fork to patch the worker"
+)
+def test_a_worker_that_dies_stops_the_import_and_a_rerun_finishes_it(
+    tmp_path: Path, mem: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipeline_core.importing import drafting
+
+    rows = "".join(f"P{n},p{n}@x.com\n" for n in range(50))
+    path = write(tmp_path, "a.csv", "name,email\n" + rows)
+    calls = {"n": 0}
+    real = drafting.draft_rows
+
+    def dies_on_the_third_chunk(*args: Any) -> Any:
+        calls["n"] += 1  # counted in the (forked) worker, where the chunks are drafted
+        if calls["n"] == 3:
+            os._exit(3)
+        return real(*args)
+
+    monkeypatch.setattr(drafting, "draft_rows", dies_on_the_third_chunk)
+    options = ImportOptions(workers=1, batch_size=10)
+    with pytest.raises(PipelineError, match="worker process stopped unexpectedly"):
+        mem.import_customers(path, options)
+    assert len(mem.list_customers()) == 20  # the two batches drafted before it died
+    monkeypatch.setattr(drafting, "draft_rows", real)
+    summary = mem.import_customers(path, options)
+    assert summary.resumed_after_line == 21 and summary.created == 30
+    assert sorted(c.name for c in mem.list_customers()) == sorted(f"P{n}" for n in range(50))

@@ -15,13 +15,14 @@ import multiprocessing
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
-from multiprocessing.pool import AsyncResult
 from typing import Any
 
 import attrs
 
-from pipeline_core.errors import ImportRowError
+from pipeline_core.errors import ImportRowError, PipelineError
 from pipeline_core.importing.checks import RowCheckError, RowChecks
 from pipeline_core.importing.mapping import Draft, RowMapper
 from pipeline_core.importing.readers import SourceRow
@@ -109,14 +110,18 @@ def drafted_chunks(
             yield chunk, draft_rows(mapper, drafter.checks, _readable(chunk), now())
         return
     with _pool(drafter, workers) as pool:
-        pending: deque[tuple[Chunk, AsyncResult[tuple[list[Drafted], list[str]]]]] = deque()
-        for chunk in chunks:
-            rows = list(_readable(chunk))
-            pending.append((chunk, pool.apply_async(_draft_in_worker, (rows, now()))))
-            if len(pending) >= workers * AHEAD:
+        pending: deque[tuple[Chunk, Future[tuple[list[Drafted], list[str]]]]] = deque()
+        try:
+            for chunk in chunks:
+                rows = list(_readable(chunk))
+                pending.append((chunk, pool.submit(_draft_in_worker, rows, now())))
+                if len(pending) >= workers * AHEAD:
+                    yield _collected(mapper, *pending.popleft())
+            while pending:
                 yield _collected(mapper, *pending.popleft())
-        while pending:
-            yield _collected(mapper, *pending.popleft())
+        finally:
+            for _, future in pending:  # stopped early (an error, abort): drop the rest
+                future.cancel()
 
 
 def _readable(chunk: Chunk) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -126,20 +131,31 @@ def _readable(chunk: Chunk) -> Iterator[tuple[int, dict[str, Any]]]:
 def _collected(
     mapper: RowMapper,
     chunk: Chunk,
-    result: AsyncResult[tuple[list[Drafted], list[str]]],
+    result: Future[tuple[list[Drafted], list[str]]],
 ) -> tuple[Chunk, list[Drafted]]:
-    drafted, headers = result.get()
+    try:
+        drafted, headers = result.result()
+    except BrokenProcessPool:
+        # A worker died (killed, out of memory): nothing of this chunk was written.
+        raise PipelineError(
+            "an import worker process stopped unexpectedly; nothing after the last"
+            " committed batch was written: run the import again to carry on"
+        ) from None
     for header in headers:
         mapper.target(header)
     return chunk, drafted
 
 
-def _pool(drafter: Drafter, workers: int) -> Any:
+def _pool(drafter: Drafter, workers: int) -> ProcessPoolExecutor:
     # fork starts a worker in milliseconds with the library already imported; the
     # worker never touches the parent's store connection. Elsewhere: spawn.
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    context = multiprocessing.get_context(method)
-    return context.Pool(workers, initializer=_start_worker, initargs=(drafter,))
+    return ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context(method),
+        initializer=_start_worker,
+        initargs=(drafter,),
+    )
 
 
 _worker: tuple[Drafter, RowMapper] | None = None
