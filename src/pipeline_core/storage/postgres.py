@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import functools
-import json
 import threading
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 import attrs
 
-from pipeline_core.activity import Task, TimeEntry
-from pipeline_core.customer import Customer, FieldValue
-from pipeline_core.duplicate_settings import SETTINGS_KEY as DUPLICATES_KEY
-from pipeline_core.duplicate_settings import normalize_options
+from pipeline_core.customer import Customer
 from pipeline_core.errors import (
     ConcurrencyError,
     ContactKeyRace,
@@ -24,16 +20,13 @@ from pipeline_core.errors import (
     NotFound,
     StoreError,
 )
-from pipeline_core.events import Event, JSONValue
-from pipeline_core.flows import FlowDefinition
-from pipeline_core.normalize import ContactKey, NormalizeOptions, contact_keys, index_keys
-from pipeline_core.report_keys import AggregateRow, GroupKey, StageTime
+from pipeline_core.events import Event
+from pipeline_core.normalize import ContactKey, NormalizeOptions, index_keys
 from pipeline_core.rules.ast import MATCH_ALL, Rule
 from pipeline_core.rules.casefold import postgres_casefold_function
-from pipeline_core.rules.sql import POSTGRES, SqlValue
+from pipeline_core.rules.sql import POSTGRES
 from pipeline_core.search import TermRow, term_rows
-from pipeline_core.serialization import converter, dumps, from_typed_field_value
-from pipeline_core.statuses import StatusMachine
+from pipeline_core.serialization import dumps, from_typed_field_value
 from pipeline_core.storage.pg_copy import CopyValue, copy_text
 from pipeline_core.storage.postgres_schema import (
     CONTACT_KEYS_SINCE,
@@ -41,30 +34,29 @@ from pipeline_core.storage.postgres_schema import (
     MIGRATIONS,
     SEARCH_VERSION,
 )
-from pipeline_core.storage.protocol import SCHEMA_VERSION, Order
+from pipeline_core.storage.protocol import SCHEMA_VERSION
 from pipeline_core.storage.registry import redact_url
 from pipeline_core.storage.sql_access import AccessQueries
 from pipeline_core.storage.sql_common import (
-    COUNT_BY_STATUS_SQL,
-    COUNT_SQL,
-    LIVE_CLAUSE,
     READ_COLUMNS,
+    SELECT_COLUMNS,
     STORED_ATTRIBUTES,
     TEXT_ROW_COLUMNS,
-    customers_query,
     field_rows,
     iso_moment,
-    live_where,
     text_row,
     typed_fields,
 )
+from pipeline_core.storage.sql_customers import CustomerQueries
+from pipeline_core.storage.sql_life import LifeQueries
+from pipeline_core.storage.sql_lists import ListQueries
 from pipeline_core.storage.sql_reports import (
     POSTGRES_MONTH,
     POSTGRES_STAGE_TIMES,
-    aggregate_query,
-    aggregate_rows,
+    ReportQueries,
     postgres_decimal,
 )
+from pipeline_core.storage.sql_setup import SetupQueries
 
 try:
     import psycopg
@@ -77,8 +69,6 @@ _MIGRATION_LOCK = 7_351_402  # any constant: serializes concurrent first opens o
 _KEY_LOCK_SPACE = 7_351_403  # the advisory-lock class of contact-key buckets
 KEY_LOCK_BUCKETS = 1024
 """How many advisory locks contact keys are spread over (at most that many per transaction)."""
-
-_SELECT = ", ".join(f"c.{name}" for name in READ_COLUMNS)
 
 
 def _encode(customer: Customer) -> list[tuple[str, Any]]:
@@ -119,189 +109,90 @@ def _customer(row: Sequence[Any]) -> Customer:
     return Customer(**values)
 
 
-@functools.lru_cache(maxsize=32)
-def _machine_from_json(text: str) -> StatusMachine:
-    # Machines are read on every move and rarely change: structure each distinct text once.
-    return converter.structure(json.loads(text), StatusMachine)
+class PostgresTransaction(
+    LifeQueries, SetupQueries, CustomerQueries, ListQueries, ReportQueries, AccessQueries
+):
+    """A unit of work on one PostgreSQL connection.
 
-
-def _task(row: Sequence[Any]) -> Task:
-    # The body is the task's JSON; its id lives in the row.
-    return attrs.evolve(converter.structure(row[1], Task), id=row[0])
-
-
-def _conditions(**equal_to: Any) -> tuple[str, list[Any]]:
-    """``col = %s AND ...`` for the arguments that are not None (``TRUE`` if none are)."""
-    given = {column: value for column, value in equal_to.items() if value is not None}
-    sql = " AND ".join(f"{column} = %s" for column in given) or "TRUE"
-    return sql, list(given.values())
-
-
-class _LifeQueries(AccessQueries):
-    """Settings, sub-customers, workers, follow-ups, tasks and time entries on PostgreSQL."""
+    The SQL both backends share lives in the ``sql_*`` mixins; what is here is
+    PostgreSQL's own: its hooks (native timestamps, jsonb), row locks, COPY,
+    contact-key advisory locks and the queries written in PostgreSQL's idiom.
+    """
 
     _db: psycopg.Connection[Any]
     _dialect = POSTGRES
+    JSON_TEXT = "::text"
+    HOLDERS = "array_agg(k.customer_id ORDER BY k.customer_id)"
+    MONTH = POSTGRES_MONTH
+    SUMMED = "c.value"
+    STAGE_TIMES = POSTGRES_STAGE_TIMES
 
-    def _customer_from_row(self, row: Sequence[Any]) -> Customer:
-        return _customer(row)
+    def __init__(self, connection: psycopg.Connection[Any]) -> None:
+        self._db = connection
+        self._options: NormalizeOptions | None = None
+
+    # the dialect's hooks ---------------------------------------------------------
+
+    _customer_from_row = staticmethod(_customer)
 
     def _executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if rows:
             with self._db.cursor() as cursor:
                 cursor.executemany(sql, rows)
 
-    def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+    def _insert_id(self, text: str, params: Sequence[Any]) -> int:
+        row_id: int = self._fetch_one(self._sql(f"{text} RETURNING id"), params)[0]
+        return row_id
+
+    def _fetch_one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """The first row of ``sql`` (already in ``%s`` marks), or None."""
         return self._db.execute(sql, params).fetchone()
 
-    def get_customer(self, customer_id: int, *, scope: Rule = MATCH_ALL) -> Customer:
-        raise NotImplementedError
+    # psycopg binds and reads dates, timestamps and jsonb itself.
 
-    def get_setting(self, key: str) -> JSONValue | None:
-        row = self._one("SELECT value FROM settings WHERE key = %s", (key,))
-        if row is None:
-            return None
-        value: JSONValue = row[0]
-        return value
+    def _moment_out(self, moment: datetime | None) -> datetime | None:
+        return moment
 
-    def put_setting(self, key: str, value: JSONValue) -> None:
-        self._db.execute(
-            "INSERT INTO settings (key, value) VALUES (%s, %s)"
-            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            (key, Jsonb(value)),
-        )
+    def _moment_in(self, stored: Any) -> datetime:
+        moment: datetime = stored
+        return moment
 
-    def _customers(self, where: str, params: Sequence[Any], order: str = "c.id") -> list[Customer]:
-        sql = f"SELECT {_SELECT} FROM customers c WHERE {LIVE_CLAUSE.format(rule=where)} ORDER BY {order}"
-        return [_customer(row) for row in self._db.execute(sql, params).fetchall()]
+    def _day_out(self, day: date | None) -> date | None:
+        return day
 
-    def children(self, parent_id: int, *, scope: Rule = MATCH_ALL) -> list[Customer]:
-        return self._scoped_customers("c.parent_id = ?", (parent_id,), scope)
+    def _json_out(self, value: Any) -> Jsonb:
+        return Jsonb(value)
 
-    def customers_of_worker(self, worker: str, *, scope: Rule = MATCH_ALL) -> list[Customer]:
-        return self._scoped_customers("c.workers @> ?", (Jsonb([worker]),), scope)
+    def _json_in(self, stored: Any) -> Any:
+        return stored
 
-    def customers_with_field(self, key: str, *, scope: Rule = MATCH_ALL) -> list[Customer]:
-        return self._scoped_customers(
-            "c.id IN (SELECT customer_id FROM customer_fields WHERE key = ?)", (key,), scope
-        )
+    def _holder_ids(self, holders: Any) -> tuple[int, ...]:
+        return tuple(holders)
 
-    def follow_ups_until(self, last_day: date, *, scope: Rule = MATCH_ALL) -> list[Customer]:
-        return self._scoped_customers(
-            "c.next_follow_up IS NOT NULL AND c.next_follow_up <= ?",
-            (last_day,),
-            scope,
-            order="c.next_follow_up, c.id",
-        )
+    def _total(self, total: Any) -> Decimal:
+        return postgres_decimal(total)
 
-    def _task_values(self, task: Task) -> list[Any]:
-        body = Jsonb(converter.unstructure(task))
-        return [task.customer_id, task.worker, task.due, task.done_at, body]
-
-    def insert_task(self, task: Task) -> Task:
-        self.get_customer(task.customer_id)
-        task_id = self._one(
-            "INSERT INTO tasks (customer_id, worker, due, done_at, body)"
-            " VALUES (%s, %s, %s, %s, %s) RETURNING id",
-            self._task_values(task),
-        )[0]
-        return attrs.evolve(task, id=task_id)
-
-    def get_task(self, task_id: int) -> Task:
-        row = self._one("SELECT id, body FROM tasks WHERE id = %s", (task_id,))
-        if row is None:
-            raise NotFound(f"no task with id {task_id}")
-        return _task(row)
-
-    def update_task(self, task: Task) -> Task:
-        changed = self._db.execute(
-            "UPDATE tasks SET customer_id = %s, worker = %s, due = %s, done_at = %s, body = %s"
-            " WHERE id = %s",
-            [*self._task_values(task), task.id],
-        ).rowcount
-        if not changed:
-            raise NotFound(f"no task with id {task.id}")
-        return task
-
-    def find_tasks(
-        self,
-        *,
-        customer_id: int | None = None,
-        worker: str | None = None,
-        open_only: bool = False,
-        scope: Rule = MATCH_ALL,
-    ) -> list[Task]:
-        where, params = _conditions(customer_id=customer_id, worker=worker)
-        if open_only:
-            where += " AND done_at IS NULL"
-        visible, scope_params = self._customer_ids_in(scope)
-        where += visible
-        params.extend(scope_params)
-        rows = self._db.execute(
-            f"SELECT id, body FROM tasks WHERE {where} ORDER BY due IS NULL, due, id", params
-        ).fetchall()
-        return [_task(row) for row in rows]
-
-    def insert_time_entry(self, entry: TimeEntry) -> TimeEntry:
-        self.get_customer(entry.customer_id)
-        entry_id = self._one(
-            "INSERT INTO time_entries (customer_id, worker, at, minutes, note)"
-            " VALUES (%s, %s, %s, %s, %s) RETURNING id",
-            (entry.customer_id, entry.worker, entry.at, entry.minutes, entry.note),
-        )[0]
-        return attrs.evolve(entry, id=entry_id)
-
-    def time_entries(
-        self,
-        *,
-        customer_id: int | None = None,
-        worker: str | None = None,
-        scope: Rule = MATCH_ALL,
-    ) -> list[TimeEntry]:
-        where, params = _conditions(customer_id=customer_id, worker=worker)
-        visible, scope_params = self._customer_ids_in(scope)
-        where += visible
-        params.extend(scope_params)
-        rows = self._db.execute(
-            "SELECT id, customer_id, worker, at, minutes, note FROM time_entries"
-            f" WHERE {where} ORDER BY at, id",
-            params,
-        ).fetchall()
-        return [
-            TimeEntry(id=r[0], customer_id=r[1], worker=r[2], at=r[3], minutes=r[4], note=r[5])
-            for r in rows
-        ]
-
-
-class PostgresTransaction(_LifeQueries):
-    """A unit of work on one PostgreSQL connection."""
-
-    def __init__(self, connection: psycopg.Connection[Any]) -> None:
-        self._db = connection
-        self._options: NormalizeOptions | None = None
+    # customers -------------------------------------------------------------------
 
     def get_customer(self, customer_id: int, *, scope: Rule = MATCH_ALL) -> Customer:
         where, params = self._scoped("c.id = ?", (customer_id,), scope)
-        row = self._one(f"SELECT {_SELECT} FROM customers c WHERE {where}", params)
+        row = self._fetch_one(f"SELECT {SELECT_COLUMNS} FROM customers c WHERE {where}", params)
         if row is None:
             raise NotFound(f"no customer with id {customer_id}")
         return _customer(row)
 
     def lock_customer(self, customer_id: int, *, scope: Rule = MATCH_ALL) -> Customer:
         where, params = self._scoped("c.id = ?", (customer_id,), scope)
-        row = self._one(f"SELECT {_SELECT} FROM customers c WHERE {where} FOR UPDATE", params)
+        row = self._fetch_one(
+            f"SELECT {SELECT_COLUMNS} FROM customers c WHERE {where} FOR UPDATE", params
+        )
         if row is None:
             raise NotFound(f"no customer with id {customer_id}")
         return _customer(row)
 
-    def insert_customer(self, customer: Customer) -> Customer:
-        customer_id: int = self._one(_INSERT, [value for _, value in _encode(customer)])[0]
-        self._write_tags(customer_id, customer.tags, replace=False)
-        self._write_fields(customer_id, dict(customer.fields), replace=False)
-        self._write_keys(customer_id, index_keys(customer, self._normalize_options()))
-        stored = self.get_customer(customer_id)
-        self._write_terms(stored, replace=False)
-        return stored
+    def _insert_customer_row(self, customer: Customer) -> int:
+        customer_id: int = self._fetch_one(_INSERT, [value for _, value in _encode(customer)])[0]
+        return customer_id
 
     def insert_customers(
         self,
@@ -369,7 +260,7 @@ class PostgresTransaction(_LifeQueries):
         return ids
 
     def update_customer(self, customer: Customer) -> Customer:
-        row = self._one(
+        row = self._fetch_one(
             "SELECT version, tags, fields, emails, phones, whatsapp, country, merged_into, name"
             " FROM customers WHERE id = %s",
             (customer.id,),
@@ -383,7 +274,7 @@ class PostgresTransaction(_LifeQueries):
         )
         if updated.rowcount == 0:
             # Another transaction committed a change between our read and our write.
-            actual = self._one("SELECT version FROM customers WHERE id = %s", (customer.id,))
+            actual = self._fetch_one("SELECT version FROM customers WHERE id = %s", (customer.id,))
             raise ConcurrencyError(customer.id, customer.version, actual[0] if actual else -1)
         if list(customer.tags) != row[1]:
             self._write_tags(customer.id, customer.tags, replace=True)
@@ -402,11 +293,6 @@ class PostgresTransaction(_LifeQueries):
         if searched != (row[3], row[4], row[5], row[8]) or list(customer.tags) != row[1]:
             self._write_terms(customer, replace=True)
         return attrs.evolve(customer, version=customer.version + 1)
-
-    def _normalize_options(self) -> NormalizeOptions:
-        if self._options is None:
-            self._options = normalize_options(self.get_setting(DUPLICATES_KEY))
-        return self._options
 
     def _write_keys(self, customer_id: int, keys: Sequence[ContactKey]) -> None:
         self._insert_keys([(key.kind, key.key, customer_id) for key in keys])
@@ -427,84 +313,15 @@ class PostgresTransaction(_LifeQueries):
                 raise ContactKeyRace(kinds) from None
         rows.clear()
 
-    def _write_tags(self, customer_id: int, tags: Sequence[str], *, replace: bool) -> None:
-        if replace:
-            self._db.execute("DELETE FROM customer_tags WHERE customer_id = %s", (customer_id,))
-        if tags:
-            with self._db.cursor() as cursor:
-                cursor.executemany(
-                    "INSERT INTO customer_tags (customer_id, tag) VALUES (%s, %s)",
-                    [(customer_id, tag) for tag in tags],
-                )
+    def customers_of_worker(self, worker: str, *, scope: Rule = MATCH_ALL) -> list[Customer]:
+        return self._scoped_customers("c.workers @> ?", (Jsonb([worker]),), scope)
 
-    def _write_fields(
-        self, customer_id: int, fields: dict[str, FieldValue], *, replace: bool
-    ) -> None:
-        if replace:
-            self._db.execute("DELETE FROM customer_fields WHERE customer_id = %s", (customer_id,))
-        rows = field_rows(customer_id, fields)
-        if rows:
-            with self._db.cursor() as cursor:
-                cursor.executemany(
-                    "INSERT INTO customer_fields (customer_id, key, kind, text_value, num_value)"
-                    " VALUES (%s, %s, %s, %s, %s)",
-                    rows,
-                )
-
-    def _where(self, rule: Rule, hidden_from: str | None) -> tuple[str, list[SqlValue]]:
-        return live_where(rule, POSTGRES, hidden_from)
-
-    def find_customers(
-        self,
-        rule: Rule,
-        *,
-        hidden_from: str | None = None,
-        order: Order = "id",
-        limit: int | None = None,
-        offset: int = 0,
-        after_id: int = 0,
-    ) -> list[Customer]:
-        where, params = self._where(rule, hidden_from)
-        sql, values = customers_query(
-            _SELECT,
-            where,
-            params,
-            POSTGRES,
-            order=order,
-            limit=limit,
-            offset=offset,
-            after_id=after_id,
-        )
-        return [_customer(row) for row in self._db.execute(sql, values).fetchall()]
-
-    def count_customers(self, rule: Rule, *, hidden_from: str | None = None) -> int:
-        where, params = self._where(rule, hidden_from)
-        count: int = self._one(COUNT_SQL.format(where=where), params)[0]
-        return count
-
-    def count_by_status(self, rule: Rule, *, hidden_from: str | None = None) -> dict[str, int]:
-        where, params = self._where(rule, hidden_from)
-        rows = self._db.execute(COUNT_BY_STATUS_SQL.format(where=where), params).fetchall()
-        return {status: count for status, count in rows}
-
-    def _report_where(self, rule: Rule, hidden_from: str | None) -> tuple[str, list[SqlValue]]:
-        return live_where(rule, POSTGRES, hidden_from, hidden_set=True)
-
-    def aggregate(
-        self, rule: Rule, keys: Sequence[GroupKey], *, hidden_from: str | None = None
-    ) -> list[AggregateRow]:
-        where, params = self._report_where(rule, hidden_from)
-        sql, join_params = aggregate_query(keys, where, "%s", POSTGRES_MONTH, "c.value")
-        rows = self._db.execute(sql, [*join_params, *params]).fetchall()
-        return aggregate_rows(keys, rows, postgres_decimal)
-
-    def stage_times(
-        self, rule: Rule, now: datetime, *, hidden_from: str | None = None
-    ) -> dict[str, StageTime]:
-        where, params = self._report_where(rule, hidden_from)
-        sql = POSTGRES_STAGE_TIMES.replace("{where}", where)
-        rows = self._db.execute(sql, [*params, now]).fetchall()
-        return {status: StageTime(stays, float(seconds)) for status, stays, seconds in rows}
+    def custom_field_kinds(self) -> dict[str, frozenset[str]]:
+        kinds: dict[str, set[str]] = {}
+        rows = self._db.execute("SELECT DISTINCT key, kind FROM customer_fields").fetchall()
+        for key, kind in rows:
+            kinds.setdefault(key, set()).add(kind)
+        return {key: frozenset(found) for key, found in kinds.items()}
 
     def append_events(self, events: Sequence[Event]) -> None:
         # The foreign key checks the customers exist (as on SQLite): no look-up first.
@@ -529,88 +346,7 @@ class PostgresTransaction(_LifeQueries):
             ids = sorted({event.customer_id for event in events})
             raise NotFound(f"an event names a customer that does not exist: {ids}") from None
 
-    def events(self, customer_id: int) -> list[Event]:
-        rows = self._db.execute(
-            "SELECT id, customer_id, at, actor, kind, data FROM events"
-            " WHERE customer_id = %s ORDER BY id",
-            (customer_id,),
-        ).fetchall()
-        return [
-            Event(id=r[0], customer_id=r[1], at=r[2], actor=r[3], kind=r[4], data=r[5])
-            for r in rows
-        ]
-
-    def get_status_machine(self, name: str = "default") -> StatusMachine | None:
-        row = self._one("SELECT definition::text FROM status_machines WHERE name = %s", (name,))
-        return None if row is None else _machine_from_json(row[0])
-
-    def put_status_machine(self, machine: StatusMachine) -> None:
-        self._db.execute(
-            "INSERT INTO status_machines (name, definition) VALUES (%s, %s)"
-            " ON CONFLICT (name) DO UPDATE SET definition = excluded.definition",
-            (machine.name, Jsonb(converter.unstructure(machine))),
-        )
-
-    def get_flow(self, name: str) -> FlowDefinition:
-        row = self._one("SELECT definition FROM flows WHERE name = %s", (name,))
-        if row is None:
-            raise NotFound(f"no flow called {name!r}")
-        return converter.structure(row[0], FlowDefinition)
-
-    def list_flows(self) -> list[FlowDefinition]:
-        rows = self._db.execute("SELECT definition FROM flows ORDER BY name").fetchall()
-        return [converter.structure(row[0], FlowDefinition) for row in rows]
-
-    def put_flow(self, flow: FlowDefinition) -> None:
-        self._db.execute(
-            "INSERT INTO flows (name, definition) VALUES (%s, %s)"
-            " ON CONFLICT (name) DO UPDATE SET definition = excluded.definition",
-            (flow.name, Jsonb(converter.unstructure(flow))),
-        )
-
-    def delete_flow(self, name: str) -> None:
-        if self._db.execute("DELETE FROM flows WHERE name = %s", (name,)).rowcount == 0:
-            raise NotFound(f"no flow called {name!r}")
-
-    def _flow_id(self, name: str) -> int:
-        row = self._one("SELECT id FROM flows WHERE name = %s", (name,))
-        if row is None:
-            raise NotFound(f"no flow called {name!r}")
-        flow_id: int = row[0]
-        return flow_id
-
-    def set_hidden(self, flow: str, customer_id: int, hidden: bool) -> bool:
-        flow_id = self._flow_id(flow)
-        self.get_customer(customer_id)
-        if hidden:
-            sql = (
-                "INSERT INTO flow_hides (flow_id, customer_id) VALUES (%s, %s)"
-                " ON CONFLICT DO NOTHING"
-            )
-        else:
-            sql = "DELETE FROM flow_hides WHERE flow_id = %s AND customer_id = %s"
-        return self._db.execute(sql, (flow_id, customer_id)).rowcount > 0
-
-    def custom_field_kinds(self) -> dict[str, frozenset[str]]:
-        kinds: dict[str, set[str]] = {}
-        rows = self._db.execute("SELECT DISTINCT key, kind FROM customer_fields").fetchall()
-        for key, kind in rows:
-            kinds.setdefault(key, set()).add(kind)
-        return {key: frozenset(found) for key, found in kinds.items()}
-
-    def hidden_customers(self, flow: str) -> list[int]:
-        flow_id = self._flow_id(flow)
-        rows = self._db.execute(
-            "SELECT customer_id FROM flow_hides WHERE flow_id = %s ORDER BY customer_id",
-            (flow_id,),
-        ).fetchall()
-        return [row[0] for row in rows]
-
-    # settings, contact keys and merges --------------------------------------------
-
-    def put_setting(self, key: str, value: JSONValue) -> None:
-        super().put_setting(key, value)
-        self._options = None  # the duplicate settings may have changed
+    # contact keys and merges -----------------------------------------------------
 
     def find_by_keys(self, keys: Sequence[ContactKey]) -> list[tuple[ContactKey, int]]:
         wanted = list(dict.fromkeys(keys))
@@ -636,49 +372,12 @@ class PostgresTransaction(_LifeQueries):
         found = [(ContactKey(kind, key), customer_id) for kind, key, customer_id in rows]
         return sorted(found, key=lambda pair: (pair[1], pair[0].kind, pair[0].key))
 
-    def contact_keys(self, customer_id: int) -> list[ContactKey]:
-        rows = self._db.execute(
-            "SELECT kind, key FROM contact_keys WHERE customer_id = %s", (customer_id,)
-        ).fetchall()
-        return [ContactKey(kind, key) for kind, key in rows]
-
-    def rebuild_contact_keys(self) -> None:
-        options = self._normalize_options()
-        self._db.execute("DELETE FROM contact_keys")
-        rows = self._db.execute(
-            "SELECT id, emails, phones, whatsapp, country FROM customers"
-            " WHERE merged_into IS NULL ORDER BY id"
-        ).fetchall()
-        batch: list[tuple[str, str, int]] = []
-        for customer_id, emails, phones, whatsapp, country in rows:
-            keys = contact_keys(emails, phones, whatsapp, country, options)
-            batch.extend((key.kind, key.key, customer_id) for key in keys if key.valid)
-            if len(batch) >= 10_000:
-                self._insert_keys(batch)
-        self._insert_keys(batch)
-
-    def duplicate_groups(
-        self, *, scope: Rule = MATCH_ALL
-    ) -> list[tuple[ContactKey, tuple[int, ...]]]:
-        # As in SQLite: the shared keys first, then their holders by index look-ups.
-        visible, params = self._customer_ids_in(scope)
-        held, _ = self._customer_ids_in(scope, "k.customer_id")
-        rows = self._db.execute(
-            "SELECT s.kind, s.key, (SELECT array_agg(k.customer_id ORDER BY k.customer_id)"
-            " FROM contact_keys k WHERE k.kind = s.kind AND k.key = s.key"
-            f"{held})"
-            f" FROM (SELECT kind, key FROM contact_keys WHERE TRUE{visible}"
-            " GROUP BY kind, key HAVING COUNT(*) > 1) s ORDER BY s.kind, s.key",
-            [*params, *params],
-        ).fetchall()
-        return [(ContactKey(kind, key), tuple(ids)) for kind, key, ids in rows]
-
     def get_customers(
         self, customer_ids: Sequence[int], *, scope: Rule = MATCH_ALL
     ) -> list[Customer]:
         where, params = self._scoped("c.id = ANY(?)", (sorted(set(customer_ids)),), scope)
         rows = self._db.execute(
-            f"SELECT {_SELECT} FROM customers c WHERE {where} ORDER BY c.id", params
+            f"SELECT {SELECT_COLUMNS} FROM customers c WHERE {where} ORDER BY c.id", params
         ).fetchall()
         return [_customer(row) for row in rows]
 
@@ -693,25 +392,8 @@ class PostgresTransaction(_LifeQueries):
             moved[table] = sorted(row[0] for row in rows)
         return moved
 
-    def hidden_flows(self, customer_id: int) -> list[str]:
-        rows = self._db.execute(
-            "SELECT f.name FROM flow_hides h JOIN flows f ON f.id = h.flow_id"
-            " WHERE h.customer_id = %s ORDER BY f.name",
-            (customer_id,),
-        ).fetchall()
-        return [row[0] for row in rows]
-
-    def mark_merged(self, customer_id: int, into: int) -> None:
-        self.get_customer(customer_id)
-        self.get_customer(into)
-        self._db.execute("DELETE FROM contact_keys WHERE customer_id = %s", (customer_id,))
-        self._db.execute(
-            "UPDATE customers SET merged_into = %s WHERE merged_into = %s", (into, customer_id)
-        )
-        self._db.execute("UPDATE customers SET merged_into = %s WHERE id = %s", (into, customer_id))
-
     def merged_into(self, customer_id: int) -> int | None:
-        row = self._one("SELECT merged_into FROM customers WHERE id = %s", (customer_id,))
+        row = self._fetch_one("SELECT merged_into FROM customers WHERE id = %s", (customer_id,))
         if row is None:
             raise NotFound(f"no customer with id {customer_id}")
         target: int | None = row[0]

@@ -1,74 +1,29 @@
-"""Users, teams, search terms and scoped reads, shared by the SQL backends.
+"""Users, teams and search terms, shared by the SQL backends.
 
-Every scoped read compiles the actor's scope rule (``access.scope_rule``)
-with the backend's dialect and adds it to the query's WHERE clause, so the
-database returns only what the actor may see.
+Scoped reads (``SqlBackend._scoped``) compile the actor's scope rule
+(``access.scope_rule``) with the backend's dialect and add it to the query's
+WHERE clause, so the database returns only what the actor may see.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from pipeline_core.access import User
 from pipeline_core.customer import Customer
 from pipeline_core.errors import NotFound
-from pipeline_core.rules.ast import MatchAll, Rule
-from pipeline_core.rules.sql import Dialect, SqlValue, compile_sql
+from pipeline_core.rules.ast import Rule
+from pipeline_core.rules.sql import compile_sql
 from pipeline_core.search import PREFIX_END, SearchQuery, search_terms
-from pipeline_core.storage.sql_common import LIVE_CLAUSE, READ_COLUMNS
-
-SELECT_COLUMNS = ", ".join(f"c.{name}" for name in READ_COLUMNS)
+from pipeline_core.storage.sql_base import SqlBackend
+from pipeline_core.storage.sql_common import LIVE_CLAUSE, SELECT_COLUMNS
 
 SEARCH_ATTRIBUTES = frozenset({"name", "emails", "phones", "whatsapp", "tags"})
 """Customer attributes whose change rewrites the customer's search terms."""
 
 
-class AccessQueries:
-    """The SQL of access and search; a backend supplies its connection, dialect and row reader."""
-
-    _db: Any
-    _dialect: Dialect
-
-    def _customer_from_row(self, row: Sequence[Any]) -> Customer:
-        raise NotImplementedError
-
-    def _executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        raise NotImplementedError
-
-    def _sql(self, text: str) -> str:
-        """``text`` written with ``?`` marks, in the backend's placeholder."""
-        return text.replace("?", self._dialect.placeholder)
-
-    def _rows(self, text: str, params: Sequence[Any] = ()) -> list[Any]:
-        rows: list[Any] = self._db.execute(self._sql(text), list(params)).fetchall()
-        return rows
-
-    def _scoped(self, where: str, params: Sequence[Any], scope: Rule) -> tuple[str, list[Any]]:
-        """``where`` (``?`` marks) and the compiled scope, in the backend's placeholder."""
-        where = self._sql(where)
-        if isinstance(scope, MatchAll):
-            return where, list(params)
-        compiled = compile_sql(scope, self._dialect)
-        return f"{where} AND {compiled.sql}", [*params, *compiled.params]
-
-    def _scoped_customers(
-        self, where: str, params: Sequence[Any], scope: Rule, order: str = "c.id"
-    ) -> list[Customer]:
-        condition, values = self._scoped(where, params, scope)
-        live = LIVE_CLAUSE.format(rule=condition)
-        sql = f"SELECT {SELECT_COLUMNS} FROM customers c WHERE {live} ORDER BY {order}"
-        return [self._customer_from_row(row) for row in self._db.execute(sql, values).fetchall()]
-
-    def _customer_ids_in(
-        self, scope: Rule, column: str = "customer_id"
-    ) -> tuple[str, list[SqlValue]]:
-        """`` AND column IN (customers in scope)`` for side tables; empty for everything."""
-        if isinstance(scope, MatchAll):
-            return "", []
-        compiled = compile_sql(scope, self._dialect)
-        sql = f" AND {column} IN (SELECT c.id FROM customers c WHERE {compiled.sql})"
-        return sql, list(compiled.params)
+class AccessQueries(SqlBackend):
+    """The SQL of users, teams and search; a backend supplies the hooks of ``SqlBackend``."""
 
     # users and teams --------------------------------------------------------------
 

@@ -21,6 +21,9 @@ READ_COLUMNS = (
 )  # fmt: skip
 """Columns read back into a Customer, in the order the backends select them."""
 
+SELECT_COLUMNS = ", ".join(f"c.{name}" for name in READ_COLUMNS)
+"""``READ_COLUMNS`` of the customers table aliased ``c``, for a SELECT."""
+
 STORED_ATTRIBUTES = tuple(name for name in READ_COLUMNS if name not in ("id", "version"))
 """Customer attributes a backend writes; ``value`` also fills ``value_num``."""
 

@@ -8,10 +8,15 @@ spelled out here, so SQLite and PostgreSQL run the same query shape.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
-from pipeline_core.report_keys import AggregateRow, GroupKey, field_label, merge_rows
+from pipeline_core.report_keys import AggregateRow, GroupKey, StageTime, field_label, merge_rows
+from pipeline_core.rules.ast import Rule
+from pipeline_core.rules.sql import SqlValue
+from pipeline_core.storage.sql_base import SqlBackend
+from pipeline_core.storage.sql_common import live_where
 
 SQLITE_MONTH = "substr(c.created_at, 1, 7)"  # stored as UTC ISO text
 POSTGRES_MONTH = "to_char(c.created_at AT TIME ZONE 'UTC', 'YYYY-MM')"
@@ -133,3 +138,38 @@ SELECT status, COUNT(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds)
 FROM stays GROUP BY status"""
 )
 """Median stay per status on PostgreSQL; format with ``where``; parameters: the WHERE's, now."""
+
+
+class ReportQueries(SqlBackend):
+    """Reports run in the database; a backend names its month, sum column and median query."""
+
+    MONTH: ClassVar[str]
+    """The SQL of a customer's creation month (``YYYY-MM``)."""
+    SUMMED: ClassVar[str]
+    """The column whose total a report gives (SQLite sums doubles, PostgreSQL NUMERIC)."""
+    STAGE_TIMES: ClassVar[str]
+    """The stage-time median query; format with ``where``."""
+
+    def _total(self, total: Any) -> Decimal:
+        """A report's summed value as a Decimal."""
+        raise NotImplementedError
+
+    def _report_where(self, rule: Rule, hidden_from: str | None) -> tuple[str, list[SqlValue]]:
+        return live_where(rule, self._dialect, hidden_from, hidden_set=True)
+
+    def aggregate(
+        self, rule: Rule, keys: Sequence[GroupKey], *, hidden_from: str | None = None
+    ) -> list[AggregateRow]:
+        where, params = self._report_where(rule, hidden_from)
+        mark = self._dialect.placeholder
+        sql, join_params = aggregate_query(keys, where, mark, self.MONTH, self.SUMMED)
+        rows = self._db.execute(sql, [*join_params, *params])
+        return aggregate_rows(keys, rows, self._total)
+
+    def stage_times(
+        self, rule: Rule, now: datetime, *, hidden_from: str | None = None
+    ) -> dict[str, StageTime]:
+        where, params = self._report_where(rule, hidden_from)
+        sql = self.STAGE_TIMES.replace("{where}", where)
+        rows = self._db.execute(sql, [*params, self._moment_out(now)])
+        return {status: StageTime(stays, float(seconds)) for status, stays, seconds in rows}
