@@ -421,3 +421,27 @@ def test_a_worker_that_dies_stops_the_import_and_a_rerun_finishes_it(
     summary = mem.import_customers(path, options)
     assert summary.resumed_after_line == 21 and summary.created == 30
     assert sorted(c.name for c in mem.list_customers()) == sorted(f"P{n}" for n in range(50))
+
+
+def test_a_drafter_pickles_for_spawned_workers(workspace: Workspace) -> None:
+    # Platforms without fork start workers with spawn: the drafter must travel by pickle.
+    import pickle
+
+    from pipeline_core.custom_fields import FieldDefinition
+    from pipeline_core.importing.drafting import Drafter
+    from pipeline_core.normalize import NormalizeOptions
+
+    workspace.define_field(FieldDefinition(key="plan", type="select", options=("a", "b")))
+    workspace.add_folder("Support", workspace.status_machine(), fields=["plan"])
+    with workspace._tx() as tx:
+        checks = workspace._row_checks(tx)
+    drafter = Drafter(
+        file="a.csv",
+        mapping={"Who": "name"},
+        keep_unknown=True,
+        region="GB",
+        normalize=NormalizeOptions(default_region="US", fold_gmail=True),
+        checks=checks,
+    )
+    copy = pickle.loads(pickle.dumps(drafter))
+    assert copy == drafter and copy.checks.folders["Support"].fields == ("plan",)
