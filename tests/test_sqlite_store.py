@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import sqlite3
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pipeline_core import Customer, StoreError, Workspace
+from pipeline_core.serialization import dumps
 from pipeline_core.storage import SCHEMA_VERSION, open_store
+from pipeline_core.storage.sql_common import texts_json
 from pipeline_core.storage.sqlite import SqliteStore
 from pipeline_core.storage.sqlite_schema import LATEST
 
@@ -128,3 +133,9 @@ def test_rolled_back_settings_are_not_cached(tmp_path: Path) -> None:
             raise RuntimeError
         with ws.store.transaction() as tx:
             assert tx.get_setting("x") is None
+
+
+@given(st.lists(st.text(), max_size=4).map(tuple))
+def test_texts_json_is_the_json_encoders_text(values: tuple[str, ...]) -> None:
+    assert texts_json(values) == dumps(list(values))
+    assert json.loads(texts_json(values)) == list(values)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -129,8 +130,16 @@ def iso_moment(moment: datetime | None) -> str | None:
     return None if moment is None else moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def _texts_out(values: tuple[str, ...]) -> str:
-    return dumps(list(values)) if values else "[]"
+_JSON_ESCAPED = re.compile(r'[\x00-\x1f"\\]')  # what compact JSON text escapes (not ASCII)
+
+
+def texts_json(values: tuple[str, ...]) -> str:
+    """A list of texts as compact JSON (what ``dumps`` gives), the common case without the encoder."""
+    if not values:
+        return "[]"
+    if any(_JSON_ESCAPED.search(value) for value in values):
+        return dumps(list(values))
+    return '["' + '","'.join(values) + '"]'
 
 
 def _fields_out(fields: Any) -> str:
@@ -150,7 +159,7 @@ def _same(value: Any) -> Any:
 
 
 _ENCODERS: dict[str, Any] = {
-    **dict.fromkeys(("emails", "phones", "tags", "workers"), _texts_out),
+    **dict.fromkeys(("emails", "phones", "tags", "workers"), texts_json),
     **dict.fromkeys(MOMENT_ATTRIBUTES, iso_moment),
     "fields": _fields_out,
     "next_follow_up": _day_out,
