@@ -12,7 +12,8 @@ from pipeline_core.duplicate_settings import DuplicateSettings
 from pipeline_core.errors import InvalidValue, NotFound
 from pipeline_core.normalize import ContactKey
 from pipeline_core.storage import postgres_schema
-from pipeline_core.storage.sqlite import META_TABLE, SqliteStore
+from pipeline_core.storage.sql_common import META_TABLE
+from pipeline_core.storage.sqlite import SqliteStore
 from pipeline_core.storage.sqlite_schema import LATEST, MIGRATIONS
 
 from .conftest import new_postgres_database

@@ -55,6 +55,13 @@ class LifecycleSettings:
         """The time zone as a ``ZoneInfo``."""
         return ZoneInfo(self.time_zone)
 
+    def given_reason(self, given: str | None) -> str:
+        """The lost reason to record for one typed on a new record: ``Price``, or ``other: why``."""
+        head, sep, tail = (given or "").partition(":")
+        if sep and head.strip().casefold() == OTHER:
+            return self.lost_reason(OTHER, tail)
+        return self.lost_reason(given)
+
     def lost_reason(self, reason: str | None, text: str | None = None) -> str:
         """The lost reason to record: an entry of the list, or ``other: TEXT``.
 

@@ -427,7 +427,7 @@ class Workspace(AccessMixin, LifeMixin, SetupMixin, ReportsMixin, ImportMixin):
         )
         reason = None
         if status.outcome == "lost":
-            reason = self._lifecycle(tx).lost_reason(*_split_reason(customer.lost_reason))
+            reason = self._lifecycle(tx).given_reason(customer.lost_reason)
         draft = enter_status(draft, status, now, reason)
         existing = self._on_duplicate(tx, draft, on_duplicate)
         if existing is not None:
@@ -873,16 +873,6 @@ class Workspace(AccessMixin, LifeMixin, SetupMixin, ReportsMixin, ImportMixin):
             column=column if on_board else None,
             rule=tree,
         )
-
-
-def _split_reason(stored: str | None) -> tuple[str | None, str | None]:
-    # A lost reason given on a new record: "Price", or "other: why".
-    if stored is None:
-        return None, None
-    head, sep, tail = stored.partition(":")
-    if sep and head.strip().casefold() == "other":
-        return "other", tail
-    return stored, None
 
 
 def _json(customer: Customer, name: str) -> JSONValue:

@@ -58,12 +58,8 @@ class RowChecks:
                 raise RowCheckError(f"fields.{key}" if key else "fields", str(error)) from None
         reason = None
         if status.outcome == "lost":
-            head, _, tail = (customer.lost_reason or "").partition(":")
             try:
-                if tail and head.strip().casefold() == "other":
-                    reason = self.lifecycle.lost_reason("other", tail)
-                else:
-                    reason = self.lifecycle.lost_reason(customer.lost_reason)
+                reason = self.lifecycle.given_reason(customer.lost_reason)
             except InvalidValue as error:
                 raise RowCheckError("lost_reason", str(error)) from None
         # The row was validated when its Customer was built, the status just now:

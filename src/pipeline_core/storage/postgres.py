@@ -34,16 +34,17 @@ from pipeline_core.storage.postgres_schema import (
     MIGRATIONS,
     SEARCH_VERSION,
 )
-from pipeline_core.storage.protocol import SCHEMA_VERSION
 from pipeline_core.storage.registry import redact_url
 from pipeline_core.storage.sql_access import AccessQueries
 from pipeline_core.storage.sql_common import (
+    META_TABLE,
     READ_COLUMNS,
     SELECT_COLUMNS,
     STORED_ATTRIBUTES,
     TEXT_ROW_COLUMNS,
     field_rows,
     iso_moment,
+    stored_schema_version,
     text_row,
     typed_fields,
 )
@@ -64,7 +65,6 @@ try:
 except ImportError:  # pragma: no cover - exercised only without the extra
     psycopg = None  # type: ignore[assignment]
 
-META_TABLE = "pipeline_meta"
 _MIGRATION_LOCK = 7_351_402  # any constant: serializes concurrent first opens of one database
 _KEY_LOCK_SPACE = 7_351_403  # the advisory-lock class of contact-key buckets
 KEY_LOCK_BUCKETS = 1024
@@ -440,22 +440,12 @@ class PostgresStore:
                     "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
                 ).fetchall()
             }
-            if tables and META_TABLE not in tables:
-                raise StoreError(
-                    f"{redact_url(self.url)} is a database but not a pipeline_core store "
-                    f"(it has tables {', '.join(sorted(tables)[:5])}); refusing to change it"
-                )
-            version = 0
-            if tables:
-                row = self._db.execute(
-                    f"SELECT value FROM {META_TABLE} WHERE key = 'schema_version'"
-                ).fetchone()
-                version = int(row[0]) if row else 0
-            if version > SCHEMA_VERSION:
-                raise StoreError(
-                    f"{redact_url(self.url)} has schema version {version}, newer than this "
-                    f"pipeline_core understands ({SCHEMA_VERSION}); upgrade pipeline_core"
-                )
+            version = stored_schema_version(
+                redact_url(self.url),
+                "a database",
+                tables,
+                lambda query: self._db.execute(query).fetchone(),
+            )
             if version < LATEST:
                 self._db.execute(
                     f"CREATE TABLE IF NOT EXISTS {META_TABLE}"

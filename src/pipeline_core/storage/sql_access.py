@@ -14,7 +14,7 @@ from pipeline_core.customer import Customer
 from pipeline_core.errors import NotFound
 from pipeline_core.rules.ast import Rule
 from pipeline_core.rules.sql import compile_sql
-from pipeline_core.search import PREFIX_END, SearchQuery, search_terms
+from pipeline_core.search import PREFIX_END, SearchQuery, term_rows
 from pipeline_core.storage.sql_base import SqlBackend
 from pipeline_core.storage.sql_common import LIVE_CLAUSE, SELECT_COLUMNS
 
@@ -78,7 +78,7 @@ class AccessQueries(SqlBackend):
             self._sql(
                 "INSERT INTO search_terms (kind, term, customer_id, weight) VALUES (?, ?, ?, ?)"
             ),
-            [(term.kind, term.text, customer.id, term.weight) for term in search_terms(customer)],
+            [(kind, text, customer.id, weight) for kind, text, weight in term_rows(customer)],
         )
 
     def _backfill_terms(self) -> None:

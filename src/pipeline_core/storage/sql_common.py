@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
 from pipeline_core.customer import Customer, FieldValue
+from pipeline_core.errors import StoreError
 from pipeline_core.rules.ast import Rule
 from pipeline_core.rules.sql import Dialect, SqlValue, compile_sql
 from pipeline_core.serialization import dumps, typed_field_value
+from pipeline_core.storage.protocol import SCHEMA_VERSION
 
 READ_COLUMNS = (
     "id", "name", "status", "folder", "source", "team", "country", "whatsapp", "parent_id",
@@ -190,3 +192,38 @@ def text_row(customer_id: int, customer: Customer) -> list[Any]:
     row = [customer_id, *[encode(getattr(customer, name)) for name, encode in _ROW_ENCODERS]]
     row.append(None if customer.value is None else float(customer.value))
     return row
+
+
+# opening ---------------------------------------------------------------------------
+
+META_TABLE = "pipeline_meta"
+"""The table that marks a database as a store and holds its schema version."""
+
+
+def stored_schema_version(
+    name: str,
+    kind: str,
+    tables: Collection[str],
+    fetch_one: Callable[[str], Sequence[Any] | None],
+) -> int:
+    """The schema version of the database ``name`` (0 when it is empty), before anything changes.
+
+    ``kind`` says what it is in messages ("a SQLite database"); ``fetch_one`` runs a
+    query. A database of other tables, or a schema newer than this pipeline_core
+    understands, is refused with ``StoreError``.
+    """
+    if tables and META_TABLE not in tables:
+        raise StoreError(
+            f"{name} is {kind} but not a pipeline_core store "
+            f"(it has tables {', '.join(sorted(tables)[:5])}); refusing to change it"
+        )
+    if not tables:
+        return 0
+    row = fetch_one(f"SELECT value FROM {META_TABLE} WHERE key = 'schema_version'")
+    version = int(row[0]) if row else 0
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"{name} has schema version {version}, newer than this pipeline_core "
+            f"understands ({SCHEMA_VERSION}); upgrade pipeline_core to open it"
+        )
+    return version

@@ -20,16 +20,17 @@ from pipeline_core.rules.ast import MATCH_ALL, MatchAll, Rule
 from pipeline_core.rules.sql import SQL_FUNCTIONS, SQLITE
 from pipeline_core.search import TermRow, term_rows
 from pipeline_core.serialization import dumps, from_typed_field_value
-from pipeline_core.storage.protocol import SCHEMA_VERSION
 from pipeline_core.storage.sql_access import SEARCH_ATTRIBUTES, AccessQueries
 from pipeline_core.storage.sql_common import (
     CONTACT_ATTRIBUTES,
+    META_TABLE,
     SELECT_COLUMNS,
     STORED_ATTRIBUTES,
     TEXT_ROW_COLUMNS,
     encode_attributes,
     field_rows,
     iso_moment,
+    stored_schema_version,
     text_row,
 )
 from pipeline_core.storage.sql_customers import CustomerQueries
@@ -48,8 +49,6 @@ from pipeline_core.storage.sqlite_schema import (
     MIGRATIONS,
     SEARCH_VERSION,
 )
-
-META_TABLE = "pipeline_meta"
 
 CACHE_KIB = 64 * 1024
 """Page cache per connection (KiB)."""
@@ -458,22 +457,12 @@ class SqliteStore:
             }
         except sqlite3.DatabaseError as error:
             raise StoreError(f"{self.path} is not a SQLite database ({error})") from None
-        if tables and META_TABLE not in tables:
-            raise StoreError(
-                f"{self.path} is a SQLite database but not a pipeline_core store "
-                f"(it has tables {', '.join(sorted(tables)[:5])}); refusing to change it"
-            )
-        version = 0
-        if tables:
-            row = self._db.execute(
-                f"SELECT value FROM {META_TABLE} WHERE key = 'schema_version'"
-            ).fetchone()
-            version = int(row[0]) if row else 0
-            if version > SCHEMA_VERSION:
-                raise StoreError(
-                    f"{self.path} has schema version {version}, newer than this pipeline_core "
-                    f"understands ({SCHEMA_VERSION}); upgrade pipeline_core to open it"
-                )
+        version = stored_schema_version(
+            str(self.path),
+            "a SQLite database",
+            tables,
+            lambda query: self._db.execute(query).fetchone(),
+        )
         if self.path != ":memory:":
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = NORMAL")
