@@ -28,7 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pipeline_core import Customer, Workspace
-from pipeline_core.search import fold
+from pipeline_core.domain.search import fold
 
 FIRST = ("José", "Ana", "Björn", "Chloé", "Dmitri", "Eva", "Farid", "Grace", "Hugo", "Inès")
 LAST = ("Núñez", "Smith", "Larsen", "Dubois", "Ivanov", "Rossi", "Khan", "Hopper", "Ng", "Weiß")

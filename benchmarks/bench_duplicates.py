@@ -38,7 +38,7 @@ from typing import Any
 import phonenumbers
 
 from pipeline_core import Workspace
-from pipeline_core.normalize import CACHE_SIZE, clear_caches, normalize_phone
+from pipeline_core.domain.normalize import CACHE_SIZE, clear_caches, normalize_phone
 
 # Per region: the country code, a template for the national significant number
 # ('#' is any digit, 'N' 2-9, 'M' 2-7: valid numbers), and how that number is

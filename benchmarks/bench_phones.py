@@ -2,7 +2,7 @@
 
 On the same phone strings, caches cleared before every round, alternating:
 
-- ``normalize_phone`` as it is (validity by ``pipeline_core.phone_check``, plain
+- ``normalize_phone`` as it is (validity by ``pipeline_core.domain.phone_check``, plain
   national digits read without the parser);
 - with ``--before FILE``, the ``normalize_phone`` of an earlier ``normalize.py``
   (loaded as a module of its own; it must give the same keys);
@@ -41,8 +41,8 @@ from bench_duplicates import bare_validating
 from bench_duplicates import generate as duplicate_people
 from bench_import import generate as import_csv
 
-from pipeline_core import phone_check
-from pipeline_core.normalize import clear_caches, normalize_phone
+from pipeline_core.domain import phone_check
+from pipeline_core.domain.normalize import clear_caches, normalize_phone
 
 Phone = tuple[str, str | None, bool]  # (text, region, whatsapp)
 

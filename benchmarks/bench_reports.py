@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline_core import Column, FixedClock, Status, StatusMachine, Workspace
-from pipeline_core.reports import PipelineReport
+from pipeline_core.domain.reports import PipelineReport
 from pipeline_core.rules.ast import MATCH_ALL
 
 STATUSES = ("Lead", "Prospect", "Quoted", "Won", "Lost")

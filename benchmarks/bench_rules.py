@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from pipeline_core import Customer, Workspace
-from pipeline_core.flows import Column
+from pipeline_core.domain.flows import Column
 from pipeline_core.rules import compile_predicate, parse
 from pipeline_core.storage.sqlite import SqliteStore
 

@@ -17,7 +17,7 @@ from pipeline_core import (
     PermissionDenied,
     Workspace,
 )
-from pipeline_core.flows import Column
+from pipeline_core.domain.flows import Column
 
 from .conftest import StoreFactory
 

@@ -16,10 +16,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipeline_core import Customer, NotFound, RuleSyntaxError, User, Workspace
-from pipeline_core.access import Principal, scope_rule
-from pipeline_core.flows import Column
+from pipeline_core.domain.access import Principal, scope_rule
+from pipeline_core.domain.flows import Column
+from pipeline_core.domain.search import words
 from pipeline_core.rules import Rule, compile_predicate
-from pipeline_core.search import words
 from pipeline_core.testing import customers, rules
 
 from .conftest import fresh_store_url

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from pipeline_core import Customer, Workspace
-from pipeline_core.duplicate_settings import DuplicateSettings
+from pipeline_core.domain.duplicate_settings import DuplicateSettings
+from pipeline_core.domain.normalize import ContactKey
 from pipeline_core.errors import InvalidValue, NotFound
-from pipeline_core.normalize import ContactKey
 from pipeline_core.storage import postgres_schema
-from pipeline_core.storage.sql_common import META_TABLE
+from pipeline_core.storage.sql.common import META_TABLE
 from pipeline_core.storage.sqlite import SqliteStore
 from pipeline_core.storage.sqlite_schema import LATEST, MIGRATIONS
 

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from pipeline_core import Customer, FixedClock, StoreError, Workspace
 from pipeline_core.cli import cli
-from pipeline_core.demo import create_demo
+from pipeline_core.workspace.demo import create_demo
 
 from .conftest import fresh_store_url
 from .postgres_server import find_bin_dir

@@ -12,12 +12,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pipeline_core import Customer, InvalidValue
-from pipeline_core.render import customer_record
-from pipeline_core.serialization import (
+from pipeline_core.domain.serialization import (
     converter,
     from_typed_field_value,
     typed_field_value,
 )
+from pipeline_core.render.common import customer_record
 
 
 @pytest.mark.parametrize("name", ["", "   ", "\t\n"])

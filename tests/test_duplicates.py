@@ -7,9 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline_core import Customer, DuplicateCustomer, EventKind, FixedClock, Workspace
-from pipeline_core.duplicates import clusters
+from pipeline_core.domain.duplicates import clusters
+from pipeline_core.domain.normalize import ContactKey, index_keys
 from pipeline_core.errors import InvalidValue
-from pipeline_core.normalize import ContactKey, index_keys
 
 URLS = ["memory:", "sqlite:///:memory:"]  # hypothesis runs: fresh stores per example
 

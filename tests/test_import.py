@@ -16,8 +16,8 @@ import pytest
 from pipeline_core import Workspace
 from pipeline_core.errors import ImportFileError, ImportRowError, InvalidValue, PipelineError
 from pipeline_core.importing import ImportOptions
-from pipeline_core.importing.engine import RUN_PREFIX
 from pipeline_core.storage import open_store
+from pipeline_core.workspace.import_engine import RUN_PREFIX
 
 
 def write(tmp_path: Path, name: str, content: str | bytes) -> Path:
@@ -337,8 +337,8 @@ def test_worker_processes_import_exactly_what_one_process_does(
 
 def test_rows_get_the_checks_add_customer_makes(tmp_path: Path, workspace: Workspace) -> None:
     from pipeline_core import Customer
-    from pipeline_core.custom_fields import FieldDefinition
-    from pipeline_core.statuses import Status, StatusMachine
+    from pipeline_core.domain.custom_fields import FieldDefinition
+    from pipeline_core.domain.statuses import Status, StatusMachine
 
     support = StatusMachine(
         name="support",
@@ -427,9 +427,9 @@ def test_a_drafter_pickles_for_spawned_workers(workspace: Workspace) -> None:
     # Platforms without fork start workers with spawn: the drafter must travel by pickle.
     import pickle
 
-    from pipeline_core.custom_fields import FieldDefinition
+    from pipeline_core.domain.custom_fields import FieldDefinition
+    from pipeline_core.domain.normalize import NormalizeOptions
     from pipeline_core.importing.drafting import Drafter
-    from pipeline_core.normalize import NormalizeOptions
 
     workspace.define_field(FieldDefinition(key="plan", type="select", options=("a", "b")))
     workspace.add_folder("Support", workspace.status_machine(), fields=["plan"])

@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline_core import Customer, FixedClock, PipelineError, Workspace
-from pipeline_core.custom_fields import FieldDefinition
-from pipeline_core.reminders import last_due_day, reminder_moment
+from pipeline_core.domain.custom_fields import FieldDefinition
+from pipeline_core.domain.reminders import last_due_day, reminder_moment
 from pipeline_core.storage import open_store
 
 from .conftest import BACKENDS, fresh_store_url

@@ -8,8 +8,8 @@ from decimal import Decimal
 import pytest
 
 from pipeline_core import Customer, EventKind, FixedClock, InvalidValue, NotFound, Workspace
+from pipeline_core.domain.statuses import EntryAction, Status, StatusMachine
 from pipeline_core.errors import AlreadyConverted
-from pipeline_core.statuses import EntryAction, Status, StatusMachine
 
 DEALS = StatusMachine(
     [

@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline_core import Customer, EventKind, FixedClock, Workspace
+from pipeline_core.domain.normalize import customer_keys, index_keys
 from pipeline_core.errors import InvalidValue, NotFound
-from pipeline_core.normalize import customer_keys, index_keys
 
 URLS = ["memory:", "sqlite:///:memory:"]  # hypothesis runs: fresh stores per example
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pipeline_core import Customer, PermissionDenied, Workspace
-from pipeline_core.storage.sql_common import META_TABLE
+from pipeline_core.storage.sql.common import META_TABLE
 from pipeline_core.storage.sqlite_schema import MIGRATIONS
 
 from .conftest import fresh_store_url

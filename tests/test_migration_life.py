@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pipeline_core import Customer, FixedClock, Workspace
 from pipeline_core.storage import open_store
-from pipeline_core.storage.sql_common import META_TABLE
+from pipeline_core.storage.sql.common import META_TABLE
 from pipeline_core.storage.sqlite_schema import LATEST, MIGRATIONS
 
 

@@ -12,8 +12,7 @@ from hypothesis import strategies as st
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
 
 from pipeline_core.customer import Customer
-from pipeline_core.errors import InvalidValue
-from pipeline_core.normalize import (
+from pipeline_core.domain.normalize import (
     ContactKey,
     NormalizeOptions,
     customer_keys,
@@ -22,6 +21,7 @@ from pipeline_core.normalize import (
     normalize_email,
     normalize_phone,
 )
+from pipeline_core.errors import InvalidValue
 
 REGIONS = ("US", "GB", "DE", "BE", "BR", "FR", "IN", "JP")
 

@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from phonenumbers import PhoneMetadata, PhoneNumber, PhoneNumberDesc, PhoneNumberType
 
-from pipeline_core import phone_check
-from pipeline_core.normalize import ContactKey, normalize_phone
+from pipeline_core.domain import phone_check
+from pipeline_core.domain.normalize import ContactKey, normalize_phone
 
 CODES = sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE)
 NON_GEOGRAPHIC_CODES = sorted(phonenumbers.COUNTRY_CODES_FOR_NON_GEO_REGIONS)

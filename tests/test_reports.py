@@ -24,9 +24,9 @@ from pipeline_core import (
     StatusMachine,
     Workspace,
 )
-from pipeline_core.events import EventKind
-from pipeline_core.report_keys import NONE_LABEL, Aliases, group_key, normalized
-from pipeline_core.reports import Figures, PipelineReport
+from pipeline_core.domain.events import EventKind
+from pipeline_core.domain.report_keys import NONE_LABEL, Aliases, group_key, normalized
+from pipeline_core.domain.reports import Figures, PipelineReport
 from pipeline_core.rules.ast import MATCH_ALL
 from pipeline_core.rules.evaluate import compile_predicate
 from pipeline_core.storage import open_store
@@ -128,7 +128,7 @@ def brute_figures(customers: list[Customer]) -> Figures:
         if c.outcome == "lost":
             label = c.lost_reason or NONE_LABEL
             reasons[label] = reasons.get(label, 0) + 1
-    from pipeline_core.reports import CurrencyValue
+    from pipeline_core.domain.reports import CurrencyValue
 
     return Figures(
         count=len(customers),

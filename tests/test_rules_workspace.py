@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 
 from pipeline_core import Customer, FixedClock, Workspace
+from pipeline_core.domain.flows import Column
 from pipeline_core.errors import RuleSyntaxError
-from pipeline_core.flows import Column
 from pipeline_core.rules import (
     And,
     Compare,
@@ -194,7 +194,7 @@ def test_custom_field_kinds_lists_every_key_and_kind(make_store: StoreFactory) -
 def test_defined_custom_fields_are_in_the_catalog_before_anyone_holds_them(
     workspace: Workspace,
 ) -> None:
-    from pipeline_core.custom_fields import FieldDefinition
+    from pipeline_core.domain.custom_fields import FieldDefinition
 
     workspace.define_field(FieldDefinition(key="policy_value", type="decimal"))
     workspace.define_field(

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pipeline_core import Customer, InvalidValue, Workspace
-from pipeline_core.search import (
+from pipeline_core.domain.search import (
     PHONE,
     TEXT,
     fold,

@@ -17,10 +17,10 @@ from pipeline_core import (
     TransitionNotAllowed,
     Workspace,
 )
-from pipeline_core.automation import MAX_DEPTH, Action, Automation
-from pipeline_core.custom_fields import FieldDefinition
+from pipeline_core.domain.automation import MAX_DEPTH, Action, Automation
+from pipeline_core.domain.custom_fields import FieldDefinition
+from pipeline_core.domain.statuses import Status, StatusMachine
 from pipeline_core.rules import InSet, SetTest
-from pipeline_core.statuses import Status, StatusMachine
 
 SUPPORT = StatusMachine(
     [Status("New"), Status("Working"), Status("Solved", outcome="won")],

@@ -12,9 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pipeline_core import Customer, StoreError, Workspace
-from pipeline_core.serialization import dumps
+from pipeline_core.domain.serialization import dumps
 from pipeline_core.storage import SCHEMA_VERSION, open_store
-from pipeline_core.storage.sql_common import texts_json
+from pipeline_core.storage.sql.common import texts_json
 from pipeline_core.storage.sqlite import SqliteStore
 from pipeline_core.storage.sqlite_schema import LATEST
 

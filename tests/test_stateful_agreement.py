@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from pipeline_core import Customer, FixedClock, PipelineError, Workspace
-from pipeline_core.demo import SALES_COLUMNS
 from pipeline_core.rules import InSet, SetTest
+from pipeline_core.workspace.demo import SALES_COLUMNS
 
 from .conftest import fresh_store_url
 from .postgres_server import find_bin_dir

@@ -17,8 +17,8 @@ from pipeline_core import (
     TransitionNotAllowed,
     default_status_machine,
 )
-from pipeline_core.serialization import converter
-from pipeline_core.statuses import load_status_machine, mermaid
+from pipeline_core.domain.serialization import converter
+from pipeline_core.domain.statuses import load_status_machine, mermaid
 
 DEFAULT_ALLOWED = {
     "Lead": {"Prospect", "Quoted", "Customer", "Inactive"},

@@ -20,8 +20,8 @@ from pipeline_core import (
     TransitionNotAllowed,
     Workspace,
 )
-from pipeline_core.demo import SALES_COLUMNS, create_demo
 from pipeline_core.rules import InSet, SetTest
+from pipeline_core.workspace.demo import SALES_COLUMNS, create_demo
 
 
 def add(ws: Workspace, name: str = "Ada", **details: object) -> Customer:

@@ -11,16 +11,25 @@ Open a workspace on a store URL and drive everything through it::
 
 from importlib.metadata import PackageNotFoundError, version
 
-from pipeline_core.access import AccessSettings, FolderAccess, Principal, User
-from pipeline_core.activity import Step, Task, TimeEntry
-from pipeline_core.automation import Action, Automation, HandlerFailure
-from pipeline_core.board import Board, BoardColumn
-from pipeline_core.clock import Clock, FixedClock, SystemClock
-from pipeline_core.custom_fields import FieldDefinition
 from pipeline_core.customer import Customer
-from pipeline_core.dedupe import DuplicatePolicy, MergeResult
-from pipeline_core.duplicate_settings import DuplicateSettings
-from pipeline_core.duplicates import DuplicateCluster
+from pipeline_core.domain.access import AccessSettings, FolderAccess, Principal, User
+from pipeline_core.domain.activity import Step, Task, TimeEntry
+from pipeline_core.domain.automation import Action, Automation, HandlerFailure
+from pipeline_core.domain.board import Board, BoardColumn
+from pipeline_core.domain.clock import Clock, FixedClock, SystemClock
+from pipeline_core.domain.custom_fields import FieldDefinition
+from pipeline_core.domain.duplicate_settings import DuplicateSettings
+from pipeline_core.domain.duplicates import DuplicateCluster
+from pipeline_core.domain.events import Event, EventKind
+from pipeline_core.domain.flows import Column, FlowDefinition
+from pipeline_core.domain.folders import Folder
+from pipeline_core.domain.normalize import ContactKey, normalize_email, normalize_phone
+from pipeline_core.domain.reminders import Reminder
+from pipeline_core.domain.reports import GroupedReport, PipelineReport, ReportConfig
+from pipeline_core.domain.saved_filters import SavedFilter
+from pipeline_core.domain.settings import LifecycleSettings
+from pipeline_core.domain.statuses import EntryAction, Status, StatusMachine, default_status_machine
+from pipeline_core.domain.view import CustomerTree, CustomerView, TimeSummary
 from pipeline_core.errors import (
     AlreadyConverted,
     ConcurrencyError,
@@ -36,17 +45,8 @@ from pipeline_core.errors import (
     StoreError,
     TransitionNotAllowed,
 )
-from pipeline_core.events import Event, EventKind
-from pipeline_core.flows import Column, FlowDefinition
-from pipeline_core.folders import Folder
-from pipeline_core.normalize import ContactKey, normalize_email, normalize_phone
-from pipeline_core.reminders import Reminder
-from pipeline_core.reports import GroupedReport, PipelineReport, ReportConfig
-from pipeline_core.saved_filters import SavedFilter
-from pipeline_core.settings import LifecycleSettings
-from pipeline_core.statuses import EntryAction, Status, StatusMachine, default_status_machine
-from pipeline_core.view import CustomerTree, CustomerView, TimeSummary
-from pipeline_core.workspace import Workspace
+from pipeline_core.workspace.dedupe import DuplicatePolicy, MergeResult
+from pipeline_core.workspace.facade import Workspace
 
 try:
     __version__ = version("pipeline_core")

@@ -9,13 +9,13 @@ import attrs
 import click
 
 from pipeline_core import __version__
-from pipeline_core.access import SYSTEM
 from pipeline_core.customer import Customer
-from pipeline_core.dedupe import POLICIES, DuplicatePolicy
-from pipeline_core.demo import create_demo
+from pipeline_core.domain.access import SYSTEM
+from pipeline_core.domain.flows import PALETTE, Column
+from pipeline_core.domain.serialization import converter, dumps
+from pipeline_core.domain.statuses import load_status_machine, mermaid
 from pipeline_core.errors import DuplicateCustomer, InvalidValue, PipelineError, RuleSyntaxError
-from pipeline_core.flows import PALETTE, Column
-from pipeline_core.render import (
+from pipeline_core.render.common import (
     FORMATS,
     Format,
     board_output,
@@ -25,12 +25,12 @@ from pipeline_core.render import (
     records_csv,
     records_table,
 )
-from pipeline_core.render_life import view_output
+from pipeline_core.render.life import view_output
 from pipeline_core.rules.ast import MATCH_ALL, InSet, Rule, SetTest, all_of
 from pipeline_core.rules.printer import to_text
-from pipeline_core.serialization import converter, dumps
-from pipeline_core.statuses import load_status_machine, mermaid
-from pipeline_core.workspace import DEFAULT_BOARD_LIMIT, DEFAULT_STORE_URL, Workspace
+from pipeline_core.workspace.dedupe import POLICIES, DuplicatePolicy
+from pipeline_core.workspace.demo import create_demo
+from pipeline_core.workspace.facade import DEFAULT_BOARD_LIMIT, DEFAULT_STORE_URL, Workspace
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -699,11 +699,11 @@ def statuses_load(app: AppContext, path: str) -> None:
 
 
 # The customer's-life, duplicates and access commands register themselves on the groups above.
-from pipeline_core import cli_access as _cli_access  # noqa: E402
-from pipeline_core import cli_dupes as _cli_dupes  # noqa: E402
-from pipeline_core import cli_import as _cli_import  # noqa: E402
-from pipeline_core import cli_life as _cli_life  # noqa: E402
-from pipeline_core import cli_reports as _cli_reports  # noqa: E402
+from pipeline_core.commands import access as _cli_access  # noqa: E402
+from pipeline_core.commands import bulk as _cli_import  # noqa: E402
+from pipeline_core.commands import duplicates as _cli_dupes  # noqa: E402
+from pipeline_core.commands import life as _cli_life  # noqa: E402
+from pipeline_core.commands import reports as _cli_reports  # noqa: E402
 
 assert _cli_life and _cli_dupes and _cli_access and _cli_import
 assert _cli_reports

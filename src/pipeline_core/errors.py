@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pipeline_core.customer import Customer
-    from pipeline_core.normalize import ContactKey
+    from pipeline_core.domain.normalize import ContactKey
 
 
 class PipelineError(Exception):

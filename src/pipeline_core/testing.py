@@ -28,8 +28,8 @@ except ImportError as error:  # pragma: no cover - depends on the environment
         "pipeline_core.testing needs hypothesis: pip install 'pipeline_core[testing]'"
     ) from error
 
-from pipeline_core.clock import FixedClock
 from pipeline_core.customer import Customer, FieldValue
+from pipeline_core.domain.clock import FixedClock
 from pipeline_core.rules.ast import (
     MATCH_ALL,
     And,
@@ -46,7 +46,7 @@ from pipeline_core.rules.ast import (
 )
 from pipeline_core.rules.catalog import BUILTIN_FIELDS, Catalog
 from pipeline_core.storage import Store, open_store
-from pipeline_core.workspace import Workspace
+from pipeline_core.workspace.facade import Workspace
 
 WORDS = (
     "Leads",

@@ -3,9 +3,9 @@
 See docs/import-export.md. The Workspace's use cases are in ``workspace_import``.
 """
 
-from pipeline_core.importing.engine import ImportOptions, ImportPolicy, ImportSummary
 from pipeline_core.importing.export import DEFAULT_COLUMNS, EXPORT_FORMATS
 from pipeline_core.importing.readers import INPUT_FORMATS
+from pipeline_core.workspace.import_engine import ImportOptions, ImportPolicy, ImportSummary
 
 __all__ = [
     "DEFAULT_COLUMNS",

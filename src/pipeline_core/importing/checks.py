@@ -14,13 +14,13 @@ from typing import Any
 
 import attrs
 
-from pipeline_core.custom_fields import FieldDefinition, validate_fields
 from pipeline_core.customer import Customer, trusted_replace
+from pipeline_core.domain.custom_fields import FieldDefinition, validate_fields
+from pipeline_core.domain.folders import Folder
+from pipeline_core.domain.outcomes import status_changes
+from pipeline_core.domain.settings import LifecycleSettings
+from pipeline_core.domain.statuses import StatusMachine
 from pipeline_core.errors import InvalidValue, PipelineError
-from pipeline_core.folders import Folder
-from pipeline_core.outcomes import status_changes
-from pipeline_core.settings import LifecycleSettings
-from pipeline_core.statuses import StatusMachine
 
 
 @attrs.frozen

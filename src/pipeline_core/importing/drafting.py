@@ -22,12 +22,12 @@ from typing import Any
 
 import attrs
 
+from pipeline_core.domain.normalize import NormalizeOptions
+from pipeline_core.domain.search import term_rows
 from pipeline_core.errors import ImportRowError, PipelineError
 from pipeline_core.importing.checks import RowCheckError, RowChecks
 from pipeline_core.importing.mapping import Draft, RowMapper
 from pipeline_core.importing.readers import SourceRow
-from pipeline_core.normalize import NormalizeOptions
-from pipeline_core.search import term_rows
 
 Drafted = Draft | ImportRowError
 """What drafting makes of a row: a draft, or the reason it is refused."""

@@ -18,9 +18,9 @@ from typing import Any
 import attrs
 
 from pipeline_core.customer import Customer
+from pipeline_core.domain.normalize import ContactKey, NormalizeOptions, customer_keys
+from pipeline_core.domain.search import TermRow
 from pipeline_core.errors import ImportRowError, InvalidValue
-from pipeline_core.normalize import ContactKey, NormalizeOptions, customer_keys
-from pipeline_core.search import TermRow
 
 LIST_FIELDS = frozenset({"emails", "phones", "tags", "workers"})
 SCALAR_FIELDS = frozenset(

@@ -13,23 +13,29 @@ from decimal import Decimal
 
 import attrs
 
-from pipeline_core.access import User
-from pipeline_core.activity import Task, TimeEntry
 from pipeline_core.customer import Customer
-from pipeline_core.duplicate_settings import SETTINGS_KEY as DUPLICATES_KEY
-from pipeline_core.duplicate_settings import normalize_options
+from pipeline_core.domain.access import User
+from pipeline_core.domain.activity import Task, TimeEntry
+from pipeline_core.domain.duplicate_settings import SETTINGS_KEY as DUPLICATES_KEY
+from pipeline_core.domain.duplicate_settings import normalize_options
+from pipeline_core.domain.events import Event, EventKind, JSONValue
+from pipeline_core.domain.flows import FlowDefinition
+from pipeline_core.domain.normalize import ContactKey, index_keys
+from pipeline_core.domain.report_keys import (
+    AggregateRow,
+    GroupKey,
+    StageTime,
+    field_label,
+    merge_rows,
+)
+from pipeline_core.domain.search import SearchQuery, TermRow, score, search_terms
+from pipeline_core.domain.serialization import typed_field_value
+from pipeline_core.domain.statuses import StatusMachine
 from pipeline_core.errors import ConcurrencyError, NotFound
-from pipeline_core.events import Event, EventKind, JSONValue
-from pipeline_core.flows import FlowDefinition
-from pipeline_core.normalize import ContactKey, index_keys
-from pipeline_core.report_keys import AggregateRow, GroupKey, StageTime, field_label, merge_rows
 from pipeline_core.rules.ast import MATCH_ALL, MatchAll, Rule
 from pipeline_core.rules.evaluate import compile_predicate
-from pipeline_core.search import SearchQuery, TermRow, score, search_terms
-from pipeline_core.serialization import typed_field_value
-from pipeline_core.statuses import StatusMachine
 from pipeline_core.storage.protocol import Order
-from pipeline_core.storage.sql_common import field_rows
+from pipeline_core.storage.sql.common import field_rows
 
 
 def _key_values(customer: Customer, key: GroupKey) -> list[str | None]:

@@ -13,6 +13,10 @@ from typing import Any
 import attrs
 
 from pipeline_core.customer import Customer
+from pipeline_core.domain.events import Event
+from pipeline_core.domain.normalize import ContactKey, NormalizeOptions, index_keys
+from pipeline_core.domain.search import TermRow, term_rows
+from pipeline_core.domain.serialization import dumps, from_typed_field_value
 from pipeline_core.errors import (
     ConcurrencyError,
     ContactKeyRace,
@@ -20,13 +24,9 @@ from pipeline_core.errors import (
     NotFound,
     StoreError,
 )
-from pipeline_core.events import Event
-from pipeline_core.normalize import ContactKey, NormalizeOptions, index_keys
 from pipeline_core.rules.ast import MATCH_ALL, Rule
 from pipeline_core.rules.casefold import postgres_casefold_function
 from pipeline_core.rules.sql import POSTGRES
-from pipeline_core.search import TermRow, term_rows
-from pipeline_core.serialization import dumps, from_typed_field_value
 from pipeline_core.storage.pg_copy import CopyValue, copy_text
 from pipeline_core.storage.postgres_schema import (
     CONTACT_KEYS_SINCE,
@@ -35,8 +35,8 @@ from pipeline_core.storage.postgres_schema import (
     SEARCH_VERSION,
 )
 from pipeline_core.storage.registry import redact_url
-from pipeline_core.storage.sql_access import AccessQueries
-from pipeline_core.storage.sql_common import (
+from pipeline_core.storage.sql.access import AccessQueries
+from pipeline_core.storage.sql.common import (
     META_TABLE,
     READ_COLUMNS,
     SELECT_COLUMNS,
@@ -48,16 +48,16 @@ from pipeline_core.storage.sql_common import (
     text_row,
     typed_fields,
 )
-from pipeline_core.storage.sql_customers import CustomerQueries
-from pipeline_core.storage.sql_life import LifeQueries
-from pipeline_core.storage.sql_lists import ListQueries
-from pipeline_core.storage.sql_reports import (
+from pipeline_core.storage.sql.customers import CustomerQueries
+from pipeline_core.storage.sql.life import LifeQueries
+from pipeline_core.storage.sql.lists import ListQueries
+from pipeline_core.storage.sql.reports import (
     POSTGRES_MONTH,
     POSTGRES_STAGE_TIMES,
     ReportQueries,
     postgres_decimal,
 )
-from pipeline_core.storage.sql_setup import SetupQueries
+from pipeline_core.storage.sql.setup import SetupQueries
 
 try:
     import psycopg

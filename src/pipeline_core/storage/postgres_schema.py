@@ -136,7 +136,7 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         # Visibility scopes test the team: "team in (...)".
         "CREATE INDEX customers_team ON customers(team, id) WHERE team IS NOT NULL",
         # Quick search seeks a prefix range of (kind, term), compared by code point
-        # (C collation) like the bounds pipeline_core.search computes.
+        # (C collation) like the bounds pipeline_core.domain.search computes.
         """CREATE TABLE search_terms (
             kind TEXT NOT NULL,
             term TEXT COLLATE "C" NOT NULL,

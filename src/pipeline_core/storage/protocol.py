@@ -7,16 +7,16 @@ from contextlib import AbstractContextManager
 from datetime import date, datetime
 from typing import Literal, Protocol
 
-from pipeline_core.access import User
-from pipeline_core.activity import Task, TimeEntry
 from pipeline_core.customer import Customer
-from pipeline_core.events import Event, JSONValue
-from pipeline_core.flows import FlowDefinition
-from pipeline_core.normalize import ContactKey
-from pipeline_core.report_keys import AggregateRow, GroupKey, StageTime
+from pipeline_core.domain.access import User
+from pipeline_core.domain.activity import Task, TimeEntry
+from pipeline_core.domain.events import Event, JSONValue
+from pipeline_core.domain.flows import FlowDefinition
+from pipeline_core.domain.normalize import ContactKey
+from pipeline_core.domain.report_keys import AggregateRow, GroupKey, StageTime
+from pipeline_core.domain.search import SearchQuery, TermRow
+from pipeline_core.domain.statuses import StatusMachine
 from pipeline_core.rules.ast import MATCH_ALL, Rule
-from pipeline_core.search import SearchQuery, TermRow
-from pipeline_core.statuses import StatusMachine
 
 Order = Literal["id", "activity"]
 """``id``: oldest first. ``activity``: most recently updated first (board cards)."""
@@ -271,7 +271,7 @@ class Transaction(Protocol):
         """``(key, customer id)`` for every live customer holding one of ``keys``; an index look-up.
 
         Customers' valid contact keys are indexed by ``insert_customer`` and
-        ``update_customer`` (see ``pipeline_core.normalize.index_keys``), with the
+        ``update_customer`` (see ``pipeline_core.domain.normalize.index_keys``), with the
         normalization options of the stored duplicate settings.
         """
         ...

@@ -13,15 +13,15 @@ from pathlib import Path
 from typing import Any
 
 from pipeline_core.customer import Customer, stored_customer, with_version
+from pipeline_core.domain.events import Event
+from pipeline_core.domain.normalize import ContactKey, NormalizeOptions, index_keys
+from pipeline_core.domain.search import TermRow, term_rows
+from pipeline_core.domain.serialization import dumps, from_typed_field_value
 from pipeline_core.errors import ConcurrencyError, NotFound, StoreError
-from pipeline_core.events import Event
-from pipeline_core.normalize import ContactKey, NormalizeOptions, index_keys
 from pipeline_core.rules.ast import MATCH_ALL, MatchAll, Rule
 from pipeline_core.rules.sql import SQL_FUNCTIONS, SQLITE
-from pipeline_core.search import TermRow, term_rows
-from pipeline_core.serialization import dumps, from_typed_field_value
-from pipeline_core.storage.sql_access import SEARCH_ATTRIBUTES, AccessQueries
-from pipeline_core.storage.sql_common import (
+from pipeline_core.storage.sql.access import SEARCH_ATTRIBUTES, AccessQueries
+from pipeline_core.storage.sql.common import (
     CONTACT_ATTRIBUTES,
     META_TABLE,
     SELECT_COLUMNS,
@@ -33,16 +33,16 @@ from pipeline_core.storage.sql_common import (
     stored_schema_version,
     text_row,
 )
-from pipeline_core.storage.sql_customers import CustomerQueries
-from pipeline_core.storage.sql_life import LifeQueries
-from pipeline_core.storage.sql_lists import ListQueries
-from pipeline_core.storage.sql_reports import (
+from pipeline_core.storage.sql.customers import CustomerQueries
+from pipeline_core.storage.sql.life import LifeQueries
+from pipeline_core.storage.sql.lists import ListQueries
+from pipeline_core.storage.sql.reports import (
     SQLITE_MONTH,
     SQLITE_STAGE_TIMES,
     ReportQueries,
     sqlite_decimal,
 )
-from pipeline_core.storage.sql_setup import SetupQueries
+from pipeline_core.storage.sql.setup import SetupQueries
 from pipeline_core.storage.sqlite_schema import (
     CONTACT_KEYS_SINCE,
     LATEST,

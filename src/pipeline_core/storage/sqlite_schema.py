@@ -131,7 +131,7 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         ) WITHOUT ROWID""",
         # Visibility scopes test the team: "team in (...)".
         "CREATE INDEX customers_team ON customers(team, id) WHERE team IS NOT NULL",
-        # Quick search seeks a prefix range of (kind, term); see pipeline_core.search.
+        # Quick search seeks a prefix range of (kind, term); see pipeline_core.domain.search.
         """CREATE TABLE search_terms (
             kind TEXT NOT NULL,
             term TEXT NOT NULL,

@@ -1,0 +1,165 @@
+"""``pipeline reports`` commands: each parses, makes one Workspace call, renders.
+
+Registered on the main group by ``pipeline_core.cli`` when it is imported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from pipeline_core.cli import AppContext, cli, echo, format_option, pass_app, where_option
+from pipeline_core.domain.reports import GroupedReport, PipelineReport, ReportConfig
+from pipeline_core.errors import InvalidValue
+from pipeline_core.render.common import Format, json_text, records_csv, records_table
+from pipeline_core.render.reports import report_output, save_chart
+from pipeline_core.rules.ast import MATCH_ALL
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def output_options(command: F) -> F:
+    """``--format``, ``--chart`` and ``--image``: how a report is shown."""
+    command = click.option(
+        "--image",
+        metavar="PATH",
+        help="Also draw the bar chart to a .png or .svg file (needs the 'charts' extra).",
+    )(command)
+    command = click.option("--chart", is_flag=True, help="Show a text bar chart instead.")(command)
+    return format_option()(command)
+
+
+def show(
+    report: PipelineReport | GroupedReport, fmt: Format, chart: bool, image: str | None
+) -> None:
+    """Print the report, and draw it to ``image`` if given."""
+    if image is not None:
+        written = save_chart(report, image)
+        click.echo(f"Wrote {written}", err=True)
+    echo(report_output(report, fmt, chart))
+
+
+@cli.group()
+def reports() -> None:
+    """Pipeline funnel and grouped reports, computed in the store."""
+
+
+@reports.command("pipeline")
+@click.argument("flow")
+@where_option()
+@output_options
+@pass_app
+def reports_pipeline(
+    app: AppContext, flow: str, where: str | None, fmt: Format, chart: bool, image: str | None
+) -> None:
+    """Per column of FLOW: count, value, median time in stage, conversion, won/lost."""
+    report = app.workspace.pipeline_report(flow, MATCH_ALL if where is None else where)
+    show(report, fmt, chart, image)
+
+
+@reports.command("group")
+@click.option("--by", "by", required=True, metavar="FIELD", help="Group by this field.")
+@click.option("--sub", metavar="FIELD", help="Subdivide each group by this field.")
+@where_option()
+@output_options
+@pass_app
+def reports_group(
+    app: AppContext,
+    by: str,
+    sub: str | None,
+    where: str | None,
+    fmt: Format,
+    chart: bool,
+    image: str | None,
+) -> None:
+    """Count customers per FIELD value (status, folder, source, team, tag, created_month,
+    field:KEY, ...), optionally subdivided by a second field, with totals."""
+    report = app.workspace.grouped_report(by, sub, MATCH_ALL if where is None else where)
+    show(report, fmt, chart, image)
+
+
+@reports.command("save")
+@click.argument("name")
+@click.option("--flow", help="Save a pipeline report of this flow.")
+@click.option("--by", metavar="FIELD", help="Save a grouped report by this field.")
+@click.option("--sub", metavar="FIELD", help="Subdivide the grouped report by this field.")
+@where_option()
+@pass_app
+def reports_save(
+    app: AppContext,
+    name: str,
+    flow: str | None,
+    by: str | None,
+    sub: str | None,
+    where: str | None,
+) -> None:
+    """Save a report configuration as NAME (give --flow, or --by)."""
+    if (flow is None) == (by is None):
+        raise InvalidValue("give either --flow (a pipeline report) or --by (a grouped report)")
+    if flow is not None and sub is not None:
+        raise InvalidValue("--sub applies to grouped reports (--by), not to --flow")
+    config = ReportConfig(
+        kind="pipeline" if flow is not None else "group",
+        flow=flow,
+        by=by,
+        sub=sub,
+        where=where or "",
+    )
+    app.workspace.save_report(name, config)
+    click.echo(f"Saved report {name!r}")
+
+
+@reports.command("run")
+@click.argument("name")
+@output_options
+@pass_app
+def reports_run(app: AppContext, name: str, fmt: Format, chart: bool, image: str | None) -> None:
+    """Run the report saved as NAME."""
+    show(app.workspace.run_report(name), fmt, chart, image)
+
+
+@reports.command("list")
+@format_option()
+@pass_app
+def reports_list(app: AppContext, fmt: Format) -> None:
+    """The saved report configurations."""
+    records = [
+        {"name": name, "kind": c.kind, "flow": c.flow, "by": c.by, "sub": c.sub, "where": c.where}
+        for name, c in sorted(app.workspace.saved_reports().items())
+    ]
+    columns = ("name", "kind", "flow", "by", "sub", "where")
+    if fmt == "json":
+        echo(json_text(records))
+    elif fmt == "csv":
+        echo(records_csv(records, columns))
+    else:
+        echo(records_table(records, columns))
+
+
+@reports.command("alias")
+@click.argument("label")
+@click.argument("spellings", nargs=-1, required=True)
+@pass_app
+def reports_alias(app: AppContext, label: str, spellings: tuple[str, ...]) -> None:
+    """Group values spelled SPELLINGS (ignoring case, spaces, accents) as LABEL."""
+    aliases = app.workspace.set_group_alias(label, list(spellings))
+    click.echo(f"{label}: {', '.join(aliases[label.strip()])}")
+
+
+@reports.command("aliases")
+@format_option()
+@pass_app
+def reports_aliases(app: AppContext, fmt: Format) -> None:
+    """The configured group value aliases."""
+    records = [
+        {"label": label, "spellings": spellings}
+        for label, spellings in sorted(app.workspace.group_aliases().items())
+    ]
+    if fmt == "json":
+        echo(json_text(records))
+    elif fmt == "csv":
+        echo(records_csv(records, ("label", "spellings")))
+    else:
+        echo(records_table(records, ("label", "spellings")))

@@ -1,0 +1,417 @@
+"""Normalized contact keys: phones and WhatsApp to E.164, emails to one canonical address.
+
+Pure functions, no I/O. A key is what duplicate detection compares and what the
+stores index; the text the user typed is kept on the customer and never
+replaced by its key. A phone that cannot be read is kept as typed, flagged
+invalid and never matched. A malformed email is an error (``InvalidValue``) in
+``normalize_email``; ``email_key`` is the lenient form stores use on legacy data.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from functools import cache, lru_cache
+from typing import Any, Literal
+
+import attrs
+import phonenumbers
+
+from pipeline_core.customer import Customer
+from pipeline_core.domain import phone_check
+from pipeline_core.errors import InvalidValue
+
+KeyKind = Literal["phone", "email"]
+"""What a key compares: WhatsApp numbers are phones, so they match phones."""
+
+CACHE_SIZE = 1 << 16
+"""Entries kept per cache; imports repeat the same numbers and addresses often."""
+
+GMAIL_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
+
+MAX_LABEL = 63
+"""The longest label of a domain name (RFC 1035)."""
+
+
+@attrs.frozen(order=True)
+class ContactKey:
+    """A normalized contact: ``key`` is E.164 (``;ext=N`` if any) or an address; as typed if invalid."""
+
+    kind: KeyKind
+    key: str
+    valid: bool = True
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Plain arguments pickle several times faster than attrs' state dict (imports
+        # send keys between processes).
+        return (ContactKey, (self.kind, self.key, self.valid))
+
+
+@attrs.frozen
+class NormalizeOptions:
+    """Workspace settings that change keys: the default phone region and gmail folding."""
+
+    default_region: str | None = None
+    fold_gmail: bool = False
+
+
+# phones -----------------------------------------------------------------------------
+
+_SEPARATORS = str.maketrans("", "", " \t.-()/\u00a0\u2010\u2011\u2012\u2013\u2014")
+_COMPACT = re.compile(r"\+?[0-9]+")
+
+
+def normalize_phone(text: str, region: str | None = None, *, whatsapp: bool = False) -> ContactKey:
+    """A phone number as E.164, reading a number without country code in ``region``.
+
+    International prefixes (``+``, ``00``, ``011`` from the US...) and any
+    separators are understood; an extension is kept as ``;ext=N`` because two
+    extensions of one switchboard are different people. With ``whatsapp``, a
+    number written with its country code but no ``+`` is read as international.
+    Never raises: an unreadable or invalid number comes back as typed, ``valid=False``.
+    """
+    typed = text.strip()
+    compact = typed.translate(_SEPARATORS)
+    # Caching on the compact form lets every formatting variant share one entry.
+    if _COMPACT.fullmatch(compact):
+        return _phone(compact, _region(region), whatsapp) or ContactKey("phone", typed, False)
+    return _phone(typed, _region(region), whatsapp) or ContactKey("phone", typed, False)
+
+
+def _region(region: str | None) -> str | None:
+    return region.upper() if region else None
+
+
+@lru_cache(maxsize=CACHE_SIZE)
+def _phone(text: str, region: str | None, whatsapp: bool) -> ContactKey | None:
+    found = None
+    if whatsapp and _digits(text[:1]) and not text.startswith("0"):
+        found = _parse("+" + text, None)
+    elif text.startswith("00") and _digits(text[2:]) and _00_is_international(text, region):
+        found = _parse("+" + text[2:], None)
+    elif region is not None and _digits(text):
+        found = _from_national(text, region)
+    if found is None:
+        found = _parse(text, region)
+    if found is None and text.startswith("00"):
+        # 00 is the international prefix of most of the world, even where the region's is not.
+        found = _parse("+" + text[2:], None)
+    return found
+
+
+def _parse(text: str, region: str | None) -> ContactKey | None:
+    quick: ContactKey | Literal[False] | None = False
+    if text[:1] == "+" and _digits(text[1:]):
+        quick = _from_digits(text[1:])
+    elif region is not None and _digits(text):
+        quick = _from_unprefixed(text, region)
+    if quick is not False:
+        return quick
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not _valid(number, region):
+        return None
+    key = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    if number.extension:
+        key += f";ext={number.extension}"
+    return ContactKey("phone", key)
+
+
+def _from_digits(digits: str) -> ContactKey | Literal[False] | None:
+    """``+digits`` without the full parser (it is most of the cost); False: use the parser.
+
+    Country codes are prefix-free, so the first 1-3 digits that form one are it.
+    A national part that starts with 0 (Italy) or with the country's national
+    prefix (which the parser may strip) is left to the parser.
+    """
+    if digits[:1] in ("", "0"):
+        return False
+    for size in (1, 2, 3):
+        code = int(digits[:size])
+        regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(code)
+        if regions:
+            break
+    else:
+        return None
+    national = digits[size:]
+    if not national or national[0] == "0" or _national_prefix(code, regions[0], national):
+        return False
+    # The national part has no leading zero, so it is its own national significant number.
+    if not _valid_nsn(code, national, regions[0]):
+        return None
+    return ContactKey("phone", f"+{digits}")
+
+
+def _digits(text: str) -> bool:
+    # str.isdigit alone accepts other scripts' digits ('¹', '٣'), which int() may refuse.
+    return text.isascii() and text.isdigit()
+
+
+def _from_national(digits: str, region: str) -> ContactKey | None:
+    """A national number with a national prefix, read without the parser if plainly safe, else None.
+
+    Safe: the digits start neither with the region's international prefix nor
+    with its country code (cases the parser treats specially), the national
+    prefix they start with is one the parser only strips (no rewriting), and the
+    result is valid; the parser would then strip the same prefix and find the
+    same number. Anything else (None) goes to ``_parse``, which reads digits
+    without any prefix itself (``_from_unprefixed``).
+    """
+    rules = _national_rules(region)
+    if rules is None:
+        return None
+    code, idd, prefix, _, transforms = rules
+    if digits.startswith(str(code)) or (idd is not None and idd.match(digits)):
+        return None
+    stripped = prefix.match(digits) if prefix is not None else None
+    if not stripped or transforms:
+        # No prefix: _parse's case. A prefix the parser may rewrite (Brazilian carrier codes...).
+        return None
+    national = digits[stripped.end() :]
+    if not national or national[0] == "0":
+        return None
+    if not _valid_nsn(code, national, region):
+        return None
+    return ContactKey("phone", f"+{code}{national}")
+
+
+def _from_unprefixed(digits: str, region: str) -> ContactKey | Literal[False] | None:
+    """Digits with no prefix of any kind read in ``region`` without the parser; False: use it.
+
+    When they start with neither the region's international prefix, nor its
+    country code, nor its national prefix, and not with 0 (an Italian zero), the
+    parser keeps the digits whole as the national number (or fails when there
+    are fewer than 2 or more than 17), so validity alone decides, valid or not.
+    """
+    if region not in phonenumbers.SUPPORTED_REGIONS or digits[:1] in ("", "0"):
+        return False
+    rules = _national_rules(region)
+    if rules is None:
+        return False
+    code, idd, prefix, _, _ = rules
+    if (
+        digits.startswith(str(code))
+        or (idd is not None and idd.match(digits))
+        or (prefix is not None and prefix.match(digits))
+    ):
+        return False
+    if not 2 <= len(digits) <= 17 or not _valid_nsn(code, digits, region):
+        return None
+    return ContactKey("phone", f"+{code}{digits}")
+
+
+@cache
+def _national_rules(region: str) -> _Rules | None:
+    """(country code, international prefix, national prefix for parsing, prefix text, transforms)."""
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    if metadata is None or metadata.country_code is None:
+        return None
+    idd = metadata.international_prefix
+    prefix = metadata.national_prefix_for_parsing
+    return (
+        metadata.country_code,
+        re.compile(idd) if idd else None,
+        re.compile(prefix) if prefix else None,
+        idd,
+        bool(metadata.national_prefix_transform_rule),
+    )
+
+
+_Rules = tuple[int, re.Pattern[str] | None, re.Pattern[str] | None, str | None, bool]
+
+
+def _00_is_international(text: str, region: str | None) -> bool:
+    """Whether a number starting 00 is read as ``+`` and the rest before anything else.
+
+    True without a region, where 00 is the region's international prefix (the
+    parser would do the same, at more cost), and where the region's prefix
+    does not match at all (US: 011): read nationally such a number is never
+    valid, so the parser would only fail first. Where the region's prefix is
+    longer (0011 in Australia, 0021 in Brazil) the parser decides.
+    """
+    if region is None:
+        return True
+    rules = _national_rules(region)
+    if rules is None:
+        return False
+    idd_text, idd = rules[3], rules[1]
+    return idd_text == "00" or idd is None or idd.match(text) is None
+
+
+_PREFIXES: dict[int, re.Pattern[str] | None] = {}
+
+
+def _national_prefix(code: int, region: str, national: str) -> bool:
+    if code not in _PREFIXES:
+        metadata = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(code, region)
+        pattern = metadata.national_prefix_for_parsing if metadata else None
+        _PREFIXES[code] = re.compile(pattern) if pattern else None
+    prefix = _PREFIXES[code]
+    return prefix is not None and prefix.match(national) is not None
+
+
+def _valid(number: phonenumbers.PhoneNumber, hint: str | None) -> bool:
+    """``phonenumbers.is_valid_number`` (``phone_check``'s exact copy), likely region first."""
+    return _valid_nsn(number.country_code, phone_check.national_significant_number(number), hint)
+
+
+def _valid_nsn(code: int | None, nsn: str, hint: str | None) -> bool:
+    """``_valid`` of a country code and national significant number, with no number built.
+
+    The library first finds the number's region (testing each region of a shared
+    country code such as +1) and then tests that region again; a number valid
+    in a region of its country code is valid, so one test usually settles it.
+    """
+    regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(code or 0, ())
+    if hint in regions:
+        if phone_check.nsn_valid_for_region(code, nsn, hint):
+            return True
+        if len(regions) == 1:
+            return False
+    elif len(regions) == 1:
+        return phone_check.nsn_valid_for_region(code, nsn, regions[0])
+    return phone_check.nsn_valid(code, nsn)
+
+
+def international(text: str, region: str | None) -> str | None:
+    """A valid national number rewritten with its country code (``+44 20 ...``), else None.
+
+    Used when a number moves to a record whose region would read it differently.
+    """
+    try:
+        number = phonenumbers.parse(text, _region(region))
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+# emails -----------------------------------------------------------------------------
+
+_ANGLE = re.compile(r'\s*(?:"(?:[^"\\]|\\.)*"|[^<>"]*?)\s*<([^<>]*)>\s*')
+_SPLIT = re.compile(r"[\s,;<>]")
+
+
+def normalize_email(text: str, *, fold_gmail: bool = False) -> ContactKey | None:
+    """An email address as its key; None when ``text`` is blank.
+
+    Takes the address out of ``"Display Name" <addr>``, lowercases the domain
+    (IDN to punycode) and an ASCII local part. With ``fold_gmail``, dots and a
+    ``+tag`` in a gmail local part are dropped. A string holding two addresses
+    or none raises ``InvalidValue`` naming it.
+    """
+    return _email(text, fold_gmail)
+
+
+@lru_cache(maxsize=CACHE_SIZE)
+def _email(text: str, fold_gmail: bool) -> ContactKey | None:
+    typed = text.strip()
+    if not typed:
+        return None
+    match = _ANGLE.fullmatch(typed)
+    address = match.group(1).strip() if match else typed
+    if address.lower().startswith("mailto:"):
+        address = address[len("mailto:") :]
+    ats = address.count("@")
+    if ats > 1 or (ats == 1 and typed.count("@") > 1 and not match):
+        raise InvalidValue(f"{typed!r} holds more than one email address; give one per entry")
+    local, _, domain = address.rpartition("@")
+    if ats != 1 or not local or not domain or _SPLIT.search(address):
+        raise InvalidValue(f"{typed!r} is not an email address")
+    domain = _domain(domain.rstrip("."), typed)
+    local = local.lower() if local.isascii() else unicodedata.normalize("NFC", local)
+    if fold_gmail and domain in GMAIL_DOMAINS:
+        local = local.partition("+")[0].replace(".", "")
+        domain = "gmail.com"
+        if not local:
+            raise InvalidValue(f"{typed!r} is not an email address")
+    return ContactKey("email", f"{local}@{domain}")
+
+
+def _domain(domain: str, typed: str) -> str:
+    labels = domain.lower().split(".")
+    if any(not label for label in labels):
+        raise InvalidValue(f"{typed!r} is not an email address: its domain has an empty label")
+    if domain.isascii() and all(len(label) <= MAX_LABEL for label in labels):
+        # What the idna codec gives an ASCII label (it only checks the length): skip it.
+        return ".".join(labels)
+    try:
+        return ".".join(label.encode("idna").decode("ascii") for label in labels)
+    except UnicodeError:
+        raise InvalidValue(f"{typed!r} is not an email address: bad domain {domain!r}") from None
+
+
+def email_key(text: str, *, fold_gmail: bool = False) -> ContactKey | None:
+    """Like ``normalize_email`` but never raises: a malformed address comes back invalid."""
+    try:
+        return _email(text, fold_gmail)
+    except InvalidValue:
+        return ContactKey("email", text.strip(), False)
+
+
+def clear_caches() -> None:
+    """Forget every cached normalization (benchmarks measure a cold start with it)."""
+    _phone.cache_clear()
+    _email.cache_clear()
+
+
+# customers --------------------------------------------------------------------------
+
+
+def customer_keys(
+    customer: Customer, options: NormalizeOptions, *, strict: bool = False
+) -> tuple[ContactKey, ...]:
+    """Every key of a customer's emails, phones and WhatsApp, valid or not, without repeats.
+
+    Phones are read in the customer's country, else the default region. With
+    ``strict``, a malformed email raises ``InvalidValue`` instead of coming back invalid.
+    """
+    return contact_keys(
+        customer.emails,
+        customer.phones,
+        customer.whatsapp,
+        customer.country,
+        options,
+        strict=strict,
+    )
+
+
+def contact_keys(
+    emails: Iterable[str],
+    phones: Iterable[str],
+    whatsapp: str | None,
+    country: str | None,
+    options: NormalizeOptions,
+    *,
+    strict: bool = False,
+) -> tuple[ContactKey, ...]:
+    """``customer_keys`` from the contact fields alone (for stores re-indexing raw rows)."""
+    region = country or options.default_region
+    keys: dict[ContactKey, None] = {}
+    for email in emails:
+        found = (
+            normalize_email(email, fold_gmail=options.fold_gmail)
+            if strict
+            else email_key(email, fold_gmail=options.fold_gmail)
+        )
+        if found is not None:
+            keys.setdefault(found)
+    for phone in phones:
+        keys.setdefault(normalize_phone(phone, region))
+    if whatsapp:
+        keys.setdefault(normalize_phone(whatsapp, region, whatsapp=True))
+    return tuple(keys)
+
+
+def index_keys(customer: Customer, options: NormalizeOptions) -> tuple[ContactKey, ...]:
+    """The keys a store indexes for a customer: the valid ones only."""
+    return tuple(key for key in customer_keys(customer, options) if key.valid)
+
+
+def describe(keys: Iterable[ContactKey]) -> str:
+    """Keys as ``phone +1415..., email a@b.c`` for messages."""
+    return ", ".join(f"{key.kind} {key.key}" for key in keys)

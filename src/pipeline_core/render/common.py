@@ -1,0 +1,211 @@
+"""Rendering records as a table, JSON or CSV: the output side of the CLI, usable on its own."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Literal
+
+from tabulate import tabulate
+
+from pipeline_core.customer import Customer
+from pipeline_core.domain.board import Board, BoardColumn
+from pipeline_core.domain.duplicates import DuplicateCluster
+from pipeline_core.domain.serialization import converter
+from pipeline_core.workspace.dedupe import MergeResult
+
+Format = Literal["table", "json", "csv"]
+FORMATS: tuple[Format, ...] = ("table", "json", "csv")
+
+CUSTOMER_TABLE_COLUMNS = ("id", "name", "status", "folder", "tags", "emails", "phones", "value")
+
+
+def customer_record(customer: Customer) -> dict[str, Any]:
+    """A customer as its public JSON object."""
+    record: dict[str, Any] = converter.unstructure(customer)
+    return record
+
+
+def board_record(board: Board) -> dict[str, Any]:
+    """A board as its public JSON object (see docs/json.md)."""
+
+    def column(col: BoardColumn) -> dict[str, Any]:
+        return {
+            "name": col.name,
+            "status": col.status,
+            "colour": col.colour,
+            "count": col.count,
+            "more": col.more,
+            "cards": [customer_record(card) for card in col.cards],
+        }
+
+    unmapped = column(board.unmapped)
+    return {
+        "flow": board.flow,
+        "columns": [column(col) for col in board.columns],
+        "unmapped": {key: unmapped[key] for key in ("count", "more", "cards")},
+    }
+
+
+def cell(value: Any) -> str:
+    """One value as table or CSV text: lists joined with '; ', None as empty."""
+    if value is None:
+        return ""
+    if isinstance(value, list | tuple):
+        return "; ".join(cell(item) for item in value)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def flatten_fields(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A customer record with its custom fields spread out as ``field.KEY`` columns."""
+    flat = {key: value for key, value in record.items() if key != "fields"}
+    for key, value in record.get("fields", {}).items():
+        flat[f"field.{key}"] = value
+    return flat
+
+
+def records_csv(records: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None) -> str:
+    """Records as CSV with a header; columns default to every key, in first-seen order."""
+    if columns is None:
+        seen: dict[str, None] = {}
+        for record in records:
+            seen.update(dict.fromkeys(record))
+        columns = list(seen)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    for record in records:
+        writer.writerow([cell(record.get(column)) for column in columns])
+    return out.getvalue()
+
+
+def records_table(records: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
+    """Records as a plain-text table of the given columns."""
+    rows = [[cell(record.get(column)) for column in columns] for record in records]
+    return tabulate(rows, headers=list(columns), tablefmt="simple") + "\n"
+
+
+def key_value_table(record: Mapping[str, Any]) -> str:
+    """One record as a two-column table of field and value."""
+    rows = [[key, cell(value)] for key, value in record.items()]
+    return tabulate(rows, headers=["field", "value"], tablefmt="simple") + "\n"
+
+
+def json_text(data: Any) -> str:
+    """Indented JSON, unicode kept as is."""
+    return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+
+
+def customers_output(customers: Iterable[Customer], fmt: Format) -> str:
+    """A list of customers in the chosen format."""
+    records = [customer_record(c) for c in customers]
+    if fmt == "json":
+        return json_text(records)
+    if fmt == "csv":
+        return records_csv([flatten_fields(r) for r in records])
+    return records_table(records, CUSTOMER_TABLE_COLUMNS)
+
+
+def customer_output(customer: Customer, fmt: Format) -> str:
+    """One customer in the chosen format."""
+    record = customer_record(customer)
+    if fmt == "json":
+        return json_text(record)
+    if fmt == "csv":
+        return records_csv([flatten_fields(record)])
+    return key_value_table(flatten_fields(record))
+
+
+def board_output(board: Board, fmt: Format) -> str:
+    """A board: side-by-side columns as a table, or its JSON object, or one CSV row per card."""
+    if fmt == "json":
+        return json_text(board_record(board))
+    everything = (*board.columns, board.unmapped)
+    if fmt == "csv":
+        rows = [
+            {"column": col.name, "column_status": col.status, **flatten_fields(customer_record(c))}
+            for col in everything
+            for c in col.cards
+        ]
+        return records_csv(rows)
+    shown = [*board.columns, *([board.unmapped] if board.unmapped.count else [])]
+    headers = [f"{col.name} ({col.count})" for col in shown]
+    lanes = [[f"#{c.id} {c.name}" for c in col.cards] for col in shown]
+    for lane, col in zip(lanes, shown, strict=True):
+        if col.more:
+            lane.append(f"+{col.more} more")
+    depth = max((len(lane) for lane in lanes), default=0)
+    grid = [[lane[i] if i < len(lane) else "" for lane in lanes] for i in range(depth)]
+    title = f"{board.flow}: {board.total} customer(s)\n"
+    return title + tabulate(grid, headers=headers, tablefmt="simple") + "\n"
+
+
+def cluster_records(clusters: Iterable[DuplicateCluster]) -> list[dict[str, Any]]:
+    """Duplicate clusters as JSON objects: the shared keys and the customers' records."""
+    return [
+        {
+            "cluster": number,
+            "keys": [{"kind": key.kind, "key": key.key} for key in cluster.keys],
+            "customer_ids": list(cluster.customer_ids),
+            "customers": [customer_record(c) for c in cluster.customers],
+        }
+        for number, cluster in enumerate(clusters, start=1)
+    ]
+
+
+def clusters_output(clusters: Sequence[DuplicateCluster], fmt: Format) -> str:
+    """Duplicate clusters: JSON objects, or one table/CSV row per customer with its cluster."""
+    records = cluster_records(clusters)
+    if fmt == "json":
+        return json_text(records)
+    rows = [
+        {
+            "cluster": record["cluster"],
+            "id": customer["id"],
+            "name": customer["name"],
+            "emails": customer["emails"],
+            "phones": customer["phones"],
+            "whatsapp": customer["whatsapp"],
+            "shared keys": [f"{k['kind']} {k['key']}" for k in record["keys"]],
+        }
+        for record in records
+        for customer in record["customers"]
+    ]
+    columns = ["cluster", "id", "name", "emails", "phones", "whatsapp", "shared keys"]
+    if fmt == "csv":
+        return records_csv(rows, columns)
+    if not rows:
+        return "No duplicates.\n"
+    return records_table(rows, columns)
+
+
+def merge_output(result: MergeResult, fmt: Format) -> str:
+    """A merge's result: the primary as stored (or as it would be) and what came from where."""
+    record: dict[str, Any] = {
+        "dry_run": result.dry_run,
+        "merged": list(result.merged),
+        "details": result.details,
+        "customer": customer_record(result.customer),
+    }
+    if fmt == "json":
+        return json_text(record)
+    if fmt == "csv":
+        return records_csv([flatten_fields(record["customer"])])
+    verb = "Would merge" if result.dry_run else "Merged"
+    lines = [f"{verb} {', '.join(f'#{i}' for i in result.merged)} into #{result.customer.id}"]
+    parts = result.details.get("merged")
+    for part in parts if isinstance(parts, list) else []:
+        if isinstance(part, dict):
+            got = "; ".join(
+                f"{name} {cell(value)}"
+                for name, value in part.items()
+                if name not in ("id", "name")
+            )
+            lines.append(f"  from #{part['id']} ({part['name']}): {got or 'nothing new'}")
+    return "\n".join(lines) + "\n" + key_value_table(flatten_fields(record["customer"]))

@@ -1,0 +1,251 @@
+"""Rendering the customer's life: timelines, tasks, time, reminders, the 360-degree view."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from pipeline_core.domain.activity import Task, TimeEntry
+from pipeline_core.domain.automation import Automation
+from pipeline_core.domain.custom_fields import FieldDefinition
+from pipeline_core.domain.events import Event
+from pipeline_core.domain.folders import Folder
+from pipeline_core.domain.reminders import Reminder
+from pipeline_core.domain.serialization import converter
+from pipeline_core.domain.view import CustomerTree, CustomerView, TimeSummary
+from pipeline_core.render.common import (
+    Format,
+    cell,
+    customer_record,
+    flatten_fields,
+    json_text,
+    key_value_table,
+    records_csv,
+    records_table,
+)
+
+EVENT_COLUMNS = ("id", "at", "kind", "actor", "details")
+TASK_COLUMNS = (
+    "id",
+    "customer_id",
+    "title",
+    "due",
+    "worker",
+    "priority",
+    "steps",
+    "done",
+    "overdue",
+)
+
+
+def event_record(event: Event) -> dict[str, Any]:
+    """An event as its public JSON object."""
+    return {
+        "id": event.id,
+        "customer_id": event.customer_id,
+        "at": event.at.isoformat(),
+        "actor": event.actor,
+        "kind": event.kind.value,
+        "data": dict(event.data),
+    }
+
+
+def _details(data: dict[str, Any]) -> str:
+    return ", ".join(
+        f"{key}={cell(value)}" for key, value in data.items() if value not in (None, "", [], {})
+    )
+
+
+def output(records: Sequence[dict[str, Any]], columns: Sequence[str], fmt: Format) -> str:
+    """Records as JSON, CSV or a table of ``columns``."""
+    if fmt == "json":
+        return json_text(list(records))
+    if fmt == "csv":
+        return records_csv(records)
+    return records_table(records, columns)
+
+
+def events_output(events: Sequence[Event], fmt: Format) -> str:
+    """A timeline in the chosen format; the table folds each event's data into one column."""
+    records = [event_record(event) for event in events]
+    if fmt == "table":
+        rows = [{**r, "details": _details(r["data"])} for r in records]
+        return records_table(rows, EVENT_COLUMNS)
+    if fmt == "csv":
+        return records_csv([{**r, "data": r["data"]} for r in records])
+    return json_text(records)
+
+
+def task_record(task: Task, today: date | None = None) -> dict[str, Any]:
+    """A task as its public JSON object (with ``done`` and, given today, ``overdue``)."""
+    record: dict[str, Any] = converter.unstructure(task)
+    record["done"] = task.done
+    if today is not None:
+        record["overdue"] = task.overdue(today)
+    return record
+
+
+def tasks_output(tasks: Sequence[Task], fmt: Format, today: date) -> str:
+    """Tasks in the chosen format; the table shows checklist progress as ticked/total."""
+    records = [task_record(task, today) for task in tasks]
+    if fmt == "json":
+        return json_text(records)
+    rows = [
+        {
+            **r,
+            "steps": f"{sum(s['done'] for s in r['steps'])}/{len(r['steps'])}"
+            if r["steps"]
+            else "",
+        }
+        for r in records
+    ]
+    return output(rows, TASK_COLUMNS, fmt)
+
+
+def time_output(entries: Sequence[TimeEntry], fmt: Format) -> str:
+    """Time entries in the chosen format."""
+    records = [converter.unstructure(entry) for entry in entries]
+    return output(records, ("id", "customer_id", "worker", "at", "minutes", "note"), fmt)
+
+
+def summary_record(summary: TimeSummary) -> dict[str, Any]:
+    """A time summary as JSON (customer ids as text keys)."""
+    return {
+        "total_minutes": summary.total_minutes,
+        "by_worker": summary.by_worker,
+        "by_customer": {str(k): v for k, v in summary.by_customer.items()},
+    }
+
+
+def summary_output(summary: TimeSummary, fmt: Format) -> str:
+    """A time summary: one row per worker and per customer, and the total."""
+    if fmt == "json":
+        return json_text(summary_record(summary))
+    rows = [{"by": "worker", "who": w, "minutes": m} for w, m in summary.by_worker.items()]
+    rows += [{"by": "customer", "who": c, "minutes": m} for c, m in summary.by_customer.items()]
+    rows.append({"by": "total", "who": "", "minutes": summary.total_minutes})
+    return output(rows, ("by", "who", "minutes"), fmt)
+
+
+def reminders_output(reminders: Sequence[Reminder], fmt: Format) -> str:
+    """Due reminders in the chosen format."""
+    records = [converter.unstructure(reminder) for reminder in reminders]
+    return output(records, ("customer_id", "name", "due_on", "due_at", "workers", "notes"), fmt)
+
+
+def tree_record(tree: CustomerTree) -> dict[str, Any]:
+    """A family tree as nested JSON: each customer with its ``children``."""
+    return {**customer_record(tree.customer), "children": [tree_record(c) for c in tree.children]}
+
+
+def tree_output(tree: CustomerTree, fmt: Format) -> str:
+    """A family tree: indented names, nested JSON, or CSV rows with depth and parent."""
+    if fmt == "json":
+        return json_text(tree_record(tree))
+    rows: list[dict[str, Any]] = [
+        {"depth": depth, "id": c.id, "name": c.name, "parent_id": c.parent_id, "status": c.status}
+        for depth, c in tree.walk()
+    ]
+    if fmt == "csv":
+        return records_csv(rows)
+    return "".join(f"{'  ' * depth}#{c.id} {c.name} ({c.status})\n" for depth, c in tree.walk())
+
+
+def view_record(view: CustomerView) -> dict[str, Any]:
+    """The 360-degree view as one JSON object."""
+    return {
+        "customer": customer_record(view.customer),
+        "parent": None if view.parent is None else {"id": view.parent.id, "name": view.parent.name},
+        "children": [{"id": c.id, "name": c.name, "status": c.status} for c in view.children],
+        "open_tasks": [task_record(t) for t in view.open_tasks],
+        "overdue_tasks": list(view.overdue_tasks),
+        "follow_up_due_at": None
+        if view.follow_up_due_at is None
+        else view.follow_up_due_at.isoformat(),
+        "time": summary_record(view.time),
+        "event_count": view.event_count,
+        "recent_events": [event_record(e) for e in view.recent_events],
+    }
+
+
+def view_output(view: CustomerView, fmt: Format) -> str:
+    """The 360-degree view: sections as text tables, one JSON object, or the profile as CSV."""
+    record = view_record(view)
+    if fmt == "json":
+        return json_text(record)
+    if fmt == "csv":
+        return records_csv([flatten_fields(record["customer"])])
+    profile = flatten_fields(record["customer"])
+    profile["parent"] = f"#{view.parent.id} {view.parent.name}" if view.parent else None
+    profile["children"] = [f"#{c.id} {c.name}" for c in view.children]
+    profile["follow_up_due_at"] = record["follow_up_due_at"]
+    profile["time_minutes"] = view.time.total_minutes
+    parts = [key_value_table(profile)]
+    if view.open_tasks:
+        overdue = set(view.overdue_tasks)
+        rows = [
+            {**task_record(t), "overdue": t.id in overdue, "steps": len(t.steps)}
+            for t in view.open_tasks
+        ]
+        parts.append(
+            "\nOpen tasks\n"
+            + records_table(rows, ("id", "title", "due", "worker", "priority", "overdue"))
+        )
+    shown = len(view.recent_events)
+    parts.append(
+        f"\nLatest {shown} of {view.event_count} event(s)\n"
+        + events_output(view.recent_events, "table")
+    )
+    return "".join(parts)
+
+
+def folder_record(folder: Folder) -> dict[str, Any]:
+    """A folder as JSON."""
+    record: dict[str, Any] = converter.unstructure(folder)
+    return record
+
+
+def folders_output(folders: Sequence[Folder], fmt: Format) -> str:
+    """Folders: name, statuses of their machine, applicable fields."""
+    if fmt == "json":
+        return json_text([folder_record(f) for f in folders])
+    rows = [
+        {
+            "name": f.name,
+            "statuses": list(f.machine.names) if f.machine else "(workspace machine)",
+            "fields": list(f.fields) or "(all)",
+        }
+        for f in folders
+    ]
+    return output(rows, ("name", "statuses", "fields"), fmt)
+
+
+def fields_output(definitions: Sequence[FieldDefinition], fmt: Format) -> str:
+    """Custom field definitions."""
+    records = [converter.unstructure(d) for d in definitions]
+    return output(records, ("key", "label", "type", "required", "options", "version"), fmt)
+
+
+def automation_record(automation: Automation) -> dict[str, Any]:
+    """An automation as JSON."""
+    record: dict[str, Any] = converter.unstructure(automation)
+    return record
+
+
+def automations_output(automations: Sequence[Automation], fmt: Format) -> str:
+    """Automations: name, trigger, rule and actions."""
+    records = [automation_record(a) for a in automations]
+    if fmt == "json":
+        return json_text(records)
+    rows = [
+        {
+            "name": r["name"],
+            "on": r["on"] + (f" ({r['activity']})" if r["activity"] else ""),
+            "rule": r["rule"],
+            "actions": [f"{a['kind']}:{a['value']}" for a in r["actions"]],
+            "enabled": r["enabled"],
+        }
+        for r in records
+    ]
+    return output(rows, ("name", "on", "rule", "actions", "enabled"), fmt)

@@ -1,0 +1,5 @@
+"""The facade, the Session of one use case, and the use cases grouped by area."""
+
+from pipeline_core.workspace.facade import DEFAULT_BOARD_LIMIT, DEFAULT_STORE_URL, Workspace
+
+__all__ = ["DEFAULT_BOARD_LIMIT", "DEFAULT_STORE_URL", "Workspace"]

@@ -1,0 +1,487 @@
+"""The import run: rows to drafts, drafts to batches, each batch one transaction with its ledger entry.
+
+A batch inserts its new customers (one bulk statement per table), their
+``created`` events naming the run and line, applies the duplicate policy to the
+rows that match, and records the last line it covered in the run ledger, all in
+one transaction. A crash leaves whole batches only; running the same import
+again (the same file hash) carries on after the last committed line.
+"""
+
+from __future__ import annotations
+
+import gc
+import itertools
+import secrets
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import attrs
+
+from pipeline_core.customer import Customer
+from pipeline_core.domain.events import Event, EventKind, JSONValue
+from pipeline_core.domain.merge import combine
+from pipeline_core.domain.normalize import ContactKey, NormalizeOptions, customer_keys
+from pipeline_core.domain.search import term_rows
+from pipeline_core.errors import ImportRowError, InvalidValue
+from pipeline_core.importing.checks import RowChecks
+from pipeline_core.importing.drafting import Chunk, Drafted, Drafter, auto_workers, drafted_chunks
+from pipeline_core.importing.mapping import Draft, RowMapper
+from pipeline_core.importing.readers import InputFormat, SourceRow, inspect_file, open_source
+from pipeline_core.importing.rejects import RejectsWriter
+from pipeline_core.storage import Transaction
+from pipeline_core.workspace.dedupe import absorb, updated_with
+
+ImportPolicy = Literal["skip", "merge", "update", "allow", "error"]
+"""What a row matching an existing customer (or an earlier row) does."""
+IMPORT_POLICIES: tuple[ImportPolicy, ...] = ("skip", "merge", "update", "allow", "error")
+
+OnError = Literal["reject", "abort"]
+ON_ERROR: tuple[OnError, ...] = ("reject", "abort")
+
+RUN_PREFIX = "import_run:"
+"""Workspace setting key prefix of the run ledger: one entry per file hash."""
+
+MAX_REPORTED = 20
+"""Row errors kept in the summary (all of them go to the rejects file)."""
+
+
+@attrs.frozen(kw_only=True)
+class ImportOptions:
+    """How to read, map, check and write an import. See docs/import-export.md."""
+
+    input_format: InputFormat | None = None
+    encoding: str = "utf-8"
+    delimiter: str | None = None
+    mapping: Mapping[str, str] = attrs.field(factory=dict)
+    keep_unknown: bool = False
+    region: str | None = None
+    on_duplicate: ImportPolicy = attrs.field(default="skip")
+    on_error: OnError = attrs.field(default="reject")
+    dry_run: bool = False
+    rejects: Path | None = None
+    batch_size: int = attrs.field(default=2000)
+    restart: bool = False
+    workers: int | None = attrs.field(default=None)
+
+    @workers.validator
+    def _workers(self, _: object, value: int | None) -> None:
+        if value is not None and value < 0:
+            raise InvalidValue(f"workers must be 0 or more, not {value}")
+
+    @batch_size.validator
+    def _positive(self, _: object, value: int) -> None:
+        if value < 1:
+            raise InvalidValue(f"batch size must be at least 1, not {value}")
+
+    @on_duplicate.validator
+    def _policy(self, _: object, value: str) -> None:
+        if value not in IMPORT_POLICIES:
+            raise InvalidValue(
+                f"on_duplicate must be one of {', '.join(IMPORT_POLICIES)}, not {value!r}"
+            )
+
+    @on_error.validator
+    def _on_error(self, _: object, value: str) -> None:
+        if value not in ON_ERROR:
+            raise InvalidValue(f"on_error must be reject or abort, not {value!r}")
+
+
+@attrs.frozen(kw_only=True)
+class ImportSummary:
+    """What an import did (with ``dry_run``: would do)."""
+
+    file: str
+    run_id: str
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    merged: int = 0
+    skipped: int = 0
+    rejected: int = 0
+    dry_run: bool = False
+    resumed_after_line: int = 0
+    already_done: bool = False
+    unknown_columns: tuple[str, ...] = ()
+    errors: tuple[ImportRowError, ...] = ()
+    seconds: float = 0.0
+
+    @property
+    def rows_per_second(self) -> float:
+        """Rows read per second of the run."""
+        return self.rows / self.seconds if self.seconds > 0 else 0.0
+
+
+@attrs.frozen
+class ImportHooks:
+    """What a run needs from the workspace: transactions, a row's checks, events, edits."""
+
+    transaction: Callable[[], AbstractContextManager[Transaction]]
+    options: Callable[[Transaction], NormalizeOptions]
+    checks: Callable[[Transaction], RowChecks]
+    event: Callable[..., Event]
+    save_changes: Callable[[Transaction, Customer, Customer], Customer]
+    now: Callable[[], datetime]
+
+
+Progress = Callable[[int], None]
+
+
+class _Rollback(Exception):
+    """Ends a dry run's (or an abort-on-error run's) transaction without committing it."""
+
+
+@attrs.define
+class _Counts:
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    merged: int = 0
+    skipped: int = 0
+    rejected: int = 0
+    errors: list[ImportRowError] = attrs.Factory(list)
+
+
+def run_import(
+    path: Path,
+    name: str,
+    options: ImportOptions,
+    hooks: ImportHooks,
+    progress: Progress | None = None,
+) -> ImportSummary:
+    """Import the file at ``path`` (``name`` in messages); see ``Workspace.import_customers``."""
+    started = time.perf_counter()
+    facts = inspect_file(path, name, format=options.input_format, encoding=options.encoding)
+    with hooks.transaction() as tx:
+        normalize = hooks.options(tx)
+        checks = hooks.checks(tx)
+        ledger = tx.get_setting(RUN_PREFIX + facts.sha256)
+    run_id, resume_after = secrets.token_hex(6), 0
+    if isinstance(ledger, dict) and not options.restart:
+        run_id, resume_after = str(ledger["run"]), int(_number(ledger["line"]))
+        if ledger.get("done") and not options.dry_run:
+            return ImportSummary(
+                file=name, run_id=run_id, already_done=True, resumed_after_line=resume_after
+            )
+    source = open_source(
+        path, name, facts.format, encoding=options.encoding, delimiter=options.delimiter
+    )
+    drafter = Drafter(
+        file=name,
+        mapping=options.mapping,
+        keep_unknown=options.keep_unknown,
+        region=options.region,
+        normalize=normalize,
+        checks=checks,
+    )
+    mapper = drafter.mapper()
+    mapper.check_headers(source.headers)
+    rejects = None
+    if options.rejects is not None and not options.dry_run:
+        rejects = RejectsWriter(
+            options.rejects,
+            source.headers,
+            as_json=facts.format in ("json", "jsonl"),
+            append=resume_after > 0,
+        )
+    run = _Run(
+        name=name,
+        sha256=facts.sha256,
+        run_id=run_id,
+        options=options,
+        hooks=hooks,
+        drafter=drafter,
+        mapper=mapper,
+        normalize=normalize,
+        rejects=rejects,
+        progress=progress,
+        last_line=resume_after,
+    )
+    rows = (row for row in source.rows if row.line > resume_after)
+    workers = auto_workers(path.stat().st_size) if options.workers is None else options.workers
+    drafted = drafted_chunks(drafter, mapper, _chunks(rows, options.batch_size), hooks.now, workers)
+    try:
+        with _old_objects_set_aside():
+            if options.dry_run or options.on_error == "abort":
+                run.in_one_transaction(drafted)
+            else:
+                run.in_batches(drafted)
+    finally:
+        if rejects is not None:
+            rejects.close()
+    counts = run.counts
+    return ImportSummary(
+        file=name,
+        run_id=run_id,
+        rows=counts.rows,
+        created=counts.created,
+        updated=counts.updated,
+        merged=counts.merged,
+        skipped=counts.skipped,
+        rejected=counts.rejected,
+        dry_run=options.dry_run,
+        resumed_after_line=resume_after,
+        unknown_columns=tuple(mapper.unknown),
+        errors=tuple(counts.errors),
+        seconds=time.perf_counter() - started,
+    )
+
+
+@contextmanager
+def _old_objects_set_aside() -> Iterator[None]:
+    """Keep the cyclic garbage collector off the objects that existed before the run.
+
+    An import makes millions of short-lived objects, so the collector runs often,
+    and each full pass would scan every object of the program again (the phone
+    metadata alone is large): about a tenth of an import's time. ``gc.freeze``
+    leaves those out of the passes until the run ends; new garbage is still collected.
+    """
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
+def _number(value: JSONValue) -> int:
+    return value if isinstance(value, int) else 0
+
+
+def _chunks(rows: Iterable[SourceRow], size: int) -> Iterator[list[SourceRow]]:
+    iterator = iter(rows)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
+
+
+@attrs.define
+class _Run:
+    name: str
+    sha256: str
+    run_id: str
+    options: ImportOptions
+    hooks: ImportHooks
+    drafter: Drafter
+    mapper: RowMapper
+    normalize: NormalizeOptions
+    rejects: RejectsWriter | None
+    progress: Progress | None
+    counts: _Counts = attrs.Factory(_Counts)
+    last_line: int = 0
+
+    def in_batches(self, drafted: Iterable[tuple[Chunk, list[Drafted]]]) -> None:
+        for chunk, drafts in drafted:
+            with self.hooks.transaction() as tx:
+                rejected = self.batch(tx, chunk, drafts)
+                self.record(tx, done=False)
+            self.reject(rejected)
+        with self.hooks.transaction() as tx:
+            self.record(tx, done=True)
+
+    def in_one_transaction(self, drafted: Iterable[tuple[Chunk, list[Drafted]]]) -> None:
+        rejected: list[tuple[ImportRowError, Any]] = []
+        try:
+            with self.hooks.transaction() as tx:
+                for chunk, drafts in drafted:
+                    rejected.extend(self.batch(tx, chunk, drafts))
+                self.record(tx, done=True)
+                if self.options.dry_run:
+                    raise _Rollback
+        except _Rollback:
+            pass
+        self.reject(rejected)
+
+    def record(self, tx: Transaction, *, done: bool) -> None:
+        """The ledger entry: the run, the last line committed, whether the file is finished."""
+        entry: dict[str, JSONValue] = {
+            "run": self.run_id,
+            "file": self.name,
+            "line": self.last_line,
+            "done": done,
+        }
+        tx.put_setting(RUN_PREFIX + self.sha256, entry)
+
+    def reject(self, rejected: list[tuple[ImportRowError, Any]]) -> None:
+        if self.rejects is not None:
+            for error, raw in rejected:
+                self.rejects.write(error, raw)
+            self.rejects.flush()
+
+    def batch(
+        self, tx: Transaction, rows: Sequence[SourceRow], drafted: list[Drafted]
+    ) -> list[tuple[ImportRowError, Any]]:
+        """Match and write one batch's drafts inside ``tx``; returns its rejected rows."""
+        refused: list[ImportRowError] = []
+        self.counts.rows += len(rows)
+        self.last_line = max(self.last_line, rows[-1].line)
+        for row in rows:
+            if row.problem is not None:
+                refused.append(ImportRowError(self.name, row.line, None, row.problem))
+        drafts: list[Draft] = []
+        for result in drafted:
+            if isinstance(result, ImportRowError):
+                refused.append(result)
+            else:
+                drafts.append(result)
+        _Matcher(self, tx, drafts, refused.append).match()
+        # Reported in file order, whichever step refused a row.
+        refused.sort(key=lambda error: error.line)
+        if refused and self.options.on_error == "abort":
+            raise refused[0]
+        self.counts.rejected += len(refused)
+        self.counts.errors.extend(refused[: MAX_REPORTED - len(self.counts.errors)])
+        if self.progress is not None:
+            self.progress(len(rows))
+        raws = {row.line: row.raw for row in rows} if refused else {}
+        return [(error, raws[error.line]) for error in refused]
+
+
+class _Matcher:
+    """One batch's duplicate matching: the store's index, then the batch's own new rows."""
+
+    def __init__(
+        self,
+        run: _Run,
+        tx: Transaction,
+        drafts: list[Draft],
+        refuse: Callable[[ImportRowError], None],
+    ) -> None:
+        self.run = run
+        self.tx = tx
+        self.drafts = drafts
+        self.refuse = refuse
+        self.policy = run.options.on_duplicate
+        self.pending: list[Draft] = []
+        self.by_key: dict[ContactKey, int] = {}  # key -> index in pending
+        self.owner: dict[ContactKey, int] = {}  # key -> the oldest live customer holding it
+
+    def match(self) -> None:
+        counts = self.run.counts
+        if self.policy != "allow":
+            wanted = [key for draft in self.drafts for key in draft.keys if key.valid]
+            # One indexed look-up for the whole batch.
+            for key, customer_id in self.tx.find_by_keys(wanted):
+                self.owner[key] = min(customer_id, self.owner.get(key, customer_id))
+        for draft in self.drafts:
+            if self.policy == "allow":
+                self.pending.append(draft)
+                continue
+            self.place(draft)
+        if not self.pending:
+            return
+        ids = self.tx.insert_customers(
+            [draft.customer for draft in self.pending],
+            [tuple(key for key in draft.keys if key.valid) for draft in self.pending],
+            [
+                term_rows(draft.customer) if draft.terms is None else draft.terms
+                for draft in self.pending
+            ],
+        )
+        hooks = self.run.hooks
+        self.tx.append_events(
+            [
+                hooks.event(
+                    customer_id,
+                    EventKind.CREATED,
+                    status=draft.customer.status,
+                    import_run=self.run.run_id,
+                    line=draft.line,
+                    file=self.run.name,
+                )
+                for customer_id, draft in zip(ids, self.pending, strict=True)
+            ]
+        )
+        counts.created += len(ids)
+
+    def place(self, draft: Draft) -> None:
+        valid = [key for key in draft.keys if key.valid]
+        existing = {key: self.owner[key] for key in valid if key in self.owner}
+        earlier = {key: self.by_key[key] for key in valid if key in self.by_key}
+        targets = {("customer", i) for i in existing.values()} | {
+            ("line", self.pending[i].line) for i in earlier.values()
+        }
+        if not targets:
+            self.add(draft)
+            return
+        if len(targets) > 1:
+            parts = [f"{k.kind} {k.key} matches customer {i}" for k, i in existing.items()]
+            parts += [
+                f"{k.kind} {k.key} matches line {self.pending[i].line}" for k, i in earlier.items()
+            ]
+            self.reject(draft, "conflict: " + "; ".join(parts) + "; not guessing which one")
+            return
+        counts = self.run.counts
+        if self.policy == "skip":
+            counts.skipped += 1
+            return
+        if self.policy == "error":
+            what = next(iter(targets))
+            self.reject(
+                draft, f"duplicate of {what[0]} {what[1]} ({_describe(valid, existing, earlier)})"
+            )
+            return
+        if existing:
+            self.into_customer(draft, next(iter(existing.values())), existing)
+        else:
+            self.into_pending(draft, next(iter(earlier.values())))
+
+    def add(self, draft: Draft) -> None:
+        index = len(self.pending)
+        self.pending.append(draft)
+        for key in draft.keys:
+            if key.valid:
+                self.by_key.setdefault(key, index)
+
+    def reject(self, draft: Draft, reason: str) -> None:
+        column = self.run.mapper.header_for("emails") or self.run.mapper.header_for("phones")
+        self.refuse(ImportRowError(self.run.name, draft.line, column, reason))
+
+    def into_customer(self, draft: Draft, customer_id: int, found: dict[ContactKey, int]) -> None:
+        run, hooks = self.run, self.run.hooks
+        pairs = [(key, i) for key, i in found.items()]
+        if self.policy == "merge":
+            result = absorb(
+                self.tx,
+                customer_id,
+                draft.customer,
+                pairs,
+                options=run.normalize,
+                now=hooks.now(),
+                event=hooks.event,
+            )
+            run.counts.merged += 1
+        else:
+            before, after = updated_with(self.tx, customer_id, draft.customer, run.normalize)
+            result = hooks.save_changes(self.tx, before, after)
+            run.counts.updated += 1
+        # Later rows of the batch match the customer on its new contacts too.
+        for key in customer_keys(result, run.normalize):
+            if key.valid:
+                self.owner.setdefault(key, customer_id)
+
+    def into_pending(self, draft: Draft, index: int) -> None:
+        run = self.run
+        earlier = self.pending[index].customer
+        if self.policy == "merge":
+            merged = combine(earlier, [draft.customer], run.normalize).customer
+            run.counts.merged += 1
+        else:
+            newer = combine(draft.customer, [earlier], run.normalize).customer
+            kept = ("status", "outcome", "converted_at", "closed_at", "created_at", "lost_reason")
+            merged = attrs.evolve(newer, **{name: getattr(earlier, name) for name in kept})
+            run.counts.updated += 1
+        keys = customer_keys(merged, run.normalize)
+        self.pending[index] = attrs.evolve(
+            self.pending[index], customer=merged, keys=keys, terms=None
+        )
+        for key in keys:
+            if key.valid:
+                self.by_key.setdefault(key, index)
+
+
+def _describe(
+    valid: list[ContactKey], existing: dict[ContactKey, int], earlier: dict[ContactKey, int]
+) -> str:
+    return ", ".join(f"{k.kind} {k.key}" for k in valid if k in existing or k in earlier)
