@@ -40,10 +40,10 @@ def build(path: Path, customers: int, seed: int) -> None:
     """A store of ``customers`` deterministic customers, written in one transaction."""
     rng = random.Random(seed)
     ws = Workspace.open(f"sqlite:///{path}")
-    ws.initialize()
+    ws.init()
     for team in TEAMS:
-        ws.add_team(team)
-    ws.add_user("ann", "agent", [TEAMS[0], TEAMS[1]])
+        ws.teams.add(team)
+    ws.users.add("ann", "agent", [TEAMS[0], TEAMS[1]])
     with ws.store.transaction() as tx:
         for n in range(customers):
             first, last = rng.choice(FIRST), rng.choice(LAST)
@@ -111,35 +111,41 @@ def main() -> None:
 
         compare(
             "(a) search 'chlo' as system (limit 50)",
-            lambda: system.search("chlo"),
+            lambda: system.customers.search("chlo"),
             lambda: scan_names("chlo"),
             args.repeat,
         )
         compare(
             "(a) search 'chlo dub' as agent (limit 50)",
-            lambda: agent.search("chlo dub"),
+            lambda: agent.customers.search("chlo dub"),
             lambda: scan_names("chlo"),
             args.repeat,
         )
         compare(
             "(b) search phone '0132' as system",
-            lambda: system.search("0132"),
+            lambda: system.customers.search("0132"),
             lambda: scan_phones("0132"),
             args.repeat,
         )
         compare(
             "(c) agent list_customers(limit=50) vs system",
-            lambda: agent.list_customers(limit=50),
-            lambda: system.list_customers(limit=50),
+            lambda: agent.customers.list(limit=50),
+            lambda: system.customers.list(limit=50),
             args.repeat,
         )
         compare(
             "(c) agent count_customers() vs system",
-            agent.count_customers,
-            system.count_customers,
+            agent.customers.count,
+            system.customers.count,
             args.repeat,
         )
-        print("found:", len(agent.search("chlo dub")), "of", agent.count_customers(), "visible")
+        print(
+            "found:",
+            len(agent.customers.search("chlo dub")),
+            "of",
+            agent.customers.count(),
+            "visible",
+        )
         plan = raw.execute(
             "EXPLAIN QUERY PLAN SELECT customer_id FROM search_terms"
             " WHERE kind = 't' AND term >= 'chlo' AND term < 'chlo\U0010ffff'"

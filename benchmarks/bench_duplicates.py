@@ -168,7 +168,7 @@ def generate(count: int, seed: int, duplicate_rate: float = 0.05) -> Iterator[Pe
 def load(path: Path, people: Iterator[Person]) -> tuple[int, float]:
     """Bulk-insert the people into a fresh store, then index their keys; (count, seconds)."""
     with Workspace.open(f"sqlite:///{path}") as ws:
-        ws.initialize()
+        ws.init()
     db = sqlite3.connect(path)
     now = "2026-01-01T00:00:00.000000+00:00"
     rows = (
@@ -221,7 +221,7 @@ def bench_clusters(path: Path, rounds: int) -> None:
         )
         db.execute(group_by).fetchall()  # warm the page cache for both sides
         measured = alternating(
-            {"clusters": ws.find_duplicates, "plain": lambda: db.execute(group_by).fetchall()},
+            {"clusters": ws.customers.dupes, "plain": lambda: db.execute(group_by).fetchall()},
             rounds,
         )
         clusters_s, clusters = measured["clusters"]

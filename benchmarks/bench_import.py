@@ -64,7 +64,7 @@ from pipeline_core.importing import ImportOptions
 ws = Workspace.open(sys.argv[1])
 workers = None if sys.argv[4] == "auto" else int(sys.argv[4])
 start = time.perf_counter()
-s = ws.import_customers(sys.argv[2], ImportOptions(batch_size=int(sys.argv[3]), workers=workers))
+s = ws.customers.import_file(sys.argv[2], ImportOptions(batch_size=int(sys.argv[3]), workers=workers))
 took = time.perf_counter() - start
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps({"seconds": took, "peak_mb": peak, "created": s.created, "skipped": s.skipped, "rejected": s.rejected}))

@@ -69,7 +69,7 @@ def seed_store(path: Path, customers: int, seed: int) -> None:
     tags = ("VIP", "Newsletter", "Commercial", "Returning")
     with Workspace.open(f"sqlite:///{path}") as workspace:
         for index in range(customers):
-            workspace.add_customer(
+            workspace.customers.add(
                 Customer(
                     name=f"Customer {index:06d}",
                     emails=[f"customer{index}@example.com"],
@@ -84,7 +84,7 @@ def run_workspace(workspace: Workspace, plan: Sequence[Move]) -> float:
     """Seconds taken to make the planned moves through the Workspace facade."""
     start = time.perf_counter()
     for customer_id, _, status in plan:
-        workspace.move(customer_id, status)
+        workspace.customers.move(customer_id, status)
     return time.perf_counter() - start
 
 
@@ -161,7 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         workspace = Workspace.open(f"sqlite:///{workspace_path}")
         bare = open_bare(bare_path)
         try:
-            if workspace.status_machine() != default_status_machine():
+            if workspace.statuses.show() != default_status_machine():
                 raise SystemExit("the seeded store does not use the default status machine")
             profiler = cProfile.Profile() if args.profile else None
 

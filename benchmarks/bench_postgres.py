@@ -83,7 +83,7 @@ def main() -> None:
             target = cluster.url()
             with Workspace.open(f"sqlite:///{path}") as source:
                 started = time.perf_counter()
-                report = source.copy_to(target)
+                report = source.migrate(target)
                 seconds = time.perf_counter() - started
             rows = sum(report.rows.values())
             print(
@@ -95,20 +95,20 @@ def main() -> None:
                 db.execute("VACUUM ANALYZE")
             with Workspace.open(f"sqlite:///{path}") as lite, Workspace.open(target) as pg:
                 boards = {
-                    name: ws.board("Sales", limit=20)
+                    name: ws.flows.board("Sales", limit=20)
                     for name, ws in (("sqlite", lite), ("postgres", pg))
                 }
                 assert boards["sqlite"] == boards["postgres"], (
                     "the two stores disagree on the board"
                 )
-                clusters = [ws.find_duplicates() for ws in (lite, pg)]
+                clusters = [ws.customers.dupes() for ws in (lite, pg)]
                 assert clusters[0] == clusters[1], "the two stores disagree on the clusters"
                 timings = alternate(
                     {
-                        "board sqlite": lambda: lite.board("Sales", limit=20),
-                        "board postgres": lambda: pg.board("Sales", limit=20),
-                        "clusters sqlite": lite.find_duplicates,
-                        "clusters postgres": pg.find_duplicates,
+                        "board sqlite": lambda: lite.flows.board("Sales", limit=20),
+                        "board postgres": lambda: pg.flows.board("Sales", limit=20),
+                        "clusters sqlite": lite.customers.dupes,
+                        "clusters postgres": pg.customers.dupes,
                     },
                     args.rounds,
                 )

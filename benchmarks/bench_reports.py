@@ -115,8 +115,8 @@ def _customers(count: int, seed: int) -> Iterator[tuple[tuple[Any, ...], list[tu
 def build(path: Path, count: int, seed: int) -> None:
     """Create the store (schema, machine, flow) and fill it with executemany."""
     with Workspace.open(f"sqlite:///{path}") as ws:
-        ws.set_status_machine(MACHINE)
-        ws.add_flow("Sales", MATCH_ALL, COLUMNS)
+        ws.statuses.set(MACHINE)
+        ws.flows.add("Sales", MATCH_ALL, COLUMNS)
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("PRAGMA synchronous = OFF")
     db.execute("BEGIN")
@@ -151,7 +151,7 @@ def build(path: Path, count: int, seed: int) -> None:
 def ours(path: Path) -> PipelineReport:
     """The report through the library, as a user calls it."""
     with Workspace.open(f"sqlite:///{path}", clock=FixedClock(NOW)) as ws:
-        return ws.pipeline_report("Sales")
+        return ws.reports.pipeline("Sales")
 
 
 def hand(path: Path) -> tuple[list[tuple[Any, ...]], dict[str, float]]:

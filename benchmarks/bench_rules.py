@@ -106,8 +106,8 @@ def build(path: Path, count: int, seed: int) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.unlink(missing_ok=True)
     with Workspace.open(f"sqlite:///{path}") as ws:
-        ws.initialize()
-        ws.add_flow("Sales", RULE, COLUMNS)
+        ws.init()
+        ws.flows.add("Sales", RULE, COLUMNS)
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("PRAGMA synchronous = OFF")
     db.execute("BEGIN")
@@ -190,7 +190,7 @@ def hand_counts(db: sqlite3.Connection) -> dict[str, int]:
 
 def load_customers(ws: Workspace, limit: int) -> list[Customer]:
     """The first ``limit`` customers as Customer objects (for the predicate comparison)."""
-    return ws.list_customers(limit=limit)
+    return ws.customers.list(limit=limit)
 
 
 def main() -> None:
@@ -216,7 +216,7 @@ def main() -> None:
         print(f"rule: {RULE}")
 
         ours_board, board, hand_board_time, by_hand = duel(
-            args.repeat, lambda: ws.board("Sales", limit=CARDS), lambda: hand_board(db)
+            args.repeat, lambda: ws.flows.board("Sales", limit=CARDS), lambda: hand_board(db)
         )
         got = {c.status: (c.count, [card.id for card in c.cards]) for c in board.columns}
         expected = {s: (n, [row[0] for row in cards]) for s, (n, cards) in by_hand.items()}
@@ -224,7 +224,7 @@ def main() -> None:
         report("(a) board dump", ours_board, hand_board_time, "hand-written SQL")
 
         ours_counts, counted, hand_counts_time, counts_by_hand = duel(
-            args.repeat, lambda: ws.board("Sales", limit=0), lambda: hand_counts(db)
+            args.repeat, lambda: ws.flows.board("Sales", limit=0), lambda: hand_counts(db)
         )
         got_counts = {c.status: c.count for c in counted.columns if c.count}
         assert got_counts == counts_by_hand, "the counts and the hand-written SQL disagree"

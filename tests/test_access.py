@@ -30,13 +30,13 @@ def admin(make_store: StoreFactory, clock: FixedClock) -> Workspace:
     ada: admin.
     """
     ws = Workspace(make_store(), clock=clock)
-    ws.initialize()
+    ws.init()
     for team in ("North", "South", "East"):
-        ws.add_team(team)
-    ws.add_user("ann", "agent", ["North", "South"])
-    ws.add_user("bea", "agent", ["South"])
-    ws.add_user("max", "manager", ["North"])
-    ws.add_user("ada", "admin")
+        ws.teams.add(team)
+    ws.users.add("ann", "agent", ["North", "South"])
+    ws.users.add("bea", "agent", ["South"])
+    ws.users.add("max", "manager", ["North"])
+    ws.users.add("ada", "admin")
     return ws
 
 
@@ -46,7 +46,7 @@ def as_user(admin: Workspace, name: str) -> Workspace:
 
 
 def add(ws: Workspace, name: str, team: str | None, *workers: str, **more: object) -> Customer:
-    return ws.add_customer(Customer(name=name, team=team, workers=workers, **more))  # type: ignore[arg-type]
+    return ws.customers.add(Customer(name=name, team=team, workers=workers, **more))  # type: ignore[arg-type]
 
 
 def ids(customers: list[Customer]) -> list[int]:
@@ -58,13 +58,13 @@ def test_an_agent_in_two_teams_sees_both_and_nothing_else(admin: Workspace) -> N
     south = add(admin, "Sam", "South")
     east = add(admin, "Eve", "East")
     ann = as_user(admin, "ann")
-    assert ids(ann.list_customers()) == [north.id, south.id]
-    assert ann.count_customers() == 2
-    assert ann.get_customer(south.id).name == "Sam"
+    assert ids(ann.customers.list()) == [north.id, south.id]
+    assert ann.customers.count() == 2
+    assert ann.customers.get(south.id).name == "Sam"
     with pytest.raises(NotFound, match=f"no customer with id {east.id}$"):
-        ann.get_customer(east.id)
+        ann.customers.get(east.id)
     bea = as_user(admin, "bea")
-    assert ids(bea.list_customers()) == [south.id]
+    assert ids(bea.customers.list()) == [south.id]
 
 
 def test_outside_scope_is_exactly_like_not_existing(admin: Workspace) -> None:
@@ -73,7 +73,7 @@ def test_outside_scope_is_exactly_like_not_existing(admin: Workspace) -> None:
     messages = []
     for customer_id in (east.id, 999):
         with pytest.raises(NotFound) as raised:
-            ann.timeline(customer_id)
+            ann.customers.timeline(customer_id)
         messages.append(str(raised.value).replace(str(customer_id), "N"))
     assert messages[0] == messages[1]
 
@@ -81,95 +81,95 @@ def test_outside_scope_is_exactly_like_not_existing(admin: Workspace) -> None:
 def test_a_customer_moved_between_teams_changes_hands_at_once(admin: Workspace) -> None:
     customer = add(admin, "Mia", "South")
     bea, max_ = as_user(admin, "bea"), as_user(admin, "max")
-    assert ids(bea.list_customers()) == [customer.id]
-    assert max_.list_customers() == []
-    admin.edit_customer(customer.id, team="North")
-    assert bea.list_customers() == []
-    assert ids(max_.list_customers()) == [customer.id]
+    assert ids(bea.customers.list()) == [customer.id]
+    assert max_.customers.list() == []
+    admin.customers.edit(customer.id, team="North")
+    assert bea.customers.list() == []
+    assert ids(max_.customers.list()) == [customer.id]
     with pytest.raises(NotFound):
-        bea.get_customer(customer.id)
+        bea.customers.get(customer.id)
 
 
 def test_an_unassigned_customer_is_seen_by_admins_only(admin: Workspace) -> None:
     loose = add(admin, "Lou", None)
     for name in ("ann", "bea", "max"):
-        assert as_user(admin, name).list_customers() == []
-    assert ids(as_user(admin, "ada").list_customers()) == [loose.id]
-    assert ids(admin.list_customers()) == [loose.id]
+        assert as_user(admin, name).customers.list() == []
+    assert ids(as_user(admin, "ada").customers.list()) == [loose.id]
+    assert ids(admin.customers.list()) == [loose.id]
 
 
 def test_a_worker_assigned_across_teams_sees_that_customer(admin: Workspace) -> None:
     customer = add(admin, "Nick", "North")
     bea = as_user(admin, "bea")
-    assert bea.list_customers() == []
-    admin.assign(customer.id, "bea")
-    assert ids(bea.list_customers()) == [customer.id]
-    assert bea.get_customer(customer.id).workers == ("bea",)
+    assert bea.customers.list() == []
+    admin.workers.assign(customer.id, "bea")
+    assert ids(bea.customers.list()) == [customer.id]
+    assert bea.customers.get(customer.id).workers == ("bea",)
     # A manager sees their teams' customers, not those merely assigned to them.
     other = add(admin, "Sid", "South", "max")
-    assert other.id not in ids(as_user(admin, "max").list_customers())
+    assert other.id not in ids(as_user(admin, "max").customers.list())
 
 
 def test_a_removed_membership_takes_effect_at_once(admin: Workspace) -> None:
     customer = add(admin, "Sue", "South")
     ann = as_user(admin, "ann")  # opened before the change, kept open
-    assert ids(ann.list_customers()) == [customer.id]
-    admin.leave_team("ann", "South")
-    assert ann.list_customers() == []
+    assert ids(ann.customers.list()) == [customer.id]
+    admin.teams.leave("South", "ann")
+    assert ann.customers.list() == []
     with pytest.raises(NotFound):
-        ann.get_customer(customer.id)
-    admin.join_team("ann", "South")
-    assert ids(ann.list_customers()) == [customer.id]
+        ann.customers.get(customer.id)
+    admin.teams.join("South", "ann")
+    assert ids(ann.customers.list()) == [customer.id]
 
 
 def test_every_read_path_keeps_to_the_scope(admin: Workspace) -> None:
-    admin.add_flow("Sales", "true", [Column("Lead", "Lead", "#000000", 0)])
+    admin.flows.add("Sales", "true", [Column("Lead", "Lead", "#000000", 0)])
     seen = add(admin, "Nora Visible", "North", tags=["vip"])
     hidden = add(admin, "Nora Hidden", "East", tags=["vip"])
     kid = add(admin, "Kid Hidden", "East", parent_id=seen.id)
-    admin.schedule_follow_up(seen.id, date(2026, 1, 1))
-    admin.schedule_follow_up(hidden.id, date(2026, 1, 1))
-    admin.add_task(hidden.id, "secret", worker="ann")
-    admin.log_time(hidden.id, "ann", 30)
-    admin.assign(hidden.id, "zed")
-    admin.assign(seen.id, "zed")
+    admin.customers.follow_up(seen.id, date(2026, 1, 1))
+    admin.customers.follow_up(hidden.id, date(2026, 1, 1))
+    admin.tasks.add(hidden.id, "secret", worker="ann")
+    admin.time.log(hidden.id, "ann", 30)
+    admin.workers.assign(hidden.id, "zed")
+    admin.workers.assign(seen.id, "zed")
     ann = as_user(admin, "ann")
-    assert ids(ann.search("nora")) == [seen.id]
-    assert ids(ann.list_customers('tags any ("vip")')) == [seen.id]
-    board = ann.board("Sales")
+    assert ids(ann.customers.search("nora")) == [seen.id]
+    assert ids(ann.customers.list('tags any ("vip")')) == [seen.id]
+    board = ann.flows.board("Sales")
     assert board.columns[0].count == 1 and ids(list(board.columns[0].cards)) == [seen.id]
-    assert ann.children(seen.id) == []
-    assert ann.tree(seen.id).children == ()
-    assert [r.customer_id for r in ann.due_reminders()] == [seen.id]
-    assert ann.tasks(worker="ann") == []
-    assert ann.time_entries(worker="ann") == []
-    assert ids(ann.customers_of("zed")) == [seen.id]
-    task_id = admin.tasks(customer_id=hidden.id)[0].id
+    assert ann.customers.children(seen.id) == []
+    assert ann.customers.tree(seen.id).children == ()
+    assert [r.customer_id for r in ann.reminders.due()] == [seen.id]
+    assert ann.tasks.list(worker="ann") == []
+    assert ann.time.list(worker="ann") == []
+    assert ids(ann.workers.customers("zed")) == [seen.id]
+    task_id = admin.tasks.list(customer_id=hidden.id)[0].id
     for read in (
-        lambda: ann.get_customer(hidden.id),
-        lambda: ann.explain("Sales", hidden.id),
-        lambda: ann.timeline(hidden.id),
-        lambda: ann.customer_view(hidden.id),
-        lambda: ann.children(hidden.id),
-        lambda: ann.tree(kid.id),
-        lambda: ann.tasks(customer_id=hidden.id),
-        lambda: ann.get_task(task_id),
-        lambda: ann.time_entries(customer_id=hidden.id),
+        lambda: ann.customers.get(hidden.id),
+        lambda: ann.flows.explain("Sales", hidden.id),
+        lambda: ann.customers.timeline(hidden.id),
+        lambda: ann.customers.show(hidden.id),
+        lambda: ann.customers.children(hidden.id),
+        lambda: ann.customers.tree(kid.id),
+        lambda: ann.tasks.list(customer_id=hidden.id),
+        lambda: ann.tasks.get(task_id),
+        lambda: ann.time.list(customer_id=hidden.id),
     ):
         with pytest.raises(NotFound):
             read()
     # The admin sees all of it: the same calls return more.
-    assert ids(admin.search("nora")) == [seen.id, hidden.id]
-    assert len(admin.due_reminders()) == 2
+    assert ids(admin.customers.search("nora")) == [seen.id, hidden.id]
+    assert len(admin.reminders.due()) == 2
 
 
 def test_a_visible_child_of_an_invisible_parent_shows_no_parent(admin: Workspace) -> None:
     parent = add(admin, "Pa", "East")
     child = add(admin, "Kid", "North", parent_id=parent.id)
     ann = as_user(admin, "ann")
-    view = ann.customer_view(child.id)
+    view = ann.customers.show(child.id)
     assert view.parent is None
-    assert ann.tree(child.id, from_root=True).customer.id == child.id
+    assert ann.customers.tree(child.id, from_root=True).customer.id == child.id
 
 
 def test_agents_change_only_what_they_see_and_keep_it_in_their_teams(admin: Workspace) -> None:
@@ -177,116 +177,116 @@ def test_agents_change_only_what_they_see_and_keep_it_in_their_teams(admin: Work
     theirs = add(admin, "Theirs", "East")
     ann = as_user(admin, "ann")
     with pytest.raises(NotFound):
-        ann.edit_customer(theirs.id, name="Stolen")
+        ann.customers.edit(theirs.id, name="Stolen")
     with pytest.raises(NotFound):
-        ann.move(theirs.id, "Prospect")
+        ann.customers.move(theirs.id, "Prospect")
     with pytest.raises(NotFound):
-        ann.add_note(theirs.id, "hello")
+        ann.notes.add(theirs.id, "hello")
     with pytest.raises(PermissionDenied, match="team 'East'"):
-        ann.edit_customer(mine.id, team="East")
+        ann.customers.edit(mine.id, team="East")
     with pytest.raises(PermissionDenied):
-        ann.add_customer(Customer(name="Elsewhere", team="East"))
-    assert admin.get_customer(mine.id) == mine
-    assert admin.get_customer(theirs.id) == theirs
-    assert admin.count_customers() == 2
-    moved = ann.move(mine.id, "Prospect")
+        ann.customers.add(Customer(name="Elsewhere", team="East"))
+    assert admin.customers.get(mine.id) == mine
+    assert admin.customers.get(theirs.id) == theirs
+    assert admin.customers.count() == 2
+    moved = ann.customers.move(mine.id, "Prospect")
     assert moved.status == "Prospect"
-    assert ann.edit_customer(mine.id, team="South").team == "South"
+    assert ann.customers.edit(mine.id, team="South").team == "South"
     # An agent may create a customer outside any team if they work on it themselves.
-    assert ann.add_customer(Customer(name="Own", workers=("ann",))).workers == ("ann",)
+    assert ann.customers.add(Customer(name="Own", workers=("ann",))).workers == ("ann",)
 
 
 def test_setup_is_for_admins(admin: Workspace) -> None:
     max_ = as_user(admin, "max")
     for attempt in (
-        lambda: max_.add_team("West"),
-        lambda: max_.add_user("zoe", "agent"),
-        lambda: max_.join_team("max", "East"),
-        lambda: max_.add_flow("Mine"),
-        lambda: max_.add_folder("Secret"),
-        lambda: max_.set_access(hide_contacts_from_agents=True),
-        lambda: max_.configure(reminder_hour=7),
+        lambda: max_.teams.add("West"),
+        lambda: max_.users.add("zoe", "agent"),
+        lambda: max_.teams.join("East", "max"),
+        lambda: max_.flows.add("Mine"),
+        lambda: max_.folders.add("Secret"),
+        lambda: max_.access.set(hide_contacts_from_agents=True),
+        lambda: max_.settings.set(reminder_hour=7),
     ):
         with pytest.raises(PermissionDenied, match="admins only"):
             attempt()
-    assert admin.teams() == ["East", "North", "South"]
-    assert as_user(admin, "ada").add_team("West") == "West"
+    assert admin.teams.list() == ["East", "North", "South"]
+    assert as_user(admin, "ada").teams.add("West") == "West"
 
 
 def test_folder_permissions_refuse_and_change_nothing(admin: Workspace) -> None:
-    admin.add_folder("Closed")
-    admin.set_folder_access("Closed", enter=["manager", "admin"], leave=["admin"])
+    admin.folders.add("Closed")
+    admin.folders.access("Closed", enter=["manager", "admin"], leave=["admin"])
     customer = add(admin, "Cleo", "North")
     ann, max_ = as_user(admin, "ann"), as_user(admin, "max")
     with pytest.raises(PermissionDenied, match="into folder 'Closed'"):
-        ann.edit_customer(customer.id, folder="Closed")
+        ann.customers.edit(customer.id, folder="Closed")
     with pytest.raises(PermissionDenied):
-        ann.set_folder(customer.id, "Closed")
+        ann.customers.folder(customer.id, "Closed")
     with pytest.raises(PermissionDenied):
-        ann.add_customer(Customer(name="New", team="North", folder="Closed"))
-    assert admin.get_customer(customer.id) == customer
-    assert admin.timeline(customer.id)[-1].kind.value == "created"
-    assert max_.set_folder(customer.id, "Closed").folder == "Closed"
+        ann.customers.add(Customer(name="New", team="North", folder="Closed"))
+    assert admin.customers.get(customer.id) == customer
+    assert admin.customers.timeline(customer.id)[-1].kind.value == "created"
+    assert max_.customers.folder(customer.id, "Closed").folder == "Closed"
     with pytest.raises(PermissionDenied, match="out of folder 'Closed'"):
-        max_.set_folder(customer.id, None)
-    assert as_user(admin, "ada").set_folder(customer.id, None).folder is None
+        max_.customers.folder(customer.id, None)
+    assert as_user(admin, "ada").customers.folder(customer.id, None).folder is None
 
 
 def test_hidden_contacts_are_masked_for_agents_only(admin: Workspace) -> None:
     customer = add(
         admin, "Hal", "North", emails=("hal@x.org",), phones=("+14155550132",), whatsapp="+1415"
     )
-    admin.set_access(hide_contacts_from_agents=True)
+    admin.access.set(hide_contacts_from_agents=True)
     ann = as_user(admin, "ann")
     for shown in (
-        ann.get_customer(customer.id),
-        ann.list_customers()[0],
-        ann.search("hal")[0],
-        ann.customer_view(customer.id).customer,
+        ann.customers.get(customer.id),
+        ann.customers.list()[0],
+        ann.customers.search("hal")[0],
+        ann.customers.show(customer.id).customer,
     ):
         assert shown.emails == ("(hidden)",)
         assert shown.phones == ("(hidden)",)
         assert shown.whatsapp == "(hidden)"
     # Editing other fields keeps the real contact data; changing it is refused.
-    ann.edit_customer(customer.id, name="Hal Two")
-    assert admin.get_customer(customer.id).emails == ("hal@x.org",)
+    ann.customers.edit(customer.id, name="Hal Two")
+    assert admin.customers.get(customer.id).emails == ("hal@x.org",)
     with pytest.raises(PermissionDenied, match="contact data is hidden"):
-        ann.edit_customer(customer.id, emails=("new@x.org",))
-    assert as_user(admin, "max").get_customer(customer.id).emails == ("hal@x.org",)
+        ann.customers.edit(customer.id, emails=("new@x.org",))
+    assert as_user(admin, "max").customers.get(customer.id).emails == ("hal@x.org",)
     # An edit of contact data on the timeline does not give it away either.
-    admin.edit_customer(customer.id, emails=("hal2@x.org",))
-    edit = ann.timeline(customer.id, ["edited"])[-1]
+    admin.customers.edit(customer.id, emails=("hal2@x.org",))
+    edit = ann.customers.timeline(customer.id, ["edited"])[-1]
     assert (edit.data["field"], edit.data["before"], edit.data["after"]) == (
         "emails",
         "(hidden)",
         "(hidden)",
     )
-    assert ann.customer_view(customer.id).recent_events[-1].data["after"] == "(hidden)"
-    assert admin.timeline(customer.id, ["edited"])[-1].data["after"] == ["hal2@x.org"]
+    assert ann.customers.show(customer.id).recent_events[-1].data["after"] == "(hidden)"
+    assert admin.customers.timeline(customer.id, ["edited"])[-1].data["after"] == ["hal2@x.org"]
     other = add(admin, "Hal Copy", "North", emails=("copy@x.org",))
-    admin.merge(customer.id, [other.id])
-    merged = ann.timeline(customer.id, ["merged"])[-1].data["merged"]
+    admin.customers.merge(customer.id, [other.id])
+    merged = ann.customers.timeline(customer.id, ["merged"])[-1].data["merged"]
     assert isinstance(merged, list) and isinstance(merged[0], dict)
     assert merged[0]["emails"] == "(hidden)"
-    assert "copy@x.org" in str(admin.timeline(customer.id, ["merged"]))
+    assert "copy@x.org" in str(admin.customers.timeline(customer.id, ["merged"]))
 
 
 def test_unknown_actor_is_a_clear_error(admin: Workspace) -> None:
     with pytest.raises(NotFound, match="unknown user 'nobody'"):
         as_user(admin, "nobody")
     with pytest.raises(InvalidValue, match="system actor"):
-        admin.add_user("system", "admin")
+        admin.users.add("system", "admin")
     with pytest.raises(NotFound, match="no team called 'West'"):
-        admin.add_user("zoe", "agent", ["West"])
+        admin.users.add("zoe", "agent", ["West"])
     assert admin.whoami().name == "system"
     assert as_user(admin, "ann").whoami().user is not None
 
 
 def test_a_manager_without_teams_sees_nothing(admin: Workspace) -> None:
-    admin.add_user("mo", "manager")
+    admin.users.add("mo", "manager")
     add(admin, "Anyone", "North", "mo")
-    assert as_user(admin, "mo").list_customers() == []
-    assert as_user(admin, "mo").search("anyone") == []
+    assert as_user(admin, "mo").customers.list() == []
+    assert as_user(admin, "mo").customers.search("anyone") == []
 
 
 def test_duplicate_checks_see_everyone_but_tell_agents_nothing(admin: Workspace) -> None:
@@ -296,94 +296,94 @@ def test_duplicate_checks_see_everyone_but_tell_agents_nothing(admin: Workspace)
     copy = Customer(name="Copy", team="North", phones=("+14155550132",))
     for policy in (None, "block", "merge", "update"):
         with pytest.raises(DuplicateCustomer) as refused:
-            ann.add_customer(copy, on_duplicate=policy)
+            ann.customers.add(copy, on_duplicate=policy)
         assert refused.value.existing == ()
         assert "outside your teams" in str(refused.value)
         assert "Sam" not in str(refused.value) and str(theirs.id) not in str(refused.value)
-    assert admin.count_customers() == 2
+    assert admin.customers.count() == 2
     both = Customer(name="Both", team="North", phones=("+14155550132",), emails=("me@x.org",))
     with pytest.raises(DuplicateCustomer) as refused:
-        ann.add_customer(both)
+        ann.customers.add(both)
     assert [c.id for c in refused.value.existing] == [mine.id]
     assert "Mine" in str(refused.value) and "Sam" not in str(refused.value)
     # Matches the agent may see are reported as for anyone.
     with pytest.raises(DuplicateCustomer) as refused:
-        ann.add_customer(Customer(name="Again", team="North", emails=("ME@x.org",)))
+        ann.customers.add(Customer(name="Again", team="North", emails=("ME@x.org",)))
     assert [c.id for c in refused.value.existing] == [mine.id]
     # An edit that would copy the hidden customer's phone is refused the same way.
     with pytest.raises(DuplicateCustomer, match="outside your teams"):
-        ann.edit_customer(mine.id, phones=("+1 (415) 555-0132",))
-    assert admin.get_customer(mine.id) == mine
+        ann.customers.edit(mine.id, phones=("+1 (415) 555-0132",))
+    assert admin.customers.get(mine.id) == mine
     # Allowed duplicates are allowed, by anyone.
-    assert ann.add_customer(copy, on_duplicate="allow").team == "North"
+    assert ann.customers.add(copy, on_duplicate="allow").team == "North"
     # Clusters hold only what the actor sees.
-    assert [c.customer_ids for c in admin.find_duplicates()] == [(theirs.id, 3)]
-    assert ann.find_duplicates() == []
-    admin.edit_customer(theirs.id, team="South")
-    assert [c.customer_ids for c in ann.find_duplicates()] == [(theirs.id, 3)]
-    assert as_user(admin, "max").find_duplicates() == []
+    assert [c.customer_ids for c in admin.customers.dupes()] == [(theirs.id, 3)]
+    assert ann.customers.dupes() == []
+    admin.customers.edit(theirs.id, team="South")
+    assert [c.customer_ids for c in ann.customers.dupes()] == [(theirs.id, 3)]
+    assert as_user(admin, "max").customers.dupes() == []
 
 
 def test_saved_filters_private_and_shared(admin: Workspace) -> None:
     vip = add(admin, "Vic", "North", tags=("VIP",))
     add(admin, "Pat", "North")
     max_, ann = as_user(admin, "max"), as_user(admin, "ann")
-    max_.save_filter("vips", 'tags any ("VIP")')
-    assert ids(max_.list_customers("vips")) == [vip.id]
-    assert max_.count_customers("vips") == 1
+    max_.filters.save("vips", 'tags any ("VIP")')
+    assert ids(max_.customers.list("vips")) == [vip.id]
+    assert max_.customers.count("vips") == 1
     with pytest.raises(NotFound):
-        ann.saved_filter("vips")
-    assert ann.saved_filters() == []
-    shared = admin.save_filter("north", 'team = "North"', shared=True)
-    assert ann.saved_filter("north") == shared
-    assert len(ann.list_customers("north")) == 2
+        ann.filters.get("vips")
+    assert ann.filters.list() == []
+    shared = admin.filters.save("north", 'team = "North"', shared=True)
+    assert ann.filters.get("north") == shared
+    assert len(ann.customers.list("north")) == 2
     with pytest.raises(PermissionDenied):
-        ann.delete_filter("north")
+        ann.filters.delete("north")
     with pytest.raises(InvalidValue, match="already exists"):
-        max_.save_filter("vips", "true")
+        max_.filters.save("vips", "true")
     with pytest.raises(InvalidValue, match="rule language"):
-        max_.save_filter("true", "true")
+        max_.filters.save("true", "true")
     with pytest.raises(InvalidValue):
-        max_.save_filter("bad", "tags any (")
-    max_.delete_filter("vips")
+        max_.filters.save("bad", "tags any (")
+    max_.filters.delete("vips")
     with pytest.raises(NotFound):
-        max_.saved_filter("vips")
-    admin.delete_filter("north")
-    assert admin.saved_filters() == []
+        max_.filters.get("vips")
+    admin.filters.delete("north")
+    assert admin.filters.list() == []
 
 
 def test_reports_count_only_what_the_actor_sees(admin: Workspace) -> None:
-    admin.add_flow("Sales", "true", [Column("Lead", "Lead", "#000000", 0)])
+    admin.flows.add("Sales", "true", [Column("Lead", "Lead", "#000000", 0)])
     for name, team in (("A", "North"), ("B", "North"), ("C", "East"), ("D", None)):
         add(admin, name, team, value="10", currency="EUR")
     ann = as_user(admin, "ann")
-    assert ann.pipeline_report("Sales").total.count == 2
-    assert admin.pipeline_report("Sales").total.count == 4
-    by_team = ann.grouped_report("team")
+    assert ann.reports.pipeline("Sales").total.count == 2
+    assert admin.reports.pipeline("Sales").total.count == 4
+    by_team = ann.reports.group("team")
     assert by_team.total.total == 2
     assert [row.label for row in by_team.rows] == ["North"]
-    assert admin.grouped_report("team").total.total == 4
+    assert admin.reports.group("team").total.total == 4
 
 
 def test_exports_hold_only_what_the_actor_sees_and_mask_contacts(admin: Workspace) -> None:
     add(admin, "Nora", "North", emails=("nora@x.org",))
     add(admin, "Eve", "East", emails=("eve@x.org",))
     out = io.StringIO()
-    assert as_user(admin, "ann").export_customers(out, "jsonl") == 1
+    assert as_user(admin, "ann").customers.export(out, "jsonl") == 1
     assert "Nora" in out.getvalue() and "Eve" not in out.getvalue()
     assert "nora@x.org" in out.getvalue()
-    admin.set_access(hide_contacts_from_agents=True)
+    admin.access.set(hide_contacts_from_agents=True)
     out = io.StringIO()
-    as_user(admin, "ann").export_customers(out, "jsonl")
+    as_user(admin, "ann").customers.export(out, "jsonl")
     assert "nora@x.org" not in out.getvalue() and "(hidden)" in out.getvalue()
     out = io.StringIO()
-    assert admin.export_customers(out, "jsonl") == 2
+    assert admin.customers.export(out, "jsonl") == 2
 
 
 def test_imports_are_for_admins(admin: Workspace, tmp_path: Path) -> None:
     source = tmp_path / "rows.csv"
     source.write_text("name,team\nZed,East\n")
     with pytest.raises(PermissionDenied, match="import customers"):
-        as_user(admin, "max").import_customers(source)
-    assert admin.count_customers() == 0
-    assert as_user(admin, "ada").import_customers(source).created == 1
+        as_user(admin, "max").customers.import_file(source)
+    assert admin.customers.count() == 0
+    assert as_user(admin, "ada").customers.import_file(source).created == 1

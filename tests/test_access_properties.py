@@ -55,22 +55,22 @@ people = st.lists(
 
 def _populate(url: str, team_users: tuple[User, ...], drawn: list[Drawn]) -> Workspace:
     system = Workspace.open(url)
-    system.initialize()
-    system.configure_duplicates(allow_duplicates=True)
-    system.add_flow("F", "true", [Column("Lead", "Lead", "#000000", 0)])
+    system.init()
+    system.settings.duplicates(allow_duplicates=True)
+    system.flows.add("F", "true", [Column("Lead", "Lead", "#000000", 0)])
     for name in TEAMS:
-        system.add_team(name)
+        system.teams.add(name)
     for user in team_users:
-        system.add_user(user.name, user.role, user.teams)
+        system.users.add(user.name, user.role, user.teams)
     stored: list[Customer] = []
     for customer, team, workers, parent in drawn:
         parent_id = stored[parent].id if parent is not None and parent < len(stored) else None
         draft = attrs.evolve(
             customer, team=team, workers=tuple(workers), parent_id=parent_id, folder=None
         )
-        stored.append(system.add_customer(draft))
+        stored.append(system.customers.add(draft))
         if customer.next_follow_up is not None:
-            system.schedule_follow_up(stored[-1].id, date(2026, 1, 1))
+            system.customers.follow_up(stored[-1].id, date(2026, 1, 1))
     return system
 
 
@@ -91,9 +91,9 @@ def test_no_read_path_leaks(backend: str) -> None:
     ) -> None:
         system = _populate(fresh_store_url(backend), team_users, drawn)
         try:
-            everyone = system.list_customers()
+            everyone = system.customers.list()
             try:
-                admin_found = system.list_customers(rule)
+                admin_found = system.customers.list(rule)
             except RuleSyntaxError:
                 admin_found = None  # a custom field the drawn customers do not type alike
             name_words = [w for c in everyone for w in words(c.name) if not w.isdigit()]
@@ -102,42 +102,44 @@ def test_no_read_path_leaks(backend: str) -> None:
                 visible = compile_predicate(scope_rule(Principal(user)))
                 ws = Workspace(system.store, actor=user.name, clock=system.clock)
                 expected = [c.id for c in everyone if visible(c)]
-                assert _ids(ws.list_customers()) == expected
-                assert ws.count_customers() == len(expected)
+                assert _ids(ws.customers.list()) == expected
+                assert ws.customers.count() == len(expected)
                 if admin_found is not None:
-                    found = _ids(ws.list_customers(rule))
+                    found = _ids(ws.customers.list(rule))
                     assert found == [c.id for c in admin_found if visible(c)]
                     assert set(found) <= set(_ids(admin_found))
                 if word is not None:
-                    admin_hits = system.search(word, limit=100)
-                    hits = _ids(ws.search(word, limit=100))
+                    admin_hits = system.customers.search(word, limit=100)
+                    hits = _ids(ws.customers.search(word, limit=100))
                     assert sorted(hits) == sorted(c.id for c in admin_hits if visible(c))
-                board = ws.board("F", limit=100)
+                board = ws.flows.board("F", limit=100)
                 cards = [c for column in (*board.columns, board.unmapped) for c in column.cards]
                 assert sorted(_ids(cards)) == expected
                 assert sum(col.count for col in (*board.columns, board.unmapped)) == len(expected)
-                assert ws.pipeline_report("F").total.count == len(expected)
-                assert ws.grouped_report("team").total.total == len(expected)
-                assert ws.export_customers(io.StringIO(), "jsonl") == len(expected)
-                clustered = {i for c in ws.find_duplicates() for i in c.customer_ids}
+                assert ws.reports.pipeline("F").total.count == len(expected)
+                assert ws.reports.group("team").total.total == len(expected)
+                assert ws.customers.export(io.StringIO(), "jsonl") == len(expected)
+                clustered = {i for c in ws.customers.dupes() for i in c.customer_ids}
                 assert clustered <= set(expected)
-                due = {r.customer_id for r in ws.due_reminders()}
-                assert due == {r.customer_id for r in system.due_reminders()} & set(expected)
+                due = {r.customer_id for r in ws.reminders.due()}
+                assert due == {r.customer_id for r in system.reminders.due()} & set(expected)
                 for customer in everyone:
                     if visible(customer):
-                        assert ws.get_customer(customer.id) == customer
-                        kids = _ids(ws.children(customer.id))
+                        assert ws.customers.get(customer.id) == customer
+                        kids = _ids(ws.customers.children(customer.id))
                         assert kids == [
-                            k for k in _ids(system.children(customer.id)) if k in expected
+                            k for k in _ids(system.customers.children(customer.id)) if k in expected
                         ]
-                        assert len(ws.timeline(customer.id)) == len(system.timeline(customer.id))
+                        assert len(ws.customers.timeline(customer.id)) == len(
+                            system.customers.timeline(customer.id)
+                        )
                     else:
                         with pytest.raises(NotFound):
-                            ws.get_customer(customer.id)
+                            ws.customers.get(customer.id)
                         with pytest.raises(NotFound):
-                            ws.timeline(customer.id)
+                            ws.customers.timeline(customer.id)
                         with pytest.raises(NotFound):
-                            ws.explain("F", customer.id)
+                            ws.flows.explain("F", customer.id)
         finally:
             system.close()
 

@@ -213,7 +213,7 @@ def test_store_from_environment(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["customers", "add", "Env"], env={"PIPELINE_STORE": url})
     assert result.exit_code == 0
     with Workspace.open(url) as ws:
-        assert [c.name for c in ws.list_customers()] == ["Env"]
+        assert [c.name for c in ws.customers.list()] == ["Env"]
 
 
 def test_version_and_module_entry_point() -> None:

@@ -21,7 +21,7 @@ from pipeline_core.rules.ast import MATCH_ALL
 def store(tmp_path: Path) -> str:
     url = f"sqlite:///{tmp_path / 'reports.db'}"
     with Workspace.open(url) as ws:
-        ws.add_flow(
+        ws.flows.add(
             "Sales",
             MATCH_ALL,
             [Column("New", "Lead", "#111111", 0), Column("Won", "Customer", "#222222", 1)],
@@ -32,10 +32,10 @@ def store(tmp_path: Path) -> str:
             ("c", "GoogleAds", None),
             ("d", "google ads", "10"),
         ):
-            ws.add_customer(
+            ws.customers.add(
                 Customer(name=name, source=source, value=value, currency="EUR", tags=["vip"])
             )
-        ws.move(1, "Customer")
+        ws.customers.move(1, "Customer")
     return url
 
 

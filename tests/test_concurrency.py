@@ -40,10 +40,10 @@ def increment(url: str, customer_id: int, rounds: int) -> int:
     with Workspace.open(url) as ws:
         for _ in range(rounds):
             while True:
-                current = ws.get_customer(customer_id)
+                current = ws.customers.get(customer_id)
                 count = int(str(current.fields.get("count", 0)))
                 try:
-                    ws.edit_customer(
+                    ws.customers.edit(
                         customer_id,
                         expected_version=current.version,
                         fields={**current.fields, "count": count + 1},
@@ -60,9 +60,11 @@ def cycle_moves(url: str, customer_ids: list[int], rounds: int) -> int:
     with Workspace.open(url) as ws:
         for index in range(rounds):
             customer_id = customer_ids[index % len(customer_ids)]
-            current = ws.get_customer(customer_id)
+            current = ws.customers.get(customer_id)
             try:
-                ws.move(customer_id, CYCLE[current.status], expected_version=current.version)
+                ws.customers.move(
+                    customer_id, CYCLE[current.status], expected_version=current.version
+                )
                 moved += 1
             except (ConcurrencyError, TransitionNotAllowed):
                 pass
@@ -74,7 +76,7 @@ def unpinned_edits(url: str, customer_id: int, rounds: int) -> int:
     tag = f"w{multiprocessing.current_process().pid}"
     with Workspace.open(url) as ws:
         for index in range(rounds):
-            ws.edit_customer(customer_id, source=f"{tag}-{index}")
+            ws.customers.edit(customer_id, source=f"{tag}-{index}")
     return rounds
 
 
@@ -82,13 +84,13 @@ def unpinned_edits(url: str, customer_id: int, rounds: int) -> int:
 def test_unpinned_concurrent_edits_all_land(backend: str, tmp_path: Path) -> None:
     url = shared_url(backend, tmp_path)
     with Workspace.open(url) as ws:
-        target = ws.add_customer(Customer(name="Busy"))
+        target = ws.customers.add(Customer(name="Busy"))
     context = multiprocessing.get_context("spawn")
     with context.Pool(WORKERS) as pool:
         done = sum(pool.starmap(unpinned_edits, [(url, target.id, ROUNDS)] * WORKERS))
     with Workspace.open(url) as ws:
-        edits = [e.data for e in ws.timeline(target.id) if e.kind is EventKind.EDITED]
-        final = ws.get_customer(target.id)
+        edits = [e.data for e in ws.customers.timeline(target.id) if e.kind is EventKind.EDITED]
+        final = ws.customers.get(target.id)
     assert done == len(edits) == WORKERS * ROUNDS
     assert final.version == 1 + WORKERS * ROUNDS
     # Each edit saw the one before it: the chain of before/after values is unbroken.
@@ -100,13 +102,13 @@ def test_unpinned_concurrent_edits_all_land(backend: str, tmp_path: Path) -> Non
 def test_concurrent_increments_lose_no_update(backend: str, tmp_path: Path) -> None:
     url = shared_url(backend, tmp_path)
     with Workspace.open(url) as ws:
-        target = ws.add_customer(Customer(name="Contended", fields={"count": 0}))
+        target = ws.customers.add(Customer(name="Contended", fields={"count": 0}))
     context = multiprocessing.get_context("spawn")
     with context.Pool(WORKERS) as pool:
         pool.starmap(increment, [(url, target.id, ROUNDS)] * WORKERS)
     with Workspace.open(url) as ws:
-        final = ws.get_customer(target.id)
-        edits = [e for e in ws.timeline(target.id) if e.kind is EventKind.EDITED]
+        final = ws.customers.get(target.id)
+        edits = [e for e in ws.customers.timeline(target.id) if e.kind is EventKind.EDITED]
     assert final.fields["count"] == WORKERS * ROUNDS
     assert final.version == 1 + WORKERS * ROUNDS
     assert len(edits) == WORKERS * ROUNDS
@@ -116,21 +118,25 @@ def test_concurrent_increments_lose_no_update(backend: str, tmp_path: Path) -> N
 def test_concurrent_moves_form_one_consistent_history(backend: str, tmp_path: Path) -> None:
     url = shared_url(backend, tmp_path)
     with Workspace.open(url) as ws:
-        ids = [ws.add_customer(Customer(name=f"C{i}")).id for i in range(3)]
+        ids = [ws.customers.add(Customer(name=f"C{i}")).id for i in range(3)]
     context = multiprocessing.get_context("spawn")
     with context.Pool(WORKERS) as pool:
         successes = sum(pool.starmap(cycle_moves, [(url, ids, ROUNDS)] * WORKERS))
     with Workspace.open(url) as ws:
         total_moves = 0
         for customer_id in ids:
-            moves = [e.data for e in ws.timeline(customer_id) if e.kind is EventKind.STATUS_CHANGED]
+            moves = [
+                e.data
+                for e in ws.customers.timeline(customer_id)
+                if e.kind is EventKind.STATUS_CHANGED
+            ]
             total_moves += len(moves)
             status = "Lead"
             for move in moves:
                 # Every move starts where the previous one ended: none was lost or interleaved.
                 assert move["from"] == status
                 status = str(move["to"])
-            assert ws.get_customer(customer_id).status == status
+            assert ws.customers.get(customer_id).status == status
     assert total_moves == successes > 0
 
 
@@ -147,7 +153,7 @@ def add_overlapping(url: str, seed: int, policy: str) -> int:
     with Workspace.open(url) as ws:
         for phone in order:
             try:
-                ws.add_customer(
+                ws.customers.add(
                     Customer(name=f"Caller {phone}", phones=[phone]),
                     on_duplicate=policy,  # type: ignore[arg-type]
                 )
@@ -165,9 +171,9 @@ def test_concurrent_adds_create_no_duplicates(backend: str, policy: str, tmp_pat
     with context.Pool(WORKERS) as pool:
         refused = pool.starmap(add_overlapping, [(url, seed, policy) for seed in range(WORKERS)])
     with Workspace.open(url) as ws:
-        customers = ws.list_customers()
+        customers = ws.customers.list()
         assert sorted(c.phones[0] for c in customers) == sorted(PHONES)
-        assert ws.find_duplicates() == []
+        assert ws.customers.dupes() == []
     if policy == "block":
         assert sum(refused) == (WORKERS - 1) * len(PHONES)
 
@@ -176,7 +182,9 @@ def contacts(url: str, customer_id: int, rounds: int) -> int:
     """Log contacts with notes: read-modify-write of the lead notes, version not pinned."""
     with Workspace.open(url) as ws:
         for index in range(rounds):
-            ws.log_contact(customer_id, f"call {multiprocessing.current_process().pid}-{index}")
+            ws.customers.contact(
+                customer_id, f"call {multiprocessing.current_process().pid}-{index}"
+            )
     return rounds
 
 
@@ -184,13 +192,13 @@ def contacts(url: str, customer_id: int, rounds: int) -> int:
 def test_concurrent_lifecycle_writes_queue_and_all_land(backend: str, tmp_path: Path) -> None:
     url = shared_url(backend, tmp_path)
     with Workspace.open(url) as ws:
-        target = ws.add_customer(Customer(name="Popular"))
+        target = ws.customers.add(Customer(name="Popular"))
     context = multiprocessing.get_context("spawn")
     with context.Pool(WORKERS) as pool:
         done = sum(pool.starmap(contacts, [(url, target.id, ROUNDS)] * WORKERS))
     with Workspace.open(url) as ws:
-        final = ws.get_customer(target.id)
-        logged = [e for e in ws.timeline(target.id) if e.kind is EventKind.CONTACT_LOGGED]
+        final = ws.customers.get(target.id)
+        logged = [e for e in ws.customers.timeline(target.id) if e.kind is EventKind.CONTACT_LOGGED]
     assert done == len(logged) == WORKERS * ROUNDS
     # Every note made it into the lead notes: no writer overwrote another's.
     assert final.lead_notes.count("call ") == WORKERS * ROUNDS

@@ -40,7 +40,7 @@ def holders(ws: Workspace, *keys: ContactKey) -> list[tuple[ContactKey, int]]:
 
 
 def test_insert_indexes_the_valid_keys_only(ws: Workspace) -> None:
-    ada = ws.add_customer(
+    ada = ws.customers.add(
         Customer(
             name="Ada",
             emails=["Ada <ADA@example.com>"],
@@ -54,8 +54,8 @@ def test_insert_indexes_the_valid_keys_only(ws: Workspace) -> None:
 
 
 def test_update_replaces_the_keys(ws: Workspace) -> None:
-    ada = ws.add_customer(Customer(name="Ada", phones=["+14155550132"]))
-    ws.edit_customer(ada.id, phones=["+44 20 7946 0018"], emails=["a@b.org"])
+    ada = ws.customers.add(Customer(name="Ada", phones=["+14155550132"]))
+    ws.customers.edit(ada.id, phones=["+44 20 7946 0018"], emails=["a@b.org"])
     assert keys_of(ws, ada.id) == {
         ContactKey("phone", "+442079460018"),
         ContactKey("email", "a@b.org"),
@@ -64,8 +64,8 @@ def test_update_replaces_the_keys(ws: Workspace) -> None:
 
 
 def test_find_by_keys_lists_every_holder_by_id(ws: Workspace) -> None:
-    first = ws.add_customer(Customer(name="A", phones=["+14155550132"]))
-    second = ws.add_customer(
+    first = ws.customers.add(Customer(name="A", phones=["+14155550132"]))
+    second = ws.customers.add(
         Customer(name="B", emails=["ada@example.com"], phones=["+1 415 555 0132"]),
         on_duplicate="allow",
     )
@@ -77,38 +77,38 @@ def test_find_by_keys_lists_every_holder_by_id(ws: Workspace) -> None:
 
 
 def test_settings_round_trip_and_validate(ws: Workspace) -> None:
-    assert ws.duplicate_settings() == DuplicateSettings()
-    assert ws.configure_duplicates(default_region=" gb ").default_region == "GB"
-    updated = ws.configure_duplicates(allow_duplicates=True)
+    assert ws.settings.duplicates() == DuplicateSettings()
+    assert ws.settings.duplicates(default_region=" gb ").default_region == "GB"
+    updated = ws.settings.duplicates(allow_duplicates=True)
     assert updated == DuplicateSettings(default_region="GB", allow_duplicates=True)
-    assert ws.duplicate_settings() == updated
-    assert ws.configure_duplicates(default_region="").default_region is None
+    assert ws.settings.duplicates() == updated
+    assert ws.settings.duplicates(default_region="").default_region is None
     with pytest.raises(InvalidValue, match="expected true or false, not 'maybe'"):
-        ws.configure_duplicates(fold_gmail="maybe")  # type: ignore[arg-type]
+        ws.settings.duplicates(fold_gmail="maybe")  # type: ignore[arg-type]
     with pytest.raises(InvalidValue, match="'XX' is not a region"):
-        ws.configure_duplicates(default_region="XX")
-    assert ws.duplicate_settings().allow_duplicates is True
+        ws.settings.duplicates(default_region="XX")
+    assert ws.settings.duplicates().allow_duplicates is True
 
 
 def test_changing_a_key_setting_rebuilds_every_key(ws: Workspace) -> None:
-    national = ws.add_customer(Customer(name="N", phones=["020 7946 0018"]))
-    gmail = ws.add_customer(Customer(name="G", emails=["a.b+x@gmail.com"]))
+    national = ws.customers.add(Customer(name="N", phones=["020 7946 0018"]))
+    gmail = ws.customers.add(Customer(name="G", emails=["a.b+x@gmail.com"]))
     assert keys_of(ws, national.id) == set()  # no region: a national number matches nothing
-    ws.configure_duplicates(default_region="GB")
-    ws.configure_duplicates(fold_gmail=True)
+    ws.settings.duplicates(default_region="GB")
+    ws.settings.duplicates(fold_gmail=True)
     assert keys_of(ws, national.id) == {ContactKey("phone", "+442079460018")}
     assert keys_of(ws, gmail.id) == {ContactKey("email", "ab@gmail.com")}
-    ws.configure_duplicates(default_region="")
+    ws.settings.duplicates(default_region="")
     assert keys_of(ws, national.id) == set()
 
 
 def test_tombstones_lose_their_keys_and_lead_to_the_primary(ws: Workspace) -> None:
-    ada = ws.add_customer(Customer(name="Ada", phones=["+14155550132"]))
-    copy = ws.add_customer(Customer(name="Ada 2", emails=["ada@example.com"]))
-    ws.merge(ada.id, [copy.id])
+    ada = ws.customers.add(Customer(name="Ada", phones=["+14155550132"]))
+    copy = ws.customers.add(Customer(name="Ada 2", emails=["ada@example.com"]))
+    ws.customers.merge(ada.id, [copy.id])
     assert keys_of(ws, copy.id) == set()
     assert keys_of(ws, ada.id) == {ADA_PHONE, ADA_EMAIL}
-    assert ws.get_customer(copy.id).id == ada.id
+    assert ws.customers.get(copy.id).id == ada.id
     with ws.store.transaction() as tx:
         assert tx.merged_into(copy.id) == ada.id
         assert tx.merged_into(ada.id) is None
@@ -165,7 +165,7 @@ def test_migrating_a_version_1_store_fills_in_contact_keys(tmp_path: Path) -> No
             ContactKey("email", "old@example.org"),
             ContactKey("phone", "+32470123456"),
         }
-        assert ws.list_customers()[0].name == "Old"
+        assert ws.customers.list()[0].name == "Old"
     db = sqlite3.connect(path)
     assert db.execute(f"SELECT value FROM {META_TABLE}").fetchone() == (str(LATEST),)
     db.close()
@@ -188,7 +188,7 @@ def test_migrating_a_version_1_postgres_store_fills_in_contact_keys(
             " VALUES ('Velho', 'Lead', now(), now(), 1, '[\"v@x.com.br\"]', '[\"(11) 91234-5678\"]')"
         )
     with Workspace.open(url) as ws:
-        assert ws.duplicate_settings().default_region == "BR"
+        assert ws.settings.duplicates().default_region == "BR"
         assert keys_of(ws, 1) == {
             ContactKey("email", "v@x.com.br"),
             ContactKey("phone", "+5511912345678"),

@@ -17,7 +17,7 @@ URLS = ["memory:", "sqlite:///:memory:"]  # hypothesis runs: fresh stores per ex
 @pytest.fixture
 def ws(workspace: Workspace) -> Workspace:
     """The conftest workspace (memory, SQLite and PostgreSQL in turn), set up for these tests."""
-    workspace.configure_duplicates(default_region="US")
+    workspace.settings.duplicates(default_region="US")
     return workspace
 
 
@@ -35,21 +35,21 @@ def ada(**changes: object) -> Customer:
 
 
 def test_block_names_the_key_and_the_customer(ws: Workspace) -> None:
-    first = ws.add_customer(ada())
+    first = ws.customers.add(ada())
     with pytest.raises(DuplicateCustomer) as raised:
-        ws.add_customer(Customer(name="A. Lovelace", phones=["415.555.0132"]))
+        ws.customers.add(Customer(name="A. Lovelace", phones=["415.555.0132"]))
     error = raised.value
     assert str(error) == f"phone +14155550132 matches customer {first.id} (Ada Lovelace)"
     assert [c.id for c in error.existing] == [first.id]
     assert error.keys == (ContactKey("phone", "+14155550132"),)
-    assert ws.count_customers() == 1
+    assert ws.customers.count() == 1
 
 
 def test_block_lists_every_match_with_its_field(ws: Workspace) -> None:
-    first = ws.add_customer(ada())
-    second = ws.add_customer(Customer(name="Bob", emails=["bob@example.com"]))
+    first = ws.customers.add(ada())
+    second = ws.customers.add(Customer(name="Bob", emails=["bob@example.com"]))
     with pytest.raises(DuplicateCustomer) as raised:
-        ws.add_customer(
+        ws.customers.add(
             Customer(name="X", emails=["BOB@example.com"], whatsapp="14155550132"),
             on_duplicate="block",
         )
@@ -61,30 +61,30 @@ def test_block_lists_every_match_with_its_field(ws: Workspace) -> None:
 
 
 def test_invalid_numbers_never_match(ws: Workspace) -> None:
-    ws.add_customer(Customer(name="A", phones=["12345"]))
-    again = ws.add_customer(Customer(name="B", phones=["12345"]))
+    ws.customers.add(Customer(name="A", phones=["12345"]))
+    again = ws.customers.add(Customer(name="B", phones=["12345"]))
     assert again.phones == ("12345",)
-    assert ws.find_duplicates() == []
+    assert ws.customers.dupes() == []
 
 
 def test_a_malformed_email_is_refused_on_create(ws: Workspace) -> None:
     with pytest.raises(InvalidValue, match="holds more than one email address"):
-        ws.add_customer(Customer(name="A", emails=["a@x.org; b@y.org"]))
+        ws.customers.add(Customer(name="A", emails=["a@x.org; b@y.org"]))
 
 
 def test_allow_adds_anyway_per_call_or_by_setting(ws: Workspace) -> None:
-    ws.add_customer(ada())
-    ws.add_customer(ada(name="Second"), on_duplicate="allow")
-    ws.configure_duplicates(allow_duplicates=True)
-    ws.add_customer(ada(name="Third"))
-    assert ws.count_customers() == 3
+    ws.customers.add(ada())
+    ws.customers.add(ada(name="Second"), on_duplicate="allow")
+    ws.settings.duplicates(allow_duplicates=True)
+    ws.customers.add(ada(name="Third"))
+    assert ws.customers.count() == 3
     with pytest.raises(DuplicateCustomer):
-        ws.add_customer(ada(name="Fourth"), on_duplicate="block")
+        ws.customers.add(ada(name="Fourth"), on_duplicate="block")
 
 
 def test_merge_folds_the_new_record_into_the_oldest_match(ws: Workspace) -> None:
-    first = ws.add_customer(ada(folder=None))
-    merged = ws.add_customer(
+    first = ws.customers.add(ada(folder=None))
+    merged = ws.customers.add(
         Customer(
             name="Ada L.",
             phones=["415 555 0132", "+44 20 7946 0018"],
@@ -98,8 +98,8 @@ def test_merge_folds_the_new_record_into_the_oldest_match(ws: Workspace) -> None
     assert merged.folder == "Leads"  # its blanks are filled
     assert merged.phones == ("+1 (415) 555-0132", "+44 20 7946 0018")
     assert merged.tags == ("VIP",)
-    assert ws.count_customers() == 1
-    last = ws.timeline(first.id)[-1]
+    assert ws.customers.count() == 1
+    last = ws.customers.timeline(first.id)[-1]
     assert last.kind == EventKind.MERGED
     assert last.data["merged"] == [
         {
@@ -114,9 +114,9 @@ def test_merge_folds_the_new_record_into_the_oldest_match(ws: Workspace) -> None
 
 
 def test_update_writes_the_new_values_over_the_match(ws: Workspace) -> None:
-    first = ws.add_customer(ada(team="Old team", tags=["A"]))
-    ws.move(first.id, "Prospect")
-    updated = ws.add_customer(
+    first = ws.customers.add(ada(team="Old team", tags=["A"]))
+    ws.customers.move(first.id, "Prospect")
+    updated = ws.customers.add(
         Customer(name="Ada King", emails=["ADA@example.com"], team="New team", tags=["B"]),
         on_duplicate="update",
     )
@@ -126,34 +126,34 @@ def test_update_writes_the_new_values_over_the_match(ws: Workspace) -> None:
     assert updated.tags == ("B", "A")
     assert updated.emails == ("ADA@example.com",)
     assert updated.phones == ("+1 (415) 555-0132",)
-    edits = [e.data["field"] for e in ws.timeline(first.id) if e.kind == EventKind.EDITED]
+    edits = [e.data["field"] for e in ws.customers.timeline(first.id) if e.kind == EventKind.EDITED]
     assert sorted(edits) == ["emails", "name", "team"]  # type: ignore[type-var]
 
 
 def test_an_unknown_policy_is_an_error(ws: Workspace) -> None:
     with pytest.raises(InvalidValue, match="on_duplicate must be one of"):
-        ws.add_customer(ada(), on_duplicate="ignore")  # type: ignore[arg-type]
+        ws.customers.add(ada(), on_duplicate="ignore")  # type: ignore[arg-type]
 
 
 # policies on edit -------------------------------------------------------------------
 
 
 def test_an_edit_that_collides_is_blocked(ws: Workspace) -> None:
-    first = ws.add_customer(ada())
-    other = ws.add_customer(Customer(name="Bob", phones=["+44 20 7946 0018"]))
+    first = ws.customers.add(ada())
+    other = ws.customers.add(Customer(name="Bob", phones=["+44 20 7946 0018"]))
     with pytest.raises(DuplicateCustomer, match=f"matches customer {first.id} "):
-        ws.edit_customer(other.id, emails=["Ada@Example.com"])
-    assert ws.get_customer(other.id).emails == ()
-    edited = ws.edit_customer(other.id, emails=["ada@example.com"], on_duplicate="allow")
+        ws.customers.edit(other.id, emails=["Ada@Example.com"])
+    assert ws.customers.get(other.id).emails == ()
+    edited = ws.customers.edit(other.id, emails=["ada@example.com"], on_duplicate="allow")
     assert edited.emails == ("ada@example.com",)
     with pytest.raises(InvalidValue, match="an edit can only block or allow"):
-        ws.edit_customer(other.id, phones=["1"], on_duplicate="merge")
+        ws.customers.edit(other.id, phones=["1"], on_duplicate="merge")
 
 
 def test_an_edit_keeping_an_existing_shared_key_is_not_blocked(ws: Workspace) -> None:
-    ws.add_customer(ada())
-    twin = ws.add_customer(ada(name="Twin"), on_duplicate="allow")
-    edited = ws.edit_customer(twin.id, name="Twin 2", phones=["415-555-0132", "+3225551212"])
+    ws.customers.add(ada())
+    twin = ws.customers.add(ada(name="Twin"), on_duplicate="allow")
+    edited = ws.customers.edit(twin.id, name="Twin 2", phones=["415-555-0132", "+3225551212"])
     assert edited.name == "Twin 2"
 
 
@@ -161,18 +161,18 @@ def test_an_edit_keeping_an_existing_shared_key_is_not_blocked(ws: Workspace) ->
 
 
 def test_clusters_are_transitive(ws: Workspace) -> None:
-    a = ws.add_customer(Customer(name="A", phones=["+1 415 555 0132"]))
-    b = ws.add_customer(
+    a = ws.customers.add(Customer(name="A", phones=["+1 415 555 0132"]))
+    b = ws.customers.add(
         Customer(name="B", phones=["(415) 555-0132"], emails=["b@x.org"]), on_duplicate="allow"
     )
-    c = ws.add_customer(Customer(name="C", emails=["B@X.org"]), on_duplicate="allow")
-    d = ws.add_customer(Customer(name="D", phones=["+44 20 7946 0018"]))
-    found = ws.find_duplicates(with_customers=True)
+    c = ws.customers.add(Customer(name="C", emails=["B@X.org"]), on_duplicate="allow")
+    d = ws.customers.add(Customer(name="D", phones=["+44 20 7946 0018"]))
+    found = ws.customers.dupes(with_customers=True)
     assert [cluster.customer_ids for cluster in found] == [(a.id, b.id, c.id)]
     assert found[0].keys == (ContactKey("email", "b@x.org"), ContactKey("phone", "+14155550132"))
     assert [customer.name for customer in found[0].customers] == ["A", "B", "C"]
     assert d.id not in found[0].customer_ids
-    assert ws.find_duplicates()[0].customers == ()
+    assert ws.customers.dupes()[0].customers == ()
 
 
 def test_union_find_joins_chains_in_any_order() -> None:
@@ -202,8 +202,8 @@ def records(draw: st.DrawFn) -> Customer:
 
 def reference_clusters(ws: Workspace) -> set[frozenset[int]]:
     """Brute force: compare every pair of live customers' keys, then take components."""
-    options = ws.duplicate_settings().normalize_options
-    live = ws.list_customers()
+    options = ws.settings.duplicates().normalize_options
+    live = ws.customers.list()
     keys = {c.id: set(index_keys(c, options)) for c in live}
     links: dict[int, set[int]] = {c.id: set() for c in live}
     for a in live:
@@ -236,20 +236,20 @@ def test_find_duplicates_equals_a_brute_force_reference(
     url: str, people: list[Customer], merges: list[tuple[int, int]], fold: bool
 ) -> None:
     with Workspace.open(url, clock=FixedClock()) as ws:
-        ws.configure_duplicates(default_region="US")
-        ws.configure_duplicates(fold_gmail=fold)
-        ids = [ws.add_customer(p, on_duplicate="allow").id for p in people]
+        ws.settings.duplicates(default_region="US")
+        ws.settings.duplicates(fold_gmail=fold)
+        ids = [ws.customers.add(p, on_duplicate="allow").id for p in people]
         for a, b in merges:
             if a < len(ids) and b < len(ids) and a != b:
-                live_a, live_b = ws.get_customer(ids[a]).id, ws.get_customer(ids[b]).id
+                live_a, live_b = ws.customers.get(ids[a]).id, ws.customers.get(ids[b]).id
                 if live_a != live_b:
-                    ws.merge(live_a, [live_b])
-        found = ws.find_duplicates()
+                    ws.customers.merge(live_a, [live_b])
+        found = ws.customers.dupes()
         assert {frozenset(c.customer_ids) for c in found} == reference_clusters(ws)
-        live = {c.id for c in ws.list_customers()}
-        options = ws.duplicate_settings().normalize_options
+        live = {c.id for c in ws.customers.list()}
+        options = ws.settings.duplicates().normalize_options
         for cluster in found:
             assert set(cluster.customer_ids) <= live  # tombstones leave clusters
-            holders = [set(index_keys(ws.get_customer(i), options)) for i in cluster.customer_ids]
+            holders = [set(index_keys(ws.customers.get(i), options)) for i in cluster.customer_ids]
             for key in cluster.keys:  # each listed key is shared inside the cluster
                 assert sum(key in held for held in holders) >= 2

@@ -73,42 +73,42 @@ def test_export_then_import_reproduces_the_customers(
     source = Workspace(open_store(fresh_store_url(backend)))
     target = Workspace(open_store(fresh_store_url(backend)))
     for record in records:
-        source.add_customer(record, on_duplicate="allow")
+        source.customers.add(record, on_duplicate="allow")
     out = io.StringIO()
-    assert source.export_customers(out, fmt) == len(records)  # type: ignore[arg-type]
+    assert source.customers.export(out, fmt) == len(records)  # type: ignore[arg-type]
     path = tmp_path_factory.mktemp("rt") / f"export.{fmt}"
     path.write_text(out.getvalue(), encoding="utf-8", newline="")
-    summary = target.import_customers(path, ImportOptions(on_duplicate="allow"))
+    summary = target.customers.import_file(path, ImportOptions(on_duplicate="allow"))
     assert summary.rejected == 0, summary.errors
-    assert [shape(c) for c in target.list_customers()] == [
-        shape(c) for c in source.list_customers()
+    assert [shape(c) for c in target.customers.list()] == [
+        shape(c) for c in source.customers.list()
     ]
     source.close()
     target.close()
 
 
 def test_export_where_and_columns(workspace: Workspace) -> None:
-    workspace.add_customer(Customer(name="Ann", tags=("vip",), fields={"plan": "gold"}))
-    workspace.add_customer(Customer(name="Bob"))
+    workspace.customers.add(Customer(name="Ann", tags=("vip",), fields={"plan": "gold"}))
+    workspace.customers.add(Customer(name="Bob"))
     out = io.StringIO()
-    count = workspace.export_customers(
+    count = workspace.customers.export(
         out, "csv", where='tags any ("vip")', columns=["name", "fields.plan"]
     )
     assert count == 1
     assert out.getvalue().splitlines() == ["name,fields.plan", "Ann,gold"]
     with pytest.raises(InvalidValue, match="cannot export column 'nmae'"):
-        workspace.export_customers(io.StringIO(), "csv", columns=["nmae"])
+        workspace.customers.export(io.StringIO(), "csv", columns=["nmae"])
 
 
 def test_export_json_array_and_xlsx(tmp_path: Path) -> None:
     openpyxl = pytest.importorskip("openpyxl")
     workspace = Workspace(open_store("memory:"))
     empty = io.StringIO()
-    workspace.export_customers(empty, "json")
+    workspace.customers.export(empty, "json")
     assert json.loads(empty.getvalue()) == []
-    workspace.add_customer(Customer(name="Ann", emails=("a@x.com",)))
+    workspace.customers.add(Customer(name="Ann", emails=("a@x.com",)))
     with (tmp_path / "a.xlsx").open("wb") as handle:
-        workspace.export_customers(handle, "xlsx", columns=["name", "emails"])
+        workspace.customers.export(handle, "xlsx", columns=["name", "emails"])
     rows = list(openpyxl.load_workbook(tmp_path / "a.xlsx").active.values)
     assert rows == [("name", "emails"), ("Ann", "a@x.com")]
 

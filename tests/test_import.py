@@ -17,7 +17,8 @@ from pipeline_core import Workspace
 from pipeline_core.errors import ImportFileError, ImportRowError, InvalidValue, PipelineError
 from pipeline_core.importing import ImportOptions
 from pipeline_core.storage import open_store
-from pipeline_core.workspace.import_engine import RUN_PREFIX
+from pipeline_core.workspace.import_engine import RUN_PREFIX, row_checks
+from pipeline_core.workspace.session import Session
 
 
 def write(tmp_path: Path, name: str, content: str | bytes) -> Path:
@@ -30,7 +31,7 @@ def write(tmp_path: Path, name: str, content: str | bytes) -> Path:
 
 
 def names(workspace: Workspace) -> list[str]:
-    return [c.name for c in workspace.list_customers()]
+    return [c.name for c in workspace.customers.list()]
 
 
 @pytest.fixture
@@ -45,28 +46,28 @@ def test_csv_with_synonyms_bom_crlf_and_sniffed_semicolons(tmp_path: Path, mem: 
     text = "\ufeffFull Name;E-mail;Mobile;Country;Tags;Deal Value\r\n"
     text += "Ann Lee;ANN@Example.com;020 7946 0018;United Kingdom;vip, new;12.50\r\n"
     text += 'Bob;bob@x.org;+1 415 555 0100;US;;\r\n"Multi\nLine";m@m.com;;;;\r\n'
-    summary = mem.import_customers(write(tmp_path, "a.csv", text))
+    summary = mem.customers.import_file(write(tmp_path, "a.csv", text))
     assert (summary.rows, summary.created, summary.rejected) == (3, 3, 0)
-    ann, bob, multi = mem.list_customers()
+    ann, bob, multi = mem.customers.list()
     assert bob.phones == ("+1 415 555 0100",) and bob.country == "US"
     assert ann.emails == ("ANN@Example.com",) and ann.country == "GB"
     assert ann.tags == ("vip", "new") and str(ann.value) == "12.50"
-    assert mem.find_duplicates() == []
+    assert mem.customers.dupes() == []
     assert multi.name == "Multi\nLine"
-    created = mem.timeline(multi.id)[0]
+    created = mem.customers.timeline(multi.id)[0]
     assert created.data["line"] == 4 and created.data["import_run"] == summary.run_id
 
 
 def test_tsv_json_jsonl_and_stdin(tmp_path: Path, mem: Workspace) -> None:
-    mem.import_customers(write(tmp_path, "a.tsv", "name\tphone\nAnn\t0044 20 7946 0018\n"))
+    mem.customers.import_file(write(tmp_path, "a.tsv", "name\tphone\nAnn\t0044 20 7946 0018\n"))
     array = json.dumps([{"name": "Bob", "tags": ["x", "y"]}, {"name": "Cy", "value": 3}])
-    mem.import_customers(write(tmp_path, "b.json", array))
-    mem.import_customers(write(tmp_path, "c.jsonl", '{"name": "Dee"}\n\n{"name": "Eve"}\n'))
+    mem.customers.import_file(write(tmp_path, "b.json", array))
+    mem.customers.import_file(write(tmp_path, "c.jsonl", '{"name": "Dee"}\n\n{"name": "Eve"}\n'))
     stdin = io.BytesIO(b"name,email\nFay,fay@x.com\n")
-    mem.import_customers(stdin)
+    mem.customers.import_file(stdin)
     assert names(mem) == ["Ann", "Bob", "Cy", "Dee", "Eve", "Fay"]
-    assert mem.list_customers()[1].tags == ("x", "y")
-    assert str(mem.list_customers()[2].value) == "3"
+    assert mem.customers.list()[1].tags == ("x", "y")
+    assert str(mem.customers.list()[2].value) == "3"
 
 
 def test_xlsx(tmp_path: Path, mem: Workspace) -> None:
@@ -77,25 +78,25 @@ def test_xlsx(tmp_path: Path, mem: Workspace) -> None:
     sheet.append(["Ann", "02079460018", "GB"])
     sheet.append(["Bob", 4155550100, "US"])
     book.save(tmp_path / "a.xlsx")
-    summary = mem.import_customers(tmp_path / "a.xlsx")
+    summary = mem.customers.import_file(tmp_path / "a.xlsx")
     assert summary.created == 2
-    assert mem.list_customers()[1].phones == ("4155550100",)
+    assert mem.customers.list()[1].phones == ("4155550100",)
 
 
 def test_mapping_overrides_keep_unknown_and_profiles(tmp_path: Path, mem: Workspace) -> None:
     path = write(tmp_path, "a.csv", "Who,Plan,Zip,Notes\nAnn,gold,01234,hi\n")
-    summary = mem.import_customers(
+    summary = mem.customers.import_file(
         path, ImportOptions(mapping={"Who": "name", "Plan": "fields.plan"})
     )
     assert summary.unknown_columns == ("Zip",)
-    assert dict(mem.list_customers()[0].fields) == {"plan": "gold"}
-    mem.save_import_profile("crm", ["Who=name", "Notes=-"], keep_unknown=True)
-    mem.import_customers(path, ImportOptions(restart=True), profile="crm")
-    second = mem.list_customers()[1]
+    assert dict(mem.customers.list()[0].fields) == {"plan": "gold"}
+    mem.customers.save_import_profile("crm", ["Who=name", "Notes=-"], keep_unknown=True)
+    mem.customers.import_file(path, ImportOptions(restart=True), profile="crm")
+    second = mem.customers.list()[1]
     assert dict(second.fields) == {"Plan": "gold", "Zip": "01234"}  # leading zero kept
     assert second.lead_notes == ""
     with pytest.raises(InvalidValue, match="unknown field 'nmae'"):
-        mem.import_customers(path, ImportOptions(mapping={"Who": "nmae"}))
+        mem.customers.import_file(path, ImportOptions(mapping={"Who": "nmae"}))
 
 
 # bad input -------------------------------------------------------------------------
@@ -119,18 +120,18 @@ def test_bad_files_give_one_message_and_write_nothing(
     tmp_path: Path, mem: Workspace, name: str, content: bytes, message: str
 ) -> None:
     with pytest.raises(ImportFileError, match=message):
-        mem.import_customers(write(tmp_path, name, content))
-    assert mem.count_customers() == 0
+        mem.customers.import_file(write(tmp_path, name, content))
+    assert mem.customers.count() == 0
 
 
 def test_missing_file(tmp_path: Path, mem: Workspace) -> None:
     with pytest.raises(ImportFileError, match="no such file"):
-        mem.import_customers(tmp_path / "nope.csv")
+        mem.customers.import_file(tmp_path / "nope.csv")
 
 
 def test_other_encoding_reads_with_encoding_option(tmp_path: Path, mem: Workspace) -> None:
     path = write(tmp_path, "a.csv", "name\nJosé\n".encode("cp1252"))
-    mem.import_customers(path, ImportOptions(encoding="cp1252"))
+    mem.customers.import_file(path, ImportOptions(encoding="cp1252"))
     assert names(mem) == ["José"]
 
 
@@ -150,7 +151,7 @@ def test_row_problems_are_rejected_with_line_and_column(tmp_path: Path, mem: Wor
     ]
     rejects = tmp_path / "rejects.csv"
     path = write(tmp_path, "a.csv", "\n".join(lines))
-    summary = mem.import_customers(path, ImportOptions(rejects=rejects))
+    summary = mem.customers.import_file(path, ImportOptions(rejects=rejects))
     assert (summary.created, summary.rejected) == (1, 8)
     where = {(e.line, e.column) for e in summary.errors}
     assert where >= {(3, "name"), (4, "email"), (5, "value"), (6, "status"), (7, "next follow up")}
@@ -167,7 +168,7 @@ def test_row_problems_are_rejected_with_line_and_column(tmp_path: Path, mem: Wor
 
 def test_json_rows_with_bad_elements(tmp_path: Path, mem: Workspace) -> None:
     path = write(tmp_path, "a.json", '[{"name": "Ann"},\n 5,\n {"name": "Bob"}, {"name": ')
-    summary = mem.import_customers(path)
+    summary = mem.customers.import_file(path)
     assert summary.created == 2
     assert [(e.line, "object" in e.reason or "ends early" in e.reason) for e in summary.errors] == [
         (2, True),
@@ -181,8 +182,8 @@ def test_abort_on_error_writes_nothing(tmp_path: Path, make_store: Any) -> None:
         tmp_path, "b.csv", "name,email\n" + "".join(f"P{i},\n" for i in range(30)) + "X,bad\n"
     )
     with pytest.raises(ImportRowError, match="line 32, column 'email'"):
-        workspace.import_customers(path, ImportOptions(on_error="abort", batch_size=7))
-    assert workspace.count_customers() == 0
+        workspace.customers.import_file(path, ImportOptions(on_error="abort", batch_size=7))
+    assert workspace.customers.count() == 0
 
 
 # duplicates ------------------------------------------------------------------------
@@ -211,16 +212,16 @@ def test_duplicate_policies(
 ) -> None:
     from pipeline_core import Customer
 
-    workspace.configure_duplicates(default_region="US")
-    workspace.add_customer(Customer(name="Ann", emails=("ann@x.com",)))
+    workspace.settings.duplicates(default_region="US")
+    workspace.customers.add(Customer(name="Ann", emails=("ann@x.com",)))
     path = write(tmp_path, "a.csv", DUPES)
-    summary = workspace.import_customers(path, ImportOptions(on_duplicate=policy))  # type: ignore[arg-type]
+    summary = workspace.customers.import_file(path, ImportOptions(on_duplicate=policy))  # type: ignore[arg-type]
     got = (summary.created, summary.updated, summary.merged, summary.skipped, summary.rejected)
     assert got == expected
     if policy != "allow":
         conflict = next(e for e in summary.errors if e.line == 5)
         assert "conflict" in conflict.reason
-    customers = {c.name: c for c in workspace.list_customers()}
+    customers = {c.name: c for c in workspace.customers.list()}
     if policy == "merge":
         assert customers["Ann"].tags == ("a",) and customers["Bob"].tags == ("b", "c")
     if policy == "update":
@@ -229,10 +230,10 @@ def test_duplicate_policies(
 
 def test_dry_run_writes_nothing(tmp_path: Path, workspace: Workspace) -> None:
     path = write(tmp_path, "a.csv", DUPES)
-    summary = workspace.import_customers(path, ImportOptions(dry_run=True, batch_size=2))
+    summary = workspace.customers.import_file(path, ImportOptions(dry_run=True, batch_size=2))
     assert summary.dry_run and summary.created == 2 and summary.skipped == 2
-    assert workspace.count_customers() == 0
-    real = workspace.import_customers(path, ImportOptions(batch_size=2))
+    assert workspace.customers.count() == 0
+    real = workspace.customers.import_file(path, ImportOptions(batch_size=2))
     assert (real.created, real.skipped) == (summary.created, summary.skipped)
 
 
@@ -260,15 +261,15 @@ def test_resume_after_a_crash_imports_the_rest_once(
 
     monkeypatch.setattr(store, "transaction", crashing)
     with pytest.raises(Crash):
-        workspace.import_customers(path, ImportOptions(batch_size=5))
-    assert workspace.count_customers() == 15
+        workspace.customers.import_file(path, ImportOptions(batch_size=5))
+    assert workspace.customers.count() == 15
     monkeypatch.setattr(store, "transaction", real)
-    summary = workspace.import_customers(path, ImportOptions(batch_size=5))
+    summary = workspace.customers.import_file(path, ImportOptions(batch_size=5))
     assert summary.resumed_after_line == 16
     assert (summary.created, summary.skipped) == (10, 1)
-    assert [c.name for c in workspace.list_customers()] == [f"P{i}" for i in range(25)]
-    again = workspace.import_customers(path)
-    assert again.already_done and workspace.count_customers() == 25
+    assert [c.name for c in workspace.customers.list()] == [f"P{i}" for i in range(25)]
+    again = workspace.customers.import_file(path)
+    assert again.already_done and workspace.customers.count() == 25
     import hashlib
 
     with workspace.store.transaction() as tx:
@@ -281,19 +282,19 @@ def test_a_failing_batch_leaves_no_part_of_it(
 ) -> None:
     path = write(tmp_path, "a.csv", "name\n" + "".join(f"P{i}\n" for i in range(10)))
     calls = {"n": 0}
-    original = Workspace._event
+    original = Session.event
 
-    def failing(self: Workspace, *args: Any, **kwargs: Any) -> Any:
+    def failing(self: Session, *args: Any, **kwargs: Any) -> Any:
         calls["n"] += 1
         if calls["n"] == 7:  # inside the second batch's events, after its inserts
             raise Crash
         return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(Workspace, "_event", failing)
+    monkeypatch.setattr(Session, "event", failing)
     with pytest.raises(Crash):
-        workspace.import_customers(path, ImportOptions(batch_size=5))
-    assert workspace.count_customers() == 5
-    assert workspace.find_duplicates() == []
+        workspace.customers.import_file(path, ImportOptions(batch_size=5))
+    assert workspace.customers.count() == 5
+    assert workspace.customers.dupes() == []
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
@@ -324,8 +325,8 @@ def test_worker_processes_import_exactly_what_one_process_does(
         options = ImportOptions(
             workers=workers, batch_size=7, rejects=rejects, keep_unknown=True, on_duplicate="merge"
         )
-        summary = workspace.import_customers(path, options)
-        people = [attrs.evolve(c, id=0) for c in workspace.list_customers()]
+        summary = workspace.customers.import_file(path, options)
+        people = [attrs.evolve(c, id=0) for c in workspace.customers.list()]
         counts = (summary.rows, summary.created, summary.merged, summary.rejected)
         errors = [(e.line, e.column, e.reason) for e in summary.errors]
         outcomes.append((counts, errors, summary.unknown_columns, people, rejects.read_text()))
@@ -349,8 +350,8 @@ def test_rows_get_the_checks_add_customer_makes(tmp_path: Path, workspace: Works
         ),
         transitions={"Open": ("Solved", "Dropped")},
     )
-    workspace.define_field(FieldDefinition(key="seats", type="number"))
-    workspace.add_folder("Support", support, fields=["seats"])
+    workspace.fields.add(FieldDefinition(key="seats", type="number"))
+    workspace.folders.add("Support", support, fields=["seats"])
     lines = [
         "name,folder,status,lost reason,fields.seats",
         "Ann,Support,Dropped,price,3",  # 2: the folder's machine; the listed reason's spelling
@@ -361,19 +362,19 @@ def test_rows_get_the_checks_add_customer_makes(tmp_path: Path, workspace: Works
         "Fay,,Customer,,",  # 7: won: converted and closed now
     ]
     path = write(tmp_path, "a.csv", "\n".join(lines) + "\n")
-    summary = workspace.import_customers(path)
+    summary = workspace.customers.import_file(path)
     reasons = {e.line: (e.column, e.reason) for e in summary.errors}
     assert sorted(reasons) == [4, 5, 6] and summary.created == 3
     assert reasons[4][0] == "lost reason" and "Bored" in reasons[4][1]
     assert reasons[5][0] == "status" and reasons[6][0] == "fields.seats"
-    people = {c.name: c for c in workspace.list_customers()}
+    people = {c.name: c for c in workspace.customers.list()}
     assert people["Ann"].lost_reason == "Price" and people["Ann"].outcome == "lost"
     assert people["Bob"].lost_reason == "other: moved away"
     assert people["Ann"].fields == {"seats": 3}
     # The same customers added one by one come out the same.
     for name in ("Ann", "Fay"):
         row = people[name]
-        added = workspace.add_customer(
+        added = workspace.customers.add(
             Customer(
                 name=name + "2",
                 folder=row.folder,
@@ -415,12 +416,12 @@ def test_a_worker_that_dies_stops_the_import_and_a_rerun_finishes_it(
     monkeypatch.setattr(drafting, "draft_rows", dies_on_the_third_chunk)
     options = ImportOptions(workers=1, batch_size=10)
     with pytest.raises(PipelineError, match="worker process stopped unexpectedly"):
-        mem.import_customers(path, options)
-    assert len(mem.list_customers()) == 20  # the two batches drafted before it died
+        mem.customers.import_file(path, options)
+    assert len(mem.customers.list()) == 20  # the two batches drafted before it died
     monkeypatch.setattr(drafting, "draft_rows", real)
-    summary = mem.import_customers(path, options)
+    summary = mem.customers.import_file(path, options)
     assert summary.resumed_after_line == 21 and summary.created == 30
-    assert sorted(c.name for c in mem.list_customers()) == sorted(f"P{n}" for n in range(50))
+    assert sorted(c.name for c in mem.customers.list()) == sorted(f"P{n}" for n in range(50))
 
 
 def test_a_drafter_pickles_for_spawned_workers(workspace: Workspace) -> None:
@@ -431,10 +432,10 @@ def test_a_drafter_pickles_for_spawned_workers(workspace: Workspace) -> None:
     from pipeline_core.domain.normalize import NormalizeOptions
     from pipeline_core.importing.drafting import Drafter
 
-    workspace.define_field(FieldDefinition(key="plan", type="select", options=("a", "b")))
-    workspace.add_folder("Support", workspace.status_machine(), fields=["plan"])
-    with workspace._tx() as tx:
-        checks = workspace._row_checks(tx)
+    workspace.fields.add(FieldDefinition(key="plan", type="select", options=("a", "b")))
+    workspace.folders.add("Support", workspace.statuses.show(), fields=["plan"])
+    with workspace.session() as s:
+        checks = row_checks(s)
     drafter = Drafter(
         file="a.csv",
         mapping={"Who": "name"},

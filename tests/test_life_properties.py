@@ -56,28 +56,28 @@ def test_timeline_is_append_only_and_ordered(
     backend: str, steps: list[tuple[str, str, int]]
 ) -> None:
     with fresh(backend) as (ws, clock):
-        ada = ws.add_customer(Customer(name="Ada"))
-        seen = ws.timeline(ada.id)
+        ada = ws.customers.add(Customer(name="Ada"))
+        seen = ws.customers.timeline(ada.id)
         for action, status, minutes in steps:
             clock.advance(timedelta(minutes=minutes))
             try:
                 if action == "note":
-                    ws.add_note(ada.id, status)
+                    ws.notes.add(ada.id, status)
                 elif action == "move":
-                    ws.move(ada.id, status)
+                    ws.customers.move(ada.id, status)
                 elif action == "contact":
-                    ws.log_contact(ada.id, status)
+                    ws.customers.contact(ada.id, status)
                 elif action == "tag":
-                    ws.edit_customer(ada.id, tags=[status])
+                    ws.customers.edit(ada.id, tags=[status])
                 elif action == "follow_up":
-                    ws.schedule_follow_up(ada.id, clock.now().date())
+                    ws.customers.follow_up(ada.id, clock.now().date())
                 elif action == "task":
-                    ws.add_task(ada.id, status)
+                    ws.tasks.add(ada.id, status)
                 else:
-                    ws.record_activity(ada.id, "email_sent", status)
+                    ws.customers.activity(ada.id, "email_sent", status)
             except PipelineError:
                 pass
-            now = ws.timeline(ada.id)
+            now = ws.customers.timeline(ada.id)
             assert now[: len(seen)] == seen
             assert len(now) >= len(seen)
             ids = [event.id for event in now]
@@ -100,18 +100,18 @@ def test_timeline_is_append_only_and_ordered(
 )
 def test_converted_at_is_set_once(backend: str, steps: list[tuple[str, str]]) -> None:
     with fresh(backend) as (ws, clock):
-        ada = ws.add_customer(Customer(name="Ada"))
+        ada = ws.customers.add(Customer(name="Ada"))
         stamped = None
         for number, (action, status) in enumerate(steps):
             clock.advance(timedelta(hours=1))
             try:
                 if action == "move":
-                    ws.move(ada.id, status)
+                    ws.customers.move(ada.id, status)
                 else:
-                    ws.convert_to_order(ada.id, f"SO-{number}", force=action == "force")
+                    ws.customers.convert(ada.id, f"SO-{number}", force=action == "force")
             except PipelineError:
                 pass
-            current = ws.get_customer(ada.id).converted_at
+            current = ws.customers.get(ada.id).converted_at
             if stamped is None:
                 stamped = current
                 if current is not None:
@@ -155,17 +155,17 @@ def test_reminders_due_are_exactly_those_past_their_local_moment_and_not_done(
         first = datetime.combine(follow_ups[0][0], datetime.min.time(), ZoneInfo(zone))
         at = first.replace(hour=hour).astimezone(UTC) + timedelta(microseconds=exact)
     with fresh(backend) as (ws, _):
-        ws.configure(time_zone=zone, reminder_hour=hour)
+        ws.settings.set(time_zone=zone, reminder_hour=hour)
         expected = set()
         for index, (day, done) in enumerate(follow_ups):
-            customer = ws.add_customer(Customer(name=f"C{index}"))
-            ws.schedule_follow_up(customer.id, day)
+            customer = ws.customers.add(Customer(name=f"C{index}"))
+            ws.customers.follow_up(customer.id, day)
             if done:
-                ws.complete_follow_up(customer.id)
+                ws.customers.follow_up_done(customer.id)
             moment = datetime.combine(day, datetime.min.time(), ZoneInfo(zone)).replace(hour=hour)
             if not done and moment <= at:
                 expected.add(customer.id)
-        due = ws.due_reminders(at)
+        due = ws.reminders.due(at)
         assert {reminder.customer_id for reminder in due} == expected
         assert all(reminder.due_at <= at for reminder in due)
 
@@ -189,16 +189,16 @@ def test_option_rename_changes_exactly_the_holders_of_the_old_value(
     backend: str, colours: list[tuple[str | None, list[str]]], old: str
 ) -> None:
     with fresh(backend) as (ws, _):
-        ws.define_field(FieldDefinition(key="colour", type="select", options=OPTIONS))
-        ws.define_field(FieldDefinition(key="likes", type="multi_select", options=OPTIONS))
+        ws.fields.add(FieldDefinition(key="colour", type="select", options=OPTIONS))
+        ws.fields.add(FieldDefinition(key="likes", type="multi_select", options=OPTIONS))
         for index, (colour, likes) in enumerate(colours):
             values: dict[str, object] = {"likes": tuple(likes)} if likes else {}
             if colour is not None:
                 values["colour"] = colour
-            ws.add_customer(Customer(name=f"C{index}", fields=values))
-        before = {c.id: c for c in ws.list_customers()}
-        result = ws.rename_option("colour", old, "purple", expected_version=1)
-        after = {c.id: c for c in ws.list_customers()}
+            ws.customers.add(Customer(name=f"C{index}", fields=values))
+        before = {c.id: c for c in ws.customers.list()}
+        result = ws.fields.rename_option("colour", old, "purple", expected_version=1)
+        after = {c.id: c for c in ws.customers.list()}
         holders = {cid for cid, c in before.items() if c.fields.get("colour") == old}
         assert result.changed == len(holders)
         for cid, customer in after.items():
@@ -207,8 +207,8 @@ def test_option_rename_changes_exactly_the_holders_of_the_old_value(
                 assert customer.version == before[cid].version + 1
             else:
                 assert customer == before[cid]
-        renamed = ws.rename_option("likes", old, "purple")
-        changed = {c.id for c in ws.list_customers() if holds(c.fields.get("likes"), "purple")}
+        renamed = ws.fields.rename_option("likes", old, "purple")
+        changed = {c.id for c in ws.customers.list() if holds(c.fields.get("likes"), "purple")}
         held = {cid for cid, c in before.items() if holds(c.fields.get("likes"), old)}
         assert changed == held and renamed.changed == len(held)
 

@@ -30,185 +30,185 @@ DEALS = StatusMachine(
 
 
 def add(ws: Workspace, name: str = "Ada", **details: object) -> Customer:
-    return ws.add_customer(Customer(name=name, **details))  # type: ignore[arg-type]
+    return ws.customers.add(Customer(name=name, **details))  # type: ignore[arg-type]
 
 
 def kinds(ws: Workspace, customer_id: int) -> list[EventKind]:
-    return [event.kind for event in ws.timeline(customer_id)]
+    return [event.kind for event in ws.customers.timeline(customer_id)]
 
 
 def test_notes_are_timeline_events_listed_in_order(workspace: Workspace) -> None:
     ada = add(workspace)
-    workspace.add_note(ada.id, " first ")
-    workspace.add_note(ada.id, "second")
-    assert [n.data["text"] for n in workspace.notes(ada.id)] == ["first", "second"]
+    workspace.notes.add(ada.id, " first ")
+    workspace.notes.add(ada.id, "second")
+    assert [n.data["text"] for n in workspace.notes.list(ada.id)] == ["first", "second"]
     assert kinds(workspace, ada.id) == [EventKind.CREATED, EventKind.NOTE, EventKind.NOTE]
     with pytest.raises(InvalidValue, match="blank"):
-        workspace.add_note(ada.id, "  ")
+        workspace.notes.add(ada.id, "  ")
     with pytest.raises(NotFound):
-        workspace.add_note(999, "x")
+        workspace.notes.add(999, "x")
 
 
 def test_log_contact_stamps_now_and_prepends_notes(workspace: Workspace, clock: FixedClock) -> None:
     ada = add(workspace)
-    first = workspace.log_contact(ada.id, "called, no answer", channel="phone")
+    first = workspace.customers.contact(ada.id, "called, no answer", channel="phone")
     assert first.last_contacted_at == clock.now()
     clock.advance(timedelta(days=1))
-    second = workspace.log_contact(ada.id, "spoke to her")
+    second = workspace.customers.contact(ada.id, "spoke to her")
     assert second.last_contacted_at == clock.now()
     assert second.lead_notes.splitlines() == [
         "[2026-01-02T09:00+00:00] spoke to her",
         "[2026-01-01T09:00+00:00] called, no answer",
     ]
-    contact = workspace.timeline(ada.id, [EventKind.CONTACT_LOGGED])[0]
+    contact = workspace.customers.timeline(ada.id, [EventKind.CONTACT_LOGGED])[0]
     assert contact.data == {"notes": "called, no answer", "channel": "phone"}
-    assert workspace.log_contact(ada.id).lead_notes == second.lead_notes
+    assert workspace.customers.contact(ada.id).lead_notes == second.lead_notes
 
 
 def test_timeline_filters_by_kind(workspace: Workspace) -> None:
     ada = add(workspace)
-    workspace.add_note(ada.id, "n")
-    workspace.move(ada.id, "Prospect")
-    workspace.add_note(ada.id, "m")
-    only = workspace.timeline(ada.id, ["note", EventKind.STATUS_CHANGED])
+    workspace.notes.add(ada.id, "n")
+    workspace.customers.move(ada.id, "Prospect")
+    workspace.notes.add(ada.id, "m")
+    only = workspace.customers.timeline(ada.id, ["note", EventKind.STATUS_CHANGED])
     assert [e.kind for e in only] == [EventKind.NOTE, EventKind.STATUS_CHANGED, EventKind.NOTE]
     with pytest.raises(ValueError, match="nope"):
-        workspace.timeline(ada.id, ["nope"])
+        workspace.customers.timeline(ada.id, ["nope"])
 
 
 def test_follow_up_reminder_falls_due_at_the_local_hour(
     workspace: Workspace, clock: FixedClock
 ) -> None:
-    workspace.configure(time_zone="Europe/Lisbon", reminder_hour=8)
+    workspace.settings.set(time_zone="Europe/Lisbon", reminder_hour=8)
     ada = add(workspace)
-    workspace.schedule_follow_up(ada.id, date(2026, 7, 1), "send the quote")
+    workspace.customers.follow_up(ada.id, date(2026, 7, 1), "send the quote")
     # Lisbon is UTC+1 in July: 08:00 local is 07:00 UTC.
-    assert workspace.due_reminders(datetime(2026, 7, 1, 6, 59, tzinfo=UTC)) == []
-    [due] = workspace.due_reminders(datetime(2026, 7, 1, 7, 0, tzinfo=UTC))
+    assert workspace.reminders.due(datetime(2026, 7, 1, 6, 59, tzinfo=UTC)) == []
+    [due] = workspace.reminders.due(datetime(2026, 7, 1, 7, 0, tzinfo=UTC))
     assert (due.customer_id, due.due_on) == (ada.id, date(2026, 7, 1))
     assert due.due_at == datetime(2026, 7, 1, 7, 0, tzinfo=UTC)
     clock.current = datetime(2026, 7, 2, tzinfo=UTC)
-    assert [r.customer_id for r in workspace.due_reminders()] == [ada.id]
-    done = workspace.complete_follow_up(ada.id, "sent")
+    assert [r.customer_id for r in workspace.reminders.due()] == [ada.id]
+    done = workspace.customers.follow_up_done(ada.id, "sent")
     assert done.next_follow_up is None
-    assert workspace.due_reminders() == []
+    assert workspace.reminders.due() == []
     assert kinds(workspace, ada.id)[-2:] == [
         EventKind.FOLLOW_UP_SCHEDULED,
         EventKind.FOLLOW_UP_DONE,
     ]
     with pytest.raises(InvalidValue, match="no follow-up scheduled"):
-        workspace.complete_follow_up(ada.id)
+        workspace.customers.follow_up_done(ada.id)
     with pytest.raises(InvalidValue, match="time zone offset"):
-        workspace.due_reminders(datetime(2026, 7, 1))
+        workspace.reminders.due(datetime(2026, 7, 1))
 
 
 def test_settings_are_validated_and_kept(workspace: Workspace) -> None:
     with pytest.raises(InvalidValue, match="IANA"):
-        workspace.configure(time_zone="Mars/Olympus")
+        workspace.settings.set(time_zone="Mars/Olympus")
     with pytest.raises(InvalidValue, match="0 to 23"):
-        workspace.configure(reminder_hour=24)
-    workspace.configure(lost_reasons=["Price", "Ghosted"])
-    settings = workspace.configure(reminder_hour=9)
+        workspace.settings.set(reminder_hour=24)
+    workspace.settings.set(lost_reasons=["Price", "Ghosted"])
+    settings = workspace.settings.set(reminder_hour=9)
     assert settings.lost_reasons == ("Price", "Ghosted") and settings.reminder_hour == 9
-    assert workspace.lifecycle_settings() == settings
+    assert workspace.settings.show() == settings
 
 
 def test_tasks_with_checklists_open_and_overdue(workspace: Workspace, clock: FixedClock) -> None:
     ada, bob = add(workspace), add(workspace, "Bob")
-    late = workspace.add_task(
+    late = workspace.tasks.add(
         ada.id, "Send quote", due=date(2025, 12, 31), worker="eve", steps=["draft", "send"]
     )
-    soon = workspace.add_task(ada.id, "Visit", due=date(2026, 1, 5), worker="eve")
-    other = workspace.add_task(bob.id, "Call", due=date(2025, 12, 1), priority="high")
-    assert [t.id for t in workspace.tasks(customer_id=ada.id)] == [late.id, soon.id]
-    assert [t.id for t in workspace.overdue_tasks(worker="eve")] == [late.id]
-    assert [t.id for t in workspace.overdue_tasks()] == [other.id, late.id]
-    ticked = workspace.tick_step(late.id, 1)
+    soon = workspace.tasks.add(ada.id, "Visit", due=date(2026, 1, 5), worker="eve")
+    other = workspace.tasks.add(bob.id, "Call", due=date(2025, 12, 1), priority="high")
+    assert [t.id for t in workspace.tasks.list(customer_id=ada.id)] == [late.id, soon.id]
+    assert [t.id for t in workspace.tasks.overdue(worker="eve")] == [late.id]
+    assert [t.id for t in workspace.tasks.overdue()] == [other.id, late.id]
+    ticked = workspace.tasks.tick(late.id, 1)
     assert [s.done for s in ticked.steps] == [True, False]
-    assert workspace.get_task(late.id) == ticked
+    assert workspace.tasks.get(late.id) == ticked
     with pytest.raises(InvalidValue, match="no step 3"):
-        workspace.tick_step(late.id, 3)
-    done = workspace.complete_task(late.id)
+        workspace.tasks.tick(late.id, 3)
+    done = workspace.tasks.done(late.id)
     assert done.done_at == clock.now()
-    assert workspace.overdue_tasks(worker="eve") == []
-    assert [t.id for t in workspace.tasks(worker="eve", open_only=True)] == [soon.id]
-    assert workspace.reopen_task(late.id).done_at is None
+    assert workspace.tasks.overdue(worker="eve") == []
+    assert [t.id for t in workspace.tasks.list(worker="eve", open_only=True)] == [soon.id]
+    assert workspace.tasks.reopen(late.id).done_at is None
     clock.current = datetime(2026, 1, 6, tzinfo=UTC)
-    assert {t.id for t in workspace.overdue_tasks(customer_id=ada.id)} == {late.id, soon.id}
+    assert {t.id for t in workspace.tasks.overdue(customer_id=ada.id)} == {late.id, soon.id}
     assert kinds(workspace, ada.id).count(EventKind.TASK_CREATED) == 2
     assert EventKind.TASK_DONE in kinds(workspace, ada.id)
     with pytest.raises(InvalidValue, match="priority"):
-        workspace.add_task(ada.id, "x", priority="asap")  # type: ignore[arg-type]
+        workspace.tasks.add(ada.id, "x", priority="asap")  # type: ignore[arg-type]
     with pytest.raises(NotFound):
-        workspace.add_task(999, "x")
+        workspace.tasks.add(999, "x")
 
 
 def test_time_entries_sum_per_customer_and_worker(workspace: Workspace) -> None:
     ada, bob = add(workspace), add(workspace, "Bob")
-    workspace.log_time(ada.id, "eve", 30, note="call")
-    workspace.log_time(ada.id, "sam", 45)
-    workspace.log_time(bob.id, "eve", 15)
-    per_ada = workspace.time_summary(customer_id=ada.id)
+    workspace.time.log(ada.id, "eve", 30, note="call")
+    workspace.time.log(ada.id, "sam", 45)
+    workspace.time.log(bob.id, "eve", 15)
+    per_ada = workspace.time.summary(customer_id=ada.id)
     assert per_ada.total_minutes == 75 and per_ada.by_worker == {"eve": 30, "sam": 45}
-    per_eve = workspace.time_summary(worker="eve")
+    per_eve = workspace.time.summary(worker="eve")
     assert per_eve.by_customer == {ada.id: 30, bob.id: 15} and per_eve.total_minutes == 45
-    assert len(workspace.time_entries()) == 3
+    assert len(workspace.time.list()) == 3
     with pytest.raises(InvalidValue, match="above zero"):
-        workspace.log_time(ada.id, "eve", 0)
+        workspace.time.log(ada.id, "eve", 0)
     assert EventKind.TIME_LOGGED in kinds(workspace, ada.id)
 
 
 def test_won_and_lost_close_dates_and_reasons(workspace: Workspace, clock: FixedClock) -> None:
-    workspace.add_folder("Deals", DEALS)
+    workspace.folders.add("Deals", DEALS)
     ada = add(workspace, folder="Deals")
     assert ada.status == "Open" and ada.outcome is None
     with pytest.raises(InvalidValue, match="needs a reason"):
-        workspace.move(ada.id, "Lost")
+        workspace.customers.move(ada.id, "Lost")
     with pytest.raises(InvalidValue, match="unknown lost reason"):
-        workspace.move(ada.id, "Lost", reason="Weather")
+        workspace.customers.move(ada.id, "Lost", reason="Weather")
     with pytest.raises(InvalidValue, match="needs a text"):
-        workspace.move(ada.id, "Lost", reason="other")
-    lost = workspace.move(ada.id, "Lost", reason="price")
+        workspace.customers.move(ada.id, "Lost", reason="other")
+    lost = workspace.customers.move(ada.id, "Lost", reason="price")
     assert (lost.outcome, lost.lost_reason, lost.closed_at) == ("lost", "Price", clock.now())
-    assert workspace.timeline(ada.id)[-1].data["reason"] == "Price"
+    assert workspace.customers.timeline(ada.id)[-1].data["reason"] == "Price"
     clock.advance(timedelta(days=1))
-    gone = workspace.move(ada.id, "Gone")
+    gone = workspace.customers.move(ada.id, "Gone")
     assert gone.closed_at == lost.closed_at and gone.lost_reason == "Price"
-    reopened = workspace.move(ada.id, "Open")
+    reopened = workspace.customers.move(ada.id, "Open")
     assert (reopened.outcome, reopened.closed_at, reopened.lost_reason) == (None, None, None)
     clock.advance(timedelta(days=1))
-    won = workspace.move(ada.id, "Won")
+    won = workspace.customers.move(ada.id, "Won")
     assert (won.outcome, won.closed_at, won.converted_at) == ("won", clock.now(), clock.now())
     clock.advance(timedelta(days=1))
-    paid = workspace.move(ada.id, "Paid")
+    paid = workspace.customers.move(ada.id, "Paid")
     assert paid.closed_at == won.closed_at
-    back = workspace.move(ada.id, "Open")
+    back = workspace.customers.move(ada.id, "Open")
     assert back.closed_at is None and back.converted_at == won.converted_at
-    other = workspace.move(ada.id, "Lost", reason="Other", reason_text="moved abroad")
+    other = workspace.customers.move(ada.id, "Lost", reason="Other", reason_text="moved abroad")
     assert other.lost_reason == "other: moved abroad"
 
 
 def test_deal_value_needs_a_currency(workspace: Workspace) -> None:
     ada = add(workspace)
     with pytest.raises(InvalidValue, match="needs a currency"):
-        workspace.set_deal(ada.id, "100")
-    deal = workspace.set_deal(ada.id, "1500.50", "eur")
+        workspace.customers.deal(ada.id, "100")
+    deal = workspace.customers.deal(ada.id, "1500.50", "eur")
     assert (deal.value, deal.currency) == (Decimal("1500.50"), "EUR")
-    assert workspace.set_deal(ada.id, "99").value == Decimal("99")
+    assert workspace.customers.deal(ada.id, "99").value == Decimal("99")
     with pytest.raises(InvalidValue, match="not a number"):
-        workspace.set_deal(ada.id, "lots")
+        workspace.customers.deal(ada.id, "lots")
 
 
 def test_convert_to_order_once_unless_forced(workspace: Workspace, clock: FixedClock) -> None:
     ada = add(workspace)
-    converted = workspace.convert_to_order(ada.id, "SO-1")
+    converted = workspace.customers.convert(ada.id, "SO-1")
     assert (converted.order_id, converted.converted_at) == ("SO-1", clock.now())
     clock.advance(timedelta(hours=1))
     with pytest.raises(AlreadyConverted, match="'SO-1'"):
-        workspace.convert_to_order(ada.id, "SO-2")
-    forced = workspace.convert_to_order(ada.id, "SO-2", force=True)
+        workspace.customers.convert(ada.id, "SO-2")
+    forced = workspace.customers.convert(ada.id, "SO-2", force=True)
     assert forced.order_id == "SO-2" and forced.converted_at == converted.converted_at
-    events = workspace.timeline(ada.id, [EventKind.CONVERTED])
+    events = workspace.customers.timeline(ada.id, [EventKind.CONVERTED])
     assert [e.data["order_id"] for e in events] == ["SO-1", "SO-2"]
     assert events[1].data["forced"] is True
 
@@ -217,27 +217,27 @@ def test_sub_customers_children_tree_and_cycles(workspace: Workspace) -> None:
     acme = add(workspace, "Acme")
     branch = add(workspace, "Acme North", parent_id=acme.id)
     ada = add(workspace, "Ada")
-    workspace.set_parent(ada.id, branch.id)
-    assert [c.id for c in workspace.children(acme.id)] == [branch.id]
-    tree = workspace.tree(acme.id)
+    workspace.customers.parent(ada.id, branch.id)
+    assert [c.id for c in workspace.customers.children(acme.id)] == [branch.id]
+    tree = workspace.customers.tree(acme.id)
     assert [(d, c.id) for d, c in tree.walk()] == [(0, acme.id), (1, branch.id), (2, ada.id)]
-    assert workspace.tree(ada.id, from_root=True).customer.id == acme.id
+    assert workspace.customers.tree(ada.id, from_root=True).customer.id == acme.id
     with pytest.raises(InvalidValue, match="cycle"):
-        workspace.set_parent(acme.id, ada.id)
-    assert workspace.set_parent(ada.id, None).parent_id is None
-    assert workspace.children(branch.id) == []
+        workspace.customers.parent(acme.id, ada.id)
+    assert workspace.customers.parent(ada.id, None).parent_id is None
+    assert workspace.customers.children(branch.id) == []
 
 
 def test_workers_assign_unassign_and_their_customers(workspace: Workspace) -> None:
     ada, bob = add(workspace), add(workspace, "Bob")
-    workspace.assign(ada.id, "eve")
-    workspace.assign(bob.id, "eve")
-    assert workspace.assign(ada.id, "eve").workers == ("eve",)
-    assert [c.id for c in workspace.customers_of("eve")] == [ada.id, bob.id]
-    assert workspace.unassign(ada.id, "eve").workers == ()
-    assert [c.id for c in workspace.customers_of("eve")] == [bob.id]
+    workspace.workers.assign(ada.id, "eve")
+    workspace.workers.assign(bob.id, "eve")
+    assert workspace.workers.assign(ada.id, "eve").workers == ("eve",)
+    assert [c.id for c in workspace.workers.customers("eve")] == [ada.id, bob.id]
+    assert workspace.workers.unassign(ada.id, "eve").workers == ()
+    assert [c.id for c in workspace.workers.customers("eve")] == [bob.id]
     with pytest.raises(InvalidValue, match="not assigned"):
-        workspace.unassign(ada.id, "eve")
+        workspace.workers.unassign(ada.id, "eve")
     assert kinds(workspace, ada.id)[1:] == [
         EventKind.WORKER_ASSIGNED,
         EventKind.WORKER_UNASSIGNED,
@@ -247,37 +247,37 @@ def test_workers_assign_unassign_and_their_customers(workspace: Workspace) -> No
 def test_external_activity_lands_on_the_timeline(workspace: Workspace, clock: FixedClock) -> None:
     ada = add(workspace)
     paid_at = datetime(2025, 12, 31, 23, 0, tzinfo=UTC)
-    event = workspace.record_activity(
+    event = workspace.customers.activity(
         ada.id, "order_paid", "Order 17 paid", at=paid_at, ref="shop:17", data={"amount": "20"}
     )
-    [stored] = workspace.timeline(ada.id, [EventKind.EXTERNAL])
+    [stored] = workspace.customers.timeline(ada.id, [EventKind.EXTERNAL])
     assert stored.data == event.data
     assert stored.data["activity"] == "order_paid" and stored.data["ref"] == "shop:17"
     assert stored.data["occurred_at"] == paid_at.isoformat() and stored.at == clock.now()
     with pytest.raises(InvalidValue, match="needs a kind"):
-        workspace.record_activity(ada.id, " ", "x")
+        workspace.customers.activity(ada.id, " ", "x")
     with pytest.raises(InvalidValue, match="time zone"):
-        workspace.record_activity(ada.id, "call", "x", at=datetime(2026, 1, 1))
+        workspace.customers.activity(ada.id, "call", "x", at=datetime(2026, 1, 1))
 
 
 def test_360_view_gathers_everything(workspace: Workspace) -> None:
     acme = add(workspace, "Acme")
     ada = add(workspace, "Ada", parent_id=acme.id, workers=["eve"])
     kid = add(workspace, "Kid", parent_id=ada.id)
-    late = workspace.add_task(ada.id, "Late", due=date(2025, 1, 1))
-    workspace.add_task(ada.id, "Later", due=date(2027, 1, 1))
-    done = workspace.add_task(ada.id, "Done")
-    workspace.complete_task(done.id)
-    workspace.schedule_follow_up(ada.id, date(2026, 2, 1))
-    workspace.log_time(ada.id, "eve", 20)
+    late = workspace.tasks.add(ada.id, "Late", due=date(2025, 1, 1))
+    workspace.tasks.add(ada.id, "Later", due=date(2027, 1, 1))
+    done = workspace.tasks.add(ada.id, "Done")
+    workspace.tasks.done(done.id)
+    workspace.customers.follow_up(ada.id, date(2026, 2, 1))
+    workspace.time.log(ada.id, "eve", 20)
     for index in range(12):
-        workspace.add_note(ada.id, f"note {index}")
-    view = workspace.customer_view(ada.id, recent=5)
-    assert view.customer.id == ada.id and view.parent == workspace.get_customer(acme.id)
+        workspace.notes.add(ada.id, f"note {index}")
+    view = workspace.customers.show(ada.id, recent=5)
+    assert view.customer.id == ada.id and view.parent == workspace.customers.get(acme.id)
     assert [c.id for c in view.children] == [kid.id]
     assert [t.title for t in view.open_tasks] == ["Late", "Later"]
     assert view.overdue_tasks == (late.id,)
     assert view.follow_up_due_at == datetime(2026, 2, 1, 8, tzinfo=UTC)
     assert view.time.total_minutes == 20
     assert [e.data["text"] for e in view.recent_events] == [f"note {i}" for i in range(7, 12)]
-    assert view.event_count == len(workspace.timeline(ada.id))
+    assert view.event_count == len(workspace.customers.timeline(ada.id))

@@ -19,20 +19,20 @@ URLS = ["memory:", "sqlite:///:memory:"]  # hypothesis runs: fresh stores per ex
 @pytest.fixture
 def ws(workspace: Workspace) -> Workspace:
     """The conftest workspace (memory, SQLite and PostgreSQL in turn), set up for these tests."""
-    workspace.configure_duplicates(default_region="US")
-    workspace.configure_duplicates(allow_duplicates=True)
+    workspace.settings.duplicates(default_region="US")
+    workspace.settings.duplicates(allow_duplicates=True)
     return workspace
 
 
 def test_scalars_primary_wins_blanks_filled_in_order(ws: Workspace) -> None:
-    primary = ws.add_customer(Customer(name="Primary", team="P team", fields={"a": 1}))
-    first = ws.add_customer(
+    primary = ws.customers.add(Customer(name="Primary", team="P team", fields={"a": 1}))
+    first = ws.customers.add(
         Customer(name="First", source="web", value="10", currency="EUR", fields={"a": 2, "b": 3})
     )
-    second = ws.add_customer(
+    second = ws.customers.add(
         Customer(name="Second", folder="Leads", source="fair", team="S", fields={"b": 4, "c": 5})
     )
-    result = ws.merge(primary.id, [first.id, second.id])
+    result = ws.customers.merge(primary.id, [first.id, second.id])
     merged = result.customer
     assert (merged.name, merged.team) == ("Primary", "P team")
     assert (merged.source, merged.folder) == ("web", "Leads")
@@ -52,10 +52,10 @@ def test_scalars_primary_wins_blanks_filled_in_order(ws: Workspace) -> None:
 
 
 def test_contacts_and_tags_are_unions_by_key_primary_first(ws: Workspace) -> None:
-    primary = ws.add_customer(
+    primary = ws.customers.add(
         Customer(name="P", emails=["p@x.org"], phones=["415 555 0132"], tags=["A", "B"])
     )
-    other = ws.add_customer(
+    other = ws.customers.add(
         Customer(
             name="O",
             emails=["P@X.ORG", "o@x.org"],
@@ -65,7 +65,7 @@ def test_contacts_and_tags_are_unions_by_key_primary_first(ws: Workspace) -> Non
             workers=["w1"],
         )
     )
-    merged = ws.merge(primary.id, [other.id]).customer
+    merged = ws.customers.merge(primary.id, [other.id]).customer
     assert merged.emails == ("p@x.org", "o@x.org")
     assert merged.phones == ("415 555 0132", "+44 20 7946 0018")
     assert merged.whatsapp == "5511912345678"
@@ -74,54 +74,54 @@ def test_contacts_and_tags_are_unions_by_key_primary_first(ws: Workspace) -> Non
 
 
 def test_a_second_whatsapp_is_kept_as_a_phone(ws: Workspace) -> None:
-    primary = ws.add_customer(Customer(name="P", whatsapp="14155550132"))
-    other = ws.add_customer(Customer(name="O", whatsapp="447400123456"))
-    merged = ws.merge(primary.id, [other.id]).customer
+    primary = ws.customers.add(Customer(name="P", whatsapp="14155550132"))
+    other = ws.customers.add(Customer(name="O", whatsapp="447400123456"))
+    merged = ws.customers.merge(primary.id, [other.id]).customer
     assert merged.whatsapp == "14155550132"
     assert merged.phones == ("+44 7400 123456",)  # as a phone it needs its +
     assert "+447400123456" in {
-        k.key for k in index_keys(merged, ws.duplicate_settings().normalize_options)
+        k.key for k in index_keys(merged, ws.settings.duplicates().normalize_options)
     }
 
 
 def test_a_national_number_from_another_country_is_spelled_out(ws: Workspace) -> None:
-    primary = ws.add_customer(Customer(name="P", country="US", phones=["415 555 0132"]))
-    other = ws.add_customer(Customer(name="O", country="GB", phones=["020 7946 0018"]))
-    merged = ws.merge(primary.id, [other.id]).customer
+    primary = ws.customers.add(Customer(name="P", country="US", phones=["415 555 0132"]))
+    other = ws.customers.add(Customer(name="O", country="GB", phones=["020 7946 0018"]))
+    merged = ws.customers.merge(primary.id, [other.id]).customer
     assert merged.country == "US"
     assert merged.phones == ("415 555 0132", "+44 20 7946 0018")
-    keys = {k.key for k in index_keys(merged, ws.duplicate_settings().normalize_options)}
+    keys = {k.key for k in index_keys(merged, ws.settings.duplicates().normalize_options)}
     assert keys == {"+14155550132", "+442079460018"}
 
 
 def test_filling_the_country_does_not_change_the_primary_numbers(ws: Workspace) -> None:
-    primary = ws.add_customer(Customer(name="P", phones=["415 555 0132"]))
-    other = ws.add_customer(Customer(name="O", country="GB", emails=["o@x.org"]))
-    merged = ws.merge(primary.id, [other.id]).customer
+    primary = ws.customers.add(Customer(name="P", phones=["415 555 0132"]))
+    other = ws.customers.add(Customer(name="O", country="GB", emails=["o@x.org"]))
+    merged = ws.customers.merge(primary.id, [other.id]).customer
     assert merged.country == "GB"
     assert merged.phones == ("+1 415-555-0132",)
-    assert {k.key for k in index_keys(merged, ws.duplicate_settings().normalize_options)} == {
+    assert {k.key for k in index_keys(merged, ws.settings.duplicates().normalize_options)} == {
         "+14155550132",
         "o@x.org",
     }
 
 
 def test_history_children_and_hides_move_to_the_primary(ws: Workspace) -> None:
-    ws.add_flow("Sales")
-    ws.add_flow("Support")
-    primary = ws.add_customer(Customer(name="P"))
-    other = ws.add_customer(Customer(name="O"))
-    child = ws.add_customer(Customer(name="Child", parent_id=other.id))
-    ws.move(other.id, "Prospect")
-    ws.hide("Sales", other.id)
-    before = [e.id for e in ws.timeline(other.id)]
-    result = ws.merge(primary.id, [other.id])
-    timeline = ws.timeline(primary.id)
+    ws.flows.add("Sales")
+    ws.flows.add("Support")
+    primary = ws.customers.add(Customer(name="P"))
+    other = ws.customers.add(Customer(name="O"))
+    child = ws.customers.add(Customer(name="Child", parent_id=other.id))
+    ws.customers.move(other.id, "Prospect")
+    ws.flows.hide("Sales", other.id)
+    before = [e.id for e in ws.customers.timeline(other.id)]
+    result = ws.customers.merge(primary.id, [other.id])
+    timeline = ws.customers.timeline(primary.id)
     assert set(before) <= {e.id for e in timeline}
     assert [e.kind for e in timeline].count(EventKind.MERGED) == 1
     assert timeline[-1].kind == EventKind.MERGED
-    assert ws.get_customer(child.id).parent_id == primary.id
-    assert ws.timeline(child.id)[-1].data == {
+    assert ws.customers.get(child.id).parent_id == primary.id
+    assert ws.customers.timeline(child.id)[-1].data == {
         "field": "parent_id",
         "before": other.id,
         "after": primary.id,
@@ -137,77 +137,77 @@ def test_history_children_and_hides_move_to_the_primary(ws: Workspace) -> None:
 
 
 def test_tombstones_leave_lists_counts_and_boards(ws: Workspace) -> None:
-    ws.add_flow("Sales")
-    primary = ws.add_customer(Customer(name="P"))
-    other = ws.add_customer(Customer(name="O"))
-    ws.merge(primary.id, [other.id])
-    assert [c.id for c in ws.list_customers()] == [primary.id]
-    assert ws.count_customers() == 1
-    assert ws.board("Sales").total == 1
-    assert ws.get_customer(other.id) == ws.get_customer(primary.id)
-    assert ws.timeline(other.id) == ws.timeline(primary.id)
-    edited = ws.edit_customer(other.id, folder="F")  # the old id leads to the primary
+    ws.flows.add("Sales")
+    primary = ws.customers.add(Customer(name="P"))
+    other = ws.customers.add(Customer(name="O"))
+    ws.customers.merge(primary.id, [other.id])
+    assert [c.id for c in ws.customers.list()] == [primary.id]
+    assert ws.customers.count() == 1
+    assert ws.flows.board("Sales").total == 1
+    assert ws.customers.get(other.id) == ws.customers.get(primary.id)
+    assert ws.customers.timeline(other.id) == ws.customers.timeline(primary.id)
+    edited = ws.customers.edit(other.id, folder="F")  # the old id leads to the primary
     assert edited.id == primary.id and edited.folder == "F"
 
 
 def test_a_parent_that_would_make_a_cycle_is_not_taken(ws: Workspace) -> None:
-    grandparent = ws.add_customer(Customer(name="G"))
-    parent = ws.add_customer(Customer(name="Parent", parent_id=grandparent.id))
-    child = ws.add_customer(Customer(name="Child", parent_id=parent.id))
-    merged = ws.merge(child.id, [parent.id]).customer
+    grandparent = ws.customers.add(Customer(name="G"))
+    parent = ws.customers.add(Customer(name="Parent", parent_id=grandparent.id))
+    child = ws.customers.add(Customer(name="Child", parent_id=parent.id))
+    merged = ws.customers.merge(child.id, [parent.id]).customer
     assert merged.parent_id == grandparent.id
-    top = ws.add_customer(Customer(name="Top"))
-    below = ws.add_customer(Customer(name="Below", parent_id=top.id))
-    loner = ws.add_customer(Customer(name="Loner", parent_id=below.id))
+    top = ws.customers.add(Customer(name="Top"))
+    below = ws.customers.add(Customer(name="Below", parent_id=top.id))
+    loner = ws.customers.add(Customer(name="Loner", parent_id=below.id))
     # Top taking Loner's parent (Below, its own child) would make a loop.
-    assert ws.merge(top.id, [loner.id]).customer.parent_id is None
+    assert ws.customers.merge(top.id, [loner.id]).customer.parent_id is None
 
 
 def test_dry_run_changes_nothing(ws: Workspace) -> None:
-    primary = ws.add_customer(Customer(name="P"))
-    other = ws.add_customer(Customer(name="O", folder="F", emails=["o@x.org"]))
-    preview = ws.merge(primary.id, [other.id], dry_run=True)
+    primary = ws.customers.add(Customer(name="P"))
+    other = ws.customers.add(Customer(name="O", folder="F", emails=["o@x.org"]))
+    preview = ws.customers.merge(primary.id, [other.id], dry_run=True)
     assert preview.dry_run and preview.customer.folder == "F"
     assert preview.customer.emails == ("o@x.org",)
-    assert ws.count_customers() == 2
-    assert ws.get_customer(other.id).name == "O"
-    assert ws.get_customer(primary.id).folder is None
-    assert [e.kind for e in ws.timeline(primary.id)] == [EventKind.CREATED]
-    assert len(ws.find_duplicates()) == 0
+    assert ws.customers.count() == 2
+    assert ws.customers.get(other.id).name == "O"
+    assert ws.customers.get(primary.id).folder is None
+    assert [e.kind for e in ws.customers.timeline(primary.id)] == [EventKind.CREATED]
+    assert len(ws.customers.dupes()) == 0
 
 
 def test_merge_errors(ws: Workspace) -> None:
-    a, b, c = (ws.add_customer(Customer(name=n)) for n in "ABC")
+    a, b, c = (ws.customers.add(Customer(name=n)) for n in "ABC")
     with pytest.raises(InvalidValue, match=f"cannot merge customer {a.id} into itself"):
-        ws.merge(a.id, [a.id])
+        ws.customers.merge(a.id, [a.id])
     with pytest.raises(InvalidValue, match=f"customer {b.id} is listed more than once"):
-        ws.merge(a.id, [b.id, c.id, b.id])
+        ws.customers.merge(a.id, [b.id, c.id, b.id])
     with pytest.raises(InvalidValue, match="nothing to merge"):
-        ws.merge(a.id, [])
+        ws.customers.merge(a.id, [])
     with pytest.raises(NotFound):
-        ws.merge(a.id, [99])
-    ws.merge(a.id, [b.id])
+        ws.customers.merge(a.id, [99])
+    ws.customers.merge(a.id, [b.id])
     with pytest.raises(InvalidValue, match=f"cannot merge into customer {b.id}: it was merged"):
-        ws.merge(b.id, [c.id])
+        ws.customers.merge(b.id, [c.id])
     with pytest.raises(InvalidValue, match=f"customer {b.id} was already merged into {a.id}"):
-        ws.merge(c.id, [b.id])
+        ws.customers.merge(c.id, [b.id])
 
 
 def test_a_batch_never_reuses_a_consumed_record(ws: Workspace) -> None:
-    a, b, c = (ws.add_customer(Customer(name=n)) for n in "ABC")
+    a, b, c = (ws.customers.add(Customer(name=n)) for n in "ABC")
     with pytest.raises(InvalidValue, match="by an earlier merge in this batch"):
-        ws.merge_many([(a.id, [b.id]), (c.id, [b.id])])
-    assert ws.count_customers() == 3  # the whole batch rolled back
-    results = ws.merge_many([(a.id, [b.id]), (a.id, [c.id])])
+        ws.customers.merge_many([(a.id, [b.id]), (c.id, [b.id])])
+    assert ws.customers.count() == 3  # the whole batch rolled back
+    results = ws.customers.merge_many([(a.id, [b.id]), (a.id, [c.id])])
     assert [r.merged for r in results] == [(b.id,), (c.id,)]
-    assert ws.count_customers() == 1
+    assert ws.customers.count() == 1
 
 
 def test_a_chain_of_merges_leads_to_the_last_primary(ws: Workspace) -> None:
-    a, b, c = (ws.add_customer(Customer(name=n)) for n in "ABC")
-    ws.merge(b.id, [a.id])
-    ws.merge(c.id, [b.id])
-    assert ws.get_customer(a.id).id == c.id
+    a, b, c = (ws.customers.add(Customer(name=n)) for n in "ABC")
+    ws.customers.merge(b.id, [a.id])
+    ws.customers.merge(c.id, [b.id])
+    assert ws.customers.get(a.id).id == c.id
     with ws.store.transaction() as tx:
         assert tx.merged_into(a.id) == c.id
 
@@ -254,18 +254,18 @@ def test_a_merge_loses_no_email_phone_tag_or_event(
 ) -> None:
     clock = FixedClock()
     with Workspace.open(url, clock=clock) as ws:
-        ws.configure_duplicates(default_region="US")
-        stored = [ws.add_customer(c, on_duplicate="allow") for c in group]
+        ws.settings.duplicates(default_region="US")
+        stored = [ws.customers.add(c, on_duplicate="allow") for c in group]
         for index in moves:
             if index < len(stored):
                 clock.advance(timedelta(minutes=1))
-                ws.edit_customer(stored[index].id, lead_notes=f"note {clock.now()}")
-        options = ws.duplicate_settings().normalize_options
-        before = [ws.get_customer(c.id) for c in stored]
-        events = {e.id for c in stored for e in ws.timeline(c.id)}
+                ws.customers.edit(stored[index].id, lead_notes=f"note {clock.now()}")
+        options = ws.settings.duplicates().normalize_options
+        before = [ws.customers.get(c.id) for c in stored]
+        events = {e.id for c in stored for e in ws.customers.timeline(c.id)}
         primary, others = before[0], [c.id for c in before[1:]]
-        merged = ws.merge(primary.id, others).customer
-        assert merged == ws.get_customer(primary.id)
+        merged = ws.customers.merge(primary.id, others).customer
+        assert merged == ws.customers.get(primary.id)
         merged_keys = set(customer_keys(merged, options))
         merged_texts = {*merged.emails, *merged.phones, merged.whatsapp}
         for record in before:
@@ -276,46 +276,46 @@ def test_a_merge_loses_no_email_phone_tag_or_event(
                     assert key.key in merged_texts, key
             assert set(record.tags) <= set(merged.tags)
         assert merged.status == primary.status and merged.name == primary.name
-        timeline = ws.timeline(primary.id)
+        timeline = ws.customers.timeline(primary.id)
         assert events <= {e.id for e in timeline}
         assert [e.kind for e in timeline].count(EventKind.MERGED) == 1
-        assert ws.count_customers() == 1
-        assert all(ws.get_customer(i).id == primary.id for i in others)
+        assert ws.customers.count() == 1
+        assert all(ws.customers.get(i).id == primary.id for i in others)
 
 
 def test_notes_tasks_time_and_follow_ups_move_to_the_primary(ws: Workspace) -> None:
-    primary = ws.add_customer(Customer(name="P"))
-    other = ws.add_customer(Customer(name="O", workers=["wendy"]))
-    ws.add_note(other.id, "Prefers email")
-    task = ws.add_task(other.id, "Send the quote")
-    entry = ws.log_time(other.id, "wendy", 30)
-    ws.schedule_follow_up(other.id, date(2026, 3, 1))
-    details = ws.merge(primary.id, [other.id]).details["merged"]
+    primary = ws.customers.add(Customer(name="P"))
+    other = ws.customers.add(Customer(name="O", workers=["wendy"]))
+    ws.notes.add(other.id, "Prefers email")
+    task = ws.tasks.add(other.id, "Send the quote")
+    entry = ws.time.log(other.id, "wendy", 30)
+    ws.customers.follow_up(other.id, date(2026, 3, 1))
+    details = ws.customers.merge(primary.id, [other.id]).details["merged"]
     assert isinstance(details, list) and isinstance(details[0], dict)
     assert details[0]["tasks"] == [task.id] and details[0]["time_entries"] == [entry.id]
-    assert [n.data["text"] for n in ws.notes(primary.id)] == ["Prefers email"]
-    assert [t.id for t in ws.tasks(customer_id=primary.id)] == [task.id]
-    assert [e.id for e in ws.time_entries(customer_id=primary.id)] == [entry.id]
-    merged = ws.get_customer(primary.id)
+    assert [n.data["text"] for n in ws.notes.list(primary.id)] == ["Prefers email"]
+    assert [t.id for t in ws.tasks.list(customer_id=primary.id)] == [task.id]
+    assert [e.id for e in ws.time.list(customer_id=primary.id)] == [entry.id]
+    merged = ws.customers.get(primary.id)
     assert merged.next_follow_up == date(2026, 3, 1) and merged.workers == ("wendy",)
     # Only the primary is left in the worker's and the follow-up lists.
-    assert [c.id for c in ws.customers_of("wendy")] == [primary.id]
-    view = ws.customer_view(other.id)  # the old id shows the primary's view
+    assert [c.id for c in ws.workers.customers("wendy")] == [primary.id]
+    view = ws.customers.show(other.id)  # the old id shows the primary's view
     assert view.customer.id == primary.id and [t.id for t in view.open_tasks] == [task.id]
 
 
 def test_use_cases_on_an_old_id_reach_the_primary(ws: Workspace) -> None:
-    primary = ws.add_customer(Customer(name="P"))
-    other = ws.add_customer(Customer(name="O"))
-    child = ws.add_customer(Customer(name="Child"))
-    ws.merge(primary.id, [other.id])
-    ws.add_note(other.id, "Called back")
-    task = ws.add_task(other.id, "Visit")
+    primary = ws.customers.add(Customer(name="P"))
+    other = ws.customers.add(Customer(name="O"))
+    child = ws.customers.add(Customer(name="Child"))
+    ws.customers.merge(primary.id, [other.id])
+    ws.notes.add(other.id, "Called back")
+    task = ws.tasks.add(other.id, "Visit")
     assert task.customer_id == primary.id
-    assert [n.data["text"] for n in ws.notes(primary.id)] == ["Called back"]
-    assert ws.notes(other.id) == ws.notes(primary.id)
-    moved = ws.move(other.id, "Prospect")
-    assert moved.id == primary.id and ws.get_customer(primary.id).status == "Prospect"
-    ws.edit_customer(child.id, parent_id=other.id)
-    assert ws.get_customer(child.id).parent_id == primary.id
-    assert [c.id for c in ws.children(primary.id)] == [child.id]
+    assert [n.data["text"] for n in ws.notes.list(primary.id)] == ["Called back"]
+    assert ws.notes.list(other.id) == ws.notes.list(primary.id)
+    moved = ws.customers.move(other.id, "Prospect")
+    assert moved.id == primary.id and ws.customers.get(primary.id).status == "Prospect"
+    ws.customers.edit(child.id, parent_id=other.id)
+    assert ws.customers.get(child.id).parent_id == primary.id
+    assert [c.id for c in ws.customers.children(primary.id)] == [child.id]

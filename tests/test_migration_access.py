@@ -30,11 +30,11 @@ def test_a_version_3_sqlite_store_gains_users_and_search(tmp_path: Path) -> None
     db.commit()
     db.close()
     with Workspace.open(f"sqlite:///{path}") as ws:
-        assert [c.name for c in ws.search("zoe")] == ["Zoë Old"]
-        assert [c.name for c in ws.search("0132")] == ["Zoë Old"]
-        ws.add_team("T")
-        assert ws.add_user("ann", "agent", ["T"]).teams == ("T",)
-        assert ws.add_customer(Customer(name="New")).id == 2
+        assert [c.name for c in ws.customers.search("zoe")] == ["Zoë Old"]
+        assert [c.name for c in ws.customers.search("0132")] == ["Zoë Old"]
+        ws.teams.add("T")
+        assert ws.users.add("ann", "agent", ["T"]).teams == ("T",)
+        assert ws.customers.add(Customer(name="New")).id == 2
 
 
 @pytest.mark.postgres
@@ -43,45 +43,45 @@ def test_a_version_3_postgres_store_is_indexed_on_migration() -> None:
 
     url = fresh_store_url("postgres")
     with Workspace.open(url) as ws:
-        ws.add_customer(Customer(name="Zoë Old", phones=("+1 415 555 0132",)))
+        ws.customers.add(Customer(name="Zoë Old", phones=("+1 415 555 0132",)))
     with psycopg.connect(url, autocommit=True) as db:
         for table in ("search_terms", "team_members", "users", "teams"):
             db.execute(f"DROP TABLE {table}")
         db.execute("DROP INDEX customers_team")
         db.execute(f"UPDATE {META_TABLE} SET value = '3' WHERE key = 'schema_version'")
     with Workspace.open(url) as ws:
-        assert [c.name for c in ws.search("ZOE")] == ["Zoë Old"]
-        assert [c.name for c in ws.search("5550132")] == ["Zoë Old"]
+        assert [c.name for c in ws.customers.search("ZOE")] == ["Zoë Old"]
+        assert [c.name for c in ws.customers.search("5550132")] == ["Zoë Old"]
 
 
 def test_a_copy_keeps_users_teams_and_search_and_is_for_admins(tmp_path: Path) -> None:
     with Workspace.open(f"sqlite:///{tmp_path / 'from.db'}") as ws:
-        ws.add_team("T")
-        ws.add_user("ann", "agent", ["T"])
-        ws.add_customer(Customer(name="Zoë", team="T", phones=("+1 415 555 0132",)))
+        ws.teams.add("T")
+        ws.users.add("ann", "agent", ["T"])
+        ws.customers.add(Customer(name="Zoë", team="T", phones=("+1 415 555 0132",)))
         ann = Workspace(ws.store, actor="ann")
         with pytest.raises(PermissionDenied, match="copy the workspace"):
-            ann.copy_to(f"sqlite:///{tmp_path / 'stolen.db'}")
+            ann.migrate(f"sqlite:///{tmp_path / 'stolen.db'}")
         assert not (tmp_path / "stolen.db").exists()
-        ws.copy_to(f"sqlite:///{tmp_path / 'to.db'}")
+        ws.migrate(f"sqlite:///{tmp_path / 'to.db'}")
     with Workspace.open(f"sqlite:///{tmp_path / 'to.db'}", actor="ann") as copy:
         user = copy.whoami().user
         assert user is not None and user.teams == ("T",)
-        assert [c.name for c in copy.search("0132")] == ["Zoë"]
+        assert [c.name for c in copy.customers.search("0132")] == ["Zoë"]
 
 
 def test_a_membership_removed_in_another_process_takes_effect_at_once(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'shared.db'}"
     with Workspace.open(url) as admin, Workspace.open(url) as setup:
-        setup.add_team("T")
-        setup.add_user("ann", "agent", ["T"])
-        customer = setup.add_customer(Customer(name="Tia", team="T"))
-        setup.set_access(hide_contacts_from_agents=False)
+        setup.teams.add("T")
+        setup.users.add("ann", "agent", ["T"])
+        customer = setup.customers.add(Customer(name="Tia", team="T"))
+        setup.access.set(hide_contacts_from_agents=False)
         with Workspace.open(url, actor="ann") as ann:  # its own connection, kept open
-            assert [c.id for c in ann.list_customers()] == [customer.id]
-            admin.leave_team("ann", "T")
-            assert ann.list_customers() == []
-            admin.set_access(hide_contacts_from_agents=True)
-            admin.join_team("ann", "T")
-            admin.edit_customer(customer.id, emails=("tia@x.org",))
-            assert ann.get_customer(customer.id).emails == ("(hidden)",)
+            assert [c.id for c in ann.customers.list()] == [customer.id]
+            admin.teams.leave("T", "ann")
+            assert ann.customers.list() == []
+            admin.access.set(hide_contacts_from_agents=True)
+            admin.teams.join("T", "ann")
+            admin.customers.edit(customer.id, emails=("tia@x.org",))
+            assert ann.customers.get(customer.id).emails == ("(hidden)",)

@@ -26,11 +26,11 @@ def test_a_version_1_store_gains_the_lifecycle_tables(tmp_path: Path) -> None:
     db.commit()
     db.close()
     with Workspace(open_store(f"sqlite:///{path}"), clock=FixedClock()) as ws:
-        old = ws.get_customer(1)
+        old = ws.customers.get(1)
         assert (old.name, old.closed_at, old.lost_reason) == ("Old", None, None)
-        task = ws.add_task(old.id, "Migrated")
-        assert ws.tasks(customer_id=old.id) == [task]
-        assert ws.log_time(old.id, "eve", 5).id == 1
-        assert ws.add_customer(Customer(name="New")).id == 2
+        task = ws.tasks.add(old.id, "Migrated")
+        assert ws.tasks.list(customer_id=old.id) == [task]
+        assert ws.time.log(old.id, "eve", 5).id == 1
+        assert ws.customers.add(Customer(name="New")).id == 2
     version = sqlite3.connect(path).execute(f"SELECT value FROM {META_TABLE}").fetchone()[0]
     assert int(version) == LATEST >= 3

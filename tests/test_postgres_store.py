@@ -21,11 +21,11 @@ from .postgres_server import PostgresCluster
 def test_fresh_database_becomes_a_store(postgres_cluster: PostgresCluster) -> None:
     url = new_postgres_database(postgres_cluster)
     with Workspace.open(url) as ws:
-        ada = ws.add_customer(Customer(name="Ada", tags=["VIP"]))
-        ws.move(ada.id, "Prospect")
+        ada = ws.customers.add(Customer(name="Ada", tags=["VIP"]))
+        ws.customers.move(ada.id, "Prospect")
     with Workspace.open(url) as ws:
-        assert ws.get_customer(ada.id).status == "Prospect"
-        assert len(ws.timeline(ada.id)) == 2
+        assert ws.customers.get(ada.id).status == "Prospect"
+        assert len(ws.customers.timeline(ada.id)) == 2
 
 
 def test_foreign_database_is_refused_untouched(postgres_cluster: PostgresCluster) -> None:

@@ -65,8 +65,8 @@ def fresh(backend: str) -> Iterator[tuple[Workspace, FixedClock]]:
     clock = FixedClock(START)
     workspace = Workspace(open_store(fresh_store_url(backend)), clock=clock)
     try:
-        workspace.set_status_machine(MACHINE)
-        workspace.add_flow("Sales", MATCH_ALL, COLUMNS)
+        workspace.statuses.set(MACHINE)
+        workspace.flows.add("Sales", MATCH_ALL, COLUMNS)
         yield workspace, clock
     finally:
         workspace.close()
@@ -95,7 +95,7 @@ def populate(ws: Workspace, clock: FixedClock, specs: list[dict[str, object]]) -
     for spec in specs:
         clock.advance(timedelta(seconds=int(spec["gap"])))  # type: ignore[call-overload]
         fields = {} if spec["size"] is None else {"size": spec["size"]}
-        customer = ws.add_customer(
+        customer = ws.customers.add(
             Customer(
                 name="c",
                 source=spec["source"],  # type: ignore[arg-type]
@@ -107,7 +107,7 @@ def populate(ws: Workspace, clock: FixedClock, specs: list[dict[str, object]]) -
         )
         for status, reason, seconds in spec["moves"]:  # type: ignore[attr-defined]
             clock.advance(timedelta(seconds=seconds))
-            ws.move(customer.id, status, reason=reason)
+            ws.customers.move(customer.id, status, reason=reason)
     clock.advance(timedelta(hours=1))
 
 
@@ -163,7 +163,9 @@ def brute_stays(ws: Workspace, members: list[Customer], now: datetime) -> dict[s
     for customer in members:
         marks = [
             (e.at, str(e.data["status"] if e.kind == EventKind.CREATED else e.data["to"]))
-            for e in ws.timeline(customer.id, [EventKind.CREATED, EventKind.STATUS_CHANGED])
+            for e in ws.customers.timeline(
+                customer.id, [EventKind.CREATED, EventKind.STATUS_CHANGED]
+            )
         ]
         for index, (at, status) in enumerate(marks):
             end = marks[index + 1][0] if index + 1 < len(marks) else now
@@ -179,9 +181,9 @@ def test_pipeline_report_matches_brute_force(
 ) -> None:
     with fresh(backend) as (ws, clock):
         populate(ws, clock, specs)
-        rule = ws.check_rule(where) if where else MATCH_ALL
-        report = ws.pipeline_report("Sales", rule)
-        members = [c for c in ws.list_customers() if compile_predicate(rule)(c)]
+        rule = ws.rules.check(where) if where else MATCH_ALL
+        report = ws.reports.pipeline("Sales", rule)
+        members = [c for c in ws.customers.list() if compile_predicate(rule)(c)]
         stays = brute_stays(ws, members, clock.now())
 
     assert isinstance(report, PipelineReport)
@@ -249,11 +251,11 @@ def test_grouped_report_matches_brute_force(
 ) -> None:
     with fresh(backend) as (ws, clock):
         populate(ws, clock, specs)
-        ws.set_group_alias("Google Ads", ["GoogleAds"])
-        aliases = Aliases.from_setting(ws.group_aliases())
-        rule = ws.check_rule(where) if where else MATCH_ALL
-        report = ws.grouped_report(by, sub, rule)
-        members = [c for c in ws.list_customers() if compile_predicate(rule)(c)]
+        ws.reports.alias("Google Ads", ["GoogleAds"])
+        aliases = Aliases.from_setting(ws.reports.aliases())
+        rule = ws.rules.check(where) if where else MATCH_ALL
+        report = ws.reports.group(by, sub, rule)
+        members = [c for c in ws.customers.list() if compile_predicate(rule)(c)]
 
     key = sub.removeprefix("field:")
     cells, rows, columns, everyone = brute_groups(members, by, key, aliases)
@@ -274,16 +276,16 @@ def test_grouped_report_matches_brute_force(
 
 def test_group_labels_use_alias_or_most_common_spelling(workspace: Workspace) -> None:
     for source in ("Web", "web", " web ", "GoogleAds", "google ads", None):
-        workspace.add_customer(Customer(name="c", source=source))
-    plain = workspace.grouped_report("source")
+        workspace.customers.add(Customer(name="c", source=source))
+    plain = workspace.reports.group("source")
     assert {row.label: row.total for row in plain.rows} == {
         "web": 3,
         "GoogleAds": 1,
         "google ads": 1,
         NONE_LABEL: 1,
     }
-    workspace.set_group_alias("Google Ads", ["googleads", "GOOGLE ADS"])
-    aliased = workspace.grouped_report("source")
+    workspace.reports.alias("Google Ads", ["googleads", "GOOGLE ADS"])
+    aliased = workspace.reports.group("source")
     assert {row.label: row.total for row in aliased.rows} == {
         "web": 3,
         "Google Ads": 2,
@@ -293,21 +295,21 @@ def test_group_labels_use_alias_or_most_common_spelling(workspace: Workspace) ->
 
 
 def test_saved_reports_run_again(workspace: Workspace) -> None:
-    workspace.add_flow("Sales", MATCH_ALL, COLUMNS[:1])
-    workspace.add_customer(Customer(name="a", source="Web", tags=["vip"]))
-    workspace.add_customer(Customer(name="b", source="Fair"))
-    workspace.save_report(
+    workspace.flows.add("Sales", MATCH_ALL, COLUMNS[:1])
+    workspace.customers.add(Customer(name="a", source="Web", tags=["vip"]))
+    workspace.customers.add(Customer(name="b", source="Fair"))
+    workspace.reports.save(
         "by source", ReportConfig(kind="group", by="source", sub="tag", where='source = "Web"')
     )
-    workspace.save_report("funnel", ReportConfig(kind="pipeline", flow="Sales"))
-    assert sorted(workspace.saved_reports()) == ["by source", "funnel"]
-    grouped = workspace.run_report("by source")
-    assert grouped == workspace.grouped_report("source", "tag", 'source = "Web"')
-    assert workspace.run_report("funnel") == workspace.pipeline_report("Sales")
+    workspace.reports.save("funnel", ReportConfig(kind="pipeline", flow="Sales"))
+    assert sorted(workspace.reports.list()) == ["by source", "funnel"]
+    grouped = workspace.reports.run("by source")
+    assert grouped == workspace.reports.group("source", "tag", 'source = "Web"')
+    assert workspace.reports.run("funnel") == workspace.reports.pipeline("Sales")
     with pytest.raises(NotFound, match="no saved report called 'nope'"):
-        workspace.run_report("nope")
+        workspace.reports.run("nope")
     with pytest.raises(NotFound, match="no flow called 'Gone'"):
-        workspace.save_report("x", ReportConfig(kind="pipeline", flow="Gone"))
+        workspace.reports.save("x", ReportConfig(kind="pipeline", flow="Gone"))
     with pytest.raises(InvalidValue, match="cannot group by 'colour'"):
         ReportConfig(kind="group", by="colour")
     with pytest.raises(InvalidValue, match="needs a flow"):
@@ -332,19 +334,19 @@ def test_normalized_ignores_case_spaces_and_accents(text: str) -> None:
 
 
 def test_alias_spellings_move_between_labels(workspace: Workspace) -> None:
-    workspace.set_group_alias("Google Ads", ["googleads"])
-    workspace.set_group_alias("Google", ["GoogleAds", "g"])
-    assert workspace.group_aliases() == {"Google Ads": [], "Google": ["GoogleAds", "g"]}
+    workspace.reports.alias("Google Ads", ["googleads"])
+    workspace.reports.alias("Google", ["GoogleAds", "g"])
+    assert workspace.reports.aliases() == {"Google Ads": [], "Google": ["GoogleAds", "g"]}
     with pytest.raises(InvalidValue, match="non-blank"):
-        workspace.set_group_alias("X", ["  "])
+        workspace.reports.alias("X", ["  "])
 
 
 def test_aggregate_without_keys_is_one_row_or_none(workspace: Workspace) -> None:
     with workspace.store.transaction() as tx:
         assert tx.aggregate(MATCH_ALL, ()) == []
-    workspace.add_customer(Customer(name="a", value="10.25", currency="EUR"))
-    workspace.add_customer(Customer(name="b", value="0.5", currency="USD"))
-    workspace.add_customer(Customer(name="c"))
+    workspace.customers.add(Customer(name="a", value="10.25", currency="EUR"))
+    workspace.customers.add(Customer(name="b", value="0.5", currency="USD"))
+    workspace.customers.add(Customer(name="c"))
     with workspace.store.transaction() as tx:
         [row] = tx.aggregate(MATCH_ALL, ())
         by_field = tx.aggregate(MATCH_ALL, (group_key("field:none"),))
@@ -353,23 +355,23 @@ def test_aggregate_without_keys_is_one_row_or_none(workspace: Workspace) -> None
 
 
 def test_pipeline_report_leaves_out_customers_hidden_from_the_flow(workspace: Workspace) -> None:
-    workspace.add_flow("Sales", MATCH_ALL, [Column("New", "Lead", "#111111", 0)])
-    shown = workspace.add_customer(Customer(name="shown", value="5", currency="EUR"))
-    hidden = workspace.add_customer(Customer(name="hidden", value="7", currency="EUR"))
-    workspace.hide("Sales", hidden.id)
-    [stage] = workspace.pipeline_report("Sales").stages
+    workspace.flows.add("Sales", MATCH_ALL, [Column("New", "Lead", "#111111", 0)])
+    shown = workspace.customers.add(Customer(name="shown", value="5", currency="EUR"))
+    hidden = workspace.customers.add(Customer(name="hidden", value="7", currency="EUR"))
+    workspace.flows.hide("Sales", hidden.id)
+    [stage] = workspace.reports.pipeline("Sales").stages
     assert (stage.figures.count, stage.stays) == (1, 1)
     assert [v.total for v in stage.figures.values] == [Decimal("5")]
-    workspace.unhide("Sales", hidden.id)
-    [stage] = workspace.pipeline_report("Sales").stages
+    workspace.flows.unhide("Sales", hidden.id)
+    [stage] = workspace.reports.pipeline("Sales").stages
     assert (stage.figures.count, stage.stays, shown.status) == (2, 2, "Lead")
 
 
 def test_reports_leave_out_the_tombstones_of_merges(workspace: Workspace) -> None:
-    workspace.add_flow("Sales", MATCH_ALL, [Column("New", "Lead", "#111111", 0)])
-    kept = workspace.add_customer(Customer(name="kept", source="Web"))
-    gone = workspace.add_customer(Customer(name="gone", source="Fair"))
-    workspace.merge(kept.id, [gone.id])
-    [stage] = workspace.pipeline_report("Sales").stages
+    workspace.flows.add("Sales", MATCH_ALL, [Column("New", "Lead", "#111111", 0)])
+    kept = workspace.customers.add(Customer(name="kept", source="Web"))
+    gone = workspace.customers.add(Customer(name="gone", source="Fair"))
+    workspace.customers.merge(kept.id, [gone.id])
+    [stage] = workspace.reports.pipeline("Sales").stages
     assert stage.figures.count == 1
-    assert [(r.label, r.total) for r in workspace.grouped_report("source").rows] == [("Web", 1)]
+    assert [(r.label, r.total) for r in workspace.reports.group("source").rows] == [("Web", 1)]

@@ -29,7 +29,7 @@ from .conftest import StoreFactory
 @pytest.fixture
 def ws(make_store: StoreFactory) -> Workspace:
     workspace = Workspace(make_store())
-    workspace.initialize()
+    workspace.init()
     return workspace
 
 
@@ -38,57 +38,57 @@ def names(found: list[Customer]) -> list[str]:
 
 
 def test_names_ignore_case_and_accents_and_match_word_prefixes(ws: Workspace) -> None:
-    ws.add_customer(Customer(name="José Ñúñez"))
-    ws.add_customer(Customer(name="Joseph Brown"))
-    ws.add_customer(Customer(name="Ann Smith"))
-    assert names(ws.search("jose")) == ["José Ñúñez", "Joseph Brown"]
-    assert names(ws.search("NUNEZ")) == ["José Ñúñez"]
-    assert names(ws.search("jo br")) == ["Joseph Brown"]
-    assert names(ws.search("smi")) == ["Ann Smith"]
-    assert ws.search("mith") == []  # word prefixes, not any substring
+    ws.customers.add(Customer(name="José Ñúñez"))
+    ws.customers.add(Customer(name="Joseph Brown"))
+    ws.customers.add(Customer(name="Ann Smith"))
+    assert names(ws.customers.search("jose")) == ["José Ñúñez", "Joseph Brown"]
+    assert names(ws.customers.search("NUNEZ")) == ["José Ñúñez"]
+    assert names(ws.customers.search("jo br")) == ["Joseph Brown"]
+    assert names(ws.customers.search("smi")) == ["Ann Smith"]
+    assert ws.customers.search("mith") == []  # word prefixes, not any substring
 
 
 def test_phones_match_whatever_the_punctuation_and_by_suffix(ws: Workspace) -> None:
-    us = ws.add_customer(Customer(name="Us", phones=("+1 415-555-0132",)))
-    uk = ws.add_customer(Customer(name="Uk", whatsapp="+44 20 7946 0018"))
-    ws.add_customer(Customer(name="Other", phones=("+1 212 555 0199",)))
+    us = ws.customers.add(Customer(name="Us", phones=("+1 415-555-0132",)))
+    uk = ws.customers.add(Customer(name="Uk", whatsapp="+44 20 7946 0018"))
+    ws.customers.add(Customer(name="Other", phones=("+1 212 555 0199",)))
     for query in ("415.555.0132", "(415) 555 0132", "+14155550132", "0132", "5550132"):
-        assert names(ws.search(query)) == ["Us"], query
-    assert names(ws.search("020 7946 0018")) == ["Uk"]  # national form, trunk zero
+        assert names(ws.customers.search(query)) == ["Us"], query
+    assert names(ws.customers.search("020 7946 0018")) == ["Uk"]  # national form, trunk zero
     with pytest.raises(InvalidValue, match="at least 4 digits"):
-        ws.search("013")
-    assert {c.id for c in ws.search("0018")} == {uk.id}
-    assert us.id not in {c.id for c in ws.search("0199")}
+        ws.customers.search("013")
+    assert {c.id for c in ws.customers.search("0018")} == {uk.id}
+    assert us.id not in {c.id for c in ws.customers.search("0199")}
 
 
 def test_emails_and_tags(ws: Workspace) -> None:
-    ws.add_customer(Customer(name="Ada", emails=("Ada.Lovelace@Example.com",)))
-    ws.add_customer(Customer(name="Bob", tags=("Wholesale",)))
-    assert names(ws.search("ada.lovelace@example.com")) == ["Ada"]
-    assert names(ws.search("lovelace")) == ["Ada"]
-    assert names(ws.search("example")) == ["Ada"]
-    assert names(ws.search("whole")) == ["Bob"]
+    ws.customers.add(Customer(name="Ada", emails=("Ada.Lovelace@Example.com",)))
+    ws.customers.add(Customer(name="Bob", tags=("Wholesale",)))
+    assert names(ws.customers.search("ada.lovelace@example.com")) == ["Ada"]
+    assert names(ws.customers.search("lovelace")) == ["Ada"]
+    assert names(ws.customers.search("example")) == ["Ada"]
+    assert names(ws.customers.search("whole")) == ["Bob"]
 
 
 def test_ranked_best_first(ws: Workspace) -> None:
-    ws.add_customer(Customer(name="Carla Tagged", tags=("green",)))
-    ws.add_customer(Customer(name="Greenberg"))
-    ws.add_customer(Customer(name="Green"))
+    ws.customers.add(Customer(name="Carla Tagged", tags=("green",)))
+    ws.customers.add(Customer(name="Greenberg"))
+    ws.customers.add(Customer(name="Green"))
     # Whole-word name match beats a name prefix, which beats a tag.
-    assert names(ws.search("green")) == ["Green", "Greenberg", "Carla Tagged"]
+    assert names(ws.customers.search("green")) == ["Green", "Greenberg", "Carla Tagged"]
 
 
 def test_search_follows_edits_and_where(ws: Workspace) -> None:
-    customer = ws.add_customer(Customer(name="Old Name", tags=("a",)))
-    ws.edit_customer(customer.id, name="New Name")
-    assert ws.search("old") == []
-    assert names(ws.search("new")) == ["New Name"]
-    assert ws.search("new", where='tags any ("b")') == []
-    assert names(ws.search("name", where='tags any ("a")', limit=1)) == ["New Name"]
+    customer = ws.customers.add(Customer(name="Old Name", tags=("a",)))
+    ws.customers.edit(customer.id, name="New Name")
+    assert ws.customers.search("old") == []
+    assert names(ws.customers.search("new")) == ["New Name"]
+    assert ws.customers.search("new", where='tags any ("b")') == []
+    assert names(ws.customers.search("name", where='tags any ("a")', limit=1)) == ["New Name"]
     with pytest.raises(InvalidValue):
-        ws.search("   ")
+        ws.customers.search("   ")
     with pytest.raises(InvalidValue):
-        ws.search("!!!")
+        ws.customers.search("!!!")
 
 
 @given(customers(), st.data())
@@ -133,11 +133,11 @@ def test_customers_added_in_bulk_are_found_like_those_added_one_by_one(
         "Ann Smith,ann@example.com,,\n",
         encoding="utf-8",
     )
-    ws.import_customers(data)
-    assert names(ws.search("nunez")) == ["José Ñúñez"]
-    assert names(ws.search("ann@example.com")) == ["Ann Smith"]
-    assert names(ws.search("0132")) == ["José Ñúñez"]
-    assert names(ws.search("vip")) == ["José Ñúñez"]
+    ws.customers.import_file(data)
+    assert names(ws.customers.search("nunez")) == ["José Ñúñez"]
+    assert names(ws.customers.search("ann@example.com")) == ["Ann Smith"]
+    assert names(ws.customers.search("0132")) == ["José Ñúñez"]
+    assert names(ws.customers.search("vip")) == ["José Ñúñez"]
 
 
 @given(st.text())

@@ -29,7 +29,7 @@ SUPPORT = StatusMachine(
 
 
 def add(ws: Workspace, name: str = "Ada", **details: object) -> Customer:
-    return ws.add_customer(Customer(name=name, **details))  # type: ignore[arg-type]
+    return ws.customers.add(Customer(name=name, **details))  # type: ignore[arg-type]
 
 
 def test_field_types_are_validated_and_typed(workspace: Workspace) -> None:
@@ -43,7 +43,7 @@ def test_field_types_are_validated_and_typed(workspace: Workspace) -> None:
         FieldDefinition(key="size", type="select", options=("S", "M", "L")),
         FieldDefinition(key="langs", type="multi_select", options=("en", "pt")),
     ):
-        workspace.define_field(definition)
+        workspace.fields.add(definition)
     ada = add(
         workspace,
         fields={
@@ -67,7 +67,7 @@ def test_field_types_are_validated_and_typed(workspace: Workspace) -> None:
         "size": "M",
         "langs": ("pt", "en"),
     }
-    assert workspace.get_customer(ada.id).fields == ada.fields
+    assert workspace.customers.get(ada.id).fields == ada.fields
     bad = [
         ({"seats": "many"}, "'seats' \\(number\\)"),
         ({"seats": 1, "size": "XL"}, "not an option"),
@@ -80,7 +80,7 @@ def test_field_types_are_validated_and_typed(workspace: Workspace) -> None:
         with pytest.raises(InvalidValue, match=message):
             add(workspace, "Bad", fields=fields)
     with pytest.raises(InvalidValue, match="unknown custom field"):
-        workspace.edit_customer(ada.id, fields={**ada.fields, "x": 1})
+        workspace.customers.edit(ada.id, fields={**ada.fields, "x": 1})
 
 
 def test_field_definitions_refuse_bad_shapes(workspace: Workspace) -> None:
@@ -92,66 +92,66 @@ def test_field_definitions_refuse_bad_shapes(workspace: Workspace) -> None:
         FieldDefinition(key="n", type="colour")
     with pytest.raises(InvalidValue, match="must start with a letter"):
         FieldDefinition(key="1 bad", type="text")
-    workspace.define_field(FieldDefinition(key="n", type="number"))
+    workspace.fields.add(FieldDefinition(key="n", type="number"))
     with pytest.raises(InvalidValue, match="already defined"):
-        workspace.define_field(FieldDefinition(key="n", type="text"))
+        workspace.fields.add(FieldDefinition(key="n", type="text"))
     add(workspace, fields={"n": 1})
     with pytest.raises(InvalidValue, match="hold a value"):
-        workspace.remove_field("n")
+        workspace.fields.remove("n")
     with pytest.raises(NotFound, match="no custom field 'm'"):
-        workspace.field_definition("m")
+        workspace.fields.get("m")
 
 
 def test_option_rename_refuses_existing_option_and_stale_definition(
     workspace: Workspace,
 ) -> None:
-    workspace.define_field(FieldDefinition(key="size", type="select", options=("S", "M")))
+    workspace.fields.add(FieldDefinition(key="size", type="select", options=("S", "M")))
     ada = add(workspace, fields={"size": "S"})
     with pytest.raises(InvalidValue, match="already has an option 'M'"):
-        workspace.rename_option("size", "S", "M")
+        workspace.fields.rename_option("size", "S", "M")
     with pytest.raises(InvalidValue, match="no option 'XL'"):
-        workspace.rename_option("size", "XL", "XXL")
-    workspace.add_options("size", ["L"], expected_version=1)
+        workspace.fields.rename_option("size", "XL", "XXL")
+    workspace.fields.add_options("size", ["L"], expected_version=1)
     with pytest.raises(ConcurrencyError, match="expected version 1, found 2"):
-        workspace.rename_option("size", "S", "Small", expected_version=1)
-    assert workspace.get_customer(ada.id).fields["size"] == "S"
-    renamed = workspace.rename_option("size", "S", "Small", expected_version=2)
+        workspace.fields.rename_option("size", "S", "Small", expected_version=1)
+    assert workspace.customers.get(ada.id).fields["size"] == "S"
+    renamed = workspace.fields.rename_option("size", "S", "Small", expected_version=2)
     assert renamed.changed == 1 and renamed.definition.options == ("Small", "M", "L")
-    assert workspace.get_customer(ada.id).fields["size"] == "Small"
-    last = workspace.timeline(ada.id)[-1]
+    assert workspace.customers.get(ada.id).fields["size"] == "Small"
+    last = workspace.customers.timeline(ada.id)[-1]
     assert last.data == {"field": "fields.size", "before": "S", "after": "Small"}
 
 
 def test_folders_choose_their_machine_and_fields(workspace: Workspace) -> None:
-    workspace.define_field(FieldDefinition(key="ticket", type="text", required=True))
-    workspace.define_field(FieldDefinition(key="size", type="select", options=("S",)))
-    workspace.add_folder("Support", SUPPORT, fields=["ticket"])
-    workspace.add_folder("Leads", fields=["size"])
+    workspace.fields.add(FieldDefinition(key="ticket", type="text", required=True))
+    workspace.fields.add(FieldDefinition(key="size", type="select", options=("S",)))
+    workspace.folders.add("Support", SUPPORT, fields=["ticket"])
+    workspace.folders.add("Leads", fields=["size"])
     ada = add(workspace, folder="Leads", fields={"size": "S"})
     assert ada.status == "Lead"
     with pytest.raises(InvalidValue, match=r"no status 'Lead'; give the status.*New, Working"):
-        workspace.set_folder(ada.id, "Support")
+        workspace.customers.folder(ada.id, "Support")
     with pytest.raises(InvalidValue, match="use set_folder"):
-        workspace.edit_customer(ada.id, folder="Support")
-    moved = workspace.set_folder(ada.id, "Support", status="Working")
+        workspace.customers.edit(ada.id, folder="Support")
+    moved = workspace.customers.folder(ada.id, "Support", status="Working")
     assert (moved.folder, moved.status) == ("Support", "Working")
-    kinds = [e.kind for e in workspace.timeline(ada.id)[-2:]]
+    kinds = [e.kind for e in workspace.customers.timeline(ada.id)[-2:]]
     assert kinds == [EventKind.FOLDER_CHANGED, EventKind.STATUS_CHANGED]
     with pytest.raises(TransitionNotAllowed):
-        workspace.move(ada.id, "New")
-    assert workspace.move(ada.id, "Solved").outcome == "won"
+        workspace.customers.move(ada.id, "New")
+    assert workspace.customers.move(ada.id, "Solved").outcome == "won"
     with pytest.raises(InvalidValue, match="does not apply here"):
         add(workspace, "Bob", folder="Support", fields={"ticket": "T-1", "size": "S"})
     with pytest.raises(InvalidValue, match="missing: ticket"):
         add(workspace, "Bob", folder="Support")
     assert add(workspace, "Bob", folder="Support", fields={"ticket": "T-1"}).status == "New"
-    assert [f.name for f in workspace.folders()] == ["Leads", "Support"]
+    assert [f.name for f in workspace.folders.list()] == ["Leads", "Support"]
     with pytest.raises(InvalidValue, match="customer\\(s\\) are in folder"):
-        workspace.remove_folder("Support")
+        workspace.folders.remove("Support")
     with pytest.raises(InvalidValue, match="undefined custom field"):
-        workspace.add_folder("X", fields=["nope"])
+        workspace.folders.add("X", fields=["nope"])
     with pytest.raises(InvalidValue, match="already exists"):
-        workspace.add_folder("Leads", fields=["size"])
+        workspace.folders.add("Leads", fields=["size"])
 
 
 def test_handlers_run_after_commit_and_failures_are_reported(workspace: Workspace) -> None:
@@ -159,7 +159,7 @@ def test_handlers_run_after_commit_and_failures_are_reported(workspace: Workspac
 
     def record(event: Event, ws: Workspace) -> None:
         # After commit: the change is visible through the workspace.
-        seen.append((event.kind, event.customer_id, ws.get_customer(event.customer_id).status))
+        seen.append((event.kind, event.customer_id, ws.customers.get(event.customer_id).status))
 
     def explode(event: Event, ws: Workspace) -> None:
         raise RuntimeError("boom")
@@ -167,19 +167,19 @@ def test_handlers_run_after_commit_and_failures_are_reported(workspace: Workspac
     workspace.on(EventKind.STATUS_CHANGED, explode)
     workspace.on("status_changed", record)
     ada = add(workspace)
-    moved = workspace.move(ada.id, "Prospect")
-    assert moved.status == "Prospect" == workspace.get_customer(ada.id).status
+    moved = workspace.customers.move(ada.id, "Prospect")
+    assert moved.status == "Prospect" == workspace.customers.get(ada.id).status
     assert seen == [(EventKind.STATUS_CHANGED, ada.id, "Prospect")]
     [failure] = workspace.hooks.failures
     assert failure.handler == "explode" and failure.error == "RuntimeError: boom"
     with pytest.raises(TransitionNotAllowed):
-        workspace.move(ada.id, "Lead")
+        workspace.customers.move(ada.id, "Lead")
     assert len(seen) == 1  # nothing committed, nothing published
 
 
 def test_declarative_automation_acts_on_matching_customers(workspace: Workspace) -> None:
-    workspace.add_folder("Support", SUPPORT)
-    workspace.add_automation(
+    workspace.folders.add("Support", SUPPORT)
+    workspace.automations.add(
         Automation(
             name="vip-welcome",
             on=EventKind.TAGS_CHANGED,
@@ -193,23 +193,23 @@ def test_declarative_automation_acts_on_matching_customers(workspace: Workspace)
         )
     )
     ada, bob = add(workspace), add(workspace, "Bob")
-    workspace.edit_customer(ada.id, tags=["VIP"])
-    workspace.edit_customer(bob.id, tags=["Cold"])
-    ada_now = workspace.get_customer(ada.id)
+    workspace.customers.edit(ada.id, tags=["VIP"])
+    workspace.customers.edit(bob.id, tags=["Cold"])
+    ada_now = workspace.customers.get(ada.id)
     assert ada_now.tags == ("VIP", "welcomed") and ada_now.status == "Prospect"
     assert ada_now.next_follow_up == date(2026, 1, 8)
-    [task] = workspace.tasks(customer_id=ada.id)
+    [task] = workspace.tasks.list(customer_id=ada.id)
     assert (task.title, task.due, task.worker) == ("Call the VIP", date(2026, 1, 3), "eve")
-    ran = workspace.timeline(ada.id, [EventKind.AUTOMATION_RAN])
+    ran = workspace.customers.timeline(ada.id, [EventKind.AUTOMATION_RAN])
     assert [e.data for e in ran] == [{"automation": "vip-welcome", "trigger": "tags_changed"}]
     assert ran[0].actor == "automation:vip-welcome"
-    assert workspace.get_customer(bob.id).tags == ("Cold",)
+    assert workspace.customers.get(bob.id).tags == ("Cold",)
     assert workspace.hooks.failures == []
 
 
 def test_run_by_hand_and_external_activity_trigger(workspace: Workspace) -> None:
-    workspace.add_folder("Support", SUPPORT)
-    workspace.add_automation(
+    workspace.folders.add("Support", SUPPORT)
+    workspace.automations.add(
         Automation(
             name="paid",
             on="external",
@@ -217,7 +217,7 @@ def test_run_by_hand_and_external_activity_trigger(workspace: Workspace) -> None
             actions=(Action(kind="set_folder", value="Support", status="New"),),
         )
     )
-    workspace.add_automation(
+    workspace.automations.add(
         Automation(
             name="leads-only",
             on="note",
@@ -226,49 +226,49 @@ def test_run_by_hand_and_external_activity_trigger(workspace: Workspace) -> None
         )
     )
     ada = add(workspace)
-    workspace.record_activity(ada.id, "email_sent", "hello")
-    assert workspace.get_customer(ada.id).folder is None
-    workspace.record_activity(ada.id, "order_paid", "Order 1 paid")
-    assert (workspace.get_customer(ada.id).folder, workspace.get_customer(ada.id).status) == (
+    workspace.customers.activity(ada.id, "email_sent", "hello")
+    assert workspace.customers.get(ada.id).folder is None
+    workspace.customers.activity(ada.id, "order_paid", "Order 1 paid")
+    assert (workspace.customers.get(ada.id).folder, workspace.customers.get(ada.id).status) == (
         "Support",
         "New",
     )
-    assert workspace.run_automation("leads-only", ada.id) is False
+    assert workspace.automations.run("leads-only", ada.id) is False
     bob = add(workspace, "Bob")
-    assert workspace.run_automation("leads-only", bob.id) is True
-    assert workspace.get_customer(bob.id).tags == ("noted",)
+    assert workspace.automations.run("leads-only", bob.id) is True
+    assert workspace.customers.get(bob.id).tags == ("noted",)
     with pytest.raises(NotFound, match="no automation called 'nope'"):
-        workspace.run_automation("nope", bob.id)
-    assert [a.name for a in workspace.automations()] == ["leads-only", "paid"]
-    workspace.remove_automation("paid")
-    assert [a.name for a in workspace.automations()] == ["leads-only"]
+        workspace.automations.run("nope", bob.id)
+    assert [a.name for a in workspace.automations.list()] == ["leads-only", "paid"]
+    workspace.automations.remove("paid")
+    assert [a.name for a in workspace.automations.list()] == ["leads-only"]
 
 
 def test_automations_cannot_loop_forever(workspace: Workspace) -> None:
     # Each undoes the other's change: without protection they would ping-pong forever.
-    workspace.add_automation(
+    workspace.automations.add(
         Automation(name="add", on="tags_changed", actions=(Action(kind="add_tag", value="x"),))
     )
-    workspace.add_automation(
+    workspace.automations.add(
         Automation(
             name="remove", on="tags_changed", actions=(Action(kind="remove_tag", value="x"),)
         )
     )
     ada = add(workspace)
-    workspace.edit_customer(ada.id, tags=["start"])
-    ran = workspace.timeline(ada.id, [EventKind.AUTOMATION_RAN])
+    workspace.customers.edit(ada.id, tags=["start"])
+    ran = workspace.customers.timeline(ada.id, [EventKind.AUTOMATION_RAN])
     assert 1 <= len(ran) <= 4
     assert workspace.hooks.failures == []
 
 
 def test_a_handler_that_keeps_changing_things_is_stopped(workspace: Workspace) -> None:
     def again(event: Event, ws: Workspace) -> None:
-        ws.add_note(event.customer_id, "again")
+        ws.notes.add(event.customer_id, "again")
 
     workspace.on(EventKind.NOTE, again)
     ada = add(workspace)
-    workspace.add_note(ada.id, "first")
-    notes = workspace.notes(ada.id)
+    workspace.notes.add(ada.id, "first")
+    notes = workspace.notes.list(ada.id)
     assert len(notes) == MAX_DEPTH + 1  # the first, then one per level allowed
     assert "cascaded deeper" in workspace.hooks.failures[-1].error
 
@@ -276,13 +276,13 @@ def test_a_handler_that_keeps_changing_things_is_stopped(workspace: Workspace) -
 def test_failing_automation_is_reported_without_undoing_the_trigger(
     workspace: Workspace,
 ) -> None:
-    workspace.add_automation(
+    workspace.automations.add(
         Automation(
             name="bad", on="note", actions=(Action(kind="move_status", value="Inactive-ish"),)
         )
     )
     ada = add(workspace)
-    workspace.add_note(ada.id, "hello")
-    assert [n.data["text"] for n in workspace.notes(ada.id)] == ["hello"]
+    workspace.notes.add(ada.id, "hello")
+    assert [n.data["text"] for n in workspace.notes.list(ada.id)] == ["hello"]
     [failure] = workspace.hooks.failures
     assert failure.handler == "automation 'bad'" and "Inactive-ish" in failure.error

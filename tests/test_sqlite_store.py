@@ -80,26 +80,26 @@ def test_new_store_is_at_the_latest_version_with_wal_and_foreign_keys(tmp_path: 
 def test_data_survives_reopening(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'crm.db'}"
     with Workspace.open(url) as ws:
-        ada = ws.add_customer(Customer(name="Ada", tags=["VIP"]))
-        ws.move(ada.id, "Prospect")
+        ada = ws.customers.add(Customer(name="Ada", tags=["VIP"]))
+        ws.customers.move(ada.id, "Prospect")
     with Workspace.open(url) as ws:
-        again = ws.get_customer(ada.id)
+        again = ws.customers.get(ada.id)
         assert again.status == "Prospect" and again.tags == ("VIP",)
-        assert len(ws.timeline(ada.id)) == 2
+        assert len(ws.customers.timeline(ada.id)) == 2
 
 
 def test_two_connections_see_each_others_writes(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'shared.db'}"
     with Workspace.open(url) as first, Workspace.open(url) as second:
-        ada = first.add_customer(Customer(name="Ada"))
-        second.move(ada.id, "Prospect")
-        assert first.get_customer(ada.id).status == "Prospect"
+        ada = first.customers.add(Customer(name="Ada"))
+        second.customers.move(ada.id, "Prospect")
+        assert first.customers.get(ada.id).status == "Prospect"
 
 
 @pytest.mark.parametrize("url", ["sqlite:", "sqlite://", "sqlite:///:memory:"])
 def test_in_memory_sqlite_urls(url: str) -> None:
     with Workspace.open(url) as ws:
-        assert ws.add_customer(Customer(name="Ada")).id == 1
+        assert ws.customers.add(Customer(name="Ada")).id == 1
 
 
 def test_cached_settings_follow_other_connections(tmp_path: Path) -> None:
@@ -107,12 +107,12 @@ def test_cached_settings_follow_other_connections(tmp_path: Path) -> None:
 
     url = f"sqlite:///{tmp_path / 'cache.db'}"
     with Workspace.open(url) as first, Workspace.open(url) as second:
-        assert first.status_machine().names[0] == "Lead"
+        assert first.statuses.show().names[0] == "Lead"
         service = StatusMachine([Status("Open"), Status("Closed")], {"Open": ["Closed"]})
-        second.set_status_machine(service)
+        second.statuses.set(service)
         # The first connection had the machine cached; another connection's commit
         # must be seen at once.
-        assert first.status_machine().names == ("Open", "Closed")
+        assert first.statuses.show().names == ("Open", "Closed")
         with second.store.transaction() as tx:
             tx.put_setting("x", {"n": 1})
         with first.store.transaction() as tx:

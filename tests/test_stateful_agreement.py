@@ -30,7 +30,7 @@ names = st.text(min_size=1, max_size=12).filter(str.strip)
 
 
 def timeline_of(customer_id: int) -> Callable[[Workspace], Any]:
-    return lambda ws: ws.timeline(customer_id)
+    return lambda ws: ws.customers.timeline(customer_id)
 
 
 class Agreement(RuleBasedStateMachine):
@@ -47,7 +47,7 @@ class Agreement(RuleBasedStateMachine):
         self.workspaces = [Workspace.open(url, clock=self.clock) for url in urls]
         self.ids: list[int] = []
         for ws in self.workspaces:
-            ws.add_flow("Sales", SetTest("tags", "none", ("Hot",)), SALES_COLUMNS[:3])
+            ws.flows.add("Sales", SetTest("tags", "none", ("Hot",)), SALES_COLUMNS[:3])
 
     def both(self, call: Callable[[Workspace], Any]) -> Any:
         outcomes = []
@@ -69,7 +69,9 @@ class Agreement(RuleBasedStateMachine):
     )
     def add(self, name: str, status: str, tags: list[str], folder: str | None) -> None:
         kind, result = self.both(
-            lambda ws: ws.add_customer(Customer(name=name, status=status, tags=tags, folder=folder))
+            lambda ws: ws.customers.add(
+                Customer(name=name, status=status, tags=tags, folder=folder)
+            )
         )
         if kind == "ok":
             self.ids.append(result.id)
@@ -78,7 +80,7 @@ class Agreement(RuleBasedStateMachine):
     @rule(data=st.data(), status=st.sampled_from(STATUSES))
     def move(self, data: st.DataObject, status: str) -> None:
         customer_id = data.draw(st.sampled_from(self.ids))
-        self.both(lambda ws: ws.move(customer_id, status))
+        self.both(lambda ws: ws.customers.move(customer_id, status))
 
     @precondition(lambda self: self.ids)
     @rule(
@@ -89,26 +91,26 @@ class Agreement(RuleBasedStateMachine):
     )
     def edit(self, data: st.DataObject, tags: list[str], folder: str | None, name: str) -> None:
         customer_id = data.draw(st.sampled_from(self.ids))
-        self.both(lambda ws: ws.edit_customer(customer_id, tags=tags, folder=folder, name=name))
+        self.both(lambda ws: ws.customers.edit(customer_id, tags=tags, folder=folder, name=name))
 
     @precondition(lambda self: self.ids)
     @rule(data=st.data(), hidden=st.booleans())
     def hide(self, data: st.DataObject, hidden: bool) -> None:
         customer_id = data.draw(st.sampled_from(self.ids))
         if hidden:
-            self.both(lambda ws: ws.hide("Sales", customer_id))
+            self.both(lambda ws: ws.flows.hide("Sales", customer_id))
         else:
-            self.both(lambda ws: ws.unhide("Sales", customer_id))
+            self.both(lambda ws: ws.flows.unhide("Sales", customer_id))
 
     @rule(customer_id=st.integers(min_value=0, max_value=40))
     def look_up_any_id(self, customer_id: int) -> None:
-        self.both(lambda ws: ws.get_customer(customer_id))
+        self.both(lambda ws: ws.customers.get(customer_id))
 
     @invariant()
     def same_customers_boards_and_timelines(self) -> None:
-        self.both(lambda ws: ws.list_customers())
-        self.both(lambda ws: ws.board("Sales", limit=2))
-        self.both(lambda ws: ws.count_customers(InSet("folder", ("Leads",))))
+        self.both(lambda ws: ws.customers.list())
+        self.both(lambda ws: ws.flows.board("Sales", limit=2))
+        self.both(lambda ws: ws.customers.count(InSet("folder", ("Leads",))))
         for customer_id in self.ids[-3:]:
             self.both(timeline_of(customer_id))
 

@@ -18,7 +18,8 @@ from pipeline_core import (
     default_status_machine,
 )
 from pipeline_core.domain.serialization import converter
-from pipeline_core.domain.statuses import load_status_machine, mermaid
+from pipeline_core.importing.machines import read_status_machine as load_status_machine
+from pipeline_core.render.statuses import mermaid
 
 DEFAULT_ALLOWED = {
     "Lead": {"Prospect", "Quoted", "Customer", "Inactive"},

@@ -5,8 +5,8 @@ Open a workspace on a store URL and drive everything through it::
     from pipeline_core import Customer, Workspace
 
     with Workspace.open("sqlite:///crm.db") as ws:
-        ada = ws.add_customer(Customer(name="Ada Lovelace", emails=["ada@example.com"]))
-        ws.move(ada.id, "Prospect")
+        ada = ws.customers.add(Customer(name="Ada Lovelace", emails=["ada@example.com"]))
+        ws.customers.move(ada.id, "Prospect")
 """
 
 from importlib.metadata import PackageNotFoundError, version
@@ -14,7 +14,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pipeline_core.customer import Customer
 from pipeline_core.domain.access import AccessSettings, FolderAccess, Principal, User
 from pipeline_core.domain.activity import Step, Task, TimeEntry
-from pipeline_core.domain.automation import Action, Automation, HandlerFailure
+from pipeline_core.domain.automation import Action, Automation
 from pipeline_core.domain.board import Board, BoardColumn
 from pipeline_core.domain.clock import Clock, FixedClock, SystemClock
 from pipeline_core.domain.custom_fields import FieldDefinition
@@ -38,6 +38,7 @@ from pipeline_core.errors import (
     InvalidStatusMachine,
     InvalidValue,
     NotFound,
+    NotOnBoard,
     PermissionDenied,
     PipelineError,
     RuleSyntaxError,
@@ -46,7 +47,8 @@ from pipeline_core.errors import (
     TransitionNotAllowed,
 )
 from pipeline_core.workspace.dedupe import DuplicatePolicy, MergeResult
-from pipeline_core.workspace.facade import Workspace
+from pipeline_core.workspace.facade import HandlerFailure, Workspace
+from pipeline_core.workspace.session import Session
 
 try:
     __version__ = version("pipeline_core")
@@ -87,6 +89,7 @@ __all__ = [
     "LifecycleSettings",
     "MergeResult",
     "NotFound",
+    "NotOnBoard",
     "PermissionDenied",
     "PipelineError",
     "PipelineReport",
@@ -95,6 +98,7 @@ __all__ = [
     "ReportConfig",
     "RuleSyntaxError",
     "SavedFilter",
+    "Session",
     "StaleDefinition",
     "Status",
     "StatusMachine",

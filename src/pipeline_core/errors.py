@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from pipeline_core.customer import Customer
-    from pipeline_core.domain.normalize import ContactKey
+from typing import Any
 
 
 class PipelineError(Exception):
@@ -97,16 +93,23 @@ class StaleDefinition(ConcurrencyError):
         )
 
 
+class NotOnBoard(InvalidValue):
+    """A card move on a flow's board for a customer who is not on that board."""
+
+
 class AlreadyConverted(InvalidValue):
     """Converting a customer to an order a second time without forcing it."""
 
 
 class DuplicateCustomer(PipelineError):
-    """Creating or editing would duplicate existing customers; carries them and the matched keys."""
+    """Creating or editing would duplicate existing customers; carries them and the matched keys.
 
-    def __init__(
-        self, existing: Sequence[Customer], message: str, keys: Sequence[ContactKey] = ()
-    ) -> None:
+    ``existing`` holds the matching ``Customer`` records the actor may see and
+    ``keys`` the ``ContactKey`` values they share. (Typed loosely: this module is
+    the bottom of the import graph and knows no domain type.)
+    """
+
+    def __init__(self, existing: Sequence[Any], message: str, keys: Sequence[Any] = ()) -> None:
         self.existing = tuple(existing)
         self.keys = tuple(keys)
         super().__init__(message)

@@ -276,7 +276,7 @@ def workspaces(
         workspace = Workspace.open(url, clock=clock)
         for person in people:
             # Drawn customers may share an email or phone: that is data, not a mistake.
-            workspace.add_customer(person, on_duplicate="allow")
+            workspace.customers.add(person, on_duplicate="allow")
         return workspace
 
     return st.lists(customers(), max_size=max_customers).map(build)

@@ -1,12 +1,9 @@
-"""Automation: event handlers run after commit, and declarative "when ... if ... then" automations."""
+"""Declarative "when ... if ... then" automations (handlers and publishing are in the facade)."""
 
 from __future__ import annotations
 
-import logging
-import threading
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Literal
+from collections.abc import Iterable
+from typing import Literal
 
 import attrs
 
@@ -14,14 +11,6 @@ from pipeline_core.domain.activity import Priority
 from pipeline_core.domain.events import Event, EventKind
 from pipeline_core.errors import InvalidValue
 from pipeline_core.rules.ast import MATCH_ALL, Rule
-
-if TYPE_CHECKING:
-    from pipeline_core.workspace.facade import Workspace
-
-log = logging.getLogger("pipeline_core.domain.automation")
-
-Handler = Callable[[Event, "Workspace"], object]
-"""A subscriber: gets each committed event of its kind and the workspace."""
 
 ActionKind = Literal[
     "add_tag", "remove_tag", "set_folder", "move_status", "create_task", "schedule_follow_up"
@@ -106,83 +95,3 @@ class Automation:
         if not self.enabled or event.kind is not self.on:
             return False
         return self.activity is None or event.data.get("activity") == self.activity
-
-
-@attrs.frozen
-class HandlerFailure:
-    """A handler or automation that raised: the event, who failed, and the error text."""
-
-    event: Event
-    handler: str
-    error: str
-
-
-@attrs.define
-class Hooks:
-    """The workspace's subscribers, the failures they reported, and the cascade guard."""
-
-    handlers: dict[EventKind, list[Handler]] = attrs.Factory(dict)
-    failures: list[HandlerFailure] = attrs.Factory(list)
-    _local: threading.local = attrs.Factory(threading.local)
-
-    def on(self, kind: EventKind, handler: Handler) -> None:
-        """Subscribe ``handler`` to committed events of ``kind``."""
-        self.handlers.setdefault(EventKind(kind), []).append(handler)
-
-    @property
-    def running(self) -> tuple[str, ...]:
-        """Names of the automations running right now on this thread, outermost first."""
-        stack: tuple[str, ...] = getattr(self._local, "running", ())
-        return stack
-
-    @contextmanager
-    def running_automation(self, name: str) -> Iterator[None]:
-        """Mark ``name`` as running, so that the events it causes cannot trigger it again."""
-        before = self.running
-        self._local.running = (*before, name)
-        try:
-            yield
-        finally:
-            self._local.running = before
-
-    def publish(
-        self,
-        events: Iterable[Event],
-        workspace: Workspace,
-        automations: Callable[[Event], None],
-    ) -> None:
-        """Give each event to its handlers, then to the declarative automations.
-
-        A handler that raises is recorded in ``failures`` and logged; the others still run.
-        """
-        depth: int = getattr(self._local, "depth", 0)
-        if depth >= MAX_DEPTH:
-            for event in events:
-                self.report(event, "publish", f"events cascaded deeper than {MAX_DEPTH}; stopped")
-            return
-        self._local.depth = depth + 1
-        try:
-            for event in events:
-                for handler in list(self.handlers.get(event.kind, ())):
-                    try:
-                        handler(event, workspace)
-                    except Exception as error:
-                        self.report(event, getattr(handler, "__name__", repr(handler)), error)
-                try:
-                    automations(event)
-                except Exception as error:
-                    self.report(event, "automations", error)
-        finally:
-            self._local.depth = depth
-
-    def report(self, event: Event, handler: str, error: Exception | str) -> None:
-        """Record and log that ``handler`` failed on ``event``."""
-        text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
-        self.failures.append(HandlerFailure(event, handler, text))
-        log.warning(
-            "handler %s failed on %s event of customer %s: %s",
-            handler,
-            event.kind.value,
-            event.customer_id,
-            text,
-        )

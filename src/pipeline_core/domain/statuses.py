@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import enum
-import json
-import tomllib
 from collections.abc import Iterable, Iterator, Mapping
-from pathlib import Path
 
 import attrs
-import cattrs
 
 from pipeline_core.customer import Outcome, outcome_or_none
 from pipeline_core.errors import InvalidStatusMachine, InvalidValue, NotFound, TransitionNotAllowed
@@ -153,43 +149,3 @@ def default_status_machine() -> StatusMachine:
             "Inactive": ("Lead", "Prospect"),
         },
     )
-
-
-def mermaid(machine: StatusMachine) -> str:
-    """The machine as a Mermaid state diagram."""
-    ids = {name: f"s{index}" for index, name in enumerate(machine.names)}
-    lines = ["stateDiagram-v2"]
-    for status in machine.statuses:
-        label = status.name.replace('"', "'")
-        suffix = f" ({status.outcome})" if status.outcome else ""
-        lines.append(f'    state "{label}{suffix}" as {ids[status.name]}')
-    lines.append(f"    [*] --> {ids[machine.initial]}")
-    for source in machine.names:
-        for target in machine.allowed_from(source):
-            lines.append(f"    {ids[source]} --> {ids[target]}")
-    return "\n".join(lines) + "\n"
-
-
-def load_status_machine(path: str | Path) -> StatusMachine:
-    """Read a status machine from a ``.json`` or ``.toml`` file; errors name the file and problem."""
-    from pipeline_core.domain.serialization import converter, structure_error_text
-
-    file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as error:
-        raise InvalidStatusMachine(f"cannot read {file}: {error.strerror}") from None
-    except UnicodeDecodeError:
-        raise InvalidStatusMachine(f"{file} is not UTF-8 text") from None
-    try:
-        data = tomllib.loads(text) if file.suffix.lower() == ".toml" else json.loads(text)
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as error:
-        raise InvalidStatusMachine(
-            f"{file} is not valid {file.suffix[1:] or 'JSON'}: {error}"
-        ) from None
-    try:
-        return converter.structure(data, StatusMachine)
-    except cattrs.BaseValidationError as error:
-        raise InvalidStatusMachine(f"{file}: {structure_error_text(error)}") from None
-    except InvalidStatusMachine as error:
-        raise InvalidStatusMachine(f"{file}: {error}") from None

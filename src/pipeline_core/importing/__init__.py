@@ -1,11 +1,11 @@
 """Bulk import and export of customers: readers, column mapping, batches, rejects, writers.
 
-See docs/import-export.md. The Workspace's use cases are in ``workspace_import``.
+See docs/import-export.md. The use cases are in ``pipeline_core.workspace.bulk``.
 """
 
 from pipeline_core.importing.export import DEFAULT_COLUMNS, EXPORT_FORMATS
+from pipeline_core.importing.options import ImportOptions, ImportPolicy, ImportSummary
 from pipeline_core.importing.readers import INPUT_FORMATS
-from pipeline_core.workspace.import_engine import ImportOptions, ImportPolicy, ImportSummary
 
 __all__ = [
     "DEFAULT_COLUMNS",

@@ -74,11 +74,11 @@ def create_demo(workspace: Workspace, count: int = 50, seed: int = 2026) -> Flow
 
     Customers are created directly in their sampled status.
     """
-    workspace.initialize()
+    workspace.init()
     try:
-        flow = workspace.flow("Sales")
+        flow = workspace.flows.get("Sales")
     except NotFound:
-        flow = workspace.add_flow("Sales", columns=SALES_COLUMNS)
+        flow = workspace.flows.add("Sales", columns=SALES_COLUMNS)
     for customer in sample_customers(count, seed):
-        workspace.add_customer(customer)
+        workspace.customers.add(customer)
     return flow

@@ -1,11 +1,14 @@
-"""The Workspace's duplicate use cases: settings, duplicate policies, clusters and merges.
+"""Use cases of duplicates: settings, the policy applied on add and edit, clusters and merges.
 
-See docs/duplicates.md. The transaction-level work is in ``pipeline_core.workspace.dedupe``.
+See docs/duplicates.md. Contact keys are matched over every live customer; when a
+match is outside the actor's scope, the refusal says so without naming it,
+whatever the policy asked (merging into or updating a customer one cannot see is
+no better), unless duplicates are allowed. The store-facing half is in
+``pipeline_core.workspace.dedupe``.
 """
 
 from __future__ import annotations
 
-import abc
 from collections.abc import Sequence
 
 import attrs
@@ -19,11 +22,9 @@ from pipeline_core.domain.duplicate_settings import (
 )
 from pipeline_core.domain.duplicate_settings import SETTINGS_KEY as DUPLICATES_KEY
 from pipeline_core.domain.duplicates import DuplicateCluster, clusters, collector_paused
-from pipeline_core.domain.events import Event
-from pipeline_core.domain.normalize import customer_keys
-from pipeline_core.errors import InvalidValue
-from pipeline_core.storage import Transaction
-from pipeline_core.workspace.base import WorkspaceBase
+from pipeline_core.domain.normalize import ContactKey, customer_keys
+from pipeline_core.errors import DuplicateCustomer, InvalidValue, NotFound
+from pipeline_core.workspace.changes import save_changes
 from pipeline_core.workspace.dedupe import (
     DuplicatePolicy,
     MergeResult,
@@ -34,171 +35,182 @@ from pipeline_core.workspace.dedupe import (
     merge_records,
     updated_with,
 )
+from pipeline_core.workspace.permissions import shown_all
+from pipeline_core.workspace.session import Session
 
 _CONTACTS = ("emails", "phones", "whatsapp", "country")
 
 
-class _DryRun(Exception):
-    """Carries dry-run results out of a transaction so that it rolls back."""
+class DryRunRollback(Exception):
+    """Raised by ``merge_many(dry_run=True)``: carries the results out so that the session rolls back."""
 
     def __init__(self, results: list[MergeResult]) -> None:
         super().__init__("dry run")
         self.results = results
 
 
-class DuplicatesMixin(WorkspaceBase):
-    """Duplicate detection and merging, mixed into ``Workspace``."""
+# settings ----------------------------------------------------------------------------
 
-    # settings ----------------------------------------------------------------------
 
-    def duplicate_settings(self) -> DuplicateSettings:
-        """The default phone region, whether duplicates are allowed, gmail folding."""
-        with self._tx() as tx:
-            return duplicate_settings(tx.get_setting(DUPLICATES_KEY))
+def settings(s: Session) -> DuplicateSettings:
+    """The default phone region, whether duplicates are allowed, gmail folding."""
+    return duplicate_settings(s.get_setting(DUPLICATES_KEY))
 
-    def configure_duplicates(
-        self,
-        *,
-        default_region: str | None = None,
-        allow_duplicates: bool | None = None,
-        fold_gmail: bool | None = None,
-    ) -> DuplicateSettings:
-        """Change some duplicate settings ('' clears the region); the others stay.
 
-        Changing the region or gmail folding recomputes every customer's contact
-        keys in the same transaction.
-        """
-        with self._tx() as tx:
-            current = duplicate_settings(tx.get_setting(DUPLICATES_KEY))
-            changes: dict[str, object] = {}
-            if default_region is not None:
-                changes["default_region"] = default_region
-            if allow_duplicates is not None:
-                changes["allow_duplicates"] = allow_duplicates
-            if fold_gmail is not None:
-                changes["fold_gmail"] = fold_gmail
-            updated = attrs.evolve(current, **changes)  # type: ignore[arg-type]
-            tx.put_setting(DUPLICATES_KEY, settings_data(updated))
-            if any(getattr(current, n) != getattr(updated, n) for n in KEY_FIELDS):
-                tx.rebuild_contact_keys()
-            return updated
+def configure(
+    s: Session,
+    *,
+    default_region: str | None = None,
+    allow_duplicates: bool | None = None,
+    fold_gmail: bool | None = None,
+) -> DuplicateSettings:
+    """Change some duplicate settings ('' clears the region); the others stay.
 
-    # policies ----------------------------------------------------------------------
+    Changing the region or gmail folding recomputes every customer's contact
+    keys in the same transaction.
+    """
+    current = settings(s)
+    changes: dict[str, object] = {}
+    if default_region is not None:
+        changes["default_region"] = default_region
+    if allow_duplicates is not None:
+        changes["allow_duplicates"] = allow_duplicates
+    if fold_gmail is not None:
+        changes["fold_gmail"] = fold_gmail
+    updated = attrs.evolve(current, **changes)  # type: ignore[arg-type]
+    s.put_setting(DUPLICATES_KEY, settings_data(updated))
+    if any(getattr(current, n) != getattr(updated, n) for n in KEY_FIELDS):
+        s.rebuild_contact_keys()
+    return updated
 
-    def _on_duplicate(
-        self, tx: Transaction, draft: Customer, policy: DuplicatePolicy | None
-    ) -> Customer | None:
-        """Apply the duplicate policy to a customer about to be added.
 
-        Returns the existing customer when ``merge`` or ``update`` took care of
-        it, None when the draft is to be inserted; ``block`` raises.
-        """
-        settings = duplicate_settings(tx.get_setting(DUPLICATES_KEY))
-        options = settings.normalize_options
-        keys = customer_keys(draft, options, strict=True)  # a malformed email is refused here
-        chosen = check_policy(policy or ("allow" if settings.allow_duplicates else "block"))
-        found = [] if chosen == "allow" else matches(tx, keys)
-        if not found:
-            return None
-        existing_id = min(customer_id for _, customer_id in found)
-        now = self.clock.now()
-        if chosen == "merge":
-            return absorb(
-                tx, existing_id, draft, found, options=options, now=now, event=self._event
-            )
-        if chosen == "update":
-            before, after = updated_with(tx, existing_id, draft, options)
-            return self._save_changes(tx, before, after)
-        raise duplicate_error(tx, draft, found, options)
+# the policy on add and edit -------------------------------------------------------------
 
-    def _check_edit_duplicates(
-        self, tx: Transaction, current: Customer, edited: Customer, policy: str | None
-    ) -> None:
-        """Refuse an edit that adds a contact key another live customer holds (unless allowed)."""
-        if all(getattr(current, name) == getattr(edited, name) for name in _CONTACTS):
-            return
-        settings = duplicate_settings(tx.get_setting(DUPLICATES_KEY))
-        options = settings.normalize_options
-        keys = customer_keys(edited, options, strict=True)
-        chosen = check_policy(policy or ("allow" if settings.allow_duplicates else "block"))
-        if chosen in ("merge", "update"):
-            raise InvalidValue(
-                f"an edit can only block or allow duplicates, not {chosen!r}; use merge to combine"
-            )
-        if chosen == "allow":
-            return
-        held = set(tx.contact_keys(current.id))
-        found = matches(tx, [key for key in keys if key not in held], exclude=current.id)
-        if found:
-            raise duplicate_error(tx, edited, found, options)
 
-    @abc.abstractmethod
-    def _edit_events(self, before: Customer, after: Customer) -> list[Event]:
-        """One event per changed editable field."""
+def on_add(s: Session, draft: Customer, policy: DuplicatePolicy | None) -> Customer | None:
+    """Apply the duplicate policy to a customer about to be added.
 
-    def _save_changes(self, tx: Transaction, before: Customer, after: Customer) -> Customer:
-        """Store an edited customer with one event per changed field (nothing if unchanged)."""
-        events = self._edit_events(before, after)
-        if not events:
-            return before
-        stored = tx.update_customer(attrs.evolve(after, updated_at=self.clock.now()))
-        tx.append_events(events)
-        return stored
+    Returns the existing customer when ``merge`` or ``update`` took care of
+    it, None when the draft is to be inserted; ``block`` raises.
+    """
+    _refuse_hidden_duplicates(s, draft, policy)
+    current = settings(s)
+    options = current.normalize_options
+    keys = customer_keys(draft, options, strict=True)  # a malformed email is refused here
+    chosen = check_policy(policy or ("allow" if current.allow_duplicates else "block"))
+    found = [] if chosen == "allow" else matches(s, keys)
+    if not found:
+        return None
+    existing_id = min(customer_id for _, customer_id in found)
+    if chosen == "merge":
+        return absorb(s, existing_id, draft, found, options=options, now=s.now(), event=s.event)
+    if chosen == "update":
+        before, after = updated_with(s, existing_id, draft, options)
+        return save_changes(s, before, after)
+    raise duplicate_error(s, draft, found, options)
 
-    # clusters and merges -------------------------------------------------------------
 
-    def find_duplicates(self, *, with_customers: bool = False) -> list[DuplicateCluster]:
-        """Clusters of live customers sharing a phone, email or WhatsApp key, transitively.
+def check_edit(s: Session, current: Customer, edited: Customer, policy: str | None) -> None:
+    """Refuse an edit that adds a contact key another live customer holds (unless allowed)."""
+    if all(getattr(current, name) == getattr(edited, name) for name in _CONTACTS):
+        return
+    held = set(s.contact_keys(current.id))
+    _refuse_hidden_duplicates(s, edited, policy, exclude=current.id, held=held)
+    now = settings(s)
+    options = now.normalize_options
+    keys = customer_keys(edited, options, strict=True)
+    chosen = check_policy(policy or ("allow" if now.allow_duplicates else "block"))
+    if chosen in ("merge", "update"):
+        raise InvalidValue(
+            f"an edit can only block or allow duplicates, not {chosen!r}; use merge to combine"
+        )
+    if chosen == "allow":
+        return
+    found = matches(s, [key for key in keys if key not in held], exclude=current.id)
+    if found:
+        raise duplicate_error(s, edited, found, options)
 
-        Grouped in the store by key (an index scan), joined with union-find:
-        never a pairwise comparison. ``with_customers`` loads the records too.
-        """
-        with self._tx() as tx, collector_paused():
-            found = clusters(tx.duplicate_groups())
-            if not with_customers:
-                return found
-            wanted = [customer_id for cluster in found for customer_id in cluster.customer_ids]
-            records = {c.id: c for c in tx.get_customers(wanted)}
-            return [
-                attrs.evolve(cluster, customers=tuple(records[i] for i in cluster.customer_ids))
-                for cluster in found
-            ]
 
-    def merge(self, primary: int, others: Sequence[int], *, dry_run: bool = False) -> MergeResult:
-        """Merge ``others`` into ``primary`` in one transaction; ``dry_run`` changes nothing.
+def _refuse_hidden_duplicates(
+    s: Session,
+    customer: Customer,
+    policy: str | None,
+    *,
+    exclude: int = 0,
+    held: set[ContactKey] | None = None,
+) -> None:
+    if s.principal.sees_all:
+        return
+    current = settings(s)
+    chosen = check_policy(policy or ("allow" if current.allow_duplicates else "block"))
+    if chosen == "allow":
+        return
+    keys = customer_keys(customer, current.normalize_options, strict=True)
+    wanted = [key for key in keys if held is None or key not in held]
+    found = sorted({customer_id for _, customer_id in matches(s, wanted, exclude=exclude)})
+    if found and not all(_visible(s, customer_id) for customer_id in found):
+        raise _duplicate_refusal(s, found)
 
-        The primary's values win and its blanks are filled from the others in
-        order; contacts, tags and workers are unions de-duplicated by normalized
-        key; custom fields merge like scalars; the primary keeps its status.
-        Events, tasks, time entries, sub-customers and flow hides move to the
-        primary; the others become tombstones whose ids lead to it. One
-        ``merged`` event records what came from which record.
-        """
-        return self.merge_many([(primary, others)], dry_run=dry_run)[0]
 
-    def merge_many(
-        self, merges: Sequence[tuple[int, Sequence[int]]], *, dry_run: bool = False
-    ) -> list[MergeResult]:
-        """Several merges in one transaction, in order; a record one consumed cannot be used again."""
-        now = self.clock.now()
-        try:
-            with self._tx() as tx:
-                options = duplicate_settings(tx.get_setting(DUPLICATES_KEY)).normalize_options
-                consumed: dict[int, int] = {}
-                results = [
-                    merge_records(
-                        tx,
-                        primary,
-                        list(others),
-                        options=options,
-                        now=now,
-                        event=self._event,
-                        consumed=consumed,
-                    )
-                    for primary, others in merges
-                ]
-                if dry_run:
-                    raise _DryRun([attrs.evolve(r, dry_run=True) for r in results])
-                return results
-        except _DryRun as rolled_back:
-            return rolled_back.results
+def _duplicate_refusal(s: Session, found: Sequence[int]) -> DuplicateCustomer:
+    """The DuplicateCustomer for matches some of which the actor may not see.
+
+    It carries and names only the visible ones.
+    """
+    visible = s.get_customers(found)
+    hidden = "a duplicate of this customer exists outside your teams"
+    if not visible:
+        return DuplicateCustomer((), hidden)
+    named = ", ".join(f"{c.id} ({c.name})" for c in visible)
+    return DuplicateCustomer(shown_all(s, visible), f"duplicates customer(s) {named}; and {hidden}")
+
+
+def _visible(s: Session, customer_id: int) -> bool:
+    try:
+        s.get_customer(customer_id)
+    except NotFound:
+        return False
+    return True
+
+
+# clusters and merges ------------------------------------------------------------------
+
+
+def find(s: Session, *, with_customers: bool = False) -> list[DuplicateCluster]:
+    """Clusters of live customers sharing a phone, email or WhatsApp key, transitively.
+
+    Grouped in the store by key (an index scan), joined with union-find:
+    never a pairwise comparison. ``with_customers`` loads the records too.
+    """
+    with collector_paused():
+        found = clusters(s.duplicate_groups())
+        if not with_customers:
+            return found
+        wanted = [customer_id for cluster in found for customer_id in cluster.customer_ids]
+        records = {c.id: c for c in s.get_customers(wanted)}
+        return [
+            attrs.evolve(cluster, customers=tuple(records[i] for i in cluster.customer_ids))
+            for cluster in found
+        ]
+
+
+def merge_many(
+    s: Session, merges: Sequence[tuple[int, Sequence[int]]], *, dry_run: bool = False
+) -> list[MergeResult]:
+    """Several merges in this session, in order; a record one consumed cannot be used again.
+
+    With ``dry_run`` the merges are made and ``DryRunRollback`` carries the results
+    out of the session, which then rolls back.
+    """
+    options = settings(s).normalize_options
+    consumed: dict[int, int] = {}
+    now = s.now()
+    results = [
+        merge_records(
+            s, primary, list(others), options=options, now=now, event=s.event, consumed=consumed
+        )
+        for primary, others in merges
+    ]
+    if dry_run:
+        raise DryRunRollback([attrs.evolve(r, dry_run=True) for r in results])
+    return results

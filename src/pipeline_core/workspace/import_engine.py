@@ -13,119 +13,35 @@ import gc
 import itertools
 import secrets
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
-from datetime import datetime
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import attrs
 
-from pipeline_core.customer import Customer
-from pipeline_core.domain.events import Event, EventKind, JSONValue
+from pipeline_core.domain.events import EventKind, JSONValue
 from pipeline_core.domain.merge import combine
 from pipeline_core.domain.normalize import ContactKey, NormalizeOptions, customer_keys
 from pipeline_core.domain.search import term_rows
-from pipeline_core.errors import ImportRowError, InvalidValue
+from pipeline_core.errors import ImportRowError
 from pipeline_core.importing.checks import RowChecks
 from pipeline_core.importing.drafting import Chunk, Drafted, Drafter, auto_workers, drafted_chunks
 from pipeline_core.importing.mapping import Draft, RowMapper
-from pipeline_core.importing.readers import InputFormat, SourceRow, inspect_file, open_source
+from pipeline_core.importing.options import ImportOptions, ImportSummary
+from pipeline_core.importing.readers import SourceRow, inspect_file, open_source
 from pipeline_core.importing.rejects import RejectsWriter
-from pipeline_core.storage import Transaction
+from pipeline_core.workspace import duplicates
+from pipeline_core.workspace.changes import save_changes
 from pipeline_core.workspace.dedupe import absorb, updated_with
-
-ImportPolicy = Literal["skip", "merge", "update", "allow", "error"]
-"""What a row matching an existing customer (or an earlier row) does."""
-IMPORT_POLICIES: tuple[ImportPolicy, ...] = ("skip", "merge", "update", "allow", "error")
-
-OnError = Literal["reject", "abort"]
-ON_ERROR: tuple[OnError, ...] = ("reject", "abort")
+from pipeline_core.workspace.definitions import field_definitions, folders, lifecycle, machine
+from pipeline_core.workspace.session import Session, SessionOpener
 
 RUN_PREFIX = "import_run:"
 """Workspace setting key prefix of the run ledger: one entry per file hash."""
 
 MAX_REPORTED = 20
 """Row errors kept in the summary (all of them go to the rejects file)."""
-
-
-@attrs.frozen(kw_only=True)
-class ImportOptions:
-    """How to read, map, check and write an import. See docs/import-export.md."""
-
-    input_format: InputFormat | None = None
-    encoding: str = "utf-8"
-    delimiter: str | None = None
-    mapping: Mapping[str, str] = attrs.field(factory=dict)
-    keep_unknown: bool = False
-    region: str | None = None
-    on_duplicate: ImportPolicy = attrs.field(default="skip")
-    on_error: OnError = attrs.field(default="reject")
-    dry_run: bool = False
-    rejects: Path | None = None
-    batch_size: int = attrs.field(default=2000)
-    restart: bool = False
-    workers: int | None = attrs.field(default=None)
-
-    @workers.validator
-    def _workers(self, _: object, value: int | None) -> None:
-        if value is not None and value < 0:
-            raise InvalidValue(f"workers must be 0 or more, not {value}")
-
-    @batch_size.validator
-    def _positive(self, _: object, value: int) -> None:
-        if value < 1:
-            raise InvalidValue(f"batch size must be at least 1, not {value}")
-
-    @on_duplicate.validator
-    def _policy(self, _: object, value: str) -> None:
-        if value not in IMPORT_POLICIES:
-            raise InvalidValue(
-                f"on_duplicate must be one of {', '.join(IMPORT_POLICIES)}, not {value!r}"
-            )
-
-    @on_error.validator
-    def _on_error(self, _: object, value: str) -> None:
-        if value not in ON_ERROR:
-            raise InvalidValue(f"on_error must be reject or abort, not {value!r}")
-
-
-@attrs.frozen(kw_only=True)
-class ImportSummary:
-    """What an import did (with ``dry_run``: would do)."""
-
-    file: str
-    run_id: str
-    rows: int = 0
-    created: int = 0
-    updated: int = 0
-    merged: int = 0
-    skipped: int = 0
-    rejected: int = 0
-    dry_run: bool = False
-    resumed_after_line: int = 0
-    already_done: bool = False
-    unknown_columns: tuple[str, ...] = ()
-    errors: tuple[ImportRowError, ...] = ()
-    seconds: float = 0.0
-
-    @property
-    def rows_per_second(self) -> float:
-        """Rows read per second of the run."""
-        return self.rows / self.seconds if self.seconds > 0 else 0.0
-
-
-@attrs.frozen
-class ImportHooks:
-    """What a run needs from the workspace: transactions, a row's checks, events, edits."""
-
-    transaction: Callable[[], AbstractContextManager[Transaction]]
-    options: Callable[[Transaction], NormalizeOptions]
-    checks: Callable[[Transaction], RowChecks]
-    event: Callable[..., Event]
-    save_changes: Callable[[Transaction, Customer, Customer], Customer]
-    now: Callable[[], datetime]
-
 
 Progress = Callable[[int], None]
 
@@ -145,20 +61,35 @@ class _Counts:
     errors: list[ImportRowError] = attrs.Factory(list)
 
 
+def row_checks(s: Session) -> RowChecks:
+    """What adding a customer checks, read once for a whole import."""
+    return RowChecks(
+        machine=machine(s),
+        folders=folders(s),
+        definitions=field_definitions(s),
+        lifecycle=lifecycle(s),
+    )
+
+
 def run_import(
+    opener: SessionOpener,
     path: Path,
     name: str,
     options: ImportOptions,
-    hooks: ImportHooks,
     progress: Progress | None = None,
 ) -> ImportSummary:
-    """Import the file at ``path`` (``name`` in messages); see ``Workspace.import_customers``."""
+    """Import the file at ``path`` (``name`` in messages): each batch in a session of its own.
+
+    An import is the one use case that spans sessions by design: each batch is one
+    transaction with its ledger entry, so that an interrupted run resumes.
+    """
     started = time.perf_counter()
     facts = inspect_file(path, name, format=options.input_format, encoding=options.encoding)
-    with hooks.transaction() as tx:
-        normalize = hooks.options(tx)
-        checks = hooks.checks(tx)
-        ledger = tx.get_setting(RUN_PREFIX + facts.sha256)
+    with opener.session() as s:
+        normalize = duplicates.settings(s).normalize_options
+        checks = row_checks(s)
+        ledger = s.get_setting(RUN_PREFIX + facts.sha256)
+        clock = s.clock
     run_id, resume_after = secrets.token_hex(6), 0
     if isinstance(ledger, dict) and not options.restart:
         run_id, resume_after = str(ledger["run"]), int(_number(ledger["line"]))
@@ -192,7 +123,7 @@ def run_import(
         sha256=facts.sha256,
         run_id=run_id,
         options=options,
-        hooks=hooks,
+        opener=opener,
         drafter=drafter,
         mapper=mapper,
         normalize=normalize,
@@ -202,7 +133,7 @@ def run_import(
     )
     rows = (row for row in source.rows if row.line > resume_after)
     workers = auto_workers(path.stat().st_size) if options.workers is None else options.workers
-    drafted = drafted_chunks(drafter, mapper, _chunks(rows, options.batch_size), hooks.now, workers)
+    drafted = drafted_chunks(drafter, mapper, _chunks(rows, options.batch_size), clock.now, workers)
     try:
         with _old_objects_set_aside():
             if options.dry_run or options.on_error == "abort":
@@ -262,7 +193,7 @@ class _Run:
     sha256: str
     run_id: str
     options: ImportOptions
-    hooks: ImportHooks
+    opener: SessionOpener
     drafter: Drafter
     mapper: RowMapper
     normalize: NormalizeOptions
@@ -273,27 +204,27 @@ class _Run:
 
     def in_batches(self, drafted: Iterable[tuple[Chunk, list[Drafted]]]) -> None:
         for chunk, drafts in drafted:
-            with self.hooks.transaction() as tx:
-                rejected = self.batch(tx, chunk, drafts)
-                self.record(tx, done=False)
+            with self.opener.session() as s:
+                rejected = self.batch(s, chunk, drafts)
+                self.record(s, done=False)
             self.reject(rejected)
-        with self.hooks.transaction() as tx:
-            self.record(tx, done=True)
+        with self.opener.session() as s:
+            self.record(s, done=True)
 
     def in_one_transaction(self, drafted: Iterable[tuple[Chunk, list[Drafted]]]) -> None:
         rejected: list[tuple[ImportRowError, Any]] = []
         try:
-            with self.hooks.transaction() as tx:
+            with self.opener.session() as s:
                 for chunk, drafts in drafted:
-                    rejected.extend(self.batch(tx, chunk, drafts))
-                self.record(tx, done=True)
+                    rejected.extend(self.batch(s, chunk, drafts))
+                self.record(s, done=True)
                 if self.options.dry_run:
                     raise _Rollback
         except _Rollback:
             pass
         self.reject(rejected)
 
-    def record(self, tx: Transaction, *, done: bool) -> None:
+    def record(self, s: Session, *, done: bool) -> None:
         """The ledger entry: the run, the last line committed, whether the file is finished."""
         entry: dict[str, JSONValue] = {
             "run": self.run_id,
@@ -301,7 +232,7 @@ class _Run:
             "line": self.last_line,
             "done": done,
         }
-        tx.put_setting(RUN_PREFIX + self.sha256, entry)
+        s.put_setting(RUN_PREFIX + self.sha256, entry)
 
     def reject(self, rejected: list[tuple[ImportRowError, Any]]) -> None:
         if self.rejects is not None:
@@ -310,9 +241,9 @@ class _Run:
             self.rejects.flush()
 
     def batch(
-        self, tx: Transaction, rows: Sequence[SourceRow], drafted: list[Drafted]
+        self, s: Session, rows: Sequence[SourceRow], drafted: list[Drafted]
     ) -> list[tuple[ImportRowError, Any]]:
-        """Match and write one batch's drafts inside ``tx``; returns its rejected rows."""
+        """Match and write one batch's drafts inside ``s``; returns its rejected rows."""
         refused: list[ImportRowError] = []
         self.counts.rows += len(rows)
         self.last_line = max(self.last_line, rows[-1].line)
@@ -325,7 +256,7 @@ class _Run:
                 refused.append(result)
             else:
                 drafts.append(result)
-        _Matcher(self, tx, drafts, refused.append).match()
+        _Matcher(self, s, drafts, refused.append).match()
         # Reported in file order, whichever step refused a row.
         refused.sort(key=lambda error: error.line)
         if refused and self.options.on_error == "abort":
@@ -344,12 +275,12 @@ class _Matcher:
     def __init__(
         self,
         run: _Run,
-        tx: Transaction,
+        s: Session,
         drafts: list[Draft],
         refuse: Callable[[ImportRowError], None],
     ) -> None:
         self.run = run
-        self.tx = tx
+        self.s = s
         self.drafts = drafts
         self.refuse = refuse
         self.policy = run.options.on_duplicate
@@ -362,7 +293,7 @@ class _Matcher:
         if self.policy != "allow":
             wanted = [key for draft in self.drafts for key in draft.keys if key.valid]
             # One indexed look-up for the whole batch.
-            for key, customer_id in self.tx.find_by_keys(wanted):
+            for key, customer_id in self.s.find_by_keys(wanted):
                 self.owner[key] = min(customer_id, self.owner.get(key, customer_id))
         for draft in self.drafts:
             if self.policy == "allow":
@@ -371,7 +302,7 @@ class _Matcher:
             self.place(draft)
         if not self.pending:
             return
-        ids = self.tx.insert_customers(
+        ids = self.s.insert_customers(
             [draft.customer for draft in self.pending],
             [tuple(key for key in draft.keys if key.valid) for draft in self.pending],
             [
@@ -379,10 +310,9 @@ class _Matcher:
                 for draft in self.pending
             ],
         )
-        hooks = self.run.hooks
-        self.tx.append_events(
+        self.s.append_events(
             [
-                hooks.event(
+                self.s.event(
                     customer_id,
                     EventKind.CREATED,
                     status=draft.customer.status,
@@ -439,22 +369,22 @@ class _Matcher:
         self.refuse(ImportRowError(self.run.name, draft.line, column, reason))
 
     def into_customer(self, draft: Draft, customer_id: int, found: dict[ContactKey, int]) -> None:
-        run, hooks = self.run, self.run.hooks
+        run, s = self.run, self.s
         pairs = [(key, i) for key, i in found.items()]
         if self.policy == "merge":
             result = absorb(
-                self.tx,
+                s,
                 customer_id,
                 draft.customer,
                 pairs,
                 options=run.normalize,
-                now=hooks.now(),
-                event=hooks.event,
+                now=s.now(),
+                event=s.event,
             )
             run.counts.merged += 1
         else:
-            before, after = updated_with(self.tx, customer_id, draft.customer, run.normalize)
-            result = hooks.save_changes(self.tx, before, after)
+            before, after = updated_with(s, customer_id, draft.customer, run.normalize)
+            result = save_changes(s, before, after)
             run.counts.updated += 1
         # Later rows of the batch match the customer on its new contacts too.
         for key in customer_keys(result, run.normalize):

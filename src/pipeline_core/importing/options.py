@@ -1,0 +1,85 @@
+"""What an import is asked to do, and what it did."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+import attrs
+
+from pipeline_core.errors import ImportRowError, InvalidValue
+from pipeline_core.importing.readers import InputFormat
+
+ImportPolicy = Literal["skip", "merge", "update", "allow", "error"]
+"""What a row matching an existing customer (or an earlier row) does."""
+IMPORT_POLICIES: tuple[ImportPolicy, ...] = ("skip", "merge", "update", "allow", "error")
+
+OnError = Literal["reject", "abort"]
+ON_ERROR: tuple[OnError, ...] = ("reject", "abort")
+
+
+@attrs.frozen(kw_only=True)
+class ImportOptions:
+    """How to read, map, check and write an import. See docs/import-export.md."""
+
+    input_format: InputFormat | None = None
+    encoding: str = "utf-8"
+    delimiter: str | None = None
+    mapping: Mapping[str, str] = attrs.field(factory=dict)
+    keep_unknown: bool = False
+    region: str | None = None
+    on_duplicate: ImportPolicy = attrs.field(default="skip")
+    on_error: OnError = attrs.field(default="reject")
+    dry_run: bool = False
+    rejects: Path | None = None
+    batch_size: int = attrs.field(default=2000)
+    restart: bool = False
+    workers: int | None = attrs.field(default=None)
+
+    @workers.validator
+    def _workers(self, _: object, value: int | None) -> None:
+        if value is not None and value < 0:
+            raise InvalidValue(f"workers must be 0 or more, not {value}")
+
+    @batch_size.validator
+    def _positive(self, _: object, value: int) -> None:
+        if value < 1:
+            raise InvalidValue(f"batch size must be at least 1, not {value}")
+
+    @on_duplicate.validator
+    def _policy(self, _: object, value: str) -> None:
+        if value not in IMPORT_POLICIES:
+            raise InvalidValue(
+                f"on_duplicate must be one of {', '.join(IMPORT_POLICIES)}, not {value!r}"
+            )
+
+    @on_error.validator
+    def _on_error(self, _: object, value: str) -> None:
+        if value not in ON_ERROR:
+            raise InvalidValue(f"on_error must be reject or abort, not {value!r}")
+
+
+@attrs.frozen(kw_only=True)
+class ImportSummary:
+    """What an import did (with ``dry_run``: would do)."""
+
+    file: str
+    run_id: str
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    merged: int = 0
+    skipped: int = 0
+    rejected: int = 0
+    dry_run: bool = False
+    resumed_after_line: int = 0
+    already_done: bool = False
+    unknown_columns: tuple[str, ...] = ()
+    errors: tuple[ImportRowError, ...] = ()
+    seconds: float = 0.0
+
+    @property
+    def rows_per_second(self) -> float:
+        """Rows read per second of the run."""
+        return self.rows / self.seconds if self.seconds > 0 else 0.0

@@ -1,0 +1,325 @@
+"""``ws.customers``: the customer records and everything done to one."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import IO, Any, Concatenate, ParamSpec, Protocol
+
+from pipeline_core.customer import Customer
+from pipeline_core.domain.duplicates import DuplicateCluster
+from pipeline_core.domain.events import Event, EventKind, JSONValue
+from pipeline_core.domain.search import DEFAULT_LIMIT
+from pipeline_core.domain.view import CustomerTree, CustomerView
+from pipeline_core.importing.export import ExportFormat
+from pipeline_core.importing.options import ImportOptions, ImportSummary
+from pipeline_core.rules.ast import MATCH_ALL
+from pipeline_core.workspace import bulk, customers, duplicates, life
+from pipeline_core.workspace.dedupe import DuplicatePolicy, MergeResult
+from pipeline_core.workspace.rules import RuleLike
+from pipeline_core.workspace.session import Session, SessionOpener
+
+P = ParamSpec("P")
+
+
+class TrackingOpener(SessionOpener, Protocol):
+    """A session opener that also tells which customers the automations changed."""
+
+    def write_tracked(
+        self,
+        expected_version: int | None,
+        use_case: Callable[Concatenate[Session, P], Customer],
+        /,
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> tuple[Customer, set[int]]:
+        """``write``, and the ids of customers that automations it set off changed."""
+        ...
+
+
+class Customers:
+    """The customer records: ``ws.customers.add(...)``, ``.get(id)``, ``.list(where)``...
+
+    Methods that change a customer return it as stored after the automations
+    its change set off have run.
+    """
+
+    def __init__(self, opener: TrackingOpener) -> None:
+        self._opener = opener
+
+    def _changed(
+        self,
+        expected_version: int | None,
+        use_case: Callable[Concatenate[Session, P], Customer],
+        /,
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> Customer:
+        result, touched = self._opener.write_tracked(expected_version, use_case, *args, **kwargs)
+        if result.id in touched:
+            return self._opener.run(customers.get, result.id)
+        return result
+
+    # the record ------------------------------------------------------------------------------
+
+    def add(self, customer: Customer, *, on_duplicate: DuplicatePolicy | None = None) -> Customer:
+        """Store a new customer; see ``pipeline_core.workspace.customers.add``.
+
+        Duplicates by phone, email or WhatsApp: ``on_duplicate`` is ``block``
+        (``DuplicateCustomer``), ``allow``, ``merge`` or ``update`` (default: the
+        ``allow_duplicates`` setting, else ``block``). See docs/duplicates.md.
+        """
+        # Retried like an unpinned write: on PostgreSQL two writers adding the same
+        # new phone or email at once collide on a unique index, and the one that
+        # lost re-runs and finds the other's customer (see docs/storage.md).
+        return self._changed(None, customers.add, customer, on_duplicate=on_duplicate)
+
+    def get(self, customer_id: int) -> Customer:
+        """The customer with that id (a merged one's id leads to its primary)."""
+        return self._opener.run(customers.get, customer_id)
+
+    def show(self, customer_id: int, *, recent: int = life.RECENT_EVENTS) -> CustomerView:
+        """The 360-degree view: profile, family, tasks, follow-up, time, latest events."""
+        return self._opener.run(life.view, customer_id, recent=recent)
+
+    def list(
+        self, where: RuleLike = MATCH_ALL, *, limit: int | None = None, offset: int = 0
+    ) -> builtins.list[Customer]:
+        """Customers satisfying ``where`` (a rule, rule text or saved filter name), oldest first."""
+        return self._opener.run(customers.list_customers, where, limit=limit, offset=offset)
+
+    def count(self, where: RuleLike = MATCH_ALL) -> int:
+        """How many customers satisfy ``where``."""
+        return self._opener.run(customers.count, where)
+
+    def search(
+        self, text: str, *, where: RuleLike = MATCH_ALL, limit: int = DEFAULT_LIMIT
+    ) -> builtins.list[Customer]:
+        """Customers found by name, email, phone or tag, best match first."""
+        return self._opener.run(customers.search, text, where=where, limit=limit)
+
+    def edit(
+        self,
+        customer_id: int,
+        *,
+        expected_version: int | None = None,
+        on_duplicate: DuplicatePolicy | None = None,
+        add_tags: Iterable[str] = (),
+        remove_tags: Iterable[str] = (),
+        set_fields: Mapping[str, Any] | None = None,
+        remove_fields: Iterable[str] = (),
+        **changes: Any,
+    ) -> Customer:
+        """Change fields of a customer; one event per changed field.
+
+        Only fields in ``EDITABLE_FIELDS`` may change here: status moves go
+        through ``move``. ``expected_version`` guards against lost updates.
+        ``add_tags``/``remove_tags`` and ``set_fields``/``remove_fields`` change
+        tags and custom fields relative to what is stored, in the same
+        transaction (``tags=``/``fields=`` replace them whole). A phone, email or
+        WhatsApp the edit adds that another live customer holds raises
+        ``DuplicateCustomer`` unless ``on_duplicate`` is ``allow``.
+        """
+        relative = customers.RelativeEdit(
+            tuple(add_tags), tuple(remove_tags), dict(set_fields or {}), tuple(remove_fields)
+        )
+        return self._changed(
+            expected_version,
+            customers.edit,
+            customer_id,
+            expected_version=expected_version,
+            on_duplicate=on_duplicate,
+            relative=relative,
+            **changes,
+        )
+
+    def move(
+        self,
+        customer_id: int,
+        status: str,
+        *,
+        expected_version: int | None = None,
+        reason: str | None = None,
+        reason_text: str | None = None,
+    ) -> Customer:
+        """Move a customer to ``status`` through its folder's status machine.
+
+        ``TransitionNotAllowed`` if the machine does not allow it; a move into a
+        lost status needs ``reason`` (``other`` with ``reason_text``).
+        """
+        return self._changed(
+            expected_version,
+            customers.move,
+            customer_id,
+            status,
+            expected_version=expected_version,
+            reason=reason,
+            reason_text=reason_text,
+        )
+
+    def timeline(
+        self, customer_id: int, kinds: Iterable[EventKind | str] | None = None
+    ) -> builtins.list[Event]:
+        """Every event of a customer, oldest first; only those of ``kinds`` if given."""
+        return self._opener.run(customers.timeline, customer_id, kinds)
+
+    # the customer's life ---------------------------------------------------------------------
+
+    def contact(
+        self, customer_id: int, notes: str | None = None, *, channel: str | None = None
+    ) -> Customer:
+        """Record that someone contacted the customer now; notes go on top of the lead notes."""
+        return self._changed(None, life.log_contact, customer_id, notes, channel=channel)
+
+    def follow_up(self, customer_id: int, on: date, notes: str | None = None) -> Customer:
+        """Set the customer's next follow-up date."""
+        return self._changed(None, life.schedule_follow_up, customer_id, on, notes)
+
+    def follow_up_done(self, customer_id: int, notes: str | None = None) -> Customer:
+        """Mark the customer's follow-up done."""
+        return self._changed(None, life.complete_follow_up, customer_id, notes)
+
+    def deal(
+        self,
+        customer_id: int,
+        value: Decimal | int | str | None,
+        currency: str | None = None,
+        *,
+        expected_version: int | None = None,
+    ) -> Customer:
+        """Set the deal value (a decimal) and its currency; a value needs a currency."""
+        return self._changed(
+            expected_version,
+            life.set_deal,
+            customer_id,
+            value,
+            currency,
+            expected_version=expected_version,
+        )
+
+    def convert(self, customer_id: int, order_id: str, *, force: bool = False) -> Customer:
+        """Record the order the customer became; stamps ``converted_at`` the first time."""
+        return self._changed(None, life.convert_to_order, customer_id, order_id, force=force)
+
+    def parent(self, customer_id: int, parent_id: int | None) -> Customer:
+        """Make ``parent_id`` the customer's parent (None: none); a cycle is refused."""
+        return self._changed(None, life.set_parent, customer_id, parent_id)
+
+    def children(self, customer_id: int) -> builtins.list[Customer]:
+        """The customer's direct sub-customers, oldest first."""
+        return self._opener.run(life.children, customer_id)
+
+    def tree(self, customer_id: int, *, from_root: bool = False) -> CustomerTree:
+        """The customer and all its sub-customers; ``from_root``: its topmost ancestor's tree."""
+        return self._opener.run(life.tree, customer_id, from_root=from_root)
+
+    def folder(
+        self,
+        customer_id: int,
+        folder: str | None,
+        *,
+        status: str | None = None,
+        reason: str | None = None,
+        reason_text: str | None = None,
+    ) -> Customer:
+        """Move a customer into ``folder`` (None: out of any), switching status machine."""
+        return self._changed(
+            None,
+            life.set_folder,
+            customer_id,
+            folder,
+            status=status,
+            reason=reason,
+            reason_text=reason_text,
+        )
+
+    def activity(
+        self,
+        customer_id: int,
+        kind: str,
+        summary: str,
+        *,
+        at: datetime | None = None,
+        ref: str | None = None,
+        data: Mapping[str, JSONValue] | None = None,
+    ) -> Event:
+        """Put something the host application did on the customer's timeline; the stored event."""
+        return self._opener.write(
+            None, life.record_activity, customer_id, kind, summary, at=at, ref=ref, data=data
+        )
+
+    # duplicates --------------------------------------------------------------------------------
+
+    def dupes(self, *, with_customers: bool = False) -> builtins.list[DuplicateCluster]:
+        """Clusters of live customers sharing a phone, email or WhatsApp key, transitively."""
+        return self._opener.run(duplicates.find, with_customers=with_customers)
+
+    def merge(self, primary: int, others: Sequence[int], *, dry_run: bool = False) -> MergeResult:
+        """Merge ``others`` into ``primary`` in one transaction; ``dry_run`` changes nothing.
+
+        The primary's values win and its blanks are filled from the others in order;
+        contacts, tags and workers are unions; events, tasks, time entries,
+        sub-customers and flow hides move to the primary; the others become
+        tombstones whose ids lead to it. See docs/duplicates.md.
+        """
+        return self.merge_many([(primary, others)], dry_run=dry_run)[0]
+
+    def merge_many(
+        self, merges: Sequence[tuple[int, Sequence[int]]], *, dry_run: bool = False
+    ) -> builtins.list[MergeResult]:
+        """Several merges in one transaction, in order; a record one consumed cannot be used again."""
+        try:
+            return self._opener.run(duplicates.merge_many, merges, dry_run=dry_run)
+        except duplicates.DryRunRollback as rolled_back:
+            return rolled_back.results
+
+    # bulk --------------------------------------------------------------------------------------
+
+    def import_file(
+        self,
+        source: str | Path | IO[bytes],
+        options: ImportOptions | None = None,
+        *,
+        profile: str | None = None,
+        progress: Callable[[int], None] | None = None,
+        name: str | None = None,
+    ) -> ImportSummary:
+        """Import customers from a file (a path, or a binary stream such as stdin).
+
+        Each batch is one transaction with its ledger entry: an interrupted import
+        run again resumes after the last committed line. See docs/import-export.md.
+        """
+        return bulk.import_file(
+            self._opener, source, options, profile=profile, progress=progress, name=name
+        )
+
+    def export(
+        self,
+        out: IO[Any],
+        format: ExportFormat = "csv",
+        *,
+        where: RuleLike = MATCH_ALL,
+        columns: Sequence[str] | None = None,
+    ) -> int:
+        """Write customers satisfying ``where`` to ``out``, oldest first; returns how many."""
+        return bulk.export(self._opener, out, format, where=where, columns=columns)
+
+    def import_profiles(self) -> dict[str, dict[str, JSONValue]]:
+        """Every saved mapping profile by name."""
+        return self._opener.run(bulk.profiles)
+
+    def save_import_profile(
+        self,
+        name: str,
+        mapping: Mapping[str, str] | Sequence[str],
+        *,
+        keep_unknown: bool = False,
+        region: str | None = None,
+    ) -> dict[str, JSONValue]:
+        """Save a named mapping (``Header=field`` pairs) to reuse with ``profile=``."""
+        return self._opener.run(
+            bulk.save_profile, name, mapping, keep_unknown=keep_unknown, region=region
+        )

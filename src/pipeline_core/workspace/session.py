@@ -1,0 +1,395 @@
+"""The Session: one use case, one store transaction, seen by one actor.
+
+A Session is what every use case function receives. It is a full, typed
+``Transaction``: reads of customers (and of what hangs on them: events, tasks,
+time entries, children) are limited to the actor's scope inside the store; the
+rest is passed to the store's transaction as it is. It also knows who is acting
+(``principal``, ``actor``), the clock, and keeps the events appended to it (the
+outbox) so that the facade can publish them after commit.
+
+Only the facade (``Workspace``) opens sessions; a session belongs to one
+thread and one use case, and nothing about it lives on the shared workspace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from datetime import date, datetime
+from typing import Concatenate, ParamSpec, Protocol, TypeVar
+
+import attrs
+
+from pipeline_core.customer import Customer
+from pipeline_core.domain.access import Principal, User
+from pipeline_core.domain.activity import Task, TimeEntry
+from pipeline_core.domain.clock import Clock
+from pipeline_core.domain.events import Event, EventKind, JSONValue
+from pipeline_core.domain.flows import FlowDefinition
+from pipeline_core.domain.normalize import ContactKey
+from pipeline_core.domain.report_keys import AggregateRow, GroupKey, StageTime
+from pipeline_core.domain.search import SearchQuery, TermRow
+from pipeline_core.domain.statuses import StatusMachine
+from pipeline_core.errors import NotFound
+from pipeline_core.rules.ast import MATCH_ALL, Rule, all_of
+from pipeline_core.storage import Order, Transaction
+from pipeline_core.workspace.dedupe import resolve
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class Session(Transaction):
+    """One store transaction seen by one actor: the argument of every use case.
+
+    ``principal`` is the acting user (role and teams as stored in this very
+    transaction) or the system; ``actor`` is the name events record (a user, the
+    system, or ``automation:NAME``); ``scope`` is the visibility rule composed
+    into every customer read; ``unscoped`` is the raw transaction, for checks
+    that must see everything; ``outbox`` the events appended so far; and
+    ``automations`` the names of the automations whose run this session is part
+    of (so that an automation's own changes never trigger it again).
+    """
+
+    def __init__(
+        self,
+        tx: Transaction,
+        *,
+        principal: Principal,
+        actor: str,
+        scope: Rule,
+        clock: Clock,
+        automations: tuple[str, ...] = (),
+    ) -> None:
+        self.unscoped = tx
+        self.principal = principal
+        self.actor = actor
+        self.scope = scope
+        self.clock = clock
+        self.automations = automations
+        self.outbox: list[Event] = []
+        self._live: dict[int, int] = {}
+
+    # the actor and the clock ------------------------------------------------------
+
+    def now(self) -> datetime:
+        """The session's clock reading (aware, UTC)."""
+        return self.clock.now()
+
+    def event(self, customer_id: int, kind: EventKind, **data: JSONValue) -> Event:
+        """An event of the customer, now, by this session's actor (not yet appended)."""
+        return Event(
+            customer_id=customer_id, kind=kind, at=self.clock.now(), actor=self.actor, data=data
+        )
+
+    def record(self, customer_id: int, kind: EventKind, **data: JSONValue) -> Event:
+        """Append one event of the customer by this session's actor; the stored event."""
+        self.append_events([self.event(customer_id, kind, **data)])
+        return self.outbox[-1]
+
+    # merged ids --------------------------------------------------------------------
+
+    def _resolved(self, customer_id: int) -> int:
+        # A merged customer's old id leads to its primary, for reads and for anything
+        # attached to it; remembered, so that a use case pays the look-up once per id.
+        if customer_id not in self._live:
+            self._live[customer_id] = resolve(self.unscoped, customer_id)
+        return self._live[customer_id]
+
+    # customers: scoped reads ---------------------------------------------------------
+
+    def get_customer(self, customer_id: int, *, scope: Rule = MATCH_ALL) -> Customer:
+        """The customer (a merged id leads to its primary), if the actor may see it."""
+        resolved = self._resolved(customer_id)
+        return self.unscoped.get_customer(resolved, scope=all_of(self.scope, scope))
+
+    def lock_customer(self, customer_id: int, *, scope: Rule = MATCH_ALL) -> Customer:
+        """``get_customer``, locking the row against other writers until commit."""
+        resolved = self._resolved(customer_id)
+        return self.unscoped.lock_customer(resolved, scope=all_of(self.scope, scope))
+
+    def get_customers(
+        self, customer_ids: Sequence[int], *, scope: Rule = MATCH_ALL
+    ) -> list[Customer]:
+        """The customers with those ids that the actor may see."""
+        return self.unscoped.get_customers(customer_ids, scope=all_of(self.scope, scope))
+
+    def find_customers(
+        self,
+        rule: Rule,
+        *,
+        hidden_from: str | None = None,
+        order: Order = "id",
+        limit: int | None = None,
+        offset: int = 0,
+        after_id: int = 0,
+    ) -> list[Customer]:
+        """Customers satisfying ``rule`` within the actor's scope."""
+        return self.unscoped.find_customers(
+            all_of(self.scope, rule),
+            hidden_from=hidden_from,
+            order=order,
+            limit=limit,
+            offset=offset,
+            after_id=after_id,
+        )
+
+    def count_customers(self, rule: Rule, *, hidden_from: str | None = None) -> int:
+        """How many customers within the actor's scope satisfy ``rule``."""
+        return self.unscoped.count_customers(all_of(self.scope, rule), hidden_from=hidden_from)
+
+    def count_by_status(self, rule: Rule, *, hidden_from: str | None = None) -> dict[str, int]:
+        """Counts per status of the customers within scope satisfying ``rule``."""
+        return self.unscoped.count_by_status(all_of(self.scope, rule), hidden_from=hidden_from)
+
+    def search_customers(self, query: SearchQuery, rule: Rule, *, limit: int) -> list[Customer]:
+        """Search within the actor's scope."""
+        return self.unscoped.search_customers(query, all_of(self.scope, rule), limit=limit)
+
+    def aggregate(
+        self, rule: Rule, keys: Sequence[GroupKey], *, hidden_from: str | None = None
+    ) -> list[AggregateRow]:
+        """Grouped figures of the customers within scope."""
+        return self.unscoped.aggregate(all_of(self.scope, rule), keys, hidden_from=hidden_from)
+
+    def stage_times(
+        self, rule: Rule, now: datetime, *, hidden_from: str | None = None
+    ) -> dict[str, StageTime]:
+        """Time in stage per status, of the customers within scope."""
+        return self.unscoped.stage_times(all_of(self.scope, rule), now, hidden_from=hidden_from)
+
+    def children(self, parent_id: int, *, scope: Rule = MATCH_ALL) -> list[Customer]:
+        """The visible direct sub-customers of ``parent_id``."""
+        return self.unscoped.children(parent_id, scope=all_of(self.scope, scope))
+
+    def customers_of_worker(self, worker: str, *, scope: Rule = MATCH_ALL) -> list[Customer]:
+        """The visible customers ``worker`` is assigned to."""
+        return self.unscoped.customers_of_worker(worker, scope=all_of(self.scope, scope))
+
+    def customers_with_field(self, key: str, *, scope: Rule = MATCH_ALL) -> list[Customer]:
+        """The visible customers holding a value for custom field ``key``."""
+        return self.unscoped.customers_with_field(key, scope=all_of(self.scope, scope))
+
+    def follow_ups_until(self, last_day: date, *, scope: Rule = MATCH_ALL) -> list[Customer]:
+        """The visible customers with a follow-up due on or before ``last_day``."""
+        return self.unscoped.follow_ups_until(last_day, scope=all_of(self.scope, scope))
+
+    def duplicate_groups(
+        self, *, scope: Rule = MATCH_ALL
+    ) -> list[tuple[ContactKey, tuple[int, ...]]]:
+        """Contact keys held by several visible customers."""
+        return self.unscoped.duplicate_groups(scope=all_of(self.scope, scope))
+
+    # what hangs on a customer: through a visible customer only -----------------------
+
+    def events(self, customer_id: int) -> list[Event]:
+        """The timeline of a visible customer."""
+        return self.unscoped.events(self.get_customer(customer_id).id)
+
+    def append_events(self, events: Sequence[Event]) -> None:
+        """Store events (a merged id's events go to its primary) and keep them to publish."""
+        resolved = [
+            e
+            if self._resolved(e.customer_id) == e.customer_id
+            else attrs.evolve(e, customer_id=self._resolved(e.customer_id))
+            for e in events
+        ]
+        self.unscoped.append_events(resolved)
+        self.outbox.extend(resolved)
+
+    def set_hidden(self, flow: str, customer_id: int, hidden: bool) -> bool:
+        """Hide or show a visible customer on a flow's board."""
+        self.unscoped.get_flow(flow)  # an unknown flow is named before an unknown customer
+        return self.unscoped.set_hidden(flow, self.get_customer(customer_id).id, hidden)
+
+    def get_task(self, task_id: int) -> Task:
+        """A task of a visible customer."""
+        task = self.unscoped.get_task(task_id)
+        try:
+            self.get_customer(task.customer_id)
+        except NotFound:
+            raise NotFound(f"no task with id {task_id}") from None
+        return task
+
+    def update_task(self, task: Task) -> Task:
+        """Store a changed task of a visible customer."""
+        self.get_task(task.id)
+        return self.unscoped.update_task(task)
+
+    def insert_task(self, task: Task) -> Task:
+        """Store a new task on a visible customer."""
+        owner = self.get_customer(task.customer_id)
+        return self.unscoped.insert_task(attrs.evolve(task, customer_id=owner.id))
+
+    def find_tasks(
+        self,
+        *,
+        customer_id: int | None = None,
+        worker: str | None = None,
+        open_only: bool = False,
+        scope: Rule = MATCH_ALL,
+    ) -> list[Task]:
+        """Tasks of visible customers."""
+        return self.unscoped.find_tasks(
+            customer_id=customer_id,
+            worker=worker,
+            open_only=open_only,
+            scope=all_of(self.scope, scope),
+        )
+
+    def insert_time_entry(self, entry: TimeEntry) -> TimeEntry:
+        """Store working time on a visible customer."""
+        owner = self.get_customer(entry.customer_id)
+        return self.unscoped.insert_time_entry(attrs.evolve(entry, customer_id=owner.id))
+
+    def time_entries(
+        self,
+        *,
+        customer_id: int | None = None,
+        worker: str | None = None,
+        scope: Rule = MATCH_ALL,
+    ) -> list[TimeEntry]:
+        """Time entries of visible customers."""
+        return self.unscoped.time_entries(
+            customer_id=customer_id, worker=worker, scope=all_of(self.scope, scope)
+        )
+
+    # customers: writes ----------------------------------------------------------------
+
+    def insert_customer(self, customer: Customer) -> Customer:
+        """Store a new customer."""
+        return self.unscoped.insert_customer(customer)
+
+    def insert_customers(
+        self,
+        customers: Sequence[Customer],
+        keys: Sequence[Sequence[ContactKey]] | None = None,
+        terms: Sequence[Sequence[TermRow]] | None = None,
+    ) -> list[int]:
+        """Store many new customers at once; their ids."""
+        ids = self.unscoped.insert_customers(customers, keys, terms)
+        # New ids are live by construction: their events need no tombstone look-up.
+        self._live.update((customer_id, customer_id) for customer_id in ids)
+        return ids
+
+    def update_customer(self, customer: Customer) -> Customer:
+        """Store a changed customer (its version is checked and bumped)."""
+        return self.unscoped.update_customer(customer)
+
+    def mark_merged(self, customer_id: int, into: int) -> None:
+        """Make ``customer_id`` a tombstone leading to ``into``."""
+        self.unscoped.mark_merged(customer_id, into)
+        self._live.clear()
+
+    def move_attachments(self, from_id: int, to_id: int) -> dict[str, list[int]]:
+        """Move what hangs on one customer to another (merging)."""
+        return self.unscoped.move_attachments(from_id, to_id)
+
+    def merged_into(self, customer_id: int) -> int | None:
+        """The customer a merged one was folded into, if any."""
+        return self.unscoped.merged_into(customer_id)
+
+    # contact keys ------------------------------------------------------------------
+
+    def find_by_keys(self, keys: Sequence[ContactKey]) -> list[tuple[ContactKey, int]]:
+        """Live customers (of any team: duplicates are global) holding these keys."""
+        return self.unscoped.find_by_keys(keys)
+
+    def contact_keys(self, customer_id: int) -> list[ContactKey]:
+        """The contact keys stored for a customer."""
+        return self.unscoped.contact_keys(customer_id)
+
+    def rebuild_contact_keys(self) -> None:
+        """Recompute every customer's contact keys (after a normalization change)."""
+        self.unscoped.rebuild_contact_keys()
+
+    def custom_field_kinds(self) -> dict[str, frozenset[str]]:
+        """The kinds of value each custom field key holds in the store."""
+        return self.unscoped.custom_field_kinds()
+
+    # definitions and settings: not customer data, not scoped --------------------------
+
+    def get_status_machine(self, name: str = "default") -> StatusMachine | None:
+        """The stored status machine, if any."""
+        return self.unscoped.get_status_machine(name)
+
+    def put_status_machine(self, machine: StatusMachine) -> None:
+        """Store the status machine."""
+        self.unscoped.put_status_machine(machine)
+
+    def get_flow(self, name: str) -> FlowDefinition:
+        """The flow called ``name``."""
+        return self.unscoped.get_flow(name)
+
+    def list_flows(self) -> list[FlowDefinition]:
+        """Every flow, by name."""
+        return self.unscoped.list_flows()
+
+    def put_flow(self, flow: FlowDefinition) -> None:
+        """Store a flow."""
+        self.unscoped.put_flow(flow)
+
+    def delete_flow(self, name: str) -> None:
+        """Delete a flow."""
+        self.unscoped.delete_flow(name)
+
+    def hidden_customers(self, flow: str) -> list[int]:
+        """Ids hidden from a flow's board."""
+        return self.unscoped.hidden_customers(flow)
+
+    def hidden_flows(self, customer_id: int) -> list[str]:
+        """The flows a customer is hidden from."""
+        return self.unscoped.hidden_flows(customer_id)
+
+    def get_setting(self, key: str) -> JSONValue | None:
+        """A workspace setting."""
+        return self.unscoped.get_setting(key)
+
+    def put_setting(self, key: str, value: JSONValue) -> None:
+        """Store a workspace setting."""
+        self.unscoped.put_setting(key, value)
+
+    def get_user(self, name: str) -> User:
+        """The user called ``name``."""
+        return self.unscoped.get_user(name)
+
+    def list_users(self) -> list[User]:
+        """Every user, by name."""
+        return self.unscoped.list_users()
+
+    def put_user(self, user: User) -> None:
+        """Store a user."""
+        self.unscoped.put_user(user)
+
+    def list_teams(self) -> list[str]:
+        """Every team, by name."""
+        return self.unscoped.list_teams()
+
+    def add_team(self, name: str) -> bool:
+        """Create a team; False if it exists."""
+        return self.unscoped.add_team(name)
+
+
+class SessionOpener(Protocol):
+    """What opens sessions and runs use cases in them: the ``Workspace`` facade."""
+
+    def session(self) -> AbstractContextManager[Session]:
+        """One session (one transaction) whose events are published after commit."""
+        ...
+
+    def run(
+        self, use_case: Callable[Concatenate[Session, P], T], /, *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """Run one use case in one new session."""
+        ...
+
+    def write(
+        self,
+        expected_version: int | None,
+        use_case: Callable[Concatenate[Session, P], T],
+        /,
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        """Run a writing use case; re-run on a race only if no ``expected_version`` was given."""
+        ...
