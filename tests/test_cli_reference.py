@@ -30,9 +30,12 @@ generator = _load_generator()
 
 
 def _every_command(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    # Through list_commands and get_command: the root group imports its commands lazily.
+    ctx = click.Context(group)
     paths = []
-    for name, command in group.commands.items():
-        if command.hidden:
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        if command is None or command.hidden:
             continue
         paths.append((*prefix, name))
         if isinstance(command, click.Group):

@@ -1,23 +1,22 @@
-"""``pipeline reports`` commands: each parses, makes one Workspace call, renders.
-
-Registered on the main group by ``pipeline_core.cli`` when it is imported.
-"""
+"""``pipeline reports``: pipeline funnel and grouped reports, computed in the store."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
-
 import click
 
-from pipeline_core.cli import AppContext, cli, echo, format_option, pass_app, where_option
+from pipeline_core.commands._common import (
+    AppContext,
+    F,
+    echo,
+    format_option,
+    pass_app,
+    where_option,
+)
 from pipeline_core.domain.reports import GroupedReport, PipelineReport, ReportConfig
 from pipeline_core.errors import InvalidValue
 from pipeline_core.render.common import Format, json_text, records_csv, records_table
 from pipeline_core.render.reports import report_output, save_chart
 from pipeline_core.rules.ast import MATCH_ALL
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 def output_options(command: F) -> F:
@@ -41,7 +40,7 @@ def show(
     echo(report_output(report, fmt, chart))
 
 
-@cli.group()
+@click.group()
 def reports() -> None:
     """Pipeline funnel and grouped reports, computed in the store."""
 

@@ -1,41 +1,51 @@
-"""The duplicate commands: clusters, merges and the duplicate settings (see docs/duplicates.md).
-
-They register themselves on the groups of ``pipeline_core.cli`` and ``cli_life``.
-``customers add/edit --on-duplicate`` live with those commands.
-"""
+"""``pipeline settings``: time zone, reminder hour, lost reasons, and the duplicate settings."""
 
 from __future__ import annotations
 
 import click
 
-from pipeline_core.cli import AppContext, customers, echo, format_option, pass_app
-from pipeline_core.commands.life import settings
+from pipeline_core.commands._common import AppContext, echo, format_option, pass_app
 from pipeline_core.domain.serialization import converter
-from pipeline_core.render.common import Format, clusters_output, json_text, merge_output
+from pipeline_core.render.common import json_text
 
 
-@customers.command("dupes")
-@format_option()
+@click.group()
+def settings() -> None:
+    """Workspace settings: time zone, reminder hour, lost reasons."""
+
+
+@settings.command("show")
+@format_option("table", "json")
 @pass_app
-def customers_dupes(app: AppContext, fmt: Format) -> None:
-    """List clusters of customers sharing a phone, email or WhatsApp (transitively)."""
-    echo(clusters_output(app.workspace.find_duplicates(with_customers=True), fmt))
+def settings_show(app: AppContext, fmt: str) -> None:
+    """Show the settings."""
+    record = converter.unstructure(app.workspace.lifecycle_settings())
+    if fmt == "json":
+        echo(json_text(record))
+    else:
+        for key, value in record.items():
+            click.echo(f"{key}: {', '.join(value) if isinstance(value, list) else value}")
 
 
-@customers.command("merge")
-@click.argument("primary", type=int)
-@click.argument("others", type=int, nargs=-1, required=True, metavar="OTHER...")
-@click.option("--dry-run", is_flag=True, help="Show the resulting record; change nothing.")
-@format_option()
+@settings.command("set")
+@click.option("--time-zone", help="IANA zone name, e.g. Europe/Lisbon.")
+@click.option("--reminder-hour", type=int, help="Local hour (0-23) reminders fall due.")
+@click.option("--lost-reason", "lost_reasons", multiple=True, help="Replace the lost reasons.")
 @pass_app
-def customers_merge(
-    app: AppContext, primary: int, others: tuple[int, ...], dry_run: bool, fmt: Format
+def settings_set(
+    app: AppContext,
+    time_zone: str | None,
+    reminder_hour: int | None,
+    lost_reasons: tuple[str, ...],
 ) -> None:
-    """Merge OTHER customers into PRIMARY: PRIMARY's values win, nothing is lost.
-
-    The others' ids keep leading to PRIMARY; their history moves to it.
-    """
-    echo(merge_output(app.workspace.merge(primary, others, dry_run=dry_run), fmt))
+    """Change some settings; the others stay."""
+    updated = app.workspace.configure(
+        time_zone=time_zone, reminder_hour=reminder_hour, lost_reasons=lost_reasons or None
+    )
+    click.echo(
+        f"time zone {updated.time_zone}, reminders at {updated.reminder_hour:02d}:00, "
+        f"lost reasons: {', '.join(updated.lost_reasons)}"
+    )
 
 
 @settings.command("duplicates")

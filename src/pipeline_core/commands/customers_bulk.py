@@ -1,6 +1,6 @@
-"""The bulk commands: ``customers import``, ``customers export`` and ``customers import-profile``.
+"""``customers import``, ``customers export`` and ``customers import-profiles``.
 
-They register themselves on the ``customers`` group of ``pipeline_core.cli``;
+``COMMANDS`` are attached to ``pipeline customers`` by ``pipeline_core.commands.customers``;
 see docs/import-export.md.
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from pipeline_core.cli import AppContext, customers, echo, pass_app, where_option
+from pipeline_core.commands._common import AppContext, echo, pass_app, where_option
 from pipeline_core.importing.export import EXPORT_FORMATS, ExportFormat
 from pipeline_core.importing.readers import INPUT_FORMATS
 from pipeline_core.render.common import json_text, key_value_table
@@ -96,7 +96,7 @@ def summary_text(summary: ImportSummary) -> str:
     return text
 
 
-@customers.command("import")
+@click.command("import")
 @click.argument("file", metavar="FILE|-")
 @click.option(
     "--input-format",
@@ -220,7 +220,7 @@ def _pair(text: str) -> tuple[str, str]:
     return header, target
 
 
-@customers.command("export")
+@click.command("export")
 @click.option(
     "--format", "fmt", type=click.Choice(EXPORT_FORMATS), default="csv", show_default=True,
     help="Output format (xlsx needs the xlsx extra and -o).",
@@ -257,8 +257,11 @@ def customers_export(
         click.echo(f"Exported {count} customers to {output}", err=True)
 
 
-@customers.command("import-profiles")
+@click.command("import-profiles")
 @pass_app
 def customers_import_profiles(app: AppContext) -> None:
     """List the saved import mapping profiles."""
     echo(json_text(app.workspace.import_profiles()))
+
+
+COMMANDS = (customers_import, customers_export, customers_import_profiles)

@@ -1,0 +1,145 @@
+"""``pipeline flows``: pipelines, who belongs to each, and its board's columns."""
+
+from __future__ import annotations
+
+import attrs
+import click
+
+from pipeline_core.commands._common import (
+    AppContext,
+    echo,
+    format_option,
+    membership_rule,
+    pass_app,
+)
+from pipeline_core.domain.flows import PALETTE, Column
+from pipeline_core.domain.serialization import converter
+from pipeline_core.render.common import Format, json_text, records_csv, records_table
+from pipeline_core.rules.ast import all_of
+
+
+def parse_column(text: str, position: int) -> Column:
+    """``NAME`` or ``NAME=STATUS`` as a column at ``position``."""
+    name, sep, status = text.partition("=")
+    return Column(name, status if sep else name, PALETTE[position % len(PALETTE)], position)
+
+
+@click.group()
+def flows() -> None:
+    """Pipelines: who belongs to each, and its board's columns."""
+
+
+@flows.command("add")
+@click.argument("name")
+@click.option("--rule", "rule_text", metavar="RULE", help="Membership rule (see docs/rules.md).")
+@click.option("--folder", "folders", multiple=True, help="Members are in one of these folders.")
+@click.option("--status", "statuses", multiple=True, help="Members are in one of these statuses.")
+@click.option("--tags-any", multiple=True, help="Members have at least one of these tags.")
+@click.option("--tags-all", multiple=True, help="Members have all of these tags.")
+@click.option("--tags-none", multiple=True, help="Members have none of these tags.")
+@click.option(
+    "--column", "columns", multiple=True, metavar="NAME[=STATUS]", help="A column, in order."
+)
+@click.option(
+    "--columns-from-statuses", is_flag=True, help="One column per status of the status machine."
+)
+@pass_app
+def flows_add(
+    app: AppContext,
+    name: str,
+    rule_text: str | None,
+    folders: tuple[str, ...],
+    statuses: tuple[str, ...],
+    tags_any: tuple[str, ...],
+    tags_all: tuple[str, ...],
+    tags_none: tuple[str, ...],
+    columns: tuple[str, ...],
+    columns_from_statuses: bool,
+) -> None:
+    """Create flow NAME; --rule and the membership options combine with 'and'."""
+    workspace = app.workspace
+    specs = list(columns)
+    if columns_from_statuses:
+        specs.extend(workspace.status_machine().names)
+    rule = membership_rule(folders, statuses, tags_any, tags_all, tags_none)
+    if rule_text is not None:
+        rule = all_of(workspace.check_rule(rule_text), rule)
+    flow = workspace.add_flow(name, rule, [parse_column(s, i) for i, s in enumerate(specs)])
+    click.echo(f"Added flow {flow.name!r} with {len(flow.columns)} column(s)")
+
+
+@flows.command("list")
+@format_option()
+@pass_app
+def flows_list(app: AppContext, fmt: Format) -> None:
+    """List the flows."""
+    records = [converter.unstructure(flow) for flow in app.workspace.flows()]
+    if fmt == "json":
+        echo(json_text(records))
+        return
+    rows = [
+        {"name": r["name"], "columns": [c["name"] for c in r["columns"]], "rule": r["rule"]}
+        for r in records
+    ]
+    render = records_csv if fmt == "csv" else records_table
+    echo(render(rows, ["name", "columns", "rule"]))
+
+
+@flows.command("show")
+@click.argument("name")
+@format_option()
+@pass_app
+def flows_show(app: AppContext, name: str, fmt: Format) -> None:
+    """Show one flow: its rule and columns."""
+    flow = app.workspace.flow(name)
+    record = converter.unstructure(flow)
+    if fmt == "json":
+        echo(json_text(record))
+        return
+    if fmt == "table":
+        click.echo(f"Flow {flow.name}\nRule: {record['rule']}")
+    render = records_csv if fmt == "csv" else records_table
+    echo(render(record["columns"], ["position", "name", "status", "colour"]))
+
+
+@flows.command("remove")
+@click.argument("name")
+@pass_app
+def flows_remove(app: AppContext, name: str) -> None:
+    """Delete flow NAME (its customers are untouched)."""
+    app.workspace.remove_flow(name)
+    click.echo(f"Removed flow {name!r}")
+
+
+@flows.command("hide")
+@click.argument("flow")
+@click.argument("customer_id", type=int, metavar="CUSTOMER")
+@pass_app
+def flows_hide(app: AppContext, flow: str, customer_id: int) -> None:
+    """Hide CUSTOMER from FLOW's board without changing the customer."""
+    changed = app.workspace.hide(flow, customer_id)
+    click.echo(f"#{customer_id} {'hidden from' if changed else 'was already hidden from'} {flow}")
+
+
+@flows.command("unhide")
+@click.argument("flow")
+@click.argument("customer_id", type=int, metavar="CUSTOMER")
+@pass_app
+def flows_unhide(app: AppContext, flow: str, customer_id: int) -> None:
+    """Show a hidden CUSTOMER on FLOW's board again."""
+    changed = app.workspace.unhide(flow, customer_id)
+    click.echo(f"#{customer_id} {'shown on' if changed else 'was not hidden from'} {flow}")
+
+
+@flows.command("explain")
+@click.argument("flow")
+@click.argument("customer_id", type=int, metavar="CUSTOMER")
+@format_option("table", "json")
+@pass_app
+def flows_explain(app: AppContext, flow: str, customer_id: int, fmt: str) -> None:
+    """Why CUSTOMER is (or is not) on FLOW's board: each clause of the rule, and hiding."""
+    explanation = app.workspace.explain(flow, customer_id)
+    if fmt == "json":
+        echo(json_text(attrs.asdict(explanation)))
+    else:
+        echo(explanation.render())

@@ -1,0 +1,55 @@
+"""``pipeline teams``: customers belong to one, users to several."""
+
+from __future__ import annotations
+
+import click
+
+from pipeline_core.commands._common import AppContext, echo, format_option, pass_app, records_output
+from pipeline_core.render.common import Format
+
+
+@click.group()
+def teams() -> None:
+    """Teams: customers belong to one, users to several."""
+
+
+@teams.command("add")
+@click.argument("name")
+@pass_app
+def teams_add(app: AppContext, name: str) -> None:
+    """Add a team called NAME."""
+    click.echo(f"Added team {app.workspace.add_team(name)}")
+
+
+@teams.command("list")
+@format_option()
+@pass_app
+def teams_list(app: AppContext, fmt: Format) -> None:
+    """List teams with their members."""
+    workspace = app.workspace
+    people = workspace.users()
+    records: list[dict[str, object]] = [
+        {"team": team, "members": ", ".join(u.name for u in people if team in u.teams)}
+        for team in workspace.teams()
+    ]
+    echo(records_output(records, ["team", "members"], fmt))
+
+
+@teams.command("join")
+@click.argument("team")
+@click.argument("user")
+@pass_app
+def teams_join(app: AppContext, team: str, user: str) -> None:
+    """Make USER a member of TEAM."""
+    member = app.workspace.join_team(user, team)
+    click.echo(f"{member.name} is in {', '.join(member.teams)}")
+
+
+@teams.command("leave")
+@click.argument("team")
+@click.argument("user")
+@pass_app
+def teams_leave(app: AppContext, team: str, user: str) -> None:
+    """Take USER out of TEAM (they lose sight of its customers at once)."""
+    member = app.workspace.leave_team(user, team)
+    click.echo(f"{member.name} is in {', '.join(member.teams) or 'no team'}")

@@ -1,0 +1,56 @@
+"""``pipeline time``: working time spent on customers."""
+
+from __future__ import annotations
+
+import click
+
+from pipeline_core.commands._common import AppContext, echo, format_option, parse_moment, pass_app
+from pipeline_core.render.common import Format
+from pipeline_core.render.life import summary_output, time_output
+
+
+@click.group("time")
+def time_group() -> None:
+    """Working time spent on customers."""
+
+
+@time_group.command("log")
+@click.argument("customer_id", type=int, metavar="ID")
+@click.argument("worker")
+@click.argument("minutes", type=int)
+@click.option("--at", help="When (ISO date-time with offset; default now).")
+@click.option("--note", default="", help="What the time was for.")
+@format_option()
+@pass_app
+def time_log(
+    app: AppContext,
+    customer_id: int,
+    worker: str,
+    minutes: int,
+    at: str | None,
+    note: str,
+    fmt: Format,
+) -> None:
+    """Record MINUTES of WORKER's time on customer ID."""
+    entry = app.workspace.log_time(customer_id, worker, minutes, at=parse_moment(at), note=note)
+    echo(time_output([entry], fmt))
+
+
+@time_group.command("list")
+@click.option("--customer", "customer_id", type=int, help="Only this customer's time.")
+@click.option("--worker", help="Only this worker's time.")
+@format_option()
+@pass_app
+def time_list(app: AppContext, customer_id: int | None, worker: str | None, fmt: Format) -> None:
+    """List time entries, oldest first."""
+    echo(time_output(app.workspace.time_entries(customer_id=customer_id, worker=worker), fmt))
+
+
+@time_group.command("summary")
+@click.option("--customer", "customer_id", type=int, help="Only this customer's time.")
+@click.option("--worker", help="Only this worker's time.")
+@format_option()
+@pass_app
+def time_summary(app: AppContext, customer_id: int | None, worker: str | None, fmt: Format) -> None:
+    """Sum working time per worker and per customer."""
+    echo(summary_output(app.workspace.time_summary(customer_id=customer_id, worker=worker), fmt))

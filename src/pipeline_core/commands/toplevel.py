@@ -1,0 +1,124 @@
+"""The top-level commands: ``init``, ``demo``, ``move``, ``board``, ``whoami`` and ``migrate``."""
+
+from __future__ import annotations
+
+import click
+
+from pipeline_core.commands._common import AppContext, echo, format_option, pass_app, where_option
+from pipeline_core.domain.access import Principal
+from pipeline_core.render.common import (
+    Format,
+    board_output,
+    customer_output,
+    json_text,
+    records_table,
+)
+from pipeline_core.rules.ast import MATCH_ALL
+from pipeline_core.workspace.demo import create_demo
+from pipeline_core.workspace.facade import DEFAULT_BOARD_LIMIT
+
+
+@click.command()
+@pass_app
+def init(app: AppContext) -> None:
+    """Create the workspace (schema and default status machine) if it does not exist."""
+    machine = app.workspace.initialize()
+    click.echo(f"Workspace ready at {app.store_url} ({len(machine.statuses)} statuses)")
+
+
+@click.command()
+@click.option("--customers", "count", default=50, show_default=True, help="Sample customers.")
+@click.option("--seed", default=2026, show_default=True, help="Seed for the sample data.")
+@click.option("--limit", default=8, show_default=True, help="Cards shown per column.")
+@pass_app
+def demo(app: AppContext, count: int, seed: int, limit: int) -> None:
+    """Fill an empty workspace with a Sales flow and sample customers, then show its board."""
+    workspace = app.workspace
+    if workspace.count_customers() == 0:
+        create_demo(workspace, count=count, seed=seed)
+    else:
+        click.echo("The workspace already has customers; showing its Sales board.", err=True)
+    echo(board_output(workspace.board("Sales", limit=limit), "table"))
+
+
+@click.command()
+@click.argument("customer_id", type=int, metavar="CUSTOMER")
+@click.argument("status", required=False)
+@click.option("--flow", help="With --column: the flow whose column the card is dropped on.")
+@click.option("--column", help="With --flow: the column to drop the card on.")
+@click.option("--reason", help="Lost reason, for a move to a lost status.")
+@click.option("--reason-text", help="Free text for lost reason 'other'.")
+@format_option()
+@pass_app
+def move(
+    app: AppContext,
+    customer_id: int,
+    status: str | None,
+    flow: str | None,
+    column: str | None,
+    reason: str | None,
+    reason_text: str | None,
+    fmt: Format,
+) -> None:
+    """Move CUSTOMER to STATUS, or drop its card on --flow's --column."""
+    if (flow is None) != (column is None):
+        raise click.UsageError("--flow and --column go together")
+    if (status is None) == (flow is None):
+        raise click.UsageError("give either STATUS or --flow and --column")
+    workspace = app.workspace
+    if status is not None:
+        moved = workspace.move(customer_id, status, reason=reason, reason_text=reason_text)
+    else:
+        assert flow is not None and column is not None
+        moved = workspace.move_to_column(
+            customer_id, flow, column, reason=reason, reason_text=reason_text
+        )
+    if fmt == "table":
+        click.echo(f"#{moved.id} {moved.name} is now {moved.status}")
+    else:
+        echo(customer_output(moved, fmt))
+
+
+@click.command()
+@click.argument("flow")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=0),
+    default=DEFAULT_BOARD_LIMIT,
+    show_default=True,
+    help="Cards shown per column; the rest are counted as '+N more'.",
+)
+@where_option("Only members also satisfying this rule (combined with the flow's by 'and').")
+@format_option()
+@pass_app
+def board(app: AppContext, flow: str, limit: int, where: str | None, fmt: Format) -> None:
+    """Show the board of FLOW: its columns, counts and cards, newest activity first."""
+    echo(
+        board_output(
+            app.workspace.board(flow, limit=limit, where=MATCH_ALL if where is None else where), fmt
+        )
+    )
+
+
+@click.command()
+@pass_app
+def whoami(app: AppContext) -> None:
+    """Show who the commands act as, with their role and teams."""
+    principal: Principal = app.workspace.whoami()
+    teams = principal.user.teams if principal.user else ()
+    click.echo(f"{principal.name} ({principal.role})" + (f": {', '.join(teams)}" if teams else ""))
+
+
+@click.command()
+@click.option("--to", "target", required=True, metavar="URL", help="The new, empty store.")
+@format_option("table", "json")
+@pass_app
+def migrate(app: AppContext, target: str, fmt: str) -> None:
+    """Copy the whole workspace into another store (e.g. SQLite to PostgreSQL) and verify it."""
+    report = app.workspace.copy_to(target)
+    if fmt == "json":
+        echo(json_text({"source": report.source, "target": report.target, "rows": report.rows}))
+        return
+    rows = [{"table": name, "rows": count} for name, count in report.rows.items()]
+    echo(records_table(rows, ["table", "rows"]))
+    click.echo(f"Copied {sum(report.rows.values())} rows to {report.target}; every count matches.")
