@@ -160,7 +160,7 @@ def _use_filter(ctx: click.Context, param: click.Parameter, value: str | None) -
     if ctx.params.get("where") is not None:
         raise click.UsageError("give --where or --filter, not both")
     # Resolved now, so that a name that is not a saved filter is named as such.
-    ctx.params["where"] = ctx.find_object(AppContext).workspace.saved_filter(value).rule  # type: ignore[union-attr]
+    ctx.params["where"] = ctx.find_object(AppContext).workspace.filters.get(value).rule  # type: ignore[union-attr]
 
 
 def where_option(

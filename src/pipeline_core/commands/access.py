@@ -17,7 +17,7 @@ def access_group() -> None:
 @pass_app
 def access_show(app: AppContext) -> None:
     """Show the access settings."""
-    settings = app.workspace.access_settings()
+    settings = app.workspace.access.show()
     echo(key_value_table({"hide contacts from agents": settings.hide_contacts_from_agents}))
 
 
@@ -31,5 +31,5 @@ def access_show(app: AppContext) -> None:
 @pass_app
 def access_set(app: AppContext, hide: bool | None) -> None:
     """Change access settings."""
-    settings = app.workspace.set_access(hide_contacts_from_agents=hide)
+    settings = app.workspace.access.set(hide_contacts_from_agents=hide)
     echo(key_value_table({"hide contacts from agents": settings.hide_contacts_from_agents}))

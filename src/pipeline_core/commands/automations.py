@@ -104,7 +104,7 @@ def automations_add(
             raise click.UsageError("give NAME, --on and at least one --action (or --file)")
         rule = membership_rule(folders_, statuses, tags_any, tags_all, tags_none)
         if rule_text is not None:
-            rule = all_of(app.workspace.check_rule(rule_text), rule)
+            rule = all_of(app.workspace.rules.check(rule_text), rule)
         automation = Automation(
             name=name,
             on=EventKind(on),
@@ -112,7 +112,7 @@ def automations_add(
             rule=rule,
             actions=tuple(parse_action(a, days, target_status, reason, worker) for a in actions),
         )
-    stored = app.workspace.add_automation(automation)
+    stored = app.workspace.automations.add(automation)
     click.echo(f"Added automation {stored.name!r} on {stored.on.value}")
 
 
@@ -121,7 +121,7 @@ def automations_add(
 @pass_app
 def automations_list(app: AppContext, fmt: Format) -> None:
     """List the automations."""
-    echo(automations_output(app.workspace.automations(), fmt))
+    echo(automations_output(app.workspace.automations.list(), fmt))
 
 
 @automations.command("remove")
@@ -129,7 +129,7 @@ def automations_list(app: AppContext, fmt: Format) -> None:
 @pass_app
 def automations_remove(app: AppContext, name: str) -> None:
     """Delete automation NAME."""
-    app.workspace.remove_automation(name)
+    app.workspace.automations.remove(name)
     click.echo(f"Removed automation {name!r}")
 
 
@@ -140,7 +140,7 @@ def automations_remove(app: AppContext, name: str) -> None:
 def automations_run(app: AppContext, name: str, customer_id: int) -> None:
     """Run automation NAME by hand on customer ID."""
     workspace = app.workspace
-    ran = workspace.run_automation(name, customer_id)
+    ran = workspace.automations.run(name, customer_id)
     failures = workspace.hooks.failures
     if ran:
         click.echo(f"Ran {name!r} on #{customer_id}")

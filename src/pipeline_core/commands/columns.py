@@ -30,7 +30,7 @@ def columns_add(
     position: int | None,
 ) -> None:
     """Add column NAME to FLOW."""
-    updated = app.workspace.add_column(flow, name, status or name, colour=colour, position=position)
+    updated = app.workspace.columns.add(flow, name, status or name, colour=colour, position=position)
     click.echo(f"Flow {updated.name!r} columns: {', '.join(c.name for c in updated.columns)}")
 
 
@@ -40,7 +40,7 @@ def columns_add(
 @pass_app
 def columns_list(app: AppContext, flow: str, fmt: Format) -> None:
     """List FLOW's columns in position order."""
-    records = [attrs.asdict(column) for column in app.workspace.flow(flow).columns]
+    records = [attrs.asdict(column) for column in app.workspace.flows.get(flow).columns]
     if fmt == "json":
         echo(json_text(records))
     else:
@@ -54,5 +54,5 @@ def columns_list(app: AppContext, flow: str, fmt: Format) -> None:
 @pass_app
 def columns_remove(app: AppContext, flow: str, name: str) -> None:
     """Remove column NAME from FLOW; its cards show as unmapped."""
-    updated = app.workspace.remove_column(flow, name)
+    updated = app.workspace.columns.remove(flow, name)
     click.echo(f"Flow {updated.name!r} columns: {', '.join(c.name for c in updated.columns)}")

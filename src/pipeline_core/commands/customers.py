@@ -91,7 +91,7 @@ def customers_add(
         currency=currency,
     )
     try:
-        added = app.workspace.add_customer(customer, on_duplicate=on_duplicate)
+        added = app.workspace.customers.add(customer, on_duplicate=on_duplicate)
     except DuplicateCustomer as error:
         hint = "--on-duplicate allow, merge or update"
         raise click.ClickException(f"{error}; to go ahead use {hint}") from error
@@ -113,7 +113,7 @@ def customers_show(app: AppContext, customer_id: int, events: int, fmt: Format) 
     spent and the latest events. JSON has the record under "customer"; CSV
     gives the profile only.
     """
-    echo(view_output(app.workspace.customer_view(customer_id, recent=events), fmt))
+    echo(view_output(app.workspace.customers.show(customer_id, recent=events), fmt))
 
 
 @customers.command("list")
@@ -126,7 +126,7 @@ def customers_list(
     app: AppContext, limit: int | None, offset: int, where: str | None, fmt: Format
 ) -> None:
     """List customers, oldest first."""
-    found = app.workspace.list_customers(
+    found = app.workspace.customers.list(
         MATCH_ALL if where is None else where, limit=limit, offset=offset
     )
     echo(customers_output(found, fmt))
@@ -193,7 +193,7 @@ def customers_edit(
         changes["emails"] = emails
     if phones:
         changes["phones"] = phones
-    edited = app.workspace.edit_customer(
+    edited = app.workspace.customers.edit(
         customer_id,
         expected_version=expected_version,
         on_duplicate=on_duplicate,
@@ -216,7 +216,7 @@ def customers_search(
     app: AppContext, text: str, limit: int, where: str | None, fmt: Format
 ) -> None:
     """Find customers by name, email, phone (or its last digits) or tag, best first."""
-    found = app.workspace.search(text, where=MATCH_ALL if where is None else where, limit=limit)
+    found = app.workspace.customers.search(text, where=MATCH_ALL if where is None else where, limit=limit)
     echo(customers_output(found, fmt))
 
 

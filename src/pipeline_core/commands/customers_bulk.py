@@ -18,7 +18,7 @@ from pipeline_core.importing.export import EXPORT_FORMATS, ExportFormat
 from pipeline_core.importing.readers import INPUT_FORMATS
 from pipeline_core.render.common import json_text, key_value_table
 from pipeline_core.rules.ast import MATCH_ALL
-from pipeline_core.workspace.import_engine import (
+from pipeline_core.importing.options import (
     IMPORT_POLICIES,
     ON_ERROR,
     ImportOptions,
@@ -188,7 +188,7 @@ def customers_import(
     workspace = app.workspace
     pairs = dict(_pair(text) for text in mapping)
     if save_profile:
-        workspace.save_import_profile(save_profile, pairs, keep_unknown=keep_unknown, region=region)
+        workspace.customers.save_import_profile(save_profile, pairs, keep_unknown=keep_unknown, region=region)
     options = ImportOptions(
         input_format="jsonl" if nl else input_format,  # type: ignore[arg-type]
         encoding=encoding,
@@ -207,7 +207,7 @@ def customers_import(
     progress = _Progress(enabled=not silent and sys.stderr.isatty())
     source: Any = sys.stdin.buffer if file == "-" else file
     try:
-        summary = workspace.import_customers(source, options, profile=profile, progress=progress)
+        summary = workspace.customers.import_file(source, options, profile=profile, progress=progress)
     finally:
         progress.done()
     echo(json_text(summary_data(summary)) if fmt == "json" else summary_text(summary))
@@ -247,12 +247,12 @@ def customers_export(
         if output is None:
             raise click.UsageError("--format xlsx needs -o FILE")
         with output.open("wb") as handle:
-            count = app.workspace.export_customers(handle, fmt, where=rule, columns=chosen)
+            count = app.workspace.customers.export(handle, fmt, where=rule, columns=chosen)
     elif output is None:
-        count = app.workspace.export_customers(sys.stdout, fmt, where=rule, columns=chosen)
+        count = app.workspace.customers.export(sys.stdout, fmt, where=rule, columns=chosen)
     else:
         with output.open("w", encoding="utf-8", newline="") as handle:
-            count = app.workspace.export_customers(handle, fmt, where=rule, columns=chosen)
+            count = app.workspace.customers.export(handle, fmt, where=rule, columns=chosen)
     if output is not None:
         click.echo(f"Exported {count} customers to {output}", err=True)
 
@@ -261,7 +261,7 @@ def customers_export(
 @pass_app
 def customers_import_profiles(app: AppContext) -> None:
     """List the saved import mapping profiles."""
-    echo(json_text(app.workspace.import_profiles()))
+    echo(json_text(app.workspace.customers.import_profiles()))
 
 
 COMMANDS = (customers_import, customers_export, customers_import_profiles)

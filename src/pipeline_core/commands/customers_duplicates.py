@@ -18,7 +18,7 @@ from pipeline_core.render.common import Format, clusters_output, merge_output
 @pass_app
 def customers_dupes(app: AppContext, fmt: Format) -> None:
     """List clusters of customers sharing a phone, email or WhatsApp (transitively)."""
-    echo(clusters_output(app.workspace.find_duplicates(with_customers=True), fmt))
+    echo(clusters_output(app.workspace.customers.dupes(with_customers=True), fmt))
 
 
 @click.command("merge")
@@ -34,7 +34,7 @@ def customers_merge(
 
     The others' ids keep leading to PRIMARY; their history moves to it.
     """
-    echo(merge_output(app.workspace.merge(primary, others, dry_run=dry_run), fmt))
+    echo(merge_output(app.workspace.customers.merge(primary, others, dry_run=dry_run), fmt))
 
 
 COMMANDS = (customers_dupes, customers_merge)

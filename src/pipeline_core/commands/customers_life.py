@@ -31,7 +31,7 @@ def customers_timeline(
     app: AppContext, customer_id: int, kinds: tuple[str, ...], fmt: Format
 ) -> None:
     """Show the timeline of customer ID, oldest first."""
-    events = app.workspace.timeline(customer_id, kinds or None)
+    events = app.workspace.customers.timeline(customer_id, kinds or None)
     echo(events_output(events, fmt))
 
 
@@ -45,7 +45,7 @@ def customers_contact(
     app: AppContext, customer_id: int, notes: str | None, channel: str | None, fmt: Format
 ) -> None:
     """Log a contact with customer ID now."""
-    echo(customer_output(app.workspace.log_contact(customer_id, notes, channel=channel), fmt))
+    echo(customer_output(app.workspace.customers.contact(customer_id, notes, channel=channel), fmt))
 
 
 @click.command("follow-up")
@@ -60,7 +60,7 @@ def customers_follow_up(
     """Schedule the next follow-up of customer ID on DATE (YYYY-MM-DD)."""
     on = parse_date(day)
     assert on is not None
-    echo(customer_output(app.workspace.schedule_follow_up(customer_id, on, notes), fmt))
+    echo(customer_output(app.workspace.customers.follow_up(customer_id, on, notes), fmt))
 
 
 @click.command("follow-up-done")
@@ -72,7 +72,7 @@ def customers_follow_up_done(
     app: AppContext, customer_id: int, notes: str | None, fmt: Format
 ) -> None:
     """Mark the follow-up of customer ID done; its reminder stops being due."""
-    echo(customer_output(app.workspace.complete_follow_up(customer_id, notes), fmt))
+    echo(customer_output(app.workspace.customers.follow_up_done(customer_id, notes), fmt))
 
 
 @click.command("deal")
@@ -85,7 +85,7 @@ def customers_deal(
     app: AppContext, customer_id: int, value: str, currency: str | None, fmt: Format
 ) -> None:
     """Set the deal VALUE (a decimal; '' clears) of customer ID."""
-    echo(customer_output(app.workspace.set_deal(customer_id, value, currency), fmt))
+    echo(customer_output(app.workspace.customers.deal(customer_id, value, currency), fmt))
 
 
 @click.command("convert")
@@ -98,7 +98,7 @@ def customers_convert(
     app: AppContext, customer_id: int, order_id: str, force: bool, fmt: Format
 ) -> None:
     """Convert customer ID to order ORDER (lead -> order)."""
-    echo(customer_output(app.workspace.convert_to_order(customer_id, order_id, force=force), fmt))
+    echo(customer_output(app.workspace.customers.convert(customer_id, order_id, force=force), fmt))
 
 
 @click.command("parent")
@@ -108,7 +108,7 @@ def customers_convert(
 @pass_app
 def customers_parent(app: AppContext, customer_id: int, parent_id: int | None, fmt: Format) -> None:
     """Make PARENT the parent of customer ID (no PARENT: detach it); cycles are refused."""
-    echo(customer_output(app.workspace.set_parent(customer_id, parent_id), fmt))
+    echo(customer_output(app.workspace.customers.parent(customer_id, parent_id), fmt))
 
 
 @click.command("children")
@@ -117,7 +117,7 @@ def customers_parent(app: AppContext, customer_id: int, parent_id: int | None, f
 @pass_app
 def customers_children(app: AppContext, customer_id: int, fmt: Format) -> None:
     """List the direct sub-customers of customer ID."""
-    echo(customers_output(app.workspace.children(customer_id), fmt))
+    echo(customers_output(app.workspace.customers.children(customer_id), fmt))
 
 
 @click.command("tree")
@@ -127,7 +127,7 @@ def customers_children(app: AppContext, customer_id: int, fmt: Format) -> None:
 @pass_app
 def customers_tree(app: AppContext, customer_id: int, from_root: bool, fmt: Format) -> None:
     """Show customer ID and all its sub-customers."""
-    echo(tree_output(app.workspace.tree(customer_id, from_root=from_root), fmt))
+    echo(tree_output(app.workspace.customers.tree(customer_id, from_root=from_root), fmt))
 
 
 @click.command("folder")
@@ -148,7 +148,7 @@ def customers_folder(
     fmt: Format,
 ) -> None:
     """Move customer ID into FOLDER (none: out of any folder)."""
-    moved = app.workspace.set_folder(
+    moved = app.workspace.customers.folder(
         customer_id, folder, status=status, reason=reason, reason_text=reason_text
     )
     echo(customer_output(moved, fmt))
@@ -172,7 +172,7 @@ def customers_activity(
     fmt: Format,
 ) -> None:
     """Record external activity KIND (email_sent, order_paid...) on customer ID's timeline."""
-    event = app.workspace.record_activity(customer_id, kind, summary, at=parse_moment(at), ref=ref)
+    event = app.workspace.customers.activity(customer_id, kind, summary, at=parse_moment(at), ref=ref)
     echo(events_output([event], fmt))
 
 

@@ -34,7 +34,7 @@ def fields_add(
     definition = FieldDefinition(
         key=key, type=type_, label=label, required=required, options=options
     )
-    stored = app.workspace.define_field(definition)
+    stored = app.workspace.fields.add(definition)
     click.echo(f"Defined {stored.type} field {stored.key!r}")
 
 
@@ -43,7 +43,7 @@ def fields_add(
 @pass_app
 def fields_list(app: AppContext, fmt: Format) -> None:
     """List the custom field definitions."""
-    echo(fields_output(app.workspace.field_definitions(), fmt))
+    echo(fields_output(app.workspace.fields.list(), fmt))
 
 
 @fields.command("rename-option")
@@ -56,7 +56,7 @@ def fields_rename_option(
     app: AppContext, key: str, old: str, new: str, expected_version: int | None
 ) -> None:
     """Rename option OLD of select field KEY to NEW, on every customer too."""
-    result = app.workspace.rename_option(key, old, new, expected_version=expected_version)
+    result = app.workspace.fields.rename_option(key, old, new, expected_version=expected_version)
     click.echo(
         f"Renamed {old!r} to {new!r} in {key!r} (now version {result.definition.version}); "
         f"{result.changed} customer(s) changed"
@@ -72,7 +72,7 @@ def fields_add_option(
     app: AppContext, key: str, options: tuple[str, ...], expected_version: int | None
 ) -> None:
     """Add OPTIONS to select field KEY."""
-    updated = app.workspace.add_options(key, options, expected_version=expected_version)
+    updated = app.workspace.fields.add_options(key, options, expected_version=expected_version)
     click.echo(f"{key!r} options: {', '.join(updated.options)}")
 
 
@@ -81,5 +81,5 @@ def fields_add_option(
 @pass_app
 def fields_remove(app: AppContext, key: str) -> None:
     """Delete field KEY (refused while customers hold a value)."""
-    app.workspace.remove_field(key)
+    app.workspace.fields.remove(key)
     click.echo(f"Removed field {key!r}")

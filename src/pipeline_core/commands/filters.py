@@ -25,7 +25,7 @@ def filters() -> None:
 @pass_app
 def filters_save(app: AppContext, name: str, rule: str, shared: bool) -> None:
     """Save RULE under NAME."""
-    saved = app.workspace.save_filter(name, rule, shared=shared)
+    saved = app.workspace.filters.save(name, rule, shared=shared)
     click.echo(f"Saved {'shared' if saved.shared else 'private'} filter {saved.name}")
 
 
@@ -34,7 +34,7 @@ def filters_save(app: AppContext, name: str, rule: str, shared: bool) -> None:
 @pass_app
 def filters_list(app: AppContext, fmt: Format) -> None:
     """List the filters you may use: yours and the shared ones."""
-    records = [_filter_record(saved) for saved in app.workspace.saved_filters()]
+    records = [_filter_record(saved) for saved in app.workspace.filters.list()]
     echo(records_output(records, ["name", "rule", "owner", "shared"], fmt))
 
 
@@ -44,7 +44,7 @@ def filters_list(app: AppContext, fmt: Format) -> None:
 @pass_app
 def filters_show(app: AppContext, name: str, fmt: Format) -> None:
     """Show the saved filter NAME."""
-    record = _filter_record(app.workspace.saved_filter(name))
+    record = _filter_record(app.workspace.filters.get(name))
     echo(json_text(record) if fmt == "json" else key_value_table(record))
 
 
@@ -53,5 +53,5 @@ def filters_show(app: AppContext, name: str, fmt: Format) -> None:
 @pass_app
 def filters_delete(app: AppContext, name: str) -> None:
     """Delete the saved filter NAME (yours; admins also shared ones)."""
-    app.workspace.delete_filter(name)
+    app.workspace.filters.delete(name)
     click.echo(f"Deleted filter {name}")

@@ -60,11 +60,11 @@ def flows_add(
     workspace = app.workspace
     specs = list(columns)
     if columns_from_statuses:
-        specs.extend(workspace.status_machine().names)
+        specs.extend(workspace.statuses.show().names)
     rule = membership_rule(folders, statuses, tags_any, tags_all, tags_none)
     if rule_text is not None:
-        rule = all_of(workspace.check_rule(rule_text), rule)
-    flow = workspace.add_flow(name, rule, [parse_column(s, i) for i, s in enumerate(specs)])
+        rule = all_of(workspace.rules.check(rule_text), rule)
+    flow = workspace.flows.add(name, rule, [parse_column(s, i) for i, s in enumerate(specs)])
     click.echo(f"Added flow {flow.name!r} with {len(flow.columns)} column(s)")
 
 
@@ -73,7 +73,7 @@ def flows_add(
 @pass_app
 def flows_list(app: AppContext, fmt: Format) -> None:
     """List the flows."""
-    records = [converter.unstructure(flow) for flow in app.workspace.flows()]
+    records = [converter.unstructure(flow) for flow in app.workspace.flows.list()]
     if fmt == "json":
         echo(json_text(records))
         return
@@ -91,7 +91,7 @@ def flows_list(app: AppContext, fmt: Format) -> None:
 @pass_app
 def flows_show(app: AppContext, name: str, fmt: Format) -> None:
     """Show one flow: its rule and columns."""
-    flow = app.workspace.flow(name)
+    flow = app.workspace.flows.get(name)
     record = converter.unstructure(flow)
     if fmt == "json":
         echo(json_text(record))
@@ -107,7 +107,7 @@ def flows_show(app: AppContext, name: str, fmt: Format) -> None:
 @pass_app
 def flows_remove(app: AppContext, name: str) -> None:
     """Delete flow NAME (its customers are untouched)."""
-    app.workspace.remove_flow(name)
+    app.workspace.flows.remove(name)
     click.echo(f"Removed flow {name!r}")
 
 
@@ -117,7 +117,7 @@ def flows_remove(app: AppContext, name: str) -> None:
 @pass_app
 def flows_hide(app: AppContext, flow: str, customer_id: int) -> None:
     """Hide CUSTOMER from FLOW's board without changing the customer."""
-    changed = app.workspace.hide(flow, customer_id)
+    changed = app.workspace.flows.hide(flow, customer_id)
     click.echo(f"#{customer_id} {'hidden from' if changed else 'was already hidden from'} {flow}")
 
 
@@ -127,7 +127,7 @@ def flows_hide(app: AppContext, flow: str, customer_id: int) -> None:
 @pass_app
 def flows_unhide(app: AppContext, flow: str, customer_id: int) -> None:
     """Show a hidden CUSTOMER on FLOW's board again."""
-    changed = app.workspace.unhide(flow, customer_id)
+    changed = app.workspace.flows.unhide(flow, customer_id)
     click.echo(f"#{customer_id} {'shown on' if changed else 'was not hidden from'} {flow}")
 
 
@@ -138,7 +138,7 @@ def flows_unhide(app: AppContext, flow: str, customer_id: int) -> None:
 @pass_app
 def flows_explain(app: AppContext, flow: str, customer_id: int, fmt: str) -> None:
     """Why CUSTOMER is (or is not) on FLOW's board: each clause of the rule, and hiding."""
-    explanation = app.workspace.explain(flow, customer_id)
+    explanation = app.workspace.flows.explain(flow, customer_id)
     if fmt == "json":
         echo(json_text(attrs.asdict(explanation)))
     else:

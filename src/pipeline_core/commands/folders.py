@@ -6,7 +6,7 @@ import click
 
 from pipeline_core.commands._common import AppContext, echo, format_option, pass_app, role_choice
 from pipeline_core.domain.access import FolderAccess
-from pipeline_core.domain.statuses import load_status_machine
+from pipeline_core.importing.machines import read_status_machine
 from pipeline_core.render.common import Format
 from pipeline_core.render.life import folders_output
 
@@ -25,8 +25,8 @@ def folders() -> None:
 @pass_app
 def folders_add(app: AppContext, name: str, machine: str | None, fields: tuple[str, ...]) -> None:
     """Define folder NAME."""
-    loaded = None if machine is None else load_status_machine(machine)
-    folder = app.workspace.add_folder(name, loaded, fields)
+    loaded = None if machine is None else read_status_machine(machine)
+    folder = app.workspace.folders.add(name, loaded, fields)
     click.echo(f"Added folder {folder.name!r}")
 
 
@@ -35,7 +35,7 @@ def folders_add(app: AppContext, name: str, machine: str | None, fields: tuple[s
 @pass_app
 def folders_list(app: AppContext, fmt: Format) -> None:
     """List the folders."""
-    echo(folders_output(app.workspace.folders(), fmt))
+    echo(folders_output(app.workspace.folders.list(), fmt))
 
 
 @folders.command("remove")
@@ -43,7 +43,7 @@ def folders_list(app: AppContext, fmt: Format) -> None:
 @pass_app
 def folders_remove(app: AppContext, name: str) -> None:
     """Delete folder NAME (refused while customers are in it)."""
-    app.workspace.remove_folder(name)
+    app.workspace.folders.remove(name)
     click.echo(f"Removed folder {name!r}")
 
 
@@ -59,7 +59,7 @@ def folders_access(
     """Say which roles may move customers into and out of FOLDER."""
     if anyone and (enter or leave):
         raise click.UsageError("--anyone goes alone")
-    access: FolderAccess = app.workspace.set_folder_access(
+    access: FolderAccess = app.workspace.folders.access(
         folder,
         enter=() if anyone else (enter or None),
         leave=() if anyone else (leave or None),

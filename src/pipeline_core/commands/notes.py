@@ -21,7 +21,7 @@ def notes() -> None:
 @pass_app
 def notes_add(app: AppContext, customer_id: int, text: str, fmt: Format) -> None:
     """Add note TEXT to customer ID."""
-    echo(events_output([app.workspace.add_note(customer_id, text)], fmt))
+    echo(events_output([app.workspace.notes.add(customer_id, text)], fmt))
 
 
 @notes.command("list")
@@ -30,4 +30,4 @@ def notes_add(app: AppContext, customer_id: int, text: str, fmt: Format) -> None
 @pass_app
 def notes_list(app: AppContext, customer_id: int, fmt: Format) -> None:
     """List the notes of customer ID, oldest first."""
-    echo(events_output(app.workspace.notes(customer_id), fmt))
+    echo(events_output(app.workspace.notes.list(customer_id), fmt))

@@ -20,4 +20,4 @@ def reminders() -> None:
 @pass_app
 def reminders_due(app: AppContext, at: str | None, fmt: Format) -> None:
     """List the follow-ups due (and not done) at a moment."""
-    echo(reminders_output(app.workspace.due_reminders(parse_moment(at)), fmt))
+    echo(reminders_output(app.workspace.reminders.due(parse_moment(at)), fmt))

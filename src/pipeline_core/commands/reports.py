@@ -54,7 +54,7 @@ def reports_pipeline(
     app: AppContext, flow: str, where: str | None, fmt: Format, chart: bool, image: str | None
 ) -> None:
     """Per column of FLOW: count, value, median time in stage, conversion, won/lost."""
-    report = app.workspace.pipeline_report(flow, MATCH_ALL if where is None else where)
+    report = app.workspace.reports.pipeline(flow, MATCH_ALL if where is None else where)
     show(report, fmt, chart, image)
 
 
@@ -75,7 +75,7 @@ def reports_group(
 ) -> None:
     """Count customers per FIELD value (status, folder, source, team, tag, created_month,
     field:KEY, ...), optionally subdivided by a second field, with totals."""
-    report = app.workspace.grouped_report(by, sub, MATCH_ALL if where is None else where)
+    report = app.workspace.reports.group(by, sub, MATCH_ALL if where is None else where)
     show(report, fmt, chart, image)
 
 
@@ -106,7 +106,7 @@ def reports_save(
         sub=sub,
         where=where or "",
     )
-    app.workspace.save_report(name, config)
+    app.workspace.reports.save(name, config)
     click.echo(f"Saved report {name!r}")
 
 
@@ -116,7 +116,7 @@ def reports_save(
 @pass_app
 def reports_run(app: AppContext, name: str, fmt: Format, chart: bool, image: str | None) -> None:
     """Run the report saved as NAME."""
-    show(app.workspace.run_report(name), fmt, chart, image)
+    show(app.workspace.reports.run(name), fmt, chart, image)
 
 
 @reports.command("list")
@@ -126,7 +126,7 @@ def reports_list(app: AppContext, fmt: Format) -> None:
     """The saved report configurations."""
     records = [
         {"name": name, "kind": c.kind, "flow": c.flow, "by": c.by, "sub": c.sub, "where": c.where}
-        for name, c in sorted(app.workspace.saved_reports().items())
+        for name, c in sorted(app.workspace.reports.list().items())
     ]
     columns = ("name", "kind", "flow", "by", "sub", "where")
     if fmt == "json":
@@ -143,7 +143,7 @@ def reports_list(app: AppContext, fmt: Format) -> None:
 @pass_app
 def reports_alias(app: AppContext, label: str, spellings: tuple[str, ...]) -> None:
     """Group values spelled SPELLINGS (ignoring case, spaces, accents) as LABEL."""
-    aliases = app.workspace.set_group_alias(label, list(spellings))
+    aliases = app.workspace.reports.alias(label, list(spellings))
     click.echo(f"{label}: {', '.join(aliases[label.strip()])}")
 
 
@@ -154,7 +154,7 @@ def reports_aliases(app: AppContext, fmt: Format) -> None:
     """The configured group value aliases."""
     records = [
         {"label": label, "spellings": spellings}
-        for label, spellings in sorted(app.workspace.group_aliases().items())
+        for label, spellings in sorted(app.workspace.reports.aliases().items())
     ]
     if fmt == "json":
         echo(json_text(records))

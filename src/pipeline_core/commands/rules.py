@@ -20,7 +20,7 @@ def rules() -> None:
 @pass_app
 def rules_check(app: AppContext, rule: str) -> None:
     """Parse and type-check RULE against this workspace's fields; print its canonical form."""
-    click.echo(to_text(app.workspace.check_rule(rule)))
+    click.echo(to_text(app.workspace.rules.check(rule)))
 
 
 @rules.command("sql")
@@ -29,7 +29,7 @@ def rules_check(app: AppContext, rule: str) -> None:
 @pass_app
 def rules_sql(app: AppContext, rule: str, fmt: str) -> None:
     """Print the SQL condition (over customers c) and the parameters RULE compiles to."""
-    compiled = app.workspace.rule_sql(rule)
+    compiled = app.workspace.rules.sql(rule)
     if fmt == "json":
         echo(json_text({"sql": compiled.sql, "params": list(compiled.params)}))
     else:

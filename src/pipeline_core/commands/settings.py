@@ -19,7 +19,7 @@ def settings() -> None:
 @pass_app
 def settings_show(app: AppContext, fmt: str) -> None:
     """Show the settings."""
-    record = converter.unstructure(app.workspace.lifecycle_settings())
+    record = converter.unstructure(app.workspace.settings.show())
     if fmt == "json":
         echo(json_text(record))
     else:
@@ -39,7 +39,7 @@ def settings_set(
     lost_reasons: tuple[str, ...],
 ) -> None:
     """Change some settings; the others stay."""
-    updated = app.workspace.configure(
+    updated = app.workspace.settings.set(
         time_zone=time_zone, reminder_hour=reminder_hour, lost_reasons=lost_reasons or None
     )
     click.echo(
@@ -76,9 +76,9 @@ def settings_duplicates(
     """Show the duplicate settings, or change the ones given (the others stay)."""
     workspace = app.workspace
     if default_region is None and allow_duplicates is None and fold_gmail is None:
-        current = workspace.duplicate_settings()
+        current = workspace.settings.duplicates()
     else:
-        current = workspace.configure_duplicates(
+        current = workspace.settings.duplicates(
             default_region=default_region,
             allow_duplicates=allow_duplicates,
             fold_gmail=fold_gmail,

@@ -6,7 +6,7 @@ import click
 
 from pipeline_core.commands._common import AppContext, echo, format_option, pass_app
 from pipeline_core.domain.serialization import converter
-from pipeline_core.domain.statuses import load_status_machine, mermaid
+from pipeline_core.render.statuses import mermaid
 from pipeline_core.render.common import json_text, records_table
 
 
@@ -20,7 +20,7 @@ def statuses() -> None:
 @pass_app
 def statuses_show(app: AppContext, fmt: str) -> None:
     """Show the status machine as a table, a Mermaid diagram or JSON."""
-    machine = app.workspace.status_machine()
+    machine = app.workspace.statuses.show()
     if fmt == "mermaid":
         echo(mermaid(machine))
     elif fmt == "json":
@@ -43,5 +43,5 @@ def statuses_show(app: AppContext, fmt: str) -> None:
 @pass_app
 def statuses_load(app: AppContext, path: str) -> None:
     """Replace the status machine with the one in a .json or .toml file."""
-    machine = app.workspace.set_status_machine(load_status_machine(path))
+    machine = app.workspace.statuses.load(path)
     click.echo(f"Loaded status machine with {len(machine.statuses)} statuses from {path}")

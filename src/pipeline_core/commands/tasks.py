@@ -38,7 +38,7 @@ def tasks_add(
 ) -> None:
     """Add task TITLE to customer ID."""
     workspace = app.workspace
-    task = workspace.add_task(
+    task = workspace.tasks.add(
         customer_id,
         title,
         description=description,
@@ -68,9 +68,9 @@ def tasks_list(
     """List tasks by due date."""
     workspace = app.workspace
     if overdue:
-        found = workspace.overdue_tasks(customer_id=customer_id, worker=worker)
+        found = workspace.tasks.overdue(customer_id=customer_id, worker=worker)
     else:
-        found = workspace.tasks(customer_id=customer_id, worker=worker, open_only=open_only)
+        found = workspace.tasks.list(customer_id=customer_id, worker=worker, open_only=open_only)
     echo(tasks_output(found, fmt, workspace.today()))
 
 
@@ -81,7 +81,7 @@ def tasks_list(
 def tasks_done(app: AppContext, task_id: int, fmt: Format) -> None:
     """Mark TASK done."""
     workspace = app.workspace
-    echo(tasks_output([workspace.complete_task(task_id)], fmt, workspace.today()))
+    echo(tasks_output([workspace.tasks.done(task_id)], fmt, workspace.today()))
 
 
 @tasks.command("reopen")
@@ -91,7 +91,7 @@ def tasks_done(app: AppContext, task_id: int, fmt: Format) -> None:
 def tasks_reopen(app: AppContext, task_id: int, fmt: Format) -> None:
     """Open a done TASK again."""
     workspace = app.workspace
-    echo(tasks_output([workspace.reopen_task(task_id)], fmt, workspace.today()))
+    echo(tasks_output([workspace.tasks.reopen(task_id)], fmt, workspace.today()))
 
 
 @tasks.command("tick")
@@ -103,4 +103,4 @@ def tasks_reopen(app: AppContext, task_id: int, fmt: Format) -> None:
 def tasks_tick(app: AppContext, task_id: int, step: int, undo: bool, fmt: Format) -> None:
     """Tick off checklist STEP (from 1) of TASK."""
     workspace = app.workspace
-    echo(tasks_output([workspace.tick_step(task_id, step, not undo)], fmt, workspace.today()))
+    echo(tasks_output([workspace.tasks.tick(task_id, step, not undo)], fmt, workspace.today()))

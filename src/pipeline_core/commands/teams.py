@@ -18,7 +18,7 @@ def teams() -> None:
 @pass_app
 def teams_add(app: AppContext, name: str) -> None:
     """Add a team called NAME."""
-    click.echo(f"Added team {app.workspace.add_team(name)}")
+    click.echo(f"Added team {app.workspace.teams.add(name)}")
 
 
 @teams.command("list")
@@ -27,10 +27,10 @@ def teams_add(app: AppContext, name: str) -> None:
 def teams_list(app: AppContext, fmt: Format) -> None:
     """List teams with their members."""
     workspace = app.workspace
-    people = workspace.users()
+    people = workspace.users.list()
     records: list[dict[str, object]] = [
         {"team": team, "members": ", ".join(u.name for u in people if team in u.teams)}
-        for team in workspace.teams()
+        for team in workspace.teams.list()
     ]
     echo(records_output(records, ["team", "members"], fmt))
 
@@ -41,7 +41,7 @@ def teams_list(app: AppContext, fmt: Format) -> None:
 @pass_app
 def teams_join(app: AppContext, team: str, user: str) -> None:
     """Make USER a member of TEAM."""
-    member = app.workspace.join_team(user, team)
+    member = app.workspace.teams.join(team, user)
     click.echo(f"{member.name} is in {', '.join(member.teams)}")
 
 
@@ -51,5 +51,5 @@ def teams_join(app: AppContext, team: str, user: str) -> None:
 @pass_app
 def teams_leave(app: AppContext, team: str, user: str) -> None:
     """Take USER out of TEAM (they lose sight of its customers at once)."""
-    member = app.workspace.leave_team(user, team)
+    member = app.workspace.teams.leave(team, user)
     click.echo(f"{member.name} is in {', '.join(member.teams) or 'no team'}")

@@ -32,7 +32,7 @@ def time_log(
     fmt: Format,
 ) -> None:
     """Record MINUTES of WORKER's time on customer ID."""
-    entry = app.workspace.log_time(customer_id, worker, minutes, at=parse_moment(at), note=note)
+    entry = app.workspace.time.log(customer_id, worker, minutes, at=parse_moment(at), note=note)
     echo(time_output([entry], fmt))
 
 
@@ -43,7 +43,7 @@ def time_log(
 @pass_app
 def time_list(app: AppContext, customer_id: int | None, worker: str | None, fmt: Format) -> None:
     """List time entries, oldest first."""
-    echo(time_output(app.workspace.time_entries(customer_id=customer_id, worker=worker), fmt))
+    echo(time_output(app.workspace.time.list(customer_id=customer_id, worker=worker), fmt))
 
 
 @time_group.command("summary")
@@ -53,4 +53,4 @@ def time_list(app: AppContext, customer_id: int | None, worker: str | None, fmt:
 @pass_app
 def time_summary(app: AppContext, customer_id: int | None, worker: str | None, fmt: Format) -> None:
     """Sum working time per worker and per customer."""
-    echo(summary_output(app.workspace.time_summary(customer_id=customer_id, worker=worker), fmt))
+    echo(summary_output(app.workspace.time.summary(customer_id=customer_id, worker=worker), fmt))

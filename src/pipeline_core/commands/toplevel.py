@@ -15,14 +15,14 @@ from pipeline_core.render.common import (
 )
 from pipeline_core.rules.ast import MATCH_ALL
 from pipeline_core.workspace.demo import create_demo
-from pipeline_core.workspace.facade import DEFAULT_BOARD_LIMIT
+from pipeline_core.workspace.flows import DEFAULT_BOARD_LIMIT
 
 
 @click.command()
 @pass_app
 def init(app: AppContext) -> None:
     """Create the workspace (schema and default status machine) if it does not exist."""
-    machine = app.workspace.initialize()
+    machine = app.workspace.init()
     click.echo(f"Workspace ready at {app.store_url} ({len(machine.statuses)} statuses)")
 
 
@@ -34,11 +34,11 @@ def init(app: AppContext) -> None:
 def demo(app: AppContext, count: int, seed: int, limit: int) -> None:
     """Fill an empty workspace with a Sales flow and sample customers, then show its board."""
     workspace = app.workspace
-    if workspace.count_customers() == 0:
+    if workspace.customers.count() == 0:
         create_demo(workspace, count=count, seed=seed)
     else:
         click.echo("The workspace already has customers; showing its Sales board.", err=True)
-    echo(board_output(workspace.board("Sales", limit=limit), "table"))
+    echo(board_output(workspace.flows.board("Sales", limit=limit), "table"))
 
 
 @click.command()
@@ -67,10 +67,10 @@ def move(
         raise click.UsageError("give either STATUS or --flow and --column")
     workspace = app.workspace
     if status is not None:
-        moved = workspace.move(customer_id, status, reason=reason, reason_text=reason_text)
+        moved = workspace.customers.move(customer_id, status, reason=reason, reason_text=reason_text)
     else:
         assert flow is not None and column is not None
-        moved = workspace.move_to_column(
+        moved = workspace.flows.move(
             customer_id, flow, column, reason=reason, reason_text=reason_text
         )
     if fmt == "table":
@@ -95,7 +95,7 @@ def board(app: AppContext, flow: str, limit: int, where: str | None, fmt: Format
     """Show the board of FLOW: its columns, counts and cards, newest activity first."""
     echo(
         board_output(
-            app.workspace.board(flow, limit=limit, where=MATCH_ALL if where is None else where), fmt
+            app.workspace.flows.board(flow, limit=limit, where=MATCH_ALL if where is None else where), fmt
         )
     )
 
@@ -115,7 +115,7 @@ def whoami(app: AppContext) -> None:
 @pass_app
 def migrate(app: AppContext, target: str, fmt: str) -> None:
     """Copy the whole workspace into another store (e.g. SQLite to PostgreSQL) and verify it."""
-    report = app.workspace.copy_to(target)
+    report = app.workspace.migrate(target)
     if fmt == "json":
         echo(json_text({"source": report.source, "target": report.target, "rows": report.rows}))
         return

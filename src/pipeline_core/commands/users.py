@@ -34,7 +34,7 @@ def users() -> None:
 @pass_app
 def users_add(app: AppContext, name: str, role: str, teams: tuple[str, ...]) -> None:
     """Add a user called NAME."""
-    user = app.workspace.add_user(name, role, teams)
+    user = app.workspace.users.add(name, role, teams)
     click.echo(
         f"Added {user.role} {user.name}" + (f" in {', '.join(user.teams)}" if user.teams else "")
     )
@@ -45,7 +45,7 @@ def users_add(app: AppContext, name: str, role: str, teams: tuple[str, ...]) -> 
 @pass_app
 def users_list(app: AppContext, fmt: Format) -> None:
     """List users with their roles and teams."""
-    records = [_user_record(user) for user in app.workspace.users()]
+    records = [_user_record(user) for user in app.workspace.users.list()]
     echo(records_output(records, ["name", "role", "teams"], fmt))
 
 
@@ -55,5 +55,5 @@ def users_list(app: AppContext, fmt: Format) -> None:
 @pass_app
 def users_role(app: AppContext, name: str, role: str) -> None:
     """Give user NAME the role ROLE."""
-    user = app.workspace.set_role(name, role)
+    user = app.workspace.users.role(name, role)
     click.echo(f"{user.name} is now {user.role}")

@@ -20,7 +20,7 @@ def workers() -> None:
 @pass_app
 def workers_assign(app: AppContext, customer_id: int, worker: str, fmt: Format) -> None:
     """Assign WORKER to customer ID."""
-    echo(customer_output(app.workspace.assign(customer_id, worker), fmt))
+    echo(customer_output(app.workspace.workers.assign(customer_id, worker), fmt))
 
 
 @workers.command("unassign")
@@ -30,7 +30,7 @@ def workers_assign(app: AppContext, customer_id: int, worker: str, fmt: Format) 
 @pass_app
 def workers_unassign(app: AppContext, customer_id: int, worker: str, fmt: Format) -> None:
     """Take WORKER off customer ID."""
-    echo(customer_output(app.workspace.unassign(customer_id, worker), fmt))
+    echo(customer_output(app.workspace.workers.unassign(customer_id, worker), fmt))
 
 
 @workers.command("customers")
@@ -39,4 +39,4 @@ def workers_unassign(app: AppContext, customer_id: int, worker: str, fmt: Format
 @pass_app
 def workers_customers(app: AppContext, worker: str, fmt: Format) -> None:
     """List the customers WORKER is assigned to."""
-    echo(customers_output(app.workspace.customers_of(worker), fmt))
+    echo(customers_output(app.workspace.workers.customers(worker), fmt))

@@ -13,10 +13,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-import attrs
-
 from pipeline_core.domain.events import JSONValue
-from pipeline_core.errors import InvalidValue, NotFound
+from pipeline_core.errors import InvalidValue
 from pipeline_core.importing.export import (
     DEFAULT_COLUMNS,
     ExportFormat,
@@ -27,13 +25,10 @@ from pipeline_core.importing.mapping import parse_map
 from pipeline_core.importing.options import ImportOptions, ImportSummary
 from pipeline_core.rules.ast import MATCH_ALL, Rule
 from pipeline_core.workspace.definitions import field_definitions
-from pipeline_core.workspace.import_engine import run_import
-from pipeline_core.workspace.permissions import require_admin, shown_all
+from pipeline_core.workspace.import_engine import PROFILES_KEY, profiles, run_import
+from pipeline_core.workspace.permissions import shown_all
 from pipeline_core.workspace.rules import RuleLike, bound
 from pipeline_core.workspace.session import Session, SessionOpener
-
-PROFILES_KEY = "import_profiles"
-"""Workspace setting: saved mapping profiles by name."""
 
 EXPORT_PAGE = 1000
 
@@ -55,22 +50,15 @@ def import_file(
     mapping entries win). ``progress`` is called with the rows of each batch.
     """
     options = options or ImportOptions()
-    with opener.session() as s:
-        if s.principal.user is not None:
-            # Rows may match, merge into or update customers of any team.
-            require_admin(s, "import customers")
-        if profile is not None:
-            options = _with_profile(options, profile, profiles(s))
-    options = attrs.evolve(options, mapping=parse_map(dict(options.mapping)))
     if isinstance(source, str | Path):
-        return run_import(opener, Path(source), name or str(source), options, progress)
+        return run_import(opener, Path(source), name or str(source), options, profile, progress)
     # A stream is spooled to a file first: it is hashed (so it resumes like a file)
     # and read twice (the checks, then the rows), in flat memory.
     with tempfile.TemporaryDirectory(prefix="pipeline-import-") as folder:
         spooled = Path(folder) / "stdin"
         with spooled.open("wb") as handle:
             shutil.copyfileobj(source, handle, 1 << 20)
-        return run_import(opener, spooled, name or "<stdin>", options, progress)
+        return run_import(opener, spooled, name or "<stdin>", options, profile, progress)
 
 
 def save_profile(
@@ -94,32 +82,6 @@ def save_profile(
     stored[name.strip()] = entry
     s.put_setting(PROFILES_KEY, dict(sorted(stored.items())))
     return entry
-
-
-def profiles(s: Session) -> dict[str, dict[str, JSONValue]]:
-    """Every saved mapping profile by name."""
-    data = s.get_setting(PROFILES_KEY)
-    if not isinstance(data, dict):
-        return {}
-    return {name: value for name, value in data.items() if isinstance(value, dict)}
-
-
-def _with_profile(
-    options: ImportOptions, name: str, known: dict[str, dict[str, JSONValue]]
-) -> ImportOptions:
-    if name not in known:
-        listed = ", ".join(known) or "none saved"
-        raise NotFound(f"no import profile called {name!r}; known: {listed}")
-    saved = known[name]
-    mapping = saved.get("map")
-    merged = {**(mapping if isinstance(mapping, dict) else {}), **options.mapping}
-    region = saved.get("region")
-    return attrs.evolve(
-        options,
-        mapping={k: str(v) for k, v in merged.items()},
-        keep_unknown=options.keep_unknown or saved.get("keep_unknown") is True,
-        region=options.region or (region if isinstance(region, str) else None),
-    )
 
 
 def export(

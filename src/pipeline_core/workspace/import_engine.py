@@ -24,10 +24,10 @@ from pipeline_core.domain.events import EventKind, JSONValue
 from pipeline_core.domain.merge import combine
 from pipeline_core.domain.normalize import ContactKey, NormalizeOptions, customer_keys
 from pipeline_core.domain.search import term_rows
-from pipeline_core.errors import ImportRowError
+from pipeline_core.errors import ImportRowError, NotFound
 from pipeline_core.importing.checks import RowChecks
 from pipeline_core.importing.drafting import Chunk, Drafted, Drafter, auto_workers, drafted_chunks
-from pipeline_core.importing.mapping import Draft, RowMapper
+from pipeline_core.importing.mapping import Draft, RowMapper, parse_map
 from pipeline_core.importing.options import ImportOptions, ImportSummary
 from pipeline_core.importing.readers import SourceRow, inspect_file, open_source
 from pipeline_core.importing.rejects import RejectsWriter
@@ -35,7 +35,11 @@ from pipeline_core.workspace import duplicates
 from pipeline_core.workspace.changes import save_changes
 from pipeline_core.workspace.dedupe import absorb, updated_with
 from pipeline_core.workspace.definitions import field_definitions, folders, lifecycle, machine
+from pipeline_core.workspace.permissions import require_admin
 from pipeline_core.workspace.session import Session, SessionOpener
+
+PROFILES_KEY = "import_profiles"
+"""Workspace setting: saved mapping profiles by name."""
 
 RUN_PREFIX = "import_run:"
 """Workspace setting key prefix of the run ledger: one entry per file hash."""
@@ -76,6 +80,7 @@ def run_import(
     path: Path,
     name: str,
     options: ImportOptions,
+    profile: str | None = None,
     progress: Progress | None = None,
 ) -> ImportSummary:
     """Import the file at ``path`` (``name`` in messages): each batch in a session of its own.
@@ -84,8 +89,14 @@ def run_import(
     transaction with its ledger entry, so that an interrupted run resumes.
     """
     started = time.perf_counter()
-    facts = inspect_file(path, name, format=options.input_format, encoding=options.encoding)
     with opener.session() as s:
+        if s.principal.user is not None:
+            # Rows may match, merge into or update customers of any team.
+            require_admin(s, "import customers")
+        if profile is not None:
+            options = _with_profile(options, profile, profiles(s))
+        options = attrs.evolve(options, mapping=parse_map(dict(options.mapping)))
+        facts = inspect_file(path, name, format=options.input_format, encoding=options.encoding)
         normalize = duplicates.settings(s).normalize_options
         checks = row_checks(s)
         ledger = s.get_setting(RUN_PREFIX + facts.sha256)
@@ -158,6 +169,32 @@ def run_import(
         unknown_columns=tuple(mapper.unknown),
         errors=tuple(counts.errors),
         seconds=time.perf_counter() - started,
+    )
+
+
+def profiles(s: Session) -> dict[str, dict[str, JSONValue]]:
+    """Every saved mapping profile by name."""
+    data = s.get_setting(PROFILES_KEY)
+    if not isinstance(data, dict):
+        return {}
+    return {name: value for name, value in data.items() if isinstance(value, dict)}
+
+
+def _with_profile(
+    options: ImportOptions, name: str, known: dict[str, dict[str, JSONValue]]
+) -> ImportOptions:
+    if name not in known:
+        listed = ", ".join(known) or "none saved"
+        raise NotFound(f"no import profile called {name!r}; known: {listed}")
+    saved = known[name]
+    mapping = saved.get("map")
+    merged = {**(mapping if isinstance(mapping, dict) else {}), **options.mapping}
+    region = saved.get("region")
+    return attrs.evolve(
+        options,
+        mapping={k: str(v) for k, v in merged.items()},
+        keep_unknown=options.keep_unknown or saved.get("keep_unknown") is True,
+        region=options.region or (region if isinstance(region, str) else None),
     )
 
 

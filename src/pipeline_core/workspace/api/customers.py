@@ -17,7 +17,7 @@ from pipeline_core.domain.view import CustomerTree, CustomerView
 from pipeline_core.importing.export import ExportFormat
 from pipeline_core.importing.options import ImportOptions, ImportSummary
 from pipeline_core.rules.ast import MATCH_ALL
-from pipeline_core.workspace import bulk, customers, duplicates, life
+from pipeline_core.workspace import bulk, customers, duplicates, import_engine, life
 from pipeline_core.workspace.dedupe import DuplicatePolicy, MergeResult
 from pipeline_core.workspace.rules import RuleLike
 from pipeline_core.workspace.session import Session, SessionOpener
@@ -309,7 +309,7 @@ class Customers:
 
     def import_profiles(self) -> dict[str, dict[str, JSONValue]]:
         """Every saved mapping profile by name."""
-        return self._opener.run(bulk.profiles)
+        return self._opener.run(import_engine.profiles)
 
     def save_import_profile(
         self,
