@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from pipeline_core.domain.clock import Clock, FixedClock, SystemClock
     from pipeline_core.domain.custom_fields import FieldDefinition
     from pipeline_core.domain.duplicate_settings import DuplicateSettings
-    from pipeline_core.domain.duplicates import DuplicateCluster
+    from pipeline_core.domain.duplicates import DuplicateCluster, DuplicatePolicy, MergeResult
     from pipeline_core.domain.events import Event, EventKind
     from pipeline_core.domain.flows import Column, FlowDefinition
     from pipeline_core.domain.folders import Folder
@@ -56,7 +56,6 @@ if TYPE_CHECKING:
         default_status_machine,
     )
     from pipeline_core.domain.view import CustomerTree, CustomerView, TimeSummary
-    from pipeline_core.workspace.dedupe import DuplicatePolicy, MergeResult
     from pipeline_core.workspace.facade import HandlerFailure, Workspace
     from pipeline_core.workspace.session import Session
 
@@ -71,7 +70,7 @@ _LAZY: dict[str, tuple[str, ...]] = {
     "pipeline_core.domain.clock": ("Clock", "FixedClock", "SystemClock"),
     "pipeline_core.domain.custom_fields": ("FieldDefinition",),
     "pipeline_core.domain.duplicate_settings": ("DuplicateSettings",),
-    "pipeline_core.domain.duplicates": ("DuplicateCluster",),
+    "pipeline_core.domain.duplicates": ("DuplicateCluster", "DuplicatePolicy", "MergeResult"),
     "pipeline_core.domain.events": ("Event", "EventKind"),
     "pipeline_core.domain.flows": ("Column", "FlowDefinition"),
     "pipeline_core.domain.folders": ("Folder",),
@@ -87,7 +86,6 @@ _LAZY: dict[str, tuple[str, ...]] = {
         "default_status_machine",
     ),
     "pipeline_core.domain.view": ("CustomerTree", "CustomerView", "TimeSummary"),
-    "pipeline_core.workspace.dedupe": ("DuplicatePolicy", "MergeResult"),
     "pipeline_core.workspace.facade": ("HandlerFailure", "Workspace"),
     "pipeline_core.workspace.session": ("Session",),
 }

@@ -30,7 +30,9 @@ def columns_add(
     position: int | None,
 ) -> None:
     """Add column NAME to FLOW."""
-    updated = app.workspace.columns.add(flow, name, status or name, colour=colour, position=position)
+    updated = app.workspace.columns.add(
+        flow, name, status or name, colour=colour, position=position
+    )
     click.echo(f"Flow {updated.name!r} columns: {', '.join(c.name for c in updated.columns)}")
 
 

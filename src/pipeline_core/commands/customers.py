@@ -20,12 +20,12 @@ from pipeline_core.commands._common import (
     where_option,
 )
 from pipeline_core.customer import Customer
+from pipeline_core.domain.duplicates import POLICIES, DuplicatePolicy
 from pipeline_core.domain.search import DEFAULT_LIMIT
 from pipeline_core.errors import DuplicateCustomer
 from pipeline_core.render.common import Format, customer_output, customers_output
 from pipeline_core.render.life import view_output
 from pipeline_core.rules.ast import MATCH_ALL
-from pipeline_core.workspace.dedupe import POLICIES, DuplicatePolicy
 
 
 @click.group()
@@ -216,7 +216,9 @@ def customers_search(
     app: AppContext, text: str, limit: int, where: str | None, fmt: Format
 ) -> None:
     """Find customers by name, email, phone (or its last digits) or tag, best first."""
-    found = app.workspace.customers.search(text, where=MATCH_ALL if where is None else where, limit=limit)
+    found = app.workspace.customers.search(
+        text, where=MATCH_ALL if where is None else where, limit=limit
+    )
     echo(customers_output(found, fmt))
 
 

@@ -15,15 +15,15 @@ import click
 
 from pipeline_core.commands._common import AppContext, echo, pass_app, where_option
 from pipeline_core.importing.export import EXPORT_FORMATS, ExportFormat
-from pipeline_core.importing.readers import INPUT_FORMATS
-from pipeline_core.render.common import json_text, key_value_table
-from pipeline_core.rules.ast import MATCH_ALL
 from pipeline_core.importing.options import (
     IMPORT_POLICIES,
     ON_ERROR,
     ImportOptions,
     ImportSummary,
 )
+from pipeline_core.importing.readers import INPUT_FORMATS
+from pipeline_core.render.common import json_text, key_value_table
+from pipeline_core.rules.ast import MATCH_ALL
 
 
 class _Progress:
@@ -188,7 +188,9 @@ def customers_import(
     workspace = app.workspace
     pairs = dict(_pair(text) for text in mapping)
     if save_profile:
-        workspace.customers.save_import_profile(save_profile, pairs, keep_unknown=keep_unknown, region=region)
+        workspace.customers.save_import_profile(
+            save_profile, pairs, keep_unknown=keep_unknown, region=region
+        )
     options = ImportOptions(
         input_format="jsonl" if nl else input_format,  # type: ignore[arg-type]
         encoding=encoding,
@@ -207,7 +209,9 @@ def customers_import(
     progress = _Progress(enabled=not silent and sys.stderr.isatty())
     source: Any = sys.stdin.buffer if file == "-" else file
     try:
-        summary = workspace.customers.import_file(source, options, profile=profile, progress=progress)
+        summary = workspace.customers.import_file(
+            source, options, profile=profile, progress=progress
+        )
     finally:
         progress.done()
     echo(json_text(summary_data(summary)) if fmt == "json" else summary_text(summary))

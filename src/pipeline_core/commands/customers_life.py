@@ -172,7 +172,9 @@ def customers_activity(
     fmt: Format,
 ) -> None:
     """Record external activity KIND (email_sent, order_paid...) on customer ID's timeline."""
-    event = app.workspace.customers.activity(customer_id, kind, summary, at=parse_moment(at), ref=ref)
+    event = app.workspace.customers.activity(
+        customer_id, kind, summary, at=parse_moment(at), ref=ref
+    )
     echo(events_output([event], fmt))
 
 

@@ -6,8 +6,8 @@ import click
 
 from pipeline_core.commands._common import AppContext, echo, format_option, pass_app
 from pipeline_core.domain.serialization import converter
-from pipeline_core.render.statuses import mermaid
 from pipeline_core.render.common import json_text, records_table
+from pipeline_core.render.statuses import mermaid
 
 
 @click.group()

@@ -67,7 +67,9 @@ def move(
         raise click.UsageError("give either STATUS or --flow and --column")
     workspace = app.workspace
     if status is not None:
-        moved = workspace.customers.move(customer_id, status, reason=reason, reason_text=reason_text)
+        moved = workspace.customers.move(
+            customer_id, status, reason=reason, reason_text=reason_text
+        )
     else:
         assert flow is not None and column is not None
         moved = workspace.flows.move(
@@ -95,7 +97,10 @@ def board(app: AppContext, flow: str, limit: int, where: str | None, fmt: Format
     """Show the board of FLOW: its columns, counts and cards, newest activity first."""
     echo(
         board_output(
-            app.workspace.flows.board(flow, limit=limit, where=MATCH_ALL if where is None else where), fmt
+            app.workspace.flows.board(
+                flow, limit=limit, where=MATCH_ALL if where is None else where
+            ),
+            fmt,
         )
     )
 

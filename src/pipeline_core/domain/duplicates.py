@@ -1,15 +1,19 @@
-"""Duplicate clusters: customers that share any contact key, transitively (union-find)."""
+"""Duplicates: the policies on a match, clusters of customers sharing a contact key
+(transitively, by union-find), and what a merge did."""
 
 from __future__ import annotations
 
 import gc
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from typing import Literal
 
 import attrs
 
 from pipeline_core.customer import Customer
+from pipeline_core.domain.events import JSONValue
 from pipeline_core.domain.normalize import ContactKey
+from pipeline_core.errors import InvalidValue
 
 
 @attrs.frozen
@@ -77,3 +81,32 @@ def clusters(groups: Iterable[tuple[ContactKey, tuple[int, ...]]]) -> list[Dupli
         DuplicateCluster(customer_ids=tuple(sorted(members[top])), keys=tuple(keys[top]))
         for top in sorted(members)
     ]
+
+
+DuplicatePolicy = Literal["block", "allow", "merge", "update"]
+"""What adding a customer does when it matches others: refuse, add anyway, merge, update."""
+
+POLICIES: tuple[DuplicatePolicy, ...] = ("block", "allow", "merge", "update")
+
+
+@attrs.frozen
+class MergeResult:
+    """What a merge did (or, with ``dry_run``, would do).
+
+    ``customer`` is the primary as it is (would be) stored; ``merged`` the ids that
+    became tombstones; ``details`` the data of the ``merged`` event: what came from
+    which record. A dry run does the merge and rolls it back, so it shows exactly this.
+    """
+
+    customer: Customer
+    merged: tuple[int, ...]
+    details: dict[str, JSONValue]
+    dry_run: bool = False
+
+
+def check_policy(policy: str) -> DuplicatePolicy:
+    """A policy name checked against the known ones."""
+    for known in POLICIES:
+        if policy == known:
+            return known
+    raise InvalidValue(f"on_duplicate must be one of {', '.join(POLICIES)}, not {policy!r}")

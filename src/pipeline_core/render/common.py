@@ -12,9 +12,8 @@ from tabulate import tabulate
 
 from pipeline_core.customer import Customer
 from pipeline_core.domain.board import Board, BoardColumn
-from pipeline_core.domain.duplicates import DuplicateCluster
+from pipeline_core.domain.duplicates import DuplicateCluster, MergeResult
 from pipeline_core.domain.serialization import converter
-from pipeline_core.workspace.dedupe import MergeResult
 
 Format = Literal["table", "json", "csv"]
 FORMATS: tuple[Format, ...] = ("table", "json", "csv")

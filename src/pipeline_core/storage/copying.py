@@ -19,7 +19,7 @@ import attrs
 
 from pipeline_core.errors import StoreError
 from pipeline_core.storage.protocol import Store
-from pipeline_core.storage.registry import redact_url
+from pipeline_core.storage.urls import redact_url
 
 BATCH = 2_000
 SKIPPED = frozenset({"pipeline_meta"})

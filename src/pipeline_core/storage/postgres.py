@@ -34,7 +34,6 @@ from pipeline_core.storage.postgres_schema import (
     MIGRATIONS,
     SEARCH_VERSION,
 )
-from pipeline_core.storage.registry import redact_url
 from pipeline_core.storage.sql.access import AccessQueries
 from pipeline_core.storage.sql.common import (
     META_TABLE,
@@ -58,6 +57,7 @@ from pipeline_core.storage.sql.reports import (
     postgres_decimal,
 )
 from pipeline_core.storage.sql.setup import SetupQueries
+from pipeline_core.storage.urls import redact_url
 
 try:
     import psycopg

@@ -44,15 +44,6 @@ def known_schemes() -> list[str]:
     return sorted(names)
 
 
-def redact_url(url: str) -> str:
-    """The URL without its password, for messages and reports."""
-    scheme, sep, rest = url.partition("://")
-    credentials, at, host = rest.rpartition("@")
-    if not at or ":" not in credentials:
-        return url
-    return f"{scheme}{sep}{credentials.split(':', 1)[0]}:***@{host}"
-
-
 def open_store(url: str) -> Store:
     """Open the store a URL names: ``memory:``, ``sqlite:///path.db``, ``postgresql://...``,
     or a scheme registered by ``register_backend`` or the ``pipeline_core.storage`` entry points.

@@ -8,6 +8,7 @@ from typing import Any
 import attrs
 
 from pipeline_core.customer import EDITABLE_FIELDS, Customer
+from pipeline_core.domain.duplicates import DuplicatePolicy
 from pipeline_core.domain.events import Event, EventKind
 from pipeline_core.domain.outcomes import enter_status
 from pipeline_core.domain.search import DEFAULT_LIMIT, parse_query
@@ -15,7 +16,7 @@ from pipeline_core.errors import ConcurrencyError, InvalidValue
 from pipeline_core.rules.ast import MATCH_ALL
 from pipeline_core.workspace import duplicates
 from pipeline_core.workspace.changes import save_changes
-from pipeline_core.workspace.dedupe import DuplicatePolicy, resolve
+from pipeline_core.workspace.dedupe import resolve
 from pipeline_core.workspace.definitions import checked_fields, lifecycle, machine_for
 from pipeline_core.workspace.moves import check_folder_status, move_in
 from pipeline_core.workspace.permissions import (

@@ -6,47 +6,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Literal
 
 import attrs
 
 from pipeline_core.customer import Customer
+from pipeline_core.domain.duplicates import (
+    MergeResult,
+)
 from pipeline_core.domain.events import Event, EventKind, JSONValue
 from pipeline_core.domain.merge import combine, contribution_data
 from pipeline_core.domain.normalize import ContactKey, NormalizeOptions, normalize_phone
 from pipeline_core.errors import DuplicateCustomer, InvalidValue
 from pipeline_core.storage import Transaction
 
-DuplicatePolicy = Literal["block", "allow", "merge", "update"]
-"""What adding a customer does when it matches others: refuse, add anyway, merge, update."""
-
-POLICIES: tuple[DuplicatePolicy, ...] = ("block", "allow", "merge", "update")
-
 EventMaker = Callable[..., Event]
 """``maker(customer_id, kind, **data)``: the workspace's event factory."""
-
-
-@attrs.frozen
-class MergeResult:
-    """What a merge did (or, with ``dry_run``, would do).
-
-    ``customer`` is the primary as it is (would be) stored; ``merged`` the ids that
-    became tombstones; ``details`` the data of the ``merged`` event: what came from
-    which record. A dry run does the merge and rolls it back, so it shows exactly this.
-    """
-
-    customer: Customer
-    merged: tuple[int, ...]
-    details: dict[str, JSONValue]
-    dry_run: bool = False
-
-
-def check_policy(policy: str) -> DuplicatePolicy:
-    """A policy name checked against the known ones."""
-    for known in POLICIES:
-        if policy == known:
-            return known
-    raise InvalidValue(f"on_duplicate must be one of {', '.join(POLICIES)}, not {policy!r}")
 
 
 def resolve(tx: Transaction, customer_id: int) -> int:

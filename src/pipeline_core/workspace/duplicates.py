@@ -21,15 +21,19 @@ from pipeline_core.domain.duplicate_settings import (
     settings_data,
 )
 from pipeline_core.domain.duplicate_settings import SETTINGS_KEY as DUPLICATES_KEY
-from pipeline_core.domain.duplicates import DuplicateCluster, clusters, collector_paused
+from pipeline_core.domain.duplicates import (
+    DuplicateCluster,
+    DuplicatePolicy,
+    MergeResult,
+    check_policy,
+    clusters,
+    collector_paused,
+)
 from pipeline_core.domain.normalize import ContactKey, customer_keys
 from pipeline_core.errors import DuplicateCustomer, InvalidValue, NotFound
 from pipeline_core.workspace.changes import save_changes
 from pipeline_core.workspace.dedupe import (
-    DuplicatePolicy,
-    MergeResult,
     absorb,
-    check_policy,
     duplicate_error,
     matches,
     merge_records,

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import IO, Any, Concatenate, ParamSpec, Protocol
 
 from pipeline_core.customer import Customer
-from pipeline_core.domain.duplicates import DuplicateCluster
+from pipeline_core.domain.duplicates import DuplicateCluster, DuplicatePolicy, MergeResult
 from pipeline_core.domain.events import Event, EventKind, JSONValue
 from pipeline_core.domain.search import DEFAULT_LIMIT
 from pipeline_core.domain.view import CustomerTree, CustomerView
@@ -18,7 +18,6 @@ from pipeline_core.importing.export import ExportFormat
 from pipeline_core.importing.options import ImportOptions, ImportSummary
 from pipeline_core.rules.ast import MATCH_ALL
 from pipeline_core.workspace import bulk, customers, duplicates, import_engine, life
-from pipeline_core.workspace.dedupe import DuplicatePolicy, MergeResult
 from pipeline_core.workspace.rules import RuleLike
 from pipeline_core.workspace.session import Session, SessionOpener
 
