@@ -11,6 +11,7 @@ from pipeline_core.domain.activity import Priority
 from pipeline_core.domain.events import Event, EventKind
 from pipeline_core.errors import InvalidValue
 from pipeline_core.rules.ast import MATCH_ALL, Rule
+from pipeline_core.rules.parser import parse
 
 ActionKind = Literal[
     "add_tag", "remove_tag", "set_folder", "move_status", "create_task", "schedule_follow_up"
@@ -69,6 +70,11 @@ def _name(value: str) -> str:
     return value.strip()
 
 
+def _as_rule(value: Rule | str) -> Rule:
+    # Rule text is parsed here, so a bad rule is refused with its position at once.
+    return parse(value) if isinstance(value, str) else value
+
+
 def _actions(values: Iterable[Action]) -> tuple[Action, ...]:
     result = tuple(values)
     if not result:
@@ -80,12 +86,12 @@ def _actions(values: Iterable[Action]) -> tuple[Action, ...]:
 class Automation:
     """When an event of kind ``on`` happens to a customer matching ``rule``, run ``actions``.
 
-    ``activity`` narrows ``external`` events to one activity kind (``order_paid``...).
+    ``rule`` may be given as rule text (docs/rules.md). ``activity`` narrows ``external`` events to one activity kind (``order_paid``...).
     """
 
     name: str = attrs.field(converter=_name)
     on: EventKind = attrs.field(converter=EventKind)
-    rule: Rule = MATCH_ALL
+    rule: Rule = attrs.field(default=MATCH_ALL, converter=_as_rule)
     actions: tuple[Action, ...] = attrs.field(converter=_actions)
     activity: str | None = None
     enabled: bool = True
