@@ -6,10 +6,10 @@ builds a SQLite store of that many customers in a temporary directory
 (deterministic names, emails, phones, tags, 20 teams, assigned workers), then
 measures, each the best of ``--repeat`` runs alternating with its baseline:
 
-(a) ``Workspace.search`` of a name prefix, as the system actor and as an agent
+(a) ``ws.customers.search`` of a name prefix, as the system actor and as an agent
     in two teams, against the scan a search without an index does: every row's
     name folded and tested in Python (``LIKE`` cannot fold accents);
-(b) ``Workspace.search`` of a phone's last 4 digits, against a SQL scan of
+(b) ``ws.customers.search`` of a phone's last 4 digits, against a SQL scan of
     every row's phone digits (``replace`` chains and ``LIKE '%0132'``);
 (c) the agent's first page (``list_customers(limit=50)``) and count, against
     the same queries as the system actor (what the scope costs).

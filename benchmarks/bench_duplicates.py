@@ -1,6 +1,6 @@
 """Duplicate detection at scale, and phone normalization throughput, each against a baseline.
 
-1. Clusters: ``Workspace.find_duplicates()`` on a SQLite store of N customers
+1. Clusters: ``ws.customers.dupes()`` on a SQLite store of N customers
    (default 1,000,000) of which about 5 % are duplicates of another customer,
    typed differently (another phone format, the email in another case or with a
    display name, the WhatsApp number of someone's phone), some of them chained so

@@ -1,10 +1,10 @@
-"""Moves per second through ``Workspace.move`` on SQLite, against a bare sqlite3 loop.
+"""Moves per second through ``ws.customers.move`` on SQLite, against a bare sqlite3 loop.
 
 Both sides start from the same SQLite file (a copy made after seeding) and run the
 same deterministic plan of status moves, alternating a few rounds so that disk and
 CPU drift hit both alike:
 
-- ``workspace``: ``Workspace.move(id, status)``: one transaction that reads the
+- ``workspace``: ``ws.customers.move(id, status)``: one transaction that reads the
   customer and the status machine, checks the transition, writes the customer with
   the version check, and appends the status_changed event.
 - ``bare``: a hand-written sqlite3 loop on the same schema and PRAGMAs (WAL,
@@ -199,7 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"customers={args.customers} moves/round={args.moves} rounds={args.rounds} "
         f"sqlite={sqlite3.sqlite_version} python={sys.version.split()[0]}"
     )
-    print(f"median Workspace.move : {workspace_rate:9.0f} moves/s")
+    print(f"median customers.move : {workspace_rate:9.0f} moves/s")
     print(f"median bare sqlite3   : {bare_rate:9.0f} moves/s")
     verdict = "meets" if ratio >= 0.5 else "MISSES"
     print(f"ratio                 : {ratio:9.2f}  ({verdict} the target of >= 0.50)")

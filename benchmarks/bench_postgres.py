@@ -6,9 +6,9 @@ Builds a SQLite store with the rules benchmark's generator (folders, tags,
 statuses, a "Sales" flow whose rule mixes them) and gives the customers the
 duplicates benchmark's messy contacts (about 5% duplicates), indexes their keys,
 copies the whole store into a throwaway PostgreSQL cluster with
-``Workspace.copy_to`` (the ``pipeline migrate`` code), then times on both stores,
-alternating rounds: the Sales board (``Workspace.board``) and
-``Workspace.find_duplicates``. Import speed on PostgreSQL is measured by
+``ws.migrate`` (the ``pipeline migrate`` code), then times on both stores,
+alternating rounds: the Sales board (``ws.flows.board``) and
+``ws.customers.dupes``. Import speed on PostgreSQL is measured by
 benchmarks/bench_import.py.
 """
 

@@ -5,7 +5,7 @@
 builds (once, deterministically, straight into the schema with executemany) a
 SQLite store of that many customers under benchmarks/data/, each with a
 ``created`` event and zero to three ``status_changed`` events, then measures in
-one run ``Workspace.pipeline_report("Sales")`` against two hand-written
+one run ``ws.reports.pipeline("Sales")`` against two hand-written
 statements: one GROUP BY for counts, values, outcomes and lost reasons, and one
 window query for the median time in stage. Both sides' figures are compared
 before anything is timed. Each figure is the best of ``--repeat`` runs, the two
@@ -216,7 +216,7 @@ def main() -> None:
         timed(lambda: ours(path), ours_times)
         timed(lambda: hand(path), hand_times)
     mine, theirs = min(ours_times), min(hand_times)
-    print(f"Workspace.pipeline_report: {mine:.2f} s (best of {args.repeat})")
+    print(f"ws.reports.pipeline: {mine:.2f} s (best of {args.repeat})")
     print(f"hand-written SQL:          {theirs:.2f} s (best of {args.repeat})")
     print(f"ratio: {mine / theirs:.2f}x (target <= 1.5x)")
 

@@ -1,4 +1,4 @@
-"""Copying a whole workspace between SQL stores: `Workspace.copy_to` and `pipeline migrate`."""
+"""Copying a whole workspace between SQL stores: `ws.migrate` and `pipeline migrate`."""
 
 from __future__ import annotations
 

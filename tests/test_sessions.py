@@ -185,7 +185,7 @@ def counted(tmp_path: Path, clock: FixedClock) -> Iterator[tuple[Workspace, Coun
         setup.customers.add(Customer(name="Bob", status="Customer"))
         setup.tasks.add(ada.id, "Call")
         counting = CountingStore(setup.store)
-        yield Workspace(counting, clock=clock), counting  # type: ignore[arg-type]
+        yield Workspace(counting, clock=clock), counting
 
 
 USE_CASES: dict[str, Callable[[Workspace], object]] = {
