@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import attrs
+
 from pipeline_core.customer import Customer
 from pipeline_core.domain.activity import Task
 from pipeline_core.domain.automation import SETTINGS_KEY as AUTOMATIONS_KEY
@@ -21,6 +23,7 @@ from pipeline_core.workspace.definitions import rules_today, today
 from pipeline_core.workspace.life import schedule_in
 from pipeline_core.workspace.moves import move_in, retag_in, set_folder_in
 from pipeline_core.workspace.permissions import require_admin
+from pipeline_core.workspace.rules import checked
 from pipeline_core.workspace.session import Session
 from pipeline_core.workspace.work import add_task_in
 
@@ -45,8 +48,9 @@ def _put(s: Session, automations: dict[str, Automation]) -> None:
 
 
 def add(s: Session, automation: Automation) -> Automation:
-    """Store a declarative automation; its name must be new."""
+    """Store a declarative automation; its name must be new, its rule must check here."""
     require_admin(s, "define automations")
+    automation = attrs.evolve(automation, rule=checked(s, automation.rule))
     found = stored(s)
     if automation.name in found:
         raise InvalidValue(f"an automation called {automation.name!r} already exists")
