@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from importlib.metadata import entry_points
 
 from pipeline_core.errors import StoreError
 from pipeline_core.storage.protocol import Store
@@ -40,6 +39,8 @@ def _builtin(scheme: str) -> Opener | None:
 def known_schemes() -> list[str]:
     """Every scheme a URL may use here."""
     names = {"memory", "sqlite", "postgresql", *_registered}
+    from importlib.metadata import entry_points  # slow to import; only for this look-up
+
     names.update(ep.name for ep in entry_points(group=ENTRY_POINT_GROUP))
     return sorted(names)
 
@@ -53,6 +54,8 @@ def open_store(url: str) -> Store:
         raise StoreError(f"store URL {url!r} has no scheme; try sqlite:///pipeline.db or memory:")
     opener = _registered.get(scheme) or _builtin(scheme)
     if opener is None:
+        from importlib.metadata import entry_points
+
         for entry in entry_points(group=ENTRY_POINT_GROUP, name=scheme):
             opener = entry.load()
             break
