@@ -28,8 +28,9 @@ What does not run:
   ``pipeline`` line has no test;
 - blocks in any other language: ```text, ```json, ```toml, ```ebnf... are output
   samples, file contents and grammar. One whose first line is ``# file: NAME`` is
-  written, when the blocks before it have run, to NAME in the file's directory, so
-  that a later command can read it (docs/status-machines.md's support.toml). The
+  written, without that line (JSON has no comments), when the blocks before it have
+  run, to NAME in the file's directory, so that a later command can read it
+  (docs/status-machines.md's support.toml, docs/automation.md's paid.json). The
   rule examples of docs/rules.md's ```text block are parsed by
   tests/test_rules_docs.py, which also runs the properties that docs/testing.md's
   first ```python block defines (here that block only runs, defining them);
@@ -243,7 +244,8 @@ def _run_python(block: Block, run: FileRun) -> str | None:
 
 def _write_file(block: Block, run: FileRun) -> str | None:
     assert block.writes is not None
-    (run.directory / block.writes).write_text(block.code, encoding="utf-8")
+    content = block.code.split("\n", 1)[1]  # without its ``# file: NAME`` line
+    (run.directory / block.writes).write_text(content, encoding="utf-8")
     return None
 
 
@@ -412,3 +414,10 @@ def test_the_reader_runs_code_and_commands_and_never_output_samples() -> None:
     assert blocks[7].commands == [["board", "Sales", "--format", "json"]]
     assert blocks[7].code == "pipeline board Sales --format json | jq .\n"
     assert [(o.kind, o.reason) for o in orphans] == [("not-run", "a marker with no block after it")]
+
+
+def test_a_file_block_is_written_without_its_name_line(tmp_path: Path) -> None:
+    blocks, _ = read_blocks('```json\n# file: paid.json\n{"name": "paid"}\n```\n', "sample.md")
+    assert blocks[0].writes == "paid.json" and not blocks[0].runs
+    _write_file(blocks[0], FileRun(tmp_path))
+    assert (tmp_path / "paid.json").read_text(encoding="utf-8") == '{"name": "paid"}\n'
