@@ -1,14 +1,13 @@
 """Who is acting and what they may see: users, roles, teams and the visibility scope.
 
 The scope is one rule (``scope_rule``) that says which customers an actor may
-see. The Workspace composes it with the rule of every read (``all_of(scope,
-rule)``) and hands the combination to the store, which compiles it into the
-query: nothing is ever filtered after the fact. Every read path, including
-ones added later (exports, reports, duplicate clusters), must read through the
-Workspace's scoped transaction (``Workspace._tx()``), which applies
-``Workspace._scope()`` to each customer read; reading the raw store bypasses
-visibility and is reserved for the checks that must see everything (duplicate
-detection), which never return what they saw to the actor.
+see. The Session of every use case composes it with the rule of every read
+(``all_of(scope, rule)``) and hands the combination to the store, which
+compiles it into the query: nothing is ever filtered after the fact. Every read
+path, including ones added later (exports, reports, duplicate clusters), reads
+through the Session (``pipeline_core.workspace.session``); its ``unscoped``
+transaction bypasses visibility and is reserved for the checks that must see
+everything (duplicate detection), which never return what they saw to the actor.
 """
 
 from __future__ import annotations

@@ -2,5 +2,5 @@
 
 Each method opens one session (through the ``Workspace``) and calls one use case
 function; the command line's groups and commands are the same nouns and verbs
-(docs/cli.md lists the mapping).
+(docs/vocabulary.md lists the mapping).
 """
