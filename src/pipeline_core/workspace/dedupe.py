@@ -153,14 +153,15 @@ def _locked(tx: Transaction, primary_id: int, ids: Sequence[int]) -> dict[int, C
     locked: dict[int, Customer] = {}
     for customer_id in sorted(ids):
         try:
-            # The session follows a customer merged meanwhile to its primary.
             customer = tx.lock_customer(customer_id)
-            into = customer.id
         except MergedMeanwhile as error:  # a bare store transaction does not follow
             into = error.into
-        if into == customer_id:
-            locked[customer_id] = customer
-        elif customer_id == primary_id:
+        else:
+            if customer.id == customer_id:
+                locked[customer_id] = customer
+                continue
+            into = customer.id  # the session followed the old id to its primary
+        if customer_id == primary_id:
             raise InvalidValue(
                 f"cannot merge into customer {customer_id}: it was merged into {into}"
                 f" meanwhile; merge into {into} instead"

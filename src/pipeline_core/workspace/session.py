@@ -36,7 +36,7 @@ from pipeline_core.storage import Order, Transaction
 from pipeline_core.workspace.dedupe import resolve
 
 FOLLOWED_MERGES = 10
-"""How many merges committed while it waited ``Session.lock_customer`` follows before it gives up."""
+"""How many merges, each committed while it waited, ``Session.lock_customer`` follows at most."""
 
 P = ParamSpec("P")
 T = TypeVar("T")
