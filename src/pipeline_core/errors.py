@@ -78,6 +78,27 @@ class ContactKeyRace(ConcurrencyError):
         self.actual = 0
 
 
+class MergedMeanwhile(ConcurrencyError):
+    """A write reached a customer that another writer had just merged into ``into``.
+
+    Stores raise it instead of changing or locking a tombstone (what was merged
+    is never changed again). The Session follows the old id to its primary
+    when it locks a customer, and the workspace re-runs an unpinned write, so
+    callers see it only when they pinned a version or call a store directly.
+    """
+
+    def __init__(self, customer_id: int, into: int) -> None:
+        self.customer_id = customer_id
+        self.into = into
+        self.expected = 0
+        self.actual = 0
+        PipelineError.__init__(
+            self,
+            f"customer {customer_id} was merged into {into} meanwhile;"
+            f" its id now leads to {into}: reload and try again",
+        )
+
+
 class StaleDefinition(ConcurrencyError):
     """A change to a definition (a custom field...) was based on a version someone changed meanwhile."""
 

@@ -31,7 +31,7 @@ from pipeline_core.domain.report_keys import (
 from pipeline_core.domain.search import SearchQuery, TermRow, score, search_terms
 from pipeline_core.domain.serialization import typed_field_value
 from pipeline_core.domain.statuses import StatusMachine
-from pipeline_core.errors import ConcurrencyError, NotFound
+from pipeline_core.errors import ConcurrencyError, InvalidValue, MergedMeanwhile, NotFound
 from pipeline_core.rules.ast import MATCH_ALL, MatchAll, Rule
 from pipeline_core.rules.evaluate import compile_predicate
 from pipeline_core.storage.protocol import Order
@@ -114,9 +114,11 @@ class MemoryTransaction:
         return found
 
     def lock_customer(self, customer_id: int, *, scope: Rule = MATCH_ALL) -> Customer:
-        return self.get_customer(
-            customer_id, scope=scope
-        )  # transactions already hold the store's lock
+        # Transactions already hold the store's lock; a tombstone is never changed again.
+        found = self.get_customer(customer_id, scope=scope)
+        if customer_id in self._state.merged:
+            raise MergedMeanwhile(customer_id, self._state.merged[customer_id])
+        return found
 
     def insert_customer(self, customer: Customer) -> Customer:
         state = self._w
@@ -137,12 +139,13 @@ class MemoryTransaction:
 
     def update_customer(self, customer: Customer) -> Customer:
         current = self.get_customer(customer.id)
+        if customer.id in self._state.merged:
+            raise MergedMeanwhile(customer.id, self._state.merged[customer.id])
         if current.version != customer.version:
             raise ConcurrencyError(customer.id, customer.version, current.version)
         stored = attrs.evolve(customer, version=customer.version + 1)
         self._w.customers[stored.id] = stored
-        if customer.id not in self._state.merged:
-            self._index(stored)
+        self._index(stored)
         return stored
 
     def _index(self, customer: Customer) -> None:
@@ -457,6 +460,15 @@ class MemoryTransaction:
     def mark_merged(self, customer_id: int, into: int) -> None:
         self.get_customer(customer_id)
         self.get_customer(into)
+        merged = self._state.merged
+        if into == customer_id:
+            raise InvalidValue(f"cannot merge customer {customer_id} into itself")
+        if into in merged:
+            raise InvalidValue(
+                f"cannot merge into customer {into}: it was merged into {merged[into]}"
+            )
+        if customer_id in merged:
+            raise MergedMeanwhile(customer_id, merged[customer_id])
         state = self._w
         self._unindex(customer_id)
         for tombstone, target in list(state.merged.items()):

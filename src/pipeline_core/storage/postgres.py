@@ -21,6 +21,7 @@ from pipeline_core.errors import (
     ConcurrencyError,
     ContactKeyRace,
     InvalidValue,
+    MergedMeanwhile,
     NotFound,
     StoreError,
 )
@@ -99,7 +100,7 @@ _INSERT = (
 )
 _UPDATE = (
     f"UPDATE customers SET {', '.join(f'{n} = %s' for n in _WRITE_COLUMNS)},"
-    " version = version + 1 WHERE id = %s AND version = %s"
+    " version = version + 1 WHERE id = %s AND version = %s AND merged_into IS NULL"
 )
 
 
@@ -183,12 +184,17 @@ class PostgresTransaction(
 
     def lock_customer(self, customer_id: int, *, scope: Rule = MATCH_ALL) -> Customer:
         where, params = self._scoped("c.id = ?", (customer_id,), scope)
+        # FOR UPDATE waits for a writer holding the row and then reads its committed
+        # version: a merge that won the race shows up here as merged_into.
         row = self._fetch_one(
-            f"SELECT {SELECT_COLUMNS} FROM customers c WHERE {where} FOR UPDATE", params
+            f"SELECT {SELECT_COLUMNS}, c.merged_into FROM customers c WHERE {where} FOR UPDATE",
+            params,
         )
         if row is None:
             raise NotFound(f"no customer with id {customer_id}")
-        return _customer(row)
+        if row[-1] is not None:
+            raise MergedMeanwhile(customer_id, row[-1])
+        return _customer(row[:-1])
 
     def _insert_customer_row(self, customer: Customer) -> int:
         customer_id: int = self._fetch_one(_INSERT, [value for _, value in _encode(customer)])[0]
@@ -267,14 +273,21 @@ class PostgresTransaction(
         )
         if row is None:
             raise NotFound(f"no customer with id {customer.id}")
+        if row[7] is not None:
+            raise MergedMeanwhile(customer.id, row[7])
         if row[0] != customer.version:
             raise ConcurrencyError(customer.id, customer.version, row[0])
         updated = self._db.execute(
             _UPDATE, [*(value for _, value in _encode(customer)), customer.id, customer.version]
         )
         if updated.rowcount == 0:
-            # Another transaction committed a change between our read and our write.
-            actual = self._fetch_one("SELECT version FROM customers WHERE id = %s", (customer.id,))
+            # Another transaction committed a change or a merge between our read and our
+            # write: the UPDATE waited for it, then found its condition false.
+            actual = self._fetch_one(
+                "SELECT version, merged_into FROM customers WHERE id = %s", (customer.id,)
+            )
+            if actual is not None and actual[1] is not None:
+                raise MergedMeanwhile(customer.id, actual[1])
             raise ConcurrencyError(customer.id, customer.version, actual[0] if actual else -1)
         if list(customer.tags) != row[1]:
             self._write_tags(customer.id, customer.tags, replace=True)
@@ -286,7 +299,7 @@ class PostgresTransaction(
             customer.whatsapp,
             customer.country,
         ]
-        if row[7] is None and contacts != list(row[3:7]):
+        if contacts != list(row[3:7]):
             self._db.execute("DELETE FROM contact_keys WHERE customer_id = %s", (customer.id,))
             self._write_keys(customer.id, index_keys(customer, self._normalize_options()))
         searched = (list(customer.emails), list(customer.phones), customer.whatsapp, customer.name)
@@ -384,10 +397,16 @@ class PostgresTransaction(
     def move_attachments(self, from_id: int, to_id: int) -> dict[str, list[int]]:
         self.get_customer(to_id)
         moved: dict[str, list[int]] = {}
-        for table in ("events", "tasks", "time_entries"):
+        for table, also in (
+            ("events", ""),
+            # A task's body repeats its customer: rewritten with the row, so they agree.
+            ("tasks", ", body = jsonb_set(body, '{customer_id}', to_jsonb(%(to)s::bigint))"),
+            ("time_entries", ""),
+        ):
             rows = self._db.execute(
-                f"UPDATE {table} SET customer_id = %s WHERE customer_id = %s RETURNING id",
-                (to_id, from_id),
+                f"UPDATE {table} SET customer_id = %(to)s{also}"
+                " WHERE customer_id = %(from)s RETURNING id",
+                {"to": to_id, "from": from_id},
             ).fetchall()
             moved[table] = sorted(row[0] for row in rows)
         return moved

@@ -36,9 +36,11 @@ class Transaction(Protocol):
         """Like ``get_customer`` (``scope`` too), and no other writer may change it until this
         transaction ends.
 
-        Use cases that read a customer in order to change it read it this way, so
-        that concurrent writers queue instead of racing (PostgreSQL: ``FOR UPDATE``;
-        SQLite and memory already serialize whole write transactions).
+        Use cases that read a customer in order to change it (or attach something
+        to it) read it this way, so that concurrent writers queue instead of racing
+        (PostgreSQL: ``FOR UPDATE``; SQLite and memory already serialize whole write
+        transactions). A tombstone is never changed again: locking one raises
+        ``MergedMeanwhile`` naming the customer it was merged into.
         """
         ...
 
@@ -67,7 +69,9 @@ class Transaction(Protocol):
         """Replace a stored customer whose version equals ``customer.version``.
 
         Returns it with the version incremented. ``ConcurrencyError`` if the
-        stored version differs, ``NotFound`` if it does not exist.
+        stored version differs, ``MergedMeanwhile`` (a ``ConcurrencyError``) if it
+        is a tombstone, ``NotFound`` if it does not exist. Both checks are part of
+        the ``UPDATE`` itself, so a concurrent change or merge is never overwritten.
         """
         ...
 
@@ -305,6 +309,8 @@ class Transaction(Protocol):
         """Move the events, tasks and time entries of ``from_id`` to ``to_id``.
 
         Returns the moved ids by kind (``events``, ``tasks``, ``time_entries``).
+        A moved task reads back with ``customer_id == to_id`` wherever its body
+        is stored.
         """
         ...
 
@@ -317,7 +323,10 @@ class Transaction(Protocol):
 
         It drops its contact keys and leaves finds, counts, children, worker and
         follow-up lists and duplicate groups; tombstones that pointed at it now
-        point at ``into``.
+        point at ``into``. A customer is merged once: ``MergedMeanwhile`` if it
+        already is a tombstone (checked in the ``UPDATE`` itself, so of two
+        concurrent merges of one customer only one can commit), ``InvalidValue``
+        if ``into`` is one or is the customer itself.
         """
         ...
 

@@ -17,7 +17,7 @@ from pipeline_core.domain.events import Event
 from pipeline_core.domain.normalize import ContactKey, NormalizeOptions, index_keys
 from pipeline_core.domain.search import TermRow, term_rows
 from pipeline_core.domain.serialization import dumps, from_typed_field_value
-from pipeline_core.errors import ConcurrencyError, NotFound, StoreError
+from pipeline_core.errors import ConcurrencyError, MergedMeanwhile, NotFound, StoreError
 from pipeline_core.rules.ast import MATCH_ALL, MatchAll, Rule
 from pipeline_core.rules.sql import SQL_FUNCTIONS, SQLITE
 from pipeline_core.storage.sql.access import SEARCH_ATTRIBUTES, AccessQueries
@@ -205,7 +205,14 @@ class SqliteTransaction(
         return customer, row[-1]
 
     def lock_customer(self, customer_id: int, *, scope: Rule = MATCH_ALL) -> Customer:
-        # BEGIN IMMEDIATE already holds the write lock.
+        # BEGIN IMMEDIATE already holds the write lock; what is left is refusing a
+        # tombstone. A prefetched row is known live (merged_into just said so).
+        prefetched = self._prefetched
+        if prefetched is None or prefetched.id != customer_id:
+            customer, target = self._load(customer_id)
+            if target is not None:
+                raise MergedMeanwhile(customer_id, target)
+            self._prefetched = customer
         return self.get_customer(customer_id, scope=scope)
 
     def _insert_customer_row(self, customer: Customer) -> int:
@@ -291,19 +298,21 @@ class SqliteTransaction(
         pairs = encode_attributes(customer, changed)
         assignments = "".join(f"{column} = ?, " for column, _ in pairs)
         cursor = self._db.execute(
-            f"UPDATE customers SET {assignments}version = version + 1 WHERE id = ? AND version = ?",
+            f"UPDATE customers SET {assignments}version = version + 1"
+            " WHERE id = ? AND version = ? AND merged_into IS NULL",
             [*(value for _, value in pairs), customer.id, customer.version],
         )
         if cursor.rowcount == 0:
             del self._seen[customer.id]
-            raise ConcurrencyError(
-                customer.id, customer.version, self.get_customer(customer.id).version
-            )
+            stored, target = self._load(customer.id)
+            if target is not None:
+                raise MergedMeanwhile(customer.id, target)
+            raise ConcurrencyError(customer.id, customer.version, stored.version)
         if "tags" in changed:
             self._write_tags(customer.id, customer.tags, replace=True)
         if "fields" in changed:
             self._write_fields(customer.id, dict(customer.fields), replace=True)
-        if not CONTACT_ATTRIBUTES.isdisjoint(changed) and self.merged_into(customer.id) is None:
+        if not CONTACT_ATTRIBUTES.isdisjoint(changed):
             self._db.execute("DELETE FROM contact_keys WHERE customer_id = ?", (customer.id,))
             self._write_keys(customer.id, index_keys(customer, self._normalize_options()))
         if SEARCH_ATTRIBUTES.intersection(changed):
@@ -393,13 +402,19 @@ class SqliteTransaction(
     def move_attachments(self, from_id: int, to_id: int) -> dict[str, list[int]]:
         self.get_customer(to_id)
         moved: dict[str, list[int]] = {}
-        for table in ("events", "tasks", "time_entries"):
+        for table, also in (
+            ("events", ""),
+            # A task's body repeats its customer: rewritten with the row, so they agree.
+            ("tasks", ", body = json_set(body, '$.customer_id', :to)"),
+            ("time_entries", ""),
+        ):
             rows = self._db.execute(
                 f"SELECT id FROM {table} WHERE customer_id = ? ORDER BY id", (from_id,)
             )
             moved[table] = [row[0] for row in rows]
             self._db.execute(
-                f"UPDATE {table} SET customer_id = ? WHERE customer_id = ?", (to_id, from_id)
+                f"UPDATE {table} SET customer_id = :to{also} WHERE customer_id = :from",
+                {"to": to_id, "from": from_id},
             )
         return moved
 

@@ -16,7 +16,7 @@ from pipeline_core.domain.duplicates import (
 from pipeline_core.domain.events import Event, EventKind, JSONValue
 from pipeline_core.domain.merge import combine, contribution_data
 from pipeline_core.domain.normalize import ContactKey, NormalizeOptions, normalize_phone
-from pipeline_core.errors import DuplicateCustomer, InvalidValue
+from pipeline_core.errors import DuplicateCustomer, InvalidValue, MergedMeanwhile
 from pipeline_core.storage import Transaction
 
 EventMaker = Callable[..., Event]
@@ -123,8 +123,9 @@ def merge_records(
                 f" merge into {resolve(tx, customer_id)} instead"
             )
         raise InvalidValue(f"customer {customer_id} was already merged into {target}{when}")
-    primary = tx.get_customer(primary_id)
-    others = [tx.get_customer(i) for i in other_ids]
+    locked = _locked(tx, primary_id, ids)
+    primary = locked[primary_id]
+    others = [locked[i] for i in other_ids]
     combined = combine(primary, others, options, parent_allowed=_parent_check(tx, set(ids)))
     merged = attrs.evolve(combined.customer, updated_at=now)
     details: list[JSONValue] = []
@@ -142,6 +143,34 @@ def merge_records(
     return MergeResult(stored, tuple(other_ids), record)
 
 
+def _locked(tx: Transaction, primary_id: int, ids: Sequence[int]) -> dict[int, Customer]:
+    """Lock the customers of a merge and read them as committed; refuse one merged meanwhile.
+
+    In ascending id order, so that two merges sharing customers never wait on
+    each other in a circle. A merge that lost the race to another one waited
+    here for it to commit and now refuses, naming where the customer went.
+    """
+    locked: dict[int, Customer] = {}
+    for customer_id in sorted(ids):
+        try:
+            customer = tx.lock_customer(customer_id)
+        except MergedMeanwhile as error:  # a bare store transaction does not follow
+            into = error.into
+        else:
+            if customer.id == customer_id:
+                locked[customer_id] = customer
+                continue
+            into = customer.id  # the session followed the old id to its primary
+        if customer_id == primary_id:
+            raise InvalidValue(
+                f"cannot merge into customer {customer_id}: it was merged into {into}"
+                f" meanwhile; merge into {into} instead"
+            )
+        else:
+            raise InvalidValue(f"customer {customer_id} was merged into {into} meanwhile")
+    return locked
+
+
 def _move_attachments(
     tx: Transaction,
     from_id: int,
@@ -155,13 +184,18 @@ def _move_attachments(
     for kind, ids in tx.move_attachments(from_id, to_id).items():
         if ids:
             moved[kind] = list[JSONValue](ids)
-    children = [c.id for c in tx.children(from_id) if c.id not in merging]
-    for child_id in children:
-        child = tx.get_customer(child_id)
+    children: list[int] = []
+    for listed in tx.children(from_id):
+        if listed.id in merging:
+            continue
+        child = tx.lock_customer(listed.id)
+        if child.id != listed.id or child.parent_id != from_id:
+            continue  # merged or moved by another writer since it was listed
         tx.update_customer(attrs.evolve(child, parent_id=to_id, updated_at=now))
         tx.append_events(
-            [event(child_id, EventKind.EDITED, field="parent_id", before=from_id, after=to_id)]
+            [event(child.id, EventKind.EDITED, field="parent_id", before=from_id, after=to_id)]
         )
+        children.append(child.id)
     if children:
         moved["children"] = list[JSONValue](children)
     flows = tx.hidden_flows(from_id)
@@ -184,7 +218,7 @@ def absorb(
     event: EventMaker,
 ) -> Customer:
     """Fold a new record into an existing customer (policy ``merge``): nothing is inserted."""
-    existing = tx.get_customer(existing_id)
+    existing = tx.lock_customer(existing_id)
     combined = combine(
         existing, [incoming], options, parent_allowed=_parent_check(tx, {existing_id})
     )
@@ -204,7 +238,7 @@ def updated_with(
     The new non-empty values win; contacts, tags and workers are unions;
     status and its timestamps stay (a status changes only through a move).
     """
-    existing = tx.get_customer(existing_id)
+    existing = tx.lock_customer(existing_id)
     combined = combine(
         attrs.evolve(incoming, id=existing_id),
         [existing],

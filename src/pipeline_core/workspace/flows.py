@@ -90,7 +90,7 @@ def set_hidden(s: Session, flow: str, customer_id: int, *, hidden: bool) -> bool
     """Hide (or show again) a customer on one flow's board; whether anything changed."""
     kind = EventKind.HIDDEN_FROM_FLOW if hidden else EventKind.SHOWN_IN_FLOW
     s.get_flow(flow)  # an unknown flow is named before an unknown customer
-    customer_id = s.get_customer(customer_id).id
+    customer_id = s.lock_customer(customer_id).id  # a concurrent merge waits, or is followed
     changed = s.set_hidden(flow, customer_id, hidden)
     if changed:
         s.append_events([s.event(customer_id, kind, flow=flow)])

@@ -68,7 +68,7 @@ def add_note(s: Session, customer_id: int, text: str) -> Event:
     """Add a note to the customer's timeline; the stored event."""
     if not isinstance(text, str) or not text.strip():
         raise InvalidValue("a note must not be blank")
-    owner = s.get_customer(customer_id)
+    owner = s.lock_customer(customer_id)  # a merge racing it waits, or is followed
     return s.record(owner.id, EventKind.NOTE, text=text.strip())
 
 
@@ -304,7 +304,7 @@ def record_activity(
     if at is not None and at.tzinfo is None:
         raise InvalidValue(f"activity time {at.isoformat()} needs a time zone offset")
     happened = s.now() if at is None else at
-    owner = s.get_customer(customer_id)
+    owner = s.lock_customer(customer_id)  # a merge racing it waits, or is followed
     return s.record(
         owner.id,
         EventKind.EXTERNAL,

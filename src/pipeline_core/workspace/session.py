@@ -30,10 +30,13 @@ from pipeline_core.domain.normalize import ContactKey
 from pipeline_core.domain.report_keys import AggregateRow, GroupKey, StageTime
 from pipeline_core.domain.search import SearchQuery, TermRow
 from pipeline_core.domain.statuses import StatusMachine
-from pipeline_core.errors import NotFound
+from pipeline_core.errors import MergedMeanwhile, NotFound
 from pipeline_core.rules.ast import MATCH_ALL, Rule, all_of
 from pipeline_core.storage import Order, Transaction
 from pipeline_core.workspace.dedupe import resolve
+
+FOLLOWED_MERGES = 10
+"""How many merges, each committed while it waited, ``Session.lock_customer`` follows at most."""
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -104,9 +107,21 @@ class Session(Transaction):
         return self.unscoped.get_customer(resolved, scope=all_of(self.scope, scope))
 
     def lock_customer(self, customer_id: int, *, scope: Rule = MATCH_ALL) -> Customer:
-        """``get_customer``, locking the row against other writers until commit."""
-        resolved = self._resolved(customer_id)
-        return self.unscoped.lock_customer(resolved, scope=all_of(self.scope, scope))
+        """``get_customer``, locking the row against other writers until commit.
+
+        When another writer merged the customer while this one waited for the lock,
+        the old id is followed to its primary, which is locked instead: a change
+        made after a merge lands on the survivor, as it would have a moment later.
+        """
+        for _ in range(FOLLOWED_MERGES):
+            resolved = self._resolved(customer_id)
+            try:
+                return self.unscoped.lock_customer(resolved, scope=all_of(self.scope, scope))
+            except MergedMeanwhile:
+                self._live.clear()  # what this session resolved before is stale now
+        return self.unscoped.lock_customer(
+            self._resolved(customer_id), scope=all_of(self.scope, scope)
+        )
 
     def get_customers(
         self, customer_ids: Sequence[int], *, scope: Rule = MATCH_ALL
@@ -217,8 +232,8 @@ class Session(Transaction):
         return self.unscoped.update_task(task)
 
     def insert_task(self, task: Task) -> Task:
-        """Store a new task on a visible customer."""
-        owner = self.get_customer(task.customer_id)
+        """Store a new task on a visible customer (locked: a concurrent merge waits)."""
+        owner = self.lock_customer(task.customer_id)
         return self.unscoped.insert_task(attrs.evolve(task, customer_id=owner.id))
 
     def find_tasks(
@@ -229,17 +244,17 @@ class Session(Transaction):
         open_only: bool = False,
         scope: Rule = MATCH_ALL,
     ) -> list[Task]:
-        """Tasks of visible customers."""
+        """Tasks of visible customers (a merged customer's id: its primary's)."""
         return self.unscoped.find_tasks(
-            customer_id=customer_id,
+            customer_id=None if customer_id is None else self._resolved(customer_id),
             worker=worker,
             open_only=open_only,
             scope=all_of(self.scope, scope),
         )
 
     def insert_time_entry(self, entry: TimeEntry) -> TimeEntry:
-        """Store working time on a visible customer."""
-        owner = self.get_customer(entry.customer_id)
+        """Store working time on a visible customer (locked: a concurrent merge waits)."""
+        owner = self.lock_customer(entry.customer_id)
         return self.unscoped.insert_time_entry(attrs.evolve(entry, customer_id=owner.id))
 
     def time_entries(
@@ -249,9 +264,11 @@ class Session(Transaction):
         worker: str | None = None,
         scope: Rule = MATCH_ALL,
     ) -> list[TimeEntry]:
-        """Time entries of visible customers."""
+        """Time entries of visible customers (a merged customer's id: its primary's)."""
         return self.unscoped.time_entries(
-            customer_id=customer_id, worker=worker, scope=all_of(self.scope, scope)
+            customer_id=None if customer_id is None else self._resolved(customer_id),
+            worker=worker,
+            scope=all_of(self.scope, scope),
         )
 
     # customers: writes ----------------------------------------------------------------

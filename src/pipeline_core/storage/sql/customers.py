@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 from pipeline_core.customer import Customer, FieldValue
 from pipeline_core.domain.normalize import ContactKey, contact_keys, index_keys
+from pipeline_core.errors import InvalidValue, MergedMeanwhile
 from pipeline_core.rules.ast import MATCH_ALL, Rule
 from pipeline_core.storage.sql.base import SqlBackend
 from pipeline_core.storage.sql.common import field_rows
@@ -107,13 +108,24 @@ class CustomerQueries(SqlBackend):
     def mark_merged(self, customer_id: int, into: int) -> None:
         self.get_customer(customer_id)
         self.get_customer(into)
+        if into == customer_id:
+            raise InvalidValue(f"cannot merge customer {customer_id} into itself")
+        target = self._scalar("SELECT merged_into FROM customers WHERE id = ?", (into,))
+        if target is not None:
+            raise InvalidValue(f"cannot merge into customer {into}: it was merged into {target}")
+        # The guard is in the UPDATE itself: of two transactions merging one customer,
+        # the second waits for the first's row lock, then finds it merged and changes nothing.
+        marked = self._db.execute(
+            self._sql("UPDATE customers SET merged_into = ? WHERE id = ? AND merged_into IS NULL"),
+            (into, customer_id),
+        ).rowcount
+        if not marked:
+            merged = self._scalar("SELECT merged_into FROM customers WHERE id = ?", (customer_id,))
+            raise MergedMeanwhile(customer_id, merged)
         self._db.execute(
             self._sql("DELETE FROM contact_keys WHERE customer_id = ?"), (customer_id,)
         )
         self._db.execute(
             self._sql("UPDATE customers SET merged_into = ? WHERE merged_into = ?"),
             (into, customer_id),
-        )
-        self._db.execute(
-            self._sql("UPDATE customers SET merged_into = ? WHERE id = ?"), (into, customer_id)
         )

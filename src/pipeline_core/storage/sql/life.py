@@ -41,8 +41,11 @@ class LifeQueries(SqlBackend):
     # tasks -----------------------------------------------------------------------
 
     def _task(self, row: Sequence[Any]) -> Task:
-        # The body is the task's JSON; its id lives in the row.
-        return attrs.evolve(converter.structure(self._json_in(row[1]), Task), id=row[0])
+        # The body is the task's JSON; its id and customer live in the row (the row is
+        # what merges move and finds filter on; bodies written before merges rewrote
+        # them may still name the retired customer).
+        body = converter.structure(self._json_in(row[2]), Task)
+        return attrs.evolve(body, id=row[0], customer_id=row[1])
 
     def _task_values(self, task: Task) -> list[Any]:
         return [
@@ -62,7 +65,7 @@ class LifeQueries(SqlBackend):
         return attrs.evolve(task, id=task_id)
 
     def get_task(self, task_id: int) -> Task:
-        row = self._one("SELECT id, body FROM tasks WHERE id = ?", (task_id,))
+        row = self._one("SELECT id, customer_id, body FROM tasks WHERE id = ?", (task_id,))
         if row is None:
             raise NotFound(f"no task with id {task_id}")
         return self._task(row)
@@ -92,7 +95,7 @@ class LifeQueries(SqlBackend):
             where += " AND done_at IS NULL"
         visible, scope_params = self._customer_ids_in(scope)
         rows = self._db.execute(
-            f"{self._sql(f'SELECT id, body FROM tasks WHERE {where}')}{visible}"
+            f"{self._sql(f'SELECT id, customer_id, body FROM tasks WHERE {where}')}{visible}"
             " ORDER BY due IS NULL, due, id",
             [*params, *scope_params],
         )

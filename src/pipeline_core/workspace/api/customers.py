@@ -269,9 +269,15 @@ class Customers:
     def merge_many(
         self, merges: Sequence[tuple[int, Sequence[int]]], *, dry_run: bool = False
     ) -> builtins.list[MergeResult]:
-        """Several merges in one transaction, in order; a record one consumed cannot be used again."""
+        """Several merges in one transaction, in order; a record one consumed cannot be used again.
+
+        The customers are locked first; a merge that another writer's change raced
+        (PostgreSQL) is re-run on fresh data, and one that lost a customer to a
+        concurrent merge is refused naming where it went. See docs/duplicates.md.
+        """
         try:
-            return self._opener.run(duplicates.merge_many, merges, dry_run=dry_run)
+            # Retried like an unpinned write: the merge is re-read and re-checked whole.
+            return self._opener.write(None, duplicates.merge_many, merges, dry_run=dry_run)
         except duplicates.DryRunRollback as rolled_back:
             return rolled_back.results
 
