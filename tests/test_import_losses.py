@@ -278,7 +278,7 @@ def test_utf16_without_a_mark_is_named_and_reads_with_its_encoding(
 ) -> None:
     path = tmp_path / "bare.csv"
     path.write_bytes("name\nJosé\nZoë\n".encode("utf-16-le"))
-    with pytest.raises(ImportFileError, match="UTF-16 .*--encoding utf-16-le"):
+    with pytest.raises(ImportFileError, match=r"UTF-16 .*--encoding utf-16-le"):
         mem.customers.import_file(path)
     mem.customers.import_file(path, ImportOptions(encoding="utf-16-le"))
     assert [c.name for c in mem.customers.list()] == ["José", "Zoë"]
