@@ -170,7 +170,7 @@ def _refuse_binary(name: str, head: bytes) -> None:
     nul = head.count(0)
     if not nul:
         return
-    if nul * 4 >= len(head):
+    if nul >= 4 and nul * 4 >= len(head):
         odd = head[1::2].count(0)
         side = "little" if odd * 10 >= nul * 9 else "big" if odd * 10 <= nul else None
         if side is not None:
