@@ -193,6 +193,21 @@ def test_a_quoted_cell_over_several_lines_is_still_one_cell(tmp_path: Path, mem:
     assert mem.customers.timeline(bob.id)[0].data["line"] == 6
 
 
+def test_a_runaway_quote_is_stopped_once_no_good_record_can_be_that_long(
+    tmp_path: Path,
+) -> None:
+    """A stray quote with no other quote after it: the reader stops taking lines once the
+    record is longer than every cell at 1 MiB could make it, and reads them all again."""
+    lines = 120_000  # about 5 MiB after the quote: past (3 columns + 1) x 1 MiB
+    path = stray_quote_file(tmp_path, ".csv", lines, {3: 'P3,"p3@x.com,+44 20 7946 0003'})
+    rows = read_rows(path)
+    assert len(rows) == lines - 1
+    (bad,) = [row for row in rows if row.problem is not None]
+    assert (bad.line, bad.column) == (3, "email")
+    assert "characters long there" in str(bad.problem)
+    assert [row.line for row in rows if row.problem is None] == [2, *range(4, lines + 1)]
+
+
 PLAIN = st.text(alphabet="abcdefghij XYZ", min_size=1, max_size=6).filter(
     lambda text: text.strip() == text
 )

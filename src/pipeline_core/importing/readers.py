@@ -254,6 +254,7 @@ def _csv(handle: TextIO, name: str, format: InputFormat, delimiter: str | None) 
             )
         seen[folded] = position
     records.headers = headers
+    records.lines.limit = (len(headers) + 1) * MAX_CELL  # past this, some cell is too long
     rows = records.rows()
     first = next(rows, None)
     if first is None:
@@ -267,12 +268,16 @@ class _Lines:
     A quote that is never closed on its line makes the csv module read on, line
     after line, into one cell. When the record that comes of it is bad, its lines
     after the first are put back (``again``) to be read once more as records.
+    A record of several lines longer than ``limit`` characters must hold a cell over
+    ``MAX_CELL``: it is stopped there (``_RunawayRecord``), so memory stays bounded.
     """
 
     def __init__(self, handle: TextIO) -> None:
         self._source = iter(handle)
         self.again: deque[str] = deque()
         self.taken: list[str] = []
+        self.size = 0
+        self.limit = 2 * MAX_CELL
 
     def __iter__(self) -> _Lines:
         return self
@@ -280,7 +285,14 @@ class _Lines:
     def __next__(self) -> str:
         text = self.again.popleft() if self.again else next(self._source)
         self.taken.append(text)
+        self.size += len(text)
+        if self.size > self.limit and len(self.taken) > 1:
+            raise _RunawayRecord
         return text
+
+
+class _RunawayRecord(Exception):
+    """A record running over several lines is already too long to be a good one."""
 
 
 class _CsvRecords:
@@ -297,12 +309,15 @@ class _CsvRecords:
         """The next record: its first line, its cells or the csv module's complaint, its lines."""
         taken: list[str] = []
         self.lines.taken = taken
+        self.lines.size = 0
         try:
             cells, error = next(self.reader), None
         except StopIteration:
             return None
         except csv.Error as exc:
             cells, error = None, str(exc)
+        except _RunawayRecord:
+            cells, error = None, f"and on: it is over {self.lines.limit:,} characters long there"
         start, self.line = self.line, self.line + len(taken)
         return start, cells, error, taken
 
@@ -337,8 +352,11 @@ class _CsvRecords:
             if len(taken) > 1:
                 cause = row.problem
                 if error is not None:
-                    ended = "unexpected end of data" in error
-                    cause = "the file ends inside the quotes" if ended else f"then {error}"
+                    cause = error
+                    if "unexpected end of data" in error:
+                        cause = "the file ends inside the quotes"
+                    elif "expected after" in error:
+                        cause = "where a quote closes it, other text follows"
                 elif cause is None and self.swallows_rows(taken):
                     cause = f"every line inside it reads as a row of {len(self.headers)} cells"
                 if cause is not None:
