@@ -4,12 +4,18 @@ Columns are customer attributes by name plus ``fields.KEY`` for custom fields.
 In CSV-like formats lists are joined with ``"; "`` (the import splits them
 again); JSON keeps lists as lists and numbers as numbers. What an export writes,
 an import reads back into the same customers.
+
+A workbook cannot hold every character: the C0 controls but TAB, LF and CR, lone
+surrogates and U+FFFE/U+FFFF are written to .xlsx as their visible escape
+(ESC as the four characters ``\\x1b``), and text starting with ``=`` is written as
+text, never as a formula. CSV, TSV and JSON hold any text and write it unchanged.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -33,6 +39,9 @@ EXPORTABLE = frozenset(
     (*DEFAULT_COLUMNS, "converted_at", "closed_at", "last_contacted_at", "parent_id", "version")
 )
 LIST_SEPARATOR = "; "
+
+# What openpyxl refuses (ILLEGAL_CHARACTERS_RE), and what it writes but no XML parser reads back.
+_NOT_IN_XLSX = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def check_columns(columns: Sequence[str]) -> tuple[str, ...]:
@@ -104,7 +113,7 @@ class ExportWriter:
                 raise ImportFileError(XLSX_EXTRA) from None
             self._book = openpyxl.Workbook(write_only=True)
             self._sheet = self._book.create_sheet("customers")
-            self._sheet.append(self.columns)
+            self._sheet.append(self._xlsx_row(self.columns))
 
     def write(self, customers: Iterable[Customer]) -> None:
         """Append customers."""
@@ -112,7 +121,7 @@ class ExportWriter:
             if self._csv is not None:
                 self._csv.writerow(record(customer, self.columns, text=True))
             elif self._book is not None:
-                self._sheet.append(record(customer, self.columns, text=True))
+                self._sheet.append(self._xlsx_row(record(customer, self.columns, text=True)))
             else:
                 values = record(customer, self.columns, text=False)
                 line = json.dumps(dict(zip(self.columns, values, strict=True)), ensure_ascii=False)
@@ -122,6 +131,21 @@ class ExportWriter:
                     self.out.write(line + "\n")
             self.count += 1
 
+    def _xlsx_row(self, texts: Iterable[str]) -> list[Any]:
+        """Cells a workbook holds: unwritable characters escaped, ``=...`` kept as text."""
+        from openpyxl.cell import WriteOnlyCell
+
+        row: list[Any] = []
+        for text in texts:
+            text = _NOT_IN_XLSX.sub(_escape, text)
+            if text.startswith("="):
+                cell = WriteOnlyCell(self._sheet, value=text)
+                cell.data_type = "s"  # openpyxl would store it as a formula, and lose the text
+                row.append(cell)
+            else:
+                row.append(text)
+        return row
+
     def close(self) -> None:
         """Finish the document (the JSON array's bracket, the workbook's save)."""
         if self.format == "json":
@@ -129,3 +153,8 @@ class ExportWriter:
         elif self._book is not None:
             self._book.save(self.out)
         self.out.flush()
+
+
+def _escape(match: re.Match[str]) -> str:
+    """A character as its Python escape: ESC as ``\\x1b``, a lone surrogate as ``\\ud800``."""
+    return match.group().encode("unicode_escape").decode("ascii")

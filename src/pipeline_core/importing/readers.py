@@ -3,7 +3,8 @@
 Every row carries the line it starts on (for messages and for resuming) and the
 values as they were, so that a rejected row can be written back out unchanged.
 Whole-file problems (missing, empty, binary, badly encoded, duplicate headers)
-raise ``ImportFileError`` before anything is written.
+raise ``ImportFileError`` before anything is written; a bad row is rejected on
+its own, naming its line, and reading goes on: no row is dropped without a word.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ import csv
 import hashlib
 import itertools
 import json
+from collections import deque
 from collections.abc import Iterator
 from datetime import date, datetime, time
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TextIO
 
 import attrs
 
@@ -41,6 +43,18 @@ _SUFFIXES: dict[str, InputFormat] = {
     ".xlsx": "xlsx",
 }
 _ZIP = b"PK\x03\x04"
+_NEWLINE = b"\n"
+# A byte-order mark names its encoding beyond doubt (UTF-32 LE first: it starts like UTF-16 LE).
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+# Bytes no text holds (C0 controls but TAB, LF, VT, FF, CR and ESC; and DEL): a file whose
+# first 8 KiB are more than a tenth these is binary; fewer are bad rows, each rejected.
+_CONTROL_BYTES = bytes([*range(0, 9), *range(14, 27), *range(28, 32), 127])
 XLSX_EXTRA = "reading and writing .xlsx needs the optional extra: pip install 'pipeline_core[xlsx]'"
 
 
@@ -56,14 +70,21 @@ class SourceRow:
     values: dict[str, Any]
     raw: list[str] | dict[str, Any] | None
     problem: str | None = None
+    column: str | None = None
+    """The header of the cell the problem is in, when it is in one."""
 
 
 @attrs.frozen
 class FileFacts:
-    """What the pre-pass learnt about a file: its SHA-256 and its format."""
+    """What the pre-pass learnt about a file: its SHA-256, its format and its text encoding.
+
+    ``encoding`` is the one asked for, unless the file starts with a byte-order mark:
+    that names the encoding beyond doubt and wins.
+    """
 
     sha256: str
     format: InputFormat
+    encoding: str = "utf-8"
 
 
 @attrs.define
@@ -81,14 +102,22 @@ def inspect_file(path: Path, name: str, *, format: InputFormat | None, encoding:
 
     One pass, in chunks: the hash keys the import run (for resuming) and the
     decoding check means an encoding error is found before anything is written.
+    A byte-order mark at the start overrides ``encoding`` (UTF-8, UTF-16, UTF-32).
     """
     if not path.exists():
         raise ImportFileError(f"{name}: no such file")
     if path.is_dir():
         raise ImportFileError(f"{name}: is a directory, not a file")
+    try:
+        text = isinstance(codecs.decode(b"", encoding), str)  # base64 and the like give bytes
+    except LookupError:
+        text = False
+    if not text:
+        raise ImportFileError(f"{name}: unknown encoding {encoding!r}")
     with path.open("rb") as handle:
         head = handle.read(8192)
-    if not head.strip() or head.strip() in (codecs.BOM_UTF8, codecs.BOM_UTF8 + b"\n"):
+    encoding = bom_encoding(head) or encoding
+    if not head.decode(encoding, errors="replace").lstrip("\ufeff").strip():
         raise ImportFileError(f"{name}: the file is empty (no header row, no data)")
     chosen = format or _SUFFIXES.get(path.suffix.lower())
     if head.startswith(_ZIP):
@@ -101,10 +130,8 @@ def inspect_file(path: Path, name: str, *, format: InputFormat | None, encoding:
     elif chosen == "xlsx":
         raise ImportFileError(f"{name}: is not an .xlsx workbook (no zip signature)")
     wide = codecs.lookup(encoding).name.startswith(("utf-16", "utf-32"))
-    if chosen != "xlsx" and not wide and b"\x00" in head:
-        raise ImportFileError(
-            f"{name}: looks binary (it holds NUL bytes), not CSV, TSV or JSON text"
-        )
+    if chosen != "xlsx" and not wide:
+        _refuse_binary(name, head)
     digest = hashlib.sha256()
     decoder = None if chosen == "xlsx" else codecs.getincrementaldecoder(encoding)()
     offset = lines = 0
@@ -115,24 +142,65 @@ def inspect_file(path: Path, name: str, *, format: InputFormat | None, encoding:
                 try:
                     decoder.decode(chunk)
                 except UnicodeDecodeError as error:
-                    _encoding_error(name, encoding, offset, lines, chunk, error)
+                    _encoding_error(name, encoding, offset, None if wide else lines, chunk, error)
             offset += len(chunk)
-            lines += chunk.count(b"\n")
+            lines += chunk.count(_NEWLINE)
         if decoder is not None:
             try:
                 decoder.decode(b"", final=True)
             except UnicodeDecodeError as error:
-                _encoding_error(name, encoding, offset, lines, b"", error)
-    return FileFacts(digest.hexdigest(), chosen or "csv")
+                _encoding_error(name, encoding, offset, None if wide else lines, b"", error)
+    return FileFacts(digest.hexdigest(), chosen or "csv", encoding)
+
+
+def bom_encoding(head: bytes) -> str | None:
+    """The codec a byte-order mark at the start of ``head`` names, or None without one."""
+    for mark, codec in _BOMS:
+        if head.startswith(mark):
+            return codec
+    return None
+
+
+def _refuse_binary(name: str, head: bytes) -> None:
+    """Refuse a file whose first bytes are not text; a stray NUL here and there is a row's problem.
+
+    Text without a byte-order mark in UTF-16 is told apart: every other byte of its
+    ASCII characters is NUL, on one side.
+    """
+    nul = head.count(0)
+    if not nul:
+        return
+    if nul >= 4 and nul * 4 >= len(head):
+        odd = head[1::2].count(0)
+        side = "little" if odd * 10 >= nul * 9 else "big" if odd * 10 <= nul else None
+        if side is not None:
+            code = "utf-16-le" if side == "little" else "utf-16-be"
+            raise ImportFileError(
+                f"{name}: looks like UTF-16 ({side}-endian) text without a byte-order mark;"
+                f" give its encoding with --encoding {code}"
+            )
+    controls = len(head) - len(head.translate(None, _CONTROL_BYTES))
+    if controls * 10 > len(head):
+        raise ImportFileError(
+            f"{name}: looks binary ({controls:,} of its first {len(head):,} bytes are NUL or "
+            "control bytes), not CSV, TSV or JSON text"
+        )
 
 
 def _encoding_error(
-    name: str, encoding: str, offset: int, lines: int, chunk: bytes, error: UnicodeDecodeError
+    name: str,
+    encoding: str,
+    offset: int,
+    lines: int | None,
+    chunk: bytes,
+    error: UnicodeDecodeError,
 ) -> None:
     at = max(error.start, 0)
-    line = lines + chunk.count(b"\n", 0, at) + 1
+    where = f"byte offset {offset + at}"
+    if lines is not None:  # counting b"\n" only finds lines in an ASCII-compatible encoding
+        where += f" (line {lines + chunk.count(_NEWLINE, 0, at) + 1})"
     raise ImportFileError(
-        f"{name}: not valid {encoding} text at byte offset {offset + at} (line {line}); "
+        f"{name}: not valid {encoding} text at {where}; "
         "give the file's encoding with --encoding (for example cp1252 or latin-1)"
     ) from None
 
@@ -160,7 +228,7 @@ def open_source(
 # CSV and TSV --------------------------------------------------------------------------
 
 
-def _csv(handle: Any, name: str, format: InputFormat, delimiter: str | None) -> Source:
+def _csv(handle: TextIO, name: str, format: InputFormat, delimiter: str | None) -> Source:
     if delimiter is None and format == "tsv":
         delimiter = "\t"
     if delimiter is None:
@@ -173,13 +241,8 @@ def _csv(handle: Any, name: str, format: InputFormat, delimiter: str | None) -> 
     if len(delimiter) != 1:
         raise ImportFileError(f"{name}: the delimiter must be one character, not {delimiter!r}")
     csv.field_size_limit(max(csv.field_size_limit(), _CSV_LIMIT))
-    reader = csv.reader(handle, delimiter=delimiter, strict=True)
-    try:
-        header = next((row for row in reader if row), None)
-    except csv.Error as error:
-        raise ImportFileError(f"{name}: cannot read the header row: {error}") from None
-    if header is None:
-        raise ImportFileError(f"{name}: the file is empty (no header row, no data)")
+    records = _CsvRecords(handle, delimiter)
+    header = records.header(name)
     headers = [cell.strip() or f"column {n}" for n, cell in enumerate(header, 1)]
     seen: dict[str, int] = {}
     for position, text in enumerate(headers, 1):
@@ -190,45 +253,231 @@ def _csv(handle: Any, name: str, format: InputFormat, delimiter: str | None) -> 
                 " rename one of them"
             )
         seen[folded] = position
-    rows = _csv_rows(reader, headers)
+    records.headers = headers
+    records.lines.limit = (len(headers) + 1) * MAX_CELL  # past this, some cell is too long
+    rows = records.rows()
     first = next(rows, None)
     if first is None:
         raise ImportFileError(f"{name}: has a header row but no data rows; nothing to import")
     return Source(name, format, headers, itertools.chain([first], rows))
 
 
-def _csv_rows(reader: Any, headers: list[str]) -> Iterator[SourceRow]:
-    width = len(headers)
-    while True:
-        start = reader.line_num + 1
+class _Lines:
+    """The physical lines the csv module reads, kept until its record is judged.
+
+    A quote that is never closed on its line makes the csv module read on, line
+    after line, into one cell. When the record that comes of it is bad, its lines
+    after the first are put back (``again``) to be read once more as records.
+    A record of several lines longer than ``limit`` characters must hold a cell over
+    ``MAX_CELL``: it is stopped there (``_RunawayRecord``), so memory stays bounded.
+    """
+
+    def __init__(self, handle: TextIO) -> None:
+        self._source = iter(handle)
+        self.again: deque[str] = deque()
+        self.taken: list[str] = []
+        self.size = 0
+        self.limit = 2 * MAX_CELL
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        text = self.again.popleft() if self.again else next(self._source)
+        self.taken.append(text)
+        self.size += len(text)
+        if self.size > self.limit and len(self.taken) > 1:
+            raise _RunawayRecord
+        return text
+
+
+class _RunawayRecord(Exception):
+    """A record running over several lines is already too long to be a good one."""
+
+
+class _CsvRecords:
+    """CSV or TSV records with the lines each one spans, recovering from a runaway quote."""
+
+    def __init__(self, handle: TextIO, delimiter: str) -> None:
+        self.delimiter = delimiter
+        self.lines = _Lines(handle)
+        self.reader = csv.reader(self.lines, delimiter=delimiter, strict=True)
+        self.line = 1  # the physical line the next record starts on
+        self.headers: list[str] = []
+
+    def read(self) -> tuple[int, list[str] | None, str | None, list[str]] | None:
+        """The next record: its first line, its cells or the csv module's complaint, its lines."""
+        taken: list[str] = []
+        self.lines.taken = taken
+        self.lines.size = 0
         try:
-            cells = next(reader)
+            cells, error = next(self.reader), None
         except StopIteration:
-            return
-        except csv.Error as error:
-            reason = str(error)
+            return None
+        except csv.Error as exc:
+            cells, error = None, str(exc)
+        except _RunawayRecord:
+            cells, error = None, f"and on: it is over {self.lines.limit:,} characters long there"
+        start, self.line = self.line, self.line + len(taken)
+        return start, cells, error, taken
+
+    def header(self, name: str) -> list[str]:
+        """The first record that is not blank."""
+        while (record := self.read()) is not None:
+            start, cells, error, taken = record
+            if len(taken) > 1:
+                at = self.open_quote(taken[0])[1]
+                where = "" if at is None else f" at character {at + 1}"
+                raise ImportFileError(
+                    f"{name}: the header row (line {start}) has a quote{where} that is not closed"
+                    " on its line"
+                )
+            if error is not None:
+                raise ImportFileError(f"{name}: cannot read the header row: {error}")
+            if any("\x00" in cell for cell in cells or ()):
+                raise ImportFileError(
+                    f"{name}: the header row (line {start}) holds a NUL character"
+                )
+            if cells:
+                return cells
+        raise ImportFileError(f"{name}: the file is empty (no header row, no data)")
+
+    def rows(self) -> Iterator[SourceRow]:
+        """The data rows; a bad one is rejected with its line, and reading goes on."""
+        while (record := self.read()) is not None:
+            start, cells, error, taken = record
+            if cells is not None and (not cells or cells == [""]):
+                continue  # a blank line
+            row = self.row(start, cells, error, taken)
+            if len(taken) > 1:
+                cause = row.problem
+                if error is not None:
+                    cause = error
+                    if "unexpected end of data" in error:
+                        cause = "the file ends inside the quotes"
+                    elif "expected after" in error:
+                        cause = "where a quote closes it, other text follows"
+                elif cause is None and self.swallows_rows(taken):
+                    cause = f"every line inside it reads as a row of {len(self.headers)} cells"
+                if cause is not None:
+                    row = self.runaway(start, taken, cause)
+            yield row
+
+    def row(
+        self, line: int, cells: list[str] | None, error: str | None, taken: list[str]
+    ) -> SourceRow:
+        """One record as a row, or as a rejected one saying what is wrong and in which column."""
+        headers = self.headers
+        if cells is None:
+            reason, column = str(error), None
             if "unexpected end of data" in reason:
                 reason = "the file ends inside a quoted cell (a truncated last line?)"
-            yield SourceRow(start, {}, None, f"unreadable CSV: {reason}")
-            continue
-        if not cells or cells == [""]:
-            continue  # a blank line
-        if len(cells) != width:
-            yield SourceRow(
-                start, {}, cells, f"has {len(cells)} cells where the header has {width}"
+                column, at = self.open_quote(taken[0])
+                if at is not None:
+                    reason = f"the file ends inside the cell quoted at character {at + 1}"
+                    reason += " (a truncated last line?)"
+            return SourceRow(line, {}, self.split(taken[0]), f"unreadable CSV: {reason}", column)
+        if len(cells) != len(headers):
+            problem = f"has {len(cells)} cells where the header has {len(headers)}"
+            return SourceRow(line, {}, cells, problem)
+        if len(taken) == 1 and len(taken[0]) <= MAX_CELL and "\x00" not in taken[0]:
+            # the common case: one line, too short for a long cell, no NUL in it
+            return SourceRow(line, dict(zip(headers, cells, strict=True)), cells)
+        if max(map(len, cells)) > MAX_CELL:
+            index = next(n for n, c in enumerate(cells) if len(c) > MAX_CELL)
+            problem = (
+                f"holds {len(cells[index]):,} characters; a cell may hold at most {MAX_CELL:,}"
             )
-            continue
-        long = next((h for h, c in zip(headers, cells, strict=True) if len(c) > MAX_CELL), None)
-        if long is not None:
-            size = len(cells[headers.index(long)])
-            yield SourceRow(
-                start,
-                {},
-                [c[:100] for c in cells],
-                f"column {long!r} holds {size:,} characters; a cell may hold at most {MAX_CELL:,}",
-            )
-            continue
-        yield SourceRow(start, dict(zip(headers, cells, strict=True)), cells)
+            return SourceRow(line, {}, [c[:100] for c in cells], problem, headers[index])
+        if "\x00" in "".join(cells):
+            index = next(n for n, c in enumerate(cells) if "\x00" in c)
+            return SourceRow(line, {}, cells, _nul(cells[index]), headers[index])
+        return SourceRow(line, dict(zip(headers, cells, strict=True)), cells)
+
+    def swallows_rows(self, taken: list[str]) -> bool:
+        """Whether a good-looking record's inner lines are rows of their own, not a cell's text.
+
+        Two stray quotes in the same column make one record of the rows between
+        them, with the right number of cells. Each line strictly inside such a
+        record reads alone as a row of the header's width; the lines of a note
+        or an address rarely all do.
+        """
+        width = len(self.headers)
+        if len(taken) < 3 or width < 2:
+            return False
+        inner = [text for text in taken[1:-1] if text.strip()]
+        for text in inner:
+            try:
+                cells = next(csv.reader([text], delimiter=self.delimiter, strict=True), [])
+            except csv.Error:
+                return False
+            if len(cells) != width:
+                return False
+        return bool(inner)
+
+    def runaway(self, start: int, taken: list[str], cause: str) -> SourceRow:
+        """Reject the line a quote ran away from, and read the lines it swallowed again.
+
+        Taken as written, the record runs from ``start`` to the last line taken; it
+        is bad, so the quote that opened it was stray (or its closing one is
+        missing). Refusing that one line and reading the others again loses nothing else.
+        """
+        last = start + len(taken) - 1
+        self.lines.again.extendleft(reversed(taken[1:]))
+        self.line = start + 1
+        column, at = self.open_quote(taken[0])
+        where = "a quoted cell is not closed on this line"
+        if at is not None:
+            where = f"the quote at character {at + 1} is not closed on this line"
+        return SourceRow(
+            start,
+            {},
+            self.split(taken[0]),
+            f"{where}; read as written it runs on to line {last} ({cause}), so this line is"
+            f" rejected and lines {start + 1}-{last} are read again",
+            column,
+        )
+
+    def open_quote(self, line: str) -> tuple[str | None, int | None]:
+        """The header and the character (from 0) of the quote ``line`` leaves open, if found."""
+        quote = _open_quote(line, self.delimiter)
+        if quote is None:
+            return None, None
+        field, at = quote
+        return (self.headers[field] if field < len(self.headers) else None), at
+
+    def split(self, line: str) -> list[str]:
+        """A line's text cut at each delimiter: the raw cells of a line that cannot be parsed."""
+        return line.rstrip("\r\n").split(self.delimiter)
+
+
+def _nul(text: str) -> str:
+    """Why text holding a NUL character is refused, and where the NUL is."""
+    return f"holds a NUL character (at character {text.index(chr(0)) + 1}); no store keeps one"
+
+
+def _open_quote(text: str, delimiter: str) -> tuple[int, int] | None:
+    """The cell and the character (both from 0) of a quote left open at the end of ``text``.
+
+    As the csv module reads: a quote opens a cell only as its first character,
+    and two quotes inside a quoted cell stand for one.
+    """
+    text = text.rstrip("\r\n")
+    field = at = 0
+    while at <= len(text):
+        if text.startswith('"', at):
+            close = text.find('"', at + 1)
+            while close >= 0 and text.startswith('"', close + 1):
+                close = text.find('"', close + 2)
+            if close < 0:
+                return field, at
+            end = text.find(delimiter, close + 1)
+        else:
+            end = text.find(delimiter, at)
+        if end < 0:
+            return None
+        field, at = field + 1, end + 1
+    return None
 
 
 # JSON -----------------------------------------------------------------------------
@@ -260,6 +509,14 @@ def _elements(elements: Iterator[tuple[int, Any]]) -> Iterator[SourceRow]:
 def _jsonl_rows(handle: Any) -> Iterator[SourceRow]:
     for number, text in enumerate(handle, 1):
         if not text.strip():
+            continue
+        if "\x00" in text:
+            yield SourceRow(
+                number,
+                {},
+                {"text": text.rstrip("\r\n")[:1000]},
+                _nul(text),
+            )
             continue
         try:
             element = json.loads(text)
@@ -301,6 +558,7 @@ def _kind(value: Any) -> str:
 def _xlsx(path: Path, name: str) -> Source:
     try:
         import openpyxl
+        from openpyxl.utils import get_column_letter
     except ImportError:
         raise ImportFileError(f"{name}: {XLSX_EXTRA}") from None
     try:
@@ -308,11 +566,20 @@ def _xlsx(path: Path, name: str) -> Source:
     except Exception as error:  # openpyxl raises many kinds for a damaged workbook
         raise ImportFileError(f"{name}: cannot read the workbook: {error}") from None
     sheet = book.worksheets[0]
-    rows = sheet.iter_rows(values_only=True)
-    header = next(rows, None)
-    if header is None or all(cell is None for cell in header):
+    # Read-only openpyxl reads only as far as the sheet's <dimension> says, and many
+    # writers leave it stale: forget it, so that every row and every cell is read.
+    sheet.reset_dimensions()
+    rows = enumerate(sheet.iter_rows(values_only=True), 1)  # missing rows come as ()
+    header: list[str] = []
+    for _, cells in rows:
+        header = [_cell(c) for c in cells]
+        if any(header):
+            break
+    while header and not header[-1]:
+        header.pop()  # cells that are formatted but empty
+    if not header:
         raise ImportFileError(f"{name}: the first sheet is empty (no header row)")
-    headers = [_cell(c) or f"column {n}" for n, c in enumerate(header, 1)]
+    headers = [text or f"column {n}" for n, text in enumerate(header, 1)]
     folded = [h.casefold() for h in headers]
     for position, text in enumerate(folded):
         if text in folded[:position]:
@@ -320,19 +587,30 @@ def _xlsx(path: Path, name: str) -> Source:
                 f"{name}: duplicate header {headers[position]!r} "
                 f"(columns {folded.index(text) + 1} and {position + 1}); rename one of them"
             )
+    width = len(headers)
+    last = get_column_letter(width)
 
     def generate() -> Iterator[SourceRow]:
-        for number, cells in enumerate(rows, 2):
-            texts = [_cell(c) for c in cells]
-            if all(t == "" for t in texts):
+        for number, cells in rows:
+            if not cells:
+                continue  # a row the sheet does not hold (up to the last, at 1,048,576)
+            texts = [_cell(c) for c in cells[:width]]
+            beyond = [n for n, c in enumerate(cells[width:], width) if c is not None and _cell(c)]
+            if not beyond and not any(texts):
                 continue
-            texts = (texts + [""] * len(headers))[: max(len(headers), len(texts))]
-            if any(texts[len(headers) :]):
+            texts += [""] * (width - len(texts))
+            if beyond:
+                where = f"{get_column_letter(beyond[0] + 1)}{number}"
+                more = f" (and {len(beyond) - 1} more)" if len(beyond) > 1 else ""
                 yield SourceRow(
-                    number, {}, texts, f"has cells beyond the {len(headers)} headed columns"
+                    number,
+                    {},
+                    texts,
+                    f"cell {where}{more} holds {_cell(cells[beyond[0]])[:50]!r} beyond the"
+                    f" {width} headed columns (A-{last}); give its column a header or clear it",
                 )
                 continue
-            yield SourceRow(number, dict(zip(headers, texts, strict=False)), texts[: len(headers)])
+            yield SourceRow(number, dict(zip(headers, texts, strict=True)), texts)
         book.close()
 
     generated = generate()

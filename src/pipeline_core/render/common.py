@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
@@ -61,6 +62,39 @@ def cell(value: Any) -> str:
     return str(value)
 
 
+# C0 and C1 controls, DEL, the line and paragraph separators and the bidirectional
+# overrides: what can move a terminal's cursor, recolour it, ring it, split a row
+# or reorder what is shown.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """``text`` with each control character shown as its escape (``\\x1b``, ``\\n``, ``\\u202e``).
+
+    Tables go to terminals: a name holding an escape sequence must not recolour,
+    retitle or clear the screen, nor a newline add a row that is not there.
+    """
+    return _UNPRINTABLE.sub(_escaped, text)
+
+
+def _escaped(match: re.Match[str]) -> str:
+    return match.group().encode("unicode_escape").decode("ascii")
+
+
+def table_cell(value: Any) -> str:
+    """One value as a table cell: as :func:`cell`, with control characters escaped."""
+    return printable(cell(value))
+
+
+def _table(rows: Iterable[Sequence[Any]], headers: Sequence[Any]) -> str:
+    """A plain-text table with every cell and header made printable."""
+    return tabulate(
+        [[table_cell(value) for value in row] for row in rows],
+        headers=[table_cell(header) for header in headers],
+        tablefmt="simple",
+    )
+
+
 def flatten_fields(record: Mapping[str, Any]) -> dict[str, Any]:
     """A customer record with its custom fields spread out as ``field.KEY`` columns."""
     flat = {key: value for key, value in record.items() if key != "fields"}
@@ -86,14 +120,14 @@ def records_csv(records: Sequence[Mapping[str, Any]], columns: Sequence[str] | N
 
 def records_table(records: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
     """Records as a plain-text table of the given columns."""
-    rows = [[cell(record.get(column)) for column in columns] for record in records]
-    return tabulate(rows, headers=list(columns), tablefmt="simple") + "\n"
+    rows = [[record.get(column) for column in columns] for record in records]
+    return _table(rows, columns) + "\n"
 
 
 def key_value_table(record: Mapping[str, Any]) -> str:
     """One record as a two-column table of field and value."""
-    rows = [[key, cell(value)] for key, value in record.items()]
-    return tabulate(rows, headers=["field", "value"], tablefmt="simple") + "\n"
+    rows = [[key, value] for key, value in record.items()]
+    return _table(rows, ["field", "value"]) + "\n"
 
 
 def json_text(data: Any) -> str:
@@ -141,8 +175,8 @@ def board_output(board: Board, fmt: Format) -> str:
             lane.append(f"+{col.more} more")
     depth = max((len(lane) for lane in lanes), default=0)
     grid = [[lane[i] if i < len(lane) else "" for lane in lanes] for i in range(depth)]
-    title = f"{board.flow}: {board.total} customer(s)\n"
-    return title + tabulate(grid, headers=headers, tablefmt="simple") + "\n"
+    title = f"{printable(board.flow)}: {board.total} customer(s)\n"
+    return title + _table(grid, headers) + "\n"
 
 
 def cluster_records(clusters: Iterable[DuplicateCluster]) -> list[dict[str, Any]]:
@@ -198,6 +232,7 @@ def merge_output(result: MergeResult, fmt: Format) -> str:
         return records_csv([flatten_fields(record["customer"])])
     verb = "Would merge" if result.dry_run else "Merged"
     lines = [f"{verb} {', '.join(f'#{i}' for i in result.merged)} into #{result.customer.id}"]
+    # These lines hold names and values too: printable, as the table below is.
     parts = result.details.get("merged")
     for part in parts if isinstance(parts, list) else []:
         if isinstance(part, dict):
@@ -206,5 +241,6 @@ def merge_output(result: MergeResult, fmt: Format) -> str:
                 for name, value in part.items()
                 if name not in ("id", "name")
             )
-            lines.append(f"  from #{part['id']} ({part['name']}): {got or 'nothing new'}")
+            line = f"  from #{part['id']} ({part['name']}): {got or 'nothing new'}"
+            lines.append(printable(line))
     return "\n".join(lines) + "\n" + key_value_table(flatten_fields(record["customer"]))

@@ -21,6 +21,7 @@ from pipeline_core.render.common import (
     flatten_fields,
     json_text,
     key_value_table,
+    printable,
     records_csv,
     records_table,
 )
@@ -149,7 +150,8 @@ def tree_output(tree: CustomerTree, fmt: Format) -> str:
     ]
     if fmt == "csv":
         return records_csv(rows)
-    return "".join(f"{'  ' * depth}#{c.id} {c.name} ({c.status})\n" for depth, c in tree.walk())
+    lines = (f"{'  ' * depth}#{c.id} {c.name} ({c.status})" for depth, c in tree.walk())
+    return "".join(printable(line) + "\n" for line in lines)
 
 
 def view_record(view: CustomerView) -> dict[str, Any]:

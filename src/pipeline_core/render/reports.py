@@ -10,7 +10,13 @@ from typing import Any
 
 from pipeline_core.domain.reports import CurrencyValue, Figures, GroupedReport, PipelineReport
 from pipeline_core.errors import InvalidValue
-from pipeline_core.render.common import Format, json_text, records_csv, records_table
+from pipeline_core.render.common import (
+    Format,
+    json_text,
+    printable,
+    records_csv,
+    records_table,
+)
 
 BAR_WIDTH = 40
 """Characters of the longest bar in a text chart."""
@@ -158,6 +164,7 @@ def text_chart(bars: Sequence[tuple[str, int]], width: int = BAR_WIDTH) -> str:
     """A horizontal bar chart in text, the longest bar ``width`` characters."""
     if not bars:
         return "(nothing to chart)\n"
+    bars = [(printable(label), count) for label, count in bars]
     widest = max(len(label) for label, _ in bars)
     top = max(count for _, count in bars) or 1
     lines = []
@@ -178,7 +185,7 @@ def report_output(report: PipelineReport | GroupedReport, fmt: Format, chart: bo
         rows = pipeline_rows(report)
         if fmt == "csv":
             return records_csv(rows, PIPELINE_COLUMNS)
-        return f"{report.flow}\n" + records_table(rows, PIPELINE_COLUMNS)
+        return f"{printable(report.flow)}\n" + records_table(rows, PIPELINE_COLUMNS)
     if fmt == "json":
         return json_text(grouped_record(report))
     header, table = grouped_rows(report)

@@ -109,7 +109,7 @@ def run_import(
                 file=name, run_id=run_id, already_done=True, resumed_after_line=resume_after
             )
     source = open_source(
-        path, name, facts.format, encoding=options.encoding, delimiter=options.delimiter
+        path, name, facts.format, encoding=facts.encoding, delimiter=options.delimiter
     )
     drafter = Drafter(
         file=name,
@@ -286,7 +286,7 @@ class _Run:
         self.last_line = max(self.last_line, rows[-1].line)
         for row in rows:
             if row.problem is not None:
-                refused.append(ImportRowError(self.name, row.line, None, row.problem))
+                refused.append(ImportRowError(self.name, row.line, row.column, row.problem))
         drafts: list[Draft] = []
         for result in drafted:
             if isinstance(result, ImportRowError):
