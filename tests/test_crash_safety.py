@@ -8,6 +8,7 @@ and checks what is left. See "What a crash leaves" in docs/import-export.md.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -204,17 +205,35 @@ def test_an_export_to_a_pipe_writes_into_it(tmp_path: Path) -> None:
     workspace = few_customers(2)
     pipe = tmp_path / "pipe"
     os.mkfifo(pipe)
+    link = tmp_path / "link"
+    link.symlink_to(pipe)
     received: list[bytes] = []
     reader = threading.Thread(target=lambda: received.append(pipe.read_bytes()), daemon=True)
     reader.start()
     try:
-        workspace.customers.export(pipe, "jsonl", columns=["name"])
+        workspace.customers.export(link, "jsonl", columns=["name"])
     finally:
         if not received:  # the export never opened the pipe: let the reader go
             os.close(os.open(pipe, os.O_WRONLY | os.O_NONBLOCK))
         reader.join(10)
     assert received == [b'{"name": "P0"}\n{"name": "P1"}\n']
-    assert stat.S_ISFIFO(pipe.stat().st_mode) and list(tmp_path.iterdir()) == [pipe]
+    assert stat.S_ISFIFO(pipe.stat().st_mode) and link.is_symlink()
+    assert sorted(tmp_path.iterdir()) == sorted([pipe, link])
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc/self/fd")
+def test_an_export_to_dev_stdout_writes_into_the_stream() -> None:
+    # /dev/stdout is a link to /proc/self/fd/1, whose target ("pipe:[...]") is no path.
+    workspace = few_customers(1)
+    read, write = os.pipe()
+    try:
+        workspace.customers.export(f"/proc/self/fd/{write}", "jsonl", columns=["name"])
+        os.close(write)
+        assert os.read(read, 1000) == b'{"name": "P0"}\n'
+    finally:
+        os.close(read)
+        with contextlib.suppress(OSError):
+            os.close(write)
 
 
 def test_an_export_where_nothing_can_be_written_is_one_error_line(tmp_path: Path) -> None:
@@ -340,6 +359,23 @@ def test_an_import_killed_three_times_anywhere_lists_every_rejected_row_once(
         kill(process)
     assert imported(url, source, rejects) == names
     assert rejects.read_bytes() == written
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc/self/fd")
+def test_rejects_may_go_to_a_stream(tmp_path: Path) -> None:
+    # --rejects /dev/stderr: a pipe or a terminal cannot be fsynced, and need not be.
+    source = tmp_path / "people.csv"
+    source.write_text("name,email\nAnn,a@x.com\n,b@x.com\n", encoding="utf-8")
+    read, write = os.pipe()
+    try:
+        rejects = Path(f"/proc/self/fd/{write}")
+        imported("memory:", source, rejects)
+        os.close(write)
+        assert os.read(read, 10_000).decode().splitlines()[1].endswith('the row has no name"')
+    finally:
+        os.close(read)
+        with contextlib.suppress(OSError):
+            os.close(write)
 
 
 # worker processes ---------------------------------------------------------------------------

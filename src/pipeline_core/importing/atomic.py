@@ -37,21 +37,21 @@ def atomic_output(path: Path, *, binary: bool) -> Iterator[IO[Any]]:
     regular file (``/dev/stdout``, a named pipe) cannot be renamed over, so it is
     written in place. A symbolic link stays a link: its target is replaced.
     """
-    target = Path(os.path.realpath(path))
     try:
-        existing: os.stat_result | None = target.stat()
+        existing: os.stat_result | None = os.stat(path)
     except FileNotFoundError:
         existing = None
     except OSError as error:
         raise _unwritable(path, error) from None
     if existing is not None and not stat.S_ISREG(existing.st_mode):
         try:
-            handle = _stream(os.open(target, os.O_WRONLY | os.O_TRUNC | _BINARY), binary)
+            handle = _stream(os.open(path, os.O_WRONLY | os.O_TRUNC | _BINARY), binary)
         except OSError as error:
             raise _unwritable(path, error) from None
         with handle:
             yield handle
         return
+    target = Path(os.path.realpath(path))
     temporary, descriptor = _create(path, target)
     try:
         if existing is not None:

@@ -10,6 +10,7 @@ to that size (dropping the rows of a batch that never committed) and appends.
 from __future__ import annotations
 
 import csv
+import errno
 import json
 import os
 from pathlib import Path
@@ -60,7 +61,11 @@ class RejectsWriter:
     def sync(self) -> int:
         """Make what was written so far durable; returns the file's size in bytes."""
         self._handle.flush()
-        os.fsync(self._handle.fileno())
+        try:
+            os.fsync(self._handle.fileno())
+        except OSError as error:
+            if error.errno not in (errno.EINVAL, errno.ENOTSUP):
+                raise  # a pipe or a terminal (--rejects /dev/stderr) has nothing to sync
         self.size = os.fstat(self._handle.fileno()).st_size
         return self.size
 
