@@ -37,8 +37,7 @@ from pipeline_core.storage import open_store
 from pipeline_core.workspace import bulk
 from pipeline_core.workspace.session import Session
 
-from .conftest import fresh_store_url
-from .postgres_server import find_bin_dir
+from .test_concurrency import shared_url
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX signals")
 
@@ -295,14 +294,6 @@ def messy_source(folder: Path) -> Path:
     return path
 
 
-def store_url(backend: str, tmp_path: Path) -> str:
-    if backend == "sqlite":
-        return f"sqlite:///{tmp_path / 'store.db'}"
-    if find_bin_dir() is None:
-        pytest.skip("no PostgreSQL binaries")
-    return fresh_store_url("postgres")
-
-
 def imported(url: str, source: Path, rejects: Path) -> list[str]:
     """Run (or resume) the import in this process; the names of the customers it holds."""
     with Workspace.open(url) as ws:
@@ -334,7 +325,7 @@ def test_a_killed_import_resumed_lists_every_rejected_row_once(
     backend: str, mode: str, at: int, tmp_path: Path, reference: tuple[Path, list[str], bytes]
 ) -> None:
     source, names, written = reference
-    url = store_url(backend, tmp_path)
+    url = shared_url(backend, tmp_path)
     Workspace.open(url).close()
     rejects = tmp_path / "rejects.csv"
     kill_script = start("-c", IMPORT, url, str(source), str(rejects), mode, str(at), str(BATCH))
@@ -349,7 +340,7 @@ def test_an_import_killed_three_times_anywhere_lists_every_rejected_row_once(
     tmp_path: Path, reference: tuple[Path, list[str], bytes]
 ) -> None:
     source, names, written = reference
-    url = store_url("sqlite", tmp_path)
+    url = shared_url("sqlite", tmp_path)
     Workspace.open(url).close()
     rejects = tmp_path / "rejects.csv"
     for quarter in (1, 2, 3):  # killed when the rejects file has grown past a quarter, a half...
