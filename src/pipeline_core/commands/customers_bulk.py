@@ -238,7 +238,7 @@ def _pair(text: str) -> tuple[str, str]:
     "-o",
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="File (default: stdout).",
+    help="File, replaced only when the export is complete (default: stdout).",
 )
 @pass_app
 def customers_export(
@@ -247,16 +247,11 @@ def customers_export(
     """Export customers, oldest first, streaming."""
     chosen = None if columns is None else [c.strip() for c in columns.split(",") if c.strip()]
     rule = MATCH_ALL if where is None else where
-    if fmt == "xlsx":
-        if output is None:
-            raise click.UsageError("--format xlsx needs -o FILE")
-        with output.open("wb") as handle:
-            count = app.workspace.customers.export(handle, fmt, where=rule, columns=chosen)
-    elif output is None:
-        count = app.workspace.customers.export(sys.stdout, fmt, where=rule, columns=chosen)
-    else:
-        with output.open("w", encoding="utf-8", newline="") as handle:
-            count = app.workspace.customers.export(handle, fmt, where=rule, columns=chosen)
+    if fmt == "xlsx" and output is None:
+        raise click.UsageError("--format xlsx needs -o FILE")
+    # A path is written whole or not at all (see docs/import-export.md); stdout as it goes.
+    target: Any = sys.stdout if output is None else output
+    count = app.workspace.customers.export(target, fmt, where=rule, columns=chosen)
     if output is not None:
         click.echo(f"Exported {count} customers to {output}", err=True)
 

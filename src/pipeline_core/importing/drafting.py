@@ -10,11 +10,16 @@ and batches still commit in order (resuming depends on it).
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import multiprocessing
 import os
+import signal
+import sys
+import threading
+import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
@@ -99,7 +104,7 @@ def drafted_chunks(
     chunks: Iterator[Chunk],
     now: Callable[[], datetime],
     workers: int,
-) -> Iterator[tuple[Chunk, list[Drafted]]]:
+) -> Generator[tuple[Chunk, list[Drafted]], None, None]:
     """Each chunk with the drafts of its readable rows (rows with a ``problem`` are skipped).
 
     ``mapper`` drafts in this process when ``workers`` is 0; with workers, it only
@@ -154,15 +159,21 @@ def _pool(drafter: Drafter, workers: int) -> ProcessPoolExecutor:
         workers,
         mp_context=multiprocessing.get_context(method),
         initializer=_start_worker,
-        initargs=(drafter,),
+        initargs=(drafter, os.getpid()),
     )
 
 
 _worker: tuple[Drafter, RowMapper] | None = None
 
+PARENT_CHECK_SECONDS = 0.5
+"""How often a worker without a parent-death signal checks that its importer is alive."""
 
-def _start_worker(drafter: Drafter) -> None:
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+def _start_worker(drafter: Drafter, parent: int) -> None:
     global _worker
+    _die_with_parent(parent)
     _worker = (drafter, drafter.mapper())
     # A worker drafts rows and nothing else: its objects are short-lived and free of
     # cycles, which reference counting frees; the cyclic collector would only scan.
@@ -176,3 +187,39 @@ def _draft_in_worker(
     drafter, mapper = _worker
     drafted = draft_rows(mapper, drafter.checks, rows, now)
     return drafted, list(mapper.known_headers())
+
+
+def _die_with_parent(parent: int) -> None:
+    """End this process as soon as ``parent`` (the importing process) ends, however it ends.
+
+    A killed importer (SIGKILL, out of memory) cleans nothing up, and its workers
+    would wait for work forever: each holds both ends of the pipe it reads, so it
+    never sees the end of it. On Linux the kernel kills the worker when the
+    importer dies (``PR_SET_PDEATHSIG``: the importer's thread that started the
+    workers, which runs the import to its end); elsewhere a daemon thread checks
+    the parent's pid every ``PARENT_CHECK_SECONDS``.
+    """
+    if not _parent_death_signal():
+        threading.Thread(
+            target=_watch_parent, args=(parent,), name="parent-watch", daemon=True
+        ).start()
+    if os.getppid() != parent:  # it died before the request above took effect
+        os._exit(1)
+
+
+def _parent_death_signal() -> bool:
+    """Ask Linux for SIGKILL when the parent dies; False where that cannot be asked."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return bool(libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0)
+    except (OSError, AttributeError):
+        return False
+
+
+def _watch_parent(parent: int) -> None:
+    # Orphans are re-parented (to init or a subreaper): a changed ppid means the importer is gone.
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(1)

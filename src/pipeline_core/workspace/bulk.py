@@ -15,6 +15,7 @@ from typing import IO, Any
 
 from pipeline_core.domain.events import JSONValue
 from pipeline_core.errors import InvalidValue
+from pipeline_core.importing.atomic import atomic_output
 from pipeline_core.importing.export import (
     DEFAULT_COLUMNS,
     ExportFormat,
@@ -86,7 +87,7 @@ def save_profile(
 
 def export(
     opener: SessionOpener,
-    out: IO[Any],
+    out: str | Path | IO[Any],
     format: ExportFormat = "csv",
     *,
     where: RuleLike = MATCH_ALL,
@@ -94,16 +95,26 @@ def export(
 ) -> int:
     """Write customers satisfying ``where`` to ``out``, oldest first; returns how many.
 
-    ``columns`` default to the usual attributes plus every custom field
-    (``fields.KEY``). Read a page at a time by id, a session each, so memory stays
-    flat. Text formats need a text stream; xlsx a binary one.
+    ``out`` is a path or an open stream (text for text formats, binary for xlsx). A
+    path is written whole or not at all: to ``.NAME.partial-PID`` beside it, renamed
+    over it once complete, so a failed or killed export leaves the previous file
+    (see ``pipeline_core.importing.atomic``). ``columns`` default to the usual
+    attributes plus every custom field (``fields.KEY``). Read a page at a time by
+    id, a session each, so memory stays flat.
     """
     with opener.session() as s:
         rule: Rule = bound(s, where)
         if columns is None:
             keys = set(s.custom_field_kinds()) | set(field_definitions(s))
             columns = [*DEFAULT_COLUMNS, *(f"fields.{key}" for key in sorted(keys))]
-    writer = ExportWriter(out, format, check_columns(columns))
+    checked = check_columns(columns)
+    if isinstance(out, str | Path):
+        with atomic_output(Path(out), binary=format == "xlsx") as handle:
+            return _export_pages(opener, rule, ExportWriter(handle, format, checked))
+    return _export_pages(opener, rule, ExportWriter(out, format, checked))
+
+
+def _export_pages(opener: SessionOpener, rule: Rule, writer: ExportWriter) -> int:
     after = 0
     while True:
         with opener.session() as s:

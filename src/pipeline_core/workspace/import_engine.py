@@ -3,8 +3,11 @@
 A batch inserts its new customers (one bulk statement per table), their
 ``created`` events naming the run and line, applies the duplicate policy to the
 rows that match, and records the last line it covered in the run ledger, all in
-one transaction. A crash leaves whole batches only; running the same import
-again (the same file hash) carries on after the last committed line.
+one transaction. A batch's rejected rows reach the rejects file (durably) before
+it commits, and its ledger entry records the file's size. A crash leaves whole
+batches only; running the same import again (the same file hash) cuts the rejects
+file back to what the committed batches wrote and carries on after the last
+committed line.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import itertools
 import secrets
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -127,7 +130,7 @@ def run_import(
             options.rejects,
             source.headers,
             as_json=facts.format in ("json", "jsonl"),
-            append=resume_after > 0,
+            keep=_rejects_kept(options.rejects, ledger if resume_after > 0 else None),
         )
     run = _Run(
         name=name,
@@ -146,7 +149,8 @@ def run_import(
     workers = auto_workers(path.stat().st_size) if options.workers is None else options.workers
     drafted = drafted_chunks(drafter, mapper, _chunks(rows, options.batch_size), clock.now, workers)
     try:
-        with _old_objects_set_aside():
+        # closing: a failed run shuts its worker processes down now, not when collected.
+        with _old_objects_set_aside(), closing(drafted):
             if options.dry_run or options.on_error == "abort":
                 run.in_one_transaction(drafted)
             else:
@@ -214,6 +218,21 @@ def _old_objects_set_aside() -> Iterator[None]:
         gc.unfreeze()
 
 
+def _rejects_kept(path: Path, ledger: JSONValue) -> int | None:
+    """How much of the rejects file a resumed run keeps: what its committed batches wrote.
+
+    Each batch writes its rejects before it commits and records the file's size in
+    its ledger entry, so the bytes past that size belong to a batch that never
+    committed and will be read again. None (keep it all) when the ledger knows
+    nothing of this file; 0 (start afresh) when nothing is resumed.
+    """
+    if not isinstance(ledger, dict):
+        return 0
+    if ledger.get("rejects") == str(path.resolve()):
+        return _number(ledger.get("rejects_size", 0))
+    return None
+
+
 def _number(value: JSONValue) -> int:
     return value if isinstance(value, int) else 0
 
@@ -243,8 +262,10 @@ class _Run:
         for chunk, drafts in drafted:
             with self.opener.session() as s:
                 rejected = self.batch(s, chunk, drafts)
+                # Durable before the batch commits (a crash after the commit loses none);
+                # the ledger keeps the size, so a resume drops them if it never commits.
+                self.reject(rejected)
                 self.record(s, done=False)
-            self.reject(rejected)
         with self.opener.session() as s:
             self.record(s, done=True)
 
@@ -269,13 +290,16 @@ class _Run:
             "line": self.last_line,
             "done": done,
         }
+        if self.rejects is not None:
+            entry["rejects"] = str(self.rejects.path.resolve())
+            entry["rejects_size"] = self.rejects.size
         s.put_setting(RUN_PREFIX + self.sha256, entry)
 
     def reject(self, rejected: list[tuple[ImportRowError, Any]]) -> None:
-        if self.rejects is not None:
+        if self.rejects is not None and rejected:
             for error, raw in rejected:
                 self.rejects.write(error, raw)
-            self.rejects.flush()
+            self.rejects.sync()
 
     def batch(
         self, s: Session, rows: Sequence[SourceRow], drafted: list[Drafted]

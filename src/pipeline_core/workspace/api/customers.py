@@ -303,13 +303,17 @@ class Customers:
 
     def export(
         self,
-        out: IO[Any],
+        out: str | Path | IO[Any],
         format: ExportFormat = "csv",
         *,
         where: RuleLike = MATCH_ALL,
         columns: Sequence[str] | None = None,
     ) -> int:
-        """Write customers satisfying ``where`` to ``out``, oldest first; returns how many."""
+        """Write customers satisfying ``where`` to ``out``, oldest first; returns how many.
+
+        ``out`` is a stream, or a path written whole or not at all (a temporary file
+        beside it, renamed over it when complete). See docs/import-export.md.
+        """
         return bulk.export(self._opener, out, format, where=where, columns=columns)
 
     def import_profiles(self) -> dict[str, dict[str, JSONValue]]:
