@@ -8,7 +8,9 @@ an import reads back into the same customers.
 A workbook cannot hold every character: the C0 controls but TAB, LF and CR, lone
 surrogates and U+FFFE/U+FFFF are written to .xlsx as their visible escape
 (ESC as the four characters ``\\x1b``), and text starting with ``=`` is written as
-text, never as a formula. CSV, TSV and JSON hold any text and write it unchanged.
+text, never as a formula. CSV and TSV cells a spreadsheet would run as a formula
+get an apostrophe in front (``pipeline_core.importing.formulas``), which an import
+takes off again. JSON holds any text and writes it unchanged.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import IO, Any, Literal
 
 from pipeline_core.customer import Customer
 from pipeline_core.errors import ImportFileError, InvalidValue
+from pipeline_core.importing.formulas import neutralized
 from pipeline_core.importing.readers import XLSX_EXTRA
 
 ExportFormat = Literal["csv", "tsv", "json", "jsonl", "xlsx"]
@@ -119,7 +122,8 @@ class ExportWriter:
         """Append customers."""
         for customer in customers:
             if self._csv is not None:
-                self._csv.writerow(record(customer, self.columns, text=True))
+                cells = record(customer, self.columns, text=True)
+                self._csv.writerow([neutralized(cell) for cell in cells])
             elif self._book is not None:
                 self._sheet.append(self._xlsx_row(record(customer, self.columns, text=True)))
             else:

@@ -23,6 +23,7 @@ from typing import Any, Literal, TextIO
 import attrs
 
 from pipeline_core.errors import ImportFileError
+from pipeline_core.importing.formulas import restored
 from pipeline_core.importing.jsonstream import ElementError, json_array
 
 InputFormat = Literal["csv", "tsv", "json", "jsonl", "xlsx"]
@@ -382,7 +383,7 @@ class _CsvRecords:
             return SourceRow(line, {}, cells, problem)
         if len(taken) == 1 and len(taken[0]) <= MAX_CELL and "\x00" not in taken[0]:
             # the common case: one line, too short for a long cell, no NUL in it
-            return SourceRow(line, dict(zip(headers, cells, strict=True)), cells)
+            return SourceRow(line, self.values(taken, cells), cells)
         if max(map(len, cells)) > MAX_CELL:
             index = next(n for n, c in enumerate(cells) if len(c) > MAX_CELL)
             problem = (
@@ -392,7 +393,13 @@ class _CsvRecords:
         if "\x00" in "".join(cells):
             index = next(n for n, c in enumerate(cells) if "\x00" in c)
             return SourceRow(line, {}, cells, _nul(cells[index]), headers[index])
-        return SourceRow(line, dict(zip(headers, cells, strict=True)), cells)
+        return SourceRow(line, self.values(taken, cells), cells)
+
+    def values(self, taken: list[str], cells: list[str]) -> dict[str, str]:
+        """The row's values by header, with the apostrophe of a protected formula taken off."""
+        if any("'" in text for text in taken):
+            cells = [restored(cell) for cell in cells]
+        return dict(zip(self.headers, cells, strict=True))
 
     def swallows_rows(self, taken: list[str]) -> bool:
         """Whether a good-looking record's inner lines are rows of their own, not a cell's text.
