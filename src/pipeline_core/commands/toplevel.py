@@ -22,7 +22,7 @@ from pipeline_core.workspace.flows import DEFAULT_BOARD_LIMIT
 @pass_app
 def init(app: AppContext) -> None:
     """Create the workspace (schema and default status machine) if it does not exist."""
-    machine = app.workspace.init()
+    machine = app.open_workspace(create=True).init()
     click.echo(f"Workspace ready at {app.store_url} ({len(machine.statuses)} statuses)")
 
 
@@ -33,7 +33,7 @@ def init(app: AppContext) -> None:
 @pass_app
 def demo(app: AppContext, count: int, seed: int, limit: int) -> None:
     """Fill an empty workspace with a Sales flow and sample customers, then show its board."""
-    workspace = app.workspace
+    workspace = app.open_workspace(create=True)
     if workspace.customers.count() == 0:
         create_demo(workspace, count=count, seed=seed)
     else:

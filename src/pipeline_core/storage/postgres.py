@@ -43,6 +43,7 @@ from pipeline_core.storage.sql.common import (
     TEXT_ROW_COLUMNS,
     field_rows,
     iso_moment,
+    no_workspace,
     stored_schema_version,
     text_row,
     typed_fields,
@@ -403,7 +404,7 @@ class PostgresTransaction(
 class PostgresStore:
     """A store in one PostgreSQL database. URL: ``postgresql://user@host:port/dbname``."""
 
-    def __init__(self, url: str, *, connect_timeout: int = 5) -> None:
+    def __init__(self, url: str, *, connect_timeout: int = 5, create: bool = True) -> None:
         if psycopg is None:
             raise StoreError(
                 "PostgreSQL stores need psycopg 3: pip install 'pipeline_core[postgres]'"
@@ -426,12 +427,12 @@ class PostgresStore:
         self._db.commit()
         self._lock = threading.RLock()
         try:
-            self._prepare()
+            self._prepare(create)
         except BaseException:
             self._db.close()
             raise
 
-    def _prepare(self) -> None:
+    def _prepare(self, create: bool) -> None:
         with self._db.transaction():
             self._db.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
             tables = {
@@ -446,6 +447,8 @@ class PostgresStore:
                 tables,
                 lambda query: self._db.execute(query).fetchone(),
             )
+            if version == 0 and not create:
+                raise no_workspace(redact_url(self.url))
             if version < LATEST:
                 self._db.execute(
                     f"CREATE TABLE IF NOT EXISTS {META_TABLE}"
@@ -489,6 +492,10 @@ class PostgresStore:
         self._db.close()
 
 
-def open_postgres_store(url: str) -> PostgresStore:
-    """Open (creating or migrating if needed) the PostgreSQL store a URL names."""
-    return PostgresStore(url)
+def open_postgres_store(url: str, *, create: bool = True) -> PostgresStore:
+    """Open (migrating if needed) the PostgreSQL store a URL names.
+
+    The database must exist; when it holds no tables, they are created if
+    ``create`` is true and the database is refused with ``StoreError`` otherwise.
+    """
+    return PostgresStore(url, create=create)

@@ -30,6 +30,7 @@ from pipeline_core.storage.sql.common import (
     encode_attributes,
     field_rows,
     iso_moment,
+    no_workspace,
     stored_schema_version,
     text_row,
 )
@@ -415,24 +416,41 @@ class SqliteTransaction(
         return target
 
 
-def _path_from_url(url: str) -> str:
+SQLITE_URL_FORMS = "sqlite:///relative/path.db, sqlite:////absolute/path.db or sqlite:///:memory:"
+"""The SQLite URLs a store accepts, as error messages list them."""
+
+
+def sqlite_path(url: str) -> str:
+    """The file a ``sqlite:`` URL names (``:memory:`` for an in-memory database).
+
+    ``sqlite:///`` is followed by the path: relative after three slashes, absolute
+    after four. ``sqlite:///:memory:`` (and the short ``sqlite://`` and ``sqlite:``) is
+    a database in memory. Anything else is refused: ``sqlite://shop.db`` and
+    ``sqlite:/shop.db`` would otherwise both mean ``/shop.db`` at the filesystem root.
+    """
     if url in ("sqlite:", "sqlite://", "sqlite:///:memory:"):
         return ":memory:"
-    if url.startswith("sqlite:///"):
-        return url[len("sqlite:///") :]
-    if url.startswith("sqlite:"):
-        return url[len("sqlite:") :]
-    raise StoreError(f"not a SQLite URL: {url!r}; use sqlite:///relative.db or sqlite:////abs.db")
+    scheme, _, rest = url.partition(":")
+    if scheme != "sqlite":
+        raise StoreError(f"not a SQLite URL: {url!r}; use {SQLITE_URL_FORMS}")
+    path = rest[3:] if rest.startswith("///") else ""
+    if not path or path == "/":
+        # Said without the rest of the URL, which may be a path the user mistyped.
+        guess = rest.lstrip("/")
+        hint = f" (did you mean sqlite:///{guess}?)" if guess else ""
+        raise StoreError(f"malformed SQLite URL {url!r}{hint}; use {SQLITE_URL_FORMS}")
+    return path
 
 
 class SqliteStore:
     """A store in one SQLite file. URL: ``sqlite:///relative/path.db`` or ``sqlite:////abs.db``."""
 
-    def __init__(self, url: str, *, busy_timeout: float = 10.0) -> None:
+    def __init__(self, url: str, *, busy_timeout: float = 10.0, create: bool = True) -> None:
         self.url = url
-        self.path = _path_from_url(url)
-        if self.path != ":memory:" and Path(self.path).is_dir():
-            raise StoreError(f"{self.path} is a directory, not a SQLite file")
+        self.path = sqlite_path(url)
+        self._create = create or self.path == ":memory:"  # an in-memory database is always new
+        if self.path != ":memory:":
+            _check_file(Path(self.path), create=self._create)
         try:
             self._db = sqlite3.connect(
                 self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
@@ -463,6 +481,8 @@ class SqliteStore:
             tables,
             lambda query: self._db.execute(query).fetchone(),
         )
+        if version == 0 and not self._create:
+            raise no_workspace(self.path)  # an empty file (made by touch, say) holds none
         if self.path != ":memory:":
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = NORMAL")
@@ -533,6 +553,24 @@ class SqliteStore:
         self._db.close()
 
 
-def open_sqlite_store(url: str) -> SqliteStore:
-    """Open (creating or migrating if needed) the SQLite store a ``sqlite:`` URL names."""
-    return SqliteStore(url)
+def _check_file(path: Path, *, create: bool) -> None:
+    """Refuse a path that cannot be a store before sqlite3 creates anything there."""
+    if path.is_dir():
+        raise StoreError(f"{path} is a directory, not a SQLite file")
+    if path.exists():
+        return
+    if not create:
+        raise no_workspace(str(path))
+    if not path.parent.is_dir():
+        raise StoreError(
+            f"cannot create SQLite store {path}: directory {path.parent} does not exist"
+        )
+
+
+def open_sqlite_store(url: str, *, create: bool = True) -> SqliteStore:
+    """Open (migrating if needed) the SQLite store a ``sqlite:`` URL names.
+
+    A file that does not exist, or holds no tables, is made a new store when
+    ``create`` is true and refused with ``StoreError`` otherwise.
+    """
+    return SqliteStore(url, create=create)
