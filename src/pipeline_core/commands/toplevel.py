@@ -14,7 +14,7 @@ from pipeline_core.render.common import (
     records_table,
 )
 from pipeline_core.rules.ast import MATCH_ALL
-from pipeline_core.workspace.demo import create_demo
+from pipeline_core.workspace.demo import MAX_CUSTOMERS, create_demo
 from pipeline_core.workspace.flows import DEFAULT_BOARD_LIMIT
 
 
@@ -27,7 +27,14 @@ def init(app: AppContext) -> None:
 
 
 @click.command()
-@click.option("--customers", "count", default=50, show_default=True, help="Sample customers.")
+@click.option(
+    "--customers",
+    "count",
+    type=click.IntRange(0, MAX_CUSTOMERS),
+    default=50,
+    show_default=True,
+    help="Sample customers.",
+)
 @click.option("--seed", default=2026, show_default=True, help="Seed for the sample data.")
 @click.option("--limit", default=8, show_default=True, help="Cards shown per column.")
 @pass_app
