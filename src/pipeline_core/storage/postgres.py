@@ -14,6 +14,7 @@ import attrs
 
 from pipeline_core.customer import Customer
 from pipeline_core.domain.events import Event
+from pipeline_core.domain.folding import FOLDING
 from pipeline_core.domain.normalize import ContactKey, NormalizeOptions, index_keys
 from pipeline_core.domain.search import TermRow, term_rows
 from pipeline_core.domain.serialization import dumps, from_typed_field_value
@@ -36,6 +37,7 @@ from pipeline_core.storage.postgres_schema import (
 )
 from pipeline_core.storage.sql.access import AccessQueries
 from pipeline_core.storage.sql.common import (
+    FOLDING_KEY,
     META_TABLE,
     READ_COLUMNS,
     SELECT_COLUMNS,
@@ -459,12 +461,22 @@ class PostgresStore:
                         self._db.execute(statement)
                 if 0 < version < CONTACT_KEYS_SINCE <= LATEST:
                     PostgresTransaction(self._db).rebuild_contact_keys()
-                if version < SEARCH_VERSION:
-                    PostgresTransaction(self._db)._backfill_terms()
                 self._db.execute(
                     f"INSERT INTO {META_TABLE} (key, value) VALUES ('schema_version', %s)"
                     " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                     (str(LATEST),),
+                )
+            # Terms made by another folding (an older release, another anyascii) are
+            # made again, as when a migration first adds them.
+            folding = self._db.execute(
+                f"SELECT value FROM {META_TABLE} WHERE key = %s", (FOLDING_KEY,)
+            ).fetchone()
+            if version < SEARCH_VERSION or folding is None or folding[0] != FOLDING:
+                PostgresTransaction(self._db)._backfill_terms()
+                self._db.execute(
+                    f"INSERT INTO {META_TABLE} (key, value) VALUES (%s, %s)"
+                    " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (FOLDING_KEY, FOLDING),
                 )
 
     @contextmanager

@@ -14,6 +14,7 @@ from typing import Any
 
 from pipeline_core.customer import Customer, stored_customer, with_version
 from pipeline_core.domain.events import Event
+from pipeline_core.domain.folding import FOLDING
 from pipeline_core.domain.normalize import ContactKey, NormalizeOptions, index_keys
 from pipeline_core.domain.search import TermRow, term_rows
 from pipeline_core.domain.serialization import dumps, from_typed_field_value
@@ -23,6 +24,7 @@ from pipeline_core.rules.sql import SQL_FUNCTIONS, SQLITE
 from pipeline_core.storage.sql.access import SEARCH_ATTRIBUTES, AccessQueries
 from pipeline_core.storage.sql.common import (
     CONTACT_ATTRIBUTES,
+    FOLDING_KEY,
     META_TABLE,
     SELECT_COLUMNS,
     STORED_ATTRIBUTES,
@@ -493,8 +495,14 @@ class SqliteStore:
         for name, (arity, function) in SQL_FUNCTIONS.items():
             self._db.create_function(name, arity, function, deterministic=True)
         self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-        if version < LATEST:
+        if version < LATEST or self._folding() != FOLDING:
             self._migrate(version)
+
+    def _folding(self) -> str | None:
+        row = self._db.execute(
+            f"SELECT value FROM {META_TABLE} WHERE key = ?", (FOLDING_KEY,)
+        ).fetchone()
+        return None if row is None else str(row[0])
 
     def _migrate(self, current: int) -> None:
         self._db.execute("BEGIN IMMEDIATE")
@@ -507,13 +515,19 @@ class SqliteStore:
                     self._db.execute(statement)
             if 0 < current < CONTACT_KEYS_SINCE <= LATEST:
                 SqliteTransaction(self._db).rebuild_contact_keys()
-            if current < SEARCH_VERSION:
-                SqliteTransaction(self._db)._backfill_terms()
             self._db.execute(
                 f"INSERT INTO {META_TABLE} (key, value) VALUES ('schema_version', ?)"
                 " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 (str(LATEST),),
             )
+            # Read again inside the transaction: another process may have re-indexed.
+            if current < SEARCH_VERSION or self._folding() != FOLDING:
+                SqliteTransaction(self._db)._backfill_terms()
+                self._db.execute(
+                    f"INSERT INTO {META_TABLE} (key, value) VALUES (?, ?)"
+                    " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (FOLDING_KEY, FOLDING),
+                )
             self._db.execute("COMMIT")
         except BaseException:
             self._db.execute("ROLLBACK")
