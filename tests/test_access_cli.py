@@ -16,6 +16,7 @@ def store(tmp_path: Path) -> str:
     """A SQLite store with teams North and South, agent ann (North), manager max (South)."""
     url = f"sqlite:///{tmp_path / 'access.db'}"
     for args in (
+        ("init",),
         ("teams", "add", "North"),
         ("teams", "add", "South"),
         ("users", "add", "ann", "--role", "agent", "--team", "North"),

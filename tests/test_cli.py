@@ -14,7 +14,10 @@ from pipeline_core.cli import cli
 
 @pytest.fixture
 def store(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'cli.db'}"
+    """A new workspace, made by ``pipeline init`` (no other command creates one)."""
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    assert CliRunner().invoke(cli, ["--store", url, "init"]).exit_code == 0
+    return url
 
 
 def run(store: str, *args: str, input: str | None = None) -> Result:
@@ -210,6 +213,7 @@ def test_usage_errors_exit_2(store: str) -> None:
 
 def test_store_from_environment(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'env.db'}"
+    assert CliRunner().invoke(cli, ["init"], env={"PIPELINE_STORE": url}).exit_code == 0
     result = CliRunner().invoke(cli, ["customers", "add", "Env"], env={"PIPELINE_STORE": url})
     assert result.exit_code == 0
     with Workspace.open(url) as ws:

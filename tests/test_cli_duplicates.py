@@ -16,6 +16,7 @@ from pipeline_core.cli import cli
 @pytest.fixture
 def store(tmp_path: Path) -> str:
     url = f"sqlite:///{tmp_path / 'dupes.db'}"
+    ok(url, "init")
     ok(url, "settings", "duplicates", "--default-region", "US")
     return url
 

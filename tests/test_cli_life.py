@@ -14,7 +14,10 @@ from pipeline_core.cli import cli
 
 @pytest.fixture
 def store(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'life.db'}"
+    """A new workspace, made by ``pipeline init`` (no other command creates one)."""
+    url = f"sqlite:///{tmp_path / 'life.db'}"
+    assert CliRunner().invoke(cli, ["--store", url, "init"]).exit_code == 0
+    return url
 
 
 def run(store: str, *args: str) -> Result:

@@ -10,8 +10,9 @@ counting from 0) runs it. What runs:
 - ```sh, ```bash, ```shell and ```console blocks: each line that starts with
   ``pipeline `` or ``$ pipeline `` is run through click's CliRunner against
   ``pipeline_core.cli:cli``, in order, with ``PIPELINE_STORE`` set to a fresh SQLite
-  store per markdown file (``sqlite:///<tmp>/docs.db``; a ``--store`` written in the
-  line wins) and ``PIPELINE_USER`` unset. Each must exit with status 0; in a block
+  store per markdown file (``sqlite:///<tmp>/docs.db``, made before the file's first
+  shell line runs, as ``pipeline init`` would: the command creates a store nowhere
+  else; a ``--store`` written in the line wins) and ``PIPELINE_USER`` unset. Each must exit with status 0; in a block
   marked ``<!-- expect-error -->`` each must exit with status 1 and a PipelineError
   (the ``Error: ...`` line), not a usage error (2) or a crash.
   A line ending with ``\\`` continues on the next one; a ``# comment`` is dropped; at
@@ -256,6 +257,10 @@ def _run_shell(block: Block, run: FileRun) -> str | None:
 
     runner = CliRunner()
     env: dict[str, str | None] = {"PIPELINE_STORE": run.store, "PIPELINE_USER": None}
+    if not (run.directory / "docs.db").exists():
+        from pipeline_core.workspace.facade import Workspace
+
+        Workspace.open(run.store).close()
     for words in block.commands:
         shown = "pipeline " + shlex.join(words)
         result = runner.invoke(cli, words, env=env)

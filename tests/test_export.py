@@ -116,6 +116,7 @@ def test_export_json_array_and_xlsx(tmp_path: Path) -> None:
 def test_cli_import_and_export(tmp_path: Path) -> None:
     runner = CliRunner()
     store = f"sqlite:///{tmp_path / 's.db'}"
+    assert runner.invoke(cli, ["--store", store, "init"]).exit_code == 0
     source = tmp_path / "a.csv"
     source.write_text("Full Name,E-mail\nAnn,ann@x.com\n,nobody@x.com\nAnn B,ANN@X.COM\n")
     rejects = tmp_path / "rejects.csv"

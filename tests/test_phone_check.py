@@ -345,3 +345,21 @@ def test_national_digits_read_as_the_parser_reads_them(typed: tuple[str, str]) -
     else:
         expected = ContactKey("phone", digits, False)
     assert normalize_phone(digits, region) == expected
+
+
+def test_the_installed_phonenumbers_is_within_the_verified_range() -> None:
+    # The tests above verify phone_check against the installed phonenumbers; the bound in
+    # pyproject.toml must name a range that includes it (and so was verified).
+    import tomllib
+    from importlib.metadata import version
+    from pathlib import Path
+
+    from packaging.requirements import Requirement
+
+    pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+    dependencies = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["dependencies"]
+    (requirement,) = [
+        Requirement(text) for text in dependencies if Requirement(text).name == "phonenumbers"
+    ]
+    assert requirement.specifier.contains(version("phonenumbers"))
+    assert "<" in str(requirement.specifier)  # an upper bound: metadata formats change

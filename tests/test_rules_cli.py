@@ -25,6 +25,7 @@ def store(tmp_path: Path) -> str:
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     runner = CliRunner()
     for args in (
+        ["init"],
         [
             "customers",
             "add",

@@ -6,6 +6,7 @@ import math
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import cache
 from typing import Any, Literal
 
 import attrs
@@ -99,21 +100,68 @@ def _value(value: Decimal | int | str | None) -> Decimal | None:
     return result
 
 
+@cache
+def currency_codes() -> frozenset[str]:
+    """Every currency code a customer may have: ISO 4217's current list.
+
+    Read from the ``iso4217`` package, which ships the maintenance agency's own
+    table (funds and the X codes such as XAU included; withdrawn currencies not).
+    """
+    from iso4217 import Currency  # parses its table: only when a currency is first checked
+
+    return frozenset(currency.code for currency in Currency)
+
+
+NO_PHONE_PLAN = frozenset({"AQ", "BV", "GS", "HM", "PN", "TF", "UM"})
+"""ISO 3166-1 countries without a telephone numbering plan of their own, so absent from
+phonenumbers' regions: Antarctica, Bouvet Island, South Georgia, Heard and McDonald
+Islands, Pitcairn, the French Southern Territories, the US Minor Outlying Islands."""
+
+
+@cache
+def country_codes() -> frozenset[str]:
+    """Every country code a customer may have.
+
+    phonenumbers' regions (the country is where national phone numbers are read,
+    so every region it can read them in): the ISO 3166-1 countries plus AC and TA
+    (Ascension and Tristan da Cunha, reserved by ISO 3166) and XK (Kosovo, in common
+    use); and the ISO 3166-1 countries that have no numbering plan (``NO_PHONE_PLAN``).
+    """
+    import phonenumbers  # loaded by the first phone normalized anyway
+
+    return frozenset(phonenumbers.SUPPORTED_REGIONS) | NO_PHONE_PLAN
+
+
+_LOOKALIKES = {"UK": "GB", "EL": "GR"}
+"""Codes used for a country in other lists (the EU's) that ISO 3166 spells otherwise."""
+
+
+def _code(value: object) -> str:
+    if not isinstance(value, str):
+        raise InvalidValue(f"expected a code as text, got {value!r}")
+    return value.strip().upper()
+
+
 def _currency(value: str | None) -> str | None:
     if value is None or value == "":
         return None
-    code = value.strip().upper()
-    if len(code) != 3 or not code.isascii() or not code.isalpha():
-        raise InvalidValue(f"currency {value!r} is not a three-letter ISO 4217 code")
+    code = _code(value)
+    if code not in currency_codes():
+        raise InvalidValue(
+            f"currency {value!r} is not an ISO 4217 currency code (EUR, USD, JPY...)"
+        )
     return code
 
 
 def _country(value: str | None) -> str | None:
     if value is None or value == "":
         return None
-    code = value.strip().upper()
-    if len(code) != 2 or not code.isascii() or not code.isalpha():
-        raise InvalidValue(f"country {value!r} is not a two-letter ISO 3166 code")
+    code = _code(value)
+    if code not in country_codes():
+        hint = f"; did you mean {_LOOKALIKES[code]}?" if code in _LOOKALIKES else ""
+        raise InvalidValue(
+            f"country {value!r} is not an ISO 3166 country code (GB, US, DE...){hint}"
+        )
     return code
 
 

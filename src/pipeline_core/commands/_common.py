@@ -40,11 +40,19 @@ class AppContext:
 
     @property
     def workspace(self) -> Workspace:
-        """The open workspace (opened, and closed with the command, on first use)."""
+        """The open workspace (opened, and closed with the command, on first use).
+
+        A store that does not exist is an error: a mistyped ``--store`` must not
+        quietly make an empty one. Only ``init`` and ``demo`` create (``open_workspace``).
+        """
+        return self.open_workspace(create=False)
+
+    def open_workspace(self, *, create: bool) -> Workspace:
+        """The workspace, opened on first use; ``create``: make the store if it does not exist."""
         if self._workspace is None:
             from pipeline_core.workspace.facade import Workspace
 
-            self._workspace = Workspace.open(self.store_url, actor=self.actor)
+            self._workspace = Workspace.open(self.store_url, actor=self.actor, create=create)
             click.get_current_context().call_on_close(self._workspace.close)
         return self._workspace
 

@@ -14,7 +14,7 @@ from pipeline_core.render.common import (
     records_table,
 )
 from pipeline_core.rules.ast import MATCH_ALL
-from pipeline_core.workspace.demo import create_demo
+from pipeline_core.workspace.demo import MAX_CUSTOMERS, create_demo
 from pipeline_core.workspace.flows import DEFAULT_BOARD_LIMIT
 
 
@@ -22,18 +22,25 @@ from pipeline_core.workspace.flows import DEFAULT_BOARD_LIMIT
 @pass_app
 def init(app: AppContext) -> None:
     """Create the workspace (schema and default status machine) if it does not exist."""
-    machine = app.workspace.init()
+    machine = app.open_workspace(create=True).init()
     click.echo(f"Workspace ready at {app.store_url} ({len(machine.statuses)} statuses)")
 
 
 @click.command()
-@click.option("--customers", "count", default=50, show_default=True, help="Sample customers.")
+@click.option(
+    "--customers",
+    "count",
+    type=click.IntRange(0, MAX_CUSTOMERS),
+    default=50,
+    show_default=True,
+    help="Sample customers.",
+)
 @click.option("--seed", default=2026, show_default=True, help="Seed for the sample data.")
 @click.option("--limit", default=8, show_default=True, help="Cards shown per column.")
 @pass_app
 def demo(app: AppContext, count: int, seed: int, limit: int) -> None:
     """Fill an empty workspace with a Sales flow and sample customers, then show its board."""
-    workspace = app.workspace
+    workspace = app.open_workspace(create=True)
     if workspace.customers.count() == 0:
         create_demo(workspace, count=count, seed=seed)
     else:

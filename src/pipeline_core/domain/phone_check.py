@@ -16,7 +16,8 @@ A description without possible lengths accepts every length; mobile is skipped
 when its pattern is the fixed-line one. ``is_valid_number`` first picks the
 region of a shared country code by leading digits or, without them, by
 validity, in the library's order. ``tests/test_phone_check.py`` proves the
-answers equal the library's.
+answers equal the library's, on every region's example numbers; pyproject.toml
+bounds phonenumbers to the release series that was verified (9.0.x).
 """
 
 from __future__ import annotations

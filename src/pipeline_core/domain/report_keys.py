@@ -2,18 +2,19 @@
 
 Stores group by the raw stored value (that is what a SQL ``GROUP BY`` can do);
 the report then merges the groups whose *normalized* values are equal, so
-"Google Ads", " google ads " and "Gôogle Ads" end up as one row. Aliases map
+"Google Ads", " google ads " and "Gôogle Ads" end up as one row (and "Łódź" with
+"Lodz"). Aliases map
 further spellings ("GoogleAds") onto one canonical label.
 """
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
 import attrs
 
+from pipeline_core.domain.folding import fold
 from pipeline_core.errors import InvalidValue
 
 COLUMN_KEYS = (
@@ -81,10 +82,8 @@ def field_label(kind: str, text: str | None, number: float | None) -> str | None
 
 
 def normalized(value: str) -> str:
-    """The form group values are compared in: no accents, case folded, spaces collapsed."""
-    decomposed = unicodedata.normalize("NFKD", value)
-    bare = "".join(char for char in decomposed if not unicodedata.combining(char))
-    return " ".join(bare.casefold().split())
+    """The form group values are compared in: folded (``domain.folding``), spaces collapsed."""
+    return " ".join(fold(value).split())
 
 
 @attrs.frozen

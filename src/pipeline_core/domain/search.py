@@ -1,7 +1,8 @@
 """Quick search: the terms a customer is found by, and what a typed query asks for.
 
-Names, emails and tags are indexed as words folded for case and accents
-("José" is "jose"), searched by prefix ("jo" finds "José"). Phones and
+Names, emails and tags are indexed as words folded to lower-case ASCII
+(``domain.folding``: "José" is "jose", "Łukasz" is "lukasz"), searched by prefix
+("jo" finds "José"). Phones and
 WhatsApp are indexed as their digits reversed, so that a query's digits,
 reversed, are a prefix: any suffix of at least ``MIN_PHONE_DIGITS`` digits
 finds the number, however either was punctuated. Every backend stores the
@@ -11,12 +12,12 @@ same terms (``search_terms``) and ranks with the same weights (``score``).
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable
 
 import attrs
 
 from pipeline_core.customer import Customer
+from pipeline_core.domain.folding import fold as fold  # re-exported: what terms are made of
 from pipeline_core.errors import InvalidValue
 
 MIN_PHONE_DIGITS = 4
@@ -35,15 +36,6 @@ _NOT_DIGIT = re.compile(r"[^0-9]")  # ASCII digits only: other scripts' digits a
 _PHONE_QUERY = re.compile(r"^[\d\s+().\-/]+$")
 PREFIX_END = "\U0010ffff"
 """Appended to a prefix: every term starting with the prefix sorts below the result."""
-
-
-def fold(text: str) -> str:
-    """Case- and accent-insensitive form: decomposed, combining marks dropped, casefolded."""
-    if text.isascii():
-        return text.lower()  # the same result for ASCII, without three Unicode passes
-    decomposed = unicodedata.normalize("NFKD", text)
-    bare = "".join(char for char in decomposed if not unicodedata.combining(char))
-    return unicodedata.normalize("NFC", bare.casefold())
 
 
 def words(text: str) -> list[str]:

@@ -17,7 +17,7 @@ from typing import Any
 
 import attrs
 
-from pipeline_core.customer import Customer
+from pipeline_core.customer import Customer, country_codes
 from pipeline_core.domain.normalize import ContactKey, NormalizeOptions, customer_keys
 from pipeline_core.domain.search import TermRow
 from pipeline_core.errors import ImportRowError, InvalidValue
@@ -315,9 +315,9 @@ def _date(value: Any) -> date:
 
 
 def country_code(value: Any) -> str:
-    """An ISO 3166 two-letter code from a code or an English country name."""
+    """An ISO 3166 two-letter code from a code or an English country name ("UK" is GB)."""
     text = str(value).strip()
-    if len(text) == 2 and text.isascii() and text.isalpha():
+    if text.upper() in country_codes():
         return text.upper()
     found = _country_names().get(_FOLD.sub("", text.lower()))
     if found is None:

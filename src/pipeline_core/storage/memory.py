@@ -547,6 +547,10 @@ class MemoryStore:
         """Nothing to release."""
 
 
-def open_memory_store(url: str) -> MemoryStore:
-    """Open a fresh, empty memory store (``memory:``)."""
+def open_memory_store(url: str, *, create: bool = True) -> MemoryStore:
+    """Open a fresh, empty memory store (``memory:``).
+
+    A memory store is always new: there is no existing one to find, so ``create``
+    changes nothing.
+    """
     return MemoryStore(url)

@@ -14,6 +14,7 @@ import attrs
 
 from pipeline_core.customer import Customer
 from pipeline_core.domain.events import Event
+from pipeline_core.domain.folding import FOLDING
 from pipeline_core.domain.normalize import ContactKey, NormalizeOptions, index_keys
 from pipeline_core.domain.search import TermRow, term_rows
 from pipeline_core.domain.serialization import dumps, from_typed_field_value
@@ -37,6 +38,7 @@ from pipeline_core.storage.postgres_schema import (
 )
 from pipeline_core.storage.sql.access import AccessQueries
 from pipeline_core.storage.sql.common import (
+    FOLDING_KEY,
     META_TABLE,
     READ_COLUMNS,
     SELECT_COLUMNS,
@@ -44,6 +46,7 @@ from pipeline_core.storage.sql.common import (
     TEXT_ROW_COLUMNS,
     field_rows,
     iso_moment,
+    no_workspace,
     stored_schema_version,
     text_row,
     typed_fields,
@@ -422,7 +425,7 @@ class PostgresTransaction(
 class PostgresStore:
     """A store in one PostgreSQL database. URL: ``postgresql://user@host:port/dbname``."""
 
-    def __init__(self, url: str, *, connect_timeout: int = 5) -> None:
+    def __init__(self, url: str, *, connect_timeout: int = 5, create: bool = True) -> None:
         if psycopg is None:
             raise StoreError(
                 "PostgreSQL stores need psycopg 3: pip install 'pipeline_core[postgres]'"
@@ -445,12 +448,12 @@ class PostgresStore:
         self._db.commit()
         self._lock = threading.RLock()
         try:
-            self._prepare()
+            self._prepare(create)
         except BaseException:
             self._db.close()
             raise
 
-    def _prepare(self) -> None:
+    def _prepare(self, create: bool) -> None:
         with self._db.transaction():
             self._db.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
             tables = {
@@ -465,6 +468,8 @@ class PostgresStore:
                 tables,
                 lambda query: self._db.execute(query).fetchone(),
             )
+            if version == 0 and not create:
+                raise no_workspace(redact_url(self.url))
             if version < LATEST:
                 self._db.execute(
                     f"CREATE TABLE IF NOT EXISTS {META_TABLE}"
@@ -475,12 +480,22 @@ class PostgresStore:
                         self._db.execute(statement)
                 if 0 < version < CONTACT_KEYS_SINCE <= LATEST:
                     PostgresTransaction(self._db).rebuild_contact_keys()
-                if version < SEARCH_VERSION:
-                    PostgresTransaction(self._db)._backfill_terms()
                 self._db.execute(
                     f"INSERT INTO {META_TABLE} (key, value) VALUES ('schema_version', %s)"
                     " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                     (str(LATEST),),
+                )
+            # Terms made by another folding (an older release, another anyascii) are
+            # made again, as when a migration first adds them.
+            folding = self._db.execute(
+                f"SELECT value FROM {META_TABLE} WHERE key = %s", (FOLDING_KEY,)
+            ).fetchone()
+            if version < SEARCH_VERSION or folding is None or folding[0] != FOLDING:
+                PostgresTransaction(self._db)._backfill_terms()
+                self._db.execute(
+                    f"INSERT INTO {META_TABLE} (key, value) VALUES (%s, %s)"
+                    " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (FOLDING_KEY, FOLDING),
                 )
 
     @contextmanager
@@ -508,6 +523,10 @@ class PostgresStore:
         self._db.close()
 
 
-def open_postgres_store(url: str) -> PostgresStore:
-    """Open (creating or migrating if needed) the PostgreSQL store a URL names."""
-    return PostgresStore(url)
+def open_postgres_store(url: str, *, create: bool = True) -> PostgresStore:
+    """Open (migrating if needed) the PostgreSQL store a URL names.
+
+    The database must exist; when it holds no tables, they are created if
+    ``create`` is true and the database is refused with ``StoreError`` otherwise.
+    """
+    return PostgresStore(url, create=create)

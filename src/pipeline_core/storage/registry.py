@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 
 from pipeline_core.errors import StoreError
 from pipeline_core.storage.protocol import Store
 
-Opener = Callable[[str], Store]
+Opener = Callable[..., Store]
+"""A backend: called with the URL, and with ``create=False`` when it accepts that keyword."""
 
 ENTRY_POINT_GROUP = "pipeline_core.storage"
 
@@ -45,9 +47,13 @@ def known_schemes() -> list[str]:
     return sorted(names)
 
 
-def open_store(url: str) -> Store:
+def open_store(url: str, *, create: bool = True) -> Store:
     """Open the store a URL names: ``memory:``, ``sqlite:///path.db``, ``postgresql://...``,
     or a scheme registered by ``register_backend`` or the ``pipeline_core.storage`` entry points.
+
+    With ``create=False`` a store that does not exist yet (a missing SQLite file, an
+    empty database) is refused with ``StoreError`` instead of being made. A
+    third-party backend whose opener takes no ``create`` keyword opens as it always does.
     """
     scheme, sep, _ = url.partition(":")
     if not sep or not scheme:
@@ -63,4 +69,17 @@ def open_store(url: str) -> Store:
         raise StoreError(
             f"unknown store URL scheme {scheme!r} in {url!r}; known: {', '.join(known_schemes())}"
         )
-    return opener(url)
+    if create or not _takes_create(opener):
+        return opener(url)
+    return opener(url, create=False)
+
+
+def _takes_create(opener: Opener) -> bool:
+    # Backends written before the keyword existed take the URL alone.
+    try:
+        parameters = inspect.signature(opener).parameters
+    except (TypeError, ValueError):  # a builtin or C callable without a signature
+        return False
+    return "create" in parameters or any(
+        p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()
+    )

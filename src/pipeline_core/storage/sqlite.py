@@ -14,6 +14,7 @@ from typing import Any
 
 from pipeline_core.customer import Customer, stored_customer, with_version
 from pipeline_core.domain.events import Event
+from pipeline_core.domain.folding import FOLDING
 from pipeline_core.domain.normalize import ContactKey, NormalizeOptions, index_keys
 from pipeline_core.domain.search import TermRow, term_rows
 from pipeline_core.domain.serialization import dumps, from_typed_field_value
@@ -23,6 +24,7 @@ from pipeline_core.rules.sql import SQL_FUNCTIONS, SQLITE
 from pipeline_core.storage.sql.access import SEARCH_ATTRIBUTES, AccessQueries
 from pipeline_core.storage.sql.common import (
     CONTACT_ATTRIBUTES,
+    FOLDING_KEY,
     META_TABLE,
     SELECT_COLUMNS,
     STORED_ATTRIBUTES,
@@ -30,6 +32,7 @@ from pipeline_core.storage.sql.common import (
     encode_attributes,
     field_rows,
     iso_moment,
+    no_workspace,
     stored_schema_version,
     text_row,
 )
@@ -430,24 +433,41 @@ class SqliteTransaction(
         return target
 
 
-def _path_from_url(url: str) -> str:
+SQLITE_URL_FORMS = "sqlite:///relative/path.db, sqlite:////absolute/path.db or sqlite:///:memory:"
+"""The SQLite URLs a store accepts, as error messages list them."""
+
+
+def sqlite_path(url: str) -> str:
+    """The file a ``sqlite:`` URL names (``:memory:`` for an in-memory database).
+
+    ``sqlite:///`` is followed by the path: relative after three slashes, absolute
+    after four. ``sqlite:///:memory:`` (and the short ``sqlite://`` and ``sqlite:``) is
+    a database in memory. Anything else is refused: ``sqlite://shop.db`` and
+    ``sqlite:/shop.db`` would otherwise both mean ``/shop.db`` at the filesystem root.
+    """
     if url in ("sqlite:", "sqlite://", "sqlite:///:memory:"):
         return ":memory:"
-    if url.startswith("sqlite:///"):
-        return url[len("sqlite:///") :]
-    if url.startswith("sqlite:"):
-        return url[len("sqlite:") :]
-    raise StoreError(f"not a SQLite URL: {url!r}; use sqlite:///relative.db or sqlite:////abs.db")
+    scheme, _, rest = url.partition(":")
+    if scheme != "sqlite":
+        raise StoreError(f"not a SQLite URL: {url!r}; use {SQLITE_URL_FORMS}")
+    path = rest[3:] if rest.startswith("///") else ""
+    if not path or path == "/":
+        # Said without the rest of the URL, which may be a path the user mistyped.
+        guess = rest.lstrip("/")
+        hint = f" (did you mean sqlite:///{guess}?)" if guess else ""
+        raise StoreError(f"malformed SQLite URL {url!r}{hint}; use {SQLITE_URL_FORMS}")
+    return path
 
 
 class SqliteStore:
     """A store in one SQLite file. URL: ``sqlite:///relative/path.db`` or ``sqlite:////abs.db``."""
 
-    def __init__(self, url: str, *, busy_timeout: float = 10.0) -> None:
+    def __init__(self, url: str, *, busy_timeout: float = 10.0, create: bool = True) -> None:
         self.url = url
-        self.path = _path_from_url(url)
-        if self.path != ":memory:" and Path(self.path).is_dir():
-            raise StoreError(f"{self.path} is a directory, not a SQLite file")
+        self.path = sqlite_path(url)
+        self._create = create or self.path == ":memory:"  # an in-memory database is always new
+        if self.path != ":memory:":
+            _check_file(Path(self.path), create=self._create)
         try:
             self._db = sqlite3.connect(
                 self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
@@ -478,6 +498,8 @@ class SqliteStore:
             tables,
             lambda query: self._db.execute(query).fetchone(),
         )
+        if version == 0 and not self._create:
+            raise no_workspace(self.path)  # an empty file (made by touch, say) holds none
         if self.path != ":memory:":
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = NORMAL")
@@ -488,8 +510,14 @@ class SqliteStore:
         for name, (arity, function) in SQL_FUNCTIONS.items():
             self._db.create_function(name, arity, function, deterministic=True)
         self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-        if version < LATEST:
+        if version < LATEST or self._folding() != FOLDING:
             self._migrate(version)
+
+    def _folding(self) -> str | None:
+        row = self._db.execute(
+            f"SELECT value FROM {META_TABLE} WHERE key = ?", (FOLDING_KEY,)
+        ).fetchone()
+        return None if row is None else str(row[0])
 
     def _migrate(self, current: int) -> None:
         self._db.execute("BEGIN IMMEDIATE")
@@ -502,13 +530,19 @@ class SqliteStore:
                     self._db.execute(statement)
             if 0 < current < CONTACT_KEYS_SINCE <= LATEST:
                 SqliteTransaction(self._db).rebuild_contact_keys()
-            if current < SEARCH_VERSION:
-                SqliteTransaction(self._db)._backfill_terms()
             self._db.execute(
                 f"INSERT INTO {META_TABLE} (key, value) VALUES ('schema_version', ?)"
                 " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 (str(LATEST),),
             )
+            # Read again inside the transaction: another process may have re-indexed.
+            if current < SEARCH_VERSION or self._folding() != FOLDING:
+                SqliteTransaction(self._db)._backfill_terms()
+                self._db.execute(
+                    f"INSERT INTO {META_TABLE} (key, value) VALUES (?, ?)"
+                    " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (FOLDING_KEY, FOLDING),
+                )
             self._db.execute("COMMIT")
         except BaseException:
             self._db.execute("ROLLBACK")
@@ -548,6 +582,24 @@ class SqliteStore:
         self._db.close()
 
 
-def open_sqlite_store(url: str) -> SqliteStore:
-    """Open (creating or migrating if needed) the SQLite store a ``sqlite:`` URL names."""
-    return SqliteStore(url)
+def _check_file(path: Path, *, create: bool) -> None:
+    """Refuse a path that cannot be a store before sqlite3 creates anything there."""
+    if path.is_dir():
+        raise StoreError(f"{path} is a directory, not a SQLite file")
+    if path.exists():
+        return
+    if not create:
+        raise no_workspace(str(path))
+    if not path.parent.is_dir():
+        raise StoreError(
+            f"cannot create SQLite store {path}: directory {path.parent} does not exist"
+        )
+
+
+def open_sqlite_store(url: str, *, create: bool = True) -> SqliteStore:
+    """Open (migrating if needed) the SQLite store a ``sqlite:`` URL names.
+
+    A file that does not exist, or holds no tables, is made a new store when
+    ``create`` is true and refused with ``StoreError`` otherwise.
+    """
+    return SqliteStore(url, create=create)

@@ -141,11 +141,15 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         ) WITHOUT ROWID""",
         "CREATE INDEX search_terms_customer ON search_terms(customer_id)",
     ),
+    # Search terms are transliterated (pipeline_core.domain.folding): no new table,
+    # but every customer's terms are written again (SEARCH_VERSION).
+    6: (),
 }
 """Statements that take a store from version N-1 to N."""
 
-SEARCH_VERSION = 5
-"""The version that adds search terms: a store migrating past it indexes its customers."""
+SEARCH_VERSION = 6
+"""The last version that changed how search terms are made: a store migrating past it
+(re)indexes every customer."""
 
 LATEST = max(MIGRATIONS)
 

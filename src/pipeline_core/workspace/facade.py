@@ -129,14 +129,21 @@ class Workspace:
 
     @classmethod
     def open(
-        cls, url: str = DEFAULT_STORE_URL, *, actor: str = SYSTEM, clock: Clock | None = None
+        cls,
+        url: str = DEFAULT_STORE_URL,
+        *,
+        actor: str = SYSTEM,
+        clock: Clock | None = None,
+        create: bool = True,
     ) -> Self:
         """Open the workspace in the store ``url`` names, creating its schema if needed.
 
         ``actor``: the user acting (``NotFound`` if there is no such user), or
-        ``"system"``.
+        ``"system"``. ``create=False`` refuses a store that does not exist yet (a
+        missing SQLite file, an empty database) with ``StoreError`` instead of
+        making it: what the ``pipeline`` command does everywhere but ``init`` and ``demo``.
         """
-        store = open_store(url)
+        store = open_store(url, create=create)
         try:
             return cls(store, actor=actor, clock=clock)
         except BaseException:

@@ -18,6 +18,9 @@ from pipeline_core.rules.sql import compile_sql
 from pipeline_core.storage.sql.base import SqlBackend
 from pipeline_core.storage.sql.common import LIVE_CLAUSE, SELECT_COLUMNS
 
+_BACKFILL_BATCH = 10_000
+"""Customers whose terms one bulk insert writes when a store is re-indexed."""
+
 SEARCH_ATTRIBUTES = frozenset({"name", "emails", "phones", "whatsapp", "tags"})
 """Customer attributes whose change rewrites the customer's search terms."""
 
@@ -82,10 +85,22 @@ class AccessQueries(SqlBackend):
         )
 
     def _backfill_terms(self) -> None:
-        """Index every stored customer (a store migrating to the search schema)."""
+        """Index every stored customer anew (a store migrating past ``SEARCH_VERSION``)."""
+        # One DELETE and bulk inserts, not a DELETE per customer: a migration
+        # re-indexes every customer of the store at once.
+        self._db.execute("DELETE FROM search_terms")
         rows = self._db.execute(f"SELECT {SELECT_COLUMNS} FROM customers c").fetchall()
-        for row in rows:
-            self._write_terms(self._customer_from_row(row), replace=True)
+        insert = self._sql(
+            "INSERT INTO search_terms (kind, term, customer_id, weight) VALUES (?, ?, ?, ?)"
+        )
+        for start in range(0, len(rows), _BACKFILL_BATCH):
+            terms = []
+            for row in rows[start : start + _BACKFILL_BATCH]:
+                customer = self._customer_from_row(row)
+                terms += [
+                    (kind, text, customer.id, weight) for kind, text, weight in term_rows(customer)
+                ]
+            self._executemany(insert, terms)
 
     def search_customers(self, query: SearchQuery, rule: Rule, *, limit: int) -> list[Customer]:
         # Each part is a range seek on the (kind, term) primary key; a customer must

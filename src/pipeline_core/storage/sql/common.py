@@ -200,6 +200,15 @@ META_TABLE = "pipeline_meta"
 """The table that marks a database as a store and holds its schema version."""
 
 
+FOLDING_KEY = "search_folding"
+"""The ``META_TABLE`` key holding the ``domain.folding.FOLDING`` the stored search terms were made with."""
+
+
+def no_workspace(name: str) -> StoreError:
+    """The error for a store that is not there (or is empty) when the caller would not create one."""
+    return StoreError(f"no workspace at {name}; run 'pipeline init' to create one")
+
+
 def stored_schema_version(
     name: str,
     kind: str,
