@@ -9,10 +9,11 @@ counting from 0) runs it. What runs:
   of that file as the current directory, so ``sqlite:///crm.db`` is a new file there.
 - ```sh, ```bash, ```shell and ```console blocks: each line that starts with
   ``pipeline `` or ``$ pipeline `` is run through click's CliRunner against
-  ``pipeline_core.cli:cli``, in order, with ``PIPELINE_STORE`` set to a fresh SQLite
-  store per markdown file (``sqlite:///<tmp>/docs.db``, made before the file's first
-  shell line runs, as ``pipeline init`` would: the command creates a store nowhere
-  else; a ``--store`` written in the line wins) and ``PIPELINE_USER`` unset. Each must exit with status 0; in a block
+  ``pipeline_core.cli:cli``, in order, with ``PIPELINE_STORE`` naming a new SQLite
+  store per markdown file (``sqlite:///<tmp>/docs.db``, which does not exist yet: as
+  on a reader's machine, the file's first commands must create it with ``pipeline
+  init`` or ``pipeline demo``; a ``--store`` written in the line wins) and
+  ``PIPELINE_USER`` unset. Each must exit with status 0; in a block
   marked ``<!-- expect-error -->`` each must exit with status 1 and a PipelineError
   (the ``Error: ...`` line), not a usage error (2) or a crash.
   A line ending with ``\\`` continues on the next one; a ``# comment`` is dropped; at
@@ -257,10 +258,6 @@ def _run_shell(block: Block, run: FileRun) -> str | None:
 
     runner = CliRunner()
     env: dict[str, str | None] = {"PIPELINE_STORE": run.store, "PIPELINE_USER": None}
-    if not (run.directory / "docs.db").exists():
-        from pipeline_core.workspace.facade import Workspace
-
-        Workspace.open(run.store).close()
     for words in block.commands:
         shown = "pipeline " + shlex.join(words)
         result = runner.invoke(cli, words, env=env)
