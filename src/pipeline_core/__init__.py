@@ -114,7 +114,7 @@ def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
     try:
-        return version("pipeline_core")
+        return version("pipeline-core-crm")
     except PackageNotFoundError:  # running from a source tree that was never installed
         return "0.0.0"
 

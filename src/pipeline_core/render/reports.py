@@ -206,7 +206,7 @@ def save_chart(report: PipelineReport | GroupedReport, path: str | Path) -> Path
         from matplotlib import pyplot
     except ImportError:
         raise InvalidValue(
-            "PNG/SVG charts need the 'charts' extra: pip install 'pipeline_core[charts]'"
+            "PNG/SVG charts need the 'charts' extra: pip install 'pipeline-core-crm[charts]'"
         ) from None
     bars = chart_bars(report)
     figure, axes = pyplot.subplots(figsize=(8, 0.4 * len(bars) + 1.5))

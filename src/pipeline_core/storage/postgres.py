@@ -428,7 +428,7 @@ class PostgresStore:
     def __init__(self, url: str, *, connect_timeout: int = 5, create: bool = True) -> None:
         if psycopg is None:
             raise StoreError(
-                "PostgreSQL stores need psycopg 3: pip install 'pipeline_core[postgres]'"
+                "PostgreSQL stores need psycopg 3: pip install 'pipeline-core-crm[postgres]'"
             )
         self.url = url
         try:
