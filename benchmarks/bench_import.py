@@ -109,7 +109,7 @@ print(json.dumps({"seconds": took, "peak_mb": resource.getrusage(resource.RUSAGE
 FLOOR = """
 import sqlite3, sys, time, json
 from pipeline_core import Workspace
-Workspace.open("sqlite:///" + sys.argv[2]).initialize()
+Workspace.open("sqlite:///" + sys.argv[2]).init()
 source, target = sqlite3.connect(sys.argv[1]), sqlite3.connect(sys.argv[2])
 target.execute("PRAGMA cache_size = -65536")  # as the store sets it
 tables = ["customers", "customer_tags", "contact_keys", "search_terms", "events"]
@@ -137,7 +137,7 @@ PG_FLOOR = """
 import sys, time, json, psycopg
 from pipeline_core import Workspace
 source_url, target_url, size = sys.argv[1], sys.argv[2], int(sys.argv[3])
-Workspace.open(target_url).initialize()
+Workspace.open(target_url).init()
 owner = {"customers": "id", "customer_tags": "customer_id", "contact_keys": "customer_id",
          "search_terms": "customer_id", "events": "customer_id"}
 blocks = []
