@@ -2,15 +2,35 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from pipeline_core.domain.reports import CurrencyValue, Figures, GroupedReport, PipelineReport
+from pipeline_core.domain.reports import (
+    CurrencyValue,
+    Figures,
+    GroupedReport,
+    PipelineReport,
+    ReportConfig,
+)
 from pipeline_core.errors import InvalidValue
-from pipeline_core.render.common import Format, json_text, records_csv, records_table
+from pipeline_core.render.common import (
+    Format,
+    json_text,
+    records_csv,
+    records_output,
+    records_table,
+)
+from pipeline_core.render.shapes import (
+    AliasRecord,
+    FiguresRecord,
+    GroupedReportRecord,
+    PipelineReportRecord,
+    SavedReportRecord,
+    ValueRecord,
+)
 
 BAR_WIDTH = 40
 """Characters of the longest bar in a text chart."""
@@ -49,7 +69,7 @@ def _days(time: timedelta | None) -> float | None:
     return None if time is None else round(time.total_seconds() / 86400, 2)
 
 
-def _value_record(value: CurrencyValue) -> dict[str, Any]:
+def _value_record(value: CurrencyValue) -> ValueRecord:
     return {
         "currency": value.currency,
         "customers": value.customers,
@@ -58,7 +78,7 @@ def _value_record(value: CurrencyValue) -> dict[str, Any]:
     }
 
 
-def figures_record(figures: Figures) -> dict[str, Any]:
+def figures_record(figures: Figures) -> FiguresRecord:
     """Counts, values and outcomes as a JSON object (amounts as decimal strings)."""
     return {
         "count": figures.count,
@@ -70,7 +90,7 @@ def figures_record(figures: Figures) -> dict[str, Any]:
     }
 
 
-def pipeline_record(report: PipelineReport) -> dict[str, Any]:
+def pipeline_record(report: PipelineReport) -> PipelineReportRecord:
     """The pipeline report as its public JSON object (docs/reports.md)."""
     return {
         "flow": report.flow,
@@ -123,7 +143,7 @@ def pipeline_rows(report: PipelineReport) -> list[dict[str, Any]]:
     return rows
 
 
-def grouped_record(report: GroupedReport) -> dict[str, Any]:
+def grouped_record(report: GroupedReport) -> GroupedReportRecord:
     """The grouped report as its public JSON object."""
     return {
         "by": report.by,
@@ -185,6 +205,27 @@ def report_output(report: PipelineReport | GroupedReport, fmt: Format, chart: bo
     if fmt == "csv":
         return records_csv(table, header)
     return records_table(table, header)
+
+
+SAVED_COLUMNS = ("name", "kind", "flow", "by", "sub", "where")
+
+
+def saved_reports_output(saved: Mapping[str, ReportConfig], fmt: Format) -> str:
+    """The saved report configurations, by name."""
+    records: list[SavedReportRecord] = [
+        {"name": name, "kind": c.kind, "flow": c.flow, "by": c.by, "sub": c.sub, "where": c.where}
+        for name, c in sorted(saved.items())
+    ]
+    return records_output(records, SAVED_COLUMNS, fmt)
+
+
+def aliases_output(aliases: Mapping[str, Sequence[str]], fmt: Format) -> str:
+    """The group value aliases: each label and the spellings it stands for."""
+    records: list[AliasRecord] = [
+        {"label": label, "spellings": list(spellings)}
+        for label, spellings in sorted(aliases.items())
+    ]
+    return records_output(records, ("label", "spellings"), fmt)
 
 
 def save_chart(report: PipelineReport | GroupedReport, path: str | Path) -> Path:
