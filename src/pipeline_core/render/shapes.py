@@ -355,14 +355,16 @@ def json_schemas() -> dict[str, Schema]:
 
 
 def export_row_schema(customer: Schema) -> Schema:
-    """A customer's attributes, each optional (``--columns`` chooses), custom fields as ``fields.KEY``."""
+    """A customer's attributes, each optional (``--columns`` chooses them).
+
+    Custom fields are ``fields.KEY`` keys, null for a customer without a value.
+    """
     properties = {k: v for k, v in customer["properties"].items() if k != "fields"}
+    value = customer["properties"]["fields"]["additionalProperties"]
     return {
         "type": "object",
         "properties": properties,
-        "patternProperties": {
-            r"^fields\..+": customer["properties"]["fields"]["additionalProperties"]
-        },
+        "patternProperties": {r"^fields\..+": {**value, "type": [*value["type"], "null"]}},
         "additionalProperties": False,
     }
 
