@@ -13,7 +13,6 @@ blocks with ``schema_blocks`` and checks real command output against them.
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import sys
@@ -90,24 +89,18 @@ def rewrite(text: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Rewrite (or with ``--check``, compare) the schema blocks; the exit status."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument(
-        "--check", action="store_true", help="exit 1 if a block differs instead of writing"
-    )
-    parser.add_argument("--docs", type=Path, default=DOCS_PATH, help="file to rewrite or check")
-    args = parser.parse_args(argv)
-    docs: Path = args.docs
-    current = docs.read_text(encoding="utf-8")
+    """Rewrite docs/json.md's schema blocks (``--check``: only compare); the exit status."""
+    check = "--check" in (sys.argv[1:] if argv is None else argv)
+    current = DOCS_PATH.read_text(encoding="utf-8")
     expected = rewrite(current)
-    if args.check:
-        if current != expected:
-            print(f"{docs} is out of date; regenerate it with: {REGENERATE}", file=sys.stderr)
-            return 1
-        print(f"{docs} is up to date")
-        return 0
-    docs.write_text(expected, encoding="utf-8")
-    print(f"wrote {docs}")
+    if current == expected:
+        print(f"{DOCS_PATH} is up to date")
+    elif check:
+        print(f"{DOCS_PATH} is out of date; regenerate it with: {REGENERATE}", file=sys.stderr)
+        return 1
+    else:
+        DOCS_PATH.write_text(expected, encoding="utf-8")
+        print(f"wrote {DOCS_PATH}")
     return 0
 
 

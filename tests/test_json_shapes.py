@@ -13,14 +13,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 from collections.abc import Iterator
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import click
@@ -32,20 +30,14 @@ from pipeline_core.cli import cli
 from pipeline_core.render.shapes import NOUNS, Schema, json_schemas
 from pipeline_core.workspace.facade import Workspace
 
+from .conftest import load_script
+
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "json.md"
 SCRIPT = ROOT / "scripts" / "generate_json_schemas.py"
 
 
-def _load_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("generate_json_schemas", SCRIPT)
-    assert spec is not None and spec.loader is not None, f"cannot load {SCRIPT}"
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-script = _load_script()
+script = load_script(SCRIPT)
 TEXT = DOCS.read_text(encoding="utf-8")
 DEFS: dict[str, Schema] = script.schema_blocks(TEXT)
 
