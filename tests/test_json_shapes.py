@@ -2,7 +2,7 @@
 
 - Every command with a ``--format json`` option is in the docs' table, with the noun it
   prints and its shape (``object``: one thing; ``array``: several), and only those are.
-- The schema blocks of docs/json.md are the ones ``render.shapes.json_schemas``
+- The schema blocks of docs/json.md are the ones ``render.schemas.json_schemas``
   generates from the record types (``python scripts/generate_json_schemas.py``).
 - Each command, run through click's CliRunner against a SQLite store holding a bit of
   everything, prints JSON that satisfies the documented schema of its noun, in the
@@ -27,7 +27,8 @@ from click.testing import CliRunner
 
 from pipeline_core import Customer
 from pipeline_core.cli import cli
-from pipeline_core.render.shapes import NOUNS, Schema, json_schemas
+from pipeline_core.render.schemas import NOUNS, json_schemas
+from pipeline_core.render.shapes import Schema
 from pipeline_core.workspace.facade import Workspace
 
 from .conftest import load_script
@@ -103,7 +104,7 @@ def test_the_table_names_documented_nouns_and_shapes() -> None:
 
 
 def test_the_schema_blocks_are_the_generated_ones() -> None:
-    assert sorted(DEFS) == sorted(NOUNS), "one schema block per noun of render.shapes.NOUNS"
+    assert sorted(DEFS) == sorted(NOUNS), "one schema block per noun of render.schemas.NOUNS"
     assert json_schemas() == DEFS, (
         f"docs/json.md's schemas are out of date; regenerate them: {script.REGENERATE}"
     )

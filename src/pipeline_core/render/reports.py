@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from pipeline_core.domain.reports import (
     CurrencyValue,
@@ -14,6 +14,7 @@ from pipeline_core.domain.reports import (
     GroupedReport,
     PipelineReport,
     ReportConfig,
+    ReportKind,
 )
 from pipeline_core.errors import InvalidValue
 from pipeline_core.render.common import (
@@ -23,14 +24,7 @@ from pipeline_core.render.common import (
     records_output,
     records_table,
 )
-from pipeline_core.render.shapes import (
-    AliasRecord,
-    FiguresRecord,
-    GroupedReportRecord,
-    PipelineReportRecord,
-    SavedReportRecord,
-    ValueRecord,
-)
+from pipeline_core.render.shapes import DecimalText
 
 BAR_WIDTH = 40
 """Characters of the longest bar in a text chart."""
@@ -49,6 +43,87 @@ PIPELINE_COLUMNS = (
     "win_rate",
     "lost_reasons",
 )
+
+
+class ValueRecord(TypedDict):
+    """Deal values in one currency."""
+
+    currency: str | None
+    customers: int
+    total: DecimalText
+    average: DecimalText
+
+
+class LostReasonRecord(TypedDict):
+    """How many customers were lost for one reason."""
+
+    reason: str
+    count: int
+
+
+class FiguresRecord(TypedDict):
+    """Counts, values and outcomes of a group of customers."""
+
+    count: int
+    values: list[ValueRecord]
+    won: int
+    lost: int
+    win_rate: float | None
+    lost_reasons: list[LostReasonRecord]
+
+
+class StageRecord(FiguresRecord):
+    """One column of a pipeline report."""
+
+    column: str
+    status: str
+    median_seconds: float | None
+    stays: int
+    conversion: float | None
+
+
+class PipelineReportRecord(TypedDict):
+    """A flow's pipeline report."""
+
+    flow: str
+    stages: list[StageRecord]
+    unmapped: FiguresRecord
+    total: FiguresRecord
+
+
+class GroupRowRecord(TypedDict):
+    """One group of a grouped report (the last row is the total)."""
+
+    label: str
+    cells: list[int]
+    total: int
+
+
+class GroupedReportRecord(TypedDict):
+    """Customers counted per value of a field, optionally subdivided."""
+
+    by: str
+    sub: str | None
+    columns: list[str]
+    rows: list[GroupRowRecord]
+
+
+class SavedReportRecord(TypedDict):
+    """A report configuration saved by name."""
+
+    name: str
+    kind: ReportKind
+    flow: str | None
+    by: str | None
+    sub: str | None
+    where: str
+
+
+class AliasRecord(TypedDict):
+    """Spellings of a value grouped under one label in reports."""
+
+    label: str
+    spellings: list[str]
 
 
 def _money(amount: Decimal) -> str:

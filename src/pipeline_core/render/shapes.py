@@ -1,13 +1,14 @@
-"""The JSON shapes of ``--format json``: one per noun, and their JSON Schemas.
+"""The JSON shapes of ``--format json``: the types records are made of, and their schemas.
 
 Every noun a command prints (a customer, an event, a board...) has one record
 function in render/ and one type that describes its JSON object: an attrs class
 of the domain when the record is that class unstructured by
-``domain.serialization.converter``, or a TypedDict below when the record is built
-key by key (mypy then checks the record function against it). ``NOUNS`` names
-them; ``json_schemas()`` generates a JSON Schema for each from those types.
-docs/json.md shows the schemas, and tests/test_json_shapes.py checks that the docs
-hold exactly these schemas and that real command output satisfies them.
+``domain.serialization.converter``, or a TypedDict when the record is built key by
+key (mypy then checks the record function against it). The TypedDicts of most
+records are here; the reports' are in ``render.reports``. ``render.schemas`` names
+every noun's type, and ``schemas_of`` turns those types into JSON Schemas:
+docs/json.md shows them and tests/test_json_shapes.py checks real command output
+against them.
 
 The schemas use a small part of JSON Schema: ``type``, ``enum``, ``format``
 (``date-time``, ``date``, and ``decimal`` for exact decimal text), ``properties``,
@@ -27,24 +28,8 @@ from typing import Annotated, Any, Literal, TypedDict, Union
 
 import attrs
 
-from pipeline_core.customer import Customer
-from pipeline_core.domain.access import User
-from pipeline_core.domain.activity import Task, TimeEntry
-from pipeline_core.domain.automation import Automation
-from pipeline_core.domain.custom_fields import FieldDefinition
-from pipeline_core.domain.duplicate_settings import DuplicateSettings
-from pipeline_core.domain.duplicates import MergeResult
 from pipeline_core.domain.events import EventKind
-from pipeline_core.domain.flows import Column, FlowDefinition, FlowExplanation
-from pipeline_core.domain.folders import Folder
-from pipeline_core.domain.reminders import Reminder
-from pipeline_core.domain.reports import ReportKind
-from pipeline_core.domain.saved_filters import SavedFilter
-from pipeline_core.domain.settings import LifecycleSettings
-from pipeline_core.domain.statuses import StatusMachine
-from pipeline_core.domain.view import CustomerTree
 from pipeline_core.rules.ast import Rule
-from pipeline_core.rules.explain import Explanation
 
 Schema = dict[str, Any]
 """A JSON Schema (or part of one), as JSON-ready data."""
@@ -180,87 +165,6 @@ class TeamRecord(TypedDict):
     members: list[str]
 
 
-class ValueRecord(TypedDict):
-    """Deal values in one currency."""
-
-    currency: str | None
-    customers: int
-    total: DecimalText
-    average: DecimalText
-
-
-class LostReasonRecord(TypedDict):
-    """How many customers were lost for one reason."""
-
-    reason: str
-    count: int
-
-
-class FiguresRecord(TypedDict):
-    """Counts, values and outcomes of a group of customers."""
-
-    count: int
-    values: list[ValueRecord]
-    won: int
-    lost: int
-    win_rate: float | None
-    lost_reasons: list[LostReasonRecord]
-
-
-class StageRecord(FiguresRecord):
-    """One column of a pipeline report."""
-
-    column: str
-    status: str
-    median_seconds: float | None
-    stays: int
-    conversion: float | None
-
-
-class PipelineReportRecord(TypedDict):
-    """A flow's pipeline report."""
-
-    flow: str
-    stages: list[StageRecord]
-    unmapped: FiguresRecord
-    total: FiguresRecord
-
-
-class GroupRowRecord(TypedDict):
-    """One group of a grouped report (the last row is the total)."""
-
-    label: str
-    cells: list[int]
-    total: int
-
-
-class GroupedReportRecord(TypedDict):
-    """Customers counted per value of a field, optionally subdivided."""
-
-    by: str
-    sub: str | None
-    columns: list[str]
-    rows: list[GroupRowRecord]
-
-
-class SavedReportRecord(TypedDict):
-    """A report configuration saved by name."""
-
-    name: str
-    kind: ReportKind
-    flow: str | None
-    by: str | None
-    sub: str | None
-    where: str
-
-
-class AliasRecord(TypedDict):
-    """Spellings of a value grouped under one label in reports."""
-
-    label: str
-    spellings: list[str]
-
-
 class RuleSqlRecord(TypedDict):
     """The SQL condition a rule compiles to, and its parameters."""
 
@@ -304,71 +208,6 @@ class ImportSummaryRecord(TypedDict):
     rows_per_second: int
 
 
-EXPORT_ROW = "export row"
-"""A row of ``customers export --format json``: a customer's chosen columns (see docs)."""
-
-NOUNS: dict[str, object] = {
-    "customer": Customer,
-    "customer view": ViewRecord,
-    "customer tree": CustomerTree,
-    EXPORT_ROW: Customer,  # generated from the customer's schema: see export_row_schema
-    "event": EventRecord,
-    "task": Extended(Task, {"done": bool, "overdue": bool}),
-    "time entry": TimeEntry,
-    "time summary": TimeSummaryRecord,
-    "reminder": Reminder,
-    "board": BoardRecord,
-    "flow": FlowDefinition,
-    "column": Column,
-    "flow explanation": FlowExplanation,
-    "rule explanation": Explanation,
-    "rule sql": RuleSqlRecord,
-    "status machine": StatusMachine,
-    "folder": Folder,
-    "field definition": FieldDefinition,
-    "automation": Automation,
-    "user": User,
-    "team": TeamRecord,
-    "saved filter": SavedFilter,
-    "settings": LifecycleSettings,
-    "duplicate settings": DuplicateSettings,
-    "duplicate cluster": ClusterRecord,
-    "merge result": MergeResult,
-    "import summary": ImportSummaryRecord,
-    "pipeline report": PipelineReportRecord,
-    "grouped report": GroupedReportRecord,
-    "saved report": SavedReportRecord,
-    "alias": AliasRecord,
-    "migration": MigrationRecord,
-}
-"""Every noun that ``--format json`` prints, and the type its JSON object is generated from."""
-
-
-def json_schemas() -> dict[str, Schema]:
-    """Each noun's JSON Schema; a noun inside another is a ``$ref`` to ``#/$defs/NOUN``."""
-    generator = _Generator(
-        {(s.base if isinstance(s, Extended) else s): n for n, s in NOUNS.items() if n != EXPORT_ROW}
-    )
-    schemas = {name: generator.object_of(source) for name, source in NOUNS.items()}
-    schemas[EXPORT_ROW] = export_row_schema(schemas["customer"])
-    return schemas
-
-
-def export_row_schema(customer: Schema) -> Schema:
-    """A customer's attributes, each optional (``--columns`` chooses them).
-
-    Custom fields are ``fields.KEY`` keys, null for a customer without a value.
-    """
-    properties = {k: v for k, v in customer["properties"].items() if k != "fields"}
-    value = customer["properties"]["fields"]["additionalProperties"]
-    return {
-        "type": "object",
-        "properties": properties,
-        "patternProperties": {r"^fields\..+": {**value, "type": [*value["type"], "null"]}},
-        "additionalProperties": False,
-    }
-
-
 _NONE = type(None)
 _SCALARS: dict[object, Schema] = {
     str: {"type": "string"},
@@ -381,6 +220,14 @@ _SCALARS: dict[object, Schema] = {
     _NONE: {"type": "null"},
 }
 _JSON_VALUE_TYPES = {str, int, float, bool, _NONE, list, dict}
+
+
+def schemas_of(nouns: Mapping[str, object]) -> dict[str, Schema]:
+    """The JSON Schema of each noun's type; a noun inside another is a ``$ref`` to it."""
+    generator = _Generator(
+        {(s.base if isinstance(s, Extended) else s): n for n, s in nouns.items()}
+    )
+    return {name: generator.object_of(source) for name, source in nouns.items()}
 
 
 class _Generator:
