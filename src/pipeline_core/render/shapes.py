@@ -29,6 +29,7 @@ from typing import Annotated, Any, Literal, TypedDict, Union
 import attrs
 
 from pipeline_core.domain.events import EventKind
+from pipeline_core.domain.normalize import KeyKind
 from pipeline_core.rules.ast import Rule
 
 Schema = dict[str, Any]
@@ -106,9 +107,9 @@ class BoardRecord(TypedDict):
 
 
 class ContactKeyRecord(TypedDict):
-    """A normalized phone, email or WhatsApp key."""
+    """A normalized phone or email key (a WhatsApp number is a phone)."""
 
-    kind: str
+    kind: KeyKind
     key: str
 
 
@@ -294,7 +295,8 @@ class _Generator:
         if all(set(s) == {"enum"} or s == {"type": "null"} for s in schemas):
             return {"enum": [v for s in schemas for v in s.get("enum", [None])]}
         if all(
-            set(s) <= {"type", "format", "items"} and isinstance(s["type"], str) for s in schemas
+            set(s) <= {"type", "format", "items"} and isinstance(s.get("type"), str)
+            for s in schemas
         ):
             return _simple_union(schemas)
         return {"anyOf": schemas}
