@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -136,3 +138,12 @@ def clock() -> FixedClock:
 def workspace(make_store: StoreFactory, clock: FixedClock) -> Workspace:
     """A fresh workspace on the current backend with a fixed clock."""
     return Workspace(make_store(), clock=clock)
+
+
+def load_script(path: Path) -> ModuleType:
+    """A script of scripts/ imported as a module, so that a test can call its functions."""
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None and spec.loader is not None, f"cannot load {path}"
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

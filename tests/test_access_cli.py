@@ -70,8 +70,8 @@ def test_refusals_are_errors_and_change_nothing(store: str) -> None:
 def test_users_and_teams_listing_and_membership(store: str) -> None:
     users = json.loads(ok(store, "users", "list", "--format", "json").output)
     assert users == [
-        {"name": "ann", "role": "agent", "teams": "North"},
-        {"name": "max", "role": "manager", "teams": "South"},
+        {"name": "ann", "role": "agent", "teams": ["North"]},
+        {"name": "max", "role": "manager", "teams": ["South"]},
     ]
     ok(store, "teams", "join", "South", "ann")
     assert listed(store, "--as", "ann", "customers", "list") == ["José Núñez", "Sam South"]

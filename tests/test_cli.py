@@ -80,7 +80,7 @@ def test_add_show_list_edit_round_trip(store: str) -> None:
     assert "Ada Lovelace" in table and "VIP; Poet" in table
     csv_text = ok(store, "customers", "list", "--format", "csv").output
     header, row = csv_text.splitlines()[:2]
-    assert "field.lang" in header.split(",") and "Ada Lovelace" in row
+    assert "fields.lang" in header.split(",") and "Ada Lovelace" in row
 
 
 def test_move_by_status_and_by_column(store: str) -> None:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import click
 import pytest
@@ -14,19 +12,13 @@ from click.testing import CliRunner
 
 from pipeline_core.cli import cli
 
+from .conftest import load_script
+
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "generate_cli_docs.py"
 
 
-def _load_generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("generate_cli_docs", SCRIPT)
-    assert spec is not None and spec.loader is not None, f"cannot load {SCRIPT}"
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-generator = _load_generator()
+generator = load_script(SCRIPT)
 
 
 def _every_command(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:

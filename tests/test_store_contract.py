@@ -167,6 +167,45 @@ def test_events_append_in_order(make_store: StoreFactory) -> None:
     assert timeline[1].at == T0 and timeline[1].actor == "me"
 
 
+@pytest.mark.parametrize("count", [1, 3, 250])
+def test_appended_events_come_back_with_their_stored_ids(
+    make_store: StoreFactory, count: int
+) -> None:
+    # One event (a note), a few (an edit), many (an import batch): each size may take
+    # its own path in a backend, and each must give the ids the timeline reads back.
+    store = make_store()
+    with store.transaction() as tx:
+        ada = tx.insert_customer(sample())
+        grace = tx.insert_customer(sample("Grace"))
+        earlier = tx.append_events(
+            [Event(customer_id=ada.id, kind=EventKind.NOTE, at=T0, actor="me")]
+        )
+    with store.transaction() as tx:
+        appended = tx.append_events(
+            [
+                Event(
+                    customer_id=(ada.id, grace.id)[n % 2],
+                    kind=EventKind.NOTE,
+                    at=T0,
+                    actor="me",
+                    data={"text": f"note {n}"},
+                    id=999_999,  # ignored: the store gives the id
+                )
+                for n in range(count)
+            ]
+        )
+    ids = [event.id for event in appended]
+    assert len(appended) == count
+    assert all(n > 0 for n in ids) and ids == sorted(set(ids))
+    assert earlier[0].id not in ids
+    assert [e.data["text"] for e in appended] == [f"note {n}" for n in range(count)]
+    with store.transaction() as tx:
+        timeline = tx.events(ada.id) + tx.events(grace.id)
+    assert sorted(timeline, key=lambda e: e.id) == sorted([*earlier, *appended], key=lambda e: e.id)
+    with store.transaction() as tx:
+        assert tx.append_events([]) == []
+
+
 def test_event_for_missing_customer_is_refused(make_store: StoreFactory) -> None:
     with make_store().transaction() as tx, pytest.raises(NotFound):
         tx.append_events([Event(customer_id=5, kind=EventKind.CREATED, at=T0, actor="me")])

@@ -16,7 +16,6 @@ import click
 from pipeline_core.errors import InvalidValue, PipelineError, RuleSyntaxError
 
 if TYPE_CHECKING:
-    from pipeline_core.render.common import Format
     from pipeline_core.rules.ast import Rule
     from pipeline_core.workspace.facade import Workspace
 
@@ -266,14 +265,3 @@ def membership_rule(
 def echo(text: str) -> None:
     """Write rendered output without adding a newline of our own."""
     click.echo(text, nl=False)
-
-
-def records_output(records: list[dict[str, object]], columns: list[str], fmt: Format) -> str:
-    """Records as JSON, CSV, or a table (``(none)`` when there are none)."""
-    from pipeline_core.render.common import json_text, records_csv, records_table
-
-    if fmt == "json":
-        return json_text(records)
-    if fmt == "csv":
-        return records_csv(records, columns)
-    return records_table(records, columns) if records else "(none)\n"

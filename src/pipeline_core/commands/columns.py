@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import attrs
 import click
 
 from pipeline_core.commands._common import AppContext, echo, format_option, pass_app
-from pipeline_core.render.common import Format, json_text, records_csv, records_table
+from pipeline_core.render.common import Format
+from pipeline_core.render.setup import columns_output
 
 
 @click.group()
@@ -42,12 +42,7 @@ def columns_add(
 @pass_app
 def columns_list(app: AppContext, flow: str, fmt: Format) -> None:
     """List FLOW's columns in position order."""
-    records = [attrs.asdict(column) for column in app.workspace.flows.get(flow).columns]
-    if fmt == "json":
-        echo(json_text(records))
-    else:
-        render = records_csv if fmt == "csv" else records_table
-        echo(render(records, ["position", "name", "status", "colour"]))
+    echo(columns_output(app.workspace.flows.get(flow), fmt))
 
 
 @columns.command("remove")

@@ -110,8 +110,8 @@ def customers_show(app: AppContext, customer_id: int, events: int, fmt: Format) 
 
     The 360-degree view: profile, contacts, custom fields, status, workers,
     parent and children, open tasks, next follow-up, deal and outcome, time
-    spent and the latest events. JSON has the record under "customer"; CSV
-    gives the profile only.
+    spent and the latest events. JSON prints the "customer view" (docs/json.md),
+    the customer object under "customer"; CSV gives the profile only.
     """
     echo(view_output(app.workspace.customers.show(customer_id, recent=events), fmt))
 

@@ -23,6 +23,7 @@ from pipeline_core.importing.options import (
 )
 from pipeline_core.importing.readers import INPUT_FORMATS
 from pipeline_core.render.common import json_text, key_value_table
+from pipeline_core.render.shapes import ImportSummaryRecord
 from pipeline_core.rules.ast import MATCH_ALL
 
 
@@ -45,8 +46,8 @@ class _Progress:
             click.echo("", err=True)
 
 
-def summary_data(summary: ImportSummary) -> dict[str, Any]:
-    """The summary as JSON-ready data (``--format json``)."""
+def summary_data(summary: ImportSummary) -> ImportSummaryRecord:
+    """The summary as its JSON object (``--format json``)."""
     return {
         "file": summary.file,
         "run_id": summary.run_id,

@@ -17,7 +17,7 @@ from pipeline_core.commands._common import (
     pass_app,
 )
 from pipeline_core.render.common import Format, customer_output, customers_output
-from pipeline_core.render.life import events_output, tree_output
+from pipeline_core.render.life import event_output, events_output, tree_output
 
 KINDS = event_kind_choice()
 
@@ -175,7 +175,7 @@ def customers_activity(
     event = app.workspace.customers.activity(
         customer_id, kind, summary, at=parse_moment(at), ref=ref
     )
-    echo(events_output([event], fmt))
+    echo(event_output(event, fmt))
 
 
 COMMANDS = (

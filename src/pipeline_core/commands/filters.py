@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import click
 
-from pipeline_core.commands._common import AppContext, echo, format_option, pass_app, records_output
-from pipeline_core.domain.saved_filters import SavedFilter
-from pipeline_core.render.common import Format, json_text, key_value_table
-
-
-def _filter_record(saved: SavedFilter) -> dict[str, object]:
-    return {"name": saved.name, "rule": saved.rule, "owner": saved.owner, "shared": saved.shared}
+from pipeline_core.commands._common import AppContext, echo, format_option, pass_app
+from pipeline_core.render.common import Format
+from pipeline_core.render.setup import filter_output, filters_output
 
 
 @click.group()
@@ -34,8 +30,7 @@ def filters_save(app: AppContext, name: str, rule: str, shared: bool) -> None:
 @pass_app
 def filters_list(app: AppContext, fmt: Format) -> None:
     """List the filters you may use: yours and the shared ones."""
-    records = [_filter_record(saved) for saved in app.workspace.filters.list()]
-    echo(records_output(records, ["name", "rule", "owner", "shared"], fmt))
+    echo(filters_output(app.workspace.filters.list(), fmt))
 
 
 @filters.command("show")
@@ -44,8 +39,7 @@ def filters_list(app: AppContext, fmt: Format) -> None:
 @pass_app
 def filters_show(app: AppContext, name: str, fmt: Format) -> None:
     """Show the saved filter NAME."""
-    record = _filter_record(app.workspace.filters.get(name))
-    echo(json_text(record) if fmt == "json" else key_value_table(record))
+    echo(filter_output(app.workspace.filters.get(name), fmt))
 
 
 @filters.command("delete")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import attrs
 import click
 
 from pipeline_core.commands._common import (
@@ -13,8 +12,8 @@ from pipeline_core.commands._common import (
     pass_app,
 )
 from pipeline_core.domain.flows import PALETTE, Column
-from pipeline_core.domain.serialization import converter
-from pipeline_core.render.common import Format, json_text, records_csv, records_table
+from pipeline_core.render.common import Format, json_text
+from pipeline_core.render.setup import flow_output, flows_output, unstructured
 from pipeline_core.rules.ast import all_of
 
 
@@ -73,16 +72,7 @@ def flows_add(
 @pass_app
 def flows_list(app: AppContext, fmt: Format) -> None:
     """List the flows."""
-    records = [converter.unstructure(flow) for flow in app.workspace.flows.list()]
-    if fmt == "json":
-        echo(json_text(records))
-        return
-    rows = [
-        {"name": r["name"], "columns": [c["name"] for c in r["columns"]], "rule": r["rule"]}
-        for r in records
-    ]
-    render = records_csv if fmt == "csv" else records_table
-    echo(render(rows, ["name", "columns", "rule"]))
+    echo(flows_output(app.workspace.flows.list(), fmt))
 
 
 @flows.command("show")
@@ -91,15 +81,7 @@ def flows_list(app: AppContext, fmt: Format) -> None:
 @pass_app
 def flows_show(app: AppContext, name: str, fmt: Format) -> None:
     """Show one flow: its rule and columns."""
-    flow = app.workspace.flows.get(name)
-    record = converter.unstructure(flow)
-    if fmt == "json":
-        echo(json_text(record))
-        return
-    if fmt == "table":
-        click.echo(f"Flow {flow.name}\nRule: {record['rule']}")
-    render = records_csv if fmt == "csv" else records_table
-    echo(render(record["columns"], ["position", "name", "status", "colour"]))
+    echo(flow_output(app.workspace.flows.get(name), fmt))
 
 
 @flows.command("remove")
@@ -140,6 +122,6 @@ def flows_explain(app: AppContext, flow: str, customer_id: int, fmt: str) -> Non
     """Why CUSTOMER is (or is not) on FLOW's board: each clause of the rule, and hiding."""
     explanation = app.workspace.flows.explain(flow, customer_id)
     if fmt == "json":
-        echo(json_text(attrs.asdict(explanation)))
+        echo(json_text(unstructured(explanation)))
     else:
         echo(explanation.render())

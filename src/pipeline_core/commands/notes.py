@@ -6,7 +6,7 @@ import click
 
 from pipeline_core.commands._common import AppContext, echo, format_option, pass_app
 from pipeline_core.render.common import Format
-from pipeline_core.render.life import events_output
+from pipeline_core.render.life import event_output, events_output
 
 
 @click.group()
@@ -21,7 +21,7 @@ def notes() -> None:
 @pass_app
 def notes_add(app: AppContext, customer_id: int, text: str, fmt: Format) -> None:
     """Add note TEXT to customer ID."""
-    echo(events_output([app.workspace.notes.add(customer_id, text)], fmt))
+    echo(event_output(app.workspace.notes.add(customer_id, text), fmt))
 
 
 @notes.command("list")

@@ -14,8 +14,13 @@ from pipeline_core.commands._common import (
 )
 from pipeline_core.domain.reports import GroupedReport, PipelineReport, ReportConfig
 from pipeline_core.errors import InvalidValue
-from pipeline_core.render.common import Format, json_text, records_csv, records_table
-from pipeline_core.render.reports import report_output, save_chart
+from pipeline_core.render.common import Format
+from pipeline_core.render.reports import (
+    aliases_output,
+    report_output,
+    save_chart,
+    saved_reports_output,
+)
 from pipeline_core.rules.ast import MATCH_ALL
 
 
@@ -124,17 +129,7 @@ def reports_run(app: AppContext, name: str, fmt: Format, chart: bool, image: str
 @pass_app
 def reports_list(app: AppContext, fmt: Format) -> None:
     """The saved report configurations."""
-    records = [
-        {"name": name, "kind": c.kind, "flow": c.flow, "by": c.by, "sub": c.sub, "where": c.where}
-        for name, c in sorted(app.workspace.reports.list().items())
-    ]
-    columns = ("name", "kind", "flow", "by", "sub", "where")
-    if fmt == "json":
-        echo(json_text(records))
-    elif fmt == "csv":
-        echo(records_csv(records, columns))
-    else:
-        echo(records_table(records, columns))
+    echo(saved_reports_output(app.workspace.reports.list(), fmt))
 
 
 @reports.command("alias")
@@ -152,13 +147,4 @@ def reports_alias(app: AppContext, label: str, spellings: tuple[str, ...]) -> No
 @pass_app
 def reports_aliases(app: AppContext, fmt: Format) -> None:
     """The configured group value aliases."""
-    records = [
-        {"label": label, "spellings": spellings}
-        for label, spellings in sorted(app.workspace.reports.aliases().items())
-    ]
-    if fmt == "json":
-        echo(json_text(records))
-    elif fmt == "csv":
-        echo(records_csv(records, ("label", "spellings")))
-    else:
-        echo(records_table(records, ("label", "spellings")))
+    echo(aliases_output(app.workspace.reports.aliases(), fmt))

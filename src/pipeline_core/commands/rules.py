@@ -7,6 +7,7 @@ import click
 from pipeline_core.commands._common import AppContext, echo, format_option, pass_app
 from pipeline_core.domain.serialization import dumps
 from pipeline_core.render.common import json_text
+from pipeline_core.render.shapes import RuleSqlRecord
 from pipeline_core.rules.printer import to_text
 
 
@@ -31,7 +32,8 @@ def rules_sql(app: AppContext, rule: str, fmt: str) -> None:
     """Print the SQL condition (over customers c) and the parameters RULE compiles to."""
     compiled = app.workspace.rules.sql(rule)
     if fmt == "json":
-        echo(json_text({"sql": compiled.sql, "params": list(compiled.params)}))
+        record: RuleSqlRecord = {"sql": compiled.sql, "params": list(compiled.params)}
+        echo(json_text(record))
     else:
         click.echo(compiled.sql)
         click.echo("params: " + dumps(list(compiled.params)))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 
 from pipeline_core.commands._common import AppContext, echo, format_option, pass_app
-from pipeline_core.domain.serialization import converter
-from pipeline_core.render.common import json_text
+from pipeline_core.render.common import Format
+from pipeline_core.render.setup import settings_output
 
 
 @click.group()
@@ -17,14 +17,9 @@ def settings() -> None:
 @settings.command("show")
 @format_option("table", "json")
 @pass_app
-def settings_show(app: AppContext, fmt: str) -> None:
+def settings_show(app: AppContext, fmt: Format) -> None:
     """Show the settings."""
-    record = converter.unstructure(app.workspace.settings.show())
-    if fmt == "json":
-        echo(json_text(record))
-    else:
-        for key, value in record.items():
-            click.echo(f"{key}: {', '.join(value) if isinstance(value, list) else value}")
+    echo(settings_output(app.workspace.settings.show(), fmt))
 
 
 @settings.command("set")
@@ -71,7 +66,7 @@ def settings_duplicates(
     default_region: str | None,
     allow_duplicates: bool | None,
     fold_gmail: bool | None,
-    fmt: str,
+    fmt: Format,
 ) -> None:
     """Show the duplicate settings, or change the ones given (the others stay)."""
     workspace = app.workspace
@@ -83,10 +78,4 @@ def settings_duplicates(
             allow_duplicates=allow_duplicates,
             fold_gmail=fold_gmail,
         )
-    record = converter.unstructure(current)
-    if fmt == "json":
-        echo(json_text(record))
-    else:
-        for key, value in record.items():
-            shown = {None: "", True: "true", False: "false"}.get(value, value)
-            click.echo(f"{key}: {shown}")
+    echo(settings_output(current, fmt))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 
 from pipeline_core.commands._common import AppContext, echo, format_option, pass_app
-from pipeline_core.domain.serialization import converter
 from pipeline_core.render.common import json_text, records_table
+from pipeline_core.render.setup import unstructured
 from pipeline_core.render.statuses import mermaid
 
 
@@ -24,7 +24,7 @@ def statuses_show(app: AppContext, fmt: str) -> None:
     if fmt == "mermaid":
         echo(mermaid(machine))
     elif fmt == "json":
-        echo(json_text(converter.unstructure(machine)))
+        echo(json_text(unstructured(machine)))
     else:
         rows = [
             {

@@ -7,7 +7,7 @@ import click
 from pipeline_core.commands._common import AppContext, echo, format_option, parse_date, pass_app
 from pipeline_core.domain.activity import PRIORITIES, Priority
 from pipeline_core.render.common import Format
-from pipeline_core.render.life import tasks_output
+from pipeline_core.render.life import task_output, tasks_output
 
 
 @click.group()
@@ -47,7 +47,7 @@ def tasks_add(
         priority=priority,
         steps=steps,
     )
-    echo(tasks_output([task], fmt, workspace.today()))
+    echo(task_output(task, fmt, workspace.today()))
 
 
 @tasks.command("list")
@@ -81,7 +81,7 @@ def tasks_list(
 def tasks_done(app: AppContext, task_id: int, fmt: Format) -> None:
     """Mark TASK done."""
     workspace = app.workspace
-    echo(tasks_output([workspace.tasks.done(task_id)], fmt, workspace.today()))
+    echo(task_output(workspace.tasks.done(task_id), fmt, workspace.today()))
 
 
 @tasks.command("reopen")
@@ -91,7 +91,7 @@ def tasks_done(app: AppContext, task_id: int, fmt: Format) -> None:
 def tasks_reopen(app: AppContext, task_id: int, fmt: Format) -> None:
     """Open a done TASK again."""
     workspace = app.workspace
-    echo(tasks_output([workspace.tasks.reopen(task_id)], fmt, workspace.today()))
+    echo(task_output(workspace.tasks.reopen(task_id), fmt, workspace.today()))
 
 
 @tasks.command("tick")
@@ -103,4 +103,4 @@ def tasks_reopen(app: AppContext, task_id: int, fmt: Format) -> None:
 def tasks_tick(app: AppContext, task_id: int, step: int, undo: bool, fmt: Format) -> None:
     """Tick off checklist STEP (from 1) of TASK."""
     workspace = app.workspace
-    echo(tasks_output([workspace.tasks.tick(task_id, step, not undo)], fmt, workspace.today()))
+    echo(task_output(workspace.tasks.tick(task_id, step, not undo), fmt, workspace.today()))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import click
 
-from pipeline_core.commands._common import AppContext, echo, format_option, pass_app, records_output
+from pipeline_core.commands._common import AppContext, echo, format_option, pass_app
 from pipeline_core.render.common import Format
+from pipeline_core.render.setup import teams_output, user_output
 
 
 @click.group()
@@ -27,29 +28,26 @@ def teams_add(app: AppContext, name: str) -> None:
 def teams_list(app: AppContext, fmt: Format) -> None:
     """List teams with their members."""
     workspace = app.workspace
-    people = workspace.users.list()
-    records: list[dict[str, object]] = [
-        {"team": team, "members": ", ".join(u.name for u in people if team in u.teams)}
-        for team in workspace.teams.list()
-    ]
-    echo(records_output(records, ["team", "members"], fmt))
+    echo(teams_output(workspace.teams.list(), workspace.users.list(), fmt))
 
 
 @teams.command("join")
 @click.argument("team")
 @click.argument("user")
+@format_option("table", "json")
 @pass_app
-def teams_join(app: AppContext, team: str, user: str) -> None:
+def teams_join(app: AppContext, team: str, user: str, fmt: Format) -> None:
     """Make USER a member of TEAM."""
     member = app.workspace.teams.join(team, user)
-    click.echo(f"{member.name} is in {', '.join(member.teams)}")
+    echo(user_output(member, fmt, f"{member.name} is in {', '.join(member.teams)}"))
 
 
 @teams.command("leave")
 @click.argument("team")
 @click.argument("user")
+@format_option("table", "json")
 @pass_app
-def teams_leave(app: AppContext, team: str, user: str) -> None:
+def teams_leave(app: AppContext, team: str, user: str, fmt: Format) -> None:
     """Take USER out of TEAM (they lose sight of its customers at once)."""
     member = app.workspace.teams.leave(team, user)
-    click.echo(f"{member.name} is in {', '.join(member.teams) or 'no team'}")
+    echo(user_output(member, fmt, f"{member.name} is in {', '.join(member.teams) or 'no team'}"))

@@ -6,7 +6,7 @@ import click
 
 from pipeline_core.commands._common import AppContext, echo, format_option, parse_moment, pass_app
 from pipeline_core.render.common import Format
-from pipeline_core.render.life import summary_output, time_output
+from pipeline_core.render.life import summary_output, time_entry_output, time_output
 
 
 @click.group("time")
@@ -33,7 +33,7 @@ def time_log(
 ) -> None:
     """Record MINUTES of WORKER's time on customer ID."""
     entry = app.workspace.time.log(customer_id, worker, minutes, at=parse_moment(at), note=note)
-    echo(time_output([entry], fmt))
+    echo(time_entry_output(entry, fmt))
 
 
 @time_group.command("list")

@@ -13,6 +13,7 @@ from pipeline_core.render.common import (
     json_text,
     records_table,
 )
+from pipeline_core.render.shapes import MigrationRecord
 from pipeline_core.rules.ast import MATCH_ALL
 from pipeline_core.workspace.demo import MAX_CUSTOMERS, create_demo
 from pipeline_core.workspace.flows import DEFAULT_BOARD_LIMIT
@@ -129,7 +130,12 @@ def migrate(app: AppContext, target: str, fmt: str) -> None:
     """Copy the whole workspace into another store (e.g. SQLite to PostgreSQL) and verify it."""
     report = app.workspace.migrate(target)
     if fmt == "json":
-        echo(json_text({"source": report.source, "target": report.target, "rows": report.rows}))
+        record: MigrationRecord = {
+            "source": report.source,
+            "target": report.target,
+            "rows": report.rows,
+        }
+        echo(json_text(record))
         return
     rows = [{"table": name, "rows": count} for name, count in report.rows.items()]
     echo(records_table(rows, ["table", "rows"]))

@@ -4,22 +4,11 @@ from __future__ import annotations
 
 import click
 
-from pipeline_core.commands._common import (
-    AppContext,
-    echo,
-    format_option,
-    pass_app,
-    records_output,
-    role_choice,
-)
-from pipeline_core.domain.access import User
+from pipeline_core.commands._common import AppContext, echo, format_option, pass_app, role_choice
 from pipeline_core.render.common import Format
+from pipeline_core.render.setup import user_output, users_output
 
 ROLE = role_choice()
-
-
-def _user_record(user: User) -> dict[str, object]:
-    return {"name": user.name, "role": user.role, "teams": ", ".join(user.teams)}
 
 
 @click.group()
@@ -31,13 +20,13 @@ def users() -> None:
 @click.argument("name")
 @click.option("--role", type=ROLE, required=True, help="admin, manager or agent.")
 @click.option("--team", "teams", multiple=True, help="A team the user belongs to (repeatable).")
+@format_option("table", "json")
 @pass_app
-def users_add(app: AppContext, name: str, role: str, teams: tuple[str, ...]) -> None:
+def users_add(app: AppContext, name: str, role: str, teams: tuple[str, ...], fmt: Format) -> None:
     """Add a user called NAME."""
     user = app.workspace.users.add(name, role, teams)
-    click.echo(
-        f"Added {user.role} {user.name}" + (f" in {', '.join(user.teams)}" if user.teams else "")
-    )
+    where = f" in {', '.join(user.teams)}" if user.teams else ""
+    echo(user_output(user, fmt, f"Added {user.role} {user.name}{where}"))
 
 
 @users.command("list")
@@ -45,15 +34,15 @@ def users_add(app: AppContext, name: str, role: str, teams: tuple[str, ...]) -> 
 @pass_app
 def users_list(app: AppContext, fmt: Format) -> None:
     """List users with their roles and teams."""
-    records = [_user_record(user) for user in app.workspace.users.list()]
-    echo(records_output(records, ["name", "role", "teams"], fmt))
+    echo(users_output(app.workspace.users.list(), fmt))
 
 
 @users.command("role")
 @click.argument("name")
 @click.argument("role", type=ROLE)
+@format_option("table", "json")
 @pass_app
-def users_role(app: AppContext, name: str, role: str) -> None:
+def users_role(app: AppContext, name: str, role: str, fmt: Format) -> None:
     """Give user NAME the role ROLE."""
     user = app.workspace.users.role(name, role)
-    click.echo(f"{user.name} is now {user.role}")
+    echo(user_output(user, fmt, f"{user.name} is now {user.role}"))

@@ -53,3 +53,16 @@ class Event:
     actor: str
     data: Mapping[str, JSONValue] = attrs.field(factory=dict)
     id: int = 0
+
+
+def with_id(event: Event, event_id: int) -> Event:
+    """``event`` as a store keeps it, under the id the store gave it."""
+    # The constructor, not attrs.evolve: half the cost, and a bulk import stores thousands.
+    return Event(
+        customer_id=event.customer_id,
+        kind=event.kind,
+        at=event.at,
+        actor=event.actor,
+        data=event.data,
+        id=event_id,
+    )

@@ -1,7 +1,7 @@
 """Column mapping: which customer field each header feeds, and a row turned into a draft customer.
 
 Headers map through common synonyms ("Full Name", "E-mail", "Mobile"...), then
-``--map Header=field`` (or ``field.custom_key``, or ``-`` to ignore) overrides.
+``--map Header=field`` (or ``fields.custom_key``, or ``-`` to ignore) overrides.
 Cells stay text unless the target is typed (deal value, follow-up date), so
 leading zeros and phone numbers are never mangled; an empty cell means none.
 """

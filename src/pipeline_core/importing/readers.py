@@ -56,7 +56,9 @@ _BOMS = (
 # Bytes no text holds (C0 controls but TAB, LF, VT, FF, CR and ESC; and DEL): a file whose
 # first 8 KiB are more than a tenth these is binary; fewer are bad rows, each rejected.
 _CONTROL_BYTES = bytes([*range(0, 9), *range(14, 27), *range(28, 32), 127])
-XLSX_EXTRA = "reading and writing .xlsx needs the optional extra: pip install 'pipeline-core-crm[xlsx]'"
+XLSX_EXTRA = (
+    "reading and writing .xlsx needs the optional extra: pip install 'pipeline-core-crm[xlsx]'"
+)
 
 
 @attrs.frozen

@@ -15,6 +15,13 @@ from pipeline_core.customer import Customer
 from pipeline_core.domain.board import Board, BoardColumn
 from pipeline_core.domain.duplicates import DuplicateCluster, MergeResult
 from pipeline_core.domain.serialization import converter
+from pipeline_core.render.shapes import (
+    BoardColumnRecord,
+    BoardRecord,
+    ClusterRecord,
+    CustomerObject,
+    UnmappedRecord,
+)
 
 Format = Literal["table", "json", "csv"]
 FORMATS: tuple[Format, ...] = ("table", "json", "csv")
@@ -22,30 +29,35 @@ FORMATS: tuple[Format, ...] = ("table", "json", "csv")
 CUSTOMER_TABLE_COLUMNS = ("id", "name", "status", "folder", "tags", "emails", "phones", "value")
 
 
-def customer_record(customer: Customer) -> dict[str, Any]:
-    """A customer as its public JSON object."""
-    record: dict[str, Any] = converter.unstructure(customer)
+def customer_record(customer: Customer) -> CustomerObject:
+    """A customer as its JSON object: the one shape every command prints a customer in."""
+    record: CustomerObject = converter.unstructure(customer)
     return record
 
 
-def board_record(board: Board) -> dict[str, Any]:
-    """A board as its public JSON object (see docs/json.md)."""
+def board_record(board: Board) -> BoardRecord:
+    """A board as its JSON object (see docs/json.md)."""
 
-    def column(col: BoardColumn) -> dict[str, Any]:
+    def column(col: BoardColumn) -> BoardColumnRecord:
+        # A flow's columns always have both; only the unmapped bucket has neither.
         return {
             "name": col.name,
-            "status": col.status,
-            "colour": col.colour,
+            "status": col.status or "",
+            "colour": col.colour or "",
             "count": col.count,
             "more": col.more,
             "cards": [customer_record(card) for card in col.cards],
         }
 
-    unmapped = column(board.unmapped)
+    unmapped: UnmappedRecord = {
+        "count": board.unmapped.count,
+        "more": board.unmapped.more,
+        "cards": [customer_record(card) for card in board.unmapped.cards],
+    }
     return {
         "flow": board.flow,
         "columns": [column(col) for col in board.columns],
-        "unmapped": {key: unmapped[key] for key in ("count", "more", "cards")},
+        "unmapped": unmapped,
     }
 
 
@@ -96,10 +108,14 @@ def _table(rows: Iterable[Sequence[Any]], headers: Sequence[Any]) -> str:
 
 
 def flatten_fields(record: Mapping[str, Any]) -> dict[str, Any]:
-    """A customer record with its custom fields spread out as ``field.KEY`` columns."""
+    """A customer record with its custom fields spread out as ``fields.KEY`` columns.
+
+    ``fields.KEY`` is the one spelling of a custom field column: in CSV and table
+    output, in exports and in an import's ``--map``.
+    """
     flat = {key: value for key, value in record.items() if key != "fields"}
     for key, value in record.get("fields", {}).items():
-        flat[f"field.{key}"] = value
+        flat[f"fields.{key}"] = value
     return flat
 
 
@@ -122,6 +138,27 @@ def records_table(records: Sequence[Mapping[str, Any]], columns: Sequence[str]) 
     """Records as a plain-text table of the given columns."""
     rows = [[record.get(column) for column in columns] for record in records]
     return _table(rows, columns) + "\n"
+
+
+def records_output(
+    records: Sequence[Mapping[str, Any]],
+    columns: Sequence[str],
+    fmt: Format,
+    *,
+    every_key_in_csv: bool = False,
+    none: str | None = None,
+) -> str:
+    """Several records: a JSON array, CSV, or a table of ``columns`` (``none`` if there are none).
+
+    CSV has the table's columns, or with ``every_key_in_csv`` every key of the records.
+    """
+    if fmt == "json":
+        return json_text(list(records))
+    if fmt == "csv":
+        return records_csv(records, None if every_key_in_csv else columns)
+    if none is not None and not records:
+        return none
+    return records_table(records, columns)
 
 
 def key_value_table(record: Mapping[str, Any]) -> str:
@@ -179,7 +216,7 @@ def board_output(board: Board, fmt: Format) -> str:
     return title + _table(grid, headers) + "\n"
 
 
-def cluster_records(clusters: Iterable[DuplicateCluster]) -> list[dict[str, Any]]:
+def cluster_records(clusters: Iterable[DuplicateCluster]) -> list[ClusterRecord]:
     """Duplicate clusters as JSON objects: the shared keys and the customers' records."""
     return [
         {

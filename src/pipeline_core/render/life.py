@@ -23,7 +23,14 @@ from pipeline_core.render.common import (
     key_value_table,
     printable,
     records_csv,
+    records_output,
     records_table,
+)
+from pipeline_core.render.shapes import (
+    EventRecord,
+    TaskObject,
+    TimeSummaryRecord,
+    ViewRecord,
 )
 
 EVENT_COLUMNS = ("id", "at", "kind", "actor", "details")
@@ -40,14 +47,17 @@ TASK_COLUMNS = (
 )
 
 
-def event_record(event: Event) -> dict[str, Any]:
-    """An event as its public JSON object."""
+TIME_COLUMNS = ("id", "customer_id", "worker", "at", "minutes", "note")
+
+
+def event_record(event: Event) -> EventRecord:
+    """An event as its JSON object."""
     return {
         "id": event.id,
         "customer_id": event.customer_id,
         "at": event.at.isoformat(),
         "actor": event.actor,
-        "kind": event.kind.value,
+        "kind": event.kind,
         "data": dict(event.data),
     }
 
@@ -59,12 +69,8 @@ def _details(data: dict[str, Any]) -> str:
 
 
 def output(records: Sequence[dict[str, Any]], columns: Sequence[str], fmt: Format) -> str:
-    """Records as JSON, CSV or a table of ``columns``."""
-    if fmt == "json":
-        return json_text(list(records))
-    if fmt == "csv":
-        return records_csv(records)
-    return records_table(records, columns)
+    """Several records: a JSON array, CSV of every key, or a table of ``columns``."""
+    return records_output(records, columns, fmt, every_key_in_csv=True)
 
 
 def events_output(events: Sequence[Event], fmt: Format) -> str:
@@ -78,18 +84,29 @@ def events_output(events: Sequence[Event], fmt: Format) -> str:
     return json_text(records)
 
 
-def task_record(task: Task, today: date | None = None) -> dict[str, Any]:
-    """A task as its public JSON object (with ``done`` and, given today, ``overdue``)."""
-    record: dict[str, Any] = converter.unstructure(task)
+def event_output(event: Event, fmt: Format) -> str:
+    """One event: its JSON object, or a timeline of one in a table or CSV."""
+    return json_text(event_record(event)) if fmt == "json" else events_output([event], fmt)
+
+
+def task_record(task: Task, *, overdue: bool) -> TaskObject:
+    """A task as its JSON object: the task, ``done``, and ``overdue`` (open, due before today)."""
+    record: TaskObject = converter.unstructure(task)
     record["done"] = task.done
-    if today is not None:
-        record["overdue"] = task.overdue(today)
+    record["overdue"] = overdue
     return record
+
+
+def task_output(task: Task, fmt: Format, today: date) -> str:
+    """One task: its JSON object, or a list of one in a table or CSV."""
+    if fmt == "json":
+        return json_text(task_record(task, overdue=task.overdue(today)))
+    return tasks_output([task], fmt, today)
 
 
 def tasks_output(tasks: Sequence[Task], fmt: Format, today: date) -> str:
     """Tasks in the chosen format; the table shows checklist progress as ticked/total."""
-    records = [task_record(task, today) for task in tasks]
+    records = [task_record(task, overdue=task.overdue(today)) for task in tasks]
     if fmt == "json":
         return json_text(records)
     rows = [
@@ -104,13 +121,23 @@ def tasks_output(tasks: Sequence[Task], fmt: Format, today: date) -> str:
     return output(rows, TASK_COLUMNS, fmt)
 
 
+def time_record(entry: TimeEntry) -> dict[str, Any]:
+    """A time entry as its JSON object."""
+    record: dict[str, Any] = converter.unstructure(entry)
+    return record
+
+
 def time_output(entries: Sequence[TimeEntry], fmt: Format) -> str:
     """Time entries in the chosen format."""
-    records = [converter.unstructure(entry) for entry in entries]
-    return output(records, ("id", "customer_id", "worker", "at", "minutes", "note"), fmt)
+    return output([time_record(entry) for entry in entries], TIME_COLUMNS, fmt)
 
 
-def summary_record(summary: TimeSummary) -> dict[str, Any]:
+def time_entry_output(entry: TimeEntry, fmt: Format) -> str:
+    """One time entry: its JSON object, or a list of one in a table or CSV."""
+    return json_text(time_record(entry)) if fmt == "json" else time_output([entry], fmt)
+
+
+def summary_record(summary: TimeSummary) -> TimeSummaryRecord:
     """A time summary as JSON (customer ids as text keys)."""
     return {
         "total_minutes": summary.total_minutes,
@@ -136,8 +163,11 @@ def reminders_output(reminders: Sequence[Reminder], fmt: Format) -> str:
 
 
 def tree_record(tree: CustomerTree) -> dict[str, Any]:
-    """A family tree as nested JSON: each customer with its ``children``."""
-    return {**customer_record(tree.customer), "children": [tree_record(c) for c in tree.children]}
+    """A family tree as nested JSON: each node a customer object and its ``children`` nodes."""
+    return {
+        "customer": customer_record(tree.customer),
+        "children": [tree_record(child) for child in tree.children],
+    }
 
 
 def tree_output(tree: CustomerTree, fmt: Format) -> str:
@@ -154,13 +184,14 @@ def tree_output(tree: CustomerTree, fmt: Format) -> str:
     return "".join(printable(line) + "\n" for line in lines)
 
 
-def view_record(view: CustomerView) -> dict[str, Any]:
-    """The 360-degree view as one JSON object."""
+def view_record(view: CustomerView) -> ViewRecord:
+    """The 360-degree view (the "customer view") as one JSON object."""
+    overdue = set(view.overdue_tasks)
     return {
         "customer": customer_record(view.customer),
         "parent": None if view.parent is None else {"id": view.parent.id, "name": view.parent.name},
         "children": [{"id": c.id, "name": c.name, "status": c.status} for c in view.children],
-        "open_tasks": [task_record(t) for t in view.open_tasks],
+        "open_tasks": [task_record(t, overdue=t.id in overdue) for t in view.open_tasks],
         "overdue_tasks": list(view.overdue_tasks),
         "follow_up_due_at": None
         if view.follow_up_due_at is None
@@ -185,11 +216,7 @@ def view_output(view: CustomerView, fmt: Format) -> str:
     profile["time_minutes"] = view.time.total_minutes
     parts = [key_value_table(profile)]
     if view.open_tasks:
-        overdue = set(view.overdue_tasks)
-        rows = [
-            {**task_record(t), "overdue": t.id in overdue, "steps": len(t.steps)}
-            for t in view.open_tasks
-        ]
+        rows = [{**task, "steps": len(task["steps"])} for task in record["open_tasks"]]
         parts.append(
             "\nOpen tasks\n"
             + records_table(rows, ("id", "title", "due", "worker", "priority", "overdue"))

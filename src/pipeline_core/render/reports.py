@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
-from pipeline_core.domain.reports import CurrencyValue, Figures, GroupedReport, PipelineReport
+from pipeline_core.domain.reports import (
+    CurrencyValue,
+    Figures,
+    GroupedReport,
+    PipelineReport,
+    ReportConfig,
+    ReportKind,
+)
 from pipeline_core.errors import InvalidValue
 from pipeline_core.render.common import (
     Format,
     json_text,
     printable,
     records_csv,
+    records_output,
     records_table,
 )
+from pipeline_core.render.shapes import DecimalText
 
 BAR_WIDTH = 40
 """Characters of the longest bar in a text chart."""
@@ -37,6 +46,87 @@ PIPELINE_COLUMNS = (
 )
 
 
+class ValueRecord(TypedDict):
+    """Deal values in one currency."""
+
+    currency: str | None
+    customers: int
+    total: DecimalText
+    average: DecimalText
+
+
+class LostReasonRecord(TypedDict):
+    """How many customers were lost for one reason."""
+
+    reason: str
+    count: int
+
+
+class FiguresRecord(TypedDict):
+    """Counts, values and outcomes of a group of customers."""
+
+    count: int
+    values: list[ValueRecord]
+    won: int
+    lost: int
+    win_rate: float | None
+    lost_reasons: list[LostReasonRecord]
+
+
+class StageRecord(FiguresRecord):
+    """One column of a pipeline report."""
+
+    column: str
+    status: str
+    median_seconds: float | None
+    stays: int
+    conversion: float | None
+
+
+class PipelineReportRecord(TypedDict):
+    """A flow's pipeline report."""
+
+    flow: str
+    stages: list[StageRecord]
+    unmapped: FiguresRecord
+    total: FiguresRecord
+
+
+class GroupRowRecord(TypedDict):
+    """One group of a grouped report (the last row is the total)."""
+
+    label: str
+    cells: list[int]
+    total: int
+
+
+class GroupedReportRecord(TypedDict):
+    """Customers counted per value of a field, optionally subdivided."""
+
+    by: str
+    sub: str | None
+    columns: list[str]
+    rows: list[GroupRowRecord]
+
+
+class SavedReportRecord(TypedDict):
+    """A report configuration saved by name."""
+
+    name: str
+    kind: ReportKind
+    flow: str | None
+    by: str | None
+    sub: str | None
+    where: str
+
+
+class AliasRecord(TypedDict):
+    """Spellings of a value grouped under one label in reports."""
+
+    label: str
+    spellings: list[str]
+
+
 def _money(amount: Decimal) -> str:
     return f"{amount.quantize(Decimal('0.01')):,}"
 
@@ -55,7 +145,7 @@ def _days(time: timedelta | None) -> float | None:
     return None if time is None else round(time.total_seconds() / 86400, 2)
 
 
-def _value_record(value: CurrencyValue) -> dict[str, Any]:
+def _value_record(value: CurrencyValue) -> ValueRecord:
     return {
         "currency": value.currency,
         "customers": value.customers,
@@ -64,7 +154,7 @@ def _value_record(value: CurrencyValue) -> dict[str, Any]:
     }
 
 
-def figures_record(figures: Figures) -> dict[str, Any]:
+def figures_record(figures: Figures) -> FiguresRecord:
     """Counts, values and outcomes as a JSON object (amounts as decimal strings)."""
     return {
         "count": figures.count,
@@ -76,7 +166,7 @@ def figures_record(figures: Figures) -> dict[str, Any]:
     }
 
 
-def pipeline_record(report: PipelineReport) -> dict[str, Any]:
+def pipeline_record(report: PipelineReport) -> PipelineReportRecord:
     """The pipeline report as its public JSON object (docs/reports.md)."""
     return {
         "flow": report.flow,
@@ -129,7 +219,7 @@ def pipeline_rows(report: PipelineReport) -> list[dict[str, Any]]:
     return rows
 
 
-def grouped_record(report: GroupedReport) -> dict[str, Any]:
+def grouped_record(report: GroupedReport) -> GroupedReportRecord:
     """The grouped report as its public JSON object."""
     return {
         "by": report.by,
@@ -192,6 +282,27 @@ def report_output(report: PipelineReport | GroupedReport, fmt: Format, chart: bo
     if fmt == "csv":
         return records_csv(table, header)
     return records_table(table, header)
+
+
+SAVED_COLUMNS = ("name", "kind", "flow", "by", "sub", "where")
+
+
+def saved_reports_output(saved: Mapping[str, ReportConfig], fmt: Format) -> str:
+    """The saved report configurations, by name."""
+    records: list[SavedReportRecord] = [
+        {"name": name, "kind": c.kind, "flow": c.flow, "by": c.by, "sub": c.sub, "where": c.where}
+        for name, c in sorted(saved.items())
+    ]
+    return records_output(records, SAVED_COLUMNS, fmt)
+
+
+def aliases_output(aliases: Mapping[str, Sequence[str]], fmt: Format) -> str:
+    """The group value aliases: each label and the spellings it stands for."""
+    records: list[AliasRecord] = [
+        {"label": label, "spellings": list(spellings)}
+        for label, spellings in sorted(aliases.items())
+    ]
+    return records_output(records, ("label", "spellings"), fmt)
 
 
 def save_chart(report: PipelineReport | GroupedReport, path: str | Path) -> Path:

@@ -18,7 +18,7 @@ from pipeline_core.domain.access import User
 from pipeline_core.domain.activity import Task, TimeEntry
 from pipeline_core.domain.duplicate_settings import SETTINGS_KEY as DUPLICATES_KEY
 from pipeline_core.domain.duplicate_settings import normalize_options
-from pipeline_core.domain.events import Event, EventKind, JSONValue
+from pipeline_core.domain.events import Event, EventKind, JSONValue, with_id
 from pipeline_core.domain.flows import FlowDefinition
 from pipeline_core.domain.normalize import ContactKey, index_keys
 from pipeline_core.domain.report_keys import (
@@ -249,11 +249,14 @@ class MemoryTransaction:
                 kinds.setdefault(key, set()).add(typed_field_value(value)[0])
         return {key: frozenset(found) for key, found in kinds.items()}
 
-    def append_events(self, events: Sequence[Event]) -> None:
+    def append_events(self, events: Sequence[Event]) -> list[Event]:
         state = self._w
         for event in events:
             self.get_customer(event.customer_id)
-            state.events.append(attrs.evolve(event, id=len(state.events) + 1))
+        first = len(state.events) + 1
+        stored = [with_id(event, n) for n, event in enumerate(events, start=first)]
+        state.events.extend(stored)
+        return stored
 
     def events(self, customer_id: int) -> list[Event]:
         return [event for event in self._state.events if event.customer_id == customer_id]

@@ -13,7 +13,7 @@ from typing import Any
 import attrs
 
 from pipeline_core.customer import Customer
-from pipeline_core.domain.events import Event
+from pipeline_core.domain.events import Event, with_id
 from pipeline_core.domain.folding import FOLDING
 from pipeline_core.domain.normalize import ContactKey, NormalizeOptions, index_keys
 from pipeline_core.domain.search import TermRow, term_rows
@@ -101,6 +101,10 @@ _INSERT = (
     f"INSERT INTO customers ({', '.join(_WRITE_COLUMNS)}, version)"
     f" VALUES ({', '.join('%s' for _ in _WRITE_COLUMNS)}, 1) RETURNING id"
 )
+_INSERT_EVENT = (
+    "INSERT INTO events (customer_id, at, actor, kind, data)"
+    " VALUES (%s, %s::timestamptz, %s, %s, %s::jsonb) RETURNING id"
+)
 _UPDATE = (
     f"UPDATE customers SET {', '.join(f'{n} = %s' for n in _WRITE_COLUMNS)},"
     " version = version + 1 WHERE id = %s AND version = %s AND merged_into IS NULL"
@@ -147,6 +151,17 @@ class PostgresTransaction(
     def _insert_id(self, text: str, params: Sequence[Any]) -> int:
         row_id: int = self._fetch_one(self._sql(f"{text} RETURNING id"), params)[0]
         return row_id
+
+    def _next_ids(self, table: str, count: int) -> list[int]:
+        """``count`` new ids from ``table``'s identity sequence, ascending."""
+        # The sequence is looked up once (MATERIALIZED): per row, that look-up would cost
+        # five times the nextval calls themselves.
+        rows = self._db.execute(
+            "WITH s AS MATERIALIZED (SELECT pg_get_serial_sequence(%s, 'id')::regclass AS seq)"
+            " SELECT nextval(s.seq) FROM s, generate_series(1, %s) ORDER BY 1",
+            (table, count),
+        ).fetchall()
+        return [row[0] for row in rows]
 
     def _fetch_one(self, sql: str, params: Sequence[Any] = ()) -> Any:
         """The first row of ``sql`` (already in ``%s`` marks), or None."""
@@ -213,14 +228,7 @@ class PostgresTransaction(
             return []
         # Ids come from the identity sequence in one call, so that the rows can be
         # streamed with COPY (the fastest way in) and the side tables know their ids.
-        ids = [
-            row[0]
-            for row in self._db.execute(
-                "SELECT nextval(pg_get_serial_sequence('customers', 'id'))"
-                " FROM generate_series(1, %s) ORDER BY 1",
-                (len(customers),),
-            ).fetchall()
-        ]
+        ids = self._next_ids("customers", len(customers))
         if keys is None:
             options = self._normalize_options()
             keys = [index_keys(customer, options) for customer in customers]
@@ -339,28 +347,32 @@ class PostgresTransaction(
             kinds.setdefault(key, set()).add(kind)
         return {key: frozenset(found) for key, found in kinds.items()}
 
-    def append_events(self, events: Sequence[Event]) -> None:
+    def append_events(self, events: Sequence[Event]) -> list[Event]:
+        if not events:
+            return []
+        rows = [
+            (e.customer_id, iso_moment(e.at), e.actor, e.kind.value, dumps(dict(e.data)))
+            for e in events
+        ]
         # The foreign key checks the customers exist (as on SQLite): no look-up first.
         try:
-            with (
-                self._db.cursor() as cursor,
-                cursor.copy("COPY events (customer_id, at, actor, kind, data) FROM STDIN") as copy,
-            ):
-                copy.write(
-                    copy_text(
-                        (
-                            e.customer_id,
-                            iso_moment(e.at),
-                            e.actor,
-                            e.kind.value,
-                            dumps(dict(e.data)),
-                        )
-                        for e in events
-                    )
-                )
+            if len(rows) == 1:  # most use cases: one round trip
+                ids = [self._fetch_one(_INSERT_EVENT, rows[0])[0]]
+            else:
+                # Ids from the identity sequence in one call, then the rows in one COPY
+                # (as insert_customers): a bulk import's thousands stay one stream.
+                ids = self._next_ids("events", len(rows))
+                with (
+                    self._db.cursor() as cursor,
+                    cursor.copy(
+                        "COPY events (id, customer_id, at, actor, kind, data) FROM STDIN"
+                    ) as copy,
+                ):
+                    copy.write(copy_text((n, *row) for n, row in zip(ids, rows, strict=True)))
         except psycopg.errors.ForeignKeyViolation:
-            ids = sorted({event.customer_id for event in events})
-            raise NotFound(f"an event names a customer that does not exist: {ids}") from None
+            missing = sorted({event.customer_id for event in events})
+            raise NotFound(f"an event names a customer that does not exist: {missing}") from None
+        return [with_id(event, n) for n, event in zip(ids, events, strict=True)]
 
     # contact keys and merges -----------------------------------------------------
 

@@ -132,8 +132,15 @@ class Transaction(Protocol):
         """
         ...
 
-    def append_events(self, events: Sequence[Event]) -> None:
-        """Append events to their customers' timelines."""
+    def append_events(self, events: Sequence[Event]) -> list[Event]:
+        """Append events to their customers' timelines; the stored events, in order.
+
+        Each stored event carries the id the store gave it (the ids given are
+        ignored): distinct, positive, increasing in the order given, and the ids
+        ``events(customer_id)`` reads back. ``NotFound`` if an event names a
+        customer that does not exist. Bulk imports append thousands at once, so
+        a backend hands out the ids in one step, not one round trip per event.
+        """
         ...
 
     def events(self, customer_id: int) -> list[Event]:

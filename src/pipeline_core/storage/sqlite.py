@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline_core.customer import Customer, stored_customer, with_version
-from pipeline_core.domain.events import Event
+from pipeline_core.domain.events import Event, with_id
 from pipeline_core.domain.folding import FOLDING
 from pipeline_core.domain.normalize import ContactKey, NormalizeOptions, index_keys
 from pipeline_core.domain.search import TermRow, term_rows
@@ -357,18 +357,34 @@ class SqliteTransaction(
 
     # events ----------------------------------------------------------------------
 
-    def append_events(self, events: Sequence[Event]) -> None:
+    def append_events(self, events: Sequence[Event]) -> list[Event]:
+        if not events:
+            return []
+        # BEGIN IMMEDIATE holds the write lock, so the next ids are ours to hand out
+        # (what SQLite itself would pick: one more than the largest): one executemany
+        # for a whole import batch, and no read-back.
+        first: int = self._db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM events").fetchone()[0]
+        stored = [with_id(e, n) for n, e in enumerate(events, start=first)]
         try:
             self._db.executemany(
-                "INSERT INTO events (customer_id, at, actor, kind, data) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO events (id, customer_id, at, actor, kind, data)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
                 [
-                    (e.customer_id, iso_moment(e.at), e.actor, e.kind.value, dumps(dict(e.data)))
-                    for e in events
+                    (
+                        e.id,
+                        e.customer_id,
+                        iso_moment(e.at),
+                        e.actor,
+                        e.kind.value,
+                        dumps(dict(e.data)),
+                    )
+                    for e in stored
                 ],
             )
         except sqlite3.IntegrityError:
             missing = [e.customer_id for e in events]
             raise NotFound(f"an event names a customer that does not exist: {missing}") from None
+        return stored
 
     # contact keys and merges -----------------------------------------------------
 

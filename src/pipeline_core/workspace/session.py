@@ -87,8 +87,7 @@ class Session(Transaction):
 
     def record(self, customer_id: int, kind: EventKind, **data: JSONValue) -> Event:
         """Append one event of the customer by this session's actor; the stored event."""
-        self.append_events([self.event(customer_id, kind, **data)])
-        return self.outbox[-1]
+        return self.append_events([self.event(customer_id, kind, **data)])[0]
 
     # merged ids --------------------------------------------------------------------
 
@@ -201,16 +200,20 @@ class Session(Transaction):
         """The timeline of a visible customer."""
         return self.unscoped.events(self.get_customer(customer_id).id)
 
-    def append_events(self, events: Sequence[Event]) -> None:
-        """Store events (a merged id's events go to its primary) and keep them to publish."""
+    def append_events(self, events: Sequence[Event]) -> list[Event]:
+        """Store events (a merged id's events go to its primary) and keep them to publish.
+
+        The stored events, with their ids, in order; the outbox keeps the same.
+        """
         resolved = [
             e
             if self._resolved(e.customer_id) == e.customer_id
             else attrs.evolve(e, customer_id=self._resolved(e.customer_id))
             for e in events
         ]
-        self.unscoped.append_events(resolved)
-        self.outbox.extend(resolved)
+        stored = self.unscoped.append_events(resolved)
+        self.outbox.extend(stored)
+        return stored
 
     def set_hidden(self, flow: str, customer_id: int, hidden: bool) -> bool:
         """Hide or show a visible customer on a flow's board."""
