@@ -132,7 +132,7 @@ def test_image_needs_the_charts_extra(
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import now fails
     result = run(store, "group", "--by", "source", "--image", str(tmp_path / "c.png"))
     assert result.exit_code == 1
-    assert "pipeline_core[charts]" in result.stderr
+    assert "pipeline-core-crm[charts]" in result.stderr
 
 
 def test_image_is_drawn_with_the_extra(store: str, tmp_path: Path) -> None:

@@ -43,6 +43,7 @@ def test_tables_show_control_characters_as_escapes() -> None:
 def test_the_cli_prints_no_escape_sequence(tmp_path: Path) -> None:
     store = f"sqlite:///{tmp_path / 's.db'}"
     runner = CliRunner()
+    assert runner.invoke(cli, ["--store", store, "init"]).exit_code == 0
     added = runner.invoke(cli, ["--store", store, "customers", "add", EVIL])
     assert added.exit_code == 0, added.output
     shown = runner.invoke(cli, ["--store", store, "customers", "list"], color=True)
@@ -92,7 +93,8 @@ def test_xlsx_export_escapes_what_a_workbook_cannot_hold() -> None:
 def test_cli_xlsx_export_of_control_characters_succeeds(tmp_path: Path) -> None:
     store = f"sqlite:///{tmp_path / 's.db'}"
     runner = CliRunner()
-    runner.invoke(cli, ["--store", store, "customers", "add", EVIL])
+    assert runner.invoke(cli, ["--store", store, "init"]).exit_code == 0
+    assert runner.invoke(cli, ["--store", store, "customers", "add", EVIL]).exit_code == 0
     target = tmp_path / "out.xlsx"
     result = runner.invoke(
         cli, ["--store", store, "customers", "export", "--format", "xlsx", "-o", str(target)]

@@ -238,6 +238,7 @@ def test_an_export_to_dev_stdout_writes_into_the_stream() -> None:
 def test_an_export_where_nothing_can_be_written_is_one_error_line(tmp_path: Path) -> None:
     store = f"sqlite:///{tmp_path / 's.db'}"
     out = tmp_path / "no" / "such" / "folder" / "out.csv"
+    assert CliRunner().invoke(cli, ["--store", store, "init"]).exit_code == 0
     result = CliRunner().invoke(cli, ["--store", store, "customers", "export", "-o", str(out)])
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert result.output.strip() == f"Error: {out}: cannot write: No such file or directory"
