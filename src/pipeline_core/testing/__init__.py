@@ -1,6 +1,6 @@
 """Hypothesis strategies for property tests of rules, flows and stores (yours and ours).
 
-Install the extra: ``pip install 'pipeline_core[testing]'``. Then::
+Install the extra: ``pip install 'pipeline-core-crm[testing]'``. Then::
 
     from hypothesis import given
     from pipeline_core.rules import compile_predicate, parse
@@ -30,7 +30,7 @@ try:
     import hypothesis  # noqa: F401
 except ImportError as error:  # pragma: no cover - depends on the environment
     raise ImportError(
-        "pipeline_core.testing needs hypothesis: pip install 'pipeline_core[testing]'"
+        "pipeline_core.testing needs hypothesis: pip install 'pipeline-core-crm[testing]'"
     ) from error
 
 from pipeline_core.testing.boundary import customers_for, matching, not_matching, plan

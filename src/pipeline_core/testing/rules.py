@@ -90,15 +90,36 @@ def atoms(
     """
     if catalog is None and vocabulary is not None and vocabulary.fields:
         catalog = vocabulary.catalog()
-    words = known_or(vocabulary.all_words() if vocabulary else (), texts())
-    builtin = [_atom(name, spec.kind, words) for name, spec in BUILTIN_FIELDS.items()]
+    v = vocabulary or Vocabulary()
+
+    def words(field: str) -> st.SearchStrategy[str]:
+        # The words filed under the field (a tags test names tags), else all of them.
+        filed = (
+            {
+                "status": v.statuses,
+                "tags": v.tags,
+                "folder": v.folders,
+                "source": v.sources,
+                "team": v.teams,
+                "owner": v.workers,
+                "workers": v.workers,
+                "country": v.countries,
+                "currency": v.currencies,
+                "lost_reason": v.lost_reasons,
+            }.get(field)
+            or v.options.get(field.removeprefix("field."))
+            or v.all_words()
+        )
+        return known_or(filed, texts())
+
+    builtin = [_atom(name, spec.kind, words(name)) for name, spec in BUILTIN_FIELDS.items()]
     custom_kinds: dict[str, Any] = (
         {key: sorted(kinds) for key, kinds in catalog.custom.items()}
         if catalog is not None and catalog.custom is not None
         else {key: ["text", "number", "date", "bool", "set"] for key in FIELD_KEYS}
     )
     custom = [
-        _atom(f"field.{key}", kind, words)
+        _atom(f"field.{key}", kind, words(f"field.{key}"))
         for key, kinds in sorted(custom_kinds.items())
         for kind in kinds
         if kind != "enum"
