@@ -30,7 +30,7 @@ from pipeline_core.rules.ast import (
     custom_key,
     is_custom,
 )
-from pipeline_core.rules.catalog import KINDS, STORED_KIND_FAMILY, Catalog
+from pipeline_core.rules.catalog import KINDS, STORED_KIND_FAMILY, Catalog, value_kinds
 from pipeline_core.rules.dates import bind_dates
 from pipeline_core.testing.pools import DAY
 
@@ -284,20 +284,22 @@ _FILED_UNDER = {
 }
 
 
+_STORED_KINDS: dict[str, tuple[str, ...]] = {
+    "number": ("int", "float", "decimal"),
+    "date": ("date", "datetime"),
+    "bool": ("bool",),
+}
+"""The kinds of stored value a literal of each rule kind tells apart."""
+
+
 def _inferred_kinds(atom: Atom) -> tuple[str, ...]:
     """The kinds of custom field value an atom can tell apart."""
     if isinstance(atom, SetTest):
         return ("list",)
-    if isinstance(atom, InSet):
-        return ("text",)
     if isinstance(atom, Compare):
-        value = atom.value
-        if isinstance(value, bool):
-            return ("bool",)
-        if isinstance(value, Decimal):
-            return ("int", "float", "decimal")
-        if isinstance(value, date):
-            return ("date", "datetime")
+        kinds = _STORED_KINDS.get(value_kinds(atom.value)[0])
+        if kinds is not None:
+            return kinds
         return ("text", "list") if atom.op == "~" else ("text",)
     return ("text",)
 
