@@ -8,7 +8,8 @@ from typing import Literal
 import attrs
 
 from pipeline_core.domain.activity import Priority
-from pipeline_core.domain.events import Event, EventKind
+from pipeline_core.domain.events import Event, EventKind, JSONValue
+from pipeline_core.domain.serialization import converter
 from pipeline_core.errors import InvalidValue
 from pipeline_core.rules.ast import MATCH_ALL, Rule
 from pipeline_core.rules.parser import parse
@@ -101,3 +102,10 @@ class Automation:
         if not self.enabled or event.kind is not self.on:
             return False
         return self.activity is None or event.data.get("activity") == self.activity
+
+
+def automations_from(data: JSONValue) -> dict[str, Automation]:
+    """Automations from their stored setting (``SETTINGS_KEY``), by name."""
+    if not isinstance(data, dict):
+        return {}
+    return {name: converter.structure(value, Automation) for name, value in data.items()}

@@ -14,8 +14,8 @@ import attrs
 from pipeline_core.customer import Customer
 from pipeline_core.domain.activity import Task
 from pipeline_core.domain.automation import SETTINGS_KEY as AUTOMATIONS_KEY
-from pipeline_core.domain.automation import Action, Automation
-from pipeline_core.domain.events import Event, EventKind, JSONValue
+from pipeline_core.domain.automation import Action, Automation, automations_from
+from pipeline_core.domain.events import Event, EventKind
 from pipeline_core.domain.serialization import converter
 from pipeline_core.errors import InvalidValue, NotFound
 from pipeline_core.rules.evaluate import compile_predicate
@@ -28,16 +28,9 @@ from pipeline_core.workspace.session import Session
 from pipeline_core.workspace.work import add_task_in
 
 
-def structured(data: JSONValue) -> dict[str, Automation]:
-    """Automations from their stored setting, by name."""
-    if not isinstance(data, dict):
-        return {}
-    return {name: converter.structure(value, Automation) for name, value in data.items()}
-
-
 def stored(s: Session) -> dict[str, Automation]:
     """Every stored automation by name."""
-    return structured(s.get_setting(AUTOMATIONS_KEY))
+    return automations_from(s.get_setting(AUTOMATIONS_KEY))
 
 
 def _put(s: Session, automations: dict[str, Automation]) -> None:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from functools import cached_property
-from typing import Concatenate, ParamSpec, Self, TypeVar
+from typing import TYPE_CHECKING, Concatenate, ParamSpec, Self, TypeVar
 
 import attrs
 
@@ -26,7 +26,7 @@ from pipeline_core.domain.access import (
     checked_name,
     scope_rule,
 )
-from pipeline_core.domain.automation import MAX_DEPTH, Automation
+from pipeline_core.domain.automation import MAX_DEPTH, Automation, automations_from
 from pipeline_core.domain.automation import SETTINGS_KEY as AUTOMATIONS_KEY
 from pipeline_core.domain.clock import Clock, SystemClock
 from pipeline_core.domain.events import Event, EventKind, JSONValue
@@ -34,19 +34,21 @@ from pipeline_core.domain.statuses import StatusMachine
 from pipeline_core.errors import ConcurrencyError, NotFound
 from pipeline_core.storage import Store, Transaction, open_store
 from pipeline_core.storage.copying import CopyReport, copy_store
-from pipeline_core.workspace import access, automations, definitions, statuses
-from pipeline_core.workspace.api.access import Access, Filters, Teams, Users
-from pipeline_core.workspace.api.customers import Customers
-from pipeline_core.workspace.api.flows import Columns, Flows, Rules, Statuses
-from pipeline_core.workspace.api.life import Notes, Reminders, Tasks, Time, Workers
-from pipeline_core.workspace.api.reports import Reports
-from pipeline_core.workspace.api.setup import Automations, Fields, Folders, Settings
+from pipeline_core.workspace import access, definitions, statuses
 from pipeline_core.workspace.permissions import require_admin
 from pipeline_core.workspace.session import Session
 
 DEFAULT_STORE_URL = "sqlite:///pipeline.db"
 WRITE_ATTEMPTS = 5
 """How often a write without ``expected_version`` is tried when another writer races it."""
+
+if TYPE_CHECKING:
+    from pipeline_core.workspace.api.access import Access, Filters, Teams, Users
+    from pipeline_core.workspace.api.customers import Customers
+    from pipeline_core.workspace.api.flows import Columns, Flows, Rules, Statuses
+    from pipeline_core.workspace.api.life import Notes, Reminders, Tasks, Time, Workers
+    from pipeline_core.workspace.api.reports import Reports
+    from pipeline_core.workspace.api.setup import Automations, Fields, Folders, Settings
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -213,7 +215,7 @@ class Workspace:
                 # Read inside the transaction: one cheap look-up, and what commits is what runs.
                 automations_data = tx.get_setting(AUTOMATIONS_KEY)
         if s.outbox:
-            self._publish(s.outbox, automations.structured(automations_data), changed)
+            self._publish(s.outbox, automations_from(automations_data), changed)
 
     def _principal(self, tx: Transaction) -> Principal:
         if self.actor == SYSTEM or self._automations:
@@ -318,6 +320,8 @@ class Workspace:
         changed: set[int] | None = None,
     ) -> bool:
         """Apply an automation in a session of its own, acting as ``automation:NAME``."""
+        from pipeline_core.workspace import automations  # its actions import most use cases
+
         runner = self._view(
             actor=f"automation:{automation.name}",
             automations=(*self._automations, automation.name),
@@ -330,6 +334,8 @@ class Workspace:
 
     def run_automation(self, name: str, customer_id: int) -> bool:
         """Run a stored automation by hand on one customer; False if the customer does not match."""
+        from pipeline_core.workspace import automations
+
         with self.session() as s:
             automation = automations.get(s, name)
             s.get_customer(customer_id)
@@ -365,98 +371,138 @@ class Workspace:
             target.close()
 
     # the nouns -----------------------------------------------------------------------------
+    # Each noun's module is imported on first use: a command that needs only the board
+    # does not pay for the import engine.
 
     @cached_property
     def customers(self) -> Customers:
         """Customer records: add, get, list, edit, move, search, import, export, merge..."""
+        from pipeline_core.workspace.api.customers import Customers
+
         return Customers(self)
 
     @cached_property
     def flows(self) -> Flows:
         """Flows and their boards."""
+        from pipeline_core.workspace.api.flows import Flows
+
         return Flows(self)
 
     @cached_property
     def columns(self) -> Columns:
         """The columns of a flow's board."""
+        from pipeline_core.workspace.api.flows import Columns
+
         return Columns(self)
 
     @cached_property
     def rules(self) -> Rules:
         """The rule language against this workspace's fields."""
+        from pipeline_core.workspace.api.flows import Rules
+
         return Rules(self, self.store.url)
 
     @cached_property
     def statuses(self) -> Statuses:
         """The status machine."""
+        from pipeline_core.workspace.api.flows import Statuses
+
         return Statuses(self)
 
     @cached_property
     def fields(self) -> Fields:
         """Typed custom fields."""
+        from pipeline_core.workspace.api.setup import Fields
+
         return Fields(self)
 
     @cached_property
     def folders(self) -> Folders:
         """Folders with their own status machines and fields."""
+        from pipeline_core.workspace.api.setup import Folders
+
         return Folders(self)
 
     @cached_property
     def automations(self) -> Automations:
         """Declarative automations."""
+        from pipeline_core.workspace.api.setup import Automations
+
         return Automations(self)
 
     @cached_property
     def settings(self) -> Settings:
         """Lifecycle and duplicate settings."""
+        from pipeline_core.workspace.api.setup import Settings
+
         return Settings(self)
 
     @cached_property
     def notes(self) -> Notes:
         """Notes on a customer's timeline."""
+        from pipeline_core.workspace.api.life import Notes
+
         return Notes(self)
 
     @cached_property
     def tasks(self) -> Tasks:
         """Tasks with checklists."""
+        from pipeline_core.workspace.api.life import Tasks
+
         return Tasks(self)
 
     @cached_property
     def time(self) -> Time:
         """Working time."""
+        from pipeline_core.workspace.api.life import Time
+
         return Time(self)
 
     @cached_property
     def workers(self) -> Workers:
         """Workers assigned to customers."""
+        from pipeline_core.workspace.api.life import Workers
+
         return Workers(self)
 
     @cached_property
     def reminders(self) -> Reminders:
         """Follow-up reminders."""
+        from pipeline_core.workspace.api.life import Reminders
+
         return Reminders(self)
 
     @cached_property
     def users(self) -> Users:
         """Users and their roles."""
+        from pipeline_core.workspace.api.access import Users
+
         return Users(self)
 
     @cached_property
     def teams(self) -> Teams:
         """Teams and memberships."""
+        from pipeline_core.workspace.api.access import Teams
+
         return Teams(self)
 
     @cached_property
     def access(self) -> Access:
         """Access settings."""
+        from pipeline_core.workspace.api.access import Access
+
         return Access(self)
 
     @cached_property
     def filters(self) -> Filters:
         """Saved filters."""
+        from pipeline_core.workspace.api.access import Filters
+
         return Filters(self)
 
     @cached_property
     def reports(self) -> Reports:
         """Pipeline and grouped reports."""
+        from pipeline_core.workspace.api.reports import Reports
+
         return Reports(self)
