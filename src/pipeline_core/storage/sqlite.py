@@ -549,6 +549,16 @@ class SqliteStore:
             raise
 
     @contextmanager
+    def connection(self) -> Iterator[sqlite3.Connection]:
+        """The store's connection for the block's duration, no transaction of the store's open.
+
+        For work outside the Store protocol (copying a whole store, tests); held
+        under the store's lock, so no transaction runs on it meanwhile.
+        """
+        with self._lock:
+            yield self._db
+
+    @contextmanager
     def transaction(self) -> Iterator[SqliteTransaction]:
         """BEGIN IMMEDIATE so that writers queue on the busy timeout instead of failing late."""
         with self._lock:
