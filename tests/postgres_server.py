@@ -87,15 +87,20 @@ class PostgresCluster:
             log = (self.root / "log").read_text() if (self.root / "log").exists() else ""
             raise RuntimeError(f"pg_ctl start failed: {started.stderr}{started.stdout}{log}")
 
-    def restart(self) -> None:
-        """Stop the server as an administrator would (every connection is cut), start it again.
-
-        The port and the data stay; clients holding connections find them broken.
-        """
+    def halt(self) -> None:
+        """Stop the server as an administrator would (every connection is cut); keep its data."""
         stopped = self._run("pg_ctl", "-D", str(self.data_dir), "-m", "fast", "-w", "stop")
         if stopped.returncode != 0:
             raise RuntimeError(f"pg_ctl stop failed: {stopped.stderr}{stopped.stdout}")
+
+    def resume(self) -> None:
+        """Start a halted server again, on the same port."""
         self._launch()
+
+    def restart(self) -> None:
+        """Halt and resume: clients holding connections find them broken."""
+        self.halt()
+        self.resume()
 
     def stop(self) -> None:
         self._run("pg_ctl", "-D", str(self.data_dir), "-m", "immediate", "-w", "stop")

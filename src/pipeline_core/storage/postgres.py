@@ -69,11 +69,28 @@ try:
     from psycopg.types.json import Jsonb
 except ImportError:  # pragma: no cover - exercised only without the extra
     psycopg = None  # type: ignore[assignment]
+RECONNECT_DELAY = 1.0
+"""The longest a pool waits between attempts to reach a server that went away (seconds)."""
+
 try:
-    import psycopg_pool
-    from psycopg_pool import ConnectionPool, PoolTimeout
+    from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
+    from psycopg_pool.pool import AddConnection
+
+    class _Pool(ConnectionPool[psycopg.Connection[Any]]):
+        """psycopg_pool's pool, trying a lost server again at least every RECONNECT_DELAY s.
+
+        The pool itself doubles its wait between attempts (1, 2, 4... s, for up to
+        five minutes), so after an outage of a minute a server that is back could go
+        unused for half a minute more while every call waits for a connection.
+        """
+
+        def schedule_task(self, task: Any, delay: float) -> None:
+            if isinstance(task, AddConnection):
+                delay = min(delay, RECONNECT_DELAY)
+            super().schedule_task(task, delay)
+
 except ImportError:  # pragma: no cover - exercised only without the extra
-    ConnectionPool = None  # type: ignore[assignment,misc]
+    _Pool = None  # type: ignore[assignment,misc]
 
 _MIGRATION_LOCK = 7_351_402  # any constant: serializes concurrent first opens of one database
 _KEY_LOCK_SPACE = 7_351_403  # the advisory-lock class of contact-key buckets
@@ -525,7 +542,7 @@ class PostgresStore:
         pool_size: int | None = None,
         pool_timeout: float | None = None,
     ) -> None:
-        if psycopg is None or ConnectionPool is None:
+        if psycopg is None or _Pool is None:
             raise StoreError(
                 "PostgreSQL stores need psycopg 3 and psycopg-pool:"
                 " pip install 'pipeline_core[postgres]'"
@@ -553,7 +570,7 @@ class PostgresStore:
             self._prepare(first, create)
         finally:
             first.close()
-        self._pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
+        self._pool = _Pool(
             settings.conninfo,
             kwargs=options,
             min_size=1,
@@ -625,7 +642,7 @@ class PostgresStore:
                 f" the server is down or all {self.pool_size} connections of the pool are"
                 " busy (raise ?pool_size=N)"
             ) from None
-        except psycopg_pool.PoolClosed:
+        except PoolClosed:
             raise StoreError(f"the store {redact_url(self.url)} is closed") from None
         try:
             yield db
@@ -642,26 +659,41 @@ class PostgresStore:
         """
         for attempt in (1, 2):
             with self.connection() as db:
-                begun = False
+                stage = "begin"
                 try:
-                    with db.transaction():
-                        begun = True
+                    with db.transaction():  # sends BEGIN: the first statement on the connection
+                        stage = "work"
                         yield PostgresTransaction(db)
+                        stage = "commit"
                     return
                 except psycopg.OperationalError as error:
                     if not _lost(db):
                         raise self._translated(error) from error
                     # Every idle connection of the pool is likely as dead as this one.
                     self._pool.check()
-                    if begun or attempt == 2:
-                        raise StoreError(
-                            f"the connection to {redact_url(self.url)} was lost"
-                            f"{' during the transaction; it was not committed' if begun else ''}"
-                            f" ({_first_line(error)}); the next call uses a new connection"
-                        ) from error
-                    # Lost before any statement of the caller ran: nothing to redo, begin again.
+                    if stage == "begin" and attempt == 1:
+                        continue  # no statement of the caller ran: begin again, once
+                    raise StoreError(self._lost_message(stage, error)) from error
                 except psycopg.Error as error:
                     raise self._translated(error) from error
+
+    def _lost_message(self, stage: str, error: Exception) -> str:
+        where = redact_url(self.url)
+        reason = _first_line(error)
+        if stage == "begin":
+            return (
+                f"lost the connection to {where} twice before a transaction began ({reason}):"
+                " is the server restarting?"
+            )
+        if stage == "work":
+            return (
+                f"lost the connection to {where} during a transaction, which was rolled back:"
+                f" nothing of it was committed ({reason}); the next call uses a new connection"
+            )
+        return (
+            f"lost the connection to {where} while committing ({reason}): the transaction"
+            " may or may not have been committed; check before doing it again"
+        )
 
     def _translated(self, error: psycopg.Error) -> PipelineError:
         if isinstance(error, psycopg.errors.DeadlockDetected):
