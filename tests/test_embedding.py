@@ -27,7 +27,7 @@ from pipeline_core import (
 )
 from pipeline_core.storage import Store, Transaction, open_store
 from pipeline_core.workspace import customers
-from pipeline_core.workspace.aio import AsyncNoun, awaited
+from pipeline_core.workspace.aio import AsyncNoun, awaited, noun
 from pipeline_core.workspace.session import Session
 
 from .conftest import fresh_store_url
@@ -356,15 +356,16 @@ def test_every_noun_and_verb_of_workspace_is_awaited_on_async_workspace() -> Non
     ws = Workspace.open("memory:")
     aws = AsyncWorkspace(ws)
     nouns = {n for n, v in vars(Workspace).items() if isinstance(v, cached_property)}
-    async_nouns = {n for n, v in vars(AsyncWorkspace).items() if isinstance(v, cached_property)}
+    async_nouns = {n for n, v in vars(AsyncWorkspace).items() if isinstance(v, noun)}
     assert nouns == async_nouns and len(nouns) == 19
-    for noun in sorted(nouns):
-        sync_type, async_noun = type(getattr(ws, noun)), getattr(aws, noun)
-        assert isinstance(async_noun, AsyncNoun)
+    for part in sorted(nouns):
+        sync_type, async_noun = type(getattr(ws, part)), getattr(aws, part)
+        assert isinstance(async_noun, AsyncNoun) and getattr(aws, part) is async_noun
+        assert async_noun._noun is getattr(ws, part)  # the workspace's own noun, awaited
         verbs = {n: v for n, v in vars(type(async_noun)).items() if isinstance(v, awaited)}
-        assert set(verbs) == public(sync_type), noun
+        assert set(verbs) == public(sync_type), part
         for name, verb in verbs.items():
-            assert verb.method is getattr(sync_type, name), f"{noun}.{name}"
+            assert verb.method is getattr(sync_type, name), f"{part}.{name}"
     # What the async facade leaves out on purpose (docs/embedding.md says why).
     assert public(Workspace) - public(AsyncWorkspace) == {
         "close",  # aclose()

@@ -529,8 +529,9 @@ class PostgresStore:
     connection the server dropped (a restart, a network cut) is discarded and
     replaced: a transaction that finds its connection gone when it begins, before
     any statement of the caller ran, is begun again once on a fresh connection; one
-    that loses it half-way raises ``StoreError`` (nothing of it was committed) and
-    the next one gets a fresh connection.
+    that loses it half-way raises ``StoreError`` (rolled back; while committing: the
+    commit may or may not have happened) and the next one gets a fresh connection.
+    See docs/embedding.md.
     """
 
     def __init__(

@@ -19,7 +19,6 @@ import asyncio
 import contextvars
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
-from functools import cached_property
 from typing import Any, Concatenate, Generic, ParamSpec, Self, TypeVar, overload
 
 from pipeline_core.domain.access import SYSTEM
@@ -100,6 +99,38 @@ class awaited(Generic[N, P, T]):  # noqa: N801 - used like a decorator, named li
         call.__name__ = call.__qualname__ = method.__name__
         call.__doc__ = method.__doc__
         return call
+
+
+A = TypeVar("A", bound=AsyncNoun[Any])
+
+
+class noun(Generic[A]):  # noqa: N801 - used like cached_property, named like it
+    """An async noun of ``AsyncWorkspace``, made on first use around the workspace's own.
+
+    ``customers = noun(AsyncCustomers)`` makes ``aws.customers`` an
+    ``AsyncCustomers`` wrapping ``aws.workspace.customers``, kept on the instance.
+    """
+
+    def __init__(self, kind: type[A]) -> None:
+        self.kind = kind
+        self.name = ""
+        self.__doc__ = kind.__doc__
+
+    def __set_name__(self, owner: type[Any], name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, workspace: None, owner: type[Any]) -> Self: ...
+
+    @overload
+    def __get__(self, workspace: AsyncNoun[Any], owner: type[Any]) -> A: ...
+
+    def __get__(self, workspace: AsyncNoun[Any] | None, owner: type[Any]) -> Self | A:
+        if workspace is None:
+            return self
+        made = self.kind(getattr(workspace._noun, self.name), workspace._runner)
+        workspace.__dict__[self.name] = made  # found before this descriptor from now on
+        return made
 
 
 # The nouns, in the order of workspace/api/ ---------------------------------------------------
@@ -394,99 +425,24 @@ class AsyncWorkspace(AsyncNoun[Workspace]):
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
-    # the nouns ----------------------------------------------------------------------------
+    # the nouns, made on first use ------------------------------------------------------
 
-    @cached_property
-    def customers(self) -> AsyncCustomers:
-        """Customer records: ``await aws.customers.add(...)``, ``.get``, ``.list``..."""
-        return AsyncCustomers(self._noun.customers, self._runner)
-
-    @cached_property
-    def flows(self) -> AsyncFlows:
-        """Flows and their boards."""
-        return AsyncFlows(self._noun.flows, self._runner)
-
-    @cached_property
-    def columns(self) -> AsyncColumns:
-        """The columns of a flow's board."""
-        return AsyncColumns(self._noun.columns, self._runner)
-
-    @cached_property
-    def rules(self) -> AsyncRules:
-        """The rule language against this workspace's fields."""
-        return AsyncRules(self._noun.rules, self._runner)
-
-    @cached_property
-    def statuses(self) -> AsyncStatuses:
-        """The status machine."""
-        return AsyncStatuses(self._noun.statuses, self._runner)
-
-    @cached_property
-    def fields(self) -> AsyncFields:
-        """Typed custom fields."""
-        return AsyncFields(self._noun.fields, self._runner)
-
-    @cached_property
-    def folders(self) -> AsyncFolders:
-        """Folders with their own status machines and fields."""
-        return AsyncFolders(self._noun.folders, self._runner)
-
-    @cached_property
-    def automations(self) -> AsyncAutomations:
-        """Declarative automations."""
-        return AsyncAutomations(self._noun.automations, self._runner)
-
-    @cached_property
-    def settings(self) -> AsyncSettings:
-        """Lifecycle and duplicate settings."""
-        return AsyncSettings(self._noun.settings, self._runner)
-
-    @cached_property
-    def notes(self) -> AsyncNotes:
-        """Notes on a customer's timeline."""
-        return AsyncNotes(self._noun.notes, self._runner)
-
-    @cached_property
-    def tasks(self) -> AsyncTasks:
-        """Tasks with checklists."""
-        return AsyncTasks(self._noun.tasks, self._runner)
-
-    @cached_property
-    def time(self) -> AsyncTime:
-        """Working time."""
-        return AsyncTime(self._noun.time, self._runner)
-
-    @cached_property
-    def workers(self) -> AsyncWorkers:
-        """Workers assigned to customers."""
-        return AsyncWorkers(self._noun.workers, self._runner)
-
-    @cached_property
-    def reminders(self) -> AsyncReminders:
-        """Follow-up reminders."""
-        return AsyncReminders(self._noun.reminders, self._runner)
-
-    @cached_property
-    def users(self) -> AsyncUsers:
-        """Users and their roles."""
-        return AsyncUsers(self._noun.users, self._runner)
-
-    @cached_property
-    def teams(self) -> AsyncTeams:
-        """Teams and memberships."""
-        return AsyncTeams(self._noun.teams, self._runner)
-
-    @cached_property
-    def access(self) -> AsyncAccess:
-        """Access settings."""
-        return AsyncAccess(self._noun.access, self._runner)
-
-    @cached_property
-    def filters(self) -> AsyncFilters:
-        """Saved filters."""
-        return AsyncFilters(self._noun.filters, self._runner)
-
-    @cached_property
-    def reports(self) -> AsyncReports:
-        """Pipeline and grouped reports."""
-        return AsyncReports(self._noun.reports, self._runner)
+    customers = noun(AsyncCustomers)
+    flows = noun(AsyncFlows)
+    columns = noun(AsyncColumns)
+    rules = noun(AsyncRules)
+    statuses = noun(AsyncStatuses)
+    fields = noun(AsyncFields)
+    folders = noun(AsyncFolders)
+    automations = noun(AsyncAutomations)
+    settings = noun(AsyncSettings)
+    notes = noun(AsyncNotes)
+    tasks = noun(AsyncTasks)
+    time = noun(AsyncTime)
+    workers = noun(AsyncWorkers)
+    reminders = noun(AsyncReminders)
+    users = noun(AsyncUsers)
+    teams = noun(AsyncTeams)
+    access = noun(AsyncAccess)
+    filters = noun(AsyncFilters)
+    reports = noun(AsyncReports)
