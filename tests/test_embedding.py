@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 import uuid
@@ -543,3 +544,14 @@ def run_with_app(app: Any, path: str) -> tuple[float, bool, dict[str, int]]:
             return max(gaps), health_first, answer.json()
 
     return asyncio.run(scenario())
+
+
+def test_a_copy_from_postgresql_gives_its_connections_back_clean(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with Workspace.open(fresh_store_url("postgres")) as ws, caplog.at_level("INFO", "psycopg.pool"):
+        populate(ws)
+        report = ws.migrate(f"sqlite:///{tmp_path / 'copy.db'}")
+        assert report.rows["customers"] == len(NORTH) + len(SOUTH)
+        assert ws.customers.count() == len(NORTH) + len(SOUTH)  # the pool still serves
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text

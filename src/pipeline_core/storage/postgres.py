@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -66,6 +66,7 @@ from pipeline_core.storage.urls import redact_url
 
 try:
     import psycopg
+    from psycopg.pq import TransactionStatus
     from psycopg.types.json import Jsonb
 except ImportError:  # pragma: no cover - exercised only without the extra
     psycopg = None  # type: ignore[assignment]
@@ -648,8 +649,12 @@ class PostgresStore:
         try:
             yield db
         finally:
-            # The pool rolls back what is left open and discards a broken connection.
-            self._pool.putconn(db)
+            if not db.closed and db.info.transaction_status != TransactionStatus.IDLE:
+                # Work outside a transaction block (a copy's reads) left one open: end it
+                # here, quietly; the pool would too, with a warning in the log.
+                with suppress(psycopg.Error):
+                    db.rollback()
+            self._pool.putconn(db)  # discards a broken connection and opens another
 
     @contextmanager
     def transaction(self) -> Iterator[PostgresTransaction]:
