@@ -70,6 +70,10 @@ class PostgresCluster:
         )  # fmt: skip
         if init.returncode != 0:
             raise RuntimeError(f"initdb failed: {init.stderr or init.stdout}")
+        self._launch()
+
+    def _launch(self) -> None:
+        # The server's output goes to the log file: a pipe would keep _run waiting on it.
         options = (
             f"-c listen_addresses=127.0.0.1 -c port={self.port} "
             f"-c unix_socket_directories={self.root} -c fsync=off "
@@ -82,6 +86,21 @@ class PostgresCluster:
         if started.returncode != 0:
             log = (self.root / "log").read_text() if (self.root / "log").exists() else ""
             raise RuntimeError(f"pg_ctl start failed: {started.stderr}{started.stdout}{log}")
+
+    def halt(self) -> None:
+        """Stop the server as an administrator would (every connection is cut); keep its data."""
+        stopped = self._run("pg_ctl", "-D", str(self.data_dir), "-m", "fast", "-w", "stop")
+        if stopped.returncode != 0:
+            raise RuntimeError(f"pg_ctl stop failed: {stopped.stderr}{stopped.stdout}")
+
+    def resume(self) -> None:
+        """Start a halted server again, on the same port."""
+        self._launch()
+
+    def restart(self) -> None:
+        """Halt and resume: clients holding connections find them broken."""
+        self.halt()
+        self.resume()
 
     def stop(self) -> None:
         self._run("pg_ctl", "-D", str(self.data_dir), "-m", "immediate", "-w", "stop")

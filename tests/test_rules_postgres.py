@@ -99,6 +99,6 @@ def test_pc_casefold_folds_every_character_like_python(pg_store: PostgresStore) 
     every = "".join(
         chr(code) for code in range(1, sys.maxunicode + 1) if not 0xD800 <= code <= 0xDFFF
     )
-    db = pg_store._db
-    row = db.execute("SELECT pg_temp.pc_casefold(%s)", (every,)).fetchone()
+    with pg_store.connection() as db:
+        row = db.execute("SELECT pg_temp.pc_casefold(%s)", (every,)).fetchone()
     assert row is not None and row[0] == every.casefold()

@@ -56,6 +56,7 @@ if TYPE_CHECKING:
         default_status_machine,
     )
     from pipeline_core.domain.view import CustomerTree, CustomerView, TimeSummary
+    from pipeline_core.workspace.aio import AsyncWorkspace
     from pipeline_core.workspace.facade import HandlerFailure, Workspace
     from pipeline_core.workspace.session import Session
 
@@ -86,6 +87,7 @@ _LAZY: dict[str, tuple[str, ...]] = {
         "default_status_machine",
     ),
     "pipeline_core.domain.view": ("CustomerTree", "CustomerView", "TimeSummary"),
+    "pipeline_core.workspace.aio": ("AsyncWorkspace",),
     "pipeline_core.workspace.facade": ("HandlerFailure", "Workspace"),
     "pipeline_core.workspace.session": ("Session",),
 }
@@ -123,6 +125,7 @@ __all__ = [
     "AccessSettings",
     "Action",
     "AlreadyConverted",
+    "AsyncWorkspace",
     "Automation",
     "Board",
     "BoardColumn",

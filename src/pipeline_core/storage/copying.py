@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Protocol
@@ -224,18 +225,27 @@ class PostgresTables:
         self._db.rollback()
 
 
-def table_access(store: Store) -> TableAccess:
-    """The table access of a SQL store; a clear error for any other kind."""
+@contextmanager
+def table_access(store: Store) -> Iterator[TableAccess]:
+    """The table access of a SQL store on one of its connections; a clear error for any other.
+
+    The connection is the store's own for the block (SQLite: held under its lock;
+    PostgreSQL: taken from its pool), so the copy never shares it with a transaction.
+    """
     from pipeline_core.storage.sqlite import SqliteStore
 
     if isinstance(store, SqliteStore):
-        return SqliteTables(store._db)
+        with store.connection() as sqlite_db:
+            yield SqliteTables(sqlite_db)
+        return
     try:
         from pipeline_core.storage.postgres import PostgresStore
     except ImportError:  # pragma: no cover - psycopg missing
         PostgresStore = None  # type: ignore[assignment,misc]  # noqa: N806
     if PostgresStore is not None and isinstance(store, PostgresStore):
-        return PostgresTables(store._db)
+        with store.connection() as postgres_db:
+            yield PostgresTables(postgres_db)
+        return
     raise StoreError(
         f"cannot copy {redact_url(store.url)!r}: copying works between SQL stores (sqlite:, postgresql:)"
     )
@@ -271,7 +281,11 @@ def copy_store(source: Store, target: Store) -> CopyReport:
 
     One transaction on the target: a failure leaves it as empty as it was.
     """
-    reader, writer = table_access(source), table_access(target)
+    with table_access(source) as reader, table_access(target) as writer:
+        return _copy(source, target, reader, writer)
+
+
+def _copy(source: Store, target: Store, reader: TableAccess, writer: TableAccess) -> CopyReport:
     source_tables, target_tables = reader.tables(), writer.tables()
     missing = sorted(set(source_tables) - set(target_tables))
     if missing:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import threading
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import attrs
 
@@ -24,6 +24,7 @@ from pipeline_core.errors import (
     InvalidValue,
     MergedMeanwhile,
     NotFound,
+    PipelineError,
     StoreError,
 )
 from pipeline_core.rules.ast import MATCH_ALL, Rule
@@ -65,9 +66,32 @@ from pipeline_core.storage.urls import redact_url
 
 try:
     import psycopg
+    from psycopg.pq import TransactionStatus
     from psycopg.types.json import Jsonb
 except ImportError:  # pragma: no cover - exercised only without the extra
     psycopg = None  # type: ignore[assignment]
+RECONNECT_DELAY = 1.0
+"""The longest a pool waits between attempts to reach a server that went away (seconds)."""
+
+try:
+    from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
+    from psycopg_pool.pool import AddConnection
+
+    class _Pool(ConnectionPool[psycopg.Connection[Any]]):
+        """psycopg_pool's pool, trying a lost server again at least every RECONNECT_DELAY s.
+
+        The pool itself doubles its wait between attempts (1, 2, 4... s, for up to
+        five minutes), so after an outage of a minute a server that is back could go
+        unused for half a minute more while every call waits for a connection.
+        """
+
+        def schedule_task(self, task: Any, delay: float) -> None:
+            if isinstance(task, AddConnection):
+                delay = min(delay, RECONNECT_DELAY)
+            super().schedule_task(task, delay)
+
+except ImportError:  # pragma: no cover - exercised only without the extra
+    _Pool = None  # type: ignore[assignment,misc]
 
 _MIGRATION_LOCK = 7_351_402  # any constant: serializes concurrent first opens of one database
 _KEY_LOCK_SPACE = 7_351_403  # the advisory-lock class of contact-key buckets
@@ -434,43 +458,150 @@ class PostgresTransaction(
         return target
 
 
-class PostgresStore:
-    """A store in one PostgreSQL database. URL: ``postgresql://user@host:port/dbname``."""
+POOL_SIZE = 5
+"""How many connections a PostgreSQL store opens at most, unless told (``?pool_size=N``)."""
+POOL_TIMEOUT = 30.0
+"""How long a transaction waits for a free connection (seconds), unless told (``?pool_timeout=S``)."""
+POOL_WORKERS = 2
+"""Threads a pool keeps to open and replace connections in the background."""
+_POOL_PARAMETERS = ("pool_size", "pool_timeout")
 
-    def __init__(self, url: str, *, connect_timeout: int = 5, create: bool = True) -> None:
-        if psycopg is None:
+
+@attrs.frozen
+class PoolSettings:
+    """A store URL without its pool parameters (what libpq is given), and those parameters."""
+
+    conninfo: str
+    size: int = POOL_SIZE
+    timeout: float = POOL_TIMEOUT
+
+
+def pool_settings(
+    url: str, *, pool_size: int | None = None, pool_timeout: float | None = None
+) -> PoolSettings:
+    """Split ``?pool_size=N`` and ``?pool_timeout=S`` off a PostgreSQL URL.
+
+    libpq refuses query parameters it does not know, so these are taken out of the
+    URL it sees. A keyword wins over the URL; each must be a positive number.
+    """
+    parts = urlsplit(url)
+    kept: list[tuple[str, str]] = []
+    given: dict[str, str] = {}
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        if key in _POOL_PARAMETERS:
+            given[key] = value
+        else:
+            kept.append((key, value))
+    if given:
+        url = urlunsplit(parts._replace(query=urlencode(kept, quote_via=quote)))
+    size = pool_size if pool_size is not None else _positive(given, "pool_size", POOL_SIZE, int)
+    timeout = (
+        pool_timeout
+        if pool_timeout is not None
+        else _positive(given, "pool_timeout", POOL_TIMEOUT, float)
+    )
+    if size < 1 or timeout <= 0:
+        raise StoreError(
+            f"pool_size must be at least 1 and pool_timeout above 0, not {size} and {timeout}"
+        )
+    return PoolSettings(url, size, timeout)
+
+
+def _positive(given: dict[str, str], key: str, default: Any, kind: Callable[[str], Any]) -> Any:
+    if key not in given:
+        return default
+    try:
+        value = kind(given[key])
+    except ValueError:
+        value = None
+    if value is None or value <= 0:
+        raise StoreError(f"{key} in the store URL must be a number above 0, not {given[key]!r}")
+    return value
+
+
+def _configure(connection: psycopg.Connection[Any]) -> None:
+    """Make a new connection what every transaction expects (the pool calls it on each)."""
+    connection.execute("SET TIME ZONE 'UTC'")
+    # Rules' "~" folds case exactly like Python; the function lives for the session.
+    connection.execute(postgres_casefold_function())
+    connection.commit()
+
+
+def _lost(connection: psycopg.Connection[Any]) -> bool:
+    """Whether the connection is gone (server restarted, network cut), not just an error."""
+    return connection.closed
+
+
+class PostgresStore:
+    """A store in one PostgreSQL database. URL: ``postgresql://user@host:port/dbname``.
+
+    Each transaction takes a connection from a pool (``psycopg_pool``) and gives it
+    back, so threads sharing the store run their transactions side by side, up to
+    ``pool_size`` at once (``?pool_size=N`` in the URL or the keyword; default
+    ``POOL_SIZE``); the others wait up to ``pool_timeout`` seconds for one. A
+    connection the server dropped (a restart, a network cut) is discarded and
+    replaced: a transaction that finds its connection gone when it begins, before
+    any statement of the caller ran, is begun again once on a fresh connection; one
+    that loses it half-way raises ``StoreError`` (rolled back; while committing: the
+    commit may or may not have happened) and the next one gets a fresh connection.
+    See docs/embedding.md.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        connect_timeout: int = 5,
+        create: bool = True,
+        pool_size: int | None = None,
+        pool_timeout: float | None = None,
+    ) -> None:
+        if psycopg is None or _Pool is None:
             raise StoreError(
-                "PostgreSQL stores need psycopg 3: pip install 'pipeline-core-crm[postgres]'"
+                "PostgreSQL stores need psycopg 3 and psycopg-pool:"
+                " pip install 'pipeline-core-crm[postgres]'"
             )
         self.url = url
+        settings = pool_settings(url, pool_size=pool_size, pool_timeout=pool_timeout)
+        self.pool_size = settings.size
+        self.pool_timeout = settings.timeout
+        # A timeout given in the URL wins; otherwise never hang on a silent server.
+        options: dict[str, Any] = (
+            {} if "connect_timeout=" in url else {"connect_timeout": connect_timeout}
+        )
+        # The first connection is made here, not by the pool, so that a server that
+        # is down or a wrong password is one clear error now (the pool would retry in
+        # the background); it creates or migrates the tables, then is closed.
         try:
-            # A timeout given in the URL wins; otherwise never hang on a silent server.
-            if "connect_timeout=" in url:
-                self._db = psycopg.connect(url)
-            else:
-                self._db = psycopg.connect(url, connect_timeout=connect_timeout)
+            first = psycopg.connect(settings.conninfo, **options)
         except psycopg.Error as error:
             reason = (
                 str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             )
             raise StoreError(f"cannot connect to {redact_url(url)}: {reason}") from None
-        self._db.execute("SET TIME ZONE 'UTC'")
-        # Rules' "~" folds case exactly like Python; the function lives for the session.
-        self._db.execute(postgres_casefold_function())
-        self._db.commit()
-        self._lock = threading.RLock()
         try:
-            self._prepare(create)
-        except BaseException:
-            self._db.close()
-            raise
+            _configure(first)
+            self._prepare(first, create)
+        finally:
+            first.close()
+        self._pool = _Pool(
+            settings.conninfo,
+            kwargs=options,
+            min_size=1,
+            max_size=settings.size,
+            timeout=settings.timeout,
+            configure=_configure,
+            name=redact_url(url),
+            num_workers=POOL_WORKERS,
+            open=True,
+        )
 
-    def _prepare(self, create: bool) -> None:
-        with self._db.transaction():
-            self._db.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+    def _prepare(self, db: psycopg.Connection[Any], create: bool) -> None:
+        with db.transaction():
+            db.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
             tables = {
                 row[0]
-                for row in self._db.execute(
+                for row in db.execute(
                     "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
                 ).fetchall()
             }
@@ -478,67 +609,143 @@ class PostgresStore:
                 redact_url(self.url),
                 "a database",
                 tables,
-                lambda query: self._db.execute(query).fetchone(),
+                lambda query: db.execute(query).fetchone(),
             )
             if version == 0 and not create:
                 raise no_workspace(redact_url(self.url))
             if version < LATEST:
-                self._db.execute(
+                db.execute(
                     f"CREATE TABLE IF NOT EXISTS {META_TABLE}"
                     " (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
                 )
                 for step in range(version + 1, LATEST + 1):
                     for statement in MIGRATIONS[step]:
-                        self._db.execute(statement)
+                        db.execute(statement)
                 if 0 < version < CONTACT_KEYS_SINCE <= LATEST:
-                    PostgresTransaction(self._db).rebuild_contact_keys()
-                self._db.execute(
+                    PostgresTransaction(db).rebuild_contact_keys()
+                db.execute(
                     f"INSERT INTO {META_TABLE} (key, value) VALUES ('schema_version', %s)"
                     " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                     (str(LATEST),),
                 )
             # Terms made by another folding (an older release, another anyascii) are
             # made again, as when a migration first adds them.
-            folding = self._db.execute(
+            folding = db.execute(
                 f"SELECT value FROM {META_TABLE} WHERE key = %s", (FOLDING_KEY,)
             ).fetchone()
             if version < SEARCH_VERSION or folding is None or folding[0] != FOLDING:
-                PostgresTransaction(self._db)._backfill_terms()
-                self._db.execute(
+                PostgresTransaction(db)._backfill_terms()
+                db.execute(
                     f"INSERT INTO {META_TABLE} (key, value) VALUES (%s, %s)"
                     " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                     (FOLDING_KEY, FOLDING),
                 )
 
     @contextmanager
+    def connection(self) -> Iterator[psycopg.Connection[Any]]:
+        """A pooled connection of this store, configured and idle, for the block's duration.
+
+        For work outside the Store protocol (copying a whole store, tests); it goes
+        back to the pool afterwards, rolled back if left in a transaction.
+        """
+        try:
+            db = self._pool.getconn()
+        except PoolTimeout:
+            raise StoreError(
+                f"no connection to {redact_url(self.url)} within {self.pool_timeout:g} s:"
+                f" the server is down or all {self.pool_size} connections of the pool are"
+                " busy (raise ?pool_size=N)"
+            ) from None
+        except PoolClosed:
+            raise StoreError(f"the store {redact_url(self.url)} is closed") from None
+        try:
+            yield db
+        finally:
+            if not db.closed and db.info.transaction_status != TransactionStatus.IDLE:
+                # Work outside a transaction block (a copy's reads) left one open: end it
+                # here, quietly; the pool would too, with a warning in the log.
+                with suppress(psycopg.Error):
+                    db.rollback()
+            self._pool.putconn(db)  # discards a broken connection and opens another
+
+    @contextmanager
     def transaction(self) -> Iterator[PostgresTransaction]:
-        """One database transaction; psycopg errors roll back and surface as StoreError."""
-        with self._lock:
-            try:
-                with self._db.transaction():
-                    yield PostgresTransaction(self._db)
-            except psycopg.errors.DeadlockDetected as error:
-                # Two writers crossed on contact-key locks: the workspace re-runs the loser.
-                raise ContactKeyRace("keys (deadlock)") from error
-            except psycopg.errors.UniqueViolation as error:
-                if error.diag.constraint_name != "contact_keys_sole":
-                    raise StoreError(f"PostgreSQL error: {error}") from error
-                raise ContactKeyRace("keys") from error
-            except psycopg.DataError as error:
-                # A value the server cannot keep (NUL in text, out-of-range number).
-                raise InvalidValue(f"PostgreSQL refused a value: {error}") from error
-            except psycopg.Error as error:
-                raise StoreError(f"PostgreSQL error: {error}") from error
+        """One database transaction on a pooled connection.
+
+        psycopg errors roll back and surface as StoreError (or what a caller can act
+        on: ContactKeyRace, InvalidValue).
+        """
+        for attempt in (1, 2):
+            with self.connection() as db:
+                stage = "begin"
+                try:
+                    with db.transaction():  # sends BEGIN: the first statement on the connection
+                        stage = "work"
+                        yield PostgresTransaction(db)
+                        stage = "commit"
+                    return
+                except psycopg.OperationalError as error:
+                    if not _lost(db):
+                        raise self._translated(error) from error
+                    # Every idle connection of the pool is likely as dead as this one.
+                    self._pool.check()
+                    if stage == "begin" and attempt == 1:
+                        continue  # no statement of the caller ran: begin again, once
+                    raise StoreError(self._lost_message(stage, error)) from error
+                except psycopg.Error as error:
+                    raise self._translated(error) from error
+
+    def _lost_message(self, stage: str, error: Exception) -> str:
+        where = redact_url(self.url)
+        reason = _first_line(error)
+        if stage == "begin":
+            return (
+                f"lost the connection to {where} twice before a transaction began ({reason}):"
+                " is the server restarting?"
+            )
+        if stage == "work":
+            return (
+                f"lost the connection to {where} during a transaction, which was rolled back:"
+                f" nothing of it was committed ({reason}); the next call uses a new connection"
+            )
+        return (
+            f"lost the connection to {where} while committing ({reason}): the transaction"
+            " may or may not have been committed; check before doing it again"
+        )
+
+    def _translated(self, error: psycopg.Error) -> PipelineError:
+        if isinstance(error, psycopg.errors.DeadlockDetected):
+            # Two writers crossed on contact-key locks: the workspace re-runs the loser.
+            return ContactKeyRace("keys (deadlock)")
+        if isinstance(error, psycopg.errors.UniqueViolation):
+            if error.diag.constraint_name == "contact_keys_sole":
+                return ContactKeyRace("keys")
+        elif isinstance(error, psycopg.DataError):
+            # A value the server cannot keep (NUL in text, out-of-range number).
+            return InvalidValue(f"PostgreSQL refused a value: {error}")
+        return StoreError(f"PostgreSQL error: {error}")
 
     def close(self) -> None:
-        """Close the connection."""
-        self._db.close()
+        """Close every connection of the pool."""
+        self._pool.close()
 
 
-def open_postgres_store(url: str, *, create: bool = True) -> PostgresStore:
+def _first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def open_postgres_store(
+    url: str,
+    *,
+    create: bool = True,
+    pool_size: int | None = None,
+    pool_timeout: float | None = None,
+) -> PostgresStore:
     """Open (migrating if needed) the PostgreSQL store a URL names.
 
     The database must exist; when it holds no tables, they are created if
     ``create`` is true and the database is refused with ``StoreError`` otherwise.
+    ``pool_size`` and ``pool_timeout`` size the connection pool (see ``PostgresStore``).
     """
-    return PostgresStore(url, create=create)
+    return PostgresStore(url, create=create, pool_size=pool_size, pool_timeout=pool_timeout)

@@ -453,6 +453,18 @@ SQLITE_URL_FORMS = "sqlite:///relative/path.db, sqlite:////absolute/path.db or s
 """The SQLite URLs a store accepts, as error messages list them."""
 
 
+def configure(db: sqlite3.Connection, busy_timeout: float) -> None:
+    """Make a connection what every transaction expects: settings of the connection, not the file."""
+    db.execute("PRAGMA synchronous = NORMAL")  # with WAL: durable at checkpoints, never corrupt
+    db.execute("PRAGMA foreign_keys = ON")
+    # 64 MB of page cache (SQLite's default is 2 MB): a million customers' indexes
+    # (search terms, contact keys) stay in memory while a bulk import writes them.
+    db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+    for name, (arity, function) in SQL_FUNCTIONS.items():
+        db.create_function(name, arity, function, deterministic=True)
+    db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+
+
 def sqlite_path(url: str) -> str:
     """The file a ``sqlite:`` URL names (``:memory:`` for an in-memory database).
 
@@ -518,14 +530,7 @@ class SqliteStore:
             raise no_workspace(self.path)  # an empty file (made by touch, say) holds none
         if self.path != ":memory:":
             self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.execute("PRAGMA synchronous = NORMAL")
-        self._db.execute("PRAGMA foreign_keys = ON")
-        # 64 MB of page cache (SQLite's default is 2 MB): a million customers' indexes
-        # (search terms, contact keys) stay in memory while a bulk import writes them.
-        self._db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
-        for name, (arity, function) in SQL_FUNCTIONS.items():
-            self._db.create_function(name, arity, function, deterministic=True)
-        self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+        configure(self._db, busy_timeout)
         if version < LATEST or self._folding() != FOLDING:
             self._migrate(version)
 
@@ -563,6 +568,16 @@ class SqliteStore:
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
+
+    @contextmanager
+    def connection(self) -> Iterator[sqlite3.Connection]:
+        """The store's connection for the block's duration, no transaction of the store's open.
+
+        For work outside the Store protocol (copying a whole store, tests); held
+        under the store's lock, so no transaction runs on it meanwhile.
+        """
+        with self._lock:
+            yield self._db
 
     @contextmanager
     def transaction(self) -> Iterator[SqliteTransaction]:

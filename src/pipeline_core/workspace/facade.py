@@ -117,6 +117,7 @@ class Workspace:
         _automations: tuple[str, ...] = (),
         _depth: int = 0,
         _owns_store: bool = True,
+        _check_actor: bool = True,
     ) -> None:
         self.store = store
         self.actor = checked_name(actor)
@@ -125,7 +126,7 @@ class Workspace:
         self._automations = _automations
         self._depth = _depth
         self._owns_store = _owns_store
-        if self.actor != SYSTEM and not _automations:
+        if self.actor != SYSTEM and _check_actor and not _automations:
             with self.session():
                 pass  # an unknown user is refused now, not at the first use
 
@@ -156,7 +157,9 @@ class Workspace:
         """A view of this workspace acting as user ``name`` (or ``"system"``).
 
         It shares the store, the clock and the subscribers; closing it does not
-        close the store. Cheap enough to make per request in a web app.
+        close the store. Making one touches no store (an unknown user is refused
+        with ``NotFound`` by the view's first call), so it is cheap enough to make
+        per request in a web app; each call reads the user's role and teams afresh.
         """
         return self._view(actor=name)
 
@@ -171,6 +174,7 @@ class Workspace:
             _automations=automations,
             _depth=self._depth if depth is None else depth,
             _owns_store=False,
+            _check_actor=False,
         )
 
     def close(self) -> None:

@@ -102,6 +102,7 @@ class Customers:
 
     def edit(
         self,
+        /,  # so that ``**changes`` may hold any name (and AsyncCustomers.edit type-checks)
         customer_id: int,
         *,
         expected_version: int | None = None,
