@@ -29,7 +29,7 @@ from pipeline_core.rules.casefold import postgres_casefold_function
 from pipeline_core.rules.sql import POSTGRES
 from pipeline_core.storage.pg_copy import CopyValue, copy_text
 from pipeline_core.storage.postgres_schema import (
-    CONTACT_KEYS_SINCE,
+    CONTACT_KEYS_CHANGED,
     LATEST,
     MIGRATIONS,
     SEARCH_VERSION,
@@ -458,7 +458,7 @@ class PostgresStore:
                 for step in range(version + 1, LATEST + 1):
                     for statement in MIGRATIONS[step]:
                         self._db.execute(statement)
-                if 0 < version < CONTACT_KEYS_SINCE <= LATEST:
+                if 0 < version < CONTACT_KEYS_CHANGED <= LATEST:
                     PostgresTransaction(self._db).rebuild_contact_keys()
                 if version < SEARCH_VERSION:
                     PostgresTransaction(self._db)._backfill_terms()

@@ -146,13 +146,18 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         )""",
         "CREATE INDEX search_terms_customer ON search_terms(customer_id)",
     ),
+    # No new tables: phone keys lose their extension, and the words of emails get a
+    # term kind of their own; the store recomputes both (see the constants below).
+    6: (),
 }
 """Statements that take a store from version N-1 to N."""
 
-SEARCH_VERSION = 5
-"""The version that adds search terms: a store migrating past it indexes its customers."""
+SEARCH_VERSION = 6
+"""The last version that changed the search terms (5 added them; 6 gave emails a kind of
+their own): a store migrating from before it indexes its customers again."""
 
 LATEST = max(MIGRATIONS)
 
-CONTACT_KEYS_SINCE = 2
-"""The migration that added contact keys: a store migrating across it recomputes them."""
+CONTACT_KEYS_CHANGED = 6
+"""The last version that changed contact keys (2 added them; 6 dropped phone extensions):
+a store migrating across it recomputes them."""
