@@ -73,10 +73,15 @@ def normalize_phone(text: str, region: str | None = None, *, whatsapp: bool = Fa
     international. Never raises: an unreadable or invalid number comes back as
     typed, ``valid=False``.
     """
-    found = phone_with_extension(text, region, whatsapp=whatsapp)
-    if found.valid and ";" in found.key:
-        return ContactKey("phone", found.key.partition(";")[0])
-    return found
+    typed = text.strip()
+    compact = typed.translate(_SEPARATORS)
+    if _COMPACT.fullmatch(compact):
+        # Digits alone (most numbers): no extension to leave out.
+        return _phone(compact, _region(region), whatsapp) or ContactKey("phone", typed, False)
+    found = _phone(typed, _region(region), whatsapp)
+    if found is None:
+        return ContactKey("phone", typed, False)
+    return ContactKey("phone", found.key.partition(";")[0]) if ";" in found.key else found
 
 
 def phone_with_extension(
