@@ -119,3 +119,23 @@ def test_hidden_contacts_and_folder_access(store: str) -> None:
     )
     result = run(store, "--as", "ann", "customers", "folder", "1", "Closed")
     assert result.exit_code == 1 and "into folder 'Closed'" in result.stderr
+
+
+@pytest.mark.parametrize("value", ["", "   ", "\t"])
+def test_an_empty_or_blank_pipeline_user_is_an_error_not_the_system(store: str, value: str) -> None:
+    env = {"PIPELINE_USER": value}
+    for args in (["whoami"], ["customers", "list"], ["users", "add", "eve", "--role", "admin"]):
+        result = CliRunner().invoke(cli, ["--store", store, *args], env=env)
+        assert result.exit_code == 1, result.output
+        assert result.stderr == "Error: a user needs a non-blank name\n"
+    # The same refusal as --as "" gives; nothing was done as the system.
+    as_blank = CliRunner().invoke(cli, ["--store", store, "--as", value, "whoami"])
+    assert (as_blank.exit_code, as_blank.stderr) == (1, "Error: a user needs a non-blank name\n")
+    assert "eve" not in ok(store, "users", "list").output
+    # --as still wins over the variable, and help needs no actor.
+    named = CliRunner().invoke(cli, ["--store", store, "--as", "ann", "whoami"], env=env)
+    assert named.exit_code == 0 and named.output.startswith("ann")
+    helped = CliRunner().invoke(cli, ["--store", store, "customers", "--help"], env=env)
+    assert helped.exit_code == 0 and "Usage:" in helped.output
+    unset = CliRunner().invoke(cli, ["--store", store, "whoami"], env={"PIPELINE_USER": None})
+    assert unset.exit_code == 0 and unset.output.startswith("system")

@@ -20,6 +20,7 @@ from pipeline_core.domain.normalize import (
     index_keys,
     normalize_email,
     normalize_phone,
+    phone_with_extension,
 )
 from pipeline_core.errors import InvalidValue
 
@@ -41,8 +42,10 @@ def phone(key: str) -> ContactKey:
         ("415/555/0132", "us", "+14155550132"),
         ("011 44 20 7946 0018", "US", "+442079460018"),  # the US international prefix
         ("0044 20 7946 0018", "US", "+442079460018"),  # 00 even where it is not the prefix
-        ("+1 415 555 0132 ext. 7", None, "+14155550132;ext=7"),
-        ("415-555-0132 x7", "US", "+14155550132;ext=7"),
+        # An extension is the same line: not part of the key (docs/duplicates.md).
+        ("+1 415 555 0132 ext. 7", None, "+14155550132"),
+        ("415-555-0132 x7", "US", "+14155550132"),
+        ("+1 (415) 555-0132 ext. 99", "US", "+14155550132"),
         # Great Britain: the trunk 0, "(0)" inside international numbers.
         ("020 7946 0018", "GB", "+442079460018"),
         ("+44 (0)20 7946 0018", None, "+442079460018"),
@@ -391,7 +394,41 @@ def test_phone_keys_agree_with_plain_phonenumbers(
     typed: str, region: str | None, whatsapp: bool
 ) -> None:
     # The shortcuts (no full parse for +digits, the likely region tested first) change nothing.
-    assert normalize_phone(typed, region, whatsapp=whatsapp) == _reference(typed, region, whatsapp)
+    expected = _reference(typed, region, whatsapp)
+    assert phone_with_extension(typed, region, whatsapp=whatsapp) == expected
+    if expected.valid:
+        expected = ContactKey("phone", expected.key.partition(";ext=")[0])
+    assert normalize_phone(typed, region, whatsapp=whatsapp) == expected
+
+
+EXTENSIONS = st.tuples(
+    st.sampled_from([" ext. ", " Ext.", " ext ", " x", " x ", ";ext=", " extension ", " #", ","]),
+    st.text("0123456789", min_size=1, max_size=6),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(valid_numbers(), EXTENSIONS, st.data())
+def test_a_number_with_any_extension_has_the_key_of_the_number_without(
+    found: tuple[str, phonenumbers.PhoneNumber], extension: tuple[str, str], data: st.DataObject
+) -> None:
+    region, number = found
+    marker, digits = extension
+    for style in (PhoneNumberFormat.INTERNATIONAL, PhoneNumberFormat.E164):
+        plain = phonenumbers.format_number(number, style)
+        read_in = data.draw(st.sampled_from([None, region]))
+        key = normalize_phone(plain, read_in)
+        assert key.valid
+        assert normalize_phone(plain + marker + digits, read_in) == key, (plain, marker, digits)
+    national = phonenumbers.format_number(number, PhoneNumberFormat.NATIONAL)
+    assert normalize_phone(f"{national}{marker}{digits}", region) == normalize_phone(
+        national, region
+    )
+    # The line as dialled keeps the extension, wherever the library reads one.
+    dialled = phone_with_extension(
+        phonenumbers.format_number(number, PhoneNumberFormat.E164) + f" ext. {digits}"
+    )
+    assert dialled.key == f"{_e164(number)};ext={digits}"
 
 
 @given(

@@ -10,8 +10,11 @@ from hypothesis import strategies as st
 
 from pipeline_core import Customer, InvalidValue, Workspace
 from pipeline_core.domain.search import (
+    EMAIL,
     PHONE,
     TEXT,
+    SearchQuery,
+    Term,
     fold,
     parse_query,
     phone_key,
@@ -20,7 +23,7 @@ from pipeline_core.domain.search import (
     term_rows,
     words,
 )
-from pipeline_core.testing import customers
+from pipeline_core.testing import customers, texts
 
 from .conftest import StoreFactory
 
@@ -172,7 +175,7 @@ def reference_terms(customer: Customer) -> list[tuple[str, str, int]]:
     best: dict[tuple[str, str], int] = {}
     found = [(TEXT, word, 4) for word in words(customer.name)]
     for email in customer.emails:
-        found += [(TEXT, fold(email), 3), *((TEXT, word, 3) for word in words(email))]
+        found += [(EMAIL, fold(email), 3), *((EMAIL, word, 3) for word in words(email))]
     for tag in customer.tags:
         found += [(TEXT, fold(tag), 1), *((TEXT, word, 1) for word in words(tag))]
     for number in [*customer.phones, *([customer.whatsapp] if customer.whatsapp else [])]:
@@ -189,3 +192,38 @@ def test_term_rows_are_every_term_with_its_highest_weight(customer: Customer) ->
     rows = term_rows(customer)
     assert rows == reference_terms(customer)
     assert rows == [(t.kind, t.text, t.weight) for t in search_terms(customer)]
+
+
+QUERIES = st.one_of(texts(), st.sampled_from(["ada@example.com", "ada", "b_c", "x.org", "VIP"]))
+
+
+def _query(text: str, *, contacts: bool = True) -> SearchQuery | None:
+    try:
+        return parse_query(text, contacts=contacts)
+    except InvalidValue:
+        return None
+
+
+@given(customers(), QUERIES)
+def test_email_terms_of_their_own_kind_change_no_score(customer: Customer, text: str) -> None:
+    # As if names, emails and tags were one kind of term, each with its best weight.
+    query = _query(text)
+    if query is None:
+        return
+    best: dict[tuple[str, str], int] = {}
+    for term in search_terms(customer):
+        key = (TEXT if term.kind == EMAIL else term.kind, term.text)
+        best[key] = max(term.weight, best.get(key, 0))
+    one_kind = [Term(kind, word, weight) for (kind, word), weight in best.items()]
+    assert score(search_terms(customer), query) == score(one_kind, query)
+
+
+@given(customers(), QUERIES)
+def test_a_search_without_contacts_scores_as_if_there_were_no_emails(
+    customer: Customer, text: str
+) -> None:
+    query, plain = _query(text, contacts=False), _query(text)
+    if query is None or plain is None or any(kind == PHONE for kind, _ in query.parts):
+        return  # phone queries: the workspace refuses them to such an actor
+    without = Customer(name=customer.name, tags=customer.tags, phones=customer.phones)
+    assert score(search_terms(customer), query) == score(search_terms(without), plain)

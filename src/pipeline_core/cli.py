@@ -7,7 +7,10 @@ the table below without importing any.
 
 from __future__ import annotations
 
+import os
+
 import click
+from click.core import ParameterSource
 
 from pipeline_core.commands._common import (
     DEFAULT_STORE_URL,
@@ -143,6 +146,13 @@ def _show_version(ctx: click.Context, param: click.Parameter, value: bool) -> No
 @click.pass_context
 def cli(ctx: click.Context, store: str, actor: str) -> None:
     """Run customers through sales and service pipelines."""
+    if (
+        ctx.get_parameter_source("actor") is ParameterSource.DEFAULT
+        and "PIPELINE_USER" in os.environ
+    ):
+        # click takes an empty variable for an unset one, which would act as the system:
+        # set but empty names nobody, and is refused when the workspace opens, as --as "" is.
+        actor = os.environ["PIPELINE_USER"]
     ctx.obj = AppContext(store, actor)
 
 

@@ -12,12 +12,14 @@ everything (duplicate detection), which never return what they saw to the actor.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Literal
 
 import attrs
 
 from pipeline_core.customer import Customer, checked_text
-from pipeline_core.domain.events import Event, EventKind
+from pipeline_core.domain.duplicates import MergeResult
+from pipeline_core.domain.events import Event, EventKind, JSONValue
 from pipeline_core.errors import InvalidValue
 from pipeline_core.rules.ast import MATCH_ALL, InSet, MatchAll, Not, Rule, SetTest, any_of
 
@@ -147,16 +149,33 @@ def masked_event(event: Event) -> Event:
     """
     if event.kind is EventKind.EDITED and event.data.get("field") in CONTACT_FIELDS:
         return attrs.evolve(event, data={**event.data, "before": HIDDEN, "after": HIDDEN})
-    merged = event.data.get("merged")
-    if event.kind is EventKind.MERGED and isinstance(merged, list):
-        hidden = [
-            {k: HIDDEN if k in CONTACT_FIELDS or k == "matched" else v for k, v in part.items()}
-            if isinstance(part, dict)
-            else part
-            for part in merged
-        ]
-        return attrs.evolve(event, data={**event.data, "merged": hidden})
+    if event.kind is EventKind.MERGED:
+        return attrs.evolve(event, data=masked_merge_data(event.data))
     return event
+
+
+def masked_merge_data(data: Mapping[str, JSONValue]) -> dict[str, JSONValue]:
+    """A merge's data (a ``merged`` event's, a merge result's details) with contacts masked.
+
+    Each merged part carries the contacts it brought and the keys it matched.
+    """
+    merged = data.get("merged")
+    if not isinstance(merged, list):
+        return dict(data)
+    hidden = [
+        {k: HIDDEN if k in CONTACT_FIELDS or k == "matched" else v for k, v in part.items()}
+        if isinstance(part, dict)
+        else part
+        for part in merged
+    ]
+    return {**data, "merged": hidden}
+
+
+def masked_merge(result: MergeResult) -> MergeResult:
+    """A merge result as an actor contact data is hidden from sees it."""
+    return attrs.evolve(
+        result, customer=masked(result.customer), details=masked_merge_data(result.details)
+    )
 
 
 def _roles(values: tuple[str, ...] | list[str]) -> tuple[Role, ...]:

@@ -2,7 +2,8 @@
 
 The primary's values win; an empty one is filled from the others in the order
 given. Emails, phones, WhatsApp, tags and workers are unions, de-duplicated by
-normalized key, the primary's first. Custom fields merge key by key like
+normalized key (a phone by its number and extension, so that two extensions of
+one number are both kept), the primary's first. Custom fields merge key by key like
 scalars. Status, outcome and converted_at belong to the status machine and stay
 the primary's. Moving what is attached to the others (events, sub-customers,
 flow hides) is the workspace's job.
@@ -22,7 +23,7 @@ from pipeline_core.domain.normalize import (
     NormalizeOptions,
     email_key,
     international,
-    normalize_phone,
+    phone_with_extension,
 )
 
 FILLED_SCALARS = (
@@ -181,7 +182,7 @@ class _Contacts:
                 self.phones.append(text)
                 added.phones.append(text)
         if customer.whatsapp:
-            key = normalize_phone(customer.whatsapp, source, whatsapp=True)
+            key = phone_with_extension(customer.whatsapp, source, whatsapp=True)
             if self.whatsapp is None:
                 self.whatsapp = added.whatsapp = self._spelled(customer.whatsapp, key, True)
                 self.seen.add(key)
@@ -195,7 +196,7 @@ class _Contacts:
 
     def _phone(self, typed: str, source: str | None, *, whatsapp: bool) -> str | None:
         """The text to keep for a number, or None if the union has it already."""
-        key = normalize_phone(typed, source, whatsapp=whatsapp)
+        key = phone_with_extension(typed, source, whatsapp=whatsapp)
         if key in self.seen:
             return None
         self.seen.add(key)
@@ -203,7 +204,7 @@ class _Contacts:
 
     def _spelled(self, typed: str, key: ContactKey, as_whatsapp: bool) -> str:
         """``typed``, unless the merged record would read it as another number."""
-        if key.valid and normalize_phone(typed, self.region, whatsapp=as_whatsapp) != key:
+        if key.valid and phone_with_extension(typed, self.region, whatsapp=as_whatsapp) != key:
             # Read in the merged record's region it would be another number: spell it out.
             return international(key.key, None) or key.key
         return typed

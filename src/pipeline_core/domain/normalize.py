@@ -36,7 +36,7 @@ MAX_LABEL = 63
 
 @attrs.frozen(order=True)
 class ContactKey:
-    """A normalized contact: ``key`` is E.164 (``;ext=N`` if any) or an address; as typed if invalid."""
+    """A normalized contact: ``key`` is E.164 (never an extension) or an address; as typed if invalid."""
 
     kind: KeyKind
     key: str
@@ -63,13 +63,34 @@ _COMPACT = re.compile(r"\+?[0-9]+")
 
 
 def normalize_phone(text: str, region: str | None = None, *, whatsapp: bool = False) -> ContactKey:
-    """A phone number as E.164, reading a number without country code in ``region``.
+    """A phone number's contact key: E.164, reading a number without country code in ``region``.
 
     International prefixes (``+``, ``00``, ``011`` from the US...) and any
-    separators are understood; an extension is kept as ``;ext=N`` because two
-    extensions of one switchboard are different people. With ``whatsapp``, a
-    number written with its country code but no ``+`` is read as international.
-    Never raises: an unreadable or invalid number comes back as typed, ``valid=False``.
+    separators are understood. An extension (``ext. 99``, ``x99``) is left out of
+    the key: it is usually the same line, so ``+1 415 555 0132 ext. 99`` is a
+    duplicate of ``+1 415 555 0132`` (the customer keeps the text as typed). With
+    ``whatsapp``, a number written with its country code but no ``+`` is read as
+    international. Never raises: an unreadable or invalid number comes back as
+    typed, ``valid=False``.
+    """
+    typed = text.strip()
+    compact = typed.translate(_SEPARATORS)
+    if _COMPACT.fullmatch(compact):
+        # Digits alone (most numbers): no extension to leave out.
+        return _phone(compact, _region(region), whatsapp) or ContactKey("phone", typed, False)
+    found = _phone(typed, _region(region), whatsapp)
+    if found is None:
+        return ContactKey("phone", typed, False)
+    return ContactKey("phone", found.key.partition(";")[0]) if ";" in found.key else found
+
+
+def phone_with_extension(
+    text: str, region: str | None = None, *, whatsapp: bool = False
+) -> ContactKey:
+    """``normalize_phone`` with an extension kept as ``;ext=N``: the line as dialled.
+
+    Not a contact key: merging uses it so that two extensions of one number both
+    survive in the merged record's phones.
     """
     typed = text.strip()
     compact = typed.translate(_SEPARATORS)

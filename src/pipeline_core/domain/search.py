@@ -2,11 +2,12 @@
 
 Names, emails and tags are indexed as words folded to lower-case ASCII
 (``domain.folding``: "José" is "jose", "Łukasz" is "lukasz"), searched by prefix
-("jo" finds "José"). Phones and
-WhatsApp are indexed as their digits reversed, so that a query's digits,
-reversed, are a prefix: any suffix of at least ``MIN_PHONE_DIGITS`` digits
-finds the number, however either was punctuated. Every backend stores the
-same terms (``search_terms``) and ranks with the same weights (``score``).
+("jo" finds "José"); the words of emails are a kind of term of their own, so
+that a search can leave contact data out (for an actor it is hidden from).
+Phones and WhatsApp are indexed as their digits reversed, so that a query's
+digits, reversed, are a prefix: any suffix of at least ``MIN_PHONE_DIGITS``
+digits finds the number, however either was punctuated. Every backend stores
+the same terms (``search_terms``) and ranks with the same weights (``score``).
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ from pipeline_core.errors import InvalidValue
 MIN_PHONE_DIGITS = 4
 """A query of at least this many digits (and phone punctuation only) searches phones."""
 
-TEXT, PHONE = "t", "p"
-"""Term kinds: words of names, emails and tags; reversed phone digits."""
+TEXT, EMAIL, PHONE = "t", "e", "p"
+"""Term kinds: words of names and tags; words of emails (and each address whole); reversed
+phone digits."""
 
 NAME_WEIGHT, EMAIL_WEIGHT, TAG_WEIGHT, PHONE_WEIGHT = 4, 3, 1, 4
 """How much a match on each kind of term counts; an exact (whole-term) match counts double."""
@@ -58,7 +60,7 @@ class Term:
 
 
 def search_terms(customer: Customer) -> list[Term]:
-    """Every term ``customer`` can be found by (no repeats; the highest weight kept)."""
+    """Every term ``customer`` can be found by (no repeats of a kind; the highest weight kept)."""
     return [Term(kind, text, weight) for kind, text, weight in term_rows(customer)]
 
 
@@ -68,38 +70,60 @@ TermRow = tuple[str, str, int]
 
 def term_rows(customer: Customer) -> list[TermRow]:
     """``search_terms`` as plain (kind, text, weight) tuples, sorted: what stores write in bulk."""
-    # Names, then emails, then tags: weights fall in that order, so the first
-    # time a word is seen gives its highest weight.
+    # Names, then tags: weights fall in that order, so the first time a word is
+    # seen gives its highest weight. Emails are terms of their own kind: a word in
+    # a name and an email is both, and a search that matches both kinds scores the
+    # better one, as if they were one term.
     texts: dict[str, int] = {}
     for word in words(customer.name):
         texts.setdefault(word, NAME_WEIGHT)
-    for weight, values in ((EMAIL_WEIGHT, customer.emails), (TAG_WEIGHT, customer.tags)):
-        for value in values:
-            whole = fold(value.strip())
-            if whole:
-                texts.setdefault(whole, weight)
-            for word in words(value):
-                texts.setdefault(word, weight)
+    _add_values(texts, customer.tags, TAG_WEIGHT)
+    addresses: dict[str, int] = {}
+    _add_values(addresses, customer.emails, EMAIL_WEIGHT)
     numbers = (*customer.phones, *((customer.whatsapp,) if customer.whatsapp else ()))
     phones = {key for key in map(phone_key, numbers) if key}
-    rows = [(PHONE, key, PHONE_WEIGHT) for key in sorted(phones)]
+    # In (kind, text) order, as the stores' primary key sorts them.
+    rows = [(EMAIL, text, weight) for text, weight in sorted(addresses.items())]
+    rows += [(PHONE, key, PHONE_WEIGHT) for key in sorted(phones)]
     rows += [(TEXT, text, weight) for text, weight in sorted(texts.items())]
     return rows
 
 
+def _add_values(terms: dict[str, int], values: Iterable[str], weight: int) -> None:
+    """Each value whole (folded) and each of its words, unless already there."""
+    for value in values:
+        whole = fold(value.strip())
+        if whole:
+            terms.setdefault(whole, weight)
+        for word in words(value):
+            terms.setdefault(word, weight)
+
+
 @attrs.frozen
 class SearchQuery:
-    """What a typed query asks: every one of ``parts`` (kind, prefix) must match a term."""
+    """What a typed query asks: every one of ``parts`` (kind, prefix) must match a term.
+
+    A ``TEXT`` part matches the words of names and tags, and those of emails
+    unless ``contacts`` is false (contact data hidden from the actor).
+    """
 
     text: str
     parts: tuple[tuple[str, str], ...]
+    contacts: bool = True
+
+    def kinds(self, kind: str) -> tuple[str, ...]:
+        """The kinds of term a part of ``kind`` matches."""
+        if kind == TEXT:
+            return (TEXT, EMAIL) if self.contacts else (TEXT,)
+        return (kind,)
 
 
-def parse_query(text: str) -> SearchQuery:
+def parse_query(text: str, *, contacts: bool = True) -> SearchQuery:
     """Read a search query: a phone number (or its last digits), or words.
 
     An email typed whole is also looked up whole, so ``ana@x.org`` ranks the
-    exact address first.
+    exact address first. Without ``contacts``, words match names and tags only
+    (a phone query is still read as one: the caller refuses it).
     """
     if not isinstance(text, str) or not text.strip():
         raise InvalidValue("a search needs some text")
@@ -113,14 +137,14 @@ def parse_query(text: str) -> SearchQuery:
         # A national number's leading trunk zeros are not in the international form.
         trimmed = key.rstrip("0")
         return SearchQuery(
-            stripped, ((PHONE, trimmed if len(trimmed) >= MIN_PHONE_DIGITS else key),)
+            stripped, ((PHONE, trimmed if len(trimmed) >= MIN_PHONE_DIGITS else key),), contacts
         )
     found = words(stripped)
     if "@" in stripped and " " not in stripped:
-        return SearchQuery(stripped, ((TEXT, fold(stripped)),))
+        return SearchQuery(stripped, ((TEXT, fold(stripped)),), contacts)
     if not found:
         raise InvalidValue(f"search for letters or digits, not {stripped!r}")
-    return SearchQuery(stripped, tuple((TEXT, word) for word in dict.fromkeys(found)))
+    return SearchQuery(stripped, tuple((TEXT, word) for word in dict.fromkeys(found)), contacts)
 
 
 def score(terms: Iterable[Term], query: SearchQuery) -> int | None:
@@ -131,11 +155,12 @@ def score(terms: Iterable[Term], query: SearchQuery) -> int | None:
     terms = list(terms)
     total = 0
     for kind, prefix in query.parts:
+        kinds = query.kinds(kind)
         best = max(
             (
                 term.weight * (2 if term.text == prefix else 1)
                 for term in terms
-                if term.kind == kind and term.text.startswith(prefix)
+                if term.kind in kinds and term.text.startswith(prefix)
             ),
             default=None,
         )

@@ -56,21 +56,28 @@ def _shown(value: object) -> str:
     return str(value)
 
 
-def explain(rule: Rule, customer: Customer, *, today: date | None = None) -> Explanation:
-    """Explain ``rule`` for ``customer``; ``today`` fixes relative dates (default: UTC today)."""
+def explain(
+    rule: Rule, customer: Customer, *, today: date | None = None, shown: Customer | None = None
+) -> Explanation:
+    """Explain ``rule`` for ``customer``; ``today`` fixes relative dates (default: UTC today).
+
+    ``shown`` is the customer as the reader may see it (contact data masked): the
+    values quoted come from it, while whether each clause holds is the real answer.
+    """
     day = today or utc_today()
-    return _explain(rule, customer, day)
+    return _explain(rule, customer, day, customer if shown is None else shown)
 
 
-def _explain(rule: Rule, customer: Customer, today: date) -> Explanation:
+def _explain(rule: Rule, customer: Customer, today: date, shown: Customer) -> Explanation:
     holds = compile_predicate(rule, today=today)(customer)
     match rule:
         case MatchAll():
             return Explanation("true", holds)
         case Not(operand=operand):
-            return Explanation(to_text(rule), holds, children=(_explain(operand, customer, today),))
+            child = _explain(operand, customer, today, shown)
+            return Explanation(to_text(rule), holds, children=(child,))
         case And(operands=operands) | Or(operands=operands):
-            children = tuple(_explain(o, customer, today) for o in operands)
+            children = tuple(_explain(o, customer, today, shown) for o in operands)
             return Explanation(to_text(rule), holds, children=children)
-    value = getter(rule.field)(customer)
+    value = getter(rule.field)(shown)
     return Explanation(to_text(rule), holds, f"{field_text(rule.field)}: {_shown(value)}")

@@ -51,6 +51,8 @@ class Dialect:
     JSON array. ``native_moments``: the customers table keeps timestamps and
     days as timestamp and date columns (else as ISO text). ``text_order`` is
     appended to text range comparisons so that they compare code points.
+    ``opaque`` wraps the part of a large rule the planner should take as one
+    expression rather than as separate tests (see ``compile_sql``).
     """
 
     name: str
@@ -60,6 +62,7 @@ class Dialect:
     first: str = "json_extract({array}, '$[0]')"
     native_moments: bool = False
     text_order: str = ""
+    opaque: str = "{expression}"
 
 
 SQLITE = Dialect("sqlite")
@@ -72,6 +75,10 @@ POSTGRES = Dialect(
     first="({array}::jsonb ->> 0)",
     native_moments=True,
     text_order=' COLLATE "C"',
+    # PostgreSQL plans each test of the top-level AND on its own (an EXISTS as a join),
+    # in time that grows faster than their number: 5,000 took minutes and gigabytes.
+    # Under IS TRUE (the same on a never-NULL expression) they are one expression.
+    opaque="({expression}) IS TRUE",
 )
 
 SQL_FUNCTIONS = {"pc_contains": (2, casefold_contains)}
@@ -122,13 +129,55 @@ def compile_sql(rule: Rule, dialect: Dialect = SQLITE, *, today: date | None = N
     compiler = _Compiler(dialect)
     bound = bind_dates(rule, today or utc_today())
     top = bound.operands if isinstance(bound, And) else (bound,)
+    # The database plans each operand of the top-level 'and' as a test of its own, which
+    # an index may serve: up to FLAT_CHAIN small ones. The rest of a large rule (a long
+    # chain, a 'not' the database would push into one) goes as one opaque expression.
+    small = [i for i, operand in enumerate(top) if _atoms(operand) <= FLAT_CHAIN]
+    separate = small[:FLAT_CHAIN]
+    chosen = set(separate)
+    rest = [operand for i, operand in enumerate(top) if i not in chosen]
     # A test of a related table can either drive the query (c.id IN (ids from its index))
     # or be probed per candidate row (EXISTS on its primary key). Probing wins when an
     # indexed column test narrows the candidates first; driving wins when nothing does.
-    drive = not any(_narrows(operand) for operand in top)
-    parts = [compiler.top(operand, drive=drive) for operand in top]
-    sql = parts[0] if len(parts) == 1 else "(" + " AND ".join(parts) + ")"
+    drive = not any(_narrows(top[i]) for i in separate)
+    parts = [compiler.top(top[i], drive=drive) for i in separate]
+    if rest:
+        expression = compiler.rule(rest[0] if len(rest) == 1 else And(rest))
+        parts.append(dialect.opaque.format(expression=expression))
+    sql = parts[0] if len(parts) == 1 else chain("AND", parts)
     return Compiled(sql, tuple(compiler.params))
+
+
+FLAT_CHAIN = 16
+"""The longest 'and'/'or' chain compiled flat; a longer one nests as a balanced tree."""
+
+
+def chain(op: str, parts: list[str]) -> str:
+    """``parts`` joined by ``op``, in parentheses; a long chain as a balanced tree.
+
+    SQLite parses ``a OR b OR c ...`` into a tree as deep as the chain is long
+    and refuses one deeper than 1000; nested halves keep the depth near
+    ``FLAT_CHAIN + log2(n)`` whatever the length. The order of the parts (and so
+    of their bound parameters) is kept.
+    """
+    if len(parts) <= FLAT_CHAIN:
+        return "(" + f" {op} ".join(parts) + ")"
+    middle = len(parts) // 2
+    return f"({chain(op, parts[:middle])} {op} {chain(op, parts[middle:])})"
+
+
+def _atoms(rule: Rule) -> int:
+    """How many tests (of a field, of one value of a list) ``rule`` holds."""
+    match rule:
+        case SetTest(quantifier="all", values=values):
+            return len(values)  # one subquery per value
+        case Not(operand=operand):
+            return _atoms(operand)
+        case And(operands=operands) | Or(operands=operands):
+            return sum(_atoms(operand) for operand in operands)
+        case MatchAll():
+            return 0
+    return 1
 
 
 def _narrows(rule: Rule) -> bool:
@@ -178,10 +227,10 @@ class _Compiler:
                 return f"NOT ({self.rule(operand)})"
             case And(operands=operands):
                 self.driving = False
-                return "(" + " AND ".join(self.rule(o) for o in operands) + ")"
+                return chain("AND", [self.rule(o) for o in operands])
             case Or(operands=operands):
                 self.driving = False
-                return "(" + " OR ".join(self.rule(o) for o in operands) + ")"
+                return chain("OR", [self.rule(o) for o in operands])
             case Compare(op="!="):
                 self.driving = False
                 return f"NOT ({self.rule(Compare(rule.field, '=', rule.value))})"
@@ -287,7 +336,7 @@ class _Compiler:
             self.driving = False
         if rule.quantifier == "all":
             each = [tagged(f"t.tag = {self.mark(v)}") for v in dict.fromkeys(rule.values)]
-            return "(" + " AND ".join(each) + ")"
+            return chain("AND", each)
         test = tagged(f"t.tag IN ({self.marks(rule.values)})")
         return test if rule.quantifier == "any" else f"NOT {test}"
 
@@ -306,7 +355,7 @@ class _Compiler:
             raise TypeError(f"{rule.field} takes any, all, none, ~ or has")
         if rule.quantifier == "all":
             each = [exists(f"e.value = {self.mark(v)}") for v in dict.fromkeys(rule.values)]
-            return "(" + " AND ".join(each) + ")"
+            return chain("AND", each)
         test = exists(f"e.value IN ({self.marks(rule.values)})")
         return test if rule.quantifier == "any" else f"NOT {test}"
 
@@ -338,7 +387,7 @@ class _Compiler:
                 each = [
                     having(partial(self.listed, v), elements) for v in dict.fromkeys(rule.values)
                 ]
-                return "(" + " AND ".join(each) + ")"
+                return chain("AND", each)
             values = rule.values
             if rule.quantifier == "none":
                 self.driving = False

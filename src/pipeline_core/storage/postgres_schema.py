@@ -146,17 +146,20 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         )""",
         "CREATE INDEX search_terms_customer ON search_terms(customer_id)",
     ),
-    # Search terms are transliterated (pipeline_core.domain.folding): no new table,
-    # but every customer's terms are written again (SEARCH_VERSION).
+    # No new tables: search terms are transliterated (pipeline_core.domain.folding) and
+    # the words of emails get a term kind of their own, and phone keys lose their
+    # extension; the store recomputes both (SEARCH_VERSION, CONTACT_KEYS_CHANGED).
     6: (),
 }
 """Statements that take a store from version N-1 to N."""
 
 SEARCH_VERSION = 6
-"""The last version that changed how search terms are made: a store migrating past it
-(re)indexes every customer."""
+"""The last version that changed the search terms (5 added them; 6 transliterated them
+and gave emails a kind of their own): a store migrating from before it indexes its
+customers again."""
 
 LATEST = max(MIGRATIONS)
 
-CONTACT_KEYS_SINCE = 2
-"""The migration that added contact keys: a store migrating across it recomputes them."""
+CONTACT_KEYS_CHANGED = 6
+"""The last version that changed contact keys (2 added them; 6 dropped phone extensions):
+a store migrating across it recomputes them."""

@@ -47,7 +47,7 @@ from pipeline_core.storage.sql.reports import (
 )
 from pipeline_core.storage.sql.setup import SetupQueries
 from pipeline_core.storage.sqlite_schema import (
-    CONTACT_KEYS_SINCE,
+    CONTACT_KEYS_CHANGED,
     LATEST,
     MIGRATIONS,
     SEARCH_VERSION,
@@ -549,7 +549,7 @@ class SqliteStore:
             for version in range(current + 1, LATEST + 1):
                 for statement in MIGRATIONS[version]:
                     self._db.execute(statement)
-            if 0 < current < CONTACT_KEYS_SINCE <= LATEST:
+            if 0 < current < CONTACT_KEYS_CHANGED <= LATEST:
                 SqliteTransaction(self._db).rebuild_contact_keys()
             self._db.execute(
                 f"INSERT INTO {META_TABLE} (key, value) VALUES ('schema_version', ?)"

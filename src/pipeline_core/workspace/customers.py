@@ -11,7 +11,7 @@ from pipeline_core.customer import EDITABLE_FIELDS, Customer
 from pipeline_core.domain.duplicates import DuplicatePolicy
 from pipeline_core.domain.events import Event, EventKind
 from pipeline_core.domain.outcomes import enter_status
-from pipeline_core.domain.search import DEFAULT_LIMIT, parse_query
+from pipeline_core.domain.search import DEFAULT_LIMIT, PHONE, parse_query
 from pipeline_core.errors import ConcurrencyError, InvalidValue
 from pipeline_core.rules.ast import MATCH_ALL
 from pipeline_core.workspace import duplicates
@@ -23,6 +23,8 @@ from pipeline_core.workspace.permissions import (
     check_contact_edit,
     check_folder_change,
     check_within_scope,
+    contacts_hidden,
+    hides_contacts,
     shown,
     shown_all,
     shown_events,
@@ -213,9 +215,13 @@ def search(
 
     Names are matched by word prefix, ignoring case and accents; a phone query
     matches any number ending in its digits (at least 4). Only customers the
-    actor may see, and that satisfy ``where``.
+    actor may see, and that satisfy ``where``. When contact data is hidden from
+    the actor, words match names and tags only, and a phone query is refused.
     """
-    query = parse_query(text)
+    contacts = not hides_contacts(s)
+    query = parse_query(text, contacts=contacts)
+    if not contacts and any(kind == PHONE for kind, _ in query.parts):
+        raise contacts_hidden(s, "search by phone number")
     if limit < 1:
         raise InvalidValue(f"a search limit must be 1 or more, not {limit}")
     return shown_all(s, s.search_customers(query, bound(s, where), limit=limit))

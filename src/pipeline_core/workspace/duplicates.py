@@ -3,7 +3,9 @@
 See docs/duplicates.md. Contact keys are matched over every live customer; when a
 match is outside the actor's scope, the refusal says so without naming it,
 whatever the policy asked (merging into or updating a customer one cannot see is
-no better), unless duplicates are allowed. The store-facing half is in
+no better), unless duplicates are allowed. An actor contact data is hidden from
+is refused in the same words whichever customer and key matched: naming them
+would confirm a guessed email or phone. The store-facing half is in
 ``pipeline_core.workspace.dedupe``.
 """
 
@@ -14,6 +16,7 @@ from collections.abc import Sequence
 import attrs
 
 from pipeline_core.customer import Customer
+from pipeline_core.domain.access import masked_merge
 from pipeline_core.domain.duplicate_settings import (
     KEY_FIELDS,
     DuplicateSettings,
@@ -39,10 +42,16 @@ from pipeline_core.workspace.dedupe import (
     merge_records,
     updated_with,
 )
-from pipeline_core.workspace.permissions import shown_all
+from pipeline_core.workspace.permissions import contacts_hidden, hides_contacts, shown_all
 from pipeline_core.workspace.session import Session
 
 _CONTACTS = ("emails", "phones", "whatsapp", "country")
+
+HIDDEN_MATCH = (
+    "a customer with the same email, phone or WhatsApp already exists; contact data is"
+    " hidden from agents (access setting hide_contacts_from_agents), so it is not named"
+)
+"""The duplicate refusal of an actor contact data is hidden from, whatever matched."""
 
 
 class DryRunRollback(Exception):
@@ -152,6 +161,8 @@ def _refuse_hidden_duplicates(
     keys = customer_keys(customer, current.normalize_options, strict=True)
     wanted = [key for key in keys if held is None or key not in held]
     found = sorted({customer_id for _, customer_id in matches(s, wanted, exclude=exclude)})
+    if found and hides_contacts(s):
+        raise DuplicateCustomer((), HIDDEN_MATCH)
     if found and not all(_visible(s, customer_id) for customer_id in found):
         raise _duplicate_refusal(s, found)
 
@@ -185,7 +196,11 @@ def find(s: Session, *, with_customers: bool = False) -> list[DuplicateCluster]:
 
     Grouped in the store by key (an index scan), joined with union-find:
     never a pairwise comparison. ``with_customers`` loads the records too.
+    Refused to an actor contact data is hidden from.
     """
+    if hides_contacts(s):
+        # A cluster says which customers share a contact: that is the hidden data itself.
+        raise contacts_hidden(s, "list duplicate clusters, which are made of contact data")
     with collector_paused():
         found = clusters(s.duplicate_groups())
         if not with_customers:
@@ -215,6 +230,8 @@ def merge_many(
         )
         for primary, others in merges
     ]
+    if hides_contacts(s):
+        results = [masked_merge(result) for result in results]
     if dry_run:
         raise DryRunRollback([attrs.evolve(r, dry_run=True) for r in results])
     return results

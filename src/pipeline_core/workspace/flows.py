@@ -178,11 +178,16 @@ def move_to_column(
 
 
 def explain(s: Session, flow: str, customer_id: int) -> FlowExplanation:
-    """Why a customer is (or is not) on a flow's board: each clause of the rule, and hiding."""
+    """Why a customer is (or is not) on a flow's board: each clause of the rule, and hiding.
+
+    The values quoted are the customer's as the actor may see them (contact data masked).
+    """
     definition = s.get_flow(flow)
     customer = s.get_customer(customer_id)
     hidden = customer.id in s.hidden_customers(flow)
-    tree = explain_rule(definition.rule, customer, today=rules_today(s))
+    # The flow's rule is an admin's, so it may test contact data; the values quoted are
+    # what the actor may see.
+    tree = explain_rule(definition.rule, customer, today=rules_today(s), shown=shown(s, customer))
     on_board = tree.holds and not hidden
     column = next((c.name for c in definition.columns if c.status == customer.status), None)
     return FlowExplanation(

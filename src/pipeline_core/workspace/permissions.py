@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pipeline_core.customer import Customer
@@ -77,11 +77,27 @@ def check_within_scope(s: Session, customer: Customer, verb: str) -> None:
     )
 
 
+def contacts_hidden(s: Session, what: str) -> PermissionDenied:
+    """The refusal of ``what`` to an actor contact data is hidden from, naming the setting."""
+    return PermissionDenied(
+        "contact data is hidden from agents (access setting hide_contacts_from_agents);"
+        f" {s.principal.name!r} may not {what}"
+    )
+
+
 def check_contact_edit(s: Session, changes: Mapping[str, Any]) -> None:
     """Agents who cannot see contact data cannot change it either."""
     touched = sorted(CONTACT_FIELDS.intersection(changes))
     if touched and hides_contacts(s):
-        raise PermissionDenied(
-            f"contact data is hidden from agents; {s.principal.name!r} may not change "
-            f"{', '.join(touched)}"
-        )
+        raise contacts_hidden(s, f"change {', '.join(touched)}")
+
+
+def check_contact_rule(s: Session, fields: Iterable[str]) -> None:
+    """Agents who cannot see contact data cannot test it in a rule of their own either.
+
+    Each test of a hidden field would tell them a little of it (``emails ~ "a"``,
+    then ``"ab"``...): the rule is refused, whatever the data.
+    """
+    tested = sorted(CONTACT_FIELDS.intersection(fields))
+    if tested and hides_contacts(s):
+        raise contacts_hidden(s, f"filter by {', '.join(tested)}")

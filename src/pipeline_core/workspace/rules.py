@@ -19,6 +19,7 @@ from pipeline_core.rules.parser import parse
 from pipeline_core.rules.printer import to_text
 from pipeline_core.rules.sql import Compiled, Dialect, compile_sql
 from pipeline_core.workspace.definitions import field_definitions, rules_today
+from pipeline_core.workspace.permissions import check_contact_rule
 from pipeline_core.workspace.session import Session
 
 RuleLike = Rule | str
@@ -35,17 +36,21 @@ def catalog(s: Session) -> Catalog:
 
 
 def checked(s: Session, rule: RuleLike) -> Rule:
-    """Parse and type-check a rule against this workspace's fields.
+    """Parse and type-check a rule of the actor's against this workspace's fields.
 
     ``RuleSyntaxError`` names the position, what was expected and a near miss.
+    ``PermissionDenied`` if the rule tests contact data hidden from the actor
+    (a flow's rule, written by an admin, is not checked again for its viewers).
     """
     if isinstance(rule, str):
         rule = saved_rule_text(s, rule)
     text = rule if isinstance(rule, str) else to_text(rule)
     parsed = parse(text, DEFAULT_CATALOG)
-    if any(is_custom(field) for field in fields_of(parsed)):
+    fields = fields_of(parsed)
+    if any(is_custom(field) for field in fields):
         # Only rules naming custom fields need the store's knowledge of them.
         parsed = parse(text, catalog(s))
+    check_contact_rule(s, fields)
     return parsed
 
 

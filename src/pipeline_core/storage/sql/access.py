@@ -108,12 +108,14 @@ class AccessQueries(SqlBackend):
         parts: list[str] = []
         params: list[Any] = []
         for kind, prefix in query.parts:
+            # A word matches names, tags and (unless hidden) emails: one seek per kind.
+            kinds = query.kinds(kind)
             parts.append(
                 "SELECT customer_id, MAX(weight * CASE WHEN term = ? THEN 2 ELSE 1 END) AS best"
-                " FROM search_terms WHERE kind = ? AND term >= ? AND term < ?"
-                " GROUP BY customer_id"
+                f" FROM search_terms WHERE kind IN ({', '.join('?' * len(kinds))})"
+                " AND term >= ? AND term < ? GROUP BY customer_id"
             )
-            params.extend([prefix, kind, prefix, prefix + PREFIX_END])
+            params.extend([prefix, *kinds, prefix, prefix + PREFIX_END])
         matched = (
             "SELECT customer_id, SUM(best) AS score FROM ("
             + " UNION ALL ".join(parts)
