@@ -74,9 +74,6 @@ class _ImportBar:
         if reached > self.done:
             self.bar.update(reached - self.done, progress)
             self.done = reached
-        else:
-            self.bar.current_item = progress
-            self.bar.render_progress()
 
     def _start(self, progress: ImportProgress) -> ProgressBar[Any]:
         label = f"Importing {self.file}"
@@ -130,6 +127,7 @@ def summary_data(summary: ImportSummary) -> ImportSummaryRecord:
         "merged": summary.merged,
         "skipped": summary.skipped,
         "rejected": summary.rejected,
+        "rejected_total": summary.rejected_total,
         "unknown_columns": list(summary.unknown_columns),
         "errors": [
             {"line": e.line, "column": e.column, "reason": e.reason} for e in summary.errors
@@ -395,6 +393,8 @@ def _export_bar(
         label=f"Exporting to {output or 'stdout'}",
         file=sys.stderr,
         show_pos=True,
+        show_percent=True,
+        show_eta=True,
     ) as bar:
         yield bar.update
 

@@ -53,7 +53,8 @@ MAX_REPORTED = 20
 Progress = Callable[[ImportProgress], None]
 
 LONG_LINES = 4096
-"""A JSON array whose lines average more characters than this is not measured in lines."""
+"""A JSON array whose lines average more bytes than this (or that has fewer than three lines)
+is not measured in lines: its elements share them."""
 
 
 class _Rollback(Exception):
@@ -205,7 +206,7 @@ def _measured_lines(facts: FileFacts) -> int | None:
     """The file's lines, when the rows' lines say how far the import has come."""
     if facts.lines is None or facts.lines == 0:
         return None
-    if facts.format == "json" and facts.size > facts.lines * LONG_LINES:
+    if facts.format == "json" and (facts.lines < 3 or facts.size > facts.lines * LONG_LINES):
         return None  # an array on one line (or a few): its elements share the line numbers
     return facts.lines
 
