@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -40,25 +40,18 @@ from pipeline_core.importing.readers import inspect_file
 from pipeline_core.render.common import json_array, json_text
 from pipeline_core.storage import open_store
 
-SRC = Path(pipeline_core.__file__).resolve().parent.parent
+from .test_cli import ok, run
 
 
 @pytest.fixture
 def store(tmp_path: Path) -> str:
-    """A new SQLite workspace, made by ``pipeline init``."""
-    url = f"sqlite:///{tmp_path / 'big.db'}"
-    assert CliRunner().invoke(cli, ["--store", url, "init"]).exit_code == 0
+    """A new SQLite workspace at ``cli.db``, made by ``pipeline init``."""
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    ok(url, "init")
     return url
 
 
-def run(store: str, *args: str, input: str | None = None) -> Result:
-    return CliRunner().invoke(cli, ["--store", store, *args], input=input)
-
-
-def ok(store: str, *args: str) -> Result:
-    result = run(store, *args)
-    assert result.exit_code == 0, result.output + repr(result.exception)
-    return result
+SRC = Path(pipeline_core.__file__).resolve().parent.parent
 
 
 def people(path: Path, count: int, *, bad: tuple[int, ...] = ()) -> Path:
@@ -484,7 +477,7 @@ def test_ctrl_c_on_a_real_import_says_how_to_resume(
     tmp_path: Path, store: str, workers: str
 ) -> None:
     path = people(tmp_path / "people.csv", 20_000)
-    database = tmp_path / "big.db"
+    database = tmp_path / "cli.db"
     # Batches of 500: the worker drafts ahead and waits for work, where a SIGINT it did not
     # ignore would print its own traceback (or hang the pool).
     process = start_import(store, path, "--batch-size", "500", "--workers", workers)
