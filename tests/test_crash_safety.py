@@ -383,7 +383,8 @@ if mode == "watch":  # as where the kernel cannot be asked for a parent-death si
     drafting._parent_death_signal = lambda: False
 with Workspace.open(url) as ws:
     options = ImportOptions(batch_size=100, workers=1)
-    ws.customers.import_file(Path(source), options, progress=lambda rows: print(rows, flush=True))
+    # Called when the rows start (0 rows) and after each batch commits.
+    ws.customers.import_file(Path(source), options, progress=lambda p: print(p.rows, flush=True))
 """
 
 
@@ -424,8 +425,9 @@ def test_a_killed_import_leaves_no_worker_process(tmp_path: Path, mode: str) -> 
     workers: list[int] = []
     try:
         assert process.stdout is not None
-        for _ in range(3):  # three batches written: the worker is drafting ahead
-            assert process.stdout.readline().strip() == "100"
+        assert process.stdout.readline().strip() == "0"  # the rows start
+        for batch in (1, 2, 3):  # three batches written: the worker is drafting ahead
+            assert process.stdout.readline().strip() == str(100 * batch)
         workers = children_of(process.pid)
         assert workers, "the import runs a worker process"
         kill(process)

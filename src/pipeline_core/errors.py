@@ -208,3 +208,33 @@ class StoreError(PipelineError):
 
 class PermissionDenied(PipelineError):
     """The acting user may not do this (edit, move, configure); nothing was changed."""
+
+
+class ImportInterrupted(KeyboardInterrupt):
+    """An import stopped by Ctrl-C, with what it had committed: run it again to carry on.
+
+    A ``KeyboardInterrupt`` still (code that does not know this class ends as it
+    did), raised from the one the import was interrupted by. ``line`` is the last
+    line of the file committed (0: none yet; None when the import was stopped
+    before it knew: while it hashed the file), ``rows`` the rows of the file the run
+    has committed so far, over every time it was resumed (imported, skipped or
+    rejected). Running the same import again resumes after ``line``, exactly once.
+    A dry run (``dry_run``) writes nothing, and an ``on_error="abort"`` import
+    commits only at its end, so neither leaves anything new to resume from.
+    """
+
+    def __init__(self, file: str, line: int | None, rows: int, *, dry_run: bool = False) -> None:
+        self.file = file
+        self.line = line
+        self.rows = rows
+        self.dry_run = dry_run
+        if dry_run:
+            text = f"the dry run of {file} was interrupted; it wrote nothing"
+        elif line is None:
+            text = f"the import of {file} was interrupted before it read any row"
+        else:
+            text = (
+                f"the import of {file} was interrupted after line {line}"
+                f" ({rows:,} rows committed); run it again to resume after that line"
+            )
+        super().__init__(text)

@@ -7,7 +7,9 @@ library at its top; whatever needs more imports it inside the function that uses
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping, Sequence
+import os
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypeVar
 
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
     from pipeline_core.workspace.facade import Workspace
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 DEFAULT_STORE_URL: Final = "sqlite:///pipeline.db"
 """``pipeline_core.workspace.facade.DEFAULT_STORE_URL``, written out so that ``pipeline --help``
@@ -151,6 +154,28 @@ def format_option(*choices: str) -> Callable[[F], F]:
     )
 
 
+def nl_option() -> Callable[[F], F]:
+    """``--nl``: JSON Lines, the objects of ``--format json`` one a line, printed as they come."""
+    return click.option(
+        "--nl",
+        "nl",
+        is_flag=True,
+        help="JSON Lines: one JSON object per line (those of --format json), printed as read.",
+    )
+
+
+def wants_lines(nl: bool, fmt: str) -> bool:
+    """Whether to print JSON Lines: ``--nl``, which goes with no ``--format`` or with json."""
+    if not nl:
+        return False
+    from click.core import ParameterSource
+
+    source = click.get_current_context().get_parameter_source("fmt")
+    if fmt != "json" and source not in (None, ParameterSource.DEFAULT):
+        raise click.UsageError(f"--nl prints JSON Lines; it does not go with --format {fmt}")
+    return True
+
+
 def _keep_where(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     # --filter may have been processed first; an absent --where must not undo it.
     if value is None:
@@ -265,3 +290,61 @@ def membership_rule(
 def echo(text: str) -> None:
     """Write rendered output without adding a newline of our own."""
     click.echo(text, nl=False)
+
+
+STREAM_BUFFER = 1 << 16
+"""Characters gathered before a write: one write (and flush) per record would be slow."""
+
+BROKEN_PIPE = 141
+"""Exit status when the reader of the output went away (128 + SIGPIPE, as shells report it)."""
+
+
+def echo_stream(chunks: Iterable[str]) -> None:
+    """Write output made piece by piece as it is made, in flat memory.
+
+    A reader that stops early (``| head``) ends the command quietly, as it ends
+    ``cat``: no traceback, and exit status 141.
+    """
+    buffered: list[str] = []
+    size = 0
+    try:
+        for chunk in chunks:
+            buffered.append(chunk)
+            size += len(chunk)
+            if size >= STREAM_BUFFER:
+                click.echo("".join(buffered), nl=False)
+                buffered, size = [], 0
+        click.echo("".join(buffered), nl=False)
+    except BrokenPipeError:
+        _quiet_stdout()
+        raise click.exceptions.Exit(BROKEN_PIPE) from None
+
+
+def _quiet_stdout() -> None:
+    # Python flushes stdout at exit, which would fail (and say so) on the closed pipe.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # not a real file (a test's capture)
+        pass
+
+
+def echo_json_lines(records: Iterable[Any]) -> None:
+    """Print records as JSON Lines (``--nl``), each as it comes."""
+    from pipeline_core.render.common import json_lines
+
+    echo_stream(json_lines(records))
+
+
+def echo_list(
+    nl: bool,
+    fmt: str,
+    items: Sequence[T],
+    record: Callable[[T], Any],
+    render: Callable[[Sequence[T]], str],
+) -> None:
+    """A list command's output: with ``--nl`` each item's JSON object a line, else ``render``."""
+    if wants_lines(nl, fmt):
+        echo_json_lines(map(record, items))
+    else:
+        echo(render(items))

@@ -14,16 +14,27 @@ from pipeline_core.commands import customers_bulk, customers_duplicates, custome
 from pipeline_core.commands._common import (
     AppContext,
     echo,
+    echo_json_lines,
+    echo_list,
+    echo_stream,
     format_option,
+    nl_option,
     parse_fields,
     pass_app,
+    wants_lines,
     where_option,
 )
 from pipeline_core.customer import Customer
 from pipeline_core.domain.duplicates import POLICIES, DuplicatePolicy
 from pipeline_core.domain.search import DEFAULT_LIMIT
 from pipeline_core.errors import DuplicateCustomer
-from pipeline_core.render.common import Format, customer_output, customers_output
+from pipeline_core.render.common import (
+    Format,
+    customer_output,
+    customer_record,
+    customers_output,
+    json_array,
+)
 from pipeline_core.render.life import view_output
 from pipeline_core.rules.ast import MATCH_ALL
 
@@ -121,15 +132,35 @@ def customers_show(app: AppContext, customer_id: int, events: int, fmt: Format) 
 @click.option("--offset", type=click.IntRange(min=0), default=0, help="Skip this many first.")
 @where_option()
 @format_option()
+@nl_option()
 @pass_app
 def customers_list(
-    app: AppContext, limit: int | None, offset: int, where: str | None, fmt: Format
+    app: AppContext, limit: int | None, offset: int, where: str | None, fmt: Format, nl: bool
 ) -> None:
-    """List customers, oldest first."""
-    found = app.workspace.customers.list(
-        MATCH_ALL if where is None else where, limit=limit, offset=offset
-    )
-    echo(customers_output(found, fmt))
+    """List customers, oldest first.
+
+    JSON (--format json) and JSON Lines (--nl) are printed as the customers are
+    read, a page at a time, in flat memory however many there are.
+    """
+    rule = MATCH_ALL if where is None else where
+    if wants_lines(nl, fmt) or fmt == "json":
+        records = map(
+            customer_record, app.workspace.customers.iter(rule, limit=limit, offset=offset)
+        )
+        if nl:
+            echo_json_lines(records)
+        else:
+            echo_stream(json_array(records))
+        return
+    echo(customers_output(app.workspace.customers.list(rule, limit=limit, offset=offset), fmt))
+
+
+@customers.command("count")
+@where_option()
+@pass_app
+def customers_count(app: AppContext, where: str | None) -> None:
+    """Print how many customers there are (that satisfy --where or --filter), counted in the store."""
+    click.echo(app.workspace.customers.count(MATCH_ALL if where is None else where))
 
 
 @customers.command("edit")
@@ -211,15 +242,16 @@ def customers_edit(
 @click.option("--limit", type=click.IntRange(min=1), default=DEFAULT_LIMIT, show_default=True)
 @where_option()
 @format_option()
+@nl_option()
 @pass_app
 def customers_search(
-    app: AppContext, text: str, limit: int, where: str | None, fmt: Format
+    app: AppContext, text: str, limit: int, where: str | None, fmt: Format, nl: bool
 ) -> None:
     """Find customers by name, email, phone (or its last digits) or tag, best first."""
     found = app.workspace.customers.search(
         text, where=MATCH_ALL if where is None else where, limit=limit
     )
-    echo(customers_output(found, fmt))
+    echo_list(nl, fmt, found, customer_record, lambda items: customers_output(items, fmt))
 
 
 for _command in (

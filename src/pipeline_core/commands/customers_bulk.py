@@ -6,19 +6,24 @@ see docs/import-export.md.
 
 from __future__ import annotations
 
+import itertools
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 
 from pipeline_core.commands._common import AppContext, echo, pass_app, where_option
+from pipeline_core.errors import ImportInterrupted
 from pipeline_core.importing.export import EXPORT_FORMATS, ExportFormat
 from pipeline_core.importing.options import (
     IMPORT_POLICIES,
     ON_ERROR,
     ImportOptions,
+    ImportProgress,
     ImportSummary,
 )
 from pipeline_core.importing.readers import INPUT_FORMATS
@@ -26,24 +31,86 @@ from pipeline_core.render.common import json_text, key_value_table
 from pipeline_core.render.shapes import ImportSummaryRecord
 from pipeline_core.rules.ast import MATCH_ALL
 
+if TYPE_CHECKING:
+    from click._termui_impl import ProgressBar
 
-class _Progress:
-    """Rows and rows per second on stderr, redrawn in place (only on a terminal)."""
+INTERRUPTED = 130
+"""Exit status of an import stopped by Ctrl-C (128 + SIGINT, as shells report it)."""
 
-    def __init__(self, enabled: bool) -> None:
+
+def _on_terminal(stream: IO[Any]) -> bool:
+    """Whether ``stream`` is a terminal: progress is drawn there and nowhere else."""
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # no such method, or a closed stream
+        return False
+
+
+class _ImportBar:
+    """click's progress bar on stderr: the file's lines done, percent and ETA, rows beside.
+
+    The library calls it with an ``ImportProgress`` when the rows start and after
+    each batch. The bar is over the lines still to do (after the line a resumed run
+    starts from), so its ETA is this run's. Without a line count (a workbook, a JSON
+    array on one line) it counts rows, with their rate, and no percent.
+    """
+
+    def __init__(self, file: str, enabled: bool) -> None:
+        self.file = file
         self.enabled = enabled
-        self.rows = 0
+        self.bar: ProgressBar[Any] | None = None
         self.started = time.perf_counter()
+        self.done = 0  # lines (or rows) the bar has been moved by
 
-    def __call__(self, rows: int) -> None:
-        self.rows += rows
-        if self.enabled:
-            rate = self.rows / max(time.perf_counter() - self.started, 1e-9)
-            click.echo(f"\r{self.rows:,} rows  {rate:,.0f} rows/s", nl=False, err=True)
+    def __call__(self, progress: ImportProgress) -> None:
+        if not self.enabled:
+            return
+        if self.bar is None:
+            self.bar = self._start(progress)
+        if progress.total_lines is None:
+            reached = progress.rows
+        else:
+            reached = min(progress.line, progress.total_lines) - progress.resumed_after_line
+        if reached > self.done:
+            self.bar.update(reached - self.done, progress)
+            self.done = reached
 
-    def done(self) -> None:
-        if self.enabled and self.rows:
-            click.echo("", err=True)
+    def _start(self, progress: ImportProgress) -> ProgressBar[Any]:
+        label = f"Importing {self.file}"
+        if progress.resumed_after_line:
+            label += f" after line {progress.resumed_after_line:,}"
+        known = progress.total_lines is not None
+        length = None
+        if progress.total_lines is not None:
+            length = max(progress.total_lines - progress.resumed_after_line, 1)
+        bar: ProgressBar[Any] = click.progressbar(
+            itertools.count(),  # never iterated: update() moves it
+            length=length,
+            label=label,
+            file=sys.stderr,
+            show_percent=known,
+            show_eta=known,
+            item_show_func=self._rows if known else self._rate,
+        )
+        bar.__enter__()
+        return bar
+
+    def _rows(self, progress: ImportProgress | None) -> str | None:
+        return None if progress is None else f"{progress.rows:,} rows"
+
+    def _rate(self, progress: ImportProgress | None) -> str | None:
+        if progress is None:
+            return None
+        rate = progress.rows / max(time.perf_counter() - self.started, 1e-9)
+        return f"{progress.rows:,} rows  {rate:,.0f} rows/s"
+
+    def finish(self, *, complete: bool) -> None:
+        """Fill the bar when the file is done, and end its line; nothing if none was drawn."""
+        if self.bar is None:
+            return
+        if complete and self.bar.length is not None and self.bar.pos < self.bar.length:
+            self.bar.update(self.bar.length - self.bar.pos)
+        self.bar.render_finish()
 
 
 def summary_data(summary: ImportSummary) -> ImportSummaryRecord:
@@ -60,6 +127,7 @@ def summary_data(summary: ImportSummary) -> ImportSummaryRecord:
         "merged": summary.merged,
         "skipped": summary.skipped,
         "rejected": summary.rejected,
+        "rejected_total": summary.rejected_total,
         "unknown_columns": list(summary.unknown_columns),
         "errors": [
             {"line": e.line, "column": e.column, "reason": e.reason} for e in summary.errors
@@ -153,6 +221,11 @@ def summary_text(summary: ImportSummary) -> str:
     help="Processes that check rows beside the writer (0: none). Default: one per core"
     " but the writer's, at most 2, for files over 2 MB.",
 )
+@click.option(
+    "--fail-on-reject",
+    is_flag=True,
+    help="Exit with status 1 if any row was rejected (the good rows are still imported).",
+)
 @click.option("--silent", is_flag=True, help="No progress bar.")
 @click.option(
     "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
@@ -178,13 +251,16 @@ def customers_import(
     restart: bool,
     batch_size: int,
     workers: int | None,
+    fail_on_reject: bool,
     silent: bool,
     fmt: str,
 ) -> None:
     """Import customers from FILE (CSV, TSV, JSON, JSON Lines, .xlsx) or - for stdin.
 
     Each batch commits whole; run the same command again after an interruption
-    and it carries on where it stopped. See docs/import-export.md.
+    and it carries on where it stopped. Exit status: 0 when the file is imported
+    (rejected rows included, unless --fail-on-reject), 1 on an error, 130 when
+    interrupted (Ctrl-C). See docs/import-export.md.
     """
     workspace = app.workspace
     pairs = dict(_pair(text) for text in mapping)
@@ -207,15 +283,51 @@ def customers_import(
         restart=restart,
         workers=workers,
     )
-    progress = _Progress(enabled=not silent and sys.stderr.isatty())
+    shown = "<stdin>" if file == "-" else file
+    bar = _ImportBar(shown, enabled=not silent and _on_terminal(sys.stderr))
     source: Any = sys.stdin.buffer if file == "-" else file
     try:
-        summary = workspace.customers.import_file(
-            source, options, profile=profile, progress=progress
-        )
-    finally:
-        progress.done()
+        summary = workspace.customers.import_file(source, options, profile=profile, progress=bar)
+    except KeyboardInterrupt as stop:
+        bar.finish(complete=False)
+        click.echo(interrupted_text(stop), err=True)
+        raise click.exceptions.Exit(INTERRUPTED) from None
+    except BaseException:
+        bar.finish(complete=False)
+        raise
+    bar.finish(complete=True)
     echo(json_text(summary_data(summary)) if fmt == "json" else summary_text(summary))
+    if fail_on_reject and summary.rejected_total:
+        raise click.ClickException(rejected_text(summary))
+
+
+def interrupted_text(stop: KeyboardInterrupt) -> str:
+    """The one line an import stopped by Ctrl-C prints: what is committed, how to go on."""
+    if not isinstance(stop, ImportInterrupted) or stop.line is None:
+        return "Interrupted before any row was imported; run the same command again to import."
+    if stop.dry_run:
+        return "Interrupted: a dry run writes nothing."
+    if stop.line == 0:
+        return (
+            "Interrupted before the first batch was committed; nothing was written."
+            " Run the same command again to import."
+        )
+    return (
+        f"Interrupted after line {stop.line:,} ({stop.rows:,} rows committed);"
+        " run the same command again to resume."
+    )
+
+
+def rejected_text(summary: ImportSummary) -> str:
+    """Why ``--fail-on-reject`` ends the command with status 1."""
+    count = summary.rejected_total
+    rows = "1 row" if count == 1 else f"{count:,} rows"
+    if summary.dry_run:
+        return f"{rows} of {summary.file} would be rejected (--fail-on-reject)"
+    if summary.already_done:
+        return f"{rows} of {summary.file} were rejected when it was imported (--fail-on-reject)"
+    verb = "was" if count == 1 else "were"
+    return f"{rows} of {summary.file} {verb} rejected (--fail-on-reject); the others were imported"
 
 
 def _pair(text: str) -> tuple[str, str]:
@@ -241,9 +353,15 @@ def _pair(text: str) -> tuple[str, str]:
     type=click.Path(dir_okay=False, path_type=Path),
     help="File, replaced only when the export is complete (default: stdout).",
 )
+@click.option("--silent", is_flag=True, help="No progress bar.")
 @pass_app
 def customers_export(
-    app: AppContext, fmt: ExportFormat, where: str | None, columns: str | None, output: Path | None
+    app: AppContext,
+    fmt: ExportFormat,
+    where: str | None,
+    columns: str | None,
+    output: Path | None,
+    silent: bool,
 ) -> None:
     """Export customers, oldest first, streaming."""
     chosen = None if columns is None else [c.strip() for c in columns.split(",") if c.strip()]
@@ -252,9 +370,33 @@ def customers_export(
         raise click.UsageError("--format xlsx needs -o FILE")
     # A path is written whole or not at all (see docs/import-export.md); stdout as it goes.
     target: Any = sys.stdout if output is None else output
-    count = app.workspace.customers.export(target, fmt, where=rule, columns=chosen)
+    # Rows on the terminal and a bar on the same screen would garble each other.
+    shown = not silent and _on_terminal(sys.stderr)
+    shown = shown and (output is not None or not _on_terminal(sys.stdout))
+    workspace = app.workspace
+    with _export_bar(shown, workspace.customers.count(rule) if shown else 0, output) as step:
+        count = workspace.customers.export(target, fmt, where=rule, columns=chosen, progress=step)
     if output is not None:
         click.echo(f"Exported {count} customers to {output}", err=True)
+
+
+@contextmanager
+def _export_bar(
+    shown: bool, total: int, output: Path | None
+) -> Iterator[Callable[[int], None] | None]:
+    """click's progress bar over ``total`` customers (counted first), or nothing."""
+    if not shown:
+        yield None
+        return
+    with click.progressbar(
+        length=max(total, 1),
+        label=f"Exporting to {output or 'stdout'}",
+        file=sys.stderr,
+        show_pos=True,
+        show_percent=True,
+        show_eta=True,
+    ) as bar:
+        yield bar.update
 
 
 @click.command("import-profiles")

@@ -10,14 +10,21 @@ import click
 from pipeline_core.commands._common import (
     AppContext,
     echo,
+    echo_list,
     event_kind_choice,
     format_option,
+    nl_option,
     parse_date,
     parse_moment,
     pass_app,
 )
-from pipeline_core.render.common import Format, customer_output, customers_output
-from pipeline_core.render.life import event_output, events_output, tree_output
+from pipeline_core.render.common import (
+    Format,
+    customer_output,
+    customer_record,
+    customers_output,
+)
+from pipeline_core.render.life import event_output, event_record, events_output, tree_output
 
 KINDS = event_kind_choice()
 
@@ -26,13 +33,14 @@ KINDS = event_kind_choice()
 @click.argument("customer_id", type=int, metavar="ID")
 @click.option("--kind", "kinds", multiple=True, type=KINDS, help="Only events of this kind.")
 @format_option()
+@nl_option()
 @pass_app
 def customers_timeline(
-    app: AppContext, customer_id: int, kinds: tuple[str, ...], fmt: Format
+    app: AppContext, customer_id: int, kinds: tuple[str, ...], fmt: Format, nl: bool
 ) -> None:
     """Show the timeline of customer ID, oldest first."""
     events = app.workspace.customers.timeline(customer_id, kinds or None)
-    echo(events_output(events, fmt))
+    echo_list(nl, fmt, events, event_record, lambda items: events_output(items, fmt))
 
 
 @click.command("contact")
@@ -114,10 +122,12 @@ def customers_parent(app: AppContext, customer_id: int, parent_id: int | None, f
 @click.command("children")
 @click.argument("customer_id", type=int, metavar="ID")
 @format_option()
+@nl_option()
 @pass_app
-def customers_children(app: AppContext, customer_id: int, fmt: Format) -> None:
+def customers_children(app: AppContext, customer_id: int, fmt: Format, nl: bool) -> None:
     """List the direct sub-customers of customer ID."""
-    echo(customers_output(app.workspace.customers.children(customer_id), fmt))
+    found = app.workspace.customers.children(customer_id)
+    echo_list(nl, fmt, found, customer_record, lambda items: customers_output(items, fmt))
 
 
 @click.command("tree")

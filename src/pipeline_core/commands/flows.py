@@ -7,8 +7,10 @@ import click
 from pipeline_core.commands._common import (
     AppContext,
     echo,
+    echo_list,
     format_option,
     membership_rule,
+    nl_option,
     pass_app,
 )
 from pipeline_core.domain.flows import PALETTE, Column
@@ -69,10 +71,12 @@ def flows_add(
 
 @flows.command("list")
 @format_option()
+@nl_option()
 @pass_app
-def flows_list(app: AppContext, fmt: Format) -> None:
+def flows_list(app: AppContext, fmt: Format, nl: bool) -> None:
     """List the flows."""
-    echo(flows_output(app.workspace.flows.list(), fmt))
+    found = app.workspace.flows.list()
+    echo_list(nl, fmt, found, unstructured, lambda items: flows_output(items, fmt))
 
 
 @flows.command("show")

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import click
 
-from pipeline_core.commands._common import AppContext, echo, format_option, parse_date, pass_app
+from pipeline_core.commands._common import (
+    AppContext,
+    echo,
+    echo_list,
+    format_option,
+    nl_option,
+    parse_date,
+    pass_app,
+)
 from pipeline_core.domain.activity import PRIORITIES, Priority
 from pipeline_core.render.common import Format
-from pipeline_core.render.life import task_output, tasks_output
+from pipeline_core.render.life import task_output, task_record, tasks_output
 
 
 @click.group()
@@ -56,6 +64,7 @@ def tasks_add(
 @click.option("--open", "open_only", is_flag=True, help="Only tasks not done.")
 @click.option("--overdue", is_flag=True, help="Only open tasks due before today.")
 @format_option()
+@nl_option()
 @pass_app
 def tasks_list(
     app: AppContext,
@@ -64,6 +73,7 @@ def tasks_list(
     open_only: bool,
     overdue: bool,
     fmt: Format,
+    nl: bool,
 ) -> None:
     """List tasks by due date."""
     workspace = app.workspace
@@ -71,7 +81,14 @@ def tasks_list(
         found = workspace.tasks.overdue(customer_id=customer_id, worker=worker)
     else:
         found = workspace.tasks.list(customer_id=customer_id, worker=worker, open_only=open_only)
-    echo(tasks_output(found, fmt, workspace.today()))
+    today = workspace.today()
+    echo_list(
+        nl,
+        fmt,
+        found,
+        lambda task: task_record(task, overdue=task.overdue(today)),
+        lambda items: tasks_output(items, fmt, today),
+    )
 
 
 @tasks.command("done")

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import click
 
-from pipeline_core.commands._common import AppContext, echo, format_option, parse_moment, pass_app
+from pipeline_core.commands._common import (
+    AppContext,
+    echo,
+    echo_list,
+    format_option,
+    nl_option,
+    parse_moment,
+    pass_app,
+)
 from pipeline_core.render.common import Format
-from pipeline_core.render.life import summary_output, time_entry_output, time_output
+from pipeline_core.render.life import summary_output, time_entry_output, time_output, time_record
 
 
 @click.group("time")
@@ -40,10 +48,14 @@ def time_log(
 @click.option("--customer", "customer_id", type=int, help="Only this customer's time.")
 @click.option("--worker", help="Only this worker's time.")
 @format_option()
+@nl_option()
 @pass_app
-def time_list(app: AppContext, customer_id: int | None, worker: str | None, fmt: Format) -> None:
+def time_list(
+    app: AppContext, customer_id: int | None, worker: str | None, fmt: Format, nl: bool
+) -> None:
     """List time entries, oldest first."""
-    echo(time_output(app.workspace.time.list(customer_id=customer_id, worker=worker), fmt))
+    found = app.workspace.time.list(customer_id=customer_id, worker=worker)
+    echo_list(nl, fmt, found, time_record, lambda items: time_output(items, fmt))
 
 
 @time_group.command("summary")

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import click
 
-from pipeline_core.commands._common import AppContext, echo, format_option, pass_app, role_choice
+from pipeline_core.commands._common import (
+    AppContext,
+    echo,
+    echo_list,
+    format_option,
+    nl_option,
+    pass_app,
+    role_choice,
+)
 from pipeline_core.render.common import Format
-from pipeline_core.render.setup import user_output, users_output
+from pipeline_core.render.setup import user_output, user_record, users_output
 
 ROLE = role_choice()
 
@@ -31,10 +39,12 @@ def users_add(app: AppContext, name: str, role: str, teams: tuple[str, ...], fmt
 
 @users.command("list")
 @format_option()
+@nl_option()
 @pass_app
-def users_list(app: AppContext, fmt: Format) -> None:
+def users_list(app: AppContext, fmt: Format, nl: bool) -> None:
     """List users with their roles and teams."""
-    echo(users_output(app.workspace.users.list(), fmt))
+    found = app.workspace.users.list()
+    echo_list(nl, fmt, found, user_record, lambda items: users_output(items, fmt))
 
 
 @users.command("role")

@@ -4,8 +4,20 @@ from __future__ import annotations
 
 import click
 
-from pipeline_core.commands._common import AppContext, echo, format_option, pass_app
-from pipeline_core.render.common import Format, customer_output, customers_output
+from pipeline_core.commands._common import (
+    AppContext,
+    echo,
+    echo_list,
+    format_option,
+    nl_option,
+    pass_app,
+)
+from pipeline_core.render.common import (
+    Format,
+    customer_output,
+    customer_record,
+    customers_output,
+)
 
 
 @click.group()
@@ -36,7 +48,9 @@ def workers_unassign(app: AppContext, customer_id: int, worker: str, fmt: Format
 @workers.command("customers")
 @click.argument("worker")
 @format_option()
+@nl_option()
 @pass_app
-def workers_customers(app: AppContext, worker: str, fmt: Format) -> None:
+def workers_customers(app: AppContext, worker: str, fmt: Format, nl: bool) -> None:
     """List the customers WORKER is assigned to."""
-    echo(customers_output(app.workspace.workers.customers(worker), fmt))
+    found = app.workspace.workers.customers(worker)
+    echo_list(nl, fmt, found, customer_record, lambda items: customers_output(items, fmt))

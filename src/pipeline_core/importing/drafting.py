@@ -173,6 +173,10 @@ _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 def _start_worker(drafter: Drafter, parent: int) -> None:
     global _worker
+    # Ctrl-C at a terminal signals the whole process group: the importer stops the run
+    # (and this worker with it) and says how to resume; a worker printing a traceback
+    # of its own would only bury that line.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with_parent(parent)
     _worker = (drafter, drafter.mapper())
     # A worker drafts rows and nothing else: its objects are short-lived and free of

@@ -39,7 +39,11 @@ def json_array(stream: TextIO, name: str) -> Iterator[tuple[int, Any]]:
     first = reader.peek()
     if first != "[":
         what = "is empty" if first == "" else f"starts with {first!r}"
-        hint = "; for JSON Lines (one object per line) use --nl" if first == "{" else ""
+        hint = ""
+        if first == "{":
+            hint = "; for JSON Lines (one object per line) use --nl"
+        elif first.isalnum() or first == '"':
+            hint = "; if it is CSV, use --input-format csv"
         raise ImportFileError(f"{name}: not a JSON array of objects (it {what}){hint}")
     reader.pos += 1
     started = False

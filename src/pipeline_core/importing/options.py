@@ -78,8 +78,36 @@ class ImportSummary:
     unknown_columns: tuple[str, ...] = ()
     errors: tuple[ImportRowError, ...] = ()
     seconds: float = 0.0
+    rejected_total: int = 0
+    """Rows the whole run rejected: this one's and those of the interrupted runs it resumed.
+
+    An import run again after an interruption carries on the same run; a script that
+    must know whether any row of the file was refused reads this, not ``rejected``
+    (``--fail-on-reject`` does). For a file already imported, the finished run's count.
+    """
 
     @property
     def rows_per_second(self) -> float:
         """Rows read per second of the run."""
         return self.rows / self.seconds if self.seconds > 0 else 0.0
+
+
+@attrs.frozen(kw_only=True)
+class ImportProgress:
+    """How far an import has come: given to its ``progress`` callback.
+
+    The callback is called once when the rows start (``rows`` 0, ``line`` the line a
+    resumed run carries on after) and after each batch: once the batch has committed,
+    or, in a dry run or with ``on_error="abort"`` (one transaction for the whole
+    file), once it is written in that transaction. ``line`` over ``total_lines`` is
+    how much of the file is done.
+    """
+
+    rows: int
+    """Rows this run has read so far (imported, skipped or rejected)."""
+    line: int
+    """The line the last row done starts on (the sheet's row number in a workbook)."""
+    total_lines: int | None
+    """The file's lines, when lines measure progress: None for a workbook, whose rows are not
+    lines of the file, and for a JSON array written on a few long lines."""
+    resumed_after_line: int = 0

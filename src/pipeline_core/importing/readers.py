@@ -88,6 +88,10 @@ class FileFacts:
     sha256: str
     format: InputFormat
     encoding: str = "utf-8"
+    size: int = 0
+    """The file's size in bytes."""
+    lines: int | None = None
+    """The file's lines of text (the last one counted without its line end); None for a workbook."""
 
 
 @attrs.define
@@ -135,25 +139,92 @@ def inspect_file(path: Path, name: str, *, format: InputFormat | None, encoding:
     wide = codecs.lookup(encoding).name.startswith(("utf-16", "utf-32"))
     if chosen != "xlsx" and not wide:
         _refuse_binary(name, head)
+    if chosen != "xlsx":
+        _check_shape(name, chosen or "csv", head.decode(encoding, errors="replace"))
     digest = hashlib.sha256()
     decoder = None if chosen == "xlsx" else codecs.getincrementaldecoder(encoding)()
-    offset = lines = 0
+    offset = lines = returns = 0
+    last = ""
     with path.open("rb") as handle:
         while chunk := handle.read(1 << 20):
             digest.update(chunk)
             if decoder is not None:
                 try:
-                    decoder.decode(chunk)
+                    decoded = decoder.decode(chunk)
                 except UnicodeDecodeError as error:
                     _encoding_error(name, encoding, offset, None if wide else lines, chunk, error)
+                # Counted in the text, so that UTF-16 and UTF-32 are counted right too.
+                lines += decoded.count("\n")
+                returns += decoded.count("\r")
+                last = decoded[-1:] or last
             offset += len(chunk)
-            lines += chunk.count(_NEWLINE)
         if decoder is not None:
             try:
                 decoder.decode(b"", final=True)
             except UnicodeDecodeError as error:
                 _encoding_error(name, encoding, offset, None if wide else lines, b"", error)
-    return FileFacts(digest.hexdigest(), chosen or "csv", encoding)
+    # Line ends are LF, CRLF or (old Macs) CR alone; a last line without one counts too.
+    counted = None if decoder is None else max(lines, returns) + (last not in ("\n", "\r"))
+    return FileFacts(digest.hexdigest(), chosen or "csv", encoding, offset, counted)
+
+
+_SHAPES = {
+    "json": "a JSON array",
+    "jsonl": "JSON Lines (one JSON object per line)",
+    "object": "JSON (it starts with '{')",
+}
+
+
+def _looks_like(text: str) -> str | None:
+    """What text that starts like JSON is: ``json`` (an array), ``jsonl`` or ``object``; None.
+
+    A CSV header never starts with ``[{`` or ``{``, so this tells a JSON file
+    given as CSV (stdin, a ``.txt`` name) from one, before its rows are read.
+    """
+    text = text.lstrip("\ufeff \t\r\n")
+    if text.startswith("["):
+        return "json" if text[1:].lstrip()[:1] in ("{", "]") else None
+    if not text.startswith("{"):
+        return None
+    first, newline, _ = text.partition("\n")
+    if newline:
+        try:
+            if isinstance(json.loads(first), dict):
+                return "jsonl"
+        except ValueError:
+            pass
+    return "object"
+
+
+def _check_shape(name: str, chosen: InputFormat, head: str) -> None:
+    """Refuse a text file whose first bytes say it is JSON of another kind than ``chosen``.
+
+    Read as the wrong format, such a file fails on its first line with a message
+    about quotes or cells (a JSON array read as CSV), or reads a JSON line as a
+    header; this names what the file looks like and the option that reads it.
+    """
+    shape = _looks_like(head)
+    if shape is None or shape == chosen or (shape == "object" and chosen not in ("csv", "tsv")):
+        return
+    if chosen in ("csv", "tsv"):
+        hint = {
+            "json": "use --input-format json",
+            "jsonl": "use --nl",
+            "object": "a JSON array of objects takes --input-format json, JSON Lines --nl",
+        }[shape]
+        raise ImportFileError(
+            f"{name}: this looks like {_SHAPES[shape]}, not {chosen.upper()}: {hint}"
+        )
+    if chosen == "jsonl" and shape == "json":
+        raise ImportFileError(
+            f"{name}: this looks like a JSON array, not JSON Lines: use --input-format json"
+            " (without --nl)"
+        )
+    if chosen == "json" and shape == "jsonl":
+        raise ImportFileError(
+            f"{name}: this looks like JSON Lines (one JSON object per line), not a JSON"
+            " array: use --nl"
+        )
 
 
 def bom_encoding(head: bytes) -> str | None:

@@ -6,7 +6,7 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
 from tabulate import tabulate
@@ -170,6 +170,30 @@ def key_value_table(record: Mapping[str, Any]) -> str:
 def json_text(data: Any) -> str:
     """Indented JSON, unicode kept as is."""
     return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+
+
+def json_lines(records: Iterable[Any]) -> Iterator[str]:
+    """Each record as one line of JSON (JSON Lines), as the records come.
+
+    The objects are those ``--format json`` prints, each on one line with its
+    non-ASCII text kept; a line break inside a value is escaped, as JSON does.
+    """
+    for record in records:
+        yield json.dumps(record, ensure_ascii=False) + "\n"
+
+
+def json_array(records: Iterable[Any]) -> Iterator[str]:
+    """The text of ``json_text(list(records))``, a record at a time, without the list.
+
+    Each element is indented as ``json.dumps(indent=2)`` indents it inside an
+    array, so the whole is the same text, made in flat memory.
+    """
+    first = True
+    for record in records:
+        element = json.dumps(record, ensure_ascii=False, indent=2).replace("\n", "\n  ")
+        yield ("[\n  " if first else ",\n  ") + element
+        first = False
+    yield "[]\n" if first else "\n]\n"
 
 
 def customers_output(customers: Iterable[Customer], fmt: Format) -> str:

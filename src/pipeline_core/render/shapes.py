@@ -203,6 +203,7 @@ class ImportSummaryRecord(TypedDict):
     merged: int
     skipped: int
     rejected: int
+    rejected_total: int
     unknown_columns: list[str]
     errors: list[ImportErrorRecord]
     seconds: float

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from pipeline_core.customer import Customer
 from pipeline_core.domain.events import JSONValue
 from pipeline_core.errors import InvalidValue
 from pipeline_core.importing.atomic import atomic_output
@@ -23,7 +24,7 @@ from pipeline_core.importing.export import (
     check_columns,
 )
 from pipeline_core.importing.mapping import parse_map
-from pipeline_core.importing.options import ImportOptions, ImportSummary
+from pipeline_core.importing.options import ImportOptions, ImportProgress, ImportSummary
 from pipeline_core.rules.ast import MATCH_ALL, Rule
 from pipeline_core.workspace.definitions import field_definitions
 from pipeline_core.workspace.import_engine import PROFILES_KEY, profiles, run_import
@@ -32,6 +33,7 @@ from pipeline_core.workspace.rules import RuleLike, bound
 from pipeline_core.workspace.session import Session, SessionOpener
 
 EXPORT_PAGE = 1000
+"""Customers read per session by an export or ``iterate``."""
 
 
 def import_file(
@@ -40,7 +42,7 @@ def import_file(
     options: ImportOptions | None = None,
     *,
     profile: str | None = None,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[ImportProgress], None] | None = None,
     name: str | None = None,
 ) -> ImportSummary:
     """Import customers from a file (a path, or a binary stream such as stdin).
@@ -48,7 +50,9 @@ def import_file(
     Each batch of rows is one session that also records, in the run ledger keyed
     by the file's SHA-256, the last line it committed: an interrupted import run
     again resumes after it. ``profile`` applies a saved mapping (``options``
-    mapping entries win). ``progress`` is called with the rows of each batch.
+    mapping entries win). ``progress`` is called with an ``ImportProgress`` when
+    the rows start and after each batch. Ctrl-C raises ``ImportInterrupted`` (a
+    ``KeyboardInterrupt``) naming the last committed line.
     """
     options = options or ImportOptions()
     if isinstance(source, str | Path):
@@ -92,6 +96,7 @@ def export(
     *,
     where: RuleLike = MATCH_ALL,
     columns: Sequence[str] | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> int:
     """Write customers satisfying ``where`` to ``out``, oldest first; returns how many.
 
@@ -100,7 +105,8 @@ def export(
     over it once complete, so a failed or killed export leaves the previous file
     (see ``pipeline_core.importing.atomic``). ``columns`` default to the usual
     attributes plus every custom field (``fields.KEY``). Read a page at a time by
-    id, a session each, so memory stays flat.
+    id, a session each, so memory stays flat; ``progress`` is called with the
+    number of customers of each page once it is written.
     """
     with opener.session() as s:
         rule: Rule = bound(s, where)
@@ -110,19 +116,66 @@ def export(
     checked = check_columns(columns)
     if isinstance(out, str | Path):
         with atomic_output(Path(out), binary=format == "xlsx") as handle:
-            return _export_pages(opener, rule, ExportWriter(handle, format, checked))
-    return _export_pages(opener, rule, ExportWriter(out, format, checked))
+            return _export_pages(opener, rule, ExportWriter(handle, format, checked), progress)
+    return _export_pages(opener, rule, ExportWriter(out, format, checked), progress)
 
 
-def _export_pages(opener: SessionOpener, rule: Rule, writer: ExportWriter) -> int:
-    after = 0
-    while True:
-        with opener.session() as s:
-            page = s.find_customers(rule, limit=EXPORT_PAGE, after_id=after)
-            shown = shown_all(s, page)  # contact data masked for agents
-        if not page:
-            break
-        writer.write(shown)
-        after = page[-1].id
+def _export_pages(
+    opener: SessionOpener,
+    rule: Rule,
+    writer: ExportWriter,
+    progress: Callable[[int], None] | None,
+) -> int:
+    for page in _pages(opener, rule, EXPORT_PAGE):
+        writer.write(page)
+        if progress is not None:
+            progress(len(page))
     writer.close()
     return writer.count
+
+
+def iterate(
+    opener: SessionOpener,
+    where: RuleLike = MATCH_ALL,
+    *,
+    page: int = EXPORT_PAGE,
+    limit: int | None = None,
+    offset: int = 0,
+) -> Iterator[Customer]:
+    """Customers satisfying ``where``, oldest first, read ``page`` at a time: flat memory.
+
+    The rule is checked now (a bad one raises here, not at the first customer);
+    each page is then read by id in a session of its own, as an export reads, so
+    customers added while it runs may appear and ones merged away may not. ``limit``
+    and ``offset`` are ``list``'s.
+    """
+    if page < 1:
+        raise InvalidValue(f"a page holds at least one customer, not {page}")
+    with opener.session() as s:
+        rule = bound(s, where)
+    return (customer for chunk in _pages(opener, rule, page, limit, offset) for customer in chunk)
+
+
+def _pages(
+    opener: SessionOpener,
+    rule: Rule,
+    page: int,
+    limit: int | None = None,
+    offset: int = 0,
+) -> Iterator[list[Customer]]:
+    """Pages of the customers satisfying ``rule`` (as the actor may see them), by id."""
+    after, left = 0, limit
+    while left is None or left > 0:
+        size = page if left is None else min(page, left)
+        with opener.session() as s:
+            # The offset skips the first customers once; later pages start after an id.
+            found = s.find_customers(rule, limit=size, offset=offset, after_id=after)
+            shown = shown_all(s, found)  # contact data masked for agents
+        if not found:
+            return
+        yield shown
+        after, offset = found[-1].id, 0
+        if left is not None:
+            left -= len(found)
+        if len(found) < size:
+            return

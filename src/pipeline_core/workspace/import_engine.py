@@ -27,12 +27,12 @@ from pipeline_core.domain.events import EventKind, JSONValue
 from pipeline_core.domain.merge import combine
 from pipeline_core.domain.normalize import ContactKey, NormalizeOptions, customer_keys
 from pipeline_core.domain.search import term_rows
-from pipeline_core.errors import ImportRowError, NotFound
+from pipeline_core.errors import ImportInterrupted, ImportRowError, NotFound
 from pipeline_core.importing.checks import RowChecks
 from pipeline_core.importing.drafting import Chunk, Drafted, Drafter, auto_workers, drafted_chunks
 from pipeline_core.importing.mapping import Draft, RowMapper, parse_map
-from pipeline_core.importing.options import ImportOptions, ImportSummary
-from pipeline_core.importing.readers import SourceRow, inspect_file, open_source
+from pipeline_core.importing.options import ImportOptions, ImportProgress, ImportSummary
+from pipeline_core.importing.readers import FileFacts, SourceRow, inspect_file, open_source
 from pipeline_core.importing.rejects import RejectsWriter
 from pipeline_core.workspace import duplicates
 from pipeline_core.workspace.changes import save_changes
@@ -50,7 +50,11 @@ RUN_PREFIX = "import_run:"
 MAX_REPORTED = 20
 """Row errors kept in the summary (all of them go to the rejects file)."""
 
-Progress = Callable[[int], None]
+Progress = Callable[[ImportProgress], None]
+
+LONG_LINES = 4096
+"""A JSON array whose lines average more bytes than this (or that has fewer than three lines)
+is not measured in lines: its elements share them."""
 
 
 class _Rollback(Exception):
@@ -89,75 +93,96 @@ def run_import(
     """Import the file at ``path`` (``name`` in messages): each batch in a session of its own.
 
     An import is the one use case that spans sessions by design: each batch is one
-    transaction with its ledger entry, so that an interrupted run resumes.
+    transaction with its ledger entry, so that an interrupted run resumes. Ctrl-C
+    (``KeyboardInterrupt``) comes out as ``ImportInterrupted``, saying what is committed.
     """
     started = time.perf_counter()
-    with opener.session() as s:
-        if s.principal.user is not None:
-            # Rows may match, merge into or update customers of any team.
-            require_admin(s, "import customers")
-        if profile is not None:
-            options = _with_profile(options, profile, profiles(s))
-        options = attrs.evolve(options, mapping=parse_map(dict(options.mapping)))
-        facts = inspect_file(path, name, format=options.input_format, encoding=options.encoding)
-        normalize = duplicates.settings(s).normalize_options
-        checks = row_checks(s)
-        ledger = s.get_setting(RUN_PREFIX + facts.sha256)
-        clock = s.clock
-    run_id, resume_after = secrets.token_hex(6), 0
-    if isinstance(ledger, dict) and not options.restart:
-        run_id, resume_after = str(ledger["run"]), int(_number(ledger["line"]))
-        if ledger.get("done") and not options.dry_run:
-            return ImportSummary(
-                file=name, run_id=run_id, already_done=True, resumed_after_line=resume_after
-            )
-    source = open_source(
-        path, name, facts.format, encoding=facts.encoding, delimiter=options.delimiter
-    )
-    drafter = Drafter(
-        file=name,
-        mapping=options.mapping,
-        keep_unknown=options.keep_unknown,
-        region=options.region,
-        normalize=normalize,
-        checks=checks,
-    )
-    mapper = drafter.mapper()
-    mapper.check_headers(source.headers)
-    rejects = None
-    if options.rejects is not None and not options.dry_run:
-        rejects = RejectsWriter(
-            options.rejects,
-            source.headers,
-            as_json=facts.format in ("json", "jsonl"),
-            keep=_rejects_kept(options.rejects, ledger if resume_after > 0 else None),
-        )
-    run = _Run(
-        name=name,
-        sha256=facts.sha256,
-        run_id=run_id,
-        options=options,
-        opener=opener,
-        drafter=drafter,
-        mapper=mapper,
-        normalize=normalize,
-        rejects=rejects,
-        progress=progress,
-        last_line=resume_after,
-    )
-    rows = (row for row in source.rows if row.line > resume_after)
-    workers = auto_workers(path.stat().st_size) if options.workers is None else options.workers
-    drafted = drafted_chunks(drafter, mapper, _chunks(rows, options.batch_size), clock.now, workers)
+    facts: FileFacts | None = None
+    run: _Run | None = None
     try:
-        # closing: a failed run shuts its worker processes down now, not when collected.
-        with _old_objects_set_aside(), closing(drafted):
-            if options.dry_run or options.on_error == "abort":
-                run.in_one_transaction(drafted)
-            else:
-                run.in_batches(drafted)
-    finally:
-        if rejects is not None:
-            rejects.close()
+        with opener.session() as s:
+            if s.principal.user is not None:
+                # Rows may match, merge into or update customers of any team.
+                require_admin(s, "import customers")
+            if profile is not None:
+                options = _with_profile(options, profile, profiles(s))
+            options = attrs.evolve(options, mapping=parse_map(dict(options.mapping)))
+            facts = inspect_file(path, name, format=options.input_format, encoding=options.encoding)
+            normalize = duplicates.settings(s).normalize_options
+            checks = row_checks(s)
+            ledger = s.get_setting(RUN_PREFIX + facts.sha256)
+            clock = s.clock
+        run_id, resume_after, before = secrets.token_hex(6), 0, _Counts()
+        if isinstance(ledger, dict) and not options.restart:
+            run_id, resume_after = str(ledger["run"]), _number(ledger["line"])
+            before = _Counts(
+                rows=_number(ledger.get("rows")), rejected=_number(ledger.get("rejected"))
+            )
+            if ledger.get("done") and not options.dry_run:
+                return ImportSummary(
+                    file=name,
+                    run_id=run_id,
+                    already_done=True,
+                    resumed_after_line=resume_after,
+                    rejected_total=before.rejected,
+                )
+        source = open_source(
+            path, name, facts.format, encoding=facts.encoding, delimiter=options.delimiter
+        )
+        drafter = Drafter(
+            file=name,
+            mapping=options.mapping,
+            keep_unknown=options.keep_unknown,
+            region=options.region,
+            normalize=normalize,
+            checks=checks,
+        )
+        mapper = drafter.mapper()
+        mapper.check_headers(source.headers)
+        rejects = None
+        if options.rejects is not None and not options.dry_run:
+            rejects = RejectsWriter(
+                options.rejects,
+                source.headers,
+                as_json=facts.format in ("json", "jsonl"),
+                keep=_rejects_kept(options.rejects, ledger if resume_after > 0 else None),
+            )
+        run = _Run(
+            name=name,
+            sha256=facts.sha256,
+            run_id=run_id,
+            options=options,
+            opener=opener,
+            drafter=drafter,
+            mapper=mapper,
+            normalize=normalize,
+            rejects=rejects,
+            progress=progress,
+            total_lines=_measured_lines(facts),
+            resumed_after=resume_after,
+            before=before,
+            last_line=resume_after,
+        )
+        run.report()
+        rows = (row for row in source.rows if row.line > resume_after)
+        workers = auto_workers(facts.size) if options.workers is None else options.workers
+        drafted = drafted_chunks(
+            drafter, mapper, _chunks(rows, options.batch_size), clock.now, workers
+        )
+        try:
+            # closing: a failed run shuts its worker processes down now, not when collected.
+            with _old_objects_set_aside(), closing(drafted):
+                if options.dry_run or options.on_error == "abort":
+                    run.in_one_transaction(drafted)
+                else:
+                    run.in_batches(drafted)
+        finally:
+            if rejects is not None:
+                rejects.close()
+    except KeyboardInterrupt as interrupt:
+        if isinstance(interrupt, ImportInterrupted):
+            raise
+        raise _interrupted(opener, name, facts, run, options.dry_run) from interrupt
     counts = run.counts
     return ImportSummary(
         file=name,
@@ -173,7 +198,45 @@ def run_import(
         unknown_columns=tuple(mapper.unknown),
         errors=tuple(counts.errors),
         seconds=time.perf_counter() - started,
+        rejected_total=before.rejected + counts.rejected,
     )
+
+
+def _measured_lines(facts: FileFacts) -> int | None:
+    """The file's lines, when the rows' lines say how far the import has come."""
+    if facts.lines is None or facts.lines == 0:
+        return None
+    if facts.format == "json" and (facts.lines < 3 or facts.size > facts.lines * LONG_LINES):
+        return None  # an array on one line (or a few): its elements share the line numbers
+    return facts.lines
+
+
+def _interrupted(
+    opener: SessionOpener,
+    name: str,
+    facts: FileFacts | None,
+    run: _Run | None,
+    dry_run: bool,
+) -> ImportInterrupted:
+    """What an interrupted import has committed, from its ledger entry: the one truth.
+
+    Ctrl-C may come just after a batch's commit, before the run noted it; the entry
+    was written in the batch's own transaction, so it says exactly what is committed.
+    """
+    if dry_run:
+        return ImportInterrupted(name, 0, 0, dry_run=True)
+    if facts is None:
+        return ImportInterrupted(name, None, 0)
+    try:
+        with opener.session() as s:
+            ledger = s.get_setting(RUN_PREFIX + facts.sha256)
+    except Exception:  # the store failed too: say what the run itself saw committed
+        line = 0 if run is None else run.committed_line
+        rows = 0 if run is None else run.committed_rows
+        return ImportInterrupted(name, line, rows)
+    if not isinstance(ledger, dict):
+        return ImportInterrupted(name, 0, 0)
+    return ImportInterrupted(name, _number(ledger.get("line")), _number(ledger.get("rows")))
 
 
 def profiles(s: Session) -> dict[str, dict[str, JSONValue]]:
@@ -255,8 +318,14 @@ class _Run:
     normalize: NormalizeOptions
     rejects: RejectsWriter | None
     progress: Progress | None
+    total_lines: int | None = None
+    resumed_after: int = 0
+    before: _Counts = attrs.Factory(_Counts)
+    """What the interrupted runs this one resumes had committed (rows and rejected)."""
     counts: _Counts = attrs.Factory(_Counts)
     last_line: int = 0
+    committed_line: int = 0
+    committed_rows: int = 0
 
     def in_batches(self, drafted: Iterable[tuple[Chunk, list[Drafted]]]) -> None:
         for chunk, drafts in drafted:
@@ -266,6 +335,9 @@ class _Run:
                 # the ledger keeps the size, so a resume drops them if it never commits.
                 self.reject(rejected)
                 self.record(s, done=False)
+            self.committed_line = self.last_line
+            self.committed_rows = self.before.rows + self.counts.rows
+            self.report()
         with self.opener.session() as s:
             self.record(s, done=True)
 
@@ -275,6 +347,7 @@ class _Run:
             with self.opener.session() as s:
                 for chunk, drafts in drafted:
                     rejected.extend(self.batch(s, chunk, drafts))
+                    self.report()
                 self.record(s, done=True)
                 if self.options.dry_run:
                     raise _Rollback
@@ -282,13 +355,30 @@ class _Run:
             pass
         self.reject(rejected)
 
+    def report(self) -> None:
+        """Tell the ``progress`` callback how far the run has come."""
+        if self.progress is not None:
+            self.progress(
+                ImportProgress(
+                    rows=self.counts.rows,
+                    line=self.last_line,
+                    total_lines=self.total_lines,
+                    resumed_after_line=self.resumed_after,
+                )
+            )
+
     def record(self, s: Session, *, done: bool) -> None:
-        """The ledger entry: the run, the last line committed, whether the file is finished."""
+        """The ledger entry: the run, the last line committed, whether the file is finished.
+
+        ``rows`` and ``rejected`` count over the whole run, however often it was resumed.
+        """
         entry: dict[str, JSONValue] = {
             "run": self.run_id,
             "file": self.name,
             "line": self.last_line,
             "done": done,
+            "rows": self.before.rows + self.counts.rows,
+            "rejected": self.before.rejected + self.counts.rejected,
         }
         if self.rejects is not None:
             entry["rejects"] = str(self.rejects.path.resolve())
@@ -324,8 +414,6 @@ class _Run:
             raise refused[0]
         self.counts.rejected += len(refused)
         self.counts.errors.extend(refused[: MAX_REPORTED - len(self.counts.errors)])
-        if self.progress is not None:
-            self.progress(len(rows))
         raws = {row.line: row.raw for row in rows} if refused else {}
         return [(error, raws[error.line]) for error in refused]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -15,7 +15,7 @@ from pipeline_core.domain.events import Event, EventKind, JSONValue
 from pipeline_core.domain.search import DEFAULT_LIMIT
 from pipeline_core.domain.view import CustomerTree, CustomerView
 from pipeline_core.importing.export import ExportFormat
-from pipeline_core.importing.options import ImportOptions, ImportSummary
+from pipeline_core.importing.options import ImportOptions, ImportProgress, ImportSummary
 from pipeline_core.rules.ast import MATCH_ALL
 from pipeline_core.workspace import bulk, customers, duplicates, import_engine, life
 from pipeline_core.workspace.rules import RuleLike
@@ -89,6 +89,23 @@ class Customers:
     ) -> builtins.list[Customer]:
         """Customers satisfying ``where`` (a rule, rule text or saved filter name), oldest first."""
         return self._opener.run(customers.list_customers, where, limit=limit, offset=offset)
+
+    def iter(
+        self,
+        where: RuleLike = MATCH_ALL,
+        *,
+        page: int = bulk.EXPORT_PAGE,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> Iterator[Customer]:
+        """``list``, read ``page`` customers at a time, each page in a session of its own.
+
+        Memory stays flat however many customers match: what ``pipeline customers
+        list --nl`` prints from. The rule is checked at once; the pages are read by
+        id as the iterator is consumed, so it is not one snapshot (a customer added
+        meanwhile may appear). See ``pipeline_core.workspace.bulk.iterate``.
+        """
+        return bulk.iterate(self._opener, where, page=page, limit=limit, offset=offset)
 
     def count(self, where: RuleLike = MATCH_ALL) -> int:
         """How many customers satisfy ``where``."""
@@ -290,13 +307,16 @@ class Customers:
         options: ImportOptions | None = None,
         *,
         profile: str | None = None,
-        progress: Callable[[int], None] | None = None,
+        progress: Callable[[ImportProgress], None] | None = None,
         name: str | None = None,
     ) -> ImportSummary:
         """Import customers from a file (a path, or a binary stream such as stdin).
 
         Each batch is one transaction with its ledger entry: an interrupted import
-        run again resumes after the last committed line. See docs/import-export.md.
+        run again resumes after the last committed line. ``progress`` is called with
+        an ``ImportProgress`` when the rows start and after each batch; Ctrl-C raises
+        ``ImportInterrupted`` (a ``KeyboardInterrupt``) naming the last committed line.
+        See docs/import-export.md.
         """
         return bulk.import_file(
             self._opener, source, options, profile=profile, progress=progress, name=name
@@ -309,13 +329,17 @@ class Customers:
         *,
         where: RuleLike = MATCH_ALL,
         columns: Sequence[str] | None = None,
+        progress: Callable[[int], None] | None = None,
     ) -> int:
         """Write customers satisfying ``where`` to ``out``, oldest first; returns how many.
 
         ``out`` is a stream, or a path written whole or not at all (a temporary file
-        beside it, renamed over it when complete). See docs/import-export.md.
+        beside it, renamed over it when complete). ``progress`` is called with the
+        number of customers of each page written. See docs/import-export.md.
         """
-        return bulk.export(self._opener, out, format, where=where, columns=columns)
+        return bulk.export(
+            self._opener, out, format, where=where, columns=columns, progress=progress
+        )
 
     def import_profiles(self) -> dict[str, dict[str, JSONValue]]:
         """Every saved mapping profile by name."""
