@@ -17,21 +17,26 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import Callable, Coroutine
+import itertools
+from collections.abc import AsyncIterator, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Concatenate, Generic, ParamSpec, Self, TypeVar, overload
 
+from pipeline_core.customer import Customer
 from pipeline_core.domain.access import SYSTEM
 from pipeline_core.domain.clock import Clock
 from pipeline_core.domain.events import EventKind
 from pipeline_core.errors import StoreError
+from pipeline_core.rules.ast import MATCH_ALL
 from pipeline_core.workspace.api.access import Access, Filters, Teams, Users
 from pipeline_core.workspace.api.customers import Customers
 from pipeline_core.workspace.api.flows import Columns, Flows, Rules, Statuses
 from pipeline_core.workspace.api.life import Notes, Reminders, Tasks, Time, Workers
 from pipeline_core.workspace.api.reports import Reports
 from pipeline_core.workspace.api.setup import Automations, Fields, Folders, Settings
+from pipeline_core.workspace.bulk import EXPORT_PAGE
 from pipeline_core.workspace.facade import DEFAULT_STORE_URL, Handler, Workspace
+from pipeline_core.workspace.rules import RuleLike
 from pipeline_core.workspace.session import Session
 
 N = TypeVar("N")
@@ -199,6 +204,22 @@ class AsyncCustomers(AsyncNoun[Customers]):
     export = awaited(Customers.export)
     import_profiles = awaited(Customers.import_profiles)
     save_import_profile = awaited(Customers.save_import_profile)
+
+    async def iter(
+        self,
+        where: RuleLike = MATCH_ALL,
+        *,
+        page: int = EXPORT_PAGE,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> AsyncIterator[Customer]:
+        """``Customers.iter`` as an async iterator: each page is read in a worker thread."""
+        found = await self._runner(
+            lambda: self._noun.iter(where, page=page, limit=limit, offset=offset)
+        )
+        while chunk := await self._runner(lambda: list(itertools.islice(found, page))):
+            for customer in chunk:
+                yield customer
 
 
 class AsyncFlows(AsyncNoun[Flows]):
