@@ -106,12 +106,14 @@ def on_add(s: Session, draft: Customer, policy: DuplicatePolicy | None) -> Custo
     Returns the existing customer when ``merge`` or ``update`` took care of
     it, None when the draft is to be inserted; ``block`` raises.
     """
-    _refuse_hidden_duplicates(s, draft, policy)
     current = settings(s)
     options = current.normalize_options
     keys = customer_keys(draft, options, strict=True)  # a malformed email is refused here
-    chosen = check_policy(policy or ("allow" if current.allow_duplicates else "block"))
-    found = [] if chosen == "allow" else matches(s, keys)
+    chosen = _chosen(current, policy)
+    if chosen == "allow":
+        return None
+    found = matches(s, keys)
+    _refuse_hidden_duplicates(s, found)
     if not found:
         return None
     existing_id = min(customer_id for _, customer_id in found)
@@ -127,44 +129,40 @@ def check_edit(s: Session, current: Customer, edited: Customer, policy: str | No
     """Refuse an edit that adds a contact key another live customer holds (unless allowed)."""
     if all(getattr(current, name) == getattr(edited, name) for name in _CONTACTS):
         return
-    held = set(s.contact_keys(current.id))
-    _refuse_hidden_duplicates(s, edited, policy, exclude=current.id, held=held)
     now = settings(s)
     options = now.normalize_options
     keys = customer_keys(edited, options, strict=True)
-    chosen = check_policy(policy or ("allow" if now.allow_duplicates else "block"))
+    chosen = _chosen(now, policy)
+    if chosen == "allow":
+        return
+    held = set(s.contact_keys(current.id))
+    found = matches(s, [key for key in keys if key not in held], exclude=current.id)
+    _refuse_hidden_duplicates(s, found)
     if chosen in ("merge", "update"):
         raise InvalidValue(
             f"an edit can only block or allow duplicates, not {chosen!r}; use merge to combine"
         )
-    if chosen == "allow":
-        return
-    found = matches(s, [key for key in keys if key not in held], exclude=current.id)
     if found:
         raise duplicate_error(s, edited, found, options)
 
 
-def _refuse_hidden_duplicates(
-    s: Session,
-    customer: Customer,
-    policy: str | None,
-    *,
-    exclude: int = 0,
-    held: set[ContactKey] | None = None,
-) -> None:
-    if s.principal.sees_all:
+def _chosen(current: DuplicateSettings, policy: str | None) -> DuplicatePolicy:
+    """The policy asked for, else the workspace's default."""
+    return check_policy(policy or ("allow" if current.allow_duplicates else "block"))
+
+
+def _refuse_hidden_duplicates(s: Session, found: Sequence[tuple[ContactKey, int]]) -> None:
+    """Refuse, naming nothing the actor may not see, when a match is hidden from them.
+
+    Matches are over every live customer; an actor who sees all is told as usual.
+    """
+    if not found or s.principal.sees_all:
         return
-    current = settings(s)
-    chosen = check_policy(policy or ("allow" if current.allow_duplicates else "block"))
-    if chosen == "allow":
-        return
-    keys = customer_keys(customer, current.normalize_options, strict=True)
-    wanted = [key for key in keys if held is None or key not in held]
-    found = sorted({customer_id for _, customer_id in matches(s, wanted, exclude=exclude)})
-    if found and hides_contacts(s):
+    if hides_contacts(s):
         raise DuplicateCustomer((), HIDDEN_MATCH)
-    if found and not all(_visible(s, customer_id) for customer_id in found):
-        raise _duplicate_refusal(s, found)
+    ids = sorted({customer_id for _, customer_id in found})
+    if not all(_visible(s, customer_id) for customer_id in ids):
+        raise _duplicate_refusal(s, ids)
 
 
 def _duplicate_refusal(s: Session, found: Sequence[int]) -> DuplicateCustomer:

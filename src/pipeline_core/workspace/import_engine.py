@@ -100,6 +100,9 @@ def run_import(
     facts: FileFacts | None = None
     run: _Run | None = None
     try:
+        # Hashed and counted before the session: a big file is read once, and no
+        # transaction (on SQLite, the write lock) is held while it is.
+        facts = inspect_file(path, name, format=options.input_format, encoding=options.encoding)
         with opener.session() as s:
             if s.principal.user is not None:
                 # Rows may match, merge into or update customers of any team.
@@ -107,7 +110,6 @@ def run_import(
             if profile is not None:
                 options = _with_profile(options, profile, profiles(s))
             options = attrs.evolve(options, mapping=parse_map(dict(options.mapping)))
-            facts = inspect_file(path, name, format=options.input_format, encoding=options.encoding)
             normalize = duplicates.settings(s).normalize_options
             checks = row_checks(s)
             ledger = s.get_setting(RUN_PREFIX + facts.sha256)
