@@ -169,7 +169,7 @@ def move_to_column(
             f"customer {before.id} ({before.name}) is not on the board of flow "
             f"{definition.name!r}: its rule does not hold for them"
         )
-    if before.id in s.hidden_customers(definition.name):
+    if definition.name in s.hidden_flows(before.id):
         raise NotOnBoard(
             f"customer {before.id} ({before.name}) is hidden from the board of flow "
             f"{definition.name!r}; show them again first"
@@ -184,7 +184,7 @@ def explain(s: Session, flow: str, customer_id: int) -> FlowExplanation:
     """
     definition = s.get_flow(flow)
     customer = s.get_customer(customer_id)
-    hidden = customer.id in s.hidden_customers(flow)
+    hidden = definition.name in s.hidden_flows(customer.id)
     # The flow's rule is an admin's, so it may test contact data; the values quoted are
     # what the actor may see.
     tree = explain_rule(definition.rule, customer, today=rules_today(s), shown=shown(s, customer))
