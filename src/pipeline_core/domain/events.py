@@ -36,6 +36,8 @@ class EventKind(enum.StrEnum):
     EXTERNAL = "external"
     AUTOMATION_RAN = "automation_ran"
     MERGED = "merged"
+    REMINDER_DUE = "reminder_due"
+    TASK_DUE = "task_due"
 
 
 def _kind(value: str) -> EventKind:

@@ -21,6 +21,7 @@ from pipeline_core.domain.duplicate_settings import normalize_options
 from pipeline_core.domain.events import Event, EventKind, JSONValue, with_id
 from pipeline_core.domain.flows import FlowDefinition
 from pipeline_core.domain.normalize import ContactKey, index_keys
+from pipeline_core.domain.outbox import Delivery, DeliveryState, Notification
 from pipeline_core.domain.report_keys import (
     AggregateRow,
     GroupKey,
@@ -72,6 +73,9 @@ class _State:
     merged: dict[int, int] = attrs.Factory(dict)
     users: dict[str, User] = attrs.Factory(dict)
     teams: set[str] = attrs.Factory(set)
+    fired: dict[str, datetime] = attrs.Factory(dict)
+    deliveries: dict[int, Delivery] = attrs.Factory(dict)
+    notifications: dict[int, Notification] = attrs.Factory(dict)
 
     def copy(self) -> _State:
         return _State(
@@ -89,6 +93,9 @@ class _State:
             merged=dict(self.merged),
             users=dict(self.users),
             teams=set(self.teams),
+            fired=dict(self.fired),
+            deliveries=dict(self.deliveries),
+            notifications=dict(self.notifications),
         )
 
 
@@ -522,6 +529,101 @@ class MemoryTransaction:
                 scored.append((-points, customer.id, customer))
         scored.sort(key=lambda item: item[:2])
         return [customer for _, _, customer in scored[:limit]]
+
+    # the outbox ----------------------------------------------------------------------
+
+    def mark_fired(self, keys: Sequence[str], at: datetime) -> list[str]:
+        new = [key for key in dict.fromkeys(keys) if key not in self._state.fired]
+        if new:
+            self._w.fired.update(dict.fromkeys(new, at))
+        return new
+
+    def insert_deliveries(self, deliveries: Sequence[Delivery]) -> list[Delivery]:
+        stored = []
+        for delivery in deliveries:
+            state = self._w
+            new = attrs.evolve(delivery, id=max(state.deliveries, default=0) + 1)
+            state.deliveries[new.id] = new
+            stored.append(new)
+        return stored
+
+    def claim_deliveries(self, now: datetime, lease_until: datetime, limit: int) -> list[Delivery]:
+        due = sorted(
+            (
+                d
+                for d in self._state.deliveries.values()
+                if d.state == "pending"
+                and d.next_attempt_at <= now
+                and (d.lease_until is None or d.lease_until <= now)
+            ),
+            key=lambda d: (d.next_attempt_at, d.id),
+        )[:limit]
+        claimed = [attrs.evolve(d, lease_until=lease_until) for d in due]
+        if claimed:
+            self._w.deliveries.update((d.id, d) for d in claimed)
+        return claimed
+
+    def get_delivery(self, delivery_id: int) -> Delivery:
+        found = self._state.deliveries.get(delivery_id)
+        if found is None:
+            raise NotFound(f"no delivery with id {delivery_id}")
+        return found
+
+    def finish_delivery(self, delivery: Delivery, *, claimed: datetime | None) -> bool:
+        found = self._state.deliveries.get(delivery.id)
+        if found is None or found.lease_until != claimed:
+            return False
+        self._w.deliveries[delivery.id] = attrs.evolve(
+            found,
+            state=delivery.state,
+            attempts=delivery.attempts,
+            next_attempt_at=delivery.next_attempt_at,
+            last_error=delivery.last_error,
+            delivered_at=delivery.delivered_at,
+            lease_until=delivery.lease_until,
+        )
+        return True
+
+    def list_deliveries(
+        self, *, state: DeliveryState | None = None, limit: int | None = None
+    ) -> list[Delivery]:
+        found = [
+            d
+            for _, d in sorted(self._state.deliveries.items(), reverse=True)
+            if state is None or d.state == state
+        ]
+        return found if limit is None else found[:limit]
+
+    def insert_notifications(self, notifications: Sequence[Notification]) -> list[Notification]:
+        stored = []
+        for notification in notifications:
+            state = self._w
+            new = attrs.evolve(notification, id=max(state.notifications, default=0) + 1)
+            state.notifications[new.id] = new
+            stored.append(new)
+        return stored
+
+    def list_notifications(
+        self, recipients: Sequence[str] | None, *, unread_only: bool = False
+    ) -> list[Notification]:
+        return [
+            n
+            for _, n in sorted(self._state.notifications.items(), reverse=True)
+            if (recipients is None or n.recipient in recipients)
+            and not (unread_only and n.read_at is not None)
+        ]
+
+    def mark_read(
+        self, ids: Sequence[int], recipients: Sequence[str] | None, at: datetime
+    ) -> list[int]:
+        changed = [
+            n.id for n in self.list_notifications(recipients, unread_only=True) if n.id in set(ids)
+        ]
+        for notification_id in changed:
+            self._w.notifications[notification_id] = attrs.evolve(
+                self._state.notifications[notification_id], read_at=at
+            )
+        return sorted(changed)
 
 
 def _in(scope: Rule) -> Callable[[Customer], bool]:

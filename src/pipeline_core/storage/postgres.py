@@ -55,6 +55,7 @@ from pipeline_core.storage.sql.common import (
 from pipeline_core.storage.sql.customers import CustomerQueries
 from pipeline_core.storage.sql.life import LifeQueries
 from pipeline_core.storage.sql.lists import ListQueries
+from pipeline_core.storage.sql.outbox import OutboxQueries
 from pipeline_core.storage.sql.reports import (
     POSTGRES_MONTH,
     POSTGRES_STAGE_TIMES,
@@ -142,7 +143,13 @@ def _customer(row: Sequence[Any]) -> Customer:
 
 
 class PostgresTransaction(
-    LifeQueries, SetupQueries, CustomerQueries, ListQueries, ReportQueries, AccessQueries
+    LifeQueries,
+    SetupQueries,
+    CustomerQueries,
+    ListQueries,
+    ReportQueries,
+    AccessQueries,
+    OutboxQueries,
 ):
     """A unit of work on one PostgreSQL connection.
 
@@ -154,6 +161,7 @@ class PostgresTransaction(
     _db: psycopg.Connection[Any]
     _dialect = POSTGRES
     JSON_TEXT = "::text"
+    SKIP_LOCKED = " FOR UPDATE SKIP LOCKED"
     HOLDERS = "array_agg(k.customer_id ORDER BY k.customer_id)"
     MONTH = POSTGRES_MONTH
     SUMMED = "c.value"

@@ -13,6 +13,7 @@ from pipeline_core.domain.activity import Task, TimeEntry
 from pipeline_core.domain.events import Event, JSONValue
 from pipeline_core.domain.flows import FlowDefinition
 from pipeline_core.domain.normalize import ContactKey
+from pipeline_core.domain.outbox import Delivery, DeliveryState, Notification
 from pipeline_core.domain.report_keys import AggregateRow, GroupKey, StageTime
 from pipeline_core.domain.search import SearchQuery, TermRow
 from pipeline_core.domain.statuses import StatusMachine
@@ -21,7 +22,7 @@ from pipeline_core.rules.ast import MATCH_ALL, Rule
 Order = Literal["id", "activity"]
 """``id``: oldest first. ``activity``: most recently updated first (board cards)."""
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 """The schema version this release writes; stores at a higher version are refused."""
 
 
@@ -339,6 +340,67 @@ class Transaction(Protocol):
 
     def merged_into(self, customer_id: int) -> int | None:
         """The customer a tombstone was merged into; None for a live customer."""
+        ...
+
+    # the outbox: fired reminders, deliveries, notifications ---------------------------
+
+    def mark_fired(self, keys: Sequence[str], at: datetime) -> list[str]:
+        """Record that the reminders called ``keys`` fired; the keys that were new, in order.
+
+        A key already recorded (by this transaction, or by one that committed) is
+        left out. When another transaction recorded it and has not yet ended, the
+        call waits for it: of two overlapping runners exactly one gets each key.
+        """
+        ...
+
+    def insert_deliveries(self, deliveries: Sequence[Delivery]) -> list[Delivery]:
+        """Store new deliveries (their ids are ignored); the stored ones with their ids, in order."""
+        ...
+
+    def claim_deliveries(self, now: datetime, lease_until: datetime, limit: int) -> list[Delivery]:
+        """Lease up to ``limit`` pending deliveries due at ``now`` (and not leased past it).
+
+        Oldest due first; each comes back with ``lease_until`` set. Concurrent
+        claims never get the same delivery (PostgreSQL: ``FOR UPDATE SKIP LOCKED``).
+        """
+        ...
+
+    def get_delivery(self, delivery_id: int) -> Delivery:
+        """The delivery with that id; ``NotFound`` if there is none."""
+        ...
+
+    def finish_delivery(self, delivery: Delivery, *, claimed: datetime | None) -> bool:
+        """Store a delivery's state, attempts, next attempt, last error, delivered moment
+        and lease, if its stored lease is still ``claimed``; whether it was.
+
+        A runner whose lease ran out (and whose delivery another runner claimed)
+        thus cannot overwrite the newer outcome.
+        """
+        ...
+
+    def list_deliveries(
+        self, *, state: DeliveryState | None = None, limit: int | None = None
+    ) -> list[Delivery]:
+        """Deliveries (of one state, or all), newest first."""
+        ...
+
+    def insert_notifications(self, notifications: Sequence[Notification]) -> list[Notification]:
+        """Store new notifications; the stored ones with their ids, in order."""
+        ...
+
+    def list_notifications(
+        self, recipients: Sequence[str] | None, *, unread_only: bool = False
+    ) -> list[Notification]:
+        """Notifications for any of ``recipients`` (None: everyone's), newest first."""
+        ...
+
+    def mark_read(
+        self, ids: Sequence[int], recipients: Sequence[str] | None, at: datetime
+    ) -> list[int]:
+        """Mark unread notifications read at ``at``; the ids changed, ascending.
+
+        Only those for one of ``recipients`` (None: anyone's).
+        """
         ...
 
 

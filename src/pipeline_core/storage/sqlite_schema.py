@@ -145,6 +145,42 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     # the words of emails get a term kind of their own, and phone keys lose their
     # extension; the store recomputes both (SEARCH_VERSION, CONTACT_KEYS_CHANGED).
     6: (),
+    # The outbox (issue 17): reminders fired once (a key per reminder or task and due
+    # day), deliveries written with the event that caused them and sent afterwards,
+    # and in-app notifications.
+    7: (
+        "CREATE TABLE fired (key TEXT PRIMARY KEY, at TEXT NOT NULL) WITHOUT ROWID",
+        """CREATE TABLE deliveries (
+            id INTEGER PRIMARY KEY,
+            channel TEXT NOT NULL,
+            target TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            automation TEXT NOT NULL,
+            customer_id INTEGER NOT NULL,
+            event_id INTEGER,
+            created_at TEXT NOT NULL,
+            next_attempt_at TEXT NOT NULL,
+            state TEXT NOT NULL,
+            attempts INTEGER NOT NULL,
+            lease_until TEXT,
+            last_error TEXT NOT NULL,
+            delivered_at TEXT
+        )""",
+        # A runner seeks the pending deliveries that are due, oldest first.
+        "CREATE INDEX deliveries_due ON deliveries(next_attempt_at, id) WHERE state = 'pending'",
+        "CREATE INDEX deliveries_state ON deliveries(state, id)",
+        """CREATE TABLE notifications (
+            id INTEGER PRIMARY KEY,
+            recipient TEXT NOT NULL,
+            message TEXT NOT NULL,
+            customer_id INTEGER NOT NULL,
+            automation TEXT NOT NULL,
+            event_id INTEGER,
+            created_at TEXT NOT NULL,
+            read_at TEXT
+        )""",
+        "CREATE INDEX notifications_recipient ON notifications(recipient, id)",
+    ),
 }
 """Statements that take a store from version N-1 to N."""
 

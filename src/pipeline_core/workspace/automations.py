@@ -19,9 +19,10 @@ from pipeline_core.domain.events import Event, EventKind
 from pipeline_core.domain.serialization import converter
 from pipeline_core.errors import InvalidValue, NotFound
 from pipeline_core.rules.evaluate import compile_predicate
-from pipeline_core.workspace.definitions import rules_today, today
+from pipeline_core.workspace.definitions import lifecycle, rules_today, today
 from pipeline_core.workspace.life import schedule_in
 from pipeline_core.workspace.moves import move_in, retag_in, set_folder_in
+from pipeline_core.workspace.outbox import write_actions
 from pipeline_core.workspace.permissions import require_admin
 from pipeline_core.workspace.rules import checked
 from pipeline_core.workspace.session import Session
@@ -75,15 +76,28 @@ def remove(s: Session, name: str) -> None:
     _put(s, found)
 
 
-def apply(s: Session, automation: Automation, customer_id: int, trigger: Event | None) -> bool:
-    """Run ``automation``'s actions on the customer if its rule holds; whether it ran."""
+def apply(
+    s: Session,
+    automation: Automation,
+    customer_id: int,
+    trigger: Event | None,
+    *,
+    outbound: bool = True,
+) -> bool:
+    """Run ``automation``'s actions on the customer if its rule holds; whether it ran.
+
+    ``outbound=False`` leaves out webhook, email and notify: when an event
+    triggers the automation they were written in that event's own transaction.
+    """
     customer = s.get_customer(customer_id)
     # Rules compare UTC days (docs/rules.md); actions use the workspace's zone.
     if not compile_predicate(automation.rule, today=rules_today(s))(customer):
         return False
     day = today(s)
-    for action in automation.actions:
+    for action in automation.in_process:
         customer = apply_action(s, customer, action, day)
+    if outbound and automation.outbound:
+        write_actions(s, automation, automation.outbound, customer, trigger, lifecycle(s).zone)
     s.append_events(
         [
             s.event(

@@ -34,7 +34,7 @@ from pipeline_core.domain.statuses import StatusMachine
 from pipeline_core.errors import ConcurrencyError, NotFound
 from pipeline_core.storage import Store, Transaction, open_store
 from pipeline_core.storage.copying import CopyReport, copy_store
-from pipeline_core.workspace import access, definitions, statuses
+from pipeline_core.workspace import access, definitions, outbox, statuses
 from pipeline_core.workspace.permissions import require_admin
 from pipeline_core.workspace.session import Session
 
@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from pipeline_core.workspace.api.customers import Customers
     from pipeline_core.workspace.api.flows import Columns, Flows, Rules, Statuses
     from pipeline_core.workspace.api.life import Notes, Reminders, Tasks, Time, Workers
+    from pipeline_core.workspace.api.outbox import Deliveries, Notifications
     from pipeline_core.workspace.api.reports import Reports
     from pipeline_core.workspace.api.setup import Automations, Fields, Folders, Settings
 
@@ -218,6 +219,9 @@ class Workspace:
             if s.outbox:
                 # Read inside the transaction: one cheap look-up, and what commits is what runs.
                 automations_data = tx.get_setting(AUTOMATIONS_KEY)
+                # Deliveries and notifications are written with their cause (the outbox):
+                # they exist exactly when the event does, whatever happens after commit.
+                outbox.enqueue(s, automations_from(automations_data).values(), list(s.outbox))
         if s.outbox:
             self._publish(s.outbox, automations_from(automations_data), changed)
 
@@ -311,6 +315,8 @@ class Workspace:
             for automation in stored.values():
                 if automation.name in self._automations or not automation.triggered_by(event):
                     continue
+                if not automation.in_process:
+                    continue  # its outbound actions were written before the commit
                 try:
                     deeper._apply_automation(automation, event.customer_id, event, changed)
                 except Exception as error:
@@ -331,7 +337,8 @@ class Workspace:
             automations=(*self._automations, automation.name),
         )
         with runner._opened(changed) as s:
-            ran = automations.apply(s, automation, customer_id, trigger)
+            # Run by hand, the outbound actions go to the outbox in this same session.
+            ran = automations.apply(s, automation, customer_id, trigger, outbound=trigger is None)
             if changed is not None and s.outbox:
                 changed.update(event.customer_id for event in s.outbox)
         return ran
@@ -475,6 +482,20 @@ class Workspace:
         from pipeline_core.workspace.api.life import Reminders
 
         return Reminders(self)
+
+    @cached_property
+    def deliveries(self) -> Deliveries:
+        """The outbox: webhooks and emails sent by a runner, retried, logged."""
+        from pipeline_core.workspace.api.outbox import Deliveries
+
+        return Deliveries(self)
+
+    @cached_property
+    def notifications(self) -> Notifications:
+        """In-app notifications for the acting user and their teams."""
+        from pipeline_core.workspace.api.outbox import Notifications
+
+        return Notifications(self)
 
     @cached_property
     def users(self) -> Users:

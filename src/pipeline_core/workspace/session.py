@@ -27,6 +27,7 @@ from pipeline_core.domain.clock import Clock
 from pipeline_core.domain.events import Event, EventKind, JSONValue
 from pipeline_core.domain.flows import FlowDefinition
 from pipeline_core.domain.normalize import ContactKey
+from pipeline_core.domain.outbox import Delivery, DeliveryState, Notification
 from pipeline_core.domain.report_keys import AggregateRow, GroupKey, StageTime
 from pipeline_core.domain.search import SearchQuery, TermRow
 from pipeline_core.domain.statuses import StatusMachine
@@ -388,6 +389,50 @@ class Session(Transaction):
     def add_team(self, name: str) -> bool:
         """Create a team; False if it exists."""
         return self.unscoped.add_team(name)
+
+    # the outbox: not customer data, not scoped (the use cases check who may see it) -----
+
+    def mark_fired(self, keys: Sequence[str], at: datetime) -> list[str]:
+        """Record fired reminder keys; the new ones."""
+        return self.unscoped.mark_fired(keys, at)
+
+    def insert_deliveries(self, deliveries: Sequence[Delivery]) -> list[Delivery]:
+        """Store new deliveries in this transaction."""
+        return self.unscoped.insert_deliveries(deliveries)
+
+    def claim_deliveries(self, now: datetime, lease_until: datetime, limit: int) -> list[Delivery]:
+        """Lease pending deliveries that are due."""
+        return self.unscoped.claim_deliveries(now, lease_until, limit)
+
+    def get_delivery(self, delivery_id: int) -> Delivery:
+        """One delivery."""
+        return self.unscoped.get_delivery(delivery_id)
+
+    def finish_delivery(self, delivery: Delivery, *, claimed: datetime | None) -> bool:
+        """Store a delivery's outcome if it is still leased as claimed."""
+        return self.unscoped.finish_delivery(delivery, claimed=claimed)
+
+    def list_deliveries(
+        self, *, state: DeliveryState | None = None, limit: int | None = None
+    ) -> list[Delivery]:
+        """Deliveries, newest first."""
+        return self.unscoped.list_deliveries(state=state, limit=limit)
+
+    def insert_notifications(self, notifications: Sequence[Notification]) -> list[Notification]:
+        """Store new notifications in this transaction."""
+        return self.unscoped.insert_notifications(notifications)
+
+    def list_notifications(
+        self, recipients: Sequence[str] | None, *, unread_only: bool = False
+    ) -> list[Notification]:
+        """Notifications for some recipients (None: all), newest first."""
+        return self.unscoped.list_notifications(recipients, unread_only=unread_only)
+
+    def mark_read(
+        self, ids: Sequence[int], recipients: Sequence[str] | None, at: datetime
+    ) -> list[int]:
+        """Mark notifications read; the ids changed."""
+        return self.unscoped.mark_read(ids, recipients, at)
 
 
 class SessionOpener(Protocol):

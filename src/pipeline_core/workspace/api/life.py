@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable
 from datetime import date, datetime
 
 from pipeline_core.customer import Customer
@@ -11,7 +12,9 @@ from pipeline_core.domain.activity import Priority, Step, Task, TimeEntry
 from pipeline_core.domain.events import Event
 from pipeline_core.domain.reminders import Reminder
 from pipeline_core.domain.view import TimeSummary
-from pipeline_core.workspace import life, work
+from pipeline_core.workspace import firing, life, runner, work
+from pipeline_core.workspace.firing import Fired
+from pipeline_core.workspace.runner import RunReport
 from pipeline_core.workspace.session import SessionOpener
 
 
@@ -154,3 +157,20 @@ class Reminders:
     def due(self, at: datetime | None = None) -> builtins.list[Reminder]:
         """Follow-ups due at ``at`` (default: now) and not done, earliest first."""
         return self._opener.run(life.due_reminders, at)
+
+    def run(self, at: datetime | None = None) -> Fired:
+        """Fire every reminder due and task overdue at ``at`` (default: now), each exactly once.
+
+        Each gets a ``reminder_due`` or ``task_due`` event, which triggers automations.
+        """
+        return self._opener.run(firing.fire, at)
+
+    def watch(
+        self,
+        *,
+        interval: float = 60.0,
+        stop: threading.Event,
+        on_round: Callable[[Fired, RunReport], object] = lambda fired, report: None,
+    ) -> int:
+        """Fire reminders and run deliveries every ``interval`` seconds until ``stop`` is set."""
+        return runner.watch(self._opener, interval=interval, stop=stop, on_round=on_round)
