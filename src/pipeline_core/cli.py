@@ -41,6 +41,11 @@ COMMANDS: dict[str, LazyCommand] = {
     "customers": _command(
         "customers", "customers", "Add, show, list, edit, import and export customers."
     ),
+    "deliveries": _command(
+        "deliveries",
+        "deliveries",
+        "The outbox: webhooks and emails written with their cause, sent by a runner.",
+    ),
     "demo": _command(
         "toplevel",
         "demo",
@@ -70,6 +75,11 @@ COMMANDS: dict[str, LazyCommand] = {
         "toplevel", "move", "Move CUSTOMER to STATUS, or drop its card on --flow's --column."
     ),
     "notes": _command("notes", "notes", "Notes on a customer's timeline."),
+    "notifications": _command(
+        "notifications",
+        "notifications",
+        "Notifications for the acting user (--as / PIPELINE_USER) and their teams.",
+    ),
     "reminders": _command("reminders", "reminders", "Follow-up reminders."),
     "reports": _command(
         "reports", "reports", "Pipeline funnel and grouped reports, computed in the store."

@@ -28,12 +28,25 @@ KINDS = event_kind_choice()
 
 
 def parse_action(
-    text: str, days: int, status: str | None, reason: str | None, worker: str | None
+    text: str,
+    days: int,
+    status: str | None,
+    reason: str | None,
+    worker: str | None,
+    subject: str = "",
+    body: str = "",
 ) -> Action:
     """``KIND[=VALUE]`` (``add_tag=VIP``) as an action sharing the other options."""
     kind, _, value = text.partition("=")
     return Action(
-        kind=kind.strip(), value=value, days=days, status=status, reason=reason, worker=worker
+        kind=kind.strip(),
+        value=value,
+        days=days,
+        status=status,
+        reason=reason,
+        worker=worker,
+        subject=subject,
+        body=body,
     )
 
 
@@ -77,6 +90,8 @@ def automations() -> None:
 @click.option("--target-status", help="Status for set_folder when the folder needs one.")
 @click.option("--reason", help="Lost reason for a move to a lost status.")
 @click.option("--worker", help="Responsible worker of created tasks.")
+@click.option("--subject", default="", help="Email subject template ($name, $due_at...).")
+@click.option("--body", default="", help="Email body or notification template ($name...).")
 @pass_app
 def automations_add(
     app: AppContext,
@@ -95,6 +110,8 @@ def automations_add(
     target_status: str | None,
     reason: str | None,
     worker: str | None,
+    subject: str,
+    body: str,
 ) -> None:
     """Store automation NAME (or the one in --file)."""
     if path is not None:
@@ -110,7 +127,9 @@ def automations_add(
             on=EventKind(on),
             activity=activity,
             rule=rule,
-            actions=tuple(parse_action(a, days, target_status, reason, worker) for a in actions),
+            actions=tuple(
+                parse_action(a, days, target_status, reason, worker, subject, body) for a in actions
+            ),
         )
     stored = app.workspace.automations.add(automation)
     click.echo(f"Added automation {stored.name!r} on {stored.on.value}")
