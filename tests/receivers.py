@@ -60,14 +60,14 @@ def http_receiver(**options: Any) -> Iterator[Receiver]:
     receiver = Receiver(**options)
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             status = receiver.answer(dict(self.headers), body)
             self.send_response(status)
             self.send_header("Content-Length", "0")
             self.end_headers()
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -102,7 +102,7 @@ def smtp_receiver() -> Iterator[Mailbox]:
     mailbox = Mailbox()
 
     class Handler:
-        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd calls it by this name
             mailbox.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
             mailbox.messages.append(message_from_bytes(envelope.content))
             return "250 OK"

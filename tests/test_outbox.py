@@ -179,7 +179,7 @@ def test_an_email_goes_through_smtp_with_the_customers_fields(ws: Workspace) -> 
                 ),
             )
         )
-        ada, bob = ada_and_bob(ws)
+        _, bob = ada_and_bob(ws)
         ws.reminders.run()
         report = ws.deliveries.run()
         assert (report.delivered, report.failed) == (1, 0)
