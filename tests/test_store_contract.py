@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import attrs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline_core import (
     Column,
@@ -19,10 +21,12 @@ from pipeline_core import (
     NotFound,
     default_status_machine,
 )
+from pipeline_core.domain.outbox import Delivery, Notification
 from pipeline_core.rules import InSet, Not, SetTest, all_of
 from pipeline_core.rules.ast import MATCH_ALL
+from pipeline_core.storage import open_store
 
-from .conftest import StoreFactory
+from .conftest import StoreFactory, fresh_store_url
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -270,3 +274,135 @@ def test_deleting_a_flow_forgets_its_hides(make_store: StoreFactory) -> None:
         tx.delete_flow("Sales")
         tx.put_flow(FlowDefinition("Sales"))
         assert tx.hidden_customers("Sales") == []
+
+
+# the outbox: fired reminders, deliveries, notifications ---------------------------------
+
+
+def delivery(n: int = 1, **changes: Any) -> Delivery:
+    base = Delivery(
+        channel="webhook",
+        target=f"http://127.0.0.1/{n}",
+        payload={"n": n, "nested": {"list": [1, "two", None]}},
+        automation="a",
+        customer_id=1,
+        event_id=n,
+        created_at=T0,
+        next_attempt_at=T0 + timedelta(seconds=n),
+    )
+    return attrs.evolve(base, **changes)
+
+
+def test_fired_keys_are_recorded_once(make_store: StoreFactory) -> None:
+    store = make_store()
+    with store.transaction() as tx:
+        assert tx.mark_fired(["a", "b", "a"], T0) == ["a", "b"]
+        assert tx.mark_fired(["b", "c"], T0) == ["c"]
+    with pytest.raises(RuntimeError), store.transaction() as tx:
+        assert tx.mark_fired(["d"], T0) == ["d"]
+        raise RuntimeError("rolled back")
+    with store.transaction() as tx:
+        assert tx.mark_fired(["a", "d", "c"], T0) == ["d"]
+
+
+@pytest.mark.parametrize("backend", ["memory", "sqlite", "postgres"])
+@settings(max_examples=20)
+@given(batches=st.lists(st.lists(st.sampled_from("abcdefgh"), max_size=6), max_size=6))
+def test_marking_fired_returns_exactly_the_unseen_keys(
+    backend: str, batches: list[list[str]]
+) -> None:
+    if backend == "postgres":
+        from .postgres_server import find_bin_dir
+
+        if find_bin_dir() is None:
+            pytest.skip("no PostgreSQL binaries")
+    store = open_store(fresh_store_url(backend))
+    try:
+        seen: set[str] = set()
+        for batch in batches:
+            with store.transaction() as tx:
+                expected = [k for k in dict.fromkeys(batch) if k not in seen]
+                assert tx.mark_fired(batch, T0) == expected
+            seen.update(batch)
+    finally:
+        store.close()
+
+
+def test_deliveries_read_back_and_are_claimed_once(make_store: StoreFactory) -> None:
+    store = make_store()
+    with store.transaction() as tx:
+        stored = tx.insert_deliveries([delivery(1), delivery(2), delivery(3, state="failed")])
+    assert [d.id for d in stored] == sorted({d.id for d in stored})
+    assert stored[0] == attrs.evolve(delivery(1), id=stored[0].id)
+    lease = T0 + timedelta(minutes=5)
+    with store.transaction() as tx:
+        claimed = tx.claim_deliveries(T0 + timedelta(seconds=1), lease, 10)
+        assert [d.id for d in claimed] == [stored[0].id]  # the second is not due yet
+        assert claimed[0].lease_until == lease
+    with store.transaction() as tx:
+        later = T0 + timedelta(seconds=2)
+        assert [d.id for d in tx.claim_deliveries(later, lease, 10)] == [stored[1].id]
+        assert tx.claim_deliveries(later, lease, 10) == []  # leased, or failed
+        # A lease that ran out is claimable again.
+        again = tx.claim_deliveries(lease, lease + timedelta(minutes=5), 1)
+        assert [d.id for d in again] == [stored[0].id]
+
+
+def test_an_outcome_is_stored_only_under_the_lease_it_was_claimed_with(
+    make_store: StoreFactory,
+) -> None:
+    store = make_store()
+    lease = T0 + timedelta(minutes=5)
+    with store.transaction() as tx:
+        [new] = tx.insert_deliveries([delivery(0)])
+        [claimed] = tx.claim_deliveries(T0, lease, 1)
+    done = attrs.evolve(
+        claimed, state="delivered", attempts=1, delivered_at=T0, lease_until=None, last_error=""
+    )
+    with store.transaction() as tx:
+        assert not tx.finish_delivery(done, claimed=lease + timedelta(seconds=1))
+        assert tx.get_delivery(new.id).state == "pending"
+        assert tx.finish_delivery(done, claimed=lease)
+        assert tx.get_delivery(new.id) == done
+        assert not tx.finish_delivery(done, claimed=lease)  # the lease is gone
+        assert tx.list_deliveries(state="delivered") == [done]
+        assert tx.list_deliveries(state="pending") == []
+    with store.transaction() as tx, pytest.raises(NotFound):
+        tx.get_delivery(new.id + 100)
+
+
+def test_deliveries_list_newest_first_with_a_limit(make_store: StoreFactory) -> None:
+    store = make_store()
+    with store.transaction() as tx:
+        stored = tx.insert_deliveries([delivery(n) for n in range(1, 5)])
+        assert [d.id for d in tx.list_deliveries()] == [d.id for d in reversed(stored)]
+        assert [d.id for d in tx.list_deliveries(limit=2)] == [stored[3].id, stored[2].id]
+
+
+def test_notifications_are_read_by_their_recipients(make_store: StoreFactory) -> None:
+    store = make_store()
+
+    def note(recipient: str) -> Notification:
+        return Notification(
+            recipient=recipient,
+            message=f"for {recipient}",
+            customer_id=1,
+            automation="a",
+            event_id=None,
+            created_at=T0,
+        )
+
+    with store.transaction() as tx:
+        ann, north, bob = tx.insert_notifications(
+            [note("user:ann"), note("team:North"), note("user:bob")]
+        )
+    assert ann == attrs.evolve(note("user:ann"), id=ann.id)
+    mine = ["user:ann", "team:North"]
+    with store.transaction() as tx:
+        assert tx.list_notifications(mine) == [north, ann]
+        assert tx.list_notifications([]) == []
+        assert tx.list_notifications(None) == [bob, north, ann]
+        assert tx.mark_read([ann.id, bob.id], mine, T0) == [ann.id]
+        assert tx.list_notifications(mine, unread_only=True) == [north]
+        assert tx.mark_read([ann.id], mine, T0) == []
+        assert tx.list_notifications(["user:ann"]) == [attrs.evolve(ann, read_at=T0)]

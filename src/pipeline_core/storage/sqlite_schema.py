@@ -147,10 +147,11 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     6: (),
     # The outbox (issue 17): reminders fired once (a key per reminder or task and due
     # day), deliveries written with the event that caused them and sent afterwards,
-    # and in-app notifications.
+    # and in-app notifications. IF NOT EXISTS: a store whose recorded version was set
+    # back (as tests of older migrations do) migrates again without failing.
     7: (
-        "CREATE TABLE fired (key TEXT PRIMARY KEY, at TEXT NOT NULL) WITHOUT ROWID",
-        """CREATE TABLE deliveries (
+        "CREATE TABLE IF NOT EXISTS fired (key TEXT PRIMARY KEY, at TEXT NOT NULL) WITHOUT ROWID",
+        """CREATE TABLE IF NOT EXISTS deliveries (
             id INTEGER PRIMARY KEY,
             channel TEXT NOT NULL,
             target TEXT NOT NULL,
@@ -167,9 +168,10 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             delivered_at TEXT
         )""",
         # A runner seeks the pending deliveries that are due, oldest first.
-        "CREATE INDEX deliveries_due ON deliveries(next_attempt_at, id) WHERE state = 'pending'",
-        "CREATE INDEX deliveries_state ON deliveries(state, id)",
-        """CREATE TABLE notifications (
+        "CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries(next_attempt_at, id)"
+        " WHERE state = 'pending'",
+        "CREATE INDEX IF NOT EXISTS deliveries_state ON deliveries(state, id)",
+        """CREATE TABLE IF NOT EXISTS notifications (
             id INTEGER PRIMARY KEY,
             recipient TEXT NOT NULL,
             message TEXT NOT NULL,
@@ -179,7 +181,7 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             created_at TEXT NOT NULL,
             read_at TEXT
         )""",
-        "CREATE INDEX notifications_recipient ON notifications(recipient, id)",
+        "CREATE INDEX IF NOT EXISTS notifications_recipient ON notifications(recipient, id)",
     ),
 }
 """Statements that take a store from version N-1 to N."""
