@@ -60,9 +60,9 @@ HELP_IMPORTS = {
 
 # Every command, by group ("" is the root), as it was before the CLI was cut into modules.
 EVERY_COMMAND = {
-    "": "access automations board columns customers demo fields filters flows folders init "
-    "migrate move notes reminders reports rules settings statuses tasks teams time users "
-    "whoami workers",
+    "": "access automations board columns customers deliveries demo fields filters flows folders "
+    "init migrate move notes notifications reminders reports rules settings statuses tasks teams "
+    "time users whoami workers",
     "access": "set show",
     "automations": "add list remove run",
     "columns": "add list remove",
@@ -73,7 +73,9 @@ EVERY_COMMAND = {
     "flows": "add explain hide list remove show unhide",
     "folders": "access add list remove",
     "notes": "add list",
-    "reminders": "due",
+    "reminders": "due run watch",
+    "deliveries": "configure list retry run",
+    "notifications": "list read",
     "reports": "alias aliases group list pipeline run save",
     "rules": "check sql",
     "settings": "duplicates set show",

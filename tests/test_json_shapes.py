@@ -245,6 +245,8 @@ SETUP: list[list[str]] = [
      "--action", "add_tag=seen"],
     ["reports", "save", "funnel", "--flow", "Sales"],
     ["reports", "alias", "Web", "web", "WEB"],
+    ["automations", "add", "tell", "--on", "status_changed", "--action", "notify=team:North",
+     "--action", "webhook=http://127.0.0.1:9/hook", "--body", "$name moved"],
 ]  # fmt: skip
 """Plain commands that give the store something of every noun (their output is not checked)."""
 
@@ -265,6 +267,7 @@ RUNS: list[tuple[str, list[str]]] = [
     ("customers contact", ["1", "--notes", "called", "--channel", "phone"]),
     ("customers follow-up", ["1", "2026-01-02"]),
     ("reminders due", ["--at", "2099-01-01T00:00+00:00"]),
+    ("reminders run", ["--at", "2099-01-01T00:00+00:00"]),
     ("customers follow-up-done", ["1"]),
     ("customers deal", ["1", "1500", "--currency", "GBP"]),
     ("customers convert", ["1", "ORD-1"]),
@@ -288,6 +291,8 @@ RUNS: list[tuple[str, list[str]]] = [
     ("workers customers", ["eve"]),
     ("workers unassign", ["1", "eve"]),
     ("move", ["4", "Prospect"]),
+    ("deliveries list", []),
+    ("notifications list", []),
     ("board", ["Sales"]),
     ("flows list", []),
     ("flows show", ["Sales"]),

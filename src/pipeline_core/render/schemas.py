@@ -20,6 +20,7 @@ from pipeline_core.domain.saved_filters import SavedFilter
 from pipeline_core.domain.settings import LifecycleSettings
 from pipeline_core.domain.statuses import StatusMachine
 from pipeline_core.domain.view import CustomerTree
+from pipeline_core.render.outbox import DeliveryRecord, NotificationRecord
 from pipeline_core.render.reports import (
     AliasRecord,
     GroupedReportRecord,
@@ -55,6 +56,8 @@ NOUNS: dict[str, object] = {
     "time entry": TimeEntry,
     "time summary": TimeSummaryRecord,
     "reminder": Reminder,
+    "delivery": DeliveryRecord,
+    "notification": NotificationRecord,
     "board": BoardRecord,
     "flow": FlowDefinition,
     "column": Column,
