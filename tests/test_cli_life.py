@@ -104,7 +104,8 @@ def test_reminders_due_respect_the_zone_and_hour(store: str) -> None:
     ok(store, "customers", "follow-up", ada, "2026-03-09")
     assert data(store, "reminders", "due", "--at", "2026-03-09T12:59:59Z") == []
     [due] = data(store, "reminders", "due", "--at", "2026-03-09T13:00Z")
-    assert due["customer_id"] == int(ada) and due["due_at"] == "2026-03-09T13:00:00+00:00"
+    # The same moment, as a person in the workspace reads it: 09:00 in New York (EDT).
+    assert due["customer_id"] == int(ada) and due["due_at"] == "2026-03-09T09:00:00-04:00"
     ok(store, "customers", "follow-up-done", ada)
     assert data(store, "reminders", "due", "--at", "2026-03-10T00:00Z") == []
     assert "America/New_York" in ok(store, "settings", "show").output

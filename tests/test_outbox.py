@@ -279,3 +279,14 @@ def test_bad_actions_are_refused() -> None:
         Action(kind="webhook", value="ftp://x")
     with pytest.raises(InvalidValue, match="user:NAME"):
         Action(kind="notify", value="group:x")
+
+
+def test_people_read_times_in_the_workspace_zone(ws: Workspace) -> None:
+    ada, _ = ada_and_bob(ws)
+    noted = ws.customers.contact(ada, "left a message")
+    assert noted.lead_notes.splitlines()[0] == "[2026-01-09T08:30-05:00] left a message"
+    [reminder, _] = ws.reminders.due()
+    assert reminder.due_at == datetime(2026, 1, 9, 13, 0, tzinfo=UTC)
+    [event, _] = ws.reminders.run().events
+    assert event.data["due_at"] == "2026-01-09T08:00:00-05:00"
+    assert event.data["message"] == "Follow up with Ada (due 2026-01-09T08:00:00-05:00)"

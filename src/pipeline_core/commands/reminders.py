@@ -27,7 +27,9 @@ def reminders() -> None:
 @pass_app
 def reminders_due(app: AppContext, at: str | None, fmt: Format) -> None:
     """List the follow-ups due (and not done) at a moment."""
-    echo(reminders_output(app.workspace.reminders.due(parse_moment(at)), fmt))
+    workspace = app.workspace
+    due = workspace.reminders.due(parse_moment(at))
+    echo(reminders_output(due, fmt, workspace.settings.show().zone))
 
 
 @reminders.command("run")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, tzinfo
 from typing import Any
 
 from pipeline_core.domain.activity import Task, TimeEntry
@@ -156,9 +156,12 @@ def summary_output(summary: TimeSummary, fmt: Format) -> str:
     return output(rows, ("by", "who", "minutes"), fmt)
 
 
-def reminders_output(reminders: Sequence[Reminder], fmt: Format) -> str:
-    """Due reminders in the chosen format."""
+def reminders_output(reminders: Sequence[Reminder], fmt: Format, zone: tzinfo | None = None) -> str:
+    """Due reminders in the chosen format; ``due_at`` in ``zone`` (with its offset) if given."""
     records = [converter.unstructure(reminder) for reminder in reminders]
+    if zone is not None:
+        for record, reminder in zip(records, reminders, strict=True):
+            record["due_at"] = reminder.due_at.astimezone(zone).isoformat()
     return output(records, ("customer_id", "name", "due_on", "due_at", "workers", "notes"), fmt)
 
 

@@ -88,8 +88,10 @@ def noted_change(
 ) -> Customer:
     """Apply ``changes`` now, notes on top of the lead notes, and record a ``kind`` event."""
     now = s.now()
+    # A person reads the stamp: it is written in the workspace's zone, with its offset.
+    stamp = now.astimezone(lifecycle(s).zone)
     updated = attrs.evolve(
-        before, updated_at=now, lead_notes=prepend_note(before.lead_notes, text, now), **changes
+        before, updated_at=now, lead_notes=prepend_note(before.lead_notes, text, stamp), **changes
     )
     stored = s.update_customer(updated)
     s.append_events([s.event(before.id, kind, notes=_text(text), **data)])
