@@ -60,7 +60,7 @@ MARKDOWN = (ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")))
 
 PYTHON = frozenset({"python", "py"})
 SHELL = frozenset({"sh", "bash", "shell", "console"})
-SHOWN = frozenset({"text", "json", "toml", "ebnf", "csv", "yaml", "diff", "mermaid"})
+SHOWN = frozenset({"text", "json", "toml", "ebnf", "csv", "yaml", "diff", "mermaid", "ini"})
 
 FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^`\s]*)[^`]*$")
 MARKER = re.compile(r"^\s*<!--\s*(?P<kind>not-run|expect-error)\b\s*:?\s*(?P<reason>.*?)\s*-->\s*$")
