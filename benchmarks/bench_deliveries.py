@@ -8,7 +8,8 @@ drift hits both alike:
   deliveries (a fresh copy of one seeded file per round): claim a batch with a lease
   (one transaction), POST each outside any transaction, record each outcome in its
   own transaction before the next POST.
-- ``bare``: a loop of ``urllib.request.urlopen`` POSTs of the same bodies and headers,
+- ``bare``: a loop of ``urllib.request.urlopen`` POSTs of the same requests (body, signature
+  and headers built by ``transport.webhook_request``),
   no store at all: the floor the runner's bookkeeping sits on.
 
 Run: ``python benchmarks/bench_deliveries.py --deliveries 500 --rounds 5``.
@@ -33,14 +34,9 @@ from typing import Any
 
 from pipeline_core import Customer, FixedClock, Workspace
 from pipeline_core.domain.events import JSONValue
-from pipeline_core.domain.outbox import (
-    DELIVERY_HEADER,
-    SIGNATURE_HEADER,
-    Delivery,
-    signature,
-    webhook_body,
-)
+from pipeline_core.domain.outbox import Delivery
 from pipeline_core.storage import open_store
+from pipeline_core.workspace.transport import webhook_request
 
 SECRET = "bench"
 T0 = datetime(2026, 1, 9, 13, 0, tzinfo=UTC)
@@ -116,17 +112,7 @@ def bare_round(deliveries: list[Delivery]) -> float:
     """Seconds a plain urllib loop takes to POST the same signed bodies."""
     start = time.perf_counter()
     for delivery in deliveries:
-        body = webhook_body(delivery)
-        request = urllib.request.Request(
-            delivery.target,
-            data=body,
-            method="POST",
-            headers={
-                "Content-Type": "application/json",
-                SIGNATURE_HEADER: signature(SECRET, body),
-                DELIVERY_HEADER: str(delivery.id),
-            },
-        )
+        request = webhook_request(delivery, SECRET)
         with urllib.request.urlopen(request, timeout=10) as response:
             response.read()
     return time.perf_counter() - start

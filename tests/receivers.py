@@ -18,6 +18,19 @@ from typing import Any
 
 import attrs
 
+from pipeline_core.domain.automation import Action, Automation
+from pipeline_core.domain.events import EventKind
+
+
+def webhook_automation(url: str, name: str = "hook", rule: str = "true") -> Automation:
+    """An automation POSTing every ``reminder_due`` event (of customers matching ``rule``)."""
+    return Automation(
+        name=name,
+        on=EventKind.REMINDER_DUE,
+        rule=rule,
+        actions=(Action(kind="webhook", value=url),),
+    )
+
 
 @attrs.define
 class Receiver:

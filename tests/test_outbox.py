@@ -27,7 +27,7 @@ from pipeline_core.errors import InvalidValue, NotFound
 from pipeline_core.workspace import customers
 
 from .conftest import StoreFactory
-from .receivers import http_receiver, smtp_receiver
+from .receivers import http_receiver, smtp_receiver, webhook_automation
 
 SECRET = "test-secret"
 FRIDAY = date(2026, 1, 9)
@@ -57,14 +57,7 @@ def ada_and_bob(ws: Workspace) -> tuple[int, int]:
 
 
 def webhook_on_reminders(ws: Workspace, url: str) -> None:
-    ws.automations.add(
-        Automation(
-            name="friday",
-            on=EventKind.REMINDER_DUE,
-            rule='tags any ("VIP")',
-            actions=(Action(kind="webhook", value=url),),
-        )
-    )
+    ws.automations.add(webhook_automation(url, "friday", 'tags any ("VIP")'))
 
 
 def test_a_webhook_is_retried_with_backoff_then_delivered_once(ws: Workspace) -> None:

@@ -22,7 +22,7 @@ from pipeline_core import Customer, Workspace
 from pipeline_core.domain.automation import Action, Automation
 from pipeline_core.domain.events import EventKind
 
-from .receivers import http_receiver
+from .receivers import http_receiver, webhook_automation
 from .test_concurrency import shared_url
 
 RUNNERS = 4
@@ -92,13 +92,7 @@ def test_a_killed_delivery_runner_loses_nothing_and_sends_nothing_twice(
     with http_receiver(hang_after=5) as receiver:
         with Workspace.open(url) as ws:
             ws.deliveries.configure(webhook_secret="s")
-            ws.automations.add(
-                Automation(
-                    name="hook",
-                    on=EventKind.REMINDER_DUE,
-                    actions=(Action(kind="webhook", value=receiver.url),),
-                )
-            )
+            ws.automations.add(webhook_automation(receiver.url))
             for n in range(count):
                 ws.customers.follow_up(ws.customers.add(Customer(name=f"C{n}")).id, PAST)
             ws.reminders.run()
@@ -135,13 +129,7 @@ def test_watch_fires_and_delivers_until_a_signal_stops_it(signum: int, tmp_path:
     with http_receiver() as receiver:
         with Workspace.open(url) as ws:
             ws.deliveries.configure(webhook_secret="s")
-            ws.automations.add(
-                Automation(
-                    name="hook",
-                    on=EventKind.REMINDER_DUE,
-                    actions=(Action(kind="webhook", value=receiver.url),),
-                )
-            )
+            ws.automations.add(webhook_automation(receiver.url))
             ws.customers.follow_up(ws.customers.add(Customer(name="Ada")).id, PAST)
         watcher = subprocess.Popen(
             pipeline(url, "reminders", "watch", "--interval", "0.2"),

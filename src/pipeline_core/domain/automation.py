@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Literal
+from typing import Literal, get_args
 from urllib.parse import urlsplit
 
 import attrs
@@ -26,17 +26,7 @@ ActionKind = Literal[
     "email",
     "notify",
 ]
-ACTION_KINDS: tuple[ActionKind, ...] = (
-    "add_tag",
-    "remove_tag",
-    "set_folder",
-    "move_status",
-    "create_task",
-    "schedule_follow_up",
-    "webhook",
-    "email",
-    "notify",
-)
+ACTION_KINDS: tuple[ActionKind, ...] = get_args(ActionKind)
 OUTBOUND: frozenset[ActionKind] = frozenset({"webhook", "email", "notify"})
 """Actions that leave the customer record: written to the outbox (or the notifications) in
 the transaction of the event that triggered them, never after it."""

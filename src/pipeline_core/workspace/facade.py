@@ -29,7 +29,7 @@ from pipeline_core.domain.access import (
 from pipeline_core.domain.automation import MAX_DEPTH, Automation, automations_from
 from pipeline_core.domain.automation import SETTINGS_KEY as AUTOMATIONS_KEY
 from pipeline_core.domain.clock import Clock, SystemClock
-from pipeline_core.domain.events import Event, EventKind, JSONValue
+from pipeline_core.domain.events import Event, EventKind
 from pipeline_core.domain.statuses import StatusMachine
 from pipeline_core.errors import ConcurrencyError, NotFound
 from pipeline_core.storage import Store, Transaction, open_store
@@ -202,7 +202,7 @@ class Workspace:
 
     @contextmanager
     def _opened(self, changed: set[int] | None = None) -> Iterator[Session]:
-        automations_data: JSONValue = None
+        stored: dict[str, Automation] = {}
         with self.store.transaction() as tx:
             # The user is read in every transaction: a changed role or membership
             # takes effect at once.
@@ -218,12 +218,12 @@ class Workspace:
             yield s
             if s.outbox:
                 # Read inside the transaction: one cheap look-up, and what commits is what runs.
-                automations_data = tx.get_setting(AUTOMATIONS_KEY)
+                stored = automations_from(tx.get_setting(AUTOMATIONS_KEY))
                 # Deliveries and notifications are written with their cause (the outbox):
                 # they exist exactly when the event does, whatever happens after commit.
-                outbox.enqueue(s, automations_from(automations_data).values(), list(s.outbox))
+                outbox.enqueue(s, stored.values(), list(s.outbox))
         if s.outbox:
-            self._publish(s.outbox, automations_from(automations_data), changed)
+            self._publish(s.outbox, stored, changed)
 
     def _principal(self, tx: Transaction) -> Principal:
         if self.actor == SYSTEM or self._automations:

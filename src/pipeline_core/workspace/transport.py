@@ -42,19 +42,7 @@ def post_webhook(delivery: Delivery, settings: DeliverySettings) -> Outcome:
         return Outcome(
             False, "no webhook secret is set: 'pipeline deliveries configure --new-secret'", True
         )
-    body = webhook_body(delivery)
-    request = urllib.request.Request(
-        delivery.target,
-        data=body,
-        method="POST",
-        headers={
-            "Content-Type": "application/json",
-            "User-Agent": "pipeline_core",
-            SIGNATURE_HEADER: signature(settings.webhook_secret, body),
-            DELIVERY_HEADER: str(delivery.id),
-            "X-Pipeline-Event": _event_kind(delivery),
-        },
-    )
+    request = webhook_request(delivery, settings.webhook_secret)
     try:
         with urllib.request.urlopen(request, timeout=settings.timeout) as response:
             response.read()
@@ -65,6 +53,23 @@ def post_webhook(delivery: Delivery, settings: DeliverySettings) -> Outcome:
     except (urllib.error.URLError, OSError, ValueError) as error:
         reason = getattr(error, "reason", error)
         return Outcome(False, f"cannot reach {delivery.target}: {reason}")
+
+
+def webhook_request(delivery: Delivery, secret: str) -> urllib.request.Request:
+    """The POST of a webhook delivery: its body, signed with ``secret``, and its headers."""
+    body = webhook_body(delivery)
+    return urllib.request.Request(
+        delivery.target,
+        data=body,
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            "User-Agent": "pipeline_core",
+            SIGNATURE_HEADER: signature(secret, body),
+            DELIVERY_HEADER: str(delivery.id),
+            "X-Pipeline-Event": _event_kind(delivery),
+        },
+    )
 
 
 def _event_kind(delivery: Delivery) -> str:
