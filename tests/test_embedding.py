@@ -358,7 +358,7 @@ def test_every_noun_and_verb_of_workspace_is_awaited_on_async_workspace() -> Non
     aws = AsyncWorkspace(ws)
     nouns = {n for n, v in vars(Workspace).items() if isinstance(v, cached_property)}
     async_nouns = {n for n, v in vars(AsyncWorkspace).items() if isinstance(v, noun)}
-    assert nouns == async_nouns and len(nouns) == 19
+    assert nouns == async_nouns and len(nouns) == 21
     for part in sorted(nouns):
         sync_type, async_noun = type(getattr(ws, part)), getattr(aws, part)
         assert isinstance(async_noun, AsyncNoun) and getattr(aws, part) is async_noun

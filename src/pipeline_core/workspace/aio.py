@@ -32,6 +32,7 @@ from pipeline_core.workspace.api.access import Access, Filters, Teams, Users
 from pipeline_core.workspace.api.customers import Customers
 from pipeline_core.workspace.api.flows import Columns, Flows, Rules, Statuses
 from pipeline_core.workspace.api.life import Notes, Reminders, Tasks, Time, Workers
+from pipeline_core.workspace.api.outbox import Deliveries, Notifications
 from pipeline_core.workspace.api.reports import Reports
 from pipeline_core.workspace.api.setup import Automations, Fields, Folders, Settings
 from pipeline_core.workspace.bulk import EXPORT_PAGE
@@ -299,6 +300,25 @@ class AsyncReminders(AsyncNoun[Reminders]):
     """Follow-up reminders (``Workspace.reminders``), awaited."""
 
     due = awaited(Reminders.due)
+    run = awaited(Reminders.run)
+    watch = awaited(Reminders.watch)
+
+
+class AsyncDeliveries(AsyncNoun[Deliveries]):
+    """The outbox (``Workspace.deliveries``), awaited."""
+
+    run = awaited(Deliveries.run)
+    list = awaited(Deliveries.list)
+    retry = awaited(Deliveries.retry)
+    settings = awaited(Deliveries.settings)
+    configure = awaited(Deliveries.configure)
+
+
+class AsyncNotifications(AsyncNoun[Notifications]):
+    """Notifications (``Workspace.notifications``), awaited."""
+
+    list = awaited(Notifications.list)
+    read = awaited(Notifications.read)
 
 
 class AsyncReports(AsyncNoun[Reports]):
@@ -462,6 +482,8 @@ class AsyncWorkspace(AsyncNoun[Workspace]):
     time = noun(AsyncTime)
     workers = noun(AsyncWorkers)
     reminders = noun(AsyncReminders)
+    deliveries = noun(AsyncDeliveries)
+    notifications = noun(AsyncNotifications)
     users = noun(AsyncUsers)
     teams = noun(AsyncTeams)
     access = noun(AsyncAccess)

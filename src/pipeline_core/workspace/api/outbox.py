@@ -44,7 +44,7 @@ class Deliveries:
         """The webhook secret, SMTP settings and retry schedule."""
         return self._opener.run(outbox.delivery_settings)
 
-    def configure(self, **changes: Any) -> DeliverySettings:
+    def configure(self, /, **changes: Any) -> DeliverySettings:
         """Change some delivery settings (``DeliverySettings`` attribute names)."""
         return self._opener.run(outbox.configure, **changes)
 
