@@ -106,11 +106,26 @@ class Mailbox:
 
 
 @contextmanager
-def smtp_receiver() -> Iterator[Mailbox]:
-    """An aiosmtpd server on 127.0.0.1 (a free port) for the block's duration."""
+def smtp_receiver(login: tuple[str, str] | None = None) -> Iterator[Mailbox]:
+    """An aiosmtpd server on 127.0.0.1 (a free port) for the block's duration.
+
+    With ``login`` it refuses mail from a client that did not log in with that user
+    and password (plain AUTH without TLS: a test server on the loopback only).
+    """
     import socket
 
     from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    def authenticate(
+        server: Any, session: Any, envelope: Any, mechanism: str, data: Any
+    ) -> AuthResult:
+        given = (
+            (data.login.decode(), data.password.decode())
+            if isinstance(data, LoginPassword)
+            else None
+        )
+        return AuthResult(success=given == login, handled=False)
 
     mailbox = Mailbox()
 
@@ -123,7 +138,12 @@ def smtp_receiver() -> Iterator[Mailbox]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+    auth: dict[str, Any] = (
+        {}
+        if login is None
+        else {"auth_required": True, "auth_require_tls": False, "authenticator": authenticate}
+    )
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port, **auth)
     controller.start()
     mailbox.port = port
     try:

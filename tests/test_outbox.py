@@ -283,3 +283,55 @@ def test_people_read_times_in_the_workspace_zone(ws: Workspace) -> None:
     [event, _] = ws.reminders.run().events
     assert event.data["due_at"] == "2026-01-09T08:00:00-05:00"
     assert event.data["message"] == "Follow up with Ada (due 2026-01-09T08:00:00-05:00)"
+
+
+# The test server takes AUTH on the loopback without TLS, which aiosmtpd warns about.
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_email_logs_in_with_credentials_from_the_environment(ws: Workspace) -> None:
+    with smtp_receiver(login=("crm", "pa55")) as mailbox:
+        ws.deliveries.configure(
+            smtp_host="127.0.0.1",
+            smtp_port=mailbox.port,
+            smtp_starttls=False,
+            smtp_user_env="CRM_SMTP_USER",
+            smtp_password_env="CRM_SMTP_PASSWORD",
+        )
+        ws.automations.add(
+            Automation(name="mail", on=EventKind.REMINDER_DUE, actions=(Action(kind="email"),))
+        )
+        ada_and_bob(ws)
+        ws.reminders.run()
+        wrong = {"CRM_SMTP_USER": "crm", "CRM_SMTP_PASSWORD": "guess"}
+        assert ws.deliveries.run(env=wrong).failed == 1  # a refused login will not get better
+        [refused] = [d for d in ws.deliveries.list(state="failed") if d.target]
+        assert "SMTP 535" in refused.last_error
+        ws.deliveries.retry(refused.id)
+        right = {"CRM_SMTP_USER": "crm", "CRM_SMTP_PASSWORD": "pa55"}
+        assert ws.deliveries.run(env=right).delivered == 1
+    [message] = mailbox.messages
+    assert message["Subject"] == "reminder_due: Ada"
+    assert "pa55" not in repr(ws.deliveries.settings())
+
+
+def test_a_runner_stopped_half_way_fires_nothing_and_the_next_run_fires_all(
+    ws: Workspace,
+) -> None:
+    from pipeline_core.workspace import firing
+
+    ada_and_bob(ws)
+    with pytest.raises(RuntimeError), ws.session() as s:
+        assert len(firing.fire(s).events) == 2
+        raise RuntimeError("killed before the commit")
+    assert [e.kind for e in ws.customers.timeline(1)].count(EventKind.REMINDER_DUE) == 0
+    assert len(ws.reminders.run().events) == 2
+
+
+@given(template=st.text(max_size=40))
+def test_templates_only_substitute_the_given_values(template: str) -> None:
+    from pipeline_core.domain.outbox import render
+
+    values = {"name": "Ada"}
+    rendered = render(template, values)
+    assert isinstance(rendered, str)
+    assert render(template + " $name", values).endswith(" Ada")
+    assert "{" not in rendered or "{" in template  # nothing but values is ever inserted
