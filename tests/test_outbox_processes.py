@@ -149,3 +149,25 @@ def test_watch_fires_and_delivers_until_a_signal_stops_it(signum: int, tmp_path:
     assert out.startswith("Stopped after ")
     assert "Traceback" not in err
     assert receiver.accepted == {"1": 1}
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_overlapping_delivery_runners_send_each_delivery_once(backend: str, tmp_path: Path) -> None:
+    url = shared_url(backend, tmp_path)
+    count = 40
+    with http_receiver() as receiver:
+        with Workspace.open(url) as ws:
+            ws.deliveries.configure(webhook_secret="s")
+            ws.automations.add(webhook_automation(receiver.url))
+            for n in range(count):
+                ws.customers.follow_up(ws.customers.add(Customer(name=f"C{n}")).id, PAST)
+            ws.reminders.run()
+        runners = [
+            subprocess.Popen(pipeline(url, "deliveries", "run"), stdout=subprocess.PIPE, text=True)
+            for _ in range(RUNNERS)
+        ]
+        outputs = [runner.communicate(timeout=120)[0] for runner in runners]
+    assert all(runner.returncode == 0 for runner in runners)
+    delivered = [int(out.split(",")[0].removeprefix("delivered ")) for out in outputs]
+    assert sum(delivered) == count
+    assert len(receiver.accepted) == count and set(receiver.accepted.values()) == {1}
