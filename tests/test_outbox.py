@@ -335,3 +335,45 @@ def test_templates_only_substitute_the_given_values(template: str) -> None:
     assert isinstance(rendered, str)
     assert render(template + " $name", values).endswith(" Ada")
     assert "{" not in rendered or "{" in template  # nothing but values is ever inserted
+
+
+@given(
+    outcomes=st.lists(st.sampled_from(["ok", "retry", "permanent"]), max_size=10),
+    max_attempts=st.integers(min_value=1, max_value=5),
+)
+def test_a_delivery_follows_its_outcomes_and_ends_once(
+    outcomes: list[str], max_attempts: int
+) -> None:
+    from pipeline_core.workspace import outbox
+
+    clock = FixedClock(AFTER_8_NEW_YORK)
+    ws = Workspace.open("memory:", clock=clock)
+    ws.deliveries.configure(webhook_secret=SECRET, max_attempts=max_attempts)
+    webhook_on_reminders(ws, "http://127.0.0.1:9/x")
+    ada_and_bob(ws)
+    ws.reminders.run()
+    lease = timedelta(minutes=5)
+    tried: list[str] = []
+    for outcome in outcomes:
+        clock.advance(timedelta(hours=7))  # past any backoff and any lease
+        claimed, settings, until = ws.run(outbox.claim, 10, lease)
+        [before] = ws.deliveries.list()
+        if before.state != "pending":
+            assert claimed == []  # a delivered or failed delivery is never claimed again
+            continue
+        [delivery] = claimed
+        result = outbox.Outcome(
+            outcome == "ok", "" if outcome == "ok" else "x", outcome == "permanent"
+        )
+        ws.run(outbox.record, delivery, until, result, settings)
+        tried.append(outcome)
+    [after] = ws.deliveries.list()
+    assert after.attempts == len(tried)
+    assert after.lease_until is None
+    if "ok" in tried:
+        assert tried[-1] == "ok" and after.state == "delivered"
+    elif tried and (tried[-1] == "permanent" or len(tried) >= max_attempts):
+        assert after.state == "failed" and after.last_error == "x"
+    else:
+        assert after.state == "pending"
+    assert tried.count("ok") <= 1 and "permanent" not in tried[:-1]
