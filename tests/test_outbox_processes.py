@@ -46,6 +46,17 @@ def pipeline(url: str, *args: str) -> list[str]:
     return [sys.executable, "-m", "pipeline_core", "--store", url, *args]
 
 
+def pending_webhooks(url: str, receiver: str, count: int) -> list[str]:
+    """``count`` customers whose fired reminders wait in the outbox as webhooks; their ids."""
+    with Workspace.open(url) as ws:
+        ws.deliveries.configure(webhook_secret="s")
+        ws.automations.add(webhook_automation(receiver))
+        for n in range(count):
+            ws.customers.follow_up(ws.customers.add(Customer(name=f"C{n}")).id, PAST)
+        ws.reminders.run()
+        return sorted(str(d.id) for d in ws.deliveries.list())
+
+
 def wait_for(condition: Callable[[], bool], seconds: float = 30.0) -> None:
     deadline = time.monotonic() + seconds
     while not condition():
@@ -90,13 +101,7 @@ def test_a_killed_delivery_runner_loses_nothing_and_sends_nothing_twice(
     url = shared_url(backend, tmp_path)
     count = 12
     with http_receiver(hang_after=5) as receiver:
-        with Workspace.open(url) as ws:
-            ws.deliveries.configure(webhook_secret="s")
-            ws.automations.add(webhook_automation(receiver.url))
-            for n in range(count):
-                ws.customers.follow_up(ws.customers.add(Customer(name=f"C{n}")).id, PAST)
-            ws.reminders.run()
-            ids = sorted(str(d.id) for d in ws.deliveries.list())
+        ids = pending_webhooks(url, receiver.url, count)
         assert len(ids) == count
         runner = subprocess.Popen(
             pipeline(url, "deliveries", "run", "--lease", "2"),
@@ -156,12 +161,7 @@ def test_overlapping_delivery_runners_send_each_delivery_once(backend: str, tmp_
     url = shared_url(backend, tmp_path)
     count = 40
     with http_receiver() as receiver:
-        with Workspace.open(url) as ws:
-            ws.deliveries.configure(webhook_secret="s")
-            ws.automations.add(webhook_automation(receiver.url))
-            for n in range(count):
-                ws.customers.follow_up(ws.customers.add(Customer(name=f"C{n}")).id, PAST)
-            ws.reminders.run()
+        pending_webhooks(url, receiver.url, count)
         runners = [
             subprocess.Popen(pipeline(url, "deliveries", "run"), stdout=subprocess.PIPE, text=True)
             for _ in range(RUNNERS)

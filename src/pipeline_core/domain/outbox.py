@@ -36,10 +36,9 @@ SETTINGS_KEY = "deliveries"
 
 
 def _state(value: str) -> DeliveryState:
-    for state in DELIVERY_STATES:
-        if value == state:
-            return state
-    raise InvalidValue(f"unknown delivery state {value!r}; known: {', '.join(DELIVERY_STATES)}")
+    if value not in DELIVERY_STATES:
+        raise InvalidValue(f"unknown delivery state {value!r}; known: {', '.join(DELIVERY_STATES)}")
+    return value
 
 
 @attrs.frozen(kw_only=True)
