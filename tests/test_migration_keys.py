@@ -8,7 +8,9 @@ import pytest
 
 from pipeline_core import Customer, Workspace
 from pipeline_core.storage import SCHEMA_VERSION
+from pipeline_core.storage.postgres_schema import MIGRATIONS as POSTGRES_MIGRATIONS
 from pipeline_core.storage.sql.common import META_TABLE
+from pipeline_core.storage.sqlite_schema import MIGRATIONS as SQLITE_MIGRATIONS
 
 from .conftest import fresh_store_url
 
@@ -32,7 +34,12 @@ def test_a_version_5_store_recomputes_contact_keys_and_search_terms(
         backend,
         url,
         "UPDATE contact_keys SET key = '+14155550132;ext=99' WHERE customer_id = 2",
-        "DELETE FROM search_terms WHERE kind = 'e'",
+        "DROP TABLE search_index",
+        *(
+            s
+            for s in (SQLITE_MIGRATIONS if backend == "sqlite" else POSTGRES_MIGRATIONS)[5]
+            if "search_terms" in s
+        ),
         "INSERT INTO search_terms (kind, term, customer_id, weight) VALUES ('t', 'ann', 2, 3)",
         f"UPDATE {META_TABLE} SET value = '5' WHERE key = 'schema_version'",
     )

@@ -28,7 +28,7 @@ from typing import Any
 import attrs
 
 from pipeline_core.domain.normalize import NormalizeOptions
-from pipeline_core.domain.search import term_rows
+from pipeline_core.domain.search import search_document
 from pipeline_core.errors import ImportRowError, PipelineError
 from pipeline_core.importing.checks import RowCheckError, RowChecks
 from pipeline_core.importing.mapping import Draft, RowMapper
@@ -85,7 +85,7 @@ def draft_rows(
             column = mapper.header_for(error.target)
             results.append(ImportRowError(mapper.file, line, column, str(error)))
             continue
-        results.append(Draft(line, customer, draft.keys, tuple(term_rows(customer))))
+        results.append(Draft(line, customer, draft.keys, search_document(customer)))
     return results
 
 

@@ -19,7 +19,7 @@ import attrs
 
 from pipeline_core.customer import Customer, country_codes
 from pipeline_core.domain.normalize import ContactKey, NormalizeOptions, customer_keys
-from pipeline_core.domain.search import TermRow
+from pipeline_core.domain.search import SearchDocument
 from pipeline_core.errors import ImportRowError, InvalidValue
 
 LIST_FIELDS = frozenset({"emails", "phones", "tags", "workers"})
@@ -122,7 +122,7 @@ class Draft:
     line: int
     customer: Customer
     keys: tuple[ContactKey, ...]
-    terms: tuple[TermRow, ...] | None = None
+    terms: SearchDocument | None = None
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Drafts cross from worker processes: plain arguments pickle fastest.

@@ -28,7 +28,7 @@ from pipeline_core.domain.report_keys import (
     field_label,
     merge_rows,
 )
-from pipeline_core.domain.search import SearchQuery, TermRow, score, search_terms
+from pipeline_core.domain.search import SearchDocument, SearchQuery, score, search_terms
 from pipeline_core.domain.serialization import typed_field_value
 from pipeline_core.domain.statuses import StatusMachine
 from pipeline_core.errors import ConcurrencyError, InvalidValue, MergedMeanwhile, NotFound
@@ -132,7 +132,7 @@ class MemoryTransaction:
         self,
         customers: Sequence[Customer],
         keys: Sequence[Sequence[ContactKey]] | None = None,
-        terms: Sequence[Sequence[TermRow]] | None = None,
+        terms: Sequence[SearchDocument] | None = None,
     ) -> list[int]:
         # The memory store is the reference: bulk is exactly one insert after another.
         return [self.insert_customer(customer).id for customer in customers]

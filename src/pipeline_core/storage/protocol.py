@@ -14,14 +14,14 @@ from pipeline_core.domain.events import Event, JSONValue
 from pipeline_core.domain.flows import FlowDefinition
 from pipeline_core.domain.normalize import ContactKey
 from pipeline_core.domain.report_keys import AggregateRow, GroupKey, StageTime
-from pipeline_core.domain.search import SearchQuery, TermRow
+from pipeline_core.domain.search import SearchDocument, SearchQuery
 from pipeline_core.domain.statuses import StatusMachine
 from pipeline_core.rules.ast import MATCH_ALL, Rule
 
 Order = Literal["id", "activity"]
 """``id``: oldest first. ``activity``: most recently updated first (board cards)."""
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 """The schema version this release writes; stores at a higher version are refused."""
 
 
@@ -52,7 +52,7 @@ class Transaction(Protocol):
         self,
         customers: Sequence[Customer],
         keys: Sequence[Sequence[ContactKey]] | None = None,
-        terms: Sequence[Sequence[TermRow]] | None = None,
+        terms: Sequence[SearchDocument] | None = None,
     ) -> list[int]:
         """Store many new customers at once (bulk import); returns their new ids, in order.
 
@@ -61,7 +61,7 @@ class Transaction(Protocol):
         Equivalent to ``insert_customer`` on each, in one round of bulk statements.
         ``keys``, when given, are each customer's ``index_keys`` already computed by the
         caller with the store's normalization options (so that they are not computed twice);
-        ``terms``, likewise, each customer's ``search.term_rows``.
+        ``terms``, likewise, each customer's ``search.search_document``.
         """
         ...
 

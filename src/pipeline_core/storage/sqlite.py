@@ -16,7 +16,7 @@ from pipeline_core.customer import Customer, stored_customer, with_version
 from pipeline_core.domain.events import Event, with_id
 from pipeline_core.domain.folding import FOLDING
 from pipeline_core.domain.normalize import ContactKey, NormalizeOptions, index_keys
-from pipeline_core.domain.search import TermRow, term_rows
+from pipeline_core.domain.search import SearchDocument, SearchQuery, index_parts, search_document
 from pipeline_core.domain.serialization import dumps, from_typed_field_value
 from pipeline_core.errors import ConcurrencyError, MergedMeanwhile, NotFound, StoreError
 from pipeline_core.rules.ast import MATCH_ALL, MatchAll, Rule
@@ -121,6 +121,10 @@ class SqliteTransaction(
     MONTH = SQLITE_MONTH
     SUMMED = "c.value_num"
     STAGE_TIMES = SQLITE_STAGE_TIMES
+    SEARCH_KEY = "rowid"
+    SEARCH_INSERT = (
+        "INSERT INTO search_index (rowid, names, emails, tags, phones) VALUES (?, ?, ?, ?, ?)"
+    )
 
     def __init__(
         self, connection: sqlite3.Connection, cache: dict[tuple[str, str], Any] | None = None
@@ -231,7 +235,7 @@ class SqliteTransaction(
         self,
         customers: Sequence[Customer],
         keys: Sequence[Sequence[ContactKey]] | None = None,
-        terms: Sequence[Sequence[TermRow]] | None = None,
+        terms: Sequence[SearchDocument] | None = None,
     ) -> list[int]:
         if not customers:
             return []
@@ -279,14 +283,9 @@ class SqliteTransaction(
             ],
         )
         if terms is None:
-            terms = [term_rows(customer) for customer in customers]
-        self._db.executemany(
-            "INSERT INTO search_terms (kind, term, customer_id, weight) VALUES (?, ?, ?, ?)",
-            [
-                (kind, text, customer_id, weight)
-                for customer_id, held in zip(ids, terms, strict=True)
-                for kind, text, weight in held
-            ],
+            terms = [search_document(customer) for customer in customers]
+        self._write_documents(
+            [(customer_id, *held) for customer_id, held in zip(ids, terms, strict=True)]
         )
         return list(ids)
 
@@ -338,6 +337,28 @@ class SqliteTransaction(
     def customers_of_worker(self, worker: str, *, scope: Rule = MATCH_ALL) -> list[Customer]:
         return self._scoped_customers(
             "EXISTS (SELECT 1 FROM json_each(c.workers) w WHERE w.value = ?)", (worker,), scope
+        )
+
+    def _search_matches(self, query: SearchQuery) -> tuple[str, list[Any]]:
+        # One FTS5 query finds the customers matching every part (a prefix in any of
+        # the part's columns); each scoring check is an FTS5 query of its own, run
+        # once per search (a list subquery), not per customer.
+        cases: list[str] = []
+        params: list[Any] = []
+        wanted: list[str] = []
+        for columns, token, checks in index_parts(query):
+            wanted.append(f'({{{" ".join(columns)}}} : "{token}"*)')
+            whens = []
+            for check in checks[:-1]:
+                whens.append(
+                    f"WHEN f.rowid IN (SELECT rowid FROM search_index(?)) THEN {check.points}"
+                )
+                params.append(f'{check.column} : "{check.token}"{"" if check.whole else "*"}')
+            cases.append(f"CASE {' '.join(whens)} ELSE {checks[-1].points} END")
+        params.append(" AND ".join(wanted))
+        return (
+            f"SELECT f.rowid AS customer_id, {' + '.join(cases)} AS score FROM search_index(?) f",
+            params,
         )
 
     def custom_field_kinds(self) -> dict[str, frozenset[str]]:
@@ -458,7 +479,7 @@ def configure(db: sqlite3.Connection, busy_timeout: float) -> None:
     db.execute("PRAGMA synchronous = NORMAL")  # with WAL: durable at checkpoints, never corrupt
     db.execute("PRAGMA foreign_keys = ON")
     # 64 MB of page cache (SQLite's default is 2 MB): a million customers' indexes
-    # (search terms, contact keys) stay in memory while a bulk import writes them.
+    # (search index, contact keys) stay in memory while a bulk import writes them.
     db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
     for name, (arity, function) in SQL_FUNCTIONS.items():
         db.create_function(name, arity, function, deterministic=True)
@@ -558,7 +579,7 @@ class SqliteStore:
             )
             # Read again inside the transaction: another process may have re-indexed.
             if current < SEARCH_VERSION or self._folding() != FOLDING:
-                SqliteTransaction(self._db)._backfill_terms()
+                SqliteTransaction(self._db).reindex_search()
                 self._db.execute(
                     f"INSERT INTO {META_TABLE} (key, value) VALUES (?, ?)"
                     " ON CONFLICT (key) DO UPDATE SET value = excluded.value",

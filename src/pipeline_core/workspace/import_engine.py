@@ -26,7 +26,7 @@ import attrs
 from pipeline_core.domain.events import EventKind, JSONValue
 from pipeline_core.domain.merge import combine
 from pipeline_core.domain.normalize import ContactKey, NormalizeOptions, customer_keys
-from pipeline_core.domain.search import term_rows
+from pipeline_core.domain.search import search_document
 from pipeline_core.errors import ImportInterrupted, ImportRowError, NotFound
 from pipeline_core.importing.checks import RowChecks
 from pipeline_core.importing.drafting import Chunk, Drafted, Drafter, auto_workers, drafted_chunks
@@ -457,7 +457,7 @@ class _Matcher:
             [draft.customer for draft in self.pending],
             [tuple(key for key in draft.keys if key.valid) for draft in self.pending],
             [
-                term_rows(draft.customer) if draft.terms is None else draft.terms
+                search_document(draft.customer) if draft.terms is None else draft.terms
                 for draft in self.pending
             ],
         )

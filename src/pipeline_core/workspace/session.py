@@ -28,7 +28,7 @@ from pipeline_core.domain.events import Event, EventKind, JSONValue
 from pipeline_core.domain.flows import FlowDefinition
 from pipeline_core.domain.normalize import ContactKey
 from pipeline_core.domain.report_keys import AggregateRow, GroupKey, StageTime
-from pipeline_core.domain.search import SearchQuery, TermRow
+from pipeline_core.domain.search import SearchDocument, SearchQuery
 from pipeline_core.domain.statuses import StatusMachine
 from pipeline_core.errors import MergedMeanwhile, NotFound
 from pipeline_core.rules.ast import MATCH_ALL, Rule, all_of
@@ -284,7 +284,7 @@ class Session(Transaction):
         self,
         customers: Sequence[Customer],
         keys: Sequence[Sequence[ContactKey]] | None = None,
-        terms: Sequence[Sequence[TermRow]] | None = None,
+        terms: Sequence[SearchDocument] | None = None,
     ) -> list[int]:
         """Store many new customers at once; their ids."""
         ids = self.unscoped.insert_customers(customers, keys, terms)
