@@ -15,8 +15,8 @@ from pipeline_core import Customer, Workspace
 from pipeline_core.domain.folding import FOLDING, fold
 from pipeline_core.domain.report_keys import normalized
 from pipeline_core.domain.search import words
-from pipeline_core.storage.protocol import SCHEMA_VERSION
 from pipeline_core.storage.postgres_schema import MIGRATIONS as POSTGRES_MIGRATIONS
+from pipeline_core.storage.protocol import SCHEMA_VERSION
 from pipeline_core.storage.sql.common import FOLDING_KEY, META_TABLE
 from pipeline_core.storage.sqlite_schema import MIGRATIONS as SQLITE_MIGRATIONS
 
