@@ -222,6 +222,19 @@ def index_token(term: str) -> str:
     return term.translate(_TOKENS)
 
 
+def _column(terms: list[str]) -> str:
+    """Terms as one column of the index: their tokens, separated by spaces."""
+    text = " ".join(terms)
+    # One scan of the whole column: most columns need no escape at all (a term with
+    # a space of its own, a whole tag of two words, does).
+    if _PLAIN_COLUMN.fullmatch(text) and text.count(" ") == len(terms) - 1:
+        return text
+    return " ".join(map(index_token, terms))
+
+
+_PLAIN_COLUMN = re.compile(r"[a-z0-9 ]*")
+
+
 def search_document(customer: Customer) -> SearchDocument:
     """The row of ``customer`` in a text index: its terms as tokens, by column.
 
@@ -230,14 +243,16 @@ def search_document(customer: Customer) -> SearchDocument:
     columns, which scores as ``term_rows``' one term of the higher weight.
     """
     tags: dict[str, int] = {}
-    _add_values(tags, customer.tags, 0)
+    if customer.tags:
+        _add_values(tags, customer.tags, 0)
     emails: dict[str, int] = {}
-    _add_values(emails, customer.emails, 0)
+    if customer.emails:
+        _add_values(emails, customer.emails, 0)
     numbers = (*customer.phones, *((customer.whatsapp,) if customer.whatsapp else ()))
     return (
-        " ".join(index_token(word) for word in dict.fromkeys(words(customer.name))),
-        " ".join(map(index_token, emails)),
-        " ".join(map(index_token, tags)),
+        _column(list(dict.fromkeys(words(customer.name)))),
+        _column(list(emails)),
+        _column(list(tags)),
         " ".join(dict.fromkeys(key for key in map(phone_key, numbers) if key)),
     )
 
