@@ -72,7 +72,8 @@ from pipeline_core.importing import ImportOptions
 ws = Workspace.open(sys.argv[1])
 workers = None if sys.argv[4] == "auto" else int(sys.argv[4])
 start = time.perf_counter()
-s = ws.customers.import_file(sys.argv[2], ImportOptions(batch_size=int(sys.argv[3]), workers=workers))
+size = {"batch_size": int(sys.argv[3])} if int(sys.argv[3]) else {}
+s = ws.customers.import_file(sys.argv[2], ImportOptions(workers=workers, **size))
 took = time.perf_counter() - start
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps({"seconds": took, "peak_mb": peak, "created": s.created, "skipped": s.skipped, "rejected": s.rejected}))
@@ -232,7 +233,12 @@ def main() -> None:
     """Generate the file, run the imports in alternating rounds, print the figures."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument("--batch-size", type=int, default=2000)
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=0,
+        help="Rows per transaction (0: each version's default).",
+    )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--store", help="Import into this store URL instead (e.g. PostgreSQL).")
     parser.add_argument(
@@ -263,7 +269,9 @@ def main() -> None:
             )
             if args.floor and args.store.startswith("postgresql"):
                 floor_url = _fresh_database(args.store)
-                floor = _run([sys.executable, "-c", PG_FLOOR, url, floor_url, str(args.batch_size)])
+                floor = _run(
+                    [sys.executable, "-c", PG_FLOOR, url, floor_url, str(args.batch_size or 10_000)]
+                )
                 print(
                     f"PostgreSQL floor (our rows, COPY only): {floor['seconds']:.2f} s,"
                     f" {args.rows / floor['seconds']:,.0f} rows/s"
@@ -343,7 +351,7 @@ def main() -> None:
                     FLOOR,
                     str(work / "ours0.db"),
                     str(work / "floor.db"),
-                    str(args.batch_size),
+                    str(args.batch_size or 10_000),
                 ],
                 _env(SRC),
             )

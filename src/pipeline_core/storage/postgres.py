@@ -343,6 +343,10 @@ class PostgresTransaction(
             [*case_params, *wanted_params],
         )
 
+    def prepare_bulk_load(self, rows: int) -> None:
+        # This transaction only: its commit does not wait for the WAL flush.
+        self._db.execute("SET LOCAL synchronous_commit TO off")
+
     def update_customer(self, customer: Customer) -> Customer:
         row = self._fetch_one(
             "SELECT version, tags, fields, emails, phones, whatsapp, country, merged_into, name"

@@ -65,6 +65,17 @@ class Transaction(Protocol):
         """
         ...
 
+    def prepare_bulk_load(self, rows: int) -> None:
+        """Tune this transaction (and its connection) for a bulk import of about ``rows`` rows.
+
+        Only what keeps every committed transaction whole: SQLite sizes its page cache
+        to the import and checkpoints its log less often; PostgreSQL commits without
+        waiting for the log flush (a server crash may lose the last commits, never
+        half of one: an import's ledger is in the same transaction, so a re-run
+        resumes exactly). The memory store has nothing to tune.
+        """
+        ...
+
     def update_customer(self, customer: Customer) -> Customer:
         """Replace a stored customer whose version equals ``customer.version``.
 

@@ -56,6 +56,17 @@ from pipeline_core.storage.sqlite_schema import (
 CACHE_KIB = 64 * 1024
 """Page cache per connection (KiB)."""
 
+BULK_CACHE_BYTES_PER_ROW = 160
+"""Page cache a bulk import gets per row, on top of ``CACHE_KIB``: about what one row adds
+to the indexes written in random order (contact keys, the text index's segments)."""
+
+BULK_CACHE_KIB = 160 * 1024
+"""The most page cache a bulk import gets (KiB): an import's peak memory stays bounded."""
+
+BULK_CHECKPOINT_PAGES = 10_000
+"""WAL pages between checkpoints during a bulk import (SQLite's default is 1000): each
+checkpoint waits for the disk, and an import writes hundreds of megabytes."""
+
 
 def _moment(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text)
@@ -274,13 +285,15 @@ class SqliteTransaction(
         if keys is None:
             options = self._normalize_options()
             keys = [index_keys(customer, options) for customer in customers]
+        # In key order: the batch's keys land in the primary key's pages one after
+        # another instead of one random page each.
         self._db.executemany(
             "INSERT OR IGNORE INTO contact_keys (kind, key, customer_id) VALUES (?, ?, ?)",
-            [
+            sorted(
                 (key.kind, key.key, customer_id)
                 for customer_id, held in zip(ids, keys, strict=True)
                 for key in held
-            ],
+            ),
         )
         if terms is None:
             terms = [search_document(customer) for customer in customers]
@@ -288,6 +301,15 @@ class SqliteTransaction(
             [(customer_id, *held) for customer_id, held in zip(ids, terms, strict=True)]
         )
         return list(ids)
+
+    def prepare_bulk_load(self, rows: int) -> None:
+        # Settings of the connection, kept after the import: a larger cache is only a
+        # limit (pages are taken as they are used), and checkpoints stay automatic.
+        cache = min(BULK_CACHE_KIB, CACHE_KIB + rows * BULK_CACHE_BYTES_PER_ROW // 1024)
+        current = -self._db.execute("PRAGMA cache_size").fetchone()[0]
+        if cache > current:
+            self._db.execute(f"PRAGMA cache_size = -{int(cache)}")
+        self._db.execute(f"PRAGMA wal_autocheckpoint = {BULK_CHECKPOINT_PAGES}")
 
     def update_customer(self, customer: Customer) -> Customer:
         self._prefetched = None

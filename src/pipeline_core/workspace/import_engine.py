@@ -161,6 +161,7 @@ def run_import(
             rejects=rejects,
             progress=progress,
             total_lines=_measured_lines(facts),
+            expected_rows=max(0, (facts.lines or facts.size // 100) - resume_after),
             resumed_after=resume_after,
             before=before,
             last_line=resume_after,
@@ -321,6 +322,8 @@ class _Run:
     rejects: RejectsWriter | None
     progress: Progress | None
     total_lines: int | None = None
+    expected_rows: int = 0
+    """About how many rows are left to import (lines, or bytes / 100): the store sizes for it."""
     resumed_after: int = 0
     before: _Counts = attrs.Factory(_Counts)
     """What the interrupted runs this one resumes had committed (rows and rejected)."""
@@ -397,6 +400,7 @@ class _Run:
         self, s: Session, rows: Sequence[SourceRow], drafted: list[Drafted]
     ) -> list[tuple[ImportRowError, Any]]:
         """Match and write one batch's drafts inside ``s``; returns its rejected rows."""
+        s.prepare_bulk_load(self.expected_rows)
         refused: list[ImportRowError] = []
         self.counts.rows += len(rows)
         self.last_line = max(self.last_line, rows[-1].line)

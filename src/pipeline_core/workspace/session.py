@@ -292,6 +292,10 @@ class Session(Transaction):
         self._live.update((customer_id, customer_id) for customer_id in ids)
         return ids
 
+    def prepare_bulk_load(self, rows: int) -> None:
+        """Tune this session's transaction for a bulk import of about ``rows`` rows."""
+        self.unscoped.prepare_bulk_load(rows)
+
     def update_customer(self, customer: Customer) -> Customer:
         """Store a changed customer (its version is checked and bumped)."""
         return self.unscoped.update_customer(customer)
