@@ -19,7 +19,7 @@ OnError = Literal["reject", "abort"]
 ON_ERROR: tuple[OnError, ...] = ("reject", "abort")
 
 
-DEFAULT_BATCH_SIZE = 10_000
+DEFAULT_BATCH_SIZE = 5_000
 """Rows per transaction unless told otherwise: large enough that commits, index flushes
 and the per-batch duplicate look-up are a small part of an import, small enough that a
 crash repeats little and other writers wait about a second at most."""

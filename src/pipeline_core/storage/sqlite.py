@@ -56,11 +56,11 @@ from pipeline_core.storage.sqlite_schema import (
 CACHE_KIB = 64 * 1024
 """Page cache per connection (KiB)."""
 
-BULK_CACHE_BYTES_PER_ROW = 160
+BULK_CACHE_BYTES_PER_ROW = 96
 """Page cache a bulk import gets per row, on top of ``CACHE_KIB``: about what one row adds
 to the indexes written in random order (contact keys, the text index's segments)."""
 
-BULK_CACHE_KIB = 160 * 1024
+BULK_CACHE_KIB = 96 * 1024
 """The most page cache a bulk import gets (KiB): an import's peak memory stays bounded."""
 
 BULK_CHECKPOINT_PAGES = 10_000
