@@ -105,3 +105,21 @@ def test_a_version_6_store_moves_its_search_to_the_text_index(backend: str, tmp_
     ]
     version = f"SELECT value FROM {META_TABLE} WHERE key = 'schema_version'"
     assert _run(backend, url, version) == [(str(SCHEMA_VERSION),)]
+
+
+@pytest.mark.postgres
+def test_postgres_side_tables_carry_no_foreign_key_checks_and_events_keep_theirs(
+    tmp_path: Path,
+) -> None:
+    url = _schema_6_store("postgres", tmp_path)
+    Workspace.open(url).close()
+    referencing = (
+        "SELECT conrelid::regclass::text FROM pg_constraint WHERE contype = 'f'"
+        " AND confrelid = 'customers'::regclass ORDER BY 1"
+    )
+    tables = {table for (table,) in _run("postgres", url, referencing)}
+    assert {"customer_tags", "customer_fields", "contact_keys"}.isdisjoint(tables)
+    assert {"events", "tasks", "customers"} <= tables
+    with Workspace.open(url) as ws:  # the side tables still follow their customer
+        ws.customers.edit(1, tags=["gold"])
+        assert [c.name for c in ws.customers.list('tags any ("gold")')] == ["Zoë Old"]

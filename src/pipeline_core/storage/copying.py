@@ -312,6 +312,16 @@ def _copy(source: Store, target: Store, reader: TableAccess, writer: TableAccess
             f"the target store {redact_url(target.url)!r} is not empty (it has rows in {', '.join(busy)});"
             " copy into a new, empty store"
         )
+    # Parents first by the references of either side: a table may hold a foreign key
+    # in one backend's schema only (PostgreSQL leaves them off derived tables).
+    source_tables = {
+        name: attrs.evolve(
+            table,
+            references=table.references
+            | (target_tables[name].references if name in target_tables else frozenset()),
+        )
+        for name, table in source_tables.items()
+    }
     rows: dict[str, int] = {}
     writer.begin()
     try:
