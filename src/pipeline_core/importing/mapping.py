@@ -116,17 +116,19 @@ def _split_pair(text: str) -> tuple[str, str]:
 class Draft:
     """A row that passed validation: the customer it makes, its contact keys, its search terms.
 
-    ``terms`` is None until the customer is final (see ``drafting``).
+    ``terms`` and ``row`` (the store's row of the customer) are None until the
+    customer is final (see ``drafting``).
     """
 
     line: int
     customer: Customer
     keys: tuple[ContactKey, ...]
     terms: SearchDocument | None = None
+    row: tuple[Any, ...] | None = None
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Drafts cross from worker processes: plain arguments pickle fastest.
-        return (Draft, (self.line, self.customer, self.keys, self.terms))
+        return (Draft, (self.line, self.customer, self.keys, self.terms, self.row))
 
 
 class RowMapper:

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any
 
 import attrs
 
@@ -133,9 +134,13 @@ class MemoryTransaction:
         customers: Sequence[Customer],
         keys: Sequence[Sequence[ContactKey]] | None = None,
         terms: Sequence[SearchDocument] | None = None,
+        rows: Sequence[tuple[Any, ...] | None] | None = None,
     ) -> list[int]:
         # The memory store is the reference: bulk is exactly one insert after another.
         return [self.insert_customer(customer).id for customer in customers]
+
+    def row_encoder(self) -> Callable[[Customer], tuple[Any, ...]] | None:
+        return None  # customers are kept as they are
 
     def prepare_bulk_load(self, rows: int) -> None:
         pass  # nothing between the import and the dicts to tune

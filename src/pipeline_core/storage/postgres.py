@@ -45,11 +45,11 @@ from pipeline_core.storage.sql.common import (
     SELECT_COLUMNS,
     STORED_ATTRIBUTES,
     TEXT_ROW_COLUMNS,
+    customer_values,
     field_rows,
     iso_moment,
     no_workspace,
     stored_schema_version,
-    text_row,
     typed_fields,
 )
 from pipeline_core.storage.sql.customers import CustomerQueries
@@ -252,6 +252,7 @@ class PostgresTransaction(
         customers: Sequence[Customer],
         keys: Sequence[Sequence[ContactKey]] | None = None,
         terms: Sequence[SearchDocument] | None = None,
+        rows: Sequence[tuple[Any, ...] | None] | None = None,
     ) -> list[int]:
         if not customers:
             return []
@@ -267,7 +268,12 @@ class PostgresTransaction(
         tables: list[tuple[str, Iterable[Sequence[CopyValue]]]] = [
             (
                 f"customers ({TEXT_ROW_COLUMNS}, version)",
-                ([*text_row(customer_id, customer), 1] for customer_id, customer in pairs),
+                (
+                    [customer_id, *(customer_values(customer) if row is None else row), 1]
+                    for (customer_id, customer), row in zip(
+                        pairs, rows or [None] * len(pairs), strict=True
+                    )
+                ),
             ),
             (
                 "customer_tags (customer_id, tag)",
@@ -296,9 +302,9 @@ class PostgresTransaction(
             ),
         ]
         with self._db.cursor() as cursor:
-            for table, rows in tables:
+            for table, table_rows in tables:
                 with cursor.copy(f"COPY {table} FROM STDIN") as copy:
-                    copy.write(copy_text(rows))
+                    copy.write(copy_text(table_rows))
         return ids
 
     def _write_documents(self, rows: Sequence[tuple[int, str, str, str, str]]) -> None:
@@ -342,6 +348,9 @@ class PostgresTransaction(
             f" WHERE {' AND '.join(wanted)}",
             [*case_params, *wanted_params],
         )
+
+    def row_encoder(self) -> Callable[[Customer], tuple[Any, ...]] | None:
+        return customer_values
 
     def prepare_bulk_load(self, rows: int) -> None:
         # This transaction only: its commit does not wait for the WAL flush.

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from datetime import date, datetime
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from pipeline_core.customer import Customer
 from pipeline_core.domain.access import User
@@ -53,6 +53,7 @@ class Transaction(Protocol):
         customers: Sequence[Customer],
         keys: Sequence[Sequence[ContactKey]] | None = None,
         terms: Sequence[SearchDocument] | None = None,
+        rows: Sequence[tuple[Any, ...] | None] | None = None,
     ) -> list[int]:
         """Store many new customers at once (bulk import); returns their new ids, in order.
 
@@ -61,7 +62,16 @@ class Transaction(Protocol):
         Equivalent to ``insert_customer`` on each, in one round of bulk statements.
         ``keys``, when given, are each customer's ``index_keys`` already computed by the
         caller with the store's normalization options (so that they are not computed twice);
-        ``terms``, likewise, each customer's ``search.search_document``.
+        ``terms``, likewise, each customer's ``search.search_document``, and ``rows``
+        each customer's ``row_encoder()`` result (None where not computed).
+        """
+        ...
+
+    def row_encoder(self) -> Callable[[Customer], tuple[Any, ...]] | None:
+        """A picklable function making a customer's row as ``insert_customers``' ``rows`` take it.
+
+        An import runs it in its drafting worker processes, so that the writer only
+        adds the id. None: the store takes customers only (``rows`` is ignored).
         """
         ...
 

@@ -29,12 +29,12 @@ from pipeline_core.storage.sql.common import (
     SELECT_COLUMNS,
     STORED_ATTRIBUTES,
     TEXT_ROW_COLUMNS,
+    customer_values,
     encode_attributes,
     field_rows,
     iso_moment,
     no_workspace,
     stored_schema_version,
-    text_row,
 )
 from pipeline_core.storage.sql.customers import CustomerQueries
 from pipeline_core.storage.sql.life import LifeQueries
@@ -247,6 +247,7 @@ class SqliteTransaction(
         customers: Sequence[Customer],
         keys: Sequence[Sequence[ContactKey]] | None = None,
         terms: Sequence[SearchDocument] | None = None,
+        rows: Sequence[tuple[Any, ...] | None] | None = None,
     ) -> list[int]:
         if not customers:
             return []
@@ -260,8 +261,10 @@ class SqliteTransaction(
         self._db.executemany(
             f"INSERT INTO customers ({TEXT_ROW_COLUMNS}, version) VALUES ({marks}, 1)",
             [
-                text_row(customer_id, customer)
-                for customer_id, customer in zip(ids, customers, strict=True)
+                [customer_id, *(customer_values(customer) if row is None else row)]
+                for customer_id, customer, row in zip(
+                    ids, customers, rows or [None] * len(customers), strict=True
+                )
             ],
         )
         self._db.executemany(
@@ -301,6 +304,9 @@ class SqliteTransaction(
             [(customer_id, *held) for customer_id, held in zip(ids, terms, strict=True)]
         )
         return list(ids)
+
+    def row_encoder(self) -> Callable[[Customer], tuple[Any, ...]] | None:
+        return customer_values
 
     def prepare_bulk_load(self, rows: int) -> None:
         # Settings of the connection, kept after the import: a larger cache is only a

@@ -112,6 +112,7 @@ def run_import(
             options = attrs.evolve(options, mapping=parse_map(dict(options.mapping)))
             normalize = duplicates.settings(s).normalize_options
             checks = row_checks(s)
+            encode = s.row_encoder()
             ledger = s.get_setting(RUN_PREFIX + facts.sha256)
             clock = s.clock
         run_id, resume_after, before = secrets.token_hex(6), 0, _Counts()
@@ -138,6 +139,7 @@ def run_import(
             region=options.region,
             normalize=normalize,
             checks=checks,
+            encode=encode,
         )
         mapper = drafter.mapper()
         mapper.check_headers(source.headers)
@@ -464,6 +466,7 @@ class _Matcher:
                 search_document(draft.customer) if draft.terms is None else draft.terms
                 for draft in self.pending
             ],
+            [draft.row for draft in self.pending],
         )
         self.s.append_events(
             [
@@ -559,7 +562,7 @@ class _Matcher:
             run.counts.updated += 1
         keys = customer_keys(merged, run.normalize)
         self.pending[index] = attrs.evolve(
-            self.pending[index], customer=merged, keys=keys, terms=None
+            self.pending[index], customer=merged, keys=keys, terms=None, row=None
         )
         for key in keys:
             if key.valid:
