@@ -257,6 +257,9 @@ def main() -> None:
         help="Also import with the pipeline_core found here (e.g. main's src), in the same rounds.",
     )
     parser.add_argument("--floor", action="store_true", help="Also time the SQL floor, once.")
+    parser.add_argument(
+        "--ours-src", type=Path, default=SRC, help="The pipeline_core to measure (a snapshot)."
+    )
     args = parser.parse_args()
     print(f"uptime at start: {_uptime()}")
     print(f"parallel capacity of this machine: {parallel_capacity():.2f} cores")
@@ -320,7 +323,7 @@ def main() -> None:
                 [sys.executable, "-c", HANDWRITTEN, str(work / f"h{round_}.db"), str(data)]
             )["seconds"]
 
-        contenders["ours"] = importer(SRC, "ours")
+        contenders["ours"] = importer(args.ours_src, "ours")
         if args.before_src is not None:
             contenders["before"] = importer(args.before_src, "before")
         contenders["(a) sqlite-utils"] = utils

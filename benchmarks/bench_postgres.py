@@ -94,7 +94,9 @@ def _schema(cluster_url: str, name: str) -> str:
     return f"{cluster_url}?options=-csearch_path%3D{name}"
 
 
-def bench_import_vs_copy(cluster_url: str, rows: int, rounds: int, before: Path | None) -> None:
+def bench_import_vs_copy(
+    cluster_url: str, rows: int, rounds: int, before: Path | None, ours: Path = bench_import.SRC
+) -> None:
     """Import with duplicate checks vs a plain COPY of the same customers, alternating."""
     import subprocess
 
@@ -123,7 +125,7 @@ def bench_import_vs_copy(cluster_url: str, rows: int, rounds: int, before: Path 
 
             return run
 
-        contenders = {"ours": importer(bench_import.SRC, "ours")}
+        contenders = {"ours": importer(ours, "ours")}
         if before is not None:
             contenders["before"] = importer(before, "before")
         columns = f"{TEXT_ROW_COLUMNS}, version"
@@ -182,12 +184,17 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--import-rows", type=int, help="Time the import against COPY instead.")
     parser.add_argument("--before-src", type=Path, help="With --import-rows: also main's import.")
+    parser.add_argument(
+        "--ours-src", type=Path, default=bench_import.SRC, help="A snapshot to time."
+    )
     args = parser.parse_args()
 
     cluster = start_cluster()
     if args.import_rows:
         try:
-            bench_import_vs_copy(cluster.url(), args.import_rows, args.rounds, args.before_src)
+            bench_import_vs_copy(
+                cluster.url(), args.import_rows, args.rounds, args.before_src, args.ours_src
+            )
         finally:
             cluster.stop()
         return
