@@ -13,6 +13,7 @@ from pipeline_core.storage.sql.common import META_TABLE
 from pipeline_core.storage.sqlite_schema import MIGRATIONS as SQLITE_MIGRATIONS
 
 from .conftest import fresh_store_url
+from .conftest import run_statements as _run
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
@@ -50,24 +51,3 @@ def test_a_version_5_store_recomputes_contact_keys_and_search_terms(
         assert ws.as_user("ann").customers.search("ann") == []
     version = f"SELECT value FROM {META_TABLE} WHERE key = 'schema_version'"
     assert _run(backend, url, version) == [(str(SCHEMA_VERSION),)]
-
-
-def _run(backend: str, url: str, *statements: str) -> list[tuple[object, ...]]:
-    """Run statements on the store's database directly; the last one's rows."""
-    rows: list[tuple[object, ...]] = []
-    if backend == "sqlite":
-        import sqlite3
-
-        db = sqlite3.connect(url.removeprefix("sqlite:///"))
-        for statement in statements:
-            rows = db.execute(statement).fetchall()
-        db.commit()
-        db.close()
-        return rows
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as pg:
-        for statement in statements:
-            cursor = pg.execute(statement)
-            rows = cursor.fetchall() if cursor.description else []
-    return rows

@@ -4,7 +4,6 @@ the engine's text index, one row per customer, built in bulk from the customers.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -16,6 +15,7 @@ from pipeline_core.storage.sql.common import FOLDING_KEY, META_TABLE
 from pipeline_core.storage.sqlite_schema import MIGRATIONS as SQLITE_MIGRATIONS
 
 from .conftest import fresh_store_url
+from .conftest import run_statements as _run
 
 _NOW = "2025-01-01T00:00:00+00:00"
 _PEOPLE = [
@@ -45,27 +45,6 @@ def _schema_6_store(backend: str, tmp_path: Path) -> str:
     ]
     _run(backend, url, *statements)
     return url
-
-
-def _run(backend: str, url: str, *statements: str) -> list[tuple[Any, ...]]:
-    """Run statements on the store's database directly; the last one's rows."""
-    rows: list[tuple[Any, ...]] = []
-    if backend == "sqlite":
-        import sqlite3
-
-        db = sqlite3.connect(url.removeprefix("sqlite:///"))
-        for statement in statements:
-            rows = db.execute(statement).fetchall()
-        db.commit()
-        db.close()
-        return rows
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as pg:
-        for statement in statements:
-            cursor = pg.execute(statement)
-            rows = cursor.fetchall() if cursor.description else []
-    return rows
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])

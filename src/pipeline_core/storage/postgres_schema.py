@@ -170,9 +170,9 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         # from the id the same transaction gave it (customers are never deleted): a
         # foreign-key check per row (about three per imported customer, each locking
         # the customer's row) proves nothing the writer does not already know.
-        "ALTER TABLE customer_tags DROP CONSTRAINT customer_tags_customer_id_fkey",
-        "ALTER TABLE customer_fields DROP CONSTRAINT customer_fields_customer_id_fkey",
-        "ALTER TABLE contact_keys DROP CONSTRAINT contact_keys_customer_id_fkey",
+        "ALTER TABLE customer_tags DROP CONSTRAINT IF EXISTS customer_tags_customer_id_fkey",
+        "ALTER TABLE customer_fields DROP CONSTRAINT IF EXISTS customer_fields_customer_id_fkey",
+        "ALTER TABLE contact_keys DROP CONSTRAINT IF EXISTS contact_keys_customer_id_fkey",
     ),
 }
 """Statements that take a store from version N-1 to N."""
