@@ -1,7 +1,7 @@
 """Rows to checked drafts, in this process or in worker processes beside it.
 
 Drafting a row (mapping, validation, phone and email normalization, the
-status machine's checks, search terms) is pure and is most of an import's
+status machine's checks, search terms, the store's row) is pure and is most of an import's
 Python work, so on a machine with more than one core it runs in worker
 processes while this process matches duplicates and writes. Results come
 back in file order, a bounded number of chunks ahead, so memory stays flat
