@@ -92,3 +92,53 @@ def test_rows_made_beforehand_store_the_same_customers(people: list[Customer]) -
             store.close()
     assert stored[0] == stored[1]
     assert [c.name for c in stored[1]] == [p.name for p in people]
+
+
+def test_a_bulk_load_sizes_sqlites_page_cache_to_the_import_within_a_bound(
+    tmp_path: Path,
+) -> None:
+    from pipeline_core.storage.sqlite import (
+        BULK_CACHE_BYTES_PER_ROW,
+        BULK_CACHE_KIB,
+        BULK_CHECKPOINT_PAGES,
+        CACHE_KIB,
+        SqliteStore,
+    )
+
+    store = open_store(f"sqlite:///{tmp_path / 'w.db'}")
+    assert isinstance(store, SqliteStore)
+    try:
+        with store.connection() as db:
+            assert db.execute("PRAGMA cache_size").fetchone() == (-CACHE_KIB,)
+        with store.transaction() as tx:
+            tx.prepare_bulk_load(100_000)
+        with store.connection() as db:
+            wanted = CACHE_KIB + 100_000 * BULK_CACHE_BYTES_PER_ROW // 1024
+            assert db.execute("PRAGMA cache_size").fetchone() == (-wanted,)
+            assert db.execute("PRAGMA wal_autocheckpoint").fetchone() == (BULK_CHECKPOINT_PAGES,)
+        with store.transaction() as tx:
+            tx.prepare_bulk_load(100_000_000)
+        with store.connection() as db:
+            assert db.execute("PRAGMA cache_size").fetchone() == (-BULK_CACHE_KIB,)
+    finally:
+        store.close()
+
+
+@pytest.mark.postgres
+def test_a_bulk_load_on_postgres_skips_the_wal_flush_of_that_transaction_only() -> None:
+    from pipeline_core.storage.postgres import PostgresStore, PostgresTransaction
+
+    store = open_store(fresh_store_url("postgres"))
+    assert isinstance(store, PostgresStore)
+    try:
+        with store.connection() as db:
+            # The test cluster itself runs with it off: turn it on for this session.
+            db.execute("SET synchronous_commit TO on")
+            db.commit()
+            with db.transaction():
+                PostgresTransaction(db).prepare_bulk_load(1000)
+                assert db.execute("SHOW synchronous_commit").fetchone() == ("off",)
+            assert db.execute("SHOW synchronous_commit").fetchone() == ("on",)
+            db.rollback()
+    finally:
+        store.close()
