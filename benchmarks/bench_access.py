@@ -147,8 +147,7 @@ def main() -> None:
             "visible",
         )
         plan = raw.execute(
-            "EXPLAIN QUERY PLAN SELECT customer_id FROM search_terms"
-            " WHERE kind = 't' AND term >= 'chlo' AND term < 'chlo\U0010ffff'"
+            "EXPLAIN QUERY PLAN SELECT rowid FROM search_index('{names tags} : \"chlo\"*')"
         ).fetchall()
         print("plan:", "; ".join(row[-1] for row in plan))
         raw.close()

@@ -11,7 +11,10 @@ Targets (issue 5): ours <= 0.8x the time of (a); >= 0.7x the rate of (b); < 300 
 The data: phones in several countries' formats, mixed-case emails with display names,
 tags, about 5 % duplicates typed differently. Deterministic (seeded).
 
-Run: ``python benchmarks/bench_import.py --rows 100000``.
+Run: ``python benchmarks/bench_import.py --rows 100000 --rounds 3 [--before-src ../main/src]``:
+the contenders take turns each round (the order reversed every other round), and each
+ratio is computed within a round; the median and the spread over rounds are printed,
+with ``uptime`` before and after.
 """
 
 from __future__ import annotations
@@ -19,13 +22,19 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import random
+import resource
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+SRC = Path(__file__).resolve().parent.parent / "src"
+"""The pipeline_core this benchmark measures as "ours"."""
 
 PHONES: list[tuple[str, Callable[[random.Random], str]]] = [
     ("US", lambda r: f"({r.randint(201, 989)}) 555-{r.randint(1000, 9999)}"),
@@ -64,7 +73,8 @@ from pipeline_core.importing import ImportOptions
 ws = Workspace.open(sys.argv[1])
 workers = None if sys.argv[4] == "auto" else int(sys.argv[4])
 start = time.perf_counter()
-s = ws.customers.import_file(sys.argv[2], ImportOptions(batch_size=int(sys.argv[3]), workers=workers))
+size = {"batch_size": int(sys.argv[3])} if int(sys.argv[3]) else {}
+s = ws.customers.import_file(sys.argv[2], ImportOptions(workers=workers, **size))
 took = time.perf_counter() - start
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps({"seconds": took, "peak_mb": peak, "created": s.created, "skipped": s.skipped, "rejected": s.rejected}))
@@ -112,10 +122,11 @@ from pipeline_core import Workspace
 Workspace.open("sqlite:///" + sys.argv[2]).init()
 source, target = sqlite3.connect(sys.argv[1]), sqlite3.connect(sys.argv[2])
 target.execute("PRAGMA cache_size = -65536")  # as the store sets it
-tables = ["customers", "customer_tags", "contact_keys", "search_terms", "events"]
-data = {t: source.execute(f"SELECT * FROM {t}").fetchall() for t in tables}
+tables = ["customers", "customer_tags", "contact_keys", "search_index", "events"]
+data = {t: source.execute(f"SELECT {'rowid, ' if t == 'search_index' else ''}* FROM {t}").fetchall() for t in tables}
 size = int(sys.argv[3])
-owner = {"customers": 0, "customer_tags": 0, "contact_keys": 2, "search_terms": 2, "events": 1}
+owner = {"customers": 0, "customer_tags": 0, "contact_keys": 2, "search_index": 0, "events": 1}
+columns = {"search_index": "(rowid, names, emails, tags, phones)"}
 batches = {}
 for t in tables:
     for row in data[t]:
@@ -125,10 +136,10 @@ for n in sorted(batches):
     with target:
         for t, rows in batches[n].items():
             marks = ", ".join("?" for _ in rows[0])
-            target.executemany(f"INSERT INTO {t} VALUES ({marks})", rows)
+            target.executemany(f"INSERT INTO {t} {columns.get(t, '')} VALUES ({marks})", rows)
 print(json.dumps({"seconds": time.perf_counter() - start}))
 """
-"""The SQL floor: our import's own rows (customers, tags, keys, search terms, events) written
+"""The SQL floor: our import's own rows (customers, tags, keys, search index, events) written
 with bare executemany into a fresh store, batch by batch: what SQLite alone costs for our
 schema, with no Python work per row."""
 
@@ -139,7 +150,7 @@ from pipeline_core import Workspace
 source_url, target_url, size = sys.argv[1], sys.argv[2], int(sys.argv[3])
 Workspace.open(target_url).init()
 owner = {"customers": "id", "customer_tags": "customer_id", "contact_keys": "customer_id",
-         "search_terms": "customer_id", "events": "customer_id"}
+         "search_index": "customer_id", "events": "customer_id"}
 blocks = []
 with psycopg.connect(source_url) as source:
     last = source.execute("SELECT max(id) FROM customers").fetchone()[0]
@@ -163,8 +174,8 @@ with psycopg.connect(target_url) as target:
 fresh database batch by batch: the server's cost for our schema, no Python per row."""
 
 
-def _run(args: list[str]) -> dict[str, float]:
-    done = subprocess.run(args, check=True, capture_output=True, text=True)
+def _run(args: list[str], env: dict[str, str] | None = None) -> dict[str, float]:
+    done = subprocess.run(args, check=True, capture_output=True, text=True, env=env)
     result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
 
@@ -203,65 +214,174 @@ def _fresh_database(url: str) -> str:
     return f"{base}/{fresh}"
 
 
+def _env(src: Path) -> dict[str, str]:
+    """The environment of a subprocess importing ``pipeline_core`` from ``src``."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(src)
+    return env
+
+
+def _children_cpu() -> float:
+    """CPU seconds (user + system) of every finished child process so far, theirs included."""
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
+def _uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
+def _spread(values: list[float]) -> str:
+    """The median, and the lowest and highest of ``values``."""
+    return f"{statistics.median(values):.2f}x (spread {min(values):.2f}-{max(values):.2f})"
+
+
 def main() -> None:
-    """Generate the file, run the three imports, print the figures."""
+    """Generate the file, run the imports in alternating rounds, print the figures."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument("--batch-size", type=int, default=2000)
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=0,
+        help="Rows per transaction (0: each version's default).",
+    )
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--store", help="Import into this store URL instead (e.g. PostgreSQL).")
     parser.add_argument(
         "--workers", default="auto", help="Drafting worker processes (a number, or auto)."
     )
+    parser.add_argument(
+        "--before-src",
+        type=Path,
+        help="Also import with the pipeline_core found here (e.g. main's src), in the same rounds.",
+    )
+    parser.add_argument("--floor", action="store_true", help="Also time the SQL floor, once.")
+    parser.add_argument(
+        "--ours-src", type=Path, default=SRC, help="The pipeline_core to measure (a snapshot)."
+    )
     args = parser.parse_args()
+    print(f"uptime at start: {_uptime()}")
     print(f"parallel capacity of this machine: {parallel_capacity():.2f} cores")
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
         data = work / "customers.csv"
         generate(data, args.rows)
-        url = args.store or f"sqlite:///{work / 'ours.db'}"
-        ours = _run(
-            [sys.executable, "-c", OURS, url, str(data), str(args.batch_size), args.workers]
-        )
-        print(
-            f"ours ({url.split(':')[0]}): {ours['seconds']:.2f} s, {args.rows / ours['seconds']:,.0f} rows/s, peak {ours['peak_mb']:.0f} MB, {ours}"
-        )
         if args.store:
-            if args.store.startswith("postgresql"):
+            url = args.store
+            ours = _run(
+                [sys.executable, "-c", OURS, url, str(data), str(args.batch_size), args.workers],
+                _env(SRC),
+            )
+            print(
+                f"ours ({url.split(':')[0]}): {ours['seconds']:.2f} s,"
+                f" {args.rows / ours['seconds']:,.0f} rows/s, peak {ours['peak_mb']:.0f} MB, {ours}"
+            )
+            if args.floor and args.store.startswith("postgresql"):
                 floor_url = _fresh_database(args.store)
-                floor = _run([sys.executable, "-c", PG_FLOOR, url, floor_url, str(args.batch_size)])
+                floor = _run(
+                    [sys.executable, "-c", PG_FLOOR, url, floor_url, str(args.batch_size or 10_000)]
+                )
                 print(
                     f"PostgreSQL floor (our rows, COPY only): {floor['seconds']:.2f} s,"
                     f" {args.rows / floor['seconds']:,.0f} rows/s"
                 )
             return
         util = Path(sys.executable).with_name("sqlite-utils")
-        start = time.perf_counter()
-        subprocess.run(
-            [str(util), "insert", str(work / "u.db"), "customers", str(data), "--csv"], check=True
-        )
-        utils_s = time.perf_counter() - start
-        print(f"(a) sqlite-utils insert --csv: {utils_s:.2f} s, {args.rows / utils_s:,.0f} rows/s")
-        hand = _run([sys.executable, "-c", HANDWRITTEN, str(work / "h.db"), str(data)])
-        print(
-            f"(b) hand-written: {hand['seconds']:.2f} s, {args.rows / hand['seconds']:,.0f} rows/s, peak {hand['peak_mb']:.0f} MB"
-        )
-        floor = _run(
-            [
-                sys.executable,
-                "-c",
-                FLOOR,
-                str(work / "ours.db"),
-                str(work / "floor.db"),
-                str(args.batch_size),
-            ]
-        )
-        print(
-            f"SQL floor (our rows, bare executemany): {floor['seconds']:.2f} s,"
-            f" {args.rows / floor['seconds']:,.0f} rows/s"
-        )
-        print(f"ours / (a) time: {ours['seconds'] / utils_s:.2f}x (target <= 0.8x)")
-        print(f"SQL floor / (a) time: {floor['seconds'] / utils_s:.2f}x")
-        print(f"ours / (b) rate: {hand['seconds'] / ours['seconds']:.2f}x (target >= 0.7x)")
+        contenders: dict[str, Callable[[int], float]] = {}
+
+        def importer(src: Path, label: str) -> Callable[[int], float]:
+            def run(round_: int) -> float:
+                target = f"sqlite:///{work / f'{label}{round_}.db'}"
+                result = _run(
+                    [
+                        sys.executable,
+                        "-c",
+                        OURS,
+                        target,
+                        str(data),
+                        str(args.batch_size),
+                        args.workers,
+                    ],
+                    _env(src),
+                )
+                print(f"  {label}: {result}")
+                return result["seconds"]
+
+            return run
+
+        def utils(round_: int) -> float:
+            start = time.perf_counter()
+            subprocess.run(
+                [str(util), "insert", str(work / f"u{round_}.db"), "customers", str(data), "--csv"],
+                check=True,
+            )
+            return time.perf_counter() - start
+
+        def hand(round_: int) -> float:
+            return _run(
+                [sys.executable, "-c", HANDWRITTEN, str(work / f"h{round_}.db"), str(data)]
+            )["seconds"]
+
+        contenders["ours"] = importer(args.ours_src, "ours")
+        if args.before_src is not None:
+            contenders["before"] = importer(args.before_src, "before")
+        contenders["(a) sqlite-utils"] = utils
+        contenders["(b) hand-written"] = hand
+        times: dict[str, list[float]] = {name: [] for name in contenders}
+        cpu: dict[str, list[float]] = {name: [] for name in contenders}
+        for round_ in range(args.rounds):
+            # Alternating order: neither side always runs on the warmer (or busier) machine.
+            order = list(contenders) if round_ % 2 == 0 else list(reversed(contenders))
+            for name in order:
+                used = _children_cpu()
+                times[name].append(contenders[name](round_))
+                cpu[name].append(_children_cpu() - used)
+            print(
+                f"round {round_ + 1}: "
+                + ", ".join(
+                    f"{n} {times[n][-1]:.2f} s (cpu {cpu[n][-1]:.2f} s)" for n in contenders
+                )
+            )
+        for name, values in times.items():
+            print(
+                f"{name}: median {statistics.median(values):.2f} s,"
+                f" {args.rows / statistics.median(values):,.0f} rows/s,"
+                f" cpu {statistics.median(cpu[name]):.2f} s"
+            )
+        for label, measured in (("time", times), ("cpu", cpu)):
+            # Wall time is the target; CPU time (every process of a contender, workers
+            # included) shows the work done when other jobs share the cores.
+            a, b = measured["(a) sqlite-utils"], measured["(b) hand-written"]
+            for name in [n for n in ("ours", "before") if n in measured]:
+                mine = measured[name]
+                print(
+                    f"{name} / (a) {label}: {_spread([x / y for x, y in zip(mine, a, strict=True)])}"
+                    " (target <= 0.8x)"
+                )
+                print(
+                    f"(b) / {name} {label} (rate ratio): {_spread([y / x for x, y in zip(mine, b, strict=True)])}"
+                    " (target >= 0.7x)"
+                )
+            if "before" in measured:
+                ratios = [x / y for x, y in zip(measured["ours"], measured["before"], strict=True)]
+                print(f"ours / before {label}: {_spread(ratios)}")
+        if args.floor:
+            floor = _run(
+                [
+                    sys.executable,
+                    "-c",
+                    FLOOR,
+                    str(work / "ours0.db"),
+                    str(work / "floor.db"),
+                    str(args.batch_size or 10_000),
+                ],
+                _env(SRC),
+            )
+            print(
+                f"SQL floor (our rows, bare executemany): {floor['seconds']:.2f} s, {floor['seconds'] / statistics.median(a):.2f}x (a)"
+            )
+    print(f"uptime at end: {_uptime()}")
 
 
 if __name__ == "__main__":

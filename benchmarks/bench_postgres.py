@@ -8,8 +8,18 @@ duplicates benchmark's messy contacts (about 5% duplicates), indexes their keys,
 copies the whole store into a throwaway PostgreSQL cluster with
 ``ws.migrate`` (the ``pipeline migrate`` code), then times on both stores,
 alternating rounds: the Sales board (``ws.flows.board``) and
-``ws.customers.dupes``. Import speed on PostgreSQL is measured by
-benchmarks/bench_import.py.
+``ws.customers.dupes``.
+
+With ``--import-rows N`` it times the import instead (issue 14): bench_import's
+messy CSV of N rows imported with duplicate checks (``ws.customers.import_file``,
+in a subprocess, into a fresh store each round) against a plain COPY of the same
+customers (the rows that import wrote, read back as COPY text) into the customers
+table of another fresh store, alternating, ``--rounds`` times; with ``--before-src``
+the import of another pipeline_core (main's) takes its turn too. Each round's
+rate ratio (COPY time / import time; target >= 0.5) is printed with the median
+and spread, and ``uptime``.
+
+    .venv/bin/python benchmarks/bench_postgres.py --import-rows 100000 --rounds 3
 """
 
 from __future__ import annotations
@@ -29,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import bench_duplicates
+import bench_import
 import bench_rules
 
 from pipeline_core import Workspace
@@ -63,14 +74,130 @@ def alternate(actions: dict[str, Callable[[], Any]], rounds: int) -> dict[str, f
     return {name: statistics.median(values) for name, values in times.items()}
 
 
+IMPORT = """
+import sys, time, json
+from pipeline_core import Workspace
+ws = Workspace.open(sys.argv[1])
+start = time.perf_counter()
+s = ws.customers.import_file(sys.argv[2])
+print(json.dumps({"seconds": time.perf_counter() - start, "created": s.created, "skipped": s.skipped}))
+"""
+
+
+def _schema(cluster_url: str, name: str) -> str:
+    """A URL of a new, empty schema of the cluster: a fresh store."""
+    import psycopg
+
+    with psycopg.connect(cluster_url, autocommit=True) as db:
+        db.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+        db.execute(f"CREATE SCHEMA {name}")
+    return f"{cluster_url}?options=-csearch_path%3D{name}"
+
+
+def bench_import_vs_copy(
+    cluster_url: str, rows: int, rounds: int, before: Path | None, ours: Path = bench_import.SRC
+) -> None:
+    """Import with duplicate checks vs a plain COPY of the same customers, alternating."""
+    import subprocess
+
+    import psycopg
+
+    from pipeline_core.storage.sql.common import TEXT_ROW_COLUMNS
+
+    print(f"uptime at start: {bench_import._uptime()}")
+    with tempfile.TemporaryDirectory() as directory:
+        data = Path(directory) / "customers.csv"
+        bench_import.generate(data, rows)
+
+        def importer(src: Path, label: str) -> Callable[[int], float]:
+            def run(round_: int) -> float:
+                url = _schema(cluster_url, f"{label}_{round_}")
+                done = subprocess.run(
+                    [sys.executable, "-c", IMPORT, url, str(data)],
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                    env=bench_import._env(src),
+                )
+                result = json.loads(done.stdout.strip().splitlines()[-1])
+                print(f"  {label}: {result}")
+                return float(result["seconds"])
+
+            return run
+
+        contenders = {"ours": importer(ours, "ours")}
+        if before is not None:
+            contenders["before"] = importer(before, "before")
+        columns = f"{TEXT_ROW_COLUMNS}, version"
+        copied: dict[str, bytes] = {}
+
+        def plain_copy(round_: int) -> float:
+            if not copied:  # the customers our import wrote, as COPY text
+                with psycopg.connect(_schema_url(cluster_url, "ours_0")) as db:
+                    query = f"COPY (SELECT {columns} FROM customers ORDER BY id) TO STDOUT"
+                    with db.cursor().copy(query) as copy:
+                        copied["data"] = b"".join(bytes(part) for part in copy)
+            url = _schema(cluster_url, f"copy_{round_}")
+            Workspace.open(url).close()
+            with psycopg.connect(url) as db:
+                started = time.perf_counter()
+                with (
+                    db.transaction(),
+                    db.cursor().copy(f"COPY customers ({columns}) FROM STDIN") as copy,
+                ):
+                    copy.write(copied["data"])
+                return time.perf_counter() - started
+
+        contenders["plain COPY"] = plain_copy
+        times: dict[str, list[float]] = {name: [] for name in contenders}
+        for round_ in range(rounds):
+            # ours first in the first round: the COPY needs its rows.
+            order = list(contenders) if round_ % 2 == 0 else list(reversed(contenders))
+            if round_ == 0:
+                order = list(contenders)
+            for name in order:
+                times[name].append(contenders[name](round_))
+            print(f"round {round_ + 1}: " + ", ".join(f"{n} {times[n][-1]:.2f} s" for n in times))
+        copy_times = times["plain COPY"]
+        for name in [n for n in ("ours", "before") if n in times]:
+            ratios = [c / t for c, t in zip(copy_times, times[name], strict=True)]
+            print(
+                f"{name}: median {statistics.median(times[name]):.2f} s,"
+                f" {rows / statistics.median(times[name]):,.0f} rows/s;"
+                f" rate / plain COPY's: {bench_import._spread(ratios)} (target >= 0.5x)"
+            )
+        print(
+            f"plain COPY: median {statistics.median(copy_times):.2f} s,"
+            f" {rows / statistics.median(copy_times):,.0f} customers/s"
+        )
+    print(f"uptime at end: {bench_import._uptime()}")
+
+
+def _schema_url(cluster_url: str, name: str) -> str:
+    return f"{cluster_url}?options=-csearch_path%3D{name}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=200_000)
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--import-rows", type=int, help="Time the import against COPY instead.")
+    parser.add_argument("--before-src", type=Path, help="With --import-rows: also main's import.")
+    parser.add_argument(
+        "--ours-src", type=Path, default=bench_import.SRC, help="A snapshot to time."
+    )
     args = parser.parse_args()
 
     cluster = start_cluster()
+    if args.import_rows:
+        try:
+            bench_import_vs_copy(
+                cluster.url(), args.import_rows, args.rounds, args.before_src, args.ours_src
+            )
+        finally:
+            cluster.stop()
+        return
     try:
         with tempfile.TemporaryDirectory() as directory:
             path = Path(directory) / "bench.db"

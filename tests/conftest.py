@@ -147,3 +147,24 @@ def load_script(path: Path) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def run_statements(backend: str, url: str, *statements: str) -> list[tuple[object, ...]]:
+    """Run statements on the store's database directly; the last one's rows."""
+    rows: list[tuple[object, ...]] = []
+    if backend == "sqlite":
+        import sqlite3
+
+        db = sqlite3.connect(url.removeprefix("sqlite:///"))
+        for statement in statements:
+            rows = db.execute(statement).fetchall()
+        db.commit()
+        db.close()
+        return rows
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as pg:
+        for statement in statements:
+            cursor = pg.execute(statement)
+            rows = cursor.fetchall() if cursor.description else []
+    return rows

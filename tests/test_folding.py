@@ -15,8 +15,10 @@ from pipeline_core import Customer, Workspace
 from pipeline_core.domain.folding import FOLDING, fold
 from pipeline_core.domain.report_keys import normalized
 from pipeline_core.domain.search import words
+from pipeline_core.storage.postgres_schema import MIGRATIONS as POSTGRES_MIGRATIONS
 from pipeline_core.storage.protocol import SCHEMA_VERSION
 from pipeline_core.storage.sql.common import FOLDING_KEY, META_TABLE
+from pipeline_core.storage.sqlite_schema import MIGRATIONS as SQLITE_MIGRATIONS
 
 from .conftest import fresh_store_url
 
@@ -89,12 +91,19 @@ OLD_TERMS = [("t", "łukasz", 4), ("t", "wojcik", 4)]
 """What schema 5 indexed for "Łukasz Wójcik": accents dropped, but Ł is no accented L."""
 
 
+def schema_5_search(migrations: dict[int, tuple[str, ...]]) -> list[str]:
+    """Statements turning a store's search index back into schema 5's term table."""
+    terms_table = [s for s in migrations[5] if "search_terms" in s]
+    return ["DROP TABLE search_index", *terms_table]
+
+
 def test_a_sqlite_store_of_schema_5_is_reindexed_on_open(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     with Workspace.open(f"sqlite:///{path}") as ws:
         ws.customers.add(Customer(name="Łukasz Wójcik"))
     with closing(sqlite3.connect(path)) as db, db:
-        db.execute("DELETE FROM search_terms")
+        for statement in schema_5_search(SQLITE_MIGRATIONS):
+            db.execute(statement)
         db.executemany("INSERT INTO search_terms VALUES (?, ?, 1, ?)", OLD_TERMS)
         db.execute(f"UPDATE {META_TABLE} SET value = '5' WHERE key = 'schema_version'")
     with Workspace.open(f"sqlite:///{path}", create=False) as ws:
@@ -103,7 +112,11 @@ def test_a_sqlite_store_of_schema_5_is_reindexed_on_open(tmp_path: Path) -> None
     with closing(sqlite3.connect(path)) as db:
         stored = db.execute(f"SELECT key, value FROM {META_TABLE} ORDER BY key").fetchall()
         assert stored == [("schema_version", str(SCHEMA_VERSION)), (FOLDING_KEY, FOLDING)]
-        assert ("t", "łukasz") not in db.execute("SELECT kind, term FROM search_terms").fetchall()
+        assert (
+            db.execute("SELECT name FROM sqlite_master WHERE name = 'search_terms'").fetchall()
+            == []
+        )
+        assert db.execute("SELECT names FROM search_index").fetchall() == [("lukasz wojcik",)]
 
 
 @pytest.mark.postgres
@@ -114,7 +127,8 @@ def test_a_postgres_store_of_schema_5_is_reindexed_on_open() -> None:
     with Workspace.open(url) as ws:
         ws.customers.add(Customer(name="Łukasz Wójcik"))
     with psycopg.connect(url, autocommit=True) as db:
-        db.execute("DELETE FROM search_terms")
+        for statement in schema_5_search(POSTGRES_MIGRATIONS):
+            db.execute(statement)
         with db.cursor() as cursor:
             cursor.executemany("INSERT INTO search_terms VALUES (%s, %s, 1, %s)", OLD_TERMS)
         db.execute(f"UPDATE {META_TABLE} SET value = '5' WHERE key = 'schema_version'")
@@ -132,7 +146,7 @@ def test_a_store_indexed_by_another_folding_is_reindexed_on_open(tmp_path: Path)
         assert db.execute(
             f"SELECT value FROM {META_TABLE} WHERE key = ?", (FOLDING_KEY,)
         ).fetchone() == (FOLDING,)
-        db.execute("UPDATE search_terms SET term = 'x' || term")
+        db.execute("UPDATE search_index SET names = 'x' || names")
         db.execute(f"UPDATE {META_TABLE} SET value = 'fold 0' WHERE key = ?", (FOLDING_KEY,))
     with Workspace.open(f"sqlite:///{path}") as ws:
         assert [c.name for c in ws.customers.search("lukasz")] == ["Łukasz Wójcik"]

@@ -45,7 +45,7 @@ def test_a_version_3_postgres_store_is_indexed_on_migration() -> None:
     with Workspace.open(url) as ws:
         ws.customers.add(Customer(name="Zoë Old", phones=("+1 415 555 0132",)))
     with psycopg.connect(url, autocommit=True) as db:
-        for table in ("search_terms", "team_members", "users", "teams"):
+        for table in ("search_index", "team_members", "users", "teams"):
             db.execute(f"DROP TABLE {table}")
         db.execute("DROP INDEX customers_team")
         db.execute(f"UPDATE {META_TABLE} SET value = '3' WHERE key = 'schema_version'")

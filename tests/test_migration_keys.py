@@ -8,9 +8,12 @@ import pytest
 
 from pipeline_core import Customer, Workspace
 from pipeline_core.storage import SCHEMA_VERSION
+from pipeline_core.storage.postgres_schema import MIGRATIONS as POSTGRES_MIGRATIONS
 from pipeline_core.storage.sql.common import META_TABLE
+from pipeline_core.storage.sqlite_schema import MIGRATIONS as SQLITE_MIGRATIONS
 
 from .conftest import fresh_store_url
+from .conftest import run_statements as _run
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
@@ -32,7 +35,12 @@ def test_a_version_5_store_recomputes_contact_keys_and_search_terms(
         backend,
         url,
         "UPDATE contact_keys SET key = '+14155550132;ext=99' WHERE customer_id = 2",
-        "DELETE FROM search_terms WHERE kind = 'e'",
+        "DROP TABLE search_index",
+        *(
+            s
+            for s in (SQLITE_MIGRATIONS if backend == "sqlite" else POSTGRES_MIGRATIONS)[5]
+            if "search_terms" in s
+        ),
         "INSERT INTO search_terms (kind, term, customer_id, weight) VALUES ('t', 'ann', 2, 3)",
         f"UPDATE {META_TABLE} SET value = '5' WHERE key = 'schema_version'",
     )
@@ -43,24 +51,3 @@ def test_a_version_5_store_recomputes_contact_keys_and_search_terms(
         assert ws.as_user("ann").customers.search("ann") == []
     version = f"SELECT value FROM {META_TABLE} WHERE key = 'schema_version'"
     assert _run(backend, url, version) == [(str(SCHEMA_VERSION),)]
-
-
-def _run(backend: str, url: str, *statements: str) -> list[tuple[object, ...]]:
-    """Run statements on the store's database directly; the last one's rows."""
-    rows: list[tuple[object, ...]] = []
-    if backend == "sqlite":
-        import sqlite3
-
-        db = sqlite3.connect(url.removeprefix("sqlite:///"))
-        for statement in statements:
-            rows = db.execute(statement).fetchall()
-        db.commit()
-        db.close()
-        return rows
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as pg:
-        for statement in statements:
-            cursor = pg.execute(statement)
-            rows = cursor.fetchall() if cursor.description else []
-    return rows

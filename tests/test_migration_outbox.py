@@ -55,4 +55,4 @@ def test_a_version_6_store_gains_the_outbox(backend: str, tmp_path: Path) -> Non
         assert [d.customer_id for d in ws.deliveries.list()] == [ada]
         assert [n.customer_id for n in ws.notifications.list()] == [ada]
     version = f"SELECT value FROM {META_TABLE} WHERE key = 'schema_version'"
-    assert _run(backend, url, version) == [(str(SCHEMA_VERSION),)] == [("7",)]
+    assert _run(backend, url, version) == [(str(SCHEMA_VERSION),)] == [("8",)]

@@ -20,6 +20,7 @@ from pipeline_core.commands._common import AppContext, echo, pass_app, where_opt
 from pipeline_core.errors import ImportInterrupted
 from pipeline_core.importing.export import EXPORT_FORMATS, ExportFormat
 from pipeline_core.importing.options import (
+    DEFAULT_BATCH_SIZE,
     IMPORT_POLICIES,
     ON_ERROR,
     ImportOptions,
@@ -210,7 +211,7 @@ def summary_text(summary: ImportSummary) -> str:
 @click.option(
     "--batch-size",
     type=click.IntRange(min=1),
-    default=2000,
+    default=DEFAULT_BATCH_SIZE,
     show_default=True,
     help="Rows per transaction.",
 )

@@ -6,8 +6,15 @@ Names, emails and tags are indexed as words folded to lower-case ASCII
 that a search can leave contact data out (for an actor it is hidden from).
 Phones and WhatsApp are indexed as their digits reversed, so that a query's
 digits, reversed, are a prefix: any suffix of at least ``MIN_PHONE_DIGITS``
-digits finds the number, however either was punctuated. Every backend stores
-the same terms (``search_terms``) and ranks with the same weights (``score``).
+digits finds the number, however either was punctuated. Every backend ranks
+with the same weights (``score``).
+
+The SQL backends keep one row per customer in the database's own text index
+(SQLite FTS5, PostgreSQL ``tsvector`` under a GIN index): the ``SearchDocument``
+of a customer, four columns of index tokens. A token is a term spelled so that
+any tokenizer keeps it whole (``index_token``); prefix and equality of tokens are
+those of the terms, so the engines' prefix queries answer exactly what ``score``
+asks here.
 """
 
 from __future__ import annotations
@@ -36,18 +43,19 @@ DEFAULT_LIMIT = 50
 _WORD = re.compile(r"[^\W_]+")
 _NOT_DIGIT = re.compile(r"[^0-9]")  # ASCII digits only: other scripts' digits are not dialled
 _PHONE_QUERY = re.compile(r"^[\d\s+().\-/]+$")
-PREFIX_END = "\U0010ffff"
-"""Appended to a prefix: every term starting with the prefix sorts below the result."""
+MAX_TERM_CHARS = 200
+"""Terms (and the words of a query) are cut to this many characters: PostgreSQL refuses
+index tokens over 2 KB, and a word this long is found by its beginning anyway."""
 
 
 def words(text: str) -> list[str]:
     """The folded words of ``text`` (letters and digits)."""
-    return _WORD.findall(fold(text))
+    return [word[:MAX_TERM_CHARS] for word in _WORD.findall(fold(text))]
 
 
 def phone_key(text: str) -> str | None:
     """A phone's digits reversed (None if it has none)."""
-    return _NOT_DIGIT.sub("", text)[::-1] or None
+    return _NOT_DIGIT.sub("", text)[::-1][:MAX_TERM_CHARS] or None
 
 
 @attrs.frozen
@@ -92,7 +100,7 @@ def term_rows(customer: Customer) -> list[TermRow]:
 def _add_values(terms: dict[str, int], values: Iterable[str], weight: int) -> None:
     """Each value whole (folded) and each of its words, unless already there."""
     for value in values:
-        whole = fold(value.strip())
+        whole = fold(value.strip())[:MAX_TERM_CHARS]
         if whole:
             terms.setdefault(whole, weight)
         for word in words(value):
@@ -141,7 +149,7 @@ def parse_query(text: str, *, contacts: bool = True) -> SearchQuery:
         )
     found = words(stripped)
     if "@" in stripped and " " not in stripped:
-        return SearchQuery(stripped, ((TEXT, fold(stripped)),), contacts)
+        return SearchQuery(stripped, ((TEXT, fold(stripped)[:MAX_TERM_CHARS]),), contacts)
     if not found:
         raise InvalidValue(f"search for letters or digits, not {stripped!r}")
     return SearchQuery(stripped, tuple((TEXT, word) for word in dict.fromkeys(found)), contacts)
@@ -168,3 +176,113 @@ def score(terms: Iterable[Term], query: SearchQuery) -> int | None:
             return None
         total += best
     return total
+
+
+# the databases' text indexes -------------------------------------------------------
+
+NAMES, EMAILS, TAGS, PHONES = "names", "emails", "tags", "phones"
+"""The columns of a customer's row in a SQL backend's text index, in this order."""
+
+INDEX_COLUMNS = (NAMES, EMAILS, TAGS, PHONES)
+
+SearchDocument = tuple[str, str, str, str]
+"""A customer's row of the text index: the space-separated tokens of each of ``INDEX_COLUMNS``."""
+
+_COLUMNS_OF = {TEXT: ((NAMES, NAME_WEIGHT), (TAGS, TAG_WEIGHT)), EMAIL: ((EMAILS, EMAIL_WEIGHT),)}
+_COLUMNS_OF[PHONE] = ((PHONES, PHONE_WEIGHT),)
+
+_ESCAPE = "\ue000"
+"""Starts the spelling of a character that is not [a-z0-9] in a token: a private-use
+character, which folding never produces (it has no spelling and is no letter) and
+tokenizers keep inside a word (FTS5's unicode61 counts category Co as a token
+character; ``tsvector`` input splits on spaces only)."""
+
+
+class _Tokens(dict[int, str]):
+    """``str.translate``'s table to tokens: [a-z0-9] as is, anything else escaped."""
+
+    def __missing__(self, code: int) -> str:
+        # Fixed width after the escape: no spelling is the beginning of another, so
+        # one token begins with another exactly when their terms do.
+        spelled = self[code] = f"{_ESCAPE}{code:06x}"
+        return spelled
+
+
+_TOKENS = _Tokens({ord(c): c for c in "abcdefghijklmnopqrstuvwxyz0123456789"})
+
+
+def index_token(term: str) -> str:
+    """``term`` as one token of the text index, whatever its characters.
+
+    ``index_token(a).startswith(index_token(b))`` exactly when ``a.startswith(b)``,
+    and tokens are equal exactly when terms are.
+    """
+    if term.isascii() and term.isalnum() and (term.islower() or term.isdigit()):
+        return term  # a plain word: most terms, spelled as they are
+    return term.translate(_TOKENS)
+
+
+def _column(terms: list[str]) -> str:
+    """Terms as one column of the index: their tokens, separated by spaces."""
+    text = " ".join(terms)
+    # One scan of the whole column: most columns need no escape at all (a term with
+    # a space of its own, a whole tag of two words, does).
+    if _PLAIN_COLUMN.fullmatch(text) and text.count(" ") == len(terms) - 1:
+        return text
+    return " ".join(map(index_token, terms))
+
+
+_PLAIN_COLUMN = re.compile(r"[a-z0-9 ]*")
+
+
+def search_document(customer: Customer) -> SearchDocument:
+    """The row of ``customer`` in a text index: its terms as tokens, by column.
+
+    The same terms as ``term_rows``: names' words; tags and emails whole and by
+    word; phones' reversed digits. A word of both a name and a tag is in both
+    columns, which scores as ``term_rows``' one term of the higher weight.
+    """
+    tags: dict[str, int] = {}
+    if customer.tags:
+        _add_values(tags, customer.tags, 0)
+    emails: dict[str, int] = {}
+    if customer.emails:
+        _add_values(emails, customer.emails, 0)
+    numbers = (*customer.phones, *((customer.whatsapp,) if customer.whatsapp else ()))
+    return (
+        _column(list(dict.fromkeys(words(customer.name)))),
+        _column(list(emails)),
+        _column(list(tags)),
+        " ".join(dict.fromkeys(key for key in map(phone_key, numbers) if key)),
+    )
+
+
+@attrs.frozen
+class IndexCheck:
+    """One test of a query part against the index: a column, whole or prefix, and its points."""
+
+    column: str
+    token: str
+    whole: bool
+    points: int
+
+
+def index_parts(query: SearchQuery) -> list[tuple[tuple[str, ...], str, list[IndexCheck]]]:
+    """Per part of ``query``: the columns it may match, its token, and its scoring checks.
+
+    The checks are in falling order of points: a part scores the points of the
+    first check its customer passes (the best term of ``score``). The last check
+    is a prefix match in some column, which every customer matching the part passes.
+    """
+    result = []
+    for kind, prefix in query.parts:
+        columns = [pair for k in query.kinds(kind) for pair in _COLUMNS_OF[k]]
+        token = index_token(prefix)
+        checks = [
+            IndexCheck(column, token, whole, weight * (2 if whole else 1))
+            for column, weight in columns
+            for whole in (True, False)
+        ]
+        checks.sort(key=lambda check: -check.points)  # stable: ties keep column order
+        result.append((tuple(column for column, _ in columns), token, checks))
+    return result

@@ -1,7 +1,7 @@
 """Rows to checked drafts, in this process or in worker processes beside it.
 
 Drafting a row (mapping, validation, phone and email normalization, the
-status machine's checks, search terms) is pure and is most of an import's
+status machine's checks, search terms, the store's row) is pure and is most of an import's
 Python work, so on a machine with more than one core it runs in worker
 processes while this process matches duplicates and writes. Results come
 back in file order, a bounded number of chunks ahead, so memory stays flat
@@ -27,8 +27,9 @@ from typing import Any
 
 import attrs
 
+from pipeline_core.customer import Customer
 from pipeline_core.domain.normalize import NormalizeOptions
-from pipeline_core.domain.search import term_rows
+from pipeline_core.domain.search import search_document
 from pipeline_core.errors import ImportRowError, PipelineError
 from pipeline_core.importing.checks import RowCheckError, RowChecks
 from pipeline_core.importing.mapping import Draft, RowMapper
@@ -36,6 +37,9 @@ from pipeline_core.importing.readers import SourceRow
 
 Drafted = Draft | ImportRowError
 """What drafting makes of a row: a draft, or the reason it is refused."""
+
+RowEncoder = Callable[[Customer], tuple[Any, ...]]
+"""The store's row of a customer for bulk inserts (``Transaction.row_encoder``)."""
 
 AUTO_WORKERS_FROM = 2 << 20
 """Files at least this large (bytes) are drafted in a worker process when ``workers`` is None."""
@@ -54,6 +58,9 @@ class Drafter:
     region: str | None
     normalize: NormalizeOptions
     checks: RowChecks
+    encode: RowEncoder | None = None
+    """Makes each final customer's row for the store, in the drafting process: the
+    writer then only adds ids (None: the store takes customers)."""
 
     def mapper(self) -> RowMapper:
         """A fresh mapper for these options (it learns headers as it goes)."""
@@ -71,8 +78,13 @@ def draft_rows(
     checks: RowChecks,
     rows: Iterable[tuple[int, Mapping[str, Any]]],
     now: datetime,
+    encode: RowEncoder | None = None,
 ) -> list[Drafted]:
-    """Each row's draft (checked as ``add_customer`` would, stamped ``now``) or its error."""
+    """Each row's draft (checked as ``add_customer`` would, stamped ``now``) or its error.
+
+    A draft holds everything the writer inserts: the customer's contact keys, its
+    search document, and its row made by ``encode`` (when given).
+    """
     results: list[Drafted] = []
     for line, values in rows:
         try:
@@ -85,7 +97,8 @@ def draft_rows(
             column = mapper.header_for(error.target)
             results.append(ImportRowError(mapper.file, line, column, str(error)))
             continue
-        results.append(Draft(line, customer, draft.keys, tuple(term_rows(customer))))
+        row = None if encode is None else encode(customer)
+        results.append(Draft(line, customer, draft.keys, search_document(customer), row))
     return results
 
 
@@ -112,7 +125,7 @@ def drafted_chunks(
     """
     if workers == 0:
         for chunk in chunks:
-            yield chunk, draft_rows(mapper, drafter.checks, _readable(chunk), now())
+            yield chunk, draft_rows(mapper, drafter.checks, _readable(chunk), now(), drafter.encode)
         return
     with _pool(drafter, workers) as pool:
         pending: deque[tuple[Chunk, Future[tuple[list[Drafted], list[str]]]]] = deque()
@@ -189,7 +202,7 @@ def _draft_in_worker(
 ) -> tuple[list[Drafted], list[str]]:
     assert _worker is not None, "a drafting worker runs _start_worker first"
     drafter, mapper = _worker
-    drafted = draft_rows(mapper, drafter.checks, rows, now)
+    drafted = draft_rows(mapper, drafter.checks, rows, now, drafter.encode)
     return drafted, list(mapper.known_headers())
 
 

@@ -19,7 +19,7 @@ import attrs
 
 from pipeline_core.customer import Customer, country_codes
 from pipeline_core.domain.normalize import ContactKey, NormalizeOptions, customer_keys
-from pipeline_core.domain.search import TermRow
+from pipeline_core.domain.search import SearchDocument
 from pipeline_core.errors import ImportRowError, InvalidValue
 
 LIST_FIELDS = frozenset({"emails", "phones", "tags", "workers"})
@@ -116,17 +116,19 @@ def _split_pair(text: str) -> tuple[str, str]:
 class Draft:
     """A row that passed validation: the customer it makes, its contact keys, its search terms.
 
-    ``terms`` is None until the customer is final (see ``drafting``).
+    ``terms`` and ``row`` (the store's row of the customer) are None until the
+    customer is final (see ``drafting``).
     """
 
     line: int
     customer: Customer
     keys: tuple[ContactKey, ...]
-    terms: tuple[TermRow, ...] | None = None
+    terms: SearchDocument | None = None
+    row: tuple[Any, ...] | None = None
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Drafts cross from worker processes: plain arguments pickle fastest.
-        return (Draft, (self.line, self.customer, self.keys, self.terms))
+        return (Draft, (self.line, self.customer, self.keys, self.terms, self.row))
 
 
 class RowMapper:

@@ -19,6 +19,12 @@ OnError = Literal["reject", "abort"]
 ON_ERROR: tuple[OnError, ...] = ("reject", "abort")
 
 
+DEFAULT_BATCH_SIZE = 5_000
+"""Rows per transaction unless told otherwise: large enough that commits, index flushes
+and the per-batch duplicate look-up are a small part of an import, small enough that a
+crash repeats little and other writers wait about a second at most."""
+
+
 @attrs.frozen(kw_only=True)
 class ImportOptions:
     """How to read, map, check and write an import. See docs/import-export.md."""
@@ -33,7 +39,7 @@ class ImportOptions:
     on_error: OnError = attrs.field(default="reject")
     dry_run: bool = False
     rejects: Path | None = None
-    batch_size: int = attrs.field(default=2000)
+    batch_size: int = attrs.field(default=DEFAULT_BATCH_SIZE)
     restart: bool = False
     workers: int | None = attrs.field(default=None)
 

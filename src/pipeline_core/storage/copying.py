@@ -3,7 +3,9 @@
 Both backends keep the same concepts under the same table and column names, so a
 copy reads each table of the source and writes the rows into the same table of
 an empty target, in one target transaction, parents before children, then
-checks that every table holds as many rows as it did in the source.
+checks that every table holds as many rows as it did in the source. The search
+index is derived from the customers in each engine's own form (FTS5, tsvector):
+it is not copied but built anew in the target, in the same transaction.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from pipeline_core.storage.protocol import Store
 from pipeline_core.storage.urls import redact_url
 
 BATCH = 2_000
-SKIPPED = frozenset({"pipeline_meta"})
+SKIPPED = frozenset({"pipeline_meta", "search_index"})
 
 
 @attrs.frozen
@@ -61,6 +63,10 @@ class TableAccess(Protocol):
 
     def begin(self) -> None:
         """Start the copy's one transaction."""
+        ...
+
+    def reindex(self) -> None:
+        """Build the search index of the copied customers, inside the open transaction."""
         ...
 
     def commit(self) -> None:
@@ -133,6 +139,11 @@ class SqliteTables:
 
     def begin(self) -> None:
         self._db.execute("BEGIN IMMEDIATE")
+
+    def reindex(self) -> None:
+        from pipeline_core.storage.sqlite import SqliteTransaction
+
+        SqliteTransaction(self._db).reindex_search()
 
     def commit(self) -> None:
         self._db.execute("COMMIT")
@@ -210,6 +221,11 @@ class PostgresTables:
 
     def begin(self) -> None:
         self._db.commit()  # no transaction of ours is open: start clean
+
+    def reindex(self) -> None:
+        from pipeline_core.storage.postgres import PostgresTransaction
+
+        PostgresTransaction(self._db).reindex_search()
 
     def commit(self) -> None:
         for table in self.tables().values():
@@ -296,6 +312,16 @@ def _copy(source: Store, target: Store, reader: TableAccess, writer: TableAccess
             f"the target store {redact_url(target.url)!r} is not empty (it has rows in {', '.join(busy)});"
             " copy into a new, empty store"
         )
+    # Parents first by the references of either side: a table may hold a foreign key
+    # in one backend's schema only (PostgreSQL leaves them off derived tables).
+    source_tables = {
+        name: attrs.evolve(
+            table,
+            references=table.references
+            | (target_tables[name].references if name in target_tables else frozenset()),
+        )
+        for name, table in source_tables.items()
+    }
     rows: dict[str, int] = {}
     writer.begin()
     try:
@@ -330,6 +356,7 @@ def _copy(source: Store, target: Store, reader: TableAccess, writer: TableAccess
                 raise StoreError(
                     f"table {table.name}: copied {copied} rows of {rows[table.name]}; nothing kept"
                 )
+        writer.reindex()
         writer.commit()
     except BaseException:
         writer.rollback()

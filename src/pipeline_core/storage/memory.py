@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any
 
 import attrs
 
@@ -29,7 +30,7 @@ from pipeline_core.domain.report_keys import (
     field_label,
     merge_rows,
 )
-from pipeline_core.domain.search import SearchQuery, TermRow, score, search_terms
+from pipeline_core.domain.search import SearchDocument, SearchQuery, score, search_terms
 from pipeline_core.domain.serialization import typed_field_value
 from pipeline_core.domain.statuses import StatusMachine
 from pipeline_core.errors import ConcurrencyError, InvalidValue, MergedMeanwhile, NotFound
@@ -139,10 +140,17 @@ class MemoryTransaction:
         self,
         customers: Sequence[Customer],
         keys: Sequence[Sequence[ContactKey]] | None = None,
-        terms: Sequence[Sequence[TermRow]] | None = None,
+        terms: Sequence[SearchDocument] | None = None,
+        rows: Sequence[tuple[Any, ...] | None] | None = None,
     ) -> list[int]:
         # The memory store is the reference: bulk is exactly one insert after another.
         return [self.insert_customer(customer).id for customer in customers]
+
+    def row_encoder(self) -> Callable[[Customer], tuple[Any, ...]] | None:
+        return None  # customers are kept as they are
+
+    def prepare_bulk_load(self, rows: int) -> None:
+        pass  # nothing between the import and the dicts to tune
 
     def update_customer(self, customer: Customer) -> Customer:
         current = self.get_customer(customer.id)

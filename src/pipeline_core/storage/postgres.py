@@ -16,7 +16,7 @@ from pipeline_core.customer import Customer
 from pipeline_core.domain.events import Event, with_id
 from pipeline_core.domain.folding import FOLDING
 from pipeline_core.domain.normalize import ContactKey, NormalizeOptions, index_keys
-from pipeline_core.domain.search import TermRow, term_rows
+from pipeline_core.domain.search import SearchDocument, SearchQuery, index_parts, search_document
 from pipeline_core.domain.serialization import dumps, from_typed_field_value
 from pipeline_core.errors import (
     ConcurrencyError,
@@ -45,11 +45,11 @@ from pipeline_core.storage.sql.common import (
     SELECT_COLUMNS,
     STORED_ATTRIBUTES,
     TEXT_ROW_COLUMNS,
+    customer_values,
     field_rows,
     iso_moment,
     no_workspace,
     stored_schema_version,
-    text_row,
     typed_fields,
 )
 from pipeline_core.storage.sql.customers import CustomerQueries
@@ -166,6 +166,11 @@ class PostgresTransaction(
     MONTH = POSTGRES_MONTH
     SUMMED = "c.value"
     STAGE_TIMES = POSTGRES_STAGE_TIMES
+    SEARCH_KEY = "customer_id"
+    SEARCH_INSERT = (
+        "INSERT INTO search_index (customer_id, names, emails, tags, phones)"
+        " VALUES (?, ?::tsvector, ?::tsvector, ?::tsvector, ?::tsvector)"
+    )
 
     def __init__(self, connection: psycopg.Connection[Any]) -> None:
         self._db = connection
@@ -254,7 +259,8 @@ class PostgresTransaction(
         self,
         customers: Sequence[Customer],
         keys: Sequence[Sequence[ContactKey]] | None = None,
-        terms: Sequence[Sequence[TermRow]] | None = None,
+        terms: Sequence[SearchDocument] | None = None,
+        rows: Sequence[tuple[Any, ...] | None] | None = None,
     ) -> list[int]:
         if not customers:
             return []
@@ -265,12 +271,17 @@ class PostgresTransaction(
             options = self._normalize_options()
             keys = [index_keys(customer, options) for customer in customers]
         if terms is None:
-            terms = [term_rows(customer) for customer in customers]
+            terms = [search_document(customer) for customer in customers]
         pairs = list(zip(ids, customers, strict=True))
         tables: list[tuple[str, Iterable[Sequence[CopyValue]]]] = [
             (
                 f"customers ({TEXT_ROW_COLUMNS}, version)",
-                ([*text_row(customer_id, customer), 1] for customer_id, customer in pairs),
+                (
+                    [customer_id, *(customer_values(customer) if row is None else row), 1]
+                    for (customer_id, customer), row in zip(
+                        pairs, rows or [None] * len(pairs), strict=True
+                    )
+                ),
             ),
             (
                 "customer_tags (customer_id, tag)",
@@ -294,19 +305,64 @@ class PostgresTransaction(
                 },
             ),
             (
-                "search_terms (kind, term, customer_id, weight)",
-                (
-                    (kind, text, customer_id, weight)
-                    for customer_id, held in zip(ids, terms, strict=True)
-                    for kind, text, weight in held
-                ),
+                "search_index (customer_id, names, emails, tags, phones)",
+                ((customer_id, *held) for customer_id, held in zip(ids, terms, strict=True)),
             ),
         ]
         with self._db.cursor() as cursor:
-            for table, rows in tables:
+            for table, table_rows in tables:
                 with cursor.copy(f"COPY {table} FROM STDIN") as copy:
-                    copy.write(copy_text(rows))
+                    copy.write(copy_text(table_rows))
         return ids
+
+    def _write_documents(self, rows: Sequence[tuple[int, str, str, str, str]]) -> None:
+        # COPY reads each column with tsvector's input, which keeps the tokens as they are.
+        with (
+            self._db.cursor() as cursor,
+            cursor.copy(
+                "COPY search_index (customer_id, names, emails, tags, phones) FROM STDIN"
+            ) as copy,
+        ):
+            copy.write(copy_text(rows))
+
+    def reindex_search(self) -> None:
+        # The GIN index is built once over the whole table, not grown row by row.
+        self._db.execute("DROP INDEX IF EXISTS search_index_tokens")
+        super().reindex_search()
+        self._db.execute(
+            "CREATE INDEX search_index_tokens ON search_index"
+            " USING gin (names, emails, tags, phones)"
+        )
+
+    def _search_matches(self, query: SearchQuery) -> tuple[str, list[Any]]:
+        # Each part is a prefix tsquery on its columns (the GIN index answers the OR);
+        # the scoring checks are evaluated on the matched rows' tsvectors.
+        cases: list[str] = []
+        case_params: list[Any] = []
+        wanted: list[str] = []
+        wanted_params: list[Any] = []
+        for columns, token, checks in index_parts(query):
+            wanted.append("(" + " OR ".join(f"{column} @@ %s::tsquery" for column in columns) + ")")
+            wanted_params += [f"'{token}':*"] * len(columns)
+            whens = [
+                f"WHEN {check.column} @@ %s::tsquery THEN {check.points}" for check in checks[:-1]
+            ]
+            case_params += [
+                f"'{check.token}'{'' if check.whole else ':*'}" for check in checks[:-1]
+            ]
+            cases.append(f"CASE {' '.join(whens)} ELSE {checks[-1].points} END")
+        return (
+            f"SELECT customer_id, {' + '.join(cases)} AS score FROM search_index"
+            f" WHERE {' AND '.join(wanted)}",
+            [*case_params, *wanted_params],
+        )
+
+    def row_encoder(self) -> Callable[[Customer], tuple[Any, ...]] | None:
+        return customer_values
+
+    def prepare_bulk_load(self, rows: int) -> None:
+        # This transaction only: its commit does not wait for the WAL flush.
+        self._db.execute("SET LOCAL synchronous_commit TO off")
 
     def update_customer(self, customer: Customer) -> Customer:
         row = self._fetch_one(
@@ -646,7 +702,7 @@ class PostgresStore:
                 f"SELECT value FROM {META_TABLE} WHERE key = %s", (FOLDING_KEY,)
             ).fetchone()
             if version < SEARCH_VERSION or folding is None or folding[0] != FOLDING:
-                PostgresTransaction(db)._backfill_terms()
+                PostgresTransaction(db).reindex_search()
                 db.execute(
                     f"INSERT INTO {META_TABLE} (key, value) VALUES (%s, %s)"
                     " ON CONFLICT (key) DO UPDATE SET value = excluded.value",

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from datetime import date, datetime
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from pipeline_core.customer import Customer
 from pipeline_core.domain.access import User
@@ -15,14 +15,14 @@ from pipeline_core.domain.flows import FlowDefinition
 from pipeline_core.domain.normalize import ContactKey
 from pipeline_core.domain.outbox import Delivery, DeliveryState, Notification
 from pipeline_core.domain.report_keys import AggregateRow, GroupKey, StageTime
-from pipeline_core.domain.search import SearchQuery, TermRow
+from pipeline_core.domain.search import SearchDocument, SearchQuery
 from pipeline_core.domain.statuses import StatusMachine
 from pipeline_core.rules.ast import MATCH_ALL, Rule
 
 Order = Literal["id", "activity"]
 """``id``: oldest first. ``activity``: most recently updated first (board cards)."""
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 """The schema version this release writes; stores at a higher version are refused."""
 
 
@@ -53,7 +53,8 @@ class Transaction(Protocol):
         self,
         customers: Sequence[Customer],
         keys: Sequence[Sequence[ContactKey]] | None = None,
-        terms: Sequence[Sequence[TermRow]] | None = None,
+        terms: Sequence[SearchDocument] | None = None,
+        rows: Sequence[tuple[Any, ...] | None] | None = None,
     ) -> list[int]:
         """Store many new customers at once (bulk import); returns their new ids, in order.
 
@@ -62,7 +63,27 @@ class Transaction(Protocol):
         Equivalent to ``insert_customer`` on each, in one round of bulk statements.
         ``keys``, when given, are each customer's ``index_keys`` already computed by the
         caller with the store's normalization options (so that they are not computed twice);
-        ``terms``, likewise, each customer's ``search.term_rows``.
+        ``terms``, likewise, each customer's ``search.search_document``, and ``rows``
+        each customer's ``row_encoder()`` result (None where not computed).
+        """
+        ...
+
+    def row_encoder(self) -> Callable[[Customer], tuple[Any, ...]] | None:
+        """A picklable function making a customer's row as ``insert_customers``' ``rows`` take it.
+
+        An import runs it in its drafting worker processes, so that the writer only
+        adds the id. None: the store takes customers only (``rows`` is ignored).
+        """
+        ...
+
+    def prepare_bulk_load(self, rows: int) -> None:
+        """Tune this transaction (and its connection) for a bulk import of about ``rows`` rows.
+
+        Only what keeps every committed transaction whole: SQLite sizes its page cache
+        to the import and checkpoints its log less often; PostgreSQL commits without
+        waiting for the log flush (a server crash may lose the last commits, never
+        half of one: an import's ledger is in the same transaction, so a re-run
+        resumes exactly). The memory store has nothing to tune.
         """
         ...
 

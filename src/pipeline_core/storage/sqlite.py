@@ -16,7 +16,7 @@ from pipeline_core.customer import Customer, stored_customer, with_version
 from pipeline_core.domain.events import Event, with_id
 from pipeline_core.domain.folding import FOLDING
 from pipeline_core.domain.normalize import ContactKey, NormalizeOptions, index_keys
-from pipeline_core.domain.search import TermRow, term_rows
+from pipeline_core.domain.search import SearchDocument, SearchQuery, index_parts, search_document
 from pipeline_core.domain.serialization import dumps, from_typed_field_value
 from pipeline_core.errors import ConcurrencyError, MergedMeanwhile, NotFound, StoreError
 from pipeline_core.rules.ast import MATCH_ALL, MatchAll, Rule
@@ -29,12 +29,12 @@ from pipeline_core.storage.sql.common import (
     SELECT_COLUMNS,
     STORED_ATTRIBUTES,
     TEXT_ROW_COLUMNS,
+    customer_values,
     encode_attributes,
     field_rows,
     iso_moment,
     no_workspace,
     stored_schema_version,
-    text_row,
 )
 from pipeline_core.storage.sql.customers import CustomerQueries
 from pipeline_core.storage.sql.life import LifeQueries
@@ -56,6 +56,17 @@ from pipeline_core.storage.sqlite_schema import (
 
 CACHE_KIB = 64 * 1024
 """Page cache per connection (KiB)."""
+
+BULK_CACHE_BYTES_PER_ROW = 96
+"""Page cache a bulk import gets per row, on top of ``CACHE_KIB``: about what one row adds
+to the indexes written in random order (contact keys, the text index's segments)."""
+
+BULK_CACHE_KIB = 96 * 1024
+"""The most page cache a bulk import gets (KiB): an import's peak memory stays bounded."""
+
+BULK_CHECKPOINT_PAGES = 10_000
+"""WAL pages between checkpoints during a bulk import (SQLite's default is 1000): each
+checkpoint waits for the disk, and an import writes hundreds of megabytes."""
 
 
 def _moment(text: str | None) -> datetime | None:
@@ -128,6 +139,10 @@ class SqliteTransaction(
     MONTH = SQLITE_MONTH
     SUMMED = "c.value_num"
     STAGE_TIMES = SQLITE_STAGE_TIMES
+    SEARCH_KEY = "rowid"
+    SEARCH_INSERT = (
+        "INSERT INTO search_index (rowid, names, emails, tags, phones) VALUES (?, ?, ?, ?, ?)"
+    )
 
     def __init__(
         self, connection: sqlite3.Connection, cache: dict[tuple[str, str], Any] | None = None
@@ -238,7 +253,8 @@ class SqliteTransaction(
         self,
         customers: Sequence[Customer],
         keys: Sequence[Sequence[ContactKey]] | None = None,
-        terms: Sequence[Sequence[TermRow]] | None = None,
+        terms: Sequence[SearchDocument] | None = None,
+        rows: Sequence[tuple[Any, ...] | None] | None = None,
     ) -> list[int]:
         if not customers:
             return []
@@ -252,8 +268,10 @@ class SqliteTransaction(
         self._db.executemany(
             f"INSERT INTO customers ({TEXT_ROW_COLUMNS}, version) VALUES ({marks}, 1)",
             [
-                text_row(customer_id, customer)
-                for customer_id, customer in zip(ids, customers, strict=True)
+                [customer_id, *(customer_values(customer) if row is None else row)]
+                for customer_id, customer, row in zip(
+                    ids, customers, rows or [None] * len(customers), strict=True
+                )
             ],
         )
         self._db.executemany(
@@ -277,25 +295,34 @@ class SqliteTransaction(
         if keys is None:
             options = self._normalize_options()
             keys = [index_keys(customer, options) for customer in customers]
+        # In key order: the batch's keys land in the primary key's pages one after
+        # another instead of one random page each.
         self._db.executemany(
             "INSERT OR IGNORE INTO contact_keys (kind, key, customer_id) VALUES (?, ?, ?)",
-            [
+            sorted(
                 (key.kind, key.key, customer_id)
                 for customer_id, held in zip(ids, keys, strict=True)
                 for key in held
-            ],
+            ),
         )
         if terms is None:
-            terms = [term_rows(customer) for customer in customers]
-        self._db.executemany(
-            "INSERT INTO search_terms (kind, term, customer_id, weight) VALUES (?, ?, ?, ?)",
-            [
-                (kind, text, customer_id, weight)
-                for customer_id, held in zip(ids, terms, strict=True)
-                for kind, text, weight in held
-            ],
+            terms = [search_document(customer) for customer in customers]
+        self._write_documents(
+            [(customer_id, *held) for customer_id, held in zip(ids, terms, strict=True)]
         )
         return list(ids)
+
+    def row_encoder(self) -> Callable[[Customer], tuple[Any, ...]] | None:
+        return customer_values
+
+    def prepare_bulk_load(self, rows: int) -> None:
+        # Settings of the connection, kept after the import: a larger cache is only a
+        # limit (pages are taken as they are used), and checkpoints stay automatic.
+        cache = min(BULK_CACHE_KIB, CACHE_KIB + rows * BULK_CACHE_BYTES_PER_ROW // 1024)
+        current = -self._db.execute("PRAGMA cache_size").fetchone()[0]
+        if cache > current:
+            self._db.execute(f"PRAGMA cache_size = -{int(cache)}")
+        self._db.execute(f"PRAGMA wal_autocheckpoint = {BULK_CHECKPOINT_PAGES}")
 
     def update_customer(self, customer: Customer) -> Customer:
         self._prefetched = None
@@ -345,6 +372,28 @@ class SqliteTransaction(
     def customers_of_worker(self, worker: str, *, scope: Rule = MATCH_ALL) -> list[Customer]:
         return self._scoped_customers(
             "EXISTS (SELECT 1 FROM json_each(c.workers) w WHERE w.value = ?)", (worker,), scope
+        )
+
+    def _search_matches(self, query: SearchQuery) -> tuple[str, list[Any]]:
+        # One FTS5 query finds the customers matching every part (a prefix in any of
+        # the part's columns); each scoring check is an FTS5 query of its own, run
+        # once per search (a list subquery), not per customer.
+        cases: list[str] = []
+        params: list[Any] = []
+        wanted: list[str] = []
+        for columns, token, checks in index_parts(query):
+            wanted.append(f'({{{" ".join(columns)}}} : "{token}"*)')
+            whens = []
+            for check in checks[:-1]:
+                whens.append(
+                    f"WHEN f.rowid IN (SELECT rowid FROM search_index(?)) THEN {check.points}"
+                )
+                params.append(f'{check.column} : "{check.token}"{"" if check.whole else "*"}')
+            cases.append(f"CASE {' '.join(whens)} ELSE {checks[-1].points} END")
+        params.append(" AND ".join(wanted))
+        return (
+            f"SELECT f.rowid AS customer_id, {' + '.join(cases)} AS score FROM search_index(?) f",
+            params,
         )
 
     def custom_field_kinds(self) -> dict[str, frozenset[str]]:
@@ -465,7 +514,7 @@ def configure(db: sqlite3.Connection, busy_timeout: float) -> None:
     db.execute("PRAGMA synchronous = NORMAL")  # with WAL: durable at checkpoints, never corrupt
     db.execute("PRAGMA foreign_keys = ON")
     # 64 MB of page cache (SQLite's default is 2 MB): a million customers' indexes
-    # (search terms, contact keys) stay in memory while a bulk import writes them.
+    # (search index, contact keys) stay in memory while a bulk import writes them.
     db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
     for name, (arity, function) in SQL_FUNCTIONS.items():
         db.create_function(name, arity, function, deterministic=True)
@@ -565,7 +614,7 @@ class SqliteStore:
             )
             # Read again inside the transaction: another process may have re-indexed.
             if current < SEARCH_VERSION or self._folding() != FOLDING:
-                SqliteTransaction(self._db)._backfill_terms()
+                SqliteTransaction(self._db).reindex_search()
                 self._db.execute(
                     f"INSERT INTO {META_TABLE} (key, value) VALUES (?, ?)"
                     " ON CONFLICT (key) DO UPDATE SET value = excluded.value",

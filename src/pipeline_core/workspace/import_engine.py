@@ -26,7 +26,7 @@ import attrs
 from pipeline_core.domain.events import EventKind, JSONValue
 from pipeline_core.domain.merge import combine
 from pipeline_core.domain.normalize import ContactKey, NormalizeOptions, customer_keys
-from pipeline_core.domain.search import term_rows
+from pipeline_core.domain.search import search_document
 from pipeline_core.errors import ImportInterrupted, ImportRowError, NotFound
 from pipeline_core.importing.checks import RowChecks
 from pipeline_core.importing.drafting import Chunk, Drafted, Drafter, auto_workers, drafted_chunks
@@ -112,6 +112,7 @@ def run_import(
             options = attrs.evolve(options, mapping=parse_map(dict(options.mapping)))
             normalize = duplicates.settings(s).normalize_options
             checks = row_checks(s)
+            encode = s.row_encoder()
             ledger = s.get_setting(RUN_PREFIX + facts.sha256)
             clock = s.clock
         run_id, resume_after, before = secrets.token_hex(6), 0, _Counts()
@@ -138,6 +139,7 @@ def run_import(
             region=options.region,
             normalize=normalize,
             checks=checks,
+            encode=encode,
         )
         mapper = drafter.mapper()
         mapper.check_headers(source.headers)
@@ -161,6 +163,7 @@ def run_import(
             rejects=rejects,
             progress=progress,
             total_lines=_measured_lines(facts),
+            expected_rows=max(0, (facts.lines or facts.size // 100) - resume_after),
             resumed_after=resume_after,
             before=before,
             last_line=resume_after,
@@ -321,6 +324,8 @@ class _Run:
     rejects: RejectsWriter | None
     progress: Progress | None
     total_lines: int | None = None
+    expected_rows: int = 0
+    """About how many rows are left to import (lines, or bytes / 100): the store sizes for it."""
     resumed_after: int = 0
     before: _Counts = attrs.Factory(_Counts)
     """What the interrupted runs this one resumes had committed (rows and rejected)."""
@@ -397,6 +402,7 @@ class _Run:
         self, s: Session, rows: Sequence[SourceRow], drafted: list[Drafted]
     ) -> list[tuple[ImportRowError, Any]]:
         """Match and write one batch's drafts inside ``s``; returns its rejected rows."""
+        s.prepare_bulk_load(self.expected_rows)
         refused: list[ImportRowError] = []
         self.counts.rows += len(rows)
         self.last_line = max(self.last_line, rows[-1].line)
@@ -457,9 +463,10 @@ class _Matcher:
             [draft.customer for draft in self.pending],
             [tuple(key for key in draft.keys if key.valid) for draft in self.pending],
             [
-                term_rows(draft.customer) if draft.terms is None else draft.terms
+                search_document(draft.customer) if draft.terms is None else draft.terms
                 for draft in self.pending
             ],
+            [draft.row for draft in self.pending],
         )
         self.s.append_events(
             [
@@ -555,7 +562,7 @@ class _Matcher:
             run.counts.updated += 1
         keys = customer_keys(merged, run.normalize)
         self.pending[index] = attrs.evolve(
-            self.pending[index], customer=merged, keys=keys, terms=None
+            self.pending[index], customer=merged, keys=keys, terms=None, row=None
         )
         for key in keys:
             if key.valid:

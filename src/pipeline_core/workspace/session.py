@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from datetime import date, datetime
-from typing import Concatenate, ParamSpec, Protocol, TypeVar
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 import attrs
 
@@ -29,7 +29,7 @@ from pipeline_core.domain.flows import FlowDefinition
 from pipeline_core.domain.normalize import ContactKey
 from pipeline_core.domain.outbox import Delivery, DeliveryState, Notification
 from pipeline_core.domain.report_keys import AggregateRow, GroupKey, StageTime
-from pipeline_core.domain.search import SearchQuery, TermRow
+from pipeline_core.domain.search import SearchDocument, SearchQuery
 from pipeline_core.domain.statuses import StatusMachine
 from pipeline_core.errors import MergedMeanwhile, NotFound
 from pipeline_core.rules.ast import MATCH_ALL, Rule, all_of
@@ -285,13 +285,22 @@ class Session(Transaction):
         self,
         customers: Sequence[Customer],
         keys: Sequence[Sequence[ContactKey]] | None = None,
-        terms: Sequence[Sequence[TermRow]] | None = None,
+        terms: Sequence[SearchDocument] | None = None,
+        rows: Sequence[tuple[Any, ...] | None] | None = None,
     ) -> list[int]:
         """Store many new customers at once; their ids."""
-        ids = self.unscoped.insert_customers(customers, keys, terms)
+        ids = self.unscoped.insert_customers(customers, keys, terms, rows)
         # New ids are live by construction: their events need no tombstone look-up.
         self._live.update((customer_id, customer_id) for customer_id in ids)
         return ids
+
+    def row_encoder(self) -> Callable[[Customer], tuple[Any, ...]] | None:
+        """The store's row encoder for bulk inserts (None if it takes customers only)."""
+        return self.unscoped.row_encoder()
+
+    def prepare_bulk_load(self, rows: int) -> None:
+        """Tune this session's transaction for a bulk import of about ``rows`` rows."""
+        self.unscoped.prepare_bulk_load(rows)
 
     def update_customer(self, customer: Customer) -> Customer:
         """Store a changed customer (its version is checked and bumped)."""

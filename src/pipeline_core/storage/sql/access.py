@@ -1,4 +1,4 @@
-"""Users, teams and search terms, shared by the SQL backends.
+"""Users, teams and the search index, shared by the SQL backends.
 
 Scoped reads (``SqlBackend._scoped``) compile the actor's scope rule
 (``access.scope_rule``) with the backend's dialect and add it to the query's
@@ -7,11 +7,12 @@ WHERE clause, so the database returns only what the actor may see.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
 from pipeline_core.customer import Customer
 from pipeline_core.domain.access import User
-from pipeline_core.domain.search import PREFIX_END, SearchQuery, term_rows
+from pipeline_core.domain.search import SearchQuery, search_document
 from pipeline_core.errors import NotFound
 from pipeline_core.rules.ast import Rule
 from pipeline_core.rules.sql import compile_sql
@@ -19,10 +20,10 @@ from pipeline_core.storage.sql.base import SqlBackend
 from pipeline_core.storage.sql.common import LIVE_CLAUSE, SELECT_COLUMNS
 
 _BACKFILL_BATCH = 10_000
-"""Customers whose terms one bulk insert writes when a store is re-indexed."""
+"""Customers whose documents one bulk insert writes when a store is re-indexed."""
 
 SEARCH_ATTRIBUTES = frozenset({"name", "emails", "phones", "whatsapp", "tags"})
-"""Customer attributes whose change rewrites the customer's search terms."""
+"""Customer attributes whose change rewrites the customer's row of the search index."""
 
 
 class AccessQueries(SqlBackend):
@@ -72,59 +73,51 @@ class AccessQueries(SqlBackend):
 
     # search -----------------------------------------------------------------------
 
+    SEARCH_INSERT: ClassVar[str]
+    """INSERT of one row of ``search_index``: (customer id, the four document columns)."""
+    SEARCH_KEY: ClassVar[str]
+    """The column of ``search_index`` holding the customer id."""
+
     def _write_terms(self, customer: Customer, *, replace: bool) -> None:
         if replace:
             self._db.execute(
-                self._sql("DELETE FROM search_terms WHERE customer_id = ?"), [customer.id]
+                self._sql(f"DELETE FROM search_index WHERE {self.SEARCH_KEY} = ?"), [customer.id]
             )
-        self._executemany(
-            self._sql(
-                "INSERT INTO search_terms (kind, term, customer_id, weight) VALUES (?, ?, ?, ?)"
-            ),
-            [(kind, text, customer.id, weight) for kind, text, weight in term_rows(customer)],
-        )
+        self._db.execute(self._sql(self.SEARCH_INSERT), [customer.id, *search_document(customer)])
 
-    def _backfill_terms(self) -> None:
-        """Index every stored customer anew (a store migrating past ``SEARCH_VERSION``)."""
-        # One DELETE and bulk inserts, not a DELETE per customer: a migration
-        # re-indexes every customer of the store at once.
-        self._db.execute("DELETE FROM search_terms")
-        rows = self._db.execute(f"SELECT {SELECT_COLUMNS} FROM customers c").fetchall()
-        insert = self._sql(
-            "INSERT INTO search_terms (kind, term, customer_id, weight) VALUES (?, ?, ?, ?)"
-        )
-        for start in range(0, len(rows), _BACKFILL_BATCH):
-            terms = []
-            for row in rows[start : start + _BACKFILL_BATCH]:
-                customer = self._customer_from_row(row)
-                terms += [
-                    (kind, text, customer.id, weight) for kind, text, weight in term_rows(customer)
-                ]
-            self._executemany(insert, terms)
+    def _write_documents(self, rows: Sequence[tuple[int, str, str, str, str]]) -> None:
+        """Add rows (customer id, document) to ``search_index`` in bulk."""
+        self._executemany(self._sql(self.SEARCH_INSERT), rows)
+
+    def reindex_search(self) -> None:
+        """Index every stored customer anew, in bulk (a migration, another folding, a copy)."""
+        self._db.execute("DELETE FROM search_index")
+        last = 0
+        while True:
+            rows = self._db.execute(
+                self._sql(
+                    f"SELECT {SELECT_COLUMNS} FROM customers c WHERE c.id > ?"
+                    f" ORDER BY c.id LIMIT {_BACKFILL_BATCH}"
+                ),
+                [last],
+            ).fetchall()
+            if not rows:
+                return
+            customers = [self._customer_from_row(row) for row in rows]
+            self._write_documents([(c.id, *search_document(c)) for c in customers])
+            last = customers[-1].id
+
+    def _search_matches(self, query: SearchQuery) -> tuple[str, list[Any]]:
+        """A query of (customer_id, score) for the customers matching every part of ``query``."""
+        raise NotImplementedError
 
     def search_customers(self, query: SearchQuery, rule: Rule, *, limit: int) -> list[Customer]:
-        # Each part is a range seek on the (kind, term) primary key; a customer must
-        # match every part, and scores the best weight per part (doubled when whole).
-        parts: list[str] = []
-        params: list[Any] = []
-        for kind, prefix in query.parts:
-            # A word matches names, tags and (unless hidden) emails: one seek per kind.
-            kinds = query.kinds(kind)
-            parts.append(
-                "SELECT customer_id, MAX(weight * CASE WHEN term = ? THEN 2 ELSE 1 END) AS best"
-                f" FROM search_terms WHERE kind IN ({', '.join('?' * len(kinds))})"
-                " AND term >= ? AND term < ? GROUP BY customer_id"
-            )
-            params.extend([prefix, *kinds, prefix, prefix + PREFIX_END])
-        matched = (
-            "SELECT customer_id, SUM(best) AS score FROM ("
-            + " UNION ALL ".join(parts)
-            + ") u GROUP BY customer_id HAVING COUNT(*) = ?"
-        )
-        params.append(len(parts))
+        # The engine's text index finds the customers matching every part and scores
+        # them; the rule, the scope and the merged filter apply to what it found.
+        matched, params = self._search_matches(query)
         compiled = compile_sql(rule, self._dialect)
         sql = (
-            f"SELECT {SELECT_COLUMNS} FROM ({self._sql(matched)}) s"
+            f"SELECT {SELECT_COLUMNS} FROM ({matched}) s"
             f" JOIN customers c ON c.id = s.customer_id WHERE {LIVE_CLAUSE.format(rule=compiled.sql)}"
             f" ORDER BY s.score DESC, c.id LIMIT {self._dialect.placeholder}"
         )

@@ -58,6 +58,7 @@ class SqlBackend:
         raise NotImplementedError
 
     def _write_terms(self, customer: Customer, *, replace: bool) -> None:
+        """Write the customer's row of the search index (replacing the one it had)."""
         raise NotImplementedError
 
     # value adapters ----------------------------------------------------------------
