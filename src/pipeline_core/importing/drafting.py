@@ -30,7 +30,7 @@ import attrs
 from pipeline_core.domain.normalize import NormalizeOptions
 from pipeline_core.domain.search import term_rows
 from pipeline_core.errors import ImportRowError, PipelineError
-from pipeline_core.importing.checks import RowCheckError, RowChecks
+from pipeline_core.importing.checks import ForeignStatus, RowCheckError, RowChecks
 from pipeline_core.importing.mapping import Draft, RowMapper
 from pipeline_core.importing.readers import SourceRow
 
@@ -54,16 +54,27 @@ class Drafter:
     region: str | None
     normalize: NormalizeOptions
     checks: RowChecks
+    status_map: Mapping[str, str] = attrs.field(factory=dict)
+    users: tuple[str, ...] = ()
+    kept: Mapping[str, str] = attrs.field(factory=dict)
+    """Columns that lost their field to a more specific one -> the custom field they feed."""
 
     def mapper(self) -> RowMapper:
         """A fresh mapper for these options (it learns headers as it goes)."""
         return RowMapper(
             self.file,
-            self.mapping,
+            {**self.mapping, **self.kept},
             keep_unknown=self.keep_unknown,
             region=self.region,
             options=self.normalize,
+            status_map=self.status_map,
+            users=self.users,
+            kept=self.kept,
         )
+
+    def for_headers(self, headers: list[str]) -> Drafter:
+        """These options with the file's columns that claim one field settled (``RowMapper.resolve``)."""
+        return attrs.evolve(self, kept=self.mapper().resolve(headers))
 
 
 def draft_rows(
@@ -83,9 +94,14 @@ def draft_rows(
             continue
         except RowCheckError as error:
             column = mapper.header_for(error.target)
-            results.append(ImportRowError(mapper.file, line, column, str(error)))
+            if error.target == "status":
+                status = draft.customer.status
+                results.append(ForeignStatus(mapper.file, line, column, str(error), status))
+            else:
+                results.append(ImportRowError(mapper.file, line, column, str(error)))
             continue
-        results.append(Draft(line, customer, draft.keys, tuple(term_rows(customer))))
+        terms = tuple(term_rows(customer))
+        results.append(Draft(line, customer, draft.keys, terms, draft.notes))
     return results
 
 

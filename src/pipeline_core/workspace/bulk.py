@@ -23,8 +23,13 @@ from pipeline_core.importing.export import (
     ExportWriter,
     check_columns,
 )
-from pipeline_core.importing.mapping import parse_map
-from pipeline_core.importing.options import ImportOptions, ImportProgress, ImportSummary
+from pipeline_core.importing.mapping import parse_map, parse_status_map
+from pipeline_core.importing.options import (
+    Companies,
+    ImportOptions,
+    ImportProgress,
+    ImportSummary,
+)
 from pipeline_core.rules.ast import MATCH_ALL, Rule
 from pipeline_core.workspace.definitions import field_definitions
 from pipeline_core.workspace.import_engine import PROFILES_KEY, profiles, run_import
@@ -73,8 +78,13 @@ def save_profile(
     *,
     keep_unknown: bool = False,
     region: str | None = None,
+    map_status: Mapping[str, str] | None = None,
+    companies: Companies = "field",
 ) -> dict[str, JSONValue]:
-    """Save a named mapping (``Header=field`` pairs) to reuse with ``profile=``."""
+    """Save a named mapping (``Header=field`` pairs) to reuse with ``profile=``.
+
+    ``map_status`` (file value -> status) and ``companies`` are saved with it.
+    """
     if not name.strip():
         raise InvalidValue("a mapping profile needs a name")
     checked = parse_map(mapping if isinstance(mapping, Mapping) else list(mapping))
@@ -83,6 +93,10 @@ def save_profile(
         "keep_unknown": keep_unknown,
         "region": region,
     }
+    if map_status:
+        entry["map_status"] = dict[str, JSONValue](parse_status_map(map_status))
+    if companies != "field":
+        entry["companies"] = companies
     stored = dict(profiles(s))
     stored[name.strip()] = entry
     s.put_setting(PROFILES_KEY, dict(sorted(stored.items())))

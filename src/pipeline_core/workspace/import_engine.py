@@ -30,7 +30,8 @@ from pipeline_core.domain.search import term_rows
 from pipeline_core.errors import ImportInterrupted, ImportRowError, NotFound
 from pipeline_core.importing.checks import RowChecks
 from pipeline_core.importing.drafting import Chunk, Drafted, Drafter, auto_workers, drafted_chunks
-from pipeline_core.importing.mapping import Draft, RowMapper, parse_map
+from pipeline_core.importing.mapping import Draft, RowMapper, parse_map, parse_status_map
+from pipeline_core.importing.notes import ImportNotes
 from pipeline_core.importing.options import ImportOptions, ImportProgress, ImportSummary
 from pipeline_core.importing.readers import FileFacts, SourceRow, inspect_file, open_source
 from pipeline_core.importing.rejects import RejectsWriter
@@ -38,6 +39,7 @@ from pipeline_core.workspace import duplicates
 from pipeline_core.workspace.changes import save_changes
 from pipeline_core.workspace.dedupe import absorb, updated_with
 from pipeline_core.workspace.definitions import field_definitions, folders, lifecycle, machine
+from pipeline_core.workspace.import_parents import Parents
 from pipeline_core.workspace.permissions import require_admin
 from pipeline_core.workspace.session import Session, SessionOpener
 
@@ -70,6 +72,7 @@ class _Counts:
     skipped: int = 0
     rejected: int = 0
     errors: list[ImportRowError] = attrs.Factory(list)
+    notes: ImportNotes = attrs.Factory(ImportNotes)
 
 
 def row_checks(s: Session) -> RowChecks:
@@ -109,9 +112,14 @@ def run_import(
                 require_admin(s, "import customers")
             if profile is not None:
                 options = _with_profile(options, profile, profiles(s))
-            options = attrs.evolve(options, mapping=parse_map(dict(options.mapping)))
+            options = attrs.evolve(
+                options,
+                mapping=parse_map(dict(options.mapping)),
+                status_map=parse_status_map(dict(options.status_map)),
+            )
             normalize = duplicates.settings(s).normalize_options
             checks = row_checks(s)
+            users = tuple(user.name for user in s.list_users())
             ledger = s.get_setting(RUN_PREFIX + facts.sha256)
             clock = s.clock
         run_id, resume_after, before = secrets.token_hex(6), 0, _Counts()
@@ -138,7 +146,9 @@ def run_import(
             region=options.region,
             normalize=normalize,
             checks=checks,
-        )
+            status_map=options.status_map,
+            users=users,
+        ).for_headers(source.headers)
         mapper = drafter.mapper()
         mapper.check_headers(source.headers)
         rejects = None
@@ -164,6 +174,7 @@ def run_import(
             resumed_after=resume_after,
             before=before,
             last_line=resume_after,
+            parents=Parents(checks, run_id, name) if options.companies == "parent" else None,
         )
         run.report()
         rows = (row for row in source.rows if row.line > resume_after)
@@ -198,6 +209,7 @@ def run_import(
         dry_run=options.dry_run,
         resumed_after_line=resume_after,
         unknown_columns=tuple(mapper.unknown),
+        **counts.notes.summary(mapper.kept, run.parents.created if run.parents else 0),
         errors=tuple(counts.errors),
         seconds=time.perf_counter() - started,
         rejected_total=before.rejected + counts.rejected,
@@ -259,11 +271,15 @@ def _with_profile(
     mapping = saved.get("map")
     merged = {**(mapping if isinstance(mapping, dict) else {}), **options.mapping}
     region = saved.get("region")
+    statuses = saved.get("map_status")
+    status_map = {**(statuses if isinstance(statuses, dict) else {}), **options.status_map}
     return attrs.evolve(
         options,
         mapping={k: str(v) for k, v in merged.items()},
         keep_unknown=options.keep_unknown or saved.get("keep_unknown") is True,
         region=options.region or (region if isinstance(region, str) else None),
+        status_map={k: str(v) for k, v in status_map.items()},
+        companies="parent" if saved.get("companies") == "parent" else options.companies,
     )
 
 
@@ -328,6 +344,7 @@ class _Run:
     last_line: int = 0
     committed_line: int = 0
     committed_rows: int = 0
+    parents: Parents | None = None
 
     def in_batches(self, drafted: Iterable[tuple[Chunk, list[Drafted]]]) -> None:
         for chunk, drafts in drafted:
@@ -409,6 +426,9 @@ class _Run:
                 refused.append(result)
             else:
                 drafts.append(result)
+        self.counts.notes.add(drafted)
+        if self.parents is not None:
+            drafts = self.parents.linked(s, drafts)
         _Matcher(self, s, drafts, refused.append).match()
         # Reported in file order, whichever step refused a row.
         refused.sort(key=lambda error: error.line)

@@ -15,7 +15,12 @@ from pipeline_core.domain.events import Event, EventKind, JSONValue
 from pipeline_core.domain.search import DEFAULT_LIMIT
 from pipeline_core.domain.view import CustomerTree, CustomerView
 from pipeline_core.importing.export import ExportFormat
-from pipeline_core.importing.options import ImportOptions, ImportProgress, ImportSummary
+from pipeline_core.importing.options import (
+    Companies,
+    ImportOptions,
+    ImportProgress,
+    ImportSummary,
+)
 from pipeline_core.rules.ast import MATCH_ALL
 from pipeline_core.workspace import bulk, customers, duplicates, import_engine, life
 from pipeline_core.workspace.rules import RuleLike
@@ -352,8 +357,16 @@ class Customers:
         *,
         keep_unknown: bool = False,
         region: str | None = None,
+        map_status: Mapping[str, str] | None = None,
+        companies: Companies = "field",
     ) -> dict[str, JSONValue]:
-        """Save a named mapping (``Header=field`` pairs) to reuse with ``profile=``."""
+        """Save a named mapping (``Header=field`` pairs, status values, companies) for ``profile=``."""
         return self._opener.run(
-            bulk.save_profile, name, mapping, keep_unknown=keep_unknown, region=region
+            bulk.save_profile,
+            name,
+            mapping,
+            keep_unknown=keep_unknown,
+            region=region,
+            map_status=map_status,
+            companies=companies,
         )
