@@ -410,6 +410,11 @@ def _pair(text: str, option: str = "--map") -> tuple[str, str]:
     type=click.Path(dir_okay=False, path_type=Path),
     help="File, replaced only when the export is complete (default: stdout).",
 )
+@click.option(
+    "--raw",
+    is_flag=True,
+    help="Write cells exactly, even ones a spreadsheet would run as a formula (for programs).",
+)
 @click.option("--silent", is_flag=True, help="No progress bar.")
 @pass_app
 def customers_export(
@@ -418,9 +423,14 @@ def customers_export(
     where: str | None,
     columns: str | None,
     output: Path | None,
+    raw: bool,
     silent: bool,
 ) -> None:
-    """Export customers, oldest first, streaming."""
+    """Export customers, oldest first, streaming.
+
+    CSV, TSV and xlsx cells starting with = + - @ TAB or CR get an apostrophe in
+    front, so that a spreadsheet shows them instead of running them (--raw: no).
+    """
     chosen = None if columns is None else [c.strip() for c in columns.split(",") if c.strip()]
     rule = MATCH_ALL if where is None else where
     if fmt == "xlsx" and output is None:
@@ -432,7 +442,9 @@ def customers_export(
     shown = shown and (output is not None or not _on_terminal(sys.stdout))
     workspace = app.workspace
     with _export_bar(shown, workspace.customers.count(rule) if shown else 0, output) as step:
-        count = workspace.customers.export(target, fmt, where=rule, columns=chosen, progress=step)
+        count = workspace.customers.export(
+            target, fmt, where=rule, columns=chosen, progress=step, raw=raw
+        )
     if output is not None:
         click.echo(f"Exported {count} customers to {output}", err=True)
 

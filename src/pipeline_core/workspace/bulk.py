@@ -111,6 +111,7 @@ def export(
     where: RuleLike = MATCH_ALL,
     columns: Sequence[str] | None = None,
     progress: Callable[[int], None] | None = None,
+    raw: bool = False,
 ) -> int:
     """Write customers satisfying ``where`` to ``out``, oldest first; returns how many.
 
@@ -120,7 +121,8 @@ def export(
     (see ``pipeline_core.importing.atomic``). ``columns`` default to the usual
     attributes plus every custom field (``fields.KEY``). Read a page at a time by
     id, a session each, so memory stays flat; ``progress`` is called with the
-    number of customers of each page once it is written.
+    number of customers of each page once it is written. Cells a spreadsheet would run
+    as a formula are neutralized in CSV, TSV and xlsx unless ``raw``.
     """
     with opener.session() as s:
         rule: Rule = bound(s, where)
@@ -130,8 +132,10 @@ def export(
     checked = check_columns(columns)
     if isinstance(out, str | Path):
         with atomic_output(Path(out), binary=format == "xlsx") as handle:
-            return _export_pages(opener, rule, ExportWriter(handle, format, checked), progress)
-    return _export_pages(opener, rule, ExportWriter(out, format, checked), progress)
+            return _export_pages(
+                opener, rule, ExportWriter(handle, format, checked, raw=raw), progress
+            )
+    return _export_pages(opener, rule, ExportWriter(out, format, checked, raw=raw), progress)
 
 
 def _export_pages(

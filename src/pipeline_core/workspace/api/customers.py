@@ -335,15 +335,18 @@ class Customers:
         where: RuleLike = MATCH_ALL,
         columns: Sequence[str] | None = None,
         progress: Callable[[int], None] | None = None,
+        raw: bool = False,
     ) -> int:
         """Write customers satisfying ``where`` to ``out``, oldest first; returns how many.
 
         ``out`` is a stream, or a path written whole or not at all (a temporary file
         beside it, renamed over it when complete). ``progress`` is called with the
-        number of customers of each page written. See docs/import-export.md.
+        number of customers of each page written. CSV, TSV and xlsx cells a
+        spreadsheet would run as a formula get an apostrophe in front unless ``raw``.
+        See docs/import-export.md.
         """
         return bulk.export(
-            self._opener, out, format, where=where, columns=columns, progress=progress
+            self._opener, out, format, where=where, columns=columns, progress=progress, raw=raw
         )
 
     def import_profiles(self) -> dict[str, dict[str, JSONValue]]:
