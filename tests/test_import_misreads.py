@@ -187,3 +187,19 @@ def test_cli_export_raw(tmp_path: Path) -> None:
     raw = runner.invoke(main, ["--store", url, "customers", "export", "--columns", "name", "--raw"])
     assert safe.output.splitlines() == ["name", "'=1+1"]
     assert raw.output.splitlines() == ["name", "=1+1"]
+
+
+def test_emails_keyed_by_idna_2008_and_invisible_characters_refused(
+    tmp_path: Path, mem: Workspace
+) -> None:
+    path = tmp_path / "mail.csv"
+    path.write_text(
+        "Name,Email\nStrauss,info@straße.de\nStrasse,info@strasse.de\n"
+        "Hidden,ann\u200b@example.com\nAnn,ann@example.com\n",
+        encoding="utf-8",
+    )
+    summary = mem.customers.import_file(path)
+    assert (summary.created, summary.skipped, summary.rejected) == (3, 0, 1)
+    (error,) = summary.errors
+    assert (error.line, error.column) == (4, "Email")
+    assert "ZERO WIDTH SPACE, which a reader cannot see" in error.reason

@@ -21,7 +21,7 @@ from pipeline_core.rules.ast import MATCH_ALL, Rule
 Order = Literal["id", "activity"]
 """``id``: oldest first. ``activity``: most recently updated first (board cards)."""
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 """The schema version this release writes; stores at a higher version are refused."""
 
 
