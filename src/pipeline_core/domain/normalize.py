@@ -31,6 +31,9 @@ CACHE_SIZE = 1 << 16
 
 GMAIL_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
 
+EMAIL_MAX_LENGTH = 254
+"""The longest address (RFC 3696 errata 1690), the limit email-validator's own check uses."""
+
 
 @attrs.frozen(order=True)
 class ContactKey:
@@ -351,7 +354,7 @@ def _email(text: str, fold_gmail: bool) -> ContactKey | None:
     except EmailSyntaxError as error:
         raise InvalidValue(f"{typed!r} is not an email address: {error}") from None
     domain = _domain(domain.rstrip("."), typed)
-    if len(local) + 1 + len(domain) > syntax.EMAIL_MAX_LENGTH:
+    if len(local) + 1 + len(domain) > EMAIL_MAX_LENGTH:
         raise InvalidValue(f"{typed!r} is not an email address: it is too long")
     local = local.lower() if local.isascii() else local
     if fold_gmail and domain in GMAIL_DOMAINS:
