@@ -28,6 +28,7 @@ from pipeline_core.importing.options import (
     ImportSummary,
 )
 from pipeline_core.importing.readers import INPUT_FORMATS
+from pipeline_core.importing.template import TEMPLATE_FORMATS, TemplateFormat
 from pipeline_core.render.common import json_text, key_value_table
 from pipeline_core.render.shapes import ImportSummaryRecord
 from pipeline_core.rules.ast import MATCH_ALL
@@ -475,4 +476,29 @@ def customers_import_profiles(app: AppContext) -> None:
     echo(json_text(app.workspace.customers.import_profiles()))
 
 
-COMMANDS = (customers_import, customers_export, customers_import_profiles)
+@click.command("template")
+@click.option(
+    "--format", "fmt", type=click.Choice(TEMPLATE_FORMATS), default="csv", show_default=True,
+    help="csv, or xlsx (with a guide sheet; needs the xlsx extra and -o).",
+)  # fmt: skip
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File to write (default: stdout).",
+)
+@pass_app
+def customers_template(app: AppContext, fmt: TemplateFormat, output: Path | None) -> None:
+    """Write the import template: the columns, one example row; the guide goes to stderr.
+
+    Fill it in and import it with `pipeline customers import FILE`: no --map needed.
+    """
+    if fmt == "xlsx" and output is None:
+        raise click.UsageError("--format xlsx needs -o FILE")
+    sheet = app.workspace.customers.template(sys.stdout if output is None else output, fmt)
+    width = max(len(column) for column, _ in sheet.guide)
+    guide = "".join(f"  {column:<{width}}  {text}\n" for column, text in sheet.guide)
+    click.echo(f"Columns of the template:\n{guide}", err=True, nl=False)
+
+
+COMMANDS = (customers_import, customers_export, customers_import_profiles, customers_template)

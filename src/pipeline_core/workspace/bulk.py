@@ -30,8 +30,10 @@ from pipeline_core.importing.options import (
     ImportProgress,
     ImportSummary,
 )
+from pipeline_core.importing.template import Template, TemplateFormat, build_template
+from pipeline_core.importing.template import write_template as write_sheet
 from pipeline_core.rules.ast import MATCH_ALL, Rule
-from pipeline_core.workspace.definitions import field_definitions
+from pipeline_core.workspace.definitions import field_definitions, machine
 from pipeline_core.workspace.import_engine import PROFILES_KEY, profiles, run_import
 from pipeline_core.workspace.permissions import shown_all
 from pipeline_core.workspace.rules import RuleLike, bound
@@ -101,6 +103,21 @@ def save_profile(
     stored[name.strip()] = entry
     s.put_setting(PROFILES_KEY, dict(sorted(stored.items())))
     return entry
+
+
+def template(s: Session) -> Template:
+    """The import template of this workspace: its columns, statuses and custom fields."""
+    return build_template(machine(s), field_definitions(s), s.now().date())
+
+
+def write_template(out: str | Path | IO[Any], format: TemplateFormat, sheet: Template) -> Template:
+    """Write ``sheet`` to ``out``: a path (written whole or not at all) or an open stream."""
+    if isinstance(out, str | Path):
+        with atomic_output(Path(out), binary=format == "xlsx") as handle:
+            write_sheet(handle, format, sheet)
+    else:
+        write_sheet(out, format, sheet)
+    return sheet
 
 
 def export(

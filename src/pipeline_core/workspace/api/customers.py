@@ -21,6 +21,7 @@ from pipeline_core.importing.options import (
     ImportProgress,
     ImportSummary,
 )
+from pipeline_core.importing.template import Template, TemplateFormat
 from pipeline_core.rules.ast import MATCH_ALL
 from pipeline_core.workspace import bulk, customers, duplicates, import_engine, life
 from pipeline_core.workspace.rules import RuleLike
@@ -348,6 +349,17 @@ class Customers:
         return bulk.export(
             self._opener, out, format, where=where, columns=columns, progress=progress, raw=raw
         )
+
+    def template(
+        self, out: str | Path | IO[Any] | None = None, format: TemplateFormat = "csv"
+    ) -> Template:
+        """The import template (columns, an example row, a guide); written to ``out`` if given.
+
+        ``out`` is a path (written whole or not at all) or a stream (text for CSV,
+        binary for xlsx). Filled in, it imports with no mapping.
+        """
+        sheet = self._opener.run(bulk.template)
+        return sheet if out is None else bulk.write_template(out, format, sheet)
 
     def import_profiles(self) -> dict[str, dict[str, JSONValue]]:
         """Every saved mapping profile by name."""
