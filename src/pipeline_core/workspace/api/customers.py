@@ -82,6 +82,13 @@ class Customers:
         # lost re-runs and finds the other's customer (see docs/storage.md).
         return self._changed(None, customers.add, customer, on_duplicate=on_duplicate)
 
+    def unreadable_phones(self, customer: Customer) -> tuple[str, ...]:
+        """The customer's phones that cannot be read (no country or default region, not a number).
+
+        Such numbers take no part in duplicate checks; ``pipeline customers add`` warns of them.
+        """
+        return self._opener.run(duplicates.unreadable_phones, customer)
+
     def get(self, customer_id: int) -> Customer:
         """The customer with that id (a merged one's id leads to its primary)."""
         return self._opener.run(customers.get, customer_id)
