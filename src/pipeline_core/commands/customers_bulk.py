@@ -136,6 +136,7 @@ def summary_data(summary: ImportSummary) -> ImportSummaryRecord:
         "unknown_owners": [{"owner": o, "rows": n} for o, n in summary.unknown_owners],
         "unreadable_phones": summary.unreadable_phones,
         "parents_created": summary.parents_created,
+        "unresolved_parents": list(summary.unresolved_parents),
         "errors": [
             {"line": e.line, "column": e.column, "reason": e.reason} for e in summary.errors
         ],
@@ -353,6 +354,9 @@ def _notes_text(summary: ImportSummary) -> str:
             " default region, or not a number): it takes no part in duplicate checks;"
             " see pipeline init --region\n"
         )
+    if summary.unresolved_parents:
+        missing = ", ".join(repr(p) for p in summary.unresolved_parents)
+        text += f"parent_id values no row's id has (imported without a parent): {missing}\n"
     if summary.parents_created:
         text += f"{summary.parents_created} company customers made as parents.\n"
     return text

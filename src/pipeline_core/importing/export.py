@@ -34,13 +34,13 @@ EXPORT_FORMATS: tuple[ExportFormat, ...] = ("csv", "tsv", "json", "jsonl", "xlsx
 DEFAULT_COLUMNS: tuple[str, ...] = (
     "id", "name", "emails", "phones", "whatsapp", "country", "status", "folder", "tags",
     "source", "team", "workers", "value", "currency", "order_id", "lead_notes",
-    "next_follow_up", "lost_reason", "outcome", "created_at", "updated_at",
+    "next_follow_up", "lost_reason", "outcome", "created_at", "updated_at", "converted_at",
+    "closed_at", "last_contacted_at", "parent_id",
 )  # fmt: skip
-"""The columns an export writes by default, before the custom fields."""
+"""The columns an export writes by default, before the custom fields: everything an import
+takes back (history dates included; ``parent_id`` names the parent's ``id`` in the file)."""
 
-EXPORTABLE = frozenset(
-    (*DEFAULT_COLUMNS, "converted_at", "closed_at", "last_contacted_at", "parent_id", "version")
-)
+EXPORTABLE = frozenset((*DEFAULT_COLUMNS, "version"))
 LIST_SEPARATOR = "; "
 
 # What openpyxl refuses (ILLEGAL_CHARACTERS_RE), and what it writes but no XML parser reads back.

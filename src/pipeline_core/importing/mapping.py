@@ -30,7 +30,7 @@ SCALAR_FIELDS = frozenset(
     {
         "name", "first_name", "middle_name", "last_name", "company", "whatsapp", "country",
         "status", "folder", "source", "team", "value", "currency", "order_id", "lead_notes",
-        "next_follow_up", "lost_reason", "outcome", *HISTORY_FIELDS,
+        "next_follow_up", "lost_reason", "outcome", "id", "parent_id", *HISTORY_FIELDS,
     }
 )  # fmt: skip
 TARGETS = LIST_FIELDS | SCALAR_FIELDS
@@ -111,7 +111,8 @@ class Draft:
 
     ``terms`` is None until the customer is final (see ``drafting``). ``notes`` are what
     the import summary reports about the row without refusing it: ``("owner", text)``
-    for an owner no user matches, ``("phone", text)`` for a phone that cannot be read.
+    for an owner no user matches, ``("phone", text)`` for a phone that cannot be read;
+    and the file's ``("id", text)`` and ``("parent_id", text)``, to link parents.
     """
 
     line: int
@@ -260,7 +261,11 @@ class RowMapper:
                 lists[target].extend(self._items(target, value))
             else:
                 fields[target] = value if isinstance(value, str) else _plain(value)
-        notes: list[tuple[str, str]] = []
+        # The file's own ids: not the new customers' (the store gives those), but what
+        # parent_id cells refer to, linked once both rows are in (import_parents).
+        notes: list[tuple[str, str]] = [
+            (name, str(_plain(fields.pop(name)))) for name in ("id", "parent_id") if name in fields
+        ]
         try:
             lists["workers"] = self._workers(lists["workers"], notes)
             customer = self._customer(fields, lists, custom, where)

@@ -97,6 +97,8 @@ class ImportSummary:
     unreadable_phones: int = 0
     """Rows with a phone that cannot be read (no region, not a number): no duplicate checks."""
     parents_created: int = 0
+    unresolved_parents: tuple[str, ...] = ()
+    """``parent_id`` values that no row's ``id`` had: those rows were imported without a parent."""
     """Company customers made as parents (``companies="parent"``)."""
     errors: tuple[ImportRowError, ...] = ()
     seconds: float = 0.0

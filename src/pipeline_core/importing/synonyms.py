@@ -67,10 +67,12 @@ HEADERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("last_contacted_at", ("Last Contacted At", "Last Contacted", "Last Activity Date",
                            "Last Activity Time", "Last Activity", "Last Contact Date")),
     ("outcome", ("Outcome", "Won/Lost")),
+    ("id", ("ID",)),
+    ("parent_id", ("Parent ID",)),
 )  # fmt: skip
 """Each field's headers, most specific first."""
 
-IGNORED_HEADERS = ("id", "updated_at", "version", "merged_into", "parent_id")
+IGNORED_HEADERS = ("updated_at", "version", "merged_into")
 """Columns a pipeline_core export writes that an import does not take (the store decides them)."""
 
 _FOLD = re.compile(r"[^0-9a-z]+")

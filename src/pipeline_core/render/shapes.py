@@ -231,6 +231,7 @@ class ImportSummaryRecord(TypedDict):
     unknown_owners: list[OwnerCountRecord]
     unreadable_phones: int
     parents_created: int
+    unresolved_parents: list[str]
     errors: list[ImportErrorRecord]
     seconds: float
     rows_per_second: int

@@ -39,7 +39,7 @@ from pipeline_core.workspace import duplicates
 from pipeline_core.workspace.changes import save_changes
 from pipeline_core.workspace.dedupe import absorb, updated_with
 from pipeline_core.workspace.definitions import field_definitions, folders, lifecycle, machine
-from pipeline_core.workspace.import_parents import Parents
+from pipeline_core.workspace.import_parents import FileLinks, Parents
 from pipeline_core.workspace.permissions import require_admin
 from pipeline_core.workspace.session import Session, SessionOpener
 
@@ -210,6 +210,7 @@ def run_import(
         resumed_after_line=resume_after,
         unknown_columns=tuple(mapper.unknown),
         **counts.notes.summary(mapper.kept, run.parents.created if run.parents else 0),
+        unresolved_parents=run.links.unresolved(),
         errors=tuple(counts.errors),
         seconds=time.perf_counter() - started,
         rejected_total=before.rejected + counts.rejected,
@@ -345,6 +346,7 @@ class _Run:
     committed_line: int = 0
     committed_rows: int = 0
     parents: Parents | None = None
+    links: FileLinks = attrs.Factory(FileLinks)
 
     def in_batches(self, drafted: Iterable[tuple[Chunk, list[Drafted]]]) -> None:
         for chunk, drafts in drafted:
@@ -429,7 +431,9 @@ class _Run:
         self.counts.notes.add(drafted)
         if self.parents is not None:
             drafts = self.parents.linked(s, drafts)
-        _Matcher(self, s, drafts, refused.append).match()
+        matcher = _Matcher(self, s, drafts, refused.append)
+        matcher.match()
+        self.links.inserted(s, matcher.made)
         # Reported in file order, whichever step refused a row.
         refused.sort(key=lambda error: error.line)
         if refused and self.options.on_error == "abort":
@@ -458,6 +462,7 @@ class _Matcher:
         self.pending: list[Draft] = []
         self.by_key: dict[ContactKey, int] = {}  # key -> index in pending
         self.owner: dict[ContactKey, int] = {}  # key -> the oldest live customer holding it
+        self.made: list[tuple[int, Draft]] = []  # the new customers' ids and their drafts
 
     def match(self) -> None:
         counts = self.run.counts
@@ -495,6 +500,7 @@ class _Matcher:
             ]
         )
         counts.created += len(ids)
+        self.made = list(zip(ids, self.pending, strict=True))
 
     def place(self, draft: Draft) -> None:
         valid = [key for key in draft.keys if key.valid]

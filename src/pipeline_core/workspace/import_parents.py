@@ -16,6 +16,7 @@ from pipeline_core.domain.search import term_rows
 from pipeline_core.importing.checks import RowChecks
 from pipeline_core.importing.mapping import COMPANY_FIELD, Draft
 from pipeline_core.rules.ast import InSet
+from pipeline_core.workspace import customers
 from pipeline_core.workspace.session import Session
 
 
@@ -75,3 +76,39 @@ class Parents:
 def _company(customer: Customer) -> str | None:
     value = customer.fields.get(COMPANY_FIELD)
     return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+@attrs.define
+class FileLinks:
+    """``parent_id`` cells of a file (its own ids, as an export writes them) made into links.
+
+    Each inserted row with an ``id`` cell is remembered under it; a row whose
+    ``parent_id`` names a remembered row gets that customer as its parent (an edit,
+    with its event) at the end of the batch that makes the link possible, so a
+    parent may come before or after its children. What a run never resolves is
+    reported (``unresolved``). The ids are remembered for one run: a resumed
+    import does not link to rows committed before the interruption.
+    """
+
+    ids: dict[str, int] = attrs.Factory(dict)
+    waiting: list[tuple[int, str]] = attrs.Factory(list)  # (child id, the parent's file id)
+
+    def inserted(self, s: Session, made: list[tuple[int, Draft]]) -> None:
+        """Remember the batch's new customers by file id, then link what can be linked."""
+        for customer_id, draft in made:
+            for kind, text in draft.notes:
+                if kind == "id":
+                    self.ids.setdefault(text, customer_id)
+                elif kind == "parent_id":
+                    self.waiting.append((customer_id, text))
+        still: list[tuple[int, str]] = []
+        for child, parent in self.waiting:
+            if parent in self.ids:
+                customers.edit(s, child, parent_id=self.ids[parent], on_duplicate="allow")
+            else:
+                still.append((child, parent))
+        self.waiting = still
+
+    def unresolved(self) -> tuple[str, ...]:
+        """The parent ids no row of the file had."""
+        return tuple(dict.fromkeys(parent for _, parent in self.waiting))
