@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -392,3 +393,53 @@ def test_two_maps_to_one_field_are_refused(tmp_path: Path, ws: Workspace) -> Non
     path = csv_file(tmp_path, "two.csv", [["A", "B"], ["x", "y"]])
     with pytest.raises(Exception, match="--map sends both 'A' and 'B' to name"):
         ws.customers.import_file(path, ImportOptions(mapping={"A": "name", "B": "name"}))
+
+
+def test_cli_two_commands_dry_run_then_map_status(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from pipeline_core.cli import cli
+
+    url = f"sqlite:///{tmp_path / 'crm.db'}"
+    path = csv_file(
+        tmp_path,
+        "leads.csv",
+        [
+            ["First Name", "Last Name", "Company", "Lead Status", "Lead Owner"],
+            ["Alan", "Turing", "Bletchley Ltd", "Open - Not Contacted", "Dana"],
+            ["Joan", "Clarke", "Bletchley Ltd", "Open - Not Contacted", ""],
+            ["Tommy", "Flowers", "GPO", "Working - Contacted", ""],
+        ],
+    )
+    runner = CliRunner()
+    assert runner.invoke(cli, ["--store", url, "init"]).exit_code == 0
+    dry = runner.invoke(cli, ["--store", url, "customers", "import", str(path), "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert (
+        "Statuses the workspace does not know (rows rejected; map them with --map-status"
+        " \"VALUE=STATUS\"): 'Open - Not Contacted' (2), 'Working - Contacted' (1)"
+    ) in dry.output
+    assert "Owners matching no user (kept as typed in workers): 'Dana' (1)" in dry.output
+    done = runner.invoke(
+        cli,
+        ["--store", url, "customers", "import", str(path), "--format", "json",
+         "--map-status", "Open - Not Contacted=Lead", "--map-status", "Working - Contacted=Prospect",
+         "--companies", "parent"],
+    )  # fmt: skip
+    assert done.exit_code == 0, done.output
+    data = json.loads(done.output)
+    assert (data["created"], data["rejected"], data["parents_created"]) == (3, 0, 2)
+    assert data["unknown_owners"] == [{"owner": "Dana", "rows": 1}]
+    with Workspace.open(url) as ws:
+        people = by_name(ws)
+        assert people["Alan Turing"].parent_id == people["Bletchley Ltd"].id
+        assert people["Tommy Flowers"].status == "Prospect"
+
+
+def test_foreign_statuses_are_counted_from_worker_processes(tmp_path: Path, ws: Workspace) -> None:
+    lines = [["Name", "Stage", "Owner"]]
+    lines += [[f"P{n}", "Open - Not Contacted" if n % 3 else "Lead", "Dana"] for n in range(30)]
+    path = csv_file(tmp_path, "many.csv", lines)
+    summary = ws.customers.import_file(path, ImportOptions(workers=2, batch_size=7, dry_run=True))
+    assert summary.unknown_statuses == (("Open - Not Contacted", 20),)
+    assert summary.unknown_owners == (("Dana", 30),)

@@ -107,12 +107,22 @@ class ForeignStatus(ImportRowError):
     ``--map-status``.
     """
 
-    def __init__(self, file: str, line: int, column: str | None, reason: str, value: str) -> None:
+    def __init__(
+        self,
+        file: str,
+        line: int,
+        column: str | None,
+        reason: str,
+        value: str,
+        notes: tuple[tuple[str, str], ...] = (),
+    ) -> None:
         super().__init__(file, line, column, reason)
         self.value = value
+        self.notes = notes  # the draft's (owners...), so that a dry run reports them too
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (ForeignStatus, (self.file, self.line, self.column, self.reason, self.value))
+        args = (self.file, self.line, self.column, self.reason, self.value, self.notes)
+        return (ForeignStatus, args)
 
 
 class RowCheckError(InvalidValue):

@@ -96,7 +96,9 @@ def draft_rows(
             column = mapper.header_for(error.target)
             if error.target == "status":
                 status = draft.customer.status
-                results.append(ForeignStatus(mapper.file, line, column, str(error), status))
+                results.append(
+                    ForeignStatus(mapper.file, line, column, str(error), status, draft.notes)
+                )
             else:
                 results.append(ImportRowError(mapper.file, line, column, str(error)))
             continue

@@ -25,9 +25,9 @@ class ImportNotes:
         for result in drafted:
             if isinstance(result, ForeignStatus):
                 self.statuses[result.value] += 1
-            elif isinstance(result, Draft) and result.notes:
-                self.owners.update(text for kind, text in result.notes if kind == "owner")
-                self.phones += any(kind == "phone" for kind, _ in result.notes)
+            notes = result.notes if isinstance(result, Draft | ForeignStatus) else ()
+            self.owners.update(text for kind, text in notes if kind == "owner")
+            self.phones += any(kind == "phone" for kind, _ in notes)
 
     def summary(self, kept: Mapping[str, str], parents_created: int) -> dict[str, Any]:
         """The ``ImportSummary`` fields these notes fill."""
