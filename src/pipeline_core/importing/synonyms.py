@@ -39,7 +39,7 @@ HEADERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("country", ("Country", "Country Code", "Country/Region", "Mailing Country",
                  "Business Country/Region", "Home Country/Region", "Billing Country",
                  "Address Country", "CC", "Nation")),
-    ("status", ("Status", "Lead Status", "Deal Stage", "Stage", "Lead Stage",
+    ("status", ("Lead Status", "Status", "Deal Stage", "Stage", "Lead Stage",
                 "Lifecycle Stage")),
     ("folder", ("Folder", "List", "Group", "Audience")),
     ("tags", ("Tags", "Tag", "Labels", "Label", "Categories", "Category")),
