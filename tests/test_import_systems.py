@@ -52,6 +52,21 @@ def accounted_for(headers: list[str], summary: ImportSummary) -> None:
     assert {column for column, _ in summary.kept_columns} <= mapped
 
 
+def imported(
+    ws: Workspace,
+    tmp_path: Path,
+    name: str,
+    rows: list[list[str]],
+    options: ImportOptions | None = None,
+    profile: str | None = None,
+) -> ImportSummary:
+    """Import ``rows`` (the header row first) as the CSV file ``name``; check every column."""
+    path = csv_file(tmp_path, name, rows)
+    summary = ws.customers.import_file(path, options, profile=profile)
+    accounted_for(rows[0], summary)
+    return summary
+
+
 def by_name(ws: Workspace) -> dict[str, Customer]:
     return {c.name: c for c in ws.customers.list()}
 
@@ -113,7 +128,13 @@ SALESFORCE = [
 def test_salesforce_leads_with_foreign_statuses_and_a_profile(
     tmp_path: Path, ws: Workspace
 ) -> None:
-    path = csv_file(
+    ws.customers.save_import_profile(
+        "salesforce",
+        {},
+        map_status={"Open - Not Contacted": "Lead", "Closed - Converted": "Customer"},
+    )
+    summary = imported(
+        ws,
         tmp_path,
         "salesforce.csv",
         [
@@ -125,15 +146,9 @@ def test_salesforce_leads_with_foreign_statuses_and_a_profile(
              "Partner Referral", "Closed - Converted", "Bob", "2022-01-10T09:00:00.000Z",
              "2022-02-01T12:00:00.000Z", "", "GB", ""],
         ],
+        profile="salesforce",
     )  # fmt: skip
-    ws.customers.save_import_profile(
-        "salesforce",
-        {},
-        map_status={"Open - Not Contacted": "Lead", "Closed - Converted": "Customer"},
-    )
-    summary = ws.customers.import_file(path, profile="salesforce")
     assert (summary.created, summary.rejected, summary.unknown_owners) == (2, 0, ())
-    accounted_for(SALESFORCE, summary)
     assert summary.unknown_columns == ("Title",)
     alan, joan = by_name(ws)["Alan Turing"], by_name(ws)["Joan Clarke"]
     assert alan.phones == ("020 7946 0018", "07700 900123") and alan.source == "Web"
@@ -154,7 +169,8 @@ PIPEDRIVE = [
 
 
 def test_pipedrive_people(tmp_path: Path, ws: Workspace) -> None:
-    path = csv_file(
+    summary = imported(
+        ws,
         tmp_path,
         "pipedrive.csv",
         [
@@ -165,10 +181,9 @@ def test_pipedrive_people(tmp_path: Path, ws: Workspace) -> None:
             ["Pierre Curie", "", "pierre@radium.example", "", "", "", "", "",
              "2022-06-02 11:00:00", "", ""],
         ],
+        ImportOptions(region="FR"),
     )  # fmt: skip
-    summary = ws.customers.import_file(path, ImportOptions(region="FR"))
     assert (summary.created, summary.rejected, summary.unknown_columns) == (2, 0, ())
-    accounted_for(PIPEDRIVE, summary)
     marie = by_name(ws)["Marie Curie"]
     assert marie.emails == ("marie@radium.example", "marie@home.example")
     assert marie.phones == ("+33 1 40 00 00 00", "+33 6 12 34 56 78")
@@ -187,7 +202,8 @@ ZOHO = [
 
 
 def test_zoho_leads_people_not_their_company(tmp_path: Path, ws: Workspace) -> None:
-    path = csv_file(
+    summary = imported(
+        ws,
         tmp_path,
         "zoho.csv",
         [
@@ -198,12 +214,9 @@ def test_zoho_leads_people_not_their_company(tmp_path: Path, ws: Workspace) -> N
             ["zcrm_2", "Ann Lee", "Fjord AS", "", "", "post@fjord.example", "", "",
              "Web", "Not Contacted", "2023-02-02 08:30:00", "", "", "Norway"],
         ],
+        ImportOptions(status_map={"Contacted": "Prospect", "Not Contacted": "Lead"}),
     )  # fmt: skip
-    summary = ws.customers.import_file(
-        path, ImportOptions(status_map={"Contacted": "Prospect", "Not Contacted": "Lead"})
-    )
     assert (summary.created, summary.rejected, summary.unknown_columns) == (2, 0, ("Record Id",))
-    accounted_for(ZOHO, summary)
     people = by_name(ws)
     ada = people["Ada Lovelace"]  # the person, not "Atlas Conseil"
     assert ada.fields == {"company": "Atlas Conseil"} and ada.workers == ("bob",)
@@ -221,7 +234,8 @@ ODOO = [
 
 
 def test_odoo_leads_contact_and_company_names(tmp_path: Path, ws: Workspace) -> None:
-    path = csv_file(
+    summary = imported(
+        ws,
         tmp_path,
         "odoo.csv",
         [
@@ -230,14 +244,13 @@ def test_odoo_leads_contact_and_company_names(tmp_path: Path, ws: Workspace) -> 
              "+33 6 11 22 33 44", "Ann", "Qualified", "VIP,Referral", "2023-09-09 09:09:09",
              "1500.50", "", "France"],
         ],
+        ImportOptions(status_map={"Qualified": "Quoted"}),
     )  # fmt: skip
-    summary = ws.customers.import_file(path, ImportOptions(status_map={"Qualified": "Quoted"}))
     assert (summary.created, summary.rejected, summary.unknown_columns) == (
         1,
         0,
         ("Opportunity",),
     )
-    accounted_for(ODOO, summary)
     ada = by_name(ws)["Ada Lovelace"]
     assert ada.fields == {"company": "Atlas Conseil"} and str(ada.value) == "1500.50"
     assert ada.tags == ("VIP", "Referral") and ada.workers == ("ann",)
@@ -252,7 +265,8 @@ GOOGLE = [
 
 
 def test_google_contacts_numbered_values(tmp_path: Path, ws: Workspace) -> None:
-    path = csv_file(
+    summary = imported(
+        ws,
         tmp_path,
         "google.csv",
         [
@@ -262,9 +276,7 @@ def test_google_contacts_numbered_values(tmp_path: Path, ws: Workspace) -> None:
              "Mobile", "+1 757 555 0100", "Computed trajectories"],
         ],
     )  # fmt: skip
-    summary = ws.customers.import_file(path)
     assert summary.created == 1
-    accounted_for(GOOGLE, summary)
     assert set(summary.unknown_columns) == {
         "Organization Title", "E-mail 1 - Label", "E-mail 2 - Label", "Phone 1 - Label",
     }  # fmt: skip
@@ -283,7 +295,8 @@ OUTLOOK = [
 
 def test_outlook_contacts_with_companies_as_parents(tmp_path: Path, ws: Workspace) -> None:
     existing = ws.customers.add(Customer(name="Atlas Conseil"))
-    path = csv_file(
+    summary = imported(
+        ws,
         tmp_path,
         "outlook.csv",
         [
@@ -296,11 +309,9 @@ def test_outlook_contacts_with_companies_as_parents(tmp_path: Path, ws: Workspac
              "", "lise@kaiser.example", "", "", ""],
             ["Otto", "", "Hahn", "", "Kaiser Institut", "", "Germany", "", "", "",
              "otto@kaiser.example", "", "", ""],
-        ],
+        ], ImportOptions(companies="parent")
     )  # fmt: skip
-    summary = ws.customers.import_file(path, ImportOptions(companies="parent"))
     assert (summary.created, summary.parents_created, summary.rejected) == (4, 1, 0)
-    accounted_for(OUTLOOK, summary)
     assert set(summary.unknown_columns) == {"Title", "Job Title"}
     people = by_name(ws)
     kaiser = people["Kaiser Institut"]
@@ -322,7 +333,8 @@ MAILCHIMP = [
 
 
 def test_mailchimp_audience_tags_without_their_quotes(tmp_path: Path, ws: Workspace) -> None:
-    path = csv_file(
+    summary = imported(
+        ws,
         tmp_path,
         "mailchimp.csv",
         [
@@ -332,9 +344,7 @@ def test_mailchimp_audience_tags_without_their_quotes(tmp_path: Path, ws: Worksp
              "CA", "2024-01-01 00:00:00", "12", "ab12", "", '"Customer","Frequency hopping"'],
         ],
     )  # fmt: skip
-    summary = ws.customers.import_file(path)
     assert summary.created == 1
-    accounted_for(MAILCHIMP, summary)
     hedy = by_name(ws)["Hedy Lamarr"]
     assert hedy.tags == ("Customer", "Frequency hopping")
     assert hedy.country == "US" and hedy.created_at == at("2020-05-05 10:00")
