@@ -12,6 +12,7 @@ Run: ``python benchmarks/bench_import_compare.py --rows 100000 --rounds 3 --befo
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -21,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_import import OURS, generate  # noqa: E402
+from bench_import import OURS, generate
 
 
 def run(source: Path, data: Path, folder: Path, label: str, workers: str) -> float:
@@ -36,8 +37,6 @@ def run(source: Path, data: Path, folder: Path, label: str, workers: str) -> flo
         text=True,
         env=env,
     )
-    import json
-
     result = json.loads(done.stdout.strip().splitlines()[-1])
     return float(result["seconds"])
 
