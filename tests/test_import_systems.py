@@ -17,6 +17,7 @@ import pytest
 
 from pipeline_core import Customer, Workspace
 from pipeline_core.domain.clock import FixedClock
+from pipeline_core.errors import InvalidValue
 from pipeline_core.importing import ImportOptions
 from pipeline_core.importing.mapping import IGNORE, synonym
 from pipeline_core.importing.options import ImportSummary
@@ -401,7 +402,7 @@ def test_two_columns_for_one_field_keep_the_more_specific(tmp_path: Path, ws: Wo
 
 def test_two_maps_to_one_field_are_refused(tmp_path: Path, ws: Workspace) -> None:
     path = csv_file(tmp_path, "two.csv", [["A", "B"], ["x", "y"]])
-    with pytest.raises(Exception, match="--map sends both 'A' and 'B' to name"):
+    with pytest.raises(InvalidValue, match="--map sends both 'A' and 'B' to name"):
         ws.customers.import_file(path, ImportOptions(mapping={"A": "name", "B": "name"}))
 
 
@@ -453,3 +454,12 @@ def test_foreign_statuses_are_counted_from_worker_processes(tmp_path: Path, ws: 
     summary = ws.customers.import_file(path, ImportOptions(workers=2, batch_size=7, dry_run=True))
     assert summary.unknown_statuses == (("Open - Not Contacted", 20),)
     assert summary.unknown_owners == (("Dana", 30),)
+
+
+def test_a_status_map_to_no_known_status_is_refused(tmp_path: Path, ws: Workspace) -> None:
+    path = csv_file(tmp_path, "one.csv", [["Name", "Stage"], ["Ann", "Open"]])
+    with pytest.raises(InvalidValue, match="--map-status Open=Nope: the workspace has no status"):
+        ws.customers.import_file(path, ImportOptions(status_map={"Open": "Nope"}))
+    assert ws.customers.list() == []
+    summary = ws.customers.import_file(path, ImportOptions(status_map={"open": "prospect"}))
+    assert ws.customers.list()[0].status == "Prospect" and summary.unknown_statuses == ()

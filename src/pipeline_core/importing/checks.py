@@ -32,6 +32,18 @@ class RowChecks:
     definitions: Mapping[str, FieldDefinition] = attrs.field(factory=dict)
     lifecycle: LifecycleSettings = attrs.field(factory=LifecycleSettings)
 
+    def check_status_map(self, status_map: Mapping[str, str]) -> None:
+        """Refuse a ``--map-status`` target that no status machine of the workspace has."""
+        known = {name.casefold() for name in self.machine.names}
+        for folder in self.folders.values():
+            known |= {name.casefold() for name in folder.machine_or(self.machine).names}
+        for value, status in status_map.items():
+            if status.casefold() not in known:
+                raise InvalidValue(
+                    f"--map-status {value}={status}: the workspace has no status {status!r};"
+                    f" known statuses: {', '.join(self.machine.names)}"
+                )
+
     def machine_for(self, folder: str | None) -> StatusMachine:
         """The status machine of ``folder`` (the workspace's when it has none of its own)."""
         found = None if folder is None else self.folders.get(folder)

@@ -119,6 +119,7 @@ def run_import(
             )
             normalize = duplicates.settings(s).normalize_options
             checks = row_checks(s)
+            checks.check_status_map(options.status_map)
             users = tuple(user.name for user in s.list_users())
             ledger = s.get_setting(RUN_PREFIX + facts.sha256)
             clock = s.clock
