@@ -67,7 +67,8 @@ EVERY_COMMAND = {
     "automations": "add list remove run",
     "columns": "add list remove",
     "customers": "activity add children contact convert count deal dupes edit export folder "
-    "follow-up follow-up-done import import-profiles list merge parent search show timeline tree",
+    "follow-up follow-up-done import import-profiles list merge parent search show template "
+    "timeline tree",
     "fields": "add add-option list remove rename-option",
     "filters": "delete list save show",
     "flows": "add explain hide list remove show unhide",

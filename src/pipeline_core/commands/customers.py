@@ -107,6 +107,13 @@ def customers_add(
         hint = "--on-duplicate allow, merge or update"
         raise click.ClickException(f"{error}; to go ahead use {hint}") from error
     echo(customer_output(added, fmt))
+    for phone in app.workspace.customers.unreadable_phones(added):
+        click.echo(
+            f"Warning: phone {phone!r} cannot be read (no --country and no default region,"
+            " or not a number), so it takes no part in duplicate checks; set a region with"
+            " pipeline init --region CC",
+            err=True,
+        )
 
 
 @customers.command("show")

@@ -20,6 +20,7 @@ from pipeline_core.commands._common import AppContext, echo, pass_app, where_opt
 from pipeline_core.errors import ImportInterrupted
 from pipeline_core.importing.export import EXPORT_FORMATS, ExportFormat
 from pipeline_core.importing.options import (
+    COMPANIES,
     DEFAULT_BATCH_SIZE,
     IMPORT_POLICIES,
     ON_ERROR,
@@ -28,6 +29,7 @@ from pipeline_core.importing.options import (
     ImportSummary,
 )
 from pipeline_core.importing.readers import INPUT_FORMATS
+from pipeline_core.importing.template import TEMPLATE_FORMATS, TemplateFormat
 from pipeline_core.render.common import json_text, key_value_table
 from pipeline_core.render.shapes import ImportSummaryRecord
 from pipeline_core.rules.ast import MATCH_ALL
@@ -130,6 +132,12 @@ def summary_data(summary: ImportSummary) -> ImportSummaryRecord:
         "rejected": summary.rejected,
         "rejected_total": summary.rejected_total,
         "unknown_columns": list(summary.unknown_columns),
+        "kept_columns": [{"column": c, "field": f} for c, f in summary.kept_columns],
+        "unknown_statuses": [{"value": v, "rows": n} for v, n in summary.unknown_statuses],
+        "unknown_owners": [{"owner": o, "rows": n} for o, n in summary.unknown_owners],
+        "unreadable_phones": summary.unreadable_phones,
+        "parents_created": summary.parents_created,
+        "unresolved_parents": list(summary.unresolved_parents),
         "errors": [
             {"line": e.line, "column": e.column, "reason": e.reason} for e in summary.errors
         ],
@@ -159,6 +167,7 @@ def summary_text(summary: ImportSummary) -> str:
         text += (
             f"Unknown columns (not imported; --keep-unknown keeps them as custom fields): {names}\n"
         )
+    text += _notes_text(summary)
     for error in summary.errors:
         text += f"  {error}\n"
     if summary.rejected > len(summary.errors):
@@ -182,6 +191,20 @@ def summary_text(summary: ImportSummary) -> str:
     multiple=True,
     metavar="HEADER=FIELD",
     help="Map a column to a field, to fields.KEY (a custom field) or to - (ignore). Repeatable.",
+)
+@click.option(
+    "--map-status",
+    "map_status",
+    multiple=True,
+    metavar="VALUE=STATUS",
+    help="Import the file's status VALUE as STATUS (any case). Repeatable.",
+)
+@click.option(
+    "--companies",
+    type=click.Choice(COMPANIES),
+    default="field",
+    show_default=True,
+    help="A person's company: the company field, or also a parent customer (found or made).",
 )
 @click.option("--keep-unknown", is_flag=True, help="Keep unknown columns as custom fields.")
 @click.option("--profile", help="Use a saved mapping profile.")
@@ -241,6 +264,8 @@ def customers_import(
     encoding: str,
     delimiter: str | None,
     mapping: tuple[str, ...],
+    map_status: tuple[str, ...],
+    companies: str,
     keep_unknown: bool,
     profile: str | None,
     save_profile: str | None,
@@ -265,15 +290,23 @@ def customers_import(
     """
     workspace = app.workspace
     pairs = dict(_pair(text) for text in mapping)
+    statuses = dict(_pair(text, "--map-status") for text in map_status)
     if save_profile:
         workspace.customers.save_import_profile(
-            save_profile, pairs, keep_unknown=keep_unknown, region=region
+            save_profile,
+            pairs,
+            keep_unknown=keep_unknown,
+            region=region,
+            map_status=statuses,
+            companies=companies,  # type: ignore[arg-type]
         )
     options = ImportOptions(
         input_format="jsonl" if nl else input_format,  # type: ignore[arg-type]
         encoding=encoding,
         delimiter=delimiter,
         mapping=pairs,
+        status_map=statuses,
+        companies=companies,  # type: ignore[arg-type]
         keep_unknown=keep_unknown,
         region=region,
         on_duplicate=on_duplicate,  # type: ignore[arg-type]
@@ -300,6 +333,34 @@ def customers_import(
     echo(json_text(summary_data(summary)) if fmt == "json" else summary_text(summary))
     if fail_on_reject and summary.rejected_total:
         raise click.ClickException(rejected_text(summary))
+
+
+def _notes_text(summary: ImportSummary) -> str:
+    """What the rows said without being refused: columns kept, foreign statuses, owners, phones."""
+    text = ""
+    for column, field in summary.kept_columns:
+        text += f"Column {column!r} kept in {field}: a more specific column feeds its field.\n"
+    if summary.unknown_statuses:
+        values = ", ".join(f"{v!r} ({n})" for v, n in summary.unknown_statuses)
+        text += (
+            f"Statuses the workspace does not know (rows rejected; map them with"
+            f' --map-status "VALUE=STATUS"): {values}\n'
+        )
+    if summary.unknown_owners:
+        owners = ", ".join(f"{o!r} ({n})" for o, n in summary.unknown_owners)
+        text += f"Owners matching no user (kept as typed in workers): {owners}\n"
+    if summary.unreadable_phones:
+        text += (
+            f"{summary.unreadable_phones} rows have a phone that cannot be read (no country or"
+            " default region, or not a number): it takes no part in duplicate checks;"
+            " see pipeline init --region\n"
+        )
+    if summary.unresolved_parents:
+        missing = ", ".join(repr(p) for p in summary.unresolved_parents)
+        text += f"parent_id values no row's id has (imported without a parent): {missing}\n"
+    if summary.parents_created:
+        text += f"{summary.parents_created} company customers made as parents.\n"
+    return text
 
 
 def interrupted_text(stop: KeyboardInterrupt) -> str:
@@ -331,10 +392,11 @@ def rejected_text(summary: ImportSummary) -> str:
     return f"{rows} of {summary.file} {verb} rejected (--fail-on-reject); the others were imported"
 
 
-def _pair(text: str) -> tuple[str, str]:
+def _pair(text: str, option: str = "--map") -> tuple[str, str]:
     header, sep, target = text.rpartition("=")
     if not sep or not header.strip():
-        raise click.BadParameter(f"{text!r} is not HEADER=FIELD", param_hint="--map")
+        shape = "HEADER=FIELD" if option == "--map" else "VALUE=STATUS"
+        raise click.BadParameter(f"{text!r} is not {shape}", param_hint=option)
     return header, target
 
 
@@ -354,6 +416,11 @@ def _pair(text: str) -> tuple[str, str]:
     type=click.Path(dir_okay=False, path_type=Path),
     help="File, replaced only when the export is complete (default: stdout).",
 )
+@click.option(
+    "--raw",
+    is_flag=True,
+    help="Write cells exactly, even ones a spreadsheet would run as a formula (for programs).",
+)
 @click.option("--silent", is_flag=True, help="No progress bar.")
 @pass_app
 def customers_export(
@@ -362,9 +429,14 @@ def customers_export(
     where: str | None,
     columns: str | None,
     output: Path | None,
+    raw: bool,
     silent: bool,
 ) -> None:
-    """Export customers, oldest first, streaming."""
+    """Export customers, oldest first, streaming.
+
+    CSV, TSV and xlsx cells starting with = + - @ TAB or CR get an apostrophe in
+    front, so that a spreadsheet shows them instead of running them (--raw: no).
+    """
     chosen = None if columns is None else [c.strip() for c in columns.split(",") if c.strip()]
     rule = MATCH_ALL if where is None else where
     if fmt == "xlsx" and output is None:
@@ -376,7 +448,9 @@ def customers_export(
     shown = shown and (output is not None or not _on_terminal(sys.stdout))
     workspace = app.workspace
     with _export_bar(shown, workspace.customers.count(rule) if shown else 0, output) as step:
-        count = workspace.customers.export(target, fmt, where=rule, columns=chosen, progress=step)
+        count = workspace.customers.export(
+            target, fmt, where=rule, columns=chosen, progress=step, raw=raw
+        )
     if output is not None:
         click.echo(f"Exported {count} customers to {output}", err=True)
 
@@ -407,4 +481,29 @@ def customers_import_profiles(app: AppContext) -> None:
     echo(json_text(app.workspace.customers.import_profiles()))
 
 
-COMMANDS = (customers_import, customers_export, customers_import_profiles)
+@click.command("template")
+@click.option(
+    "--format", "fmt", type=click.Choice(TEMPLATE_FORMATS), default="csv", show_default=True,
+    help="csv, or xlsx (with a guide sheet; needs the xlsx extra and -o).",
+)  # fmt: skip
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File to write (default: stdout).",
+)
+@pass_app
+def customers_template(app: AppContext, fmt: TemplateFormat, output: Path | None) -> None:
+    """Write the import template: the columns, one example row; the guide goes to stderr.
+
+    Fill it in and import it with `pipeline customers import FILE`: no --map needed.
+    """
+    if fmt == "xlsx" and output is None:
+        raise click.UsageError("--format xlsx needs -o FILE")
+    sheet = app.workspace.customers.template(sys.stdout if output is None else output, fmt)
+    width = max(len(column) for column, _ in sheet.guide)
+    guide = "".join(f"  {column:<{width}}  {text}\n" for column, text in sheet.guide)
+    click.echo(f"Columns of the template:\n{guide}", err=True, nl=False)
+
+
+COMMANDS = (customers_import, customers_export, customers_import_profiles, customers_template)

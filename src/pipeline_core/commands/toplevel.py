@@ -20,11 +20,20 @@ from pipeline_core.workspace.flows import DEFAULT_BOARD_LIMIT
 
 
 @click.command()
+@click.option(
+    "--region",
+    metavar="CC",
+    help="Default phone region (ISO country code): numbers without +country are read there.",
+)
 @pass_app
-def init(app: AppContext) -> None:
-    """Create the workspace (schema and default status machine) if it does not exist."""
-    machine = app.open_workspace(create=True).init()
-    click.echo(f"Workspace ready at {app.store_url} ({len(machine.statuses)} statuses)")
+def init(app: AppContext, region: str | None) -> None:
+    """Create the workspace (schema and default status machine) if it does not exist.
+
+    --region sets the default phone region: numbers without a country code are read there.
+    """
+    machine = app.open_workspace(create=True).init(region)
+    where = f"; phones without a country code are read in {region.upper()}" if region else ""
+    click.echo(f"Workspace ready at {app.store_url} ({len(machine.statuses)} statuses){where}")
 
 
 @click.command()

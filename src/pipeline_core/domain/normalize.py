@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 import attrs
 import phonenumbers
+from email_validator import EmailSyntaxError, syntax
 
 from pipeline_core.customer import Customer
 from pipeline_core.domain import phone_check
@@ -30,8 +31,8 @@ CACHE_SIZE = 1 << 16
 
 GMAIL_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
 
-MAX_LABEL = 63
-"""The longest label of a domain name (RFC 1035)."""
+EMAIL_MAX_LENGTH = 254
+"""The longest address (RFC 3696 errata 1690), the limit email-validator's own check uses."""
 
 
 @attrs.frozen(order=True)
@@ -247,19 +248,18 @@ _Rules = tuple[int, re.Pattern[str] | None, re.Pattern[str] | None, str | None, 
 def _00_is_international(text: str, region: str | None) -> bool:
     """Whether a number starting 00 is read as ``+`` and the rest before anything else.
 
-    True without a region, where 00 is the region's international prefix (the
-    parser would do the same, at more cost), and where the region's prefix
-    does not match at all (US: 011): read nationally such a number is never
-    valid, so the parser would only fail first. Where the region's prefix is
-    longer (0011 in Australia, 0021 in Brazil) the parser decides.
+    True without a region and where 00 is the region's international prefix (the
+    parser would do the same, at more cost). Elsewhere the parser reads it in the
+    region first, and its reading wins when it is valid: in Japan, whose prefix is
+    010, ``0066 33 123456`` is a freephone number, not a Thai one. Only a number
+    the region cannot read is then taken as ``+`` and the rest (``_phone``).
     """
     if region is None:
         return True
     rules = _national_rules(region)
     if rules is None:
         return False
-    idd_text, idd = rules[3], rules[1]
-    return idd_text == "00" or idd is None or idd.match(text) is None
+    return rules[3] == "00" or rules[1] is None
 
 
 _PREFIXES: dict[int, re.Pattern[str] | None] = {}
@@ -320,8 +320,9 @@ _SPLIT = re.compile(r"[\s,;<>]")
 def normalize_email(text: str, *, fold_gmail: bool = False) -> ContactKey | None:
     """An email address as its key; None when ``text`` is blank.
 
-    Takes the address out of ``"Display Name" <addr>``, lowercases the domain
-    (IDN to punycode) and an ASCII local part. With ``fold_gmail``, dots and a
+    Takes the address out of ``"Display Name" <addr>``, checks it with
+    email-validator, lowercases the domain (IDNA 2008 / UTS-46 to punycode) and an
+    ASCII local part. Invisible and control characters are refused. With ``fold_gmail``, dots and a
     ``+tag`` in a gmail local part are dropped. A string holding two addresses
     or none raises ``InvalidValue`` naming it.
     """
@@ -343,8 +344,19 @@ def _email(text: str, fold_gmail: bool) -> ContactKey | None:
     local, _, domain = address.rpartition("@")
     if ats != 1 or not local or not domain or _SPLIT.search(address):
         raise InvalidValue(f"{typed!r} is not an email address")
+    if not address.isascii():
+        _visible(address, typed)
+        local = unicodedata.normalize("NFC", local)
+    try:
+        # email-validator (the field's reference) checks the syntax; the domain is IDNA
+        # 2008 / UTS-46, so straße.de and strasse.de stay two domains.
+        syntax.validate_email_local_part(local, allow_smtputf8=True)
+    except EmailSyntaxError as error:
+        raise InvalidValue(f"{typed!r} is not an email address: {error}") from None
     domain = _domain(domain.rstrip("."), typed)
-    local = local.lower() if local.isascii() else unicodedata.normalize("NFC", local)
+    if len(local) + 1 + len(domain) > EMAIL_MAX_LENGTH:
+        raise InvalidValue(f"{typed!r} is not an email address: it is too long")
+    local = local.lower() if local.isascii() else local
     if fold_gmail and domain in GMAIL_DOMAINS:
         local = local.partition("+")[0].replace(".", "")
         domain = "gmail.com"
@@ -353,17 +365,29 @@ def _email(text: str, fold_gmail: bool) -> ContactKey | None:
     return ContactKey("email", f"{local}@{domain}")
 
 
-def _domain(domain: str, typed: str) -> str:
-    labels = domain.lower().split(".")
-    if any(not label for label in labels):
-        raise InvalidValue(f"{typed!r} is not an email address: its domain has an empty label")
-    if domain.isascii() and all(len(label) <= MAX_LABEL for label in labels):
-        # What the idna codec gives an ASCII label (it only checks the length): skip it.
-        return ".".join(labels)
+def _visible(address: str, typed: str) -> None:
+    """Refuse an invisible or control character: the address would not be the one shown."""
     try:
-        return ".".join(label.encode("idna").decode("ascii") for label in labels)
-    except UnicodeError:
-        raise InvalidValue(f"{typed!r} is not an email address: bad domain {domain!r}") from None
+        syntax.check_unsafe_chars(address)
+    except EmailSyntaxError as error:
+        raise InvalidValue(
+            f"{typed!r} is not an email address: {str(error).rstrip('.')}, which a reader"
+            " cannot see; type the address again"
+        ) from None
+
+
+def _domain(domain: str, typed: str) -> str:
+    try:
+        return _ascii_domain(domain)
+    except EmailSyntaxError as error:
+        raise InvalidValue(f"{typed!r} is not an email address: {error}") from None
+
+
+@lru_cache(maxsize=CACHE_SIZE)
+def _ascii_domain(domain: str) -> str:
+    """A domain as email-validator reads it (IDNA 2008 / UTS-46), in ASCII and lower case."""
+    found = syntax.validate_email_domain_name(domain, globally_deliverable=False)
+    return str(found["ascii_domain"]).lower()
 
 
 def email_key(text: str, *, fold_gmail: bool = False) -> ContactKey | None:
@@ -378,6 +402,7 @@ def clear_caches() -> None:
     """Forget every cached normalization (benchmarks measure a cold start with it)."""
     _phone.cache_clear()
     _email.cache_clear()
+    _ascii_domain.cache_clear()
 
 
 # customers --------------------------------------------------------------------------

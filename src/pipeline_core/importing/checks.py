@@ -14,13 +14,13 @@ from typing import Any
 
 import attrs
 
-from pipeline_core.customer import Customer, trusted_replace
+from pipeline_core.customer import EPOCH, Customer, trusted_replace
 from pipeline_core.domain.custom_fields import FieldDefinition, validate_fields
 from pipeline_core.domain.folders import Folder
 from pipeline_core.domain.outcomes import status_changes
 from pipeline_core.domain.settings import LifecycleSettings
 from pipeline_core.domain.statuses import StatusMachine
-from pipeline_core.errors import InvalidValue, PipelineError
+from pipeline_core.errors import ImportRowError, InvalidValue, PipelineError
 
 
 @attrs.frozen
@@ -31,6 +31,18 @@ class RowChecks:
     folders: Mapping[str, Folder] = attrs.field(factory=dict)
     definitions: Mapping[str, FieldDefinition] = attrs.field(factory=dict)
     lifecycle: LifecycleSettings = attrs.field(factory=LifecycleSettings)
+
+    def check_status_map(self, status_map: Mapping[str, str]) -> None:
+        """Refuse a ``--map-status`` target that no status machine of the workspace has."""
+        known = {name.casefold() for name in self.machine.names}
+        for folder in self.folders.values():
+            known |= {name.casefold() for name in folder.machine_or(self.machine).names}
+        for value, status in status_map.items():
+            if status.casefold() not in known:
+                raise InvalidValue(
+                    f"--map-status {value}={status}: the workspace has no status {status!r};"
+                    f" known statuses: {', '.join(self.machine.names)}"
+                )
 
     def machine_for(self, folder: str | None) -> StatusMachine:
         """The status machine of ``folder`` (the workspace's when it has none of its own)."""
@@ -44,9 +56,13 @@ class RowChecks:
         """
         machine = self.machine_for(customer.folder)
         try:
-            status = machine.status(customer.status or machine.initial)
+            status = machine.status(_known(machine, customer.status) or machine.initial)
         except PipelineError as error:
             raise RowCheckError("status", str(error)) from None
+        if customer.created_at > now:
+            raise RowCheckError(
+                "created_at", f"creation date {customer.created_at.isoformat()} is in the future"
+            )
         if self.definitions:
             found = self.folders.get(customer.folder) if customer.folder is not None else None
             applicable = None if found is None else found.applicable
@@ -65,7 +81,15 @@ class RowChecks:
         # The row was validated when its Customer was built, the status just now:
         # no need to run every converter again for each of a million rows.
         changes = status_changes(customer, status, now, reason)
-        return trusted_replace(customer, created_at=now, version=0, **changes)
+        # History the file gives (an export's, another CRM's) wins over what entering the
+        # status now would stamp: the customer was created, converted and closed back then.
+        for name in ("converted_at", "closed_at", "outcome"):
+            if getattr(customer, name) is not None:
+                changes[name] = getattr(customer, name)
+        if status.outcome is None and customer.lost_reason is not None:
+            changes["lost_reason"] = customer.lost_reason  # a past loss, re-opened since
+        created = now if customer.created_at == EPOCH else customer.created_at
+        return trusted_replace(customer, created_at=created, version=0, **changes)
 
     def _faulty_field(
         self, values: Mapping[str, Any], applicable: tuple[str, ...] | None
@@ -78,6 +102,39 @@ class RowChecks:
                 if not str(error).startswith("required"):
                     return key
         return None
+
+
+def _known(machine: StatusMachine, name: str) -> str:
+    """``name`` as the machine spells it when it differs only in case (``lead`` is ``Lead``)."""
+    if not name or name in machine:
+        return name
+    folded = name.casefold()
+    return next((known for known in machine.names if known.casefold() == folded), name)
+
+
+class ForeignStatus(ImportRowError):
+    """A row refused for a status the workspace's machine does not know; ``value`` is it.
+
+    The import summary counts these by value, so that one dry run lists what to
+    ``--map-status``.
+    """
+
+    def __init__(
+        self,
+        file: str,
+        line: int,
+        column: str | None,
+        reason: str,
+        value: str,
+        notes: tuple[tuple[str, str], ...] = (),
+    ) -> None:
+        super().__init__(file, line, column, reason)
+        self.value = value
+        self.notes = notes  # the draft's (owners...), so that a dry run reports them too
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        args = (self.file, self.line, self.column, self.reason, self.value, self.notes)
+        return (ForeignStatus, args)
 
 
 class RowCheckError(InvalidValue):

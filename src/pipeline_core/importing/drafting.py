@@ -31,7 +31,7 @@ from pipeline_core.customer import Customer
 from pipeline_core.domain.normalize import NormalizeOptions
 from pipeline_core.domain.search import search_document
 from pipeline_core.errors import ImportRowError, PipelineError
-from pipeline_core.importing.checks import RowCheckError, RowChecks
+from pipeline_core.importing.checks import ForeignStatus, RowCheckError, RowChecks
 from pipeline_core.importing.mapping import Draft, RowMapper
 from pipeline_core.importing.readers import SourceRow
 
@@ -61,16 +61,27 @@ class Drafter:
     encode: RowEncoder | None = None
     """Makes each final customer's row for the store, in the drafting process: the
     writer then only adds ids (None: the store takes customers)."""
+    status_map: Mapping[str, str] = attrs.field(factory=dict)
+    users: tuple[str, ...] = ()
+    kept: Mapping[str, str] = attrs.field(factory=dict)
+    """Columns that lost their field to a more specific one -> the custom field they feed."""
 
     def mapper(self) -> RowMapper:
         """A fresh mapper for these options (it learns headers as it goes)."""
         return RowMapper(
             self.file,
-            self.mapping,
+            {**self.mapping, **self.kept},
             keep_unknown=self.keep_unknown,
             region=self.region,
             options=self.normalize,
+            status_map=self.status_map,
+            users=self.users,
+            kept=self.kept,
         )
+
+    def for_headers(self, headers: list[str]) -> Drafter:
+        """These options with the file's columns that claim one field settled (``RowMapper.resolve``)."""
+        return attrs.evolve(self, kept=self.mapper().resolve(headers))
 
 
 def draft_rows(
@@ -95,10 +106,18 @@ def draft_rows(
             continue
         except RowCheckError as error:
             column = mapper.header_for(error.target)
-            results.append(ImportRowError(mapper.file, line, column, str(error)))
+            if error.target == "status":
+                status = draft.customer.status
+                results.append(
+                    ForeignStatus(mapper.file, line, column, str(error), status, draft.notes)
+                )
+            else:
+                results.append(ImportRowError(mapper.file, line, column, str(error)))
             continue
         row = None if encode is None else encode(customer)
-        results.append(Draft(line, customer, draft.keys, search_document(customer), row))
+        results.append(
+            Draft(line, customer, draft.keys, search_document(customer), row, draft.notes)
+        )
     return results
 
 

@@ -34,13 +34,13 @@ EXPORT_FORMATS: tuple[ExportFormat, ...] = ("csv", "tsv", "json", "jsonl", "xlsx
 DEFAULT_COLUMNS: tuple[str, ...] = (
     "id", "name", "emails", "phones", "whatsapp", "country", "status", "folder", "tags",
     "source", "team", "workers", "value", "currency", "order_id", "lead_notes",
-    "next_follow_up", "lost_reason", "outcome", "created_at", "updated_at",
+    "next_follow_up", "lost_reason", "outcome", "created_at", "updated_at", "converted_at",
+    "closed_at", "last_contacted_at", "parent_id",
 )  # fmt: skip
-"""The columns an export writes by default, before the custom fields."""
+"""The columns an export writes by default, before the custom fields: everything an import
+takes back (history dates included; ``parent_id`` names the parent's ``id`` in the file)."""
 
-EXPORTABLE = frozenset(
-    (*DEFAULT_COLUMNS, "converted_at", "closed_at", "last_contacted_at", "parent_id", "version")
-)
+EXPORTABLE = frozenset((*DEFAULT_COLUMNS, "version"))
 LIST_SEPARATOR = "; "
 
 # What openpyxl refuses (ILLEGAL_CHARACTERS_RE), and what it writes but no XML parser reads back.
@@ -97,9 +97,12 @@ def _json(value: Any) -> Any:
 class ExportWriter:
     """Writes rows to an open stream in one format; ``close`` ends the document."""
 
-    def __init__(self, out: IO[Any], format: ExportFormat, columns: Sequence[str]) -> None:
+    def __init__(
+        self, out: IO[Any], format: ExportFormat, columns: Sequence[str], *, raw: bool = False
+    ) -> None:
         self.out = out
         self.format = format
+        self.raw = raw
         self.columns = list(columns)
         self.count = 0
         self._csv: Any = None
@@ -123,7 +126,7 @@ class ExportWriter:
         for customer in customers:
             if self._csv is not None:
                 cells = record(customer, self.columns, text=True)
-                self._csv.writerow([neutralized(cell) for cell in cells])
+                self._csv.writerow(cells if self.raw else [neutralized(cell) for cell in cells])
             elif self._book is not None:
                 self._sheet.append(self._xlsx_row(record(customer, self.columns, text=True)))
             else:
@@ -142,6 +145,8 @@ class ExportWriter:
         row: list[Any] = []
         for text in texts:
             text = _NOT_IN_XLSX.sub(_escape, text)
+            # Neutralized before CR is escaped: the import undoes the two in reverse.
+            text = xlsx_escaped(text if self.raw else neutralized(text))
             if text.startswith("="):
                 cell = WriteOnlyCell(self._sheet, value=text)
                 cell.data_type = "s"  # openpyxl would store it as a formula, and lose the text
@@ -157,6 +162,21 @@ class ExportWriter:
         elif self._book is not None:
             self._book.save(self.out)
         self.out.flush()
+
+
+_OOXML_ESCAPE = re.compile(r"_(x[0-9A-Fa-f]{4}_)")
+
+
+def xlsx_escaped(text: str) -> str:
+    """``text`` as a workbook cell keeps it: CR as ``_x000D_``, as Excel writes it.
+
+    XML reads a raw CR back as LF, so CR LF inside a cell would come back as LF.
+    Text that already looks like such an escape gets its underscore escaped
+    (``_x005F_``), so that ``xlsx_unescaped`` is its exact inverse.
+    """
+    if "_x" in text:
+        text = _OOXML_ESCAPE.sub(r"_x005F_\1", text)
+    return text.replace("\r", "_x000D_") if "\r" in text else text
 
 
 def _escape(match: re.Match[str]) -> str:

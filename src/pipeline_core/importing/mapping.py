@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from functools import cache
 from typing import Any
@@ -21,55 +21,27 @@ from pipeline_core.customer import Customer, country_codes
 from pipeline_core.domain.normalize import ContactKey, NormalizeOptions, customer_keys
 from pipeline_core.domain.search import SearchDocument
 from pipeline_core.errors import ImportRowError, InvalidValue
+from pipeline_core.importing.synonyms import IGNORED_HEADERS, fold, lookup
 
 LIST_FIELDS = frozenset({"emails", "phones", "tags", "workers"})
+HISTORY_FIELDS = frozenset({"created_at", "converted_at", "closed_at", "last_contacted_at"})
+"""Timestamps an import takes from the file (the customer's history), validated."""
 SCALAR_FIELDS = frozenset(
     {
-        "name", "first_name", "last_name", "whatsapp", "country", "status", "folder", "source",
-        "team", "value", "currency", "order_id", "lead_notes", "next_follow_up", "lost_reason",
+        "name", "first_name", "middle_name", "last_name", "company", "whatsapp", "country",
+        "status", "folder", "source", "team", "value", "currency", "order_id", "lead_notes",
+        "next_follow_up", "lost_reason", "outcome", "id", "parent_id", *HISTORY_FIELDS,
     }
 )  # fmt: skip
 TARGETS = LIST_FIELDS | SCALAR_FIELDS
 """Fields a column may feed (plus ``fields.KEY`` for a custom field)."""
 
-IGNORED = frozenset(
-    {
-        "id", "created_at", "updated_at", "version", "outcome", "converted_at", "closed_at",
-        "last_contacted_at", "parent_id", "merged_into",
-    }
-)  # fmt: skip
-"""Columns an export writes that an import does not take (the store decides them)."""
+COMPANY_FIELD = "company"
+"""The custom field a person's company goes to (see ``RowMapper``)."""
 
-_SYNONYMS: dict[str, str] = {
-    **dict.fromkeys(
-        ["name", "fullname", "customer", "customername", "contact", "contactname", "client",
-         "clientname", "company", "companyname", "displayname"], "name"),
-    **dict.fromkeys(["firstname", "givenname", "forename"], "first_name"),
-    **dict.fromkeys(["lastname", "surname", "familyname"], "last_name"),
-    **dict.fromkeys(
-        ["email", "emails", "emailaddress", "mail", "workemail", "personalemail",
-         "emailaddresses"], "emails"),
-    **dict.fromkeys(
-        ["phone", "phones", "telephone", "tel", "mobile", "cell", "cellphone", "mobilephone",
-         "phonenumber", "workphone", "homephone", "mobilenumber", "landline"], "phones"),
-    **dict.fromkeys(["whatsapp", "whatsappnumber", "wa"], "whatsapp"),
-    **dict.fromkeys(["country", "countrycode", "nation"], "country"),
-    **dict.fromkeys(["status", "stage", "leadstatus"], "status"),
-    **dict.fromkeys(["folder", "list", "group"], "folder"),
-    **dict.fromkeys(["tags", "tag", "labels", "label"], "tags"),
-    **dict.fromkeys(["source", "leadsource", "origin", "channel"], "source"),
-    **dict.fromkeys(["team"], "team"),
-    **dict.fromkeys(["workers", "owner", "owners", "assignedto", "assignee", "salesrep"], "workers"),
-    **dict.fromkeys(["value", "dealvalue", "amount", "dealamount", "dealsize"], "value"),
-    **dict.fromkeys(["currency"], "currency"),
-    **dict.fromkeys(["orderid", "order", "ordernumber"], "order_id"),
-    **dict.fromkeys(["notes", "note", "leadnotes", "comments", "comment", "description"], "lead_notes"),
-    **dict.fromkeys(["nextfollowup", "followup", "followupdate"], "next_follow_up"),
-    **dict.fromkeys(["lostreason"], "lost_reason"),
-}  # fmt: skip
-_FOLD = re.compile(r"[^0-9a-z]+")
-_TAG_SPLIT = re.compile(r"[,;]")
+_TAG_SPLIT = re.compile(r"[,;]|:::")
 _LIST_SPLIT = re.compile(r"[;\n]")
+_QUOTED = re.compile(r'^"(.*)"$', re.DOTALL)
 
 IGNORE = "-"
 """The ``--map`` target that drops a column."""
@@ -77,13 +49,21 @@ IGNORE = "-"
 
 def synonym(header: str) -> str | None:
     """The field a header maps to by default, or None if unknown."""
+    found = ranked(header)
+    return None if found is None else found[0]
+
+
+def ranked(header: str) -> tuple[str, int] | None:
+    """The field a header maps to by default and its rank (lower: more specific), or None."""
     text = header.strip()
     if text.lower().startswith("fields.") and len(text) > len("fields."):
-        return "fields." + text[len("fields.") :]
-    folded = _FOLD.sub("", text.lower())
-    if folded in _SYNONYMS:
-        return _SYNONYMS[folded]
-    return IGNORE if folded.replace("_", "") in {_FOLD.sub("", i) for i in IGNORED} else None
+        return "fields." + text[len("fields.") :], 0
+    if fold(text) in _IGNORED:
+        return IGNORE, 0
+    return lookup(text)
+
+
+_IGNORED = frozenset(fold(header) for header in IGNORED_HEADERS)
 
 
 def parse_map(pairs: Mapping[str, str] | list[str] | tuple[str, ...]) -> dict[str, str]:
@@ -105,6 +85,19 @@ def parse_map(pairs: Mapping[str, str] | list[str] | tuple[str, ...]) -> dict[st
     return result
 
 
+def parse_status_map(pairs: Mapping[str, str] | list[str] | tuple[str, ...]) -> dict[str, str]:
+    """``Value=Status`` texts (or a mapping): a file's status values -> the workspace's statuses."""
+    items = (
+        list(pairs.items()) if isinstance(pairs, Mapping) else [_split_pair(text) for text in pairs]
+    )
+    result: dict[str, str] = {}
+    for value, status in items:
+        if not value.strip() or not status.strip():
+            raise InvalidValue(f"--map-status {value}={status}: give VALUE=STATUS, neither blank")
+        result[value.strip()] = status.strip()
+    return result
+
+
 def _split_pair(text: str) -> tuple[str, str]:
     header, sep, target = text.rpartition("=")
     if not sep or not header.strip():
@@ -117,7 +110,10 @@ class Draft:
     """A row that passed validation: the customer it makes, its contact keys, its search terms.
 
     ``terms`` and ``row`` (the store's row of the customer) are None until the
-    customer is final (see ``drafting``).
+    customer is final (see ``drafting``). ``notes`` are what the import summary
+    reports about the row without refusing it: ``("owner", text)`` for an owner no
+    user matches, ``("phone", text)`` for a phone that cannot be read; and the file's
+    ``("id", text)`` and ``("parent_id", text)``, to link parents.
     """
 
     line: int
@@ -125,14 +121,45 @@ class Draft:
     keys: tuple[ContactKey, ...]
     terms: SearchDocument | None = None
     row: tuple[Any, ...] | None = None
+    notes: tuple[tuple[str, str], ...] = ()
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Drafts cross from worker processes: plain arguments pickle fastest.
-        return (Draft, (self.line, self.customer, self.keys, self.terms, self.row))
+        return (Draft, (self.line, self.customer, self.keys, self.terms, self.row, self.notes))
+
+
+class Owners:
+    """Owner texts of a file (a name, a full name or an email) matched to the workspace's users.
+
+    An owner is a user when, ignoring case, it is the user's name; or its letters and
+    digits are the user's (``Ann Lee`` is ``ann.lee``); or it is an email address
+    whose local part is the user's name; or its first word is the user's whole name.
+    """
+
+    def __init__(self, users: tuple[str, ...]) -> None:
+        self.exact = {user.casefold(): user for user in users}
+        self.folded = {fold(user): user for user in users if fold(user)}
+
+    def match(self, owner: str) -> str | None:
+        """The user ``owner`` names, or None."""
+        text = owner.strip()
+        found = self.exact.get(text.casefold()) or self.folded.get(fold(text))
+        if found is None and "@" in text:
+            local = text.rpartition("@")[0]
+            found = self.exact.get(local.casefold()) or self.folded.get(fold(local))
+        if found is None and " " in text:
+            found = self.exact.get(text.split()[0].casefold())
+        return found
 
 
 class RowMapper:
-    """Turns rows into draft customers; remembers each header's target and the unknown ones."""
+    """Turns rows into draft customers; remembers each header's target and the unknown ones.
+
+    Two columns claiming one single-valued field are settled by ``resolve``: the
+    more specific header (earlier in ``pipeline_core.importing.synonyms.HEADERS``)
+    wins, the leftmost on a tie, and the other goes to a custom field named after
+    its header, listed in ``kept``. ``--map`` targets beat any synonym.
+    """
 
     def __init__(
         self,
@@ -142,23 +169,36 @@ class RowMapper:
         keep_unknown: bool,
         region: str | None,
         options: NormalizeOptions,
+        status_map: Mapping[str, str] | None = None,
+        users: tuple[str, ...] = (),
+        kept: Mapping[str, str] | None = None,
     ) -> None:
         self.file = file
-        self.overrides = {k.casefold(): v for k, v in overrides.items()}
+        self.overrides = {k.strip().casefold(): v for k, v in overrides.items()}
         self.keep_unknown = keep_unknown
         self.region = region.upper() if region else None
         self.options = options
+        self.status_map = {k.strip().casefold(): v.strip() for k, v in (status_map or {}).items()}
+        self.owners = Owners(users)
         self.unknown: dict[str, None] = {}
+        self.kept: dict[str, str] = dict(kept or {})
         self._targets: dict[str, str] = {}
+        self._claims: dict[str, str] = {}  # single-valued target -> the header feeding it
 
     def target(self, header: str) -> str:
         """The field a header feeds (``-``: none)."""
         found = self._targets.get(header)
         if found is None:
-            found = self.overrides.get(header.strip().casefold()) or synonym(header)
+            explicit = self.overrides.get(header.strip().casefold())
+            found = explicit or synonym(header)
             if found is None:
                 self.unknown.setdefault(header)
                 found = f"fields.{header.strip()}" if self.keep_unknown else IGNORE
+            elif explicit is None and _single(found) and found in self._claims:
+                # A header first seen in a later row (JSON) for a field already fed.
+                found = self.kept.setdefault(header, f"fields.{header.strip()}")
+            if _single(found):
+                self._claims.setdefault(found, header)
             self._targets[header] = found
         return found
 
@@ -170,18 +210,41 @@ class RowMapper:
         """The header that feeds ``target`` (the first one seen), for messages."""
         return next((h for h, t in self._targets.items() if t == target), None)
 
-    def check_headers(self, headers: list[str]) -> None:
-        """Refuse two columns feeding one single-valued field (lists and custom fields differ)."""
-        fed: dict[str, str] = {}
+    def resolve(self, headers: list[str]) -> dict[str, str]:
+        """Each header that loses its field to a more specific one -> the custom field it feeds.
+
+        Raises ``InvalidValue`` when two ``--map`` entries send columns to one field.
+        """
+        claims: dict[str, tuple[int, str]] = {}
+        kept: dict[str, str] = {}
         for header in headers:
-            target = self.target(header)
-            if target in SCALAR_FIELDS or target.startswith("fields."):
-                if target in fed:
-                    raise InvalidValue(
-                        f"{self.file}: columns {fed[target]!r} and {header!r} both map to"
-                        f' {target}; map one elsewhere with --map "{header}=-"'
-                    )
-                fed[target] = header
+            explicit = self.overrides.get(header.strip().casefold())
+            found = (explicit, -1) if explicit is not None else ranked(header)
+            if found is None or not _single(found[0]):
+                continue
+            target, rank = found
+            if target not in claims:
+                claims[target] = (rank, header)
+                continue
+            rank_before, before = claims[target]
+            if rank == rank_before == -1:
+                raise InvalidValue(
+                    f"{self.file}: --map sends both {before!r} and {header!r} to {target};"
+                    " map one of them elsewhere"
+                )
+            loser = header
+            if rank < rank_before:
+                claims[target], loser = (rank, header), before
+            kept[loser] = f"fields.{loser.strip()}"
+        return kept
+
+    def check_headers(self, headers: list[str]) -> None:
+        """Settle columns claiming one field (see ``resolve``) and remember what was kept."""
+        for header, field in self.resolve(headers).items():
+            self.overrides[header.strip().casefold()] = field
+            self.kept[header] = field
+        for header in headers:
+            self.target(header)
 
     def draft(self, line: int, values: Mapping[str, Any]) -> Draft:
         """The draft customer of one row; ``ImportRowError`` naming the column if it is invalid."""
@@ -200,7 +263,13 @@ class RowMapper:
                 lists[target].extend(self._items(target, value))
             else:
                 fields[target] = value if isinstance(value, str) else _plain(value)
+        # The file's own ids: not the new customers' (the store gives those), but what
+        # parent_id cells refer to, linked once both rows are in (import_parents).
+        notes: list[tuple[str, str]] = [
+            (name, str(_plain(fields.pop(name)))) for name in ("id", "parent_id") if name in fields
+        ]
         try:
+            lists["workers"] = self._workers(lists["workers"], notes)
             customer = self._customer(fields, lists, custom, where)
         except InvalidValue as error:
             raise ImportRowError(
@@ -209,15 +278,27 @@ class RowMapper:
         try:
             keys = customer_keys(customer, self.options, strict=True)
         except InvalidValue as error:
-            raise ImportRowError(self.file, line, where.get("emails"), str(error)) from None
-        return Draft(line, customer, keys)
+            column = getattr(error, "column", None) or where.get("emails")
+            raise ImportRowError(self.file, line, column, str(error)) from None
+        notes += [("phone", key.key) for key in keys if key.kind == "phone" and not key.valid]
+        return Draft(line, customer, keys, notes=tuple(notes))
+
+    def _workers(self, owners: list[str], notes: list[tuple[str, str]]) -> list[str]:
+        workers = []
+        for owner in owners:
+            user = self.owners.match(owner)
+            if user is None and owner.strip():
+                notes.append(("owner", owner.strip()))
+            workers.append(user or owner)
+        return workers
 
     def _items(self, target: str, value: Any) -> list[str]:
         if isinstance(value, list):
             return [str(_plain(v)) for v in value if v not in (None, "")]
         text = str(_plain(value))
         if target == "tags":
-            return _TAG_SPLIT.split(text)
+            # Mailchimp writes each tag quoted ("Customer","VIP"); the quotes are not the tag's.
+            return [_unquoted(tag.strip()) for tag in _TAG_SPLIT.split(text)]
         if target == "emails" and "," in text and text.count("@") > 1 and '"' not in text:
             return _LIST_SPLIT.split(text.replace(",", ";"))
         return _LIST_SPLIT.split(text)
@@ -229,10 +310,17 @@ class RowMapper:
         custom: dict[str, Any],
         where: dict[str, str],
     ) -> Customer:
-        first, last = fields.pop("first_name", None), fields.pop("last_name", None)
-        if "name" not in fields and (first or last):
-            fields["name"] = " ".join(str(p).strip() for p in (first, last) if p)
-        if not str(fields.get("name", "")).strip():
+        parts = [fields.pop(part, None) for part in ("first_name", "middle_name", "last_name")]
+        company = fields.pop("company", None)
+        if "name" not in fields and any(parts):
+            fields["name"] = " ".join(str(p).strip() for p in parts if p)
+        if str(fields.get("name", "")).strip():
+            # A person with a company: the person is the customer, the company a field of it.
+            if company is not None and str(company).strip() != str(fields["name"]).strip():
+                custom.setdefault(COMPANY_FIELD, _plain(company))
+        elif company is not None and str(company).strip():
+            fields["name"] = str(company)  # no person: the row is the company itself
+        else:
             column = where.get("name") or where.get("first_name") or self.header_for("name")
             raise _at(column, "the row has no name")
         if "country" in fields:
@@ -245,9 +333,15 @@ class RowMapper:
             fields["next_follow_up"] = _with(
                 where["next_follow_up"], _date, fields["next_follow_up"]
             )
+        for name in HISTORY_FIELDS & fields.keys():
+            fields[name] = _with(where[name], timestamp, fields[name])
+        if "outcome" in fields:
+            fields["outcome"] = _with(where["outcome"], _outcome, fields["outcome"])
         for name in ("currency", "status", "whatsapp"):
             if name in fields:
                 fields[name] = str(fields[name]).strip()
+        if "status" in fields:
+            fields["status"] = self.status_map.get(fields["status"].casefold(), fields["status"])
         for name in ("emails", "phones"):
             for item in lists[name]:
                 if len(item) > 320:
@@ -258,6 +352,16 @@ class RowMapper:
         except InvalidValue as error:
             column = _column_of(str(error), where)
             raise _at(column, str(error)) from None
+
+
+def _single(target: str) -> bool:
+    """Whether a target holds one value (a second column for it would overwrite the first)."""
+    return target in SCALAR_FIELDS or target.startswith("fields.")
+
+
+def _unquoted(text: str) -> str:
+    found = _QUOTED.match(text)
+    return found.group(1).strip() if found else text
 
 
 def _plain(value: Any) -> Any:
@@ -307,7 +411,7 @@ def _decimal(value: Any) -> Decimal:
 
 
 def _date(value: Any) -> date:
-    text = str(value).strip()
+    text = _iso(value)
     try:
         if len(text) > 10:
             return datetime.fromisoformat(text).date()
@@ -316,12 +420,52 @@ def _date(value: Any) -> date:
         raise InvalidValue(f"{value!r} is not a date (use YYYY-MM-DD)") from None
 
 
+_SLASHED = re.compile(r"^(\d{4})/(\d{1,2})/(\d{1,2})")
+
+
+def _iso(value: Any) -> str:
+    """``YYYY/MM/DD`` as ``YYYY-MM-DD``, a trailing ``Z`` as ``+00:00``; other text stripped."""
+    text = str(value).strip()
+    slashed = _SLASHED.match(text)
+    if slashed:
+        year, month, day = slashed.groups()
+        text = f"{year}-{int(month):02}-{int(day):02}{text[slashed.end() :]}"
+    return text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text
+
+
+def timestamp(value: Any) -> datetime:
+    """A history date or date-time from a file: ISO 8601 (``T`` or a space), UTC unless it says.
+
+    A date alone is midnight UTC; ``YYYY/MM/DD`` is read as ISO too. Day-first or
+    month-first dates (``03/05/2024``) are refused, not guessed.
+    """
+    if isinstance(value, datetime):
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    text = _iso(value)
+    try:
+        found = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidValue(
+            f"{value!r} is not a date or date-time we can read without guessing;"
+            " use YYYY-MM-DD or YYYY-MM-DD HH:MM[:SS][+HH:MM]"
+        ) from None
+    return found if found.tzinfo is not None else found.replace(tzinfo=UTC)
+
+
+def _outcome(value: Any) -> str:
+    text = str(value).strip().casefold()
+    for outcome in ("won", "lost"):
+        if text in (outcome, f"closed {outcome}", f"closed-{outcome}"):
+            return outcome
+    raise InvalidValue(f"outcome {value!r} is neither won nor lost")
+
+
 def country_code(value: Any) -> str:
     """An ISO 3166 two-letter code from a code or an English country name ("UK" is GB)."""
     text = str(value).strip()
     if text.upper() in country_codes():
         return text.upper()
-    found = _country_names().get(_FOLD.sub("", text.lower()))
+    found = _country_names().get(fold(text))
     if found is None:
         raise InvalidValue(f"country {text!r} is neither an ISO code nor a country name we know")
     return found
@@ -336,7 +480,7 @@ def _country_names() -> dict[str, str]:
     for region in phonenumbers.SUPPORTED_REGIONS:
         english = LOCALE_DATA.get(region, {}).get("aa")
         if english and not english.startswith("*"):
-            names[_FOLD.sub("", english.lower())] = region
+            names[fold(english)] = region
     aliases = {
         "uk": "GB", "greatbritain": "GB", "england": "GB", "scotland": "GB", "wales": "GB",
         "usa": "US", "unitedstatesofamerica": "US", "america": "US", "uae": "AE",

@@ -15,6 +15,10 @@ ImportPolicy = Literal["skip", "merge", "update", "allow", "error"]
 """What a row matching an existing customer (or an earlier row) does."""
 IMPORT_POLICIES: tuple[ImportPolicy, ...] = ("skip", "merge", "update", "allow", "error")
 
+Companies = Literal["field", "parent"]
+"""Where a person's company goes: the ``company`` custom field, or also a parent customer."""
+COMPANIES: tuple[Companies, ...] = ("field", "parent")
+
 OnError = Literal["reject", "abort"]
 ON_ERROR: tuple[OnError, ...] = ("reject", "abort")
 
@@ -42,6 +46,14 @@ class ImportOptions:
     batch_size: int = attrs.field(default=DEFAULT_BATCH_SIZE)
     restart: bool = False
     workers: int | None = attrs.field(default=None)
+    status_map: Mapping[str, str] = attrs.field(factory=dict)
+    """Status values of the file -> statuses of the workspace (``--map-status``), any case."""
+    companies: Companies = attrs.field(default="field")
+
+    @companies.validator
+    def _companies(self, _: object, value: str) -> None:
+        if value not in COMPANIES:
+            raise InvalidValue(f"companies must be field or parent, not {value!r}")
 
     @workers.validator
     def _workers(self, _: object, value: int | None) -> None:
@@ -82,6 +94,18 @@ class ImportSummary:
     resumed_after_line: int = 0
     already_done: bool = False
     unknown_columns: tuple[str, ...] = ()
+    kept_columns: tuple[tuple[str, str], ...] = ()
+    """Columns that lost their field to a more specific column: (header, the custom field kept)."""
+    unknown_statuses: tuple[tuple[str, int], ...] = ()
+    """Status values the workspace's machine does not know, with how many rows hold each."""
+    unknown_owners: tuple[tuple[str, int], ...] = ()
+    """Owners no user matches (kept as typed in ``workers``), with how many rows name each."""
+    unreadable_phones: int = 0
+    """Rows with a phone that cannot be read (no region, not a number): no duplicate checks."""
+    parents_created: int = 0
+    unresolved_parents: tuple[str, ...] = ()
+    """``parent_id`` values that no row's ``id`` had: those rows were imported without a parent."""
+    """Company customers made as parents (``companies="parent"``)."""
     errors: tuple[ImportRowError, ...] = ()
     seconds: float = 0.0
     rejected_total: int = 0

@@ -12,8 +12,10 @@ from __future__ import annotations
 import codecs
 import csv
 import hashlib
+import io
 import itertools
 import json
+import re
 from collections import deque
 from collections.abc import Iterator
 from datetime import date, datetime, time
@@ -306,12 +308,9 @@ def _csv(handle: TextIO, name: str, format: InputFormat, delimiter: str | None) 
     if delimiter is None and format == "tsv":
         delimiter = "\t"
     if delimiter is None:
-        sample = handle.read(1 << 16)
+        sample = handle.read(SNIFF_SIZE)
         handle.seek(0)
-        try:
-            delimiter = csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
-        except csv.Error:
-            delimiter = ","  # one column, or nothing to go on
+        delimiter = sniff_delimiter(sample, whole=len(sample) < SNIFF_SIZE)
     if len(delimiter) != 1:
         raise ImportFileError(f"{name}: the delimiter must be one character, not {delimiter!r}")
     csv.field_size_limit(max(csv.field_size_limit(), _CSV_LIMIT))
@@ -334,6 +333,41 @@ def _csv(handle: TextIO, name: str, format: InputFormat, delimiter: str | None) 
     if first is None:
         raise ImportFileError(f"{name}: has a header row but no data rows; nothing to import")
     return Source(name, format, headers, itertools.chain([first], rows))
+
+
+SNIFF_SIZE = 1 << 16
+"""Characters read to choose a CSV file's delimiter."""
+
+SNIFF_RECORDS = 100
+"""Records (not lines: a quoted cell may hold line breaks) compared to choose it."""
+
+
+def sniff_delimiter(sample: str, *, whole: bool) -> str:
+    """The delimiter of ``, ; TAB |`` that splits the sample's first records most consistently.
+
+    Each candidate reads the records as the csv module would (quoted cells over
+    several lines included); the one whose records most often have as many cells
+    as the header wins, then the one giving more columns, then the order above.
+    A header of one column under every candidate means a comma. ``whole`` says
+    the sample is the whole file; otherwise its last record may be cut, and is
+    left out.
+    """
+    best, score = ",", (0.0, 1)
+    for candidate in (",", ";", "\t", "|"):
+        try:
+            records = [r for r in csv.reader(io.StringIO(sample), delimiter=candidate) if r]
+        except csv.Error:
+            continue
+        if not whole:
+            records = records[:-1]
+        records = records[:SNIFF_RECORDS]
+        if not records or len(records[0]) < 2:
+            continue
+        width = len(records[0])
+        found = (sum(len(r) == width for r in records) / len(records), width)
+        if found > score:
+            best, score = candidate, found
+    return best
 
 
 class _Lines:
@@ -617,12 +651,45 @@ def _object_row(line: int, element: Any) -> SourceRow:
             values.update({f"fields.{k}": v for k, v in value.items()})
         else:
             values[key] = value
+    broken = next((k for k, v in values.items() if _surrogate(k) or _surrogate(v)), None)
+    if broken is not None:
+        return SourceRow(
+            line,
+            {},
+            element,
+            f"holds a lone surrogate escape ({_surrogate(broken) or _surrogate(values[broken])}):"
+            " half of a UTF-16 pair, which is not text; fix the escape in the file",
+            broken,
+        )
     long = next((k for k, v in values.items() if isinstance(v, str) and len(v) > MAX_CELL), None)
     if long is not None:
         return SourceRow(
             line, {}, None, f"{long!r} holds {len(values[long]):,} characters; at most {MAX_CELL:,}"
         )
     return SourceRow(line, values, element)
+
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def _surrogate(value: Any) -> str | None:
+    """The first lone surrogate in a JSON value (as its escape), or None.
+
+    JSON may escape half of a UTF-16 pair (``"\\ud800"``); Python decodes it to a
+    string no store, file or terminal can encode.
+    """
+    if isinstance(value, str):
+        if value.isascii():
+            return None
+        found = _SURROGATES.search(value)
+        return None if found is None else f"\\u{ord(found.group()):04x}"
+    if isinstance(value, list):
+        return next((s for s in map(_surrogate, value) if s), None)
+    if isinstance(value, dict):
+        return next(
+            (s for k, v in value.items() for s in (_surrogate(k), _surrogate(v)) if s), None
+        )
+    return None
 
 
 def _kind(value: Any) -> str:
@@ -710,4 +777,13 @@ def _cell(value: Any) -> str:
         return value.date().isoformat() if value.time() == time() else value.isoformat()
     if isinstance(value, date):
         return value.isoformat()
-    return str(value).strip()
+    text = str(value).strip()
+    return restored(xlsx_unescaped(text)) if "_x" in text or "'" in text else text
+
+
+_OOXML_ESCAPES = re.compile(r"_x([0-9A-Fa-f]{4})_")
+
+
+def xlsx_unescaped(text: str) -> str:
+    """A workbook cell's ``_xHHHH_`` escapes (Excel's for CR and other controls) as characters."""
+    return _OOXML_ESCAPES.sub(lambda found: chr(int(found.group(1), 16)), text)

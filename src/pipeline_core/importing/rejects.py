@@ -13,12 +13,15 @@ import csv
 import errno
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any, TextIO
 
 from pipeline_core.errors import ImportRowError
 
 ERROR_COLUMN = "error"
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 class RejectsWriter:
@@ -55,7 +58,11 @@ class RejectsWriter:
         else:
             record = dict(raw) if isinstance(raw, dict) else {}
             record["_error"] = reason
-            self._handle.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+            line = json.dumps(record, ensure_ascii=False, default=str)
+            if _SURROGATES.search(line):
+                # A lone surrogate cannot be written as UTF-8: keep it as its JSON escape.
+                line = json.dumps(record, default=str)
+            self._handle.write(line + "\n")
         self.written += 1
 
     def sync(self) -> int:

@@ -189,6 +189,27 @@ class ImportErrorRecord(TypedDict):
     reason: str
 
 
+class KeptColumnRecord(TypedDict):
+    """A column kept in a custom field because a more specific column feeds its field."""
+
+    column: str
+    field: str
+
+
+class StatusCountRecord(TypedDict):
+    """A status value the workspace does not know, and how many rows hold it."""
+
+    value: str
+    rows: int
+
+
+class OwnerCountRecord(TypedDict):
+    """An owner no user matches, and how many rows name it."""
+
+    owner: str
+    rows: int
+
+
 class ImportSummaryRecord(TypedDict):
     """What an import did (with ``dry_run``: would do)."""
 
@@ -205,6 +226,12 @@ class ImportSummaryRecord(TypedDict):
     rejected: int
     rejected_total: int
     unknown_columns: list[str]
+    kept_columns: list[KeptColumnRecord]
+    unknown_statuses: list[StatusCountRecord]
+    unknown_owners: list[OwnerCountRecord]
+    unreadable_phones: int
+    parents_created: int
+    unresolved_parents: list[str]
     errors: list[ImportErrorRecord]
     seconds: float
     rows_per_second: int

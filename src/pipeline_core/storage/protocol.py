@@ -22,7 +22,7 @@ from pipeline_core.rules.ast import MATCH_ALL, Rule
 Order = Literal["id", "activity"]
 """``id``: oldest first. ``activity``: most recently updated first (board cards)."""
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 """The schema version this release writes; stores at a higher version are refused."""
 
 

@@ -205,6 +205,8 @@ class AsyncCustomers(AsyncNoun[Customers]):
     export = awaited(Customers.export)
     import_profiles = awaited(Customers.import_profiles)
     save_import_profile = awaited(Customers.save_import_profile)
+    template = awaited(Customers.template)
+    unreadable_phones = awaited(Customers.unreadable_phones)
 
     async def iter(
         self,

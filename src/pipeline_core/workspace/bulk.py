@@ -23,10 +23,17 @@ from pipeline_core.importing.export import (
     ExportWriter,
     check_columns,
 )
-from pipeline_core.importing.mapping import parse_map
-from pipeline_core.importing.options import ImportOptions, ImportProgress, ImportSummary
+from pipeline_core.importing.mapping import parse_map, parse_status_map
+from pipeline_core.importing.options import (
+    Companies,
+    ImportOptions,
+    ImportProgress,
+    ImportSummary,
+)
+from pipeline_core.importing.template import Template, TemplateFormat, build_template
+from pipeline_core.importing.template import write_template as write_sheet
 from pipeline_core.rules.ast import MATCH_ALL, Rule
-from pipeline_core.workspace.definitions import field_definitions
+from pipeline_core.workspace.definitions import field_definitions, machine
 from pipeline_core.workspace.import_engine import PROFILES_KEY, profiles, run_import
 from pipeline_core.workspace.permissions import shown_all
 from pipeline_core.workspace.rules import RuleLike, bound
@@ -73,8 +80,13 @@ def save_profile(
     *,
     keep_unknown: bool = False,
     region: str | None = None,
+    map_status: Mapping[str, str] | None = None,
+    companies: Companies = "field",
 ) -> dict[str, JSONValue]:
-    """Save a named mapping (``Header=field`` pairs) to reuse with ``profile=``."""
+    """Save a named mapping (``Header=field`` pairs) to reuse with ``profile=``.
+
+    ``map_status`` (file value -> status) and ``companies`` are saved with it.
+    """
     if not name.strip():
         raise InvalidValue("a mapping profile needs a name")
     checked = parse_map(mapping if isinstance(mapping, Mapping) else list(mapping))
@@ -83,10 +95,29 @@ def save_profile(
         "keep_unknown": keep_unknown,
         "region": region,
     }
+    if map_status:
+        entry["map_status"] = dict[str, JSONValue](parse_status_map(map_status))
+    if companies != "field":
+        entry["companies"] = companies
     stored = dict(profiles(s))
     stored[name.strip()] = entry
     s.put_setting(PROFILES_KEY, dict(sorted(stored.items())))
     return entry
+
+
+def template(s: Session) -> Template:
+    """The import template of this workspace: its columns, statuses and custom fields."""
+    return build_template(machine(s), field_definitions(s), s.now().date())
+
+
+def write_template(out: str | Path | IO[Any], format: TemplateFormat, sheet: Template) -> Template:
+    """Write ``sheet`` to ``out``: a path (written whole or not at all) or an open stream."""
+    if isinstance(out, str | Path):
+        with atomic_output(Path(out), binary=format == "xlsx") as handle:
+            write_sheet(handle, format, sheet)
+    else:
+        write_sheet(out, format, sheet)
+    return sheet
 
 
 def export(
@@ -97,6 +128,7 @@ def export(
     where: RuleLike = MATCH_ALL,
     columns: Sequence[str] | None = None,
     progress: Callable[[int], None] | None = None,
+    raw: bool = False,
 ) -> int:
     """Write customers satisfying ``where`` to ``out``, oldest first; returns how many.
 
@@ -106,7 +138,8 @@ def export(
     (see ``pipeline_core.importing.atomic``). ``columns`` default to the usual
     attributes plus every custom field (``fields.KEY``). Read a page at a time by
     id, a session each, so memory stays flat; ``progress`` is called with the
-    number of customers of each page once it is written.
+    number of customers of each page once it is written. Cells a spreadsheet would run
+    as a formula are neutralized in CSV, TSV and xlsx unless ``raw``.
     """
     with opener.session() as s:
         rule: Rule = bound(s, where)
@@ -116,8 +149,10 @@ def export(
     checked = check_columns(columns)
     if isinstance(out, str | Path):
         with atomic_output(Path(out), binary=format == "xlsx") as handle:
-            return _export_pages(opener, rule, ExportWriter(handle, format, checked), progress)
-    return _export_pages(opener, rule, ExportWriter(out, format, checked), progress)
+            return _export_pages(
+                opener, rule, ExportWriter(handle, format, checked, raw=raw), progress
+            )
+    return _export_pages(opener, rule, ExportWriter(out, format, checked, raw=raw), progress)
 
 
 def _export_pages(

@@ -9,7 +9,7 @@ from decimal import Decimal
 from pipeline_core.customer import Customer
 from pipeline_core.domain.flows import Column, FlowDefinition
 from pipeline_core.errors import InvalidValue, NotFound
-from pipeline_core.workspace import flows, statuses
+from pipeline_core.workspace import duplicates, flows, statuses
 from pipeline_core.workspace.customers import add
 from pipeline_core.workspace.facade import Workspace
 from pipeline_core.workspace.session import Session
@@ -91,13 +91,17 @@ def sample_customers(count: int, seed: int = 2026) -> list[Customer]:
     return customers
 
 
+DEMO_REGION = "US"
+"""The demo's default phone region (each sample customer has a country of its own)."""
+
+
 def fill(s: Session, count: int = 50, seed: int = 2026) -> FlowDefinition:
     """The demo use case: the default machine, the Sales flow and ``count`` sample customers.
 
     One session, so one transaction: if anything is refused, nothing of the demo stays.
     """
     customers = sample_customers(count, seed)  # a bad count is refused before any write
-    statuses.show(s)  # stores the default machine
+    statuses.init(s, None if duplicates.settings(s).default_region else DEMO_REGION)
     try:
         flow = flows.get(s, "Sales")
     except NotFound:

@@ -97,6 +97,15 @@ def configure(
     return updated
 
 
+def unreadable_phones(s: Session, customer: Customer) -> tuple[str, ...]:
+    """The customer's phones and WhatsApp that cannot be read (no region, not a number).
+
+    Such a number is kept as typed but takes no part in duplicate checks.
+    """
+    keys = customer_keys(customer, settings(s).normalize_options)
+    return tuple(key.key for key in keys if key.kind == "phone" and not key.valid)
+
+
 # the policy on add and edit -------------------------------------------------------------
 
 

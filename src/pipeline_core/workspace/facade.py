@@ -354,9 +354,13 @@ class Workspace:
 
     # the workspace as a whole -----------------------------------------------------------
 
-    def init(self) -> StatusMachine:
-        """Make sure the workspace has a status machine (the default lead pipeline if none)."""
-        return self.run(statuses.show)
+    def init(self, region: str | None = None) -> StatusMachine:
+        """Make sure the workspace has a status machine (the default lead pipeline if none).
+
+        ``region`` (an ISO country code) becomes the default phone region: numbers
+        written without a country code are read there. See docs/import-export.md.
+        """
+        return self.run(statuses.init, region)
 
     def whoami(self) -> Principal:
         """The actor this workspace acts as, with their current role and teams."""

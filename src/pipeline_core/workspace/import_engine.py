@@ -30,7 +30,8 @@ from pipeline_core.domain.search import search_document
 from pipeline_core.errors import ImportInterrupted, ImportRowError, NotFound
 from pipeline_core.importing.checks import RowChecks
 from pipeline_core.importing.drafting import Chunk, Drafted, Drafter, auto_workers, drafted_chunks
-from pipeline_core.importing.mapping import Draft, RowMapper, parse_map
+from pipeline_core.importing.mapping import Draft, RowMapper, parse_map, parse_status_map
+from pipeline_core.importing.notes import ImportNotes
 from pipeline_core.importing.options import ImportOptions, ImportProgress, ImportSummary
 from pipeline_core.importing.readers import FileFacts, SourceRow, inspect_file, open_source
 from pipeline_core.importing.rejects import RejectsWriter
@@ -38,6 +39,7 @@ from pipeline_core.workspace import duplicates
 from pipeline_core.workspace.changes import save_changes
 from pipeline_core.workspace.dedupe import absorb, updated_with
 from pipeline_core.workspace.definitions import field_definitions, folders, lifecycle, machine
+from pipeline_core.workspace.import_parents import FileLinks, Parents
 from pipeline_core.workspace.permissions import require_admin
 from pipeline_core.workspace.session import Session, SessionOpener
 
@@ -70,6 +72,7 @@ class _Counts:
     skipped: int = 0
     rejected: int = 0
     errors: list[ImportRowError] = attrs.Factory(list)
+    notes: ImportNotes = attrs.Factory(ImportNotes)
 
 
 def row_checks(s: Session) -> RowChecks:
@@ -109,10 +112,16 @@ def run_import(
                 require_admin(s, "import customers")
             if profile is not None:
                 options = _with_profile(options, profile, profiles(s))
-            options = attrs.evolve(options, mapping=parse_map(dict(options.mapping)))
+            options = attrs.evolve(
+                options,
+                mapping=parse_map(dict(options.mapping)),
+                status_map=parse_status_map(dict(options.status_map)),
+            )
             normalize = duplicates.settings(s).normalize_options
             checks = row_checks(s)
             encode = s.row_encoder()
+            checks.check_status_map(options.status_map)
+            users = tuple(user.name for user in s.list_users())
             ledger = s.get_setting(RUN_PREFIX + facts.sha256)
             clock = s.clock
         run_id, resume_after, before = secrets.token_hex(6), 0, _Counts()
@@ -140,7 +149,9 @@ def run_import(
             normalize=normalize,
             checks=checks,
             encode=encode,
-        )
+            status_map=options.status_map,
+            users=users,
+        ).for_headers(source.headers)
         mapper = drafter.mapper()
         mapper.check_headers(source.headers)
         rejects = None
@@ -167,6 +178,7 @@ def run_import(
             resumed_after=resume_after,
             before=before,
             last_line=resume_after,
+            parents=Parents(checks, run_id, name) if options.companies == "parent" else None,
         )
         run.report()
         rows = (row for row in source.rows if row.line > resume_after)
@@ -201,6 +213,8 @@ def run_import(
         dry_run=options.dry_run,
         resumed_after_line=resume_after,
         unknown_columns=tuple(mapper.unknown),
+        **counts.notes.summary(mapper.kept, run.parents.created if run.parents else 0),
+        unresolved_parents=run.links.unresolved(),
         errors=tuple(counts.errors),
         seconds=time.perf_counter() - started,
         rejected_total=before.rejected + counts.rejected,
@@ -262,11 +276,15 @@ def _with_profile(
     mapping = saved.get("map")
     merged = {**(mapping if isinstance(mapping, dict) else {}), **options.mapping}
     region = saved.get("region")
+    statuses = saved.get("map_status")
+    status_map = {**(statuses if isinstance(statuses, dict) else {}), **options.status_map}
     return attrs.evolve(
         options,
         mapping={k: str(v) for k, v in merged.items()},
         keep_unknown=options.keep_unknown or saved.get("keep_unknown") is True,
         region=options.region or (region if isinstance(region, str) else None),
+        status_map={k: str(v) for k, v in status_map.items()},
+        companies="parent" if saved.get("companies") == "parent" else options.companies,
     )
 
 
@@ -333,6 +351,8 @@ class _Run:
     last_line: int = 0
     committed_line: int = 0
     committed_rows: int = 0
+    parents: Parents | None = None
+    links: FileLinks = attrs.Factory(FileLinks)
 
     def in_batches(self, drafted: Iterable[tuple[Chunk, list[Drafted]]]) -> None:
         for chunk, drafts in drafted:
@@ -415,7 +435,12 @@ class _Run:
                 refused.append(result)
             else:
                 drafts.append(result)
-        _Matcher(self, s, drafts, refused.append).match()
+        self.counts.notes.add(drafted)
+        if self.parents is not None:
+            drafts = self.parents.linked(s, drafts)
+        matcher = _Matcher(self, s, drafts, refused.append)
+        matcher.match()
+        self.links.inserted(s, matcher.made)
         # Reported in file order, whichever step refused a row.
         refused.sort(key=lambda error: error.line)
         if refused and self.options.on_error == "abort":
@@ -444,6 +469,7 @@ class _Matcher:
         self.pending: list[Draft] = []
         self.by_key: dict[ContactKey, int] = {}  # key -> index in pending
         self.owner: dict[ContactKey, int] = {}  # key -> the oldest live customer holding it
+        self.made: list[tuple[int, Draft]] = []  # the new customers' ids and their drafts
 
     def match(self) -> None:
         counts = self.run.counts
@@ -482,6 +508,7 @@ class _Matcher:
             ]
         )
         counts.created += len(ids)
+        self.made = list(zip(ids, self.pending, strict=True))
 
     def place(self, draft: Draft) -> None:
         valid = [key for key in draft.keys if key.valid]

@@ -7,6 +7,7 @@ import attrs
 from pipeline_core.domain.statuses import StatusMachine
 from pipeline_core.errors import InvalidValue
 from pipeline_core.rules.ast import MATCH_ALL
+from pipeline_core.workspace import duplicates
 from pipeline_core.workspace.definitions import machine
 from pipeline_core.workspace.permissions import require_admin
 from pipeline_core.workspace.session import Session
@@ -14,6 +15,17 @@ from pipeline_core.workspace.session import Session
 
 def show(s: Session) -> StatusMachine:
     """The workspace's status machine (the default lead pipeline is stored if there is none)."""
+    return machine(s)
+
+
+def init(s: Session, region: str | None = None) -> StatusMachine:
+    """Make the workspace ready: its status machine, and with ``region`` its default phone region.
+
+    The region reads phone numbers written without a country code; a number that
+    cannot be read takes no part in duplicate checks.
+    """
+    if region is not None:
+        duplicates.configure(s, default_region=region)
     return machine(s)
 
 

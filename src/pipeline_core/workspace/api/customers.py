@@ -15,7 +15,13 @@ from pipeline_core.domain.events import Event, EventKind, JSONValue
 from pipeline_core.domain.search import DEFAULT_LIMIT
 from pipeline_core.domain.view import CustomerTree, CustomerView
 from pipeline_core.importing.export import ExportFormat
-from pipeline_core.importing.options import ImportOptions, ImportProgress, ImportSummary
+from pipeline_core.importing.options import (
+    Companies,
+    ImportOptions,
+    ImportProgress,
+    ImportSummary,
+)
+from pipeline_core.importing.template import Template, TemplateFormat
 from pipeline_core.rules.ast import MATCH_ALL
 from pipeline_core.workspace import bulk, customers, duplicates, import_engine, life
 from pipeline_core.workspace.rules import RuleLike
@@ -75,6 +81,13 @@ class Customers:
         # new phone or email at once collide on a unique index, and the one that
         # lost re-runs and finds the other's customer (see docs/storage.md).
         return self._changed(None, customers.add, customer, on_duplicate=on_duplicate)
+
+    def unreadable_phones(self, customer: Customer) -> tuple[str, ...]:
+        """The customer's phones that cannot be read (no country or default region, not a number).
+
+        Such numbers take no part in duplicate checks; ``pipeline customers add`` warns of them.
+        """
+        return self._opener.run(duplicates.unreadable_phones, customer)
 
     def get(self, customer_id: int) -> Customer:
         """The customer with that id (a merged one's id leads to its primary)."""
@@ -330,16 +343,30 @@ class Customers:
         where: RuleLike = MATCH_ALL,
         columns: Sequence[str] | None = None,
         progress: Callable[[int], None] | None = None,
+        raw: bool = False,
     ) -> int:
         """Write customers satisfying ``where`` to ``out``, oldest first; returns how many.
 
         ``out`` is a stream, or a path written whole or not at all (a temporary file
         beside it, renamed over it when complete). ``progress`` is called with the
-        number of customers of each page written. See docs/import-export.md.
+        number of customers of each page written. CSV, TSV and xlsx cells a
+        spreadsheet would run as a formula get an apostrophe in front unless ``raw``.
+        See docs/import-export.md.
         """
         return bulk.export(
-            self._opener, out, format, where=where, columns=columns, progress=progress
+            self._opener, out, format, where=where, columns=columns, progress=progress, raw=raw
         )
+
+    def template(
+        self, out: str | Path | IO[Any] | None = None, format: TemplateFormat = "csv"
+    ) -> Template:
+        """The import template (columns, an example row, a guide); written to ``out`` if given.
+
+        ``out`` is a path (written whole or not at all) or a stream (text for CSV,
+        binary for xlsx). Filled in, it imports with no mapping.
+        """
+        sheet = self._opener.run(bulk.template)
+        return sheet if out is None else bulk.write_template(out, format, sheet)
 
     def import_profiles(self) -> dict[str, dict[str, JSONValue]]:
         """Every saved mapping profile by name."""
@@ -352,8 +379,16 @@ class Customers:
         *,
         keep_unknown: bool = False,
         region: str | None = None,
+        map_status: Mapping[str, str] | None = None,
+        companies: Companies = "field",
     ) -> dict[str, JSONValue]:
-        """Save a named mapping (``Header=field`` pairs) to reuse with ``profile=``."""
+        """Save a named mapping (``Header=field`` pairs, status values, companies) for ``profile=``."""
         return self._opener.run(
-            bulk.save_profile, name, mapping, keep_unknown=keep_unknown, region=region
+            bulk.save_profile,
+            name,
+            mapping,
+            keep_unknown=keep_unknown,
+            region=region,
+            map_status=map_status,
+            companies=companies,
         )
