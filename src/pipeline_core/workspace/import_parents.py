@@ -70,7 +70,9 @@ class Parents:
         if not company or company == draft.customer.name or draft.customer.parent_id:
             return draft
         customer = trusted_replace(draft.customer, parent_id=self.ids[company])
-        return attrs.evolve(draft, customer=customer)  # its search terms are the same
+        # Its search terms are the same; its store row, made before the parent was known,
+        # is not: the store makes it again.
+        return attrs.evolve(draft, customer=customer, row=None)
 
 
 def _company(customer: Customer) -> str | None:
