@@ -230,7 +230,9 @@ def test_progress_reports_lines_of_the_file(tmp_path: Path) -> None:
 
 
 LINE_ENDS = st.sampled_from(["\n", "\r\n", "\r"])
-LINE = st.text(st.characters(blacklist_characters="\r\n", blacklist_categories=["Cs"]), max_size=8)
+# Control characters are left out: in a file this short they make it "binary" (refused
+# on purpose, see test_import.py), which is not what this property is about.
+LINE = st.text(st.characters(blacklist_categories=["Cs", "Cc"]), max_size=8)
 
 
 @given(lines=st.lists(LINE, min_size=1, max_size=20), end=LINE_ENDS, last=st.booleans())
