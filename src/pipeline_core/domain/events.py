@@ -36,6 +36,8 @@ class EventKind(enum.StrEnum):
     EXTERNAL = "external"
     AUTOMATION_RAN = "automation_ran"
     MERGED = "merged"
+    RECORD_ADDED = "record_added"
+    RECORD_CHANGED = "record_changed"
 
 
 def _kind(value: str) -> EventKind:

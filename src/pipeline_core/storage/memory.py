@@ -21,6 +21,7 @@ from pipeline_core.domain.duplicate_settings import normalize_options
 from pipeline_core.domain.events import Event, EventKind, JSONValue, with_id
 from pipeline_core.domain.flows import FlowDefinition
 from pipeline_core.domain.normalize import ContactKey, index_keys
+from pipeline_core.domain.records import LinkedRecord, record_order
 from pipeline_core.domain.report_keys import (
     AggregateRow,
     GroupKey,
@@ -72,6 +73,8 @@ class _State:
     merged: dict[int, int] = attrs.Factory(dict)
     users: dict[str, User] = attrs.Factory(dict)
     teams: set[str] = attrs.Factory(set)
+    records: dict[int, LinkedRecord] = attrs.Factory(dict)
+    seen: dict[tuple[str, int], int] = attrs.Factory(dict)
 
     def copy(self) -> _State:
         return _State(
@@ -89,6 +92,8 @@ class _State:
             merged=dict(self.merged),
             users=dict(self.users),
             teams=set(self.teams),
+            records=dict(self.records),
+            seen=dict(self.seen),
         )
 
 
@@ -522,6 +527,107 @@ class MemoryTransaction:
                 scored.append((-points, customer.id, customer))
         scored.sort(key=lambda item: item[:2])
         return [customer for _, _, customer in scored[:limit]]
+
+    # linked records and new activity ------------------------------------------------
+
+    def insert_records(self, records: Sequence[LinkedRecord]) -> list[LinkedRecord]:
+        for customer_id in sorted({r.customer_id for r in records}):
+            self.get_customer(customer_id)
+        held = {(r.customer_id, r.kind, r.ref): r.id for r in self._state.records.values()}
+        stored = []
+        next_id = max(self._state.records, default=0) + 1
+        for record in records:
+            key = (record.customer_id, record.kind, record.ref)
+            if key in held:
+                raise InvalidValue(
+                    f"customer {record.customer_id} already holds {record.kind} {record.ref!r}"
+                    f" (record {held[key]})"
+                )
+            held[key] = next_id
+            stored.append(attrs.evolve(record, id=next_id))
+            next_id += 1
+        state = self._w
+        state.records.update((r.id, r) for r in stored)
+        return stored
+
+    def update_record(self, record: LinkedRecord) -> LinkedRecord:
+        before = self.get_record(record.id)
+        if (before.customer_id, before.kind, before.ref) != (
+            record.customer_id,
+            record.kind,
+            record.ref,
+        ):
+            raise InvalidValue(f"record {record.id}: its customer, kind and reference stay")
+        self._w.records[record.id] = record
+        return record
+
+    def get_record(self, record_id: int, *, scope: Rule = MATCH_ALL) -> LinkedRecord:
+        found = self._state.records.get(record_id)
+        visible = self._visible_ids(scope)
+        if found is None or (visible is not None and found.customer_id not in visible):
+            raise NotFound(f"no linked record with id {record_id}")
+        return found
+
+    def records_by_ref(self, kind: str, refs: Sequence[str]) -> list[LinkedRecord]:
+        wanted = set(refs)
+        return sorted(
+            (r for r in self._state.records.values() if r.kind == kind and r.ref in wanted),
+            key=lambda r: r.id,
+        )
+
+    def find_records(
+        self,
+        *,
+        customer_id: int | None = None,
+        kinds: Sequence[str] = (),
+        states: Sequence[str] = (),
+        scope: Rule = MATCH_ALL,
+    ) -> list[LinkedRecord]:
+        visible = self._visible_ids(scope)
+        found = [
+            r
+            for r in self._state.records.values()
+            if (customer_id is None or r.customer_id == customer_id)
+            and (not kinds or r.kind in kinds)
+            and (not states or r.state in states)
+            and (visible is None or r.customer_id in visible)
+        ]
+        return sorted(found, key=record_order)
+
+    def move_records(self, from_id: int, to_id: int) -> tuple[list[int], list[tuple[int, int]]]:
+        self.get_customer(to_id)
+        held = {
+            (r.kind, r.ref): r.id for r in self._state.records.values() if r.customer_id == to_id
+        }
+        moved: list[int] = []
+        conflicts: list[tuple[int, int]] = []
+        for record in sorted(self._state.records.values(), key=lambda r: r.id):
+            if record.customer_id != from_id:
+                continue
+            kept = held.get((record.kind, record.ref))
+            if kept is None:
+                self._w.records[record.id] = attrs.evolve(record, customer_id=to_id)
+                moved.append(record.id)
+            else:
+                conflicts.append((kept, record.id))
+        return moved, conflicts
+
+    def mark_seen(self, user: str, customer_id: int, event_id: int) -> None:
+        key = (user, customer_id)
+        if event_id > self._state.seen.get(key, 0):
+            self._w.seen[key] = event_id
+
+    def new_activity(self, user: str, customer_ids: Sequence[int]) -> dict[int, int]:
+        wanted = set(customer_ids)
+        counts: dict[int, int] = {}
+        for event in self._state.events:
+            if (
+                event.customer_id in wanted
+                and event.actor != user
+                and event.id > self._state.seen.get((user, event.customer_id), 0)
+            ):
+                counts[event.customer_id] = counts.get(event.customer_id, 0) + 1
+        return counts
 
 
 def _in(scope: Rule) -> Callable[[Customer], bool]:

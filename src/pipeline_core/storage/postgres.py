@@ -55,6 +55,7 @@ from pipeline_core.storage.sql.common import (
 from pipeline_core.storage.sql.customers import CustomerQueries
 from pipeline_core.storage.sql.life import LifeQueries
 from pipeline_core.storage.sql.lists import ListQueries
+from pipeline_core.storage.sql.records import RecordQueries
 from pipeline_core.storage.sql.reports import (
     POSTGRES_MONTH,
     POSTGRES_STAGE_TIMES,
@@ -142,7 +143,13 @@ def _customer(row: Sequence[Any]) -> Customer:
 
 
 class PostgresTransaction(
-    LifeQueries, SetupQueries, CustomerQueries, ListQueries, ReportQueries, AccessQueries
+    LifeQueries,
+    SetupQueries,
+    CustomerQueries,
+    ListQueries,
+    ReportQueries,
+    AccessQueries,
+    RecordQueries,
 ):
     """A unit of work on one PostgreSQL connection.
 

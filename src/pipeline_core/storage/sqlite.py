@@ -39,6 +39,7 @@ from pipeline_core.storage.sql.common import (
 from pipeline_core.storage.sql.customers import CustomerQueries
 from pipeline_core.storage.sql.life import LifeQueries
 from pipeline_core.storage.sql.lists import ListQueries
+from pipeline_core.storage.sql.records import RecordQueries
 from pipeline_core.storage.sql.reports import (
     SQLITE_MONTH,
     SQLITE_STAGE_TIMES,
@@ -104,7 +105,13 @@ def _customer(row: Sequence[Any]) -> Customer:
 
 
 class SqliteTransaction(
-    LifeQueries, SetupQueries, CustomerQueries, ListQueries, ReportQueries, AccessQueries
+    LifeQueries,
+    SetupQueries,
+    CustomerQueries,
+    ListQueries,
+    ReportQueries,
+    AccessQueries,
+    RecordQueries,
 ):
     """A unit of work on one SQLite connection (BEGIN IMMEDIATE ... COMMIT).
 

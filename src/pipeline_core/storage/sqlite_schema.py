@@ -145,6 +145,35 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     # the words of emails get a term kind of their own, and phone keys lose their
     # extension; the store recomputes both (SEARCH_VERSION, CONTACT_KEYS_CHANGED).
     6: (),
+    # Linked records (pipeline_core.domain.records): one row per record, keyed per
+    # customer by (kind, ref); the columns rules and the profile filter on, the whole
+    # record as JSON. Amounts are also kept as exact integers of 1/10000 (amount_e4)
+    # so that rule sums agree with PostgreSQL's. And per user the last event they saw
+    # of a customer (new-activity badges).
+    7: (
+        """CREATE TABLE linked_records (
+            id INTEGER PRIMARY KEY,
+            customer_id INTEGER NOT NULL REFERENCES customers(id),
+            kind TEXT NOT NULL,
+            ref TEXT NOT NULL,
+            state TEXT NOT NULL,
+            amount_e4 INTEGER,
+            currency TEXT,
+            moment TEXT,
+            due TEXT,
+            channel TEXT,
+            body TEXT NOT NULL,
+            UNIQUE (customer_id, kind, ref)
+        )""",
+        "CREATE INDEX linked_records_kind ON linked_records(kind, state, customer_id)",
+        "CREATE INDEX linked_records_moment ON linked_records(kind, moment)",
+        """CREATE TABLE customer_seen (
+            user_name TEXT NOT NULL,
+            customer_id INTEGER NOT NULL REFERENCES customers(id),
+            event_id INTEGER NOT NULL,
+            PRIMARY KEY (user_name, customer_id)
+        ) WITHOUT ROWID""",
+    ),
 }
 """Statements that take a store from version N-1 to N."""
 

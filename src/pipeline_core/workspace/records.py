@@ -1,0 +1,224 @@
+"""Use cases of linked records: what other modules attach to a customer, keyed by reference.
+
+Every change of a record is an event on its customer's timeline
+(``record_added``, ``record_changed``), carrying ``activity`` = ``KIND_STATE``
+(``payment_received``, ``appointment_booked``...) so that automations can wait
+for it, as they wait for external activity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any, Literal
+
+import attrs
+
+from pipeline_core.domain.access import HIDDEN
+from pipeline_core.domain.events import Event, EventKind, JSONValue
+from pipeline_core.domain.records import (
+    BUILTIN_KINDS,
+    SETTINGS_KEY,
+    LinkedRecord,
+    RecordKind,
+    check_state,
+    kind_named,
+)
+from pipeline_core.domain.serialization import converter
+from pipeline_core.errors import InvalidValue
+from pipeline_core.workspace.permissions import hides_contacts, require_admin
+from pipeline_core.workspace.session import Session
+
+Outcome = Literal["added", "updated", "unchanged"]
+"""What an upsert did to one record."""
+
+_COMPARED = tuple(
+    a.name for a in attrs.fields(LinkedRecord) if a.name not in {"id", "created_at", "updated_at"}
+)
+
+
+# kinds ----------------------------------------------------------------------------------------
+
+
+def defined_kinds(s: Session) -> dict[str, RecordKind]:
+    """The user-defined kinds of the workspace, by name."""
+    data: Any = s.get_setting(SETTINGS_KEY) or {}
+    return {name: converter.structure(value, RecordKind) for name, value in data.items()}
+
+
+def kinds(s: Session) -> list[RecordKind]:
+    """Every kind a record may have: the built-in ones, then the workspace's own by name."""
+    defined = defined_kinds(s)
+    return [*BUILTIN_KINDS.values(), *(defined[name] for name in sorted(defined))]
+
+
+def define_kind(
+    s: Session, name: str, states: Iterable[str], *, description: str = ""
+) -> RecordKind:
+    """Define (or redefine) a kind of record of the workspace's own, with its states."""
+    require_admin(s, "define record kinds")
+    kind = RecordKind(
+        name=name.strip().lower() if isinstance(name, str) else name,
+        states=tuple(state.strip().lower() for state in states),
+        description=description,
+    )
+    if kind.name in BUILTIN_KINDS:
+        raise InvalidValue(f"record kind {kind.name!r} is built in; choose another name")
+    defined = defined_kinds(s)
+    defined[kind.name] = kind
+    s.put_setting(SETTINGS_KEY, converter.unstructure(defined))
+    return kind
+
+
+# reading --------------------------------------------------------------------------------------
+
+
+def shown_record(s: Session, record: LinkedRecord, hidden: bool | None = None) -> LinkedRecord:
+    """The record as the actor may see it: a conversation's address is contact data."""
+    if record.address is None:
+        return record
+    if hidden if hidden is not None else hides_contacts(s):
+        return attrs.evolve(record, address=HIDDEN)
+    return record
+
+
+def shown_records(s: Session, records: list[LinkedRecord]) -> list[LinkedRecord]:
+    """``shown_record`` for many, reading the access setting once."""
+    hidden = hides_contacts(s)
+    return [shown_record(s, record, hidden) for record in records]
+
+
+def show(s: Session, record_id: int) -> LinkedRecord:
+    """The record with that id, if the actor may see its customer."""
+    return shown_record(s, s.get_record(record_id))
+
+
+def list_records(
+    s: Session,
+    customer_id: int | None = None,
+    *,
+    kinds: Iterable[str] = (),
+    states: Iterable[str] = (),
+) -> list[LinkedRecord]:
+    """Records of one customer (None: of every customer the actor sees), by moment then id.
+
+    ``kinds`` and ``states`` narrow them (empty: any).
+    """
+    defined = defined_kinds(s)
+    wanted = [kind_named(kind, defined).name for kind in kinds]
+    if customer_id is not None:
+        customer_id = s.get_customer(customer_id).id
+    return shown_records(
+        s, s.find_records(customer_id=customer_id, kinds=wanted, states=tuple(states))
+    )
+
+
+# writing --------------------------------------------------------------------------------------
+
+
+def add(s: Session, record: LinkedRecord) -> LinkedRecord:
+    """Attach a record to its customer, or update the one it holds with that kind and ref."""
+    return upsert(s, [record])[0][0]
+
+
+def upsert(s: Session, records: Sequence[LinkedRecord]) -> list[tuple[LinkedRecord, Outcome]]:
+    """Attach or update many records in this session; each stored record and what was done.
+
+    A record is matched by its customer, kind and reference: a known one takes
+    the new values (an empty state keeps the stored one) and is only written,
+    and recorded on the timeline, if something changed, so a re-run of the
+    same records changes nothing. Of two records with the same key in
+    ``records``, the later wins.
+    """
+    defined = defined_kinds(s)
+    now = s.now()
+    owners: dict[int, int] = {}
+    checked: list[LinkedRecord] = []
+    for record in records:
+        kind = kind_named(record.kind, defined)
+        state = "" if record.state == "" else check_state(kind, record.state)
+        if record.customer_id not in owners:
+            owners[record.customer_id] = s.lock_customer(record.customer_id).id
+        checked.append(
+            attrs.evolve(
+                record, kind=kind.name, state=state, customer_id=owners[record.customer_id]
+            )
+        )
+    held: dict[tuple[int, str, str], LinkedRecord] = {}
+    by_kind: dict[str, list[str]] = {}
+    for record in checked:
+        by_kind.setdefault(record.kind, []).append(record.ref)
+    for kind_name, refs in by_kind.items():
+        for found in s.records_by_ref(kind_name, refs):
+            held[(found.customer_id, found.kind, found.ref)] = found
+    results: dict[tuple[int, str, str], tuple[LinkedRecord, Outcome]] = {}
+    new: dict[tuple[int, str, str], LinkedRecord] = {}
+    events: list[Event] = []
+    for record in checked:
+        key = (record.customer_id, record.kind, record.ref)
+        before = held.get(key)
+        if before is None:
+            state = record.state or kind_named(record.kind, defined).initial
+            new[key] = attrs.evolve(record, state=state, created_at=now, updated_at=now)
+            continue
+        after = attrs.evolve(
+            record,
+            id=before.id,
+            state=record.state or before.state,
+            created_at=before.created_at,
+            updated_at=now,
+        )
+        changed = [name for name in _COMPARED if getattr(before, name) != getattr(after, name)]
+        if not changed:
+            results[key] = (before, "unchanged")
+            continue
+        stored = s.update_record(after)
+        held[key] = stored
+        results[key] = (stored, "updated")
+        events.append(_event(s, stored, EventKind.RECORD_CHANGED, before, changed))
+    if new:
+        for stored in s.insert_records(list(new.values())):
+            key = (stored.customer_id, stored.kind, stored.ref)
+            results[key] = (stored, "added")
+            events.append(_event(s, stored, EventKind.RECORD_ADDED, None, []))
+    if events:
+        s.append_events(events)
+    hidden = hides_contacts(s)
+    return [
+        (shown_record(s, stored, hidden), outcome)
+        for stored, outcome in (results[(r.customer_id, r.kind, r.ref)] for r in checked)
+    ]
+
+
+def set_state(s: Session, record_id: int, state: str) -> LinkedRecord:
+    """Move a record to another state of its kind (paid, cancelled, done...)."""
+    before = s.get_record(record_id)
+    s.lock_customer(before.customer_id)
+    kind = kind_named(before.kind, defined_kinds(s))
+    after = attrs.evolve(before, state=check_state(kind, state))
+    return upsert(s, [after])[0][0]
+
+
+def _event(
+    s: Session,
+    record: LinkedRecord,
+    kind: EventKind,
+    before: LinkedRecord | None,
+    changed: list[str],
+) -> Event:
+    data: dict[str, JSONValue] = {
+        "record_id": record.id,
+        "record_kind": record.kind,
+        "ref": record.ref,
+        "state": record.state,
+        "activity": f"{record.kind}_{record.state}",
+        "title": record.title,
+        "amount": None if record.amount is None else str(record.amount),
+        "currency": record.currency,
+    }
+    if record.channel is not None:
+        data["channel"] = record.channel
+    if before is not None:
+        # The address is contact data: named as changed, its values never recorded.
+        data["changed"] = list[JSONValue](changed)
+        data["previous_state"] = before.state
+    return s.event(record.customer_id, kind, **data)
