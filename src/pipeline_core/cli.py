@@ -70,6 +70,11 @@ COMMANDS: dict[str, LazyCommand] = {
         "toplevel", "move", "Move CUSTOMER to STATUS, or drop its card on --flow's --column."
     ),
     "notes": _command("notes", "notes", "Notes on a customer's timeline."),
+    "records": _command(
+        "records",
+        "records",
+        "Linked records (orders, payments, invoices, appointments, files, conversations...).",
+    ),
     "reminders": _command("reminders", "reminders", "Follow-up reminders."),
     "reports": _command(
         "reports", "reports", "Pipeline funnel and grouped reports, computed in the store."

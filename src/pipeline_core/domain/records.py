@@ -123,6 +123,14 @@ UPCOMING_APPOINTMENT_STATES = ("booked", "confirmed")
 """Appointments that will still take place."""
 
 
+class RecordValueError(InvalidValue):
+    """A linked record's value is refused; ``field`` names it (a file's column)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(message)
+
+
 def _text(value: object, what: str) -> str:
     if not isinstance(value, str):
         raise InvalidValue(f"{what} must be text, not {value!r}")
@@ -135,7 +143,9 @@ def _text(value: object, what: str) -> str:
 def _ref(value: str) -> str:
     cleaned = _text(value, "an external reference")
     if not cleaned:
-        raise InvalidValue("a linked record needs an external reference (its id elsewhere)")
+        raise RecordValueError(
+            "ref", "a linked record needs an external reference (its id elsewhere)"
+        )
     return cleaned
 
 
@@ -154,6 +164,13 @@ def _optional(value: str | None) -> str | None:
 
 
 def _amount(value: Decimal | int | str | None) -> Decimal | None:
+    try:
+        return _checked_amount(value)
+    except InvalidValue as error:
+        raise RecordValueError("amount", str(error)) from None
+
+
+def _checked_amount(value: Decimal | int | str | None) -> Decimal | None:
     if value is None or value == "":
         return None
     if isinstance(value, float | bool):
@@ -181,7 +198,9 @@ def _currency(value: str | None) -> str | None:
         return None
     code = _text(value, "a currency").upper()
     if code not in currency_codes():
-        raise InvalidValue(f"currency {value!r} is not an ISO 4217 code (EUR, USD, JPY...)")
+        raise RecordValueError(
+            "currency", f"currency {value!r} is not an ISO 4217 code (EUR, USD, JPY...)"
+        )
     return code
 
 
@@ -202,7 +221,7 @@ def _channel(value: str | None) -> str | None:
         return None
     cleaned = _text(value, "a channel").lower()
     if cleaned not in CHANNELS:
-        raise InvalidValue(f"channel {value!r} is not one of {', '.join(CHANNELS)}")
+        raise RecordValueError("channel", f"channel {value!r} is not one of {', '.join(CHANNELS)}")
     return cleaned
 
 
@@ -283,17 +302,23 @@ class LinkedRecord:
 
     def __attrs_post_init__(self) -> None:
         if self.amount is not None and self.currency is None:
-            raise InvalidValue(f"{self.kind} {self.ref!r}: an amount needs a currency")
+            raise RecordValueError(
+                "currency", f"{self.kind} {self.ref!r}: an amount needs a currency"
+            )
         if self.start is not None and self.end is not None and self.end < self.start:
-            raise InvalidValue(f"{self.kind} {self.ref!r}: it ends before it starts")
+            raise RecordValueError("end", f"{self.kind} {self.ref!r}: it ends before it starts")
         if self.channel is not None and self.kind != "conversation":
-            raise InvalidValue(f"{self.kind} {self.ref!r}: only a conversation has a channel")
+            raise RecordValueError(
+                "channel", f"{self.kind} {self.ref!r}: only a conversation has a channel"
+            )
         if self.kind == "conversation" and self.channel is None:
             raise InvalidValue(f"conversation {self.ref!r} needs a channel ({', '.join(CHANNELS)})")
         if self.file is not None and self.kind != "file":
-            raise InvalidValue(f"{self.kind} {self.ref!r}: only a file has a file reference")
+            raise RecordValueError(
+                "uri", f"{self.kind} {self.ref!r}: only a file has a file reference"
+            )
         if self.kind == "file" and self.file is None:
-            raise InvalidValue(f"file {self.ref!r} needs a URI")
+            raise RecordValueError("uri", f"file {self.ref!r} needs a URI")
 
     @property
     def moment(self) -> datetime | None:
@@ -343,3 +368,23 @@ def totals_by_currency(records: list[LinkedRecord]) -> dict[str, Decimal]:
         if record.amount is not None and record.currency is not None:
             totals[record.currency] = totals.get(record.currency, Decimal(0)) + record.amount
     return dict(sorted(totals.items()))
+
+
+@attrs.frozen(kw_only=True)
+class RejectedRow:
+    """A row of a records file that was not imported, and why."""
+
+    line: int
+    column: str | None
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class RecordImportSummary:
+    """What a records import did: how many records were added, updated, already so, refused."""
+
+    file: str
+    added: int
+    updated: int
+    unchanged: int
+    rejected: tuple[RejectedRow, ...] = ()

@@ -19,12 +19,15 @@ from pipeline_core.domain.records import (
     BUILTIN_KINDS,
     SETTINGS_KEY,
     LinkedRecord,
+    RecordImportSummary,
     RecordKind,
+    RejectedRow,
     check_state,
     kind_named,
 )
 from pipeline_core.domain.serialization import converter
-from pipeline_core.errors import InvalidValue
+from pipeline_core.errors import InvalidValue, NotFound
+from pipeline_core.importing.records import RecordRow
 from pipeline_core.workspace.permissions import hides_contacts, require_admin
 from pipeline_core.workspace.session import Session
 
@@ -222,3 +225,59 @@ def _event(
         data["changed"] = list[JSONValue](changed)
         data["previous_state"] = before.state
     return s.event(record.customer_id, kind, **data)
+
+
+# files ----------------------------------------------------------------------------------------
+
+
+def import_rows(s: Session, file: str, rows: Sequence[RecordRow]) -> RecordImportSummary:
+    """Upsert the records of a file's rows; a bad row is reported and the good ones still land.
+
+    A row is refused, with its line and column, when it cannot be read, names a
+    customer the actor cannot see, or a kind or state that does not exist.
+    Running the same file again changes nothing (every record ``unchanged``).
+    """
+    defined = defined_kinds(s)
+    rejected: list[RejectedRow] = []
+    good: list[LinkedRecord] = []
+    visible: dict[int, bool] = {}
+    for row in rows:
+        if row.error is not None or row.record is None:
+            error = row.error
+            assert error is not None
+            rejected.append(RejectedRow(line=row.line, column=error.column, reason=error.reason))
+            continue
+        record = row.record
+        column = "kind"
+        try:
+            kind = kind_named(record.kind, defined)
+            column = "state"
+            if record.state:
+                check_state(kind, record.state)
+        except InvalidValue as error:
+            rejected.append(RejectedRow(line=row.line, column=column, reason=str(error)))
+            continue
+        if record.customer_id not in visible:
+            try:
+                s.get_customer(record.customer_id)
+                visible[record.customer_id] = True
+            except NotFound:
+                visible[record.customer_id] = False
+        if not visible[record.customer_id]:
+            rejected.append(
+                RejectedRow(
+                    line=row.line,
+                    column="customer_id",
+                    reason=f"no customer with id {record.customer_id}",
+                )
+            )
+            continue
+        good.append(record)
+    outcomes = [outcome for _, outcome in upsert(s, good)] if good else []
+    return RecordImportSummary(
+        file=file,
+        added=outcomes.count("added"),
+        updated=outcomes.count("updated"),
+        unchanged=outcomes.count("unchanged"),
+        rejected=tuple(rejected),
+    )

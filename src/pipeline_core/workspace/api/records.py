@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Literal
 
-from pipeline_core.domain.records import LinkedRecord, RecordKind
+from pipeline_core.domain.records import LinkedRecord, RecordImportSummary, RecordKind
+from pipeline_core.importing.records import read_records_file, records_csv, records_jsonl
 from pipeline_core.workspace import records
 from pipeline_core.workspace.session import SessionOpener
 
@@ -55,3 +58,26 @@ class Records:
         return self._opener.write(
             None, records.define_kind, name, tuple(states), description=description
         )
+
+    def import_file(self, path: str | Path, *, encoding: str = "utf-8") -> RecordImportSummary:
+        """Upsert the records of a CSV or JSON Lines file in one transaction.
+
+        Rows are keyed by customer, kind and reference: a re-run changes nothing.
+        Bad rows are reported (line, column, reason) and the good ones still land.
+        """
+        rows = read_records_file(Path(path), name=str(path), encoding=encoding)
+        return self._opener.write(None, records.import_rows, str(path), rows)
+
+    def export(
+        self,
+        customer_id: int | None = None,
+        *,
+        kinds: Iterable[str] = (),
+        format: Literal["csv", "jsonl"] = "csv",
+    ) -> Iterator[str]:
+        """The records (of one customer, of some kinds) as CSV or JSON Lines text, in chunks.
+
+        What ``import_file`` reads back to the same records.
+        """
+        found = self.list(customer_id, kinds=kinds)
+        return records_csv(found) if format == "csv" else records_jsonl(found)
