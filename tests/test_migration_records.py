@@ -16,13 +16,21 @@ from pipeline_core.storage.sql.common import META_TABLE
 from .conftest import new_postgres_database
 from .postgres_server import PostgresCluster
 
-DROPPED = ("DROP TABLE linked_records", "DROP TABLE customer_seen")
+DROPPED = (
+    "DROP TABLE linked_records",
+    "DROP TABLE customer_seen",
+    "DELETE FROM events WHERE kind LIKE 'record_%'",
+)
 
 
 def _exercise(url: str) -> None:
     with Workspace(open_store(url), clock=FixedClock()) as ws:
         old = ws.customers.get(1)
         assert old.name == "Old"
+        # The order of a customer converted before migration 7 became an order record.
+        (order,) = ws.records.list(kinds=["order"])
+        assert (order.customer_id, order.ref, order.state) == (2, "SO-1", "placed")
+        assert order.at == ws.customers.get(2).converted_at == order.created_at
         record = ws.records.add(
             LinkedRecord(customer_id=old.id, kind="payment", ref="P-1", amount="5", currency="EUR")
         )
@@ -34,6 +42,7 @@ def test_a_version_6_sqlite_store_gains_linked_records(tmp_path: Path) -> None:
     path = tmp_path / "six.db"
     with Workspace(open_store(f"sqlite:///{path}"), clock=FixedClock()) as ws:
         ws.customers.add(Customer(name="Old"))
+        ws.customers.convert(ws.customers.add(Customer(name="Buyer")).id, "SO-1")
     db = sqlite3.connect(path)
     for statement in DROPPED:
         db.execute(statement)
@@ -56,6 +65,7 @@ def test_a_version_6_postgres_store_gains_linked_records(
     url = new_postgres_database(postgres_cluster)
     with Workspace(open_store(url), clock=FixedClock()) as ws:
         ws.customers.add(Customer(name="Old"))
+        ws.customers.convert(ws.customers.add(Customer(name="Buyer")).id, "SO-1")
     schema = url.rsplit("%3D", 1)[1]
     with psycopg.connect(postgres_cluster.url(), autocommit=True) as db:
         db.execute(f"SET search_path TO {schema}")

@@ -388,3 +388,64 @@ class RecordImportSummary:
     updated: int
     unchanged: int
     rejected: tuple[RejectedRow, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class ProfileRecords:
+    """The linked-record sections of a customer's profile (``customers show``)."""
+
+    open_invoices: tuple[LinkedRecord, ...] = ()
+    """Open and overdue invoices, by due date (none last), then id."""
+    open_invoice_totals: dict[str, Decimal] = attrs.Factory(dict)
+    """What the open and overdue invoices add up to, per currency."""
+    overdue_invoice_totals: dict[str, Decimal] = attrs.Factory(dict)
+    """What the overdue invoices add up to, per currency."""
+    payments_received: dict[str, Decimal] = attrs.Factory(dict)
+    """The received payments added up, per currency."""
+    upcoming_appointments: tuple[LinkedRecord, ...] = ()
+    """Booked and confirmed appointments that have not started yet, soonest first."""
+    latest_conversations: dict[str, LinkedRecord] = attrs.Factory(dict)
+    """The latest conversation of each channel."""
+    files: tuple[LinkedRecord, ...] = ()
+    """The files not deleted, newest first."""
+    orders: tuple[LinkedRecord, ...] = ()
+    """Every order, newest first."""
+    subscriptions: tuple[LinkedRecord, ...] = ()
+    """Subscriptions on trial, active or paused."""
+    counts: dict[str, int] = attrs.Factory(dict)
+    """How many records of each kind the customer holds."""
+
+
+def profile_records(records: list[LinkedRecord], now: datetime) -> ProfileRecords:
+    """The profile's sections of a customer's ``records`` (in ``record_order``), at ``now``."""
+    by_kind: dict[str, list[LinkedRecord]] = {}
+    for record in sorted(records, key=record_order):
+        by_kind.setdefault(record.kind, []).append(record)
+    invoices = [r for r in by_kind.get("invoice", []) if r.state in OPEN_INVOICE_STATES]
+    invoices.sort(key=lambda r: (r.due is None, r.due or date.min, r.id))
+    upcoming = [
+        r
+        for r in by_kind.get("appointment", [])
+        if r.state in UPCOMING_APPOINTMENT_STATES and r.start is not None and r.start >= now
+    ]
+    upcoming.sort(key=lambda r: (r.start or now, r.id))
+    latest: dict[str, LinkedRecord] = {}
+    for record in by_kind.get("conversation", []):
+        if record.channel is not None:
+            latest[record.channel] = record  # in record order: the last one is the latest
+    return ProfileRecords(
+        open_invoices=tuple(invoices),
+        open_invoice_totals=totals_by_currency(invoices),
+        overdue_invoice_totals=totals_by_currency([r for r in invoices if r.state == "overdue"]),
+        payments_received=totals_by_currency(
+            [r for r in by_kind.get("payment", []) if r.state == "received"]
+        ),
+        upcoming_appointments=tuple(upcoming),
+        latest_conversations=dict(sorted(latest.items())),
+        files=tuple(reversed([r for r in by_kind.get("file", []) if r.state != "deleted"])),
+        orders=tuple(reversed(by_kind.get("order", []))),
+        subscriptions=tuple(
+            r for r in by_kind.get("subscription", []) if r.state in ("trial", "active", "paused")
+        ),
+        counts={kind: len(found) for kind, found in sorted(by_kind.items())},
+    )

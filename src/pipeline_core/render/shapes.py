@@ -63,6 +63,7 @@ DateText = Annotated[str, Format("date")]
 DecimalText = Annotated[str, Format("decimal")]
 CustomerObject = Annotated[dict[str, Any], Noun("customer")]
 TaskObject = Annotated[dict[str, Any], Noun("task")]
+ProfileRecordsObject = Annotated[dict[str, Any], Noun("profile records")]
 
 
 # the records built key by key -----------------------------------------------------------
@@ -157,6 +158,7 @@ class ViewRecord(TypedDict):
     time: TimeSummaryRecord
     event_count: int
     recent_events: list[EventRecord]
+    records: ProfileRecordsObject
 
 
 class TeamRecord(TypedDict):

@@ -172,6 +172,14 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         )""",
         "CREATE INDEX linked_records_kind ON linked_records(kind, state, customer_id)",
         "CREATE INDEX linked_records_moment ON linked_records(kind, moment)",
+        # A customer converted before records existed has its order as a record too.
+        """INSERT INTO linked_records (customer_id, kind, ref, state, moment, body)
+        SELECT id, 'order', order_id, 'placed', COALESCE(converted_at, updated_at),
+            jsonb_build_object('customer_id', id, 'kind', 'order', 'ref', order_id, 'state', 'placed',
+                'at', COALESCE(converted_at, updated_at),
+                'created_at', COALESCE(converted_at, updated_at),
+                'updated_at', COALESCE(converted_at, updated_at))
+        FROM customers WHERE order_id IS NOT NULL AND merged_into IS NULL""",
         """CREATE TABLE customer_seen (
             user_name TEXT NOT NULL,
             customer_id BIGINT NOT NULL REFERENCES customers(id),
