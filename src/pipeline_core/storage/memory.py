@@ -33,7 +33,7 @@ from pipeline_core.domain.search import SearchQuery, TermRow, score, search_term
 from pipeline_core.domain.serialization import typed_field_value
 from pipeline_core.domain.statuses import StatusMachine
 from pipeline_core.errors import ConcurrencyError, InvalidValue, MergedMeanwhile, NotFound
-from pipeline_core.rules.ast import MATCH_ALL, MatchAll, Rule
+from pipeline_core.rules.ast import MATCH_ALL, MatchAll, Rule, uses_records
 from pipeline_core.rules.evaluate import compile_predicate
 from pipeline_core.storage.protocol import Order
 from pipeline_core.storage.sql.common import field_rows
@@ -114,7 +114,7 @@ class MemoryTransaction:
 
     def get_customer(self, customer_id: int, *, scope: Rule = MATCH_ALL) -> Customer:
         found = self._state.customers.get(customer_id)
-        if found is None or not _in(scope)(found):
+        if found is None or not self._predicate(scope)(found):
             raise NotFound(f"no customer with id {customer_id}")
         return found
 
@@ -176,8 +176,19 @@ class MemoryTransaction:
         merged = self._state.merged
         return (c for c in self._state.customers.values() if c.id not in merged)
 
+    def _predicate(self, rule: Rule) -> Callable[[Customer], bool]:
+        """``rule`` in Python, reading linked records from this state if it tests them."""
+        if isinstance(rule, MatchAll):
+            return lambda customer: True
+        if not uses_records(rule):
+            return compile_predicate(rule)
+        by_customer: dict[int, list[LinkedRecord]] = {}
+        for record in self._state.records.values():
+            by_customer.setdefault(record.customer_id, []).append(record)
+        return compile_predicate(rule, records=lambda c: by_customer.get(c.id, []))
+
     def _members(self, rule: Rule, hidden_from: str | None) -> Iterator[Customer]:
-        predicate = compile_predicate(rule)
+        predicate = self._predicate(rule)
         hidden = self._state.hidden.get(hidden_from, set()) if hidden_from else set()
         for customer in self._live():
             if customer.id not in hidden and predicate(customer):
@@ -317,7 +328,7 @@ class MemoryTransaction:
     # the customer's life --------------------------------------------------------
 
     def _sorted(self, keep: Iterator[Customer], scope: Rule) -> list[Customer]:
-        visible = _in(scope)
+        visible = self._predicate(scope)
         return sorted((c for c in keep if visible(c)), key=lambda c: c.id)
 
     def children(self, parent_id: int, *, scope: Rule = MATCH_ALL) -> list[Customer]:
@@ -333,7 +344,7 @@ class MemoryTransaction:
         return self._sorted((c for c in customers if key in c.fields), scope)
 
     def follow_ups_until(self, last_day: date, *, scope: Rule = MATCH_ALL) -> list[Customer]:
-        visible = _in(scope)
+        visible = self._predicate(scope)
         due = [
             c
             for c in self._live()
@@ -437,7 +448,7 @@ class MemoryTransaction:
         self, customer_ids: Sequence[int], *, scope: Rule = MATCH_ALL
     ) -> list[Customer]:
         customers = self._state.customers
-        visible = _in(scope)
+        visible = self._predicate(scope)
         return [
             customers[i]
             for i in sorted(set(customer_ids))
@@ -628,12 +639,6 @@ class MemoryTransaction:
             ):
                 counts[event.customer_id] = counts.get(event.customer_id, 0) + 1
         return counts
-
-
-def _in(scope: Rule) -> Callable[[Customer], bool]:
-    if isinstance(scope, MatchAll):
-        return lambda customer: True
-    return compile_predicate(scope)
 
 
 class MemoryStore:

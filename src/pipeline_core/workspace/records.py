@@ -28,6 +28,7 @@ from pipeline_core.domain.records import (
 from pipeline_core.domain.serialization import converter
 from pipeline_core.errors import InvalidValue, NotFound
 from pipeline_core.importing.records import RecordRow
+from pipeline_core.rules.evaluate import RecordLookup
 from pipeline_core.workspace.permissions import hides_contacts, require_admin
 from pipeline_core.workspace.session import Session
 
@@ -113,6 +114,11 @@ def list_records(
     return shown_records(
         s, s.find_records(customer_id=customer_id, kinds=wanted, states=tuple(states))
     )
+
+
+def record_lookup(s: Session) -> RecordLookup:
+    """How rules evaluated in Python read a customer's linked records: in this session."""
+    return lambda customer: s.find_records(customer_id=customer.id)
 
 
 # writing --------------------------------------------------------------------------------------
