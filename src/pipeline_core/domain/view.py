@@ -50,3 +50,11 @@ class CustomerView:
     recent_events: tuple[Event, ...]
     event_count: int
     records: ProfileRecords = attrs.Factory(ProfileRecords)
+
+
+@attrs.frozen(kw_only=True)
+class ListedCustomer:
+    """A customer in a list, with its badge: events since the reader last opened it."""
+
+    customer: Customer
+    new_activity: int

@@ -84,6 +84,7 @@ NOUNS: dict[str, object] = {
     "saved report": SavedReportRecord,
     "alias": AliasRecord,
     "migration": MigrationRecord,
+    "listed customer": Extended(Customer, {"new_activity": int}),
     "linked record": LinkedRecord,
     "profile records": ProfileRecords,
     "record kind": RecordKind,

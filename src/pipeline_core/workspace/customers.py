@@ -18,7 +18,12 @@ from pipeline_core.rules.ast import MATCH_ALL
 from pipeline_core.workspace import duplicates, records
 from pipeline_core.workspace.changes import save_changes
 from pipeline_core.workspace.dedupe import resolve
-from pipeline_core.workspace.definitions import checked_fields, lifecycle, machine_for
+from pipeline_core.workspace.definitions import (
+    checked_fields,
+    defined_kinds,
+    lifecycle,
+    machine_for,
+)
 from pipeline_core.workspace.moves import check_folder_status, move_in
 from pipeline_core.workspace.permissions import (
     check_contact_edit,
@@ -211,7 +216,7 @@ def timeline(
     wanted_events: set[EventKind] = set()
     wanted_records: set[str] = set()
     if kinds is not None:
-        defined = records.defined_kinds(s)
+        defined = defined_kinds(s)
         for kind in kinds:
             if kind in EVENT_KINDS:
                 wanted_events.add(EventKind(kind))

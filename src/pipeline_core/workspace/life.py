@@ -337,6 +337,8 @@ def view(s: Session, customer_id: int, *, recent: int = RECENT_EVENTS) -> Custom
     parent = None if customer.parent_id is None else _visible_or_none(s, customer.parent_id)
     open_tasks = s.find_tasks(customer_id=customer_id, open_only=True)
     events = shown_events(s, s.events(customer_id))
+    if events:  # the actor has now seen this customer's activity (list badges)
+        s.mark_seen(s.actor, customer_id, events[-1].id)
     follow_up = customer.next_follow_up
     return CustomerView(
         customer=shown(s, customer),

@@ -8,11 +8,13 @@ for it, as they wait for external activity.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any, Literal
+import itertools
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Literal
 
 import attrs
 
+from pipeline_core.customer import Customer
 from pipeline_core.domain.access import HIDDEN
 from pipeline_core.domain.events import Event, EventKind, JSONValue
 from pipeline_core.domain.records import (
@@ -26,11 +28,16 @@ from pipeline_core.domain.records import (
     kind_named,
 )
 from pipeline_core.domain.serialization import converter
+from pipeline_core.domain.view import ListedCustomer
 from pipeline_core.errors import InvalidValue, NotFound
 from pipeline_core.importing.records import RecordRow
+from pipeline_core.rules.ast import MATCH_ALL
 from pipeline_core.rules.evaluate import RecordLookup
-from pipeline_core.workspace.permissions import hides_contacts, require_admin
-from pipeline_core.workspace.session import Session
+from pipeline_core.workspace.bulk import EXPORT_PAGE, iterate
+from pipeline_core.workspace.definitions import defined_kinds
+from pipeline_core.workspace.permissions import contacts_hidden, hides_contacts, require_admin
+from pipeline_core.workspace.rules import RuleLike
+from pipeline_core.workspace.session import Session, SessionOpener
 
 Outcome = Literal["added", "updated", "unchanged"]
 """What an upsert did to one record."""
@@ -41,12 +48,6 @@ _COMPARED = tuple(
 
 
 # kinds ----------------------------------------------------------------------------------------
-
-
-def defined_kinds(s: Session) -> dict[str, RecordKind]:
-    """The user-defined kinds of the workspace, by name."""
-    data: Any = s.get_setting(SETTINGS_KEY) or {}
-    return {name: converter.structure(value, RecordKind) for name, value in data.items()}
 
 
 def kinds(s: Session) -> list[RecordKind]:
@@ -140,6 +141,7 @@ def upsert(s: Session, records: Sequence[LinkedRecord]) -> list[tuple[LinkedReco
     """
     defined = defined_kinds(s)
     now = s.now()
+    hidden = hides_contacts(s)
     owners: dict[int, int] = {}
     checked: list[LinkedRecord] = []
     for record in records:
@@ -169,10 +171,17 @@ def upsert(s: Session, records: Sequence[LinkedRecord]) -> list[tuple[LinkedReco
             state = record.state or kind_named(record.kind, defined).initial
             new[key] = attrs.evolve(record, state=state, created_at=now, updated_at=now)
             continue
+        address = record.address
+        if hidden and address != before.address:
+            # The actor sees "(hidden)" for it: what they send back keeps the stored one.
+            if address not in (None, HIDDEN):
+                raise contacts_hidden(s, "change a conversation's address")
+            address = before.address
         after = attrs.evolve(
             record,
             id=before.id,
             state=record.state or before.state,
+            address=address,
             created_at=before.created_at,
             updated_at=now,
         )
@@ -191,7 +200,6 @@ def upsert(s: Session, records: Sequence[LinkedRecord]) -> list[tuple[LinkedReco
             events.append(_event(s, stored, EventKind.RECORD_ADDED, None, []))
     if events:
         s.append_events(events)
-    hidden = hides_contacts(s)
     return [
         (shown_record(s, stored, hidden), outcome)
         for stored, outcome in (results[(r.customer_id, r.kind, r.ref)] for r in checked)
@@ -231,6 +239,74 @@ def _event(
         data["changed"] = list[JSONValue](changed)
         data["previous_state"] = before.state
     return s.event(record.customer_id, kind, **data)
+
+
+# new activity (list badges) -------------------------------------------------------------------
+
+
+def mark_opened(s: Session, customer_id: int) -> None:
+    """Remember that the actor has seen the customer's activity up to now."""
+    events = s.events(customer_id)
+    if events:
+        s.mark_seen(s.actor, events[-1].customer_id, max(e.id for e in events))
+
+
+def badges(s: Session, customer_ids: Sequence[int]) -> dict[int, int]:
+    """Per customer, how many events others made since the actor last opened it (0: none)."""
+    counts = s.new_activity(s.actor, customer_ids)
+    return {customer_id: counts.get(customer_id, 0) for customer_id in customer_ids}
+
+
+def listing(
+    opener: SessionOpener,
+    where: RuleLike = MATCH_ALL,
+    *,
+    unseen: bool = False,
+    limit: int | None = None,
+    offset: int = 0,
+    page: int = EXPORT_PAGE,
+) -> Iterator[ListedCustomer]:
+    """Customers satisfying ``where``, oldest first, each with its new-activity count.
+
+    ``unseen``: only those with new activity (``limit`` and ``offset`` then count
+    those). Read ``page`` customers at a time, each page in a session of its own.
+    """
+    customers = iterate(
+        opener,
+        where,
+        page=page,
+        limit=None if unseen else limit,
+        offset=0 if unseen else offset,
+    )
+    return _listed(opener, customers, unseen, limit, offset, page)
+
+
+def _listed(
+    opener: SessionOpener,
+    customers: Iterator[Customer],
+    unseen: bool,
+    limit: int | None,
+    offset: int,
+    page: int,
+) -> Iterator[ListedCustomer]:
+    skip, left = (offset, limit) if unseen else (0, None)
+    while left is None or left > 0:
+        chunk = list(itertools.islice(customers, page))
+        if not chunk:
+            return
+        counts = opener.run(badges, [c.id for c in chunk])
+        for customer in chunk:
+            count = counts[customer.id]
+            if unseen and count == 0:
+                continue
+            if skip:
+                skip -= 1
+                continue
+            yield ListedCustomer(customer=customer, new_activity=count)
+            if left is not None:
+                left -= 1
+                if left == 0:
+                    return
 
 
 # files ----------------------------------------------------------------------------------------

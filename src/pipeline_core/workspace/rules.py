@@ -18,9 +18,8 @@ from pipeline_core.rules.dates import bind_dates
 from pipeline_core.rules.parser import parse
 from pipeline_core.rules.printer import to_text
 from pipeline_core.rules.sql import Compiled, Dialect, compile_sql
-from pipeline_core.workspace.definitions import field_definitions, rules_today
+from pipeline_core.workspace.definitions import defined_kinds, field_definitions, rules_today
 from pipeline_core.workspace.permissions import check_contact_rule
-from pipeline_core.workspace.records import defined_kinds
 from pipeline_core.workspace.session import Session
 
 RuleLike = Rule | str
