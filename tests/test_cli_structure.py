@@ -61,7 +61,7 @@ HELP_IMPORTS = {
 # Every command, by group ("" is the root), as it was before the CLI was cut into modules.
 EVERY_COMMAND = {
     "": "access automations board columns customers demo fields filters flows folders init "
-    "migrate move notes reminders reports rules settings statuses tasks teams time users "
+    "migrate move notes records reminders reports rules settings statuses tasks teams time users "
     "whoami workers",
     "access": "set show",
     "automations": "add list remove run",
@@ -73,6 +73,7 @@ EVERY_COMMAND = {
     "flows": "add explain hide list remove show unhide",
     "folders": "access add list remove",
     "notes": "add list",
+    "records": "add define-kind export import kinds list set-state show",
     "reminders": "due",
     "reports": "alias aliases group list pipeline run save",
     "rules": "check sql",

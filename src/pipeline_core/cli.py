@@ -73,7 +73,7 @@ COMMANDS: dict[str, LazyCommand] = {
     "records": _command(
         "records",
         "records",
-        "Linked records (orders, payments, invoices, appointments, files, conversations...).",
+        "Linked records other modules attach to customers, keyed by external reference.",
     ),
     "reminders": _command("reminders", "reminders", "Follow-up reminders."),
     "reports": _command(
