@@ -230,7 +230,7 @@ def schemas_of(nouns: Mapping[str, object]) -> dict[str, Schema]:
     """The JSON Schema of each noun's type; a noun inside another is a ``$ref`` to it."""
     # A type that is a noun of its own is referred to by that noun, even when another
     # noun extends it (a listed customer is a customer and more).
-    names = {s.base: n for n, s in nouns.items() if isinstance(s, Extended)}
+    names: dict[object, str] = {s.base: n for n, s in nouns.items() if isinstance(s, Extended)}
     names.update({s: n for n, s in nouns.items() if not isinstance(s, Extended)})
     generator = _Generator(names)
     return {name: generator.object_of(source) for name, source in nouns.items()}
