@@ -26,6 +26,7 @@ from pipeline_core.domain.records import (
     RejectedRow,
     check_state,
     kind_named,
+    replaced,
 )
 from pipeline_core.domain.serialization import converter
 from pipeline_core.domain.view import ListedCustomer
@@ -150,9 +151,7 @@ def upsert(s: Session, records: Sequence[LinkedRecord]) -> list[tuple[LinkedReco
         if record.customer_id not in owners:
             owners[record.customer_id] = s.lock_customer(record.customer_id).id
         checked.append(
-            attrs.evolve(
-                record, kind=kind.name, state=state, customer_id=owners[record.customer_id]
-            )
+            replaced(record, kind=kind.name, state=state, customer_id=owners[record.customer_id])
         )
     held: dict[tuple[int, str, str], LinkedRecord] = {}
     by_kind: dict[str, list[str]] = {}
@@ -169,7 +168,7 @@ def upsert(s: Session, records: Sequence[LinkedRecord]) -> list[tuple[LinkedReco
         before = held.get(key)
         if before is None:
             state = record.state or kind_named(record.kind, defined).initial
-            new[key] = attrs.evolve(record, state=state, created_at=now, updated_at=now)
+            new[key] = replaced(record, state=state, created_at=now, updated_at=now)
             continue
         address = record.address
         if hidden and address != before.address:
@@ -177,7 +176,7 @@ def upsert(s: Session, records: Sequence[LinkedRecord]) -> list[tuple[LinkedReco
             if address not in (None, HIDDEN):
                 raise contacts_hidden(s, "change a conversation's address")
             address = before.address
-        after = attrs.evolve(
+        after = replaced(
             record,
             id=before.id,
             state=record.state or before.state,

@@ -279,7 +279,7 @@ class Session(Transaction):
 
     def insert_records(self, records: Sequence[LinkedRecord]) -> list[LinkedRecord]:
         """Store new records on visible customers (locked: a concurrent merge waits)."""
-        owners = {r.customer_id: self.lock_customer(r.customer_id).id for r in records}
+        owners = {i: self.lock_customer(i).id for i in {r.customer_id for r in records}}
         return self.unscoped.insert_records(
             [
                 r if owners[r.customer_id] == r.customer_id

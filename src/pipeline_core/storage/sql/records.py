@@ -5,9 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import attrs
-
-from pipeline_core.domain.records import LinkedRecord, amount_e4
+from pipeline_core.domain.records import (
+    LinkedRecord,
+    amount_e4,
+    replaced,
+    stored_record,
+    with_id,
+)
 from pipeline_core.domain.serialization import converter
 from pipeline_core.errors import InvalidValue, NotFound
 from pipeline_core.rules.ast import MATCH_ALL, Rule
@@ -24,8 +28,7 @@ class RecordQueries(SqlBackend):
 
     def _record(self, row: Sequence[Any]) -> LinkedRecord:
         # The row holds the id and customer (what merges move); the body the rest.
-        body = converter.structure(self._json_in(row[2]), LinkedRecord)
-        return attrs.evolve(body, id=row[0], customer_id=row[1])
+        return stored_record(self._json_in(row[2]), row[0], row[1])
 
     def _record_values(self, record: LinkedRecord) -> list[Any]:
         return [
@@ -35,7 +38,7 @@ class RecordQueries(SqlBackend):
             self._moment_out(record.moment),
             self._day_out(record.due),
             record.channel,
-            self._json_out(converter.unstructure(attrs.evolve(record, id=0))),
+            self._json_out(converter.unstructure(replaced(record, id=0))),
         ]
 
     def _held(self, records: Sequence[LinkedRecord]) -> None:
@@ -47,12 +50,21 @@ class RecordQueries(SqlBackend):
         if len(wanted) < len(records):
             raise InvalidValue("the same record (customer, kind and reference) is given twice")
         for kind, refs in by_kind.items():
-            for held in self.records_by_ref(kind, refs):
-                if (held.customer_id, held.kind, held.ref) in wanted:
-                    raise InvalidValue(
-                        f"customer {held.customer_id} already holds {kind} {held.ref!r}"
-                        f" (record {held.id})"
-                    )
+            unique = sorted(set(refs))
+            for start in range(0, len(unique), CHUNK):
+                chunk = unique[start : start + CHUNK]
+                # Only the keys: parsing whole records here would double an import's cost.
+                rows = self._rows(
+                    "SELECT id, customer_id, ref FROM linked_records"
+                    f" WHERE kind = ? AND ref IN ({', '.join('?' * len(chunk))})",
+                    [kind, *chunk],
+                )
+                for record_id, customer_id, ref in rows:
+                    if (customer_id, kind, ref) in wanted:
+                        raise InvalidValue(
+                            f"customer {customer_id} already holds {kind} {ref!r}"
+                            f" (record {record_id})"
+                        )
 
     def insert_records(self, records: Sequence[LinkedRecord]) -> list[LinkedRecord]:
         if not records:
@@ -67,7 +79,7 @@ class RecordQueries(SqlBackend):
                 " currency, moment, due, channel, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [record.customer_id, record.kind, record.ref, *self._record_values(record)],
             )
-            stored.append(attrs.evolve(record, id=record_id))
+            stored.append(with_id(record, record_id))
         return stored
 
     def update_record(self, record: LinkedRecord) -> LinkedRecord:
