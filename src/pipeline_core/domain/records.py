@@ -386,6 +386,16 @@ def with_id(record: LinkedRecord, record_id: int) -> LinkedRecord:
     return replaced(record, id=record_id)
 
 
+def check_same_key(before: LinkedRecord, after: LinkedRecord) -> None:
+    """Refuse a change of a stored record's customer, kind or reference (its key)."""
+    if (before.customer_id, before.kind, before.ref) != (
+        after.customer_id,
+        after.kind,
+        after.ref,
+    ):
+        raise InvalidValue(f"record {after.id}: its customer, kind and reference stay")
+
+
 def record_order(record: LinkedRecord) -> tuple[datetime, int]:
     """The order records are listed in: by moment, then id (as the SQL stores sort them)."""
     return (record.moment or _EARLIEST, record.id)

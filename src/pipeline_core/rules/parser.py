@@ -270,11 +270,7 @@ class _Parser:
         if not token.is_word("within"):
             raise self.unexpected(token, "'within'", ("within",))
         self.advance()
-        days = self.whole_number()
-        unit = self.peek()
-        if not unit.is_word("day", "days"):
-            raise self.unexpected(unit, "'days'")
-        self.advance()
+        days = self.days()
         return RecordTest(kind, "last", days=days)
 
     def field(self) -> str:
@@ -339,12 +335,17 @@ class _Parser:
         if self.peek().is_word("next"):
             self.advance()
             direction = "next"
+        days = self.days()
+        return Within(field, days, direction)  # type: ignore[arg-type]
+
+    def days(self) -> int:
+        """``N days`` (or ``1 day``): the whole number."""
         days = self.whole_number()
         unit = self.peek()
         if not unit.is_word("day", "days"):
             raise self.unexpected(unit, "'days'")
         self.advance()
-        return Within(field, days, direction)  # type: ignore[arg-type]
+        return days
 
     def whole_number(self) -> int:
         token = self.peek()
@@ -421,9 +422,5 @@ class _Parser:
         if not sign.is_op("+", "-"):
             return Today(0)
         self.advance()
-        days = self.whole_number()
-        unit = self.peek()
-        if not unit.is_word("day", "days"):
-            raise self.unexpected(unit, "'days'")
-        self.advance()
+        days = self.days()
         return Today(days if sign.text == "+" else -days)

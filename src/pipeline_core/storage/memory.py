@@ -21,7 +21,7 @@ from pipeline_core.domain.duplicate_settings import normalize_options
 from pipeline_core.domain.events import Event, EventKind, JSONValue, with_id
 from pipeline_core.domain.flows import FlowDefinition
 from pipeline_core.domain.normalize import ContactKey, index_keys
-from pipeline_core.domain.records import LinkedRecord, record_order
+from pipeline_core.domain.records import LinkedRecord, check_same_key, record_order
 from pipeline_core.domain.report_keys import (
     AggregateRow,
     GroupKey,
@@ -562,13 +562,7 @@ class MemoryTransaction:
         return stored
 
     def update_record(self, record: LinkedRecord) -> LinkedRecord:
-        before = self.get_record(record.id)
-        if (before.customer_id, before.kind, before.ref) != (
-            record.customer_id,
-            record.kind,
-            record.ref,
-        ):
-            raise InvalidValue(f"record {record.id}: its customer, kind and reference stay")
+        check_same_key(self.get_record(record.id), record)
         self._w.records[record.id] = record
         return record
 

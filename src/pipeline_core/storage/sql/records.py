@@ -8,6 +8,7 @@ from typing import Any
 from pipeline_core.domain.records import (
     LinkedRecord,
     amount_e4,
+    check_same_key,
     replaced,
     stored_record,
     with_id,
@@ -83,13 +84,7 @@ class RecordQueries(SqlBackend):
         return stored
 
     def update_record(self, record: LinkedRecord) -> LinkedRecord:
-        before = self.get_record(record.id)
-        if (before.customer_id, before.kind, before.ref) != (
-            record.customer_id,
-            record.kind,
-            record.ref,
-        ):
-            raise InvalidValue(f"record {record.id}: its customer, kind and reference stay")
+        check_same_key(self.get_record(record.id), record)
         self._db.execute(
             self._sql(
                 "UPDATE linked_records SET state = ?, amount_e4 = ?, currency = ?, moment = ?,"
