@@ -23,7 +23,7 @@ from pipeline_core.domain.records import (
     profile_records,
     totals_by_currency,
 )
-from pipeline_core.importing.records import cell_of_payload, payload_cell
+from pipeline_core.importing.records import cell_of_payload, payload_cell, record_from_row
 
 
 def invoice(customer_id: int, ref: str = "INV-1", **changes: Any) -> LinkedRecord:
@@ -370,3 +370,61 @@ def test_profile_totals_add_up_what_the_records_hold(
         c: sum((r.amount or 0 for r in records if r.currency == c), Decimal(0))
         for c in sorted({r.currency for r in records if r.currency})
     }
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=2) | st.dictionaries(st.text(max_size=3), inner),
+    max_leaves=4,
+)
+columns = st.sampled_from(
+    ["customer_id", "kind", "ref", "state", "amount", "currency", "at", "due", "start",
+     "end", "channel", "address", "uri", "size", "media_type", "checksum", "data.x", "title"]
+)  # fmt: skip
+
+
+@given(st.dictionaries(columns, json_values | st.sampled_from(["1", "payment", "EUR", "sms"])))
+def test_any_row_is_a_record_or_one_clear_row_error(values: dict[str, Any]) -> None:
+    from pipeline_core import ImportRowError
+
+    for from_text in (False, True):
+        row = {
+            k: v if not from_text or isinstance(v, str) else json.dumps(v)
+            for k, v in values.items()
+        }
+        try:
+            record = record_from_row(row, file="r.jsonl", line=7, from_text=from_text)
+        except ImportRowError as error:
+            assert str(error).startswith("r.jsonl, line 7")
+        else:
+            assert record.customer_id == int(str(values["customer_id"]).strip())
+
+
+def test_unreadable_records_files_give_one_clear_error(tmp_path: Path) -> None:
+    store = f"sqlite:///{tmp_path / 'f.db'}"
+    assert _cli(store, "init").exit_code == 0
+    assert _cli(store, "customers", "add", "Ada").exit_code == 0
+    missing = _cli(store, "records", "import", str(tmp_path / "nope.csv"))
+    assert missing.exit_code == 1 and "no such file" in missing.output
+    binary = tmp_path / "blob.csv"
+    binary.write_bytes(b"\x00\x01\x02\xff" * 50)
+    refused = _cli(store, "records", "import", str(binary))
+    assert refused.exit_code == 1 and "Traceback" not in refused.output
+    ragged = tmp_path / "ragged.csv"
+    ragged.write_text("customer_id,kind,ref\n1,order,SO-1,extra\n1,order,SO-2\n", "utf-8")
+    result = _cli(store, "records", "import", str(ragged), "--format", "json")
+    summary = json.loads(result.stdout)
+    assert result.exit_code == 1 and summary["added"] == 1
+    assert [r["line"] for r in summary["rejected"]] == [2]
+    lines = tmp_path / "bad.jsonl"
+    lines.write_text(
+        '{"customer_id": 1, "kind": "payment", "ref": "P", "amount": 12.5, "currency": "EUR"}\n'
+        '{"customer_id": 1, "kind": "payment", "ref": "Q", "data.x": {"nested": 1}}\n'
+        "not json\n",
+        "utf-8",
+    )
+    result = _cli(store, "records", "import", str(lines), "--format", "json")
+    summary = json.loads(result.stdout)
+    assert summary["added"] == 1
+    assert (summary["rejected"][0]["line"], summary["rejected"][0]["column"]) == (2, "data.x")
+    assert [r["line"] for r in summary["rejected"]] == [2, 3]

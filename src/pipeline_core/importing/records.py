@@ -52,6 +52,12 @@ def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
+def _cell_text(value: Any, column: str) -> str:
+    if isinstance(value, dict | list):
+        raise InvalidValue(f"{column} must be text, not {type(value).__name__}")
+    return str(value)
+
+
 def _whole(value: Any, column: str) -> int:
     if isinstance(value, bool):
         raise InvalidValue(f"{column} must be a whole number, not {value!r}")
@@ -128,8 +134,17 @@ def record_from_row(
         fields: dict[str, Any] = {"customer_id": _whole(values["customer_id"], column)}
         for column in ("kind", "ref", "state", "title", "amount", "currency", "channel"):
             value = values.get(column)
-            if not _blank(value):
-                fields[column] = value if column == "amount" else str(value)
+            if _blank(value):
+                continue
+            if (
+                column == "amount"
+                and isinstance(value, int | float)
+                and not isinstance(value, bool)
+            ):
+                value = repr(value)  # a JSON number: its digits, checked like text
+            if column == "amount" and not isinstance(value, str):
+                raise InvalidValue(f"amount {value!r} is not a number")
+            fields[column] = value if column == "amount" else _cell_text(value, column)
         column = "address"
         if not _blank(values.get(column)):
             fields[column] = str(values[column])
