@@ -150,3 +150,21 @@ def test_badges_count_what_others_did_since_the_user_last_opened(workspace: Work
     assert list(ann.customers.listing(unseen=True, offset=1)) == []
     # Badges are per user: the system actor's own changes are not new to it.
     assert workspace.customers.badges([ada.id, bob.id]) == {ada.id: 0, bob.id: 1}
+
+
+def test_the_async_workspace_lists_badges_and_records() -> None:
+    import asyncio
+
+    from pipeline_core import AsyncWorkspace
+
+    async def scenario() -> tuple[list[tuple[str, int]], list[str]]:
+        async with await AsyncWorkspace.open("memory:") as aws:
+            ada = await aws.customers.add(Customer(name="Ada"))
+            await aws.records.add(invoice(ada.id, "I-1"))
+            listed = [(i.customer.name, i.new_activity) async for i in aws.customers.listing()]
+            refs = [r.ref for r in await aws.records.list(ada.id)]
+            return listed, refs
+
+    listed, refs = asyncio.run(scenario())
+    assert listed == [("Ada", 0)]  # the system made both events: nothing new to it
+    assert refs == ["I-1"]
