@@ -149,9 +149,10 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     # customer by (kind, ref); the columns rules and the profile filter on, the whole
     # record as JSON. Amounts are also kept as exact integers of 1/10000 (amount_e4)
     # so that rule sums agree with PostgreSQL's. And per user the last event they saw
-    # of a customer (new-activity badges).
+    # of a customer (new-activity badges). Each statement may run again (IF NOT EXISTS,
+    # ON CONFLICT): a store whose version was set back runs it twice harmlessly.
     7: (
-        """CREATE TABLE linked_records (
+        """CREATE TABLE IF NOT EXISTS linked_records (
             id INTEGER PRIMARY KEY,
             customer_id INTEGER NOT NULL REFERENCES customers(id),
             kind TEXT NOT NULL,
@@ -165,8 +166,8 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             body TEXT NOT NULL,
             UNIQUE (customer_id, kind, ref)
         )""",
-        "CREATE INDEX linked_records_kind ON linked_records(kind, state, customer_id)",
-        "CREATE INDEX linked_records_moment ON linked_records(kind, moment)",
+        "CREATE INDEX IF NOT EXISTS linked_records_kind ON linked_records(kind, state, customer_id)",
+        "CREATE INDEX IF NOT EXISTS linked_records_moment ON linked_records(kind, moment)",
         # A customer converted before records existed has its order as a record too.
         """INSERT INTO linked_records (customer_id, kind, ref, state, moment, body)
         SELECT id, 'order', order_id, 'placed', COALESCE(converted_at, updated_at),
@@ -174,8 +175,9 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
                 'at', COALESCE(converted_at, updated_at),
                 'created_at', COALESCE(converted_at, updated_at),
                 'updated_at', COALESCE(converted_at, updated_at))
-        FROM customers WHERE order_id IS NOT NULL AND merged_into IS NULL""",
-        """CREATE TABLE customer_seen (
+        FROM customers WHERE order_id IS NOT NULL AND merged_into IS NULL
+        ON CONFLICT DO NOTHING""",
+        """CREATE TABLE IF NOT EXISTS customer_seen (
             user_name TEXT NOT NULL,
             customer_id INTEGER NOT NULL REFERENCES customers(id),
             event_id INTEGER NOT NULL,
