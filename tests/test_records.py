@@ -9,6 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 from click.testing import CliRunner
 from hypothesis import given, settings
@@ -428,3 +429,34 @@ def test_unreadable_records_files_give_one_clear_error(tmp_path: Path) -> None:
     assert summary["added"] == 1
     assert (summary["rejected"][0]["line"], summary["rejected"][0]["column"]) == (2, "data.x")
     assert [r["line"] for r in summary["rejected"]] == [2, 3]
+
+
+@pytest.mark.parametrize("backend", ["memory", "sqlite", "postgres"])
+def test_any_records_read_back_as_written_in_record_order(backend: str) -> None:
+    from pipeline_core.domain.records import record_order
+    from pipeline_core.storage import open_store
+    from pipeline_core.testing.records import linked_records
+
+    from .conftest import fresh_store_url
+
+    @settings(max_examples=25, deadline=None)
+    @given(records=linked_records((1, 2, 3), max_size=10))
+    def round_trip(records: list[LinkedRecord]) -> None:
+        store = open_store(fresh_store_url(backend))
+        try:
+            with store.transaction() as tx:
+                ids = [tx.insert_customer(Customer(name=f"C{i}")).id for i in range(3)]
+                mine = [attrs.evolve(r, customer_id=ids[r.customer_id - 1]) for r in records]
+                stored = tx.insert_records(mine)
+            with store.transaction() as tx:
+                assert tx.find_records() == sorted(stored, key=record_order)
+                for record in stored:
+                    assert tx.get_record(record.id) == record
+                    assert tx.records_by_ref(record.kind, [record.ref]) == sorted(
+                        (r for r in stored if (r.kind, r.ref) == (record.kind, record.ref)),
+                        key=lambda r: r.id,
+                    )
+        finally:
+            store.close()
+
+    round_trip()
