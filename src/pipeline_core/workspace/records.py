@@ -143,13 +143,13 @@ def upsert(s: Session, records: Sequence[LinkedRecord]) -> list[tuple[LinkedReco
     defined = defined_kinds(s)
     now = s.now()
     hidden = hides_contacts(s)
-    owners: dict[int, int] = {}
+    # Customers are locked in id order, so that two imports touching the same customers
+    # wait for each other instead of deadlocking (PostgreSQL locks rows).
+    owners = {i: s.lock_customer(i).id for i in sorted({r.customer_id for r in records})}
     checked: list[LinkedRecord] = []
     for record in records:
         kind = kind_named(record.kind, defined)
         state = "" if record.state == "" else check_state(kind, record.state)
-        if record.customer_id not in owners:
-            owners[record.customer_id] = s.lock_customer(record.customer_id).id
         checked.append(
             replaced(record, kind=kind.name, state=state, customer_id=owners[record.customer_id])
         )
