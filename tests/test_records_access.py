@@ -168,3 +168,28 @@ def test_the_async_workspace_lists_badges_and_records() -> None:
     listed, refs = asyncio.run(scenario())
     assert listed == [("Ada", 0)]  # the system made both events: nothing new to it
     assert refs == ["I-1"]
+
+
+def test_customers_list_unseen_on_the_command_line(tmp_path: Path) -> None:
+    store = ["--store", f"sqlite:///{tmp_path / 'u.db'}"]
+    runner = CliRunner()
+
+    def run(*args: str) -> str:
+        result = runner.invoke(cli, [*store, *args])
+        assert result.exit_code == 0, result.output
+        return result.stdout
+
+    run("init")
+    run("users", "add", "ann", "--role", "admin")
+    run("customers", "add", "Ada")
+    run("customers", "add", "Bob")
+    run("--as", "ann", "customers", "show", "1")
+    unseen = json.loads(run("--as", "ann", "customers", "list", "--unseen", "--format", "json"))
+    assert [(c["name"], c["new_activity"]) for c in unseen] == [("Bob", 1)]
+    run("records", "add", "1", "payment", "P-1", "--amount", "5", "--currency", "EUR")
+    lines = run("--as", "ann", "customers", "list", "--unseen", "--nl").splitlines()
+    assert [(json.loads(x)["name"], json.loads(x)["new_activity"]) for x in lines] == [
+        ("Ada", 1),
+        ("Bob", 1),
+    ]
+    assert "new_activity" in run("--as", "ann", "customers", "list")
