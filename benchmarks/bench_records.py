@@ -135,6 +135,7 @@ def run_bare(path: Path, source: Path) -> tuple[float, int]:
 
 
 def bench_import(work: Path, args: argparse.Namespace) -> dict[str, float]:
+    """Median import rates of both sides over alternating rounds, and their ratio."""
     seeded, source = work / "seeded.db", work / "records.csv"
     seed(seeded, args.customers)
     write_csv(source, args.customers, args.records, args.seed)
@@ -161,6 +162,7 @@ def bench_import(work: Path, args: argparse.Namespace) -> dict[str, float]:
 
 
 def bench_profile(work: Path, args: argparse.Namespace) -> dict[str, float]:
+    """Median ``show`` times of a customer with many records and of one with none."""
     path = work / "profile.db"
     rng = random.Random(args.seed)
     with Workspace.open(f"sqlite:///{path}") as ws:
