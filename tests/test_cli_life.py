@@ -79,7 +79,10 @@ def test_activity_commands_show_up_in_the_360_view(store: str) -> None:
         {"text": "b", "done": False},
     ]
     assert view["overdue_tasks"] == [1] and view["time"]["total_minutes"] == 25
-    assert [e["kind"] for e in view["recent_events"]] == ["edited", "external", "converted"]
+    # Conversion records the order as a linked record too (its own event), and the profile
+    # lists it among the customer's orders.
+    assert [e["kind"] for e in view["recent_events"]] == ["external", "converted", "record_added"]
+    assert [o["ref"] for o in view["records"]["orders"]] == ["SO-9"]
     table = ok(store, "customers", "show", ada).output
     for text in ("Ada", "#1 Acme", "Open tasks", "Send quote", "Latest 10 of", "external"):
         assert text in table

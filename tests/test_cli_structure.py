@@ -61,8 +61,8 @@ HELP_IMPORTS = {
 # Every command, by group ("" is the root), as it was before the CLI was cut into modules.
 EVERY_COMMAND = {
     "": "access automations board columns customers deliveries demo fields filters flows folders "
-    "init migrate move notes notifications reminders reports rules settings statuses tasks teams "
-    "time users whoami workers",
+    "init migrate move notes notifications records reminders reports rules settings statuses tasks "
+    "teams time users whoami workers",
     "access": "set show",
     "automations": "add list remove run",
     "columns": "add list remove",
@@ -74,6 +74,7 @@ EVERY_COMMAND = {
     "flows": "add explain hide list remove show unhide",
     "folders": "access add list remove",
     "notes": "add list",
+    "records": "add define-kind export import kinds list set-state show",
     "reminders": "due run watch",
     "deliveries": "configure list retry run",
     "notifications": "list read",

@@ -358,14 +358,14 @@ def test_every_noun_and_verb_of_workspace_is_awaited_on_async_workspace() -> Non
     aws = AsyncWorkspace(ws)
     nouns = {n for n, v in vars(Workspace).items() if isinstance(v, cached_property)}
     async_nouns = {n for n, v in vars(AsyncWorkspace).items() if isinstance(v, noun)}
-    assert nouns == async_nouns and len(nouns) == 21
+    assert nouns == async_nouns and len(nouns) == 22
     for part in sorted(nouns):
         sync_type, async_noun = type(getattr(ws, part)), getattr(aws, part)
         assert isinstance(async_noun, AsyncNoun) and getattr(aws, part) is async_noun
         assert async_noun._noun is getattr(ws, part)  # the workspace's own noun, awaited
         verbs = {n: v for n, v in vars(type(async_noun)).items() if isinstance(v, awaited)}
         # An iterator is not awaited whole: it is an async iterator reading page by page.
-        streamed = {"iter"} if part == "customers" else set()
+        streamed = {"iter", "listing"} if part == "customers" else set()
         assert set(verbs) | streamed == public(sync_type), part
         for name, verb in verbs.items():
             assert verb.method is getattr(sync_type, name), f"{part}.{name}"

@@ -276,6 +276,14 @@ RUNS: list[tuple[str, list[str]]] = [
     ("customers tree", ["3"]),
     ("customers folder", ["4", "Leads"]),
     ("customers activity", ["1", "email_sent", "Sent brochure", "--ref", "mail:9"]),
+    ("records add", ["1", "invoice", "INV-1", "--amount", "10.50", "--currency", "EUR",
+                     "--due", "2026-02-01", "--data", "lines=3"]),
+    ("records set-state", ["2", "overdue"]),  # record 1 is the order of customers convert
+    ("records show", ["2"]),
+    ("records list", []),
+    ("records kinds", []),
+    ("records define-kind", ["parcel", "--state", "posted", "--state", "delivered"]),
+    ("records import", ["{tmp}/records.csv"]),
     ("notes add", ["1", "likes tea"]),
     ("notes list", ["1"]),
     ("customers timeline", ["1"]),
@@ -326,6 +334,11 @@ def printed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """What each command of RUNS printed with ``--format json``, parsed."""
     tmp = tmp_path_factory.mktemp("json-shapes")
     (tmp / "people.csv").write_text("Name,Email,plan\nZed,zed@example.com,gold\n", "utf-8")
+    (tmp / "records.csv").write_text(
+        "customer_id,kind,ref,channel,address,at\n"
+        "1,conversation,wa:1,whatsapp,+14155550132,2026-01-02T10:00:00+00:00\n",
+        "utf-8",
+    )
     store = ["--store", f"sqlite:///{tmp / 'shapes.db'}"]
     runner = CliRunner()
     for args in SETUP:

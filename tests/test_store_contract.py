@@ -406,3 +406,144 @@ def test_notifications_are_read_by_their_recipients(make_store: StoreFactory) ->
         assert tx.list_notifications(mine, unread_only=True) == [north]
         assert tx.mark_read([ann.id], mine, T0) == []
         assert tx.list_notifications(["user:ann"]) == [attrs.evolve(ann, read_at=T0)]
+
+
+# linked records (migration 10) ------------------------------------------------------------
+
+
+def _record(customer_id: int, kind: str = "invoice", ref: str = "INV-1", **changes: Any) -> Any:
+    from pipeline_core.domain.records import FileRef, LinkedRecord
+
+    fields: dict[str, Any] = {
+        "customer_id": customer_id,
+        "kind": kind,
+        "ref": ref,
+        "state": "open",
+        "title": "Invoice ünï ' %",
+        "amount": Decimal("1234.5678"),
+        "currency": "EUR",
+        "at": T0,
+        "due": date(2026, 2, 1),
+        "payload": {"lines": 3, "paid": False, "ratio": 0.5, "note": "x", "none": None},
+        "created_at": T0,
+        "updated_at": T0,
+    }
+    if kind == "conversation":
+        fields.update(state="sent", channel="whatsapp", address="+351912345678")
+    if kind == "file":
+        fields.update(
+            state="active",
+            file=FileRef(uri="s3://bucket/a.pdf", media_type="application/pdf", size=10),
+        )
+    fields.update(changes)
+    return LinkedRecord(**fields)
+
+
+def test_linked_records_round_trip_and_are_found_by_kind_state_and_ref(
+    make_store: StoreFactory,
+) -> None:
+    store = make_store()
+    with store.transaction() as tx:
+        ada = tx.insert_customer(sample())
+        grace = tx.insert_customer(sample("Grace"))
+        stored = tx.insert_records(
+            [
+                _record(ada.id),
+                _record(ada.id, "conversation", "M-1", at=T0.replace(hour=9)),
+                _record(ada.id, "file", "F-1", amount=None, currency=None),
+                _record(grace.id),  # the same reference on another customer is another record
+            ]
+        )
+    assert [r.id for r in stored] == sorted({r.id for r in stored})
+    with store.transaction() as tx:
+        assert tx.get_record(stored[0].id) == stored[0]
+        assert tx.get_record(stored[2].id).file == stored[2].file
+        assert [r.ref for r in tx.find_records(customer_id=ada.id)] == ["M-1", "INV-1", "F-1"]
+        assert [r.id for r in tx.find_records(kinds=["invoice"])] == [stored[0].id, stored[3].id]
+        assert tx.find_records(kinds=["invoice"], states=["paid"]) == []
+        assert [r.customer_id for r in tx.records_by_ref("invoice", ["INV-1", "nope"])] == [
+            ada.id,
+            grace.id,
+        ]
+        paid = attrs.evolve(stored[0], state="paid", amount=Decimal("-0.0001"))
+        assert tx.update_record(paid) == paid
+        assert tx.get_record(paid.id) == paid
+        with pytest.raises(NotFound):
+            tx.get_record(9999)
+
+
+def test_a_customer_holds_one_record_per_kind_and_reference(make_store: StoreFactory) -> None:
+    from pipeline_core import InvalidValue
+
+    store = make_store()
+    with store.transaction() as tx:
+        ada = tx.insert_customer(sample())
+        first = tx.insert_records([_record(ada.id)])[0]
+        with pytest.raises(InvalidValue, match=r"already holds invoice 'INV-1'"):
+            tx.insert_records([_record(ada.id, title="again")])
+        with pytest.raises(NotFound):
+            tx.insert_records([_record(999)])
+        with pytest.raises(InvalidValue, match="customer, kind and reference stay"):
+            tx.update_record(attrs.evolve(first, ref="INV-2"))
+        tx.insert_records([_record(ada.id, "payment", "INV-1", state="received")])
+    with store.transaction() as tx:
+        assert len(tx.find_records(customer_id=ada.id)) == 2
+
+
+def test_records_are_read_only_through_customers_in_scope(make_store: StoreFactory) -> None:
+    store = make_store()
+    north = InSet("team", ("North",))
+    with store.transaction() as tx:
+        ada = tx.insert_customer(sample(team="North"))
+        grace = tx.insert_customer(sample("Grace", team="South"))
+        mine, theirs = tx.insert_records([_record(ada.id), _record(grace.id)])
+    with store.transaction() as tx:
+        assert tx.find_records(scope=north) == [mine]
+        assert tx.get_record(mine.id, scope=north) == mine
+        with pytest.raises(NotFound):
+            tx.get_record(theirs.id, scope=north)
+
+
+def test_moving_records_leaves_the_ones_the_target_holds(make_store: StoreFactory) -> None:
+    store = make_store()
+    with store.transaction() as tx:
+        ada = tx.insert_customer(sample())
+        grace = tx.insert_customer(sample("Grace"))
+        kept, other = tx.insert_records([_record(ada.id), _record(ada.id, ref="INV-9")])
+        clash, moving = tx.insert_records(
+            [_record(grace.id), _record(grace.id, "payment", "P-1", state="received")]
+        )
+        moved, conflicts = tx.move_records(grace.id, ada.id)
+    assert moved == [moving.id]
+    assert conflicts == [(kept.id, clash.id)]
+    with store.transaction() as tx:
+        assert [r.id for r in tx.find_records(customer_id=ada.id)] == sorted(
+            [kept.id, other.id, moving.id]
+        )
+        assert [r.id for r in tx.find_records(customer_id=grace.id)] == [clash.id]
+        assert tx.get_record(moving.id).customer_id == ada.id
+
+
+def test_new_activity_counts_other_actors_events_since_last_seen(
+    make_store: StoreFactory,
+) -> None:
+    store = make_store()
+    with store.transaction() as tx:
+        ada = tx.insert_customer(sample())
+        grace = tx.insert_customer(sample("Grace"))
+        first = tx.append_events(
+            [
+                Event(customer_id=ada.id, kind=EventKind.NOTE, at=T0, actor="bob"),
+                Event(customer_id=ada.id, kind=EventKind.NOTE, at=T0, actor="ann"),
+                Event(customer_id=grace.id, kind=EventKind.NOTE, at=T0, actor="bob"),
+            ]
+        )
+    with store.transaction() as tx:
+        assert tx.new_activity("ann", [ada.id, grace.id, 999]) == {ada.id: 1, grace.id: 1}
+        tx.mark_seen("ann", ada.id, first[1].id)
+        tx.mark_seen("ann", ada.id, first[0].id)  # an older mark never moves it back
+    with store.transaction() as tx:
+        assert tx.new_activity("ann", [ada.id, grace.id]) == {grace.id: 1}
+        assert tx.new_activity("bob", [ada.id]) == {ada.id: 1}
+        tx.append_events([Event(customer_id=ada.id, kind=EventKind.NOTE, at=T0, actor="bob")])
+        assert tx.new_activity("ann", [ada.id]) == {ada.id: 1}

@@ -315,11 +315,11 @@ def test_nl_prints_the_json_objects_one_a_line(filled: str, command: list[str]) 
 
 def test_list_json_is_the_whole_list_rendered_at_once(filled: str) -> None:
     with Workspace.open(filled) as ws:
-        whole = ws.customers.list(limit=5, offset=1)
-    from pipeline_core.render.common import customers_output
+        whole = list(ws.customers.listing(limit=5, offset=1))
+    from pipeline_core.render.common import listed_output
 
     printed = ok(filled, "customers", "list", "--format", "json", "--limit", "5", "--offset", "1")
-    assert printed.stdout == customers_output(whole, "json")
+    assert printed.stdout == listed_output(whole, "json")
     assert (
         ok(filled, "customers", "list", "--format", "json", "--where", 'name = "nobody"').stdout
         == "[]\n"

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from pipeline_core.domain.flows import Column, FlowDefinition
     from pipeline_core.domain.folders import Folder
     from pipeline_core.domain.normalize import ContactKey, normalize_email, normalize_phone
+    from pipeline_core.domain.records import FileRef, LinkedRecord, RecordKind
     from pipeline_core.domain.reminders import Reminder
     from pipeline_core.domain.reports import GroupedReport, PipelineReport, ReportConfig
     from pipeline_core.domain.saved_filters import SavedFilter
@@ -76,6 +77,7 @@ _LAZY: dict[str, tuple[str, ...]] = {
     "pipeline_core.domain.flows": ("Column", "FlowDefinition"),
     "pipeline_core.domain.folders": ("Folder",),
     "pipeline_core.domain.normalize": ("ContactKey", "normalize_email", "normalize_phone"),
+    "pipeline_core.domain.records": ("FileRef", "LinkedRecord", "RecordKind"),
     "pipeline_core.domain.reminders": ("Reminder",),
     "pipeline_core.domain.reports": ("GroupedReport", "PipelineReport", "ReportConfig"),
     "pipeline_core.domain.saved_filters": ("SavedFilter",),
@@ -144,6 +146,7 @@ __all__ = [
     "Event",
     "EventKind",
     "FieldDefinition",
+    "FileRef",
     "FixedClock",
     "FlowDefinition",
     "Folder",
@@ -154,6 +157,7 @@ __all__ = [
     "InvalidStatusMachine",
     "InvalidValue",
     "LifecycleSettings",
+    "LinkedRecord",
     "MergeResult",
     "NotFound",
     "NotOnBoard",
@@ -161,6 +165,7 @@ __all__ = [
     "PipelineError",
     "PipelineReport",
     "Principal",
+    "RecordKind",
     "Reminder",
     "ReportConfig",
     "RuleSyntaxError",

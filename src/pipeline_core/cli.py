@@ -80,6 +80,11 @@ COMMANDS: dict[str, LazyCommand] = {
         "notifications",
         "Notifications for the acting user (--as / PIPELINE_USER) and their teams.",
     ),
+    "records": _command(
+        "records",
+        "records",
+        "Linked records other modules attach to customers, keyed by external reference.",
+    ),
     "reminders": _command("reminders", "reminders", "Follow-up reminders."),
     "reports": _command(
         "reports", "reports", "Pipeline funnel and grouped reports, computed in the store."

@@ -34,6 +34,8 @@ from pipeline_core.render.common import (
     customer_record,
     customers_output,
     json_array,
+    listed_output,
+    listed_record,
 )
 from pipeline_core.render.life import view_output
 from pipeline_core.rules.ast import MATCH_ALL
@@ -137,29 +139,38 @@ def customers_show(app: AppContext, customer_id: int, events: int, fmt: Format) 
 @customers.command("list")
 @click.option("--limit", type=click.IntRange(min=0), help="At most this many customers.")
 @click.option("--offset", type=click.IntRange(min=0), default=0, help="Skip this many first.")
+@click.option(
+    "--unseen", is_flag=True, help="Only customers with activity since you last opened them."
+)
 @where_option()
 @format_option()
 @nl_option()
 @pass_app
 def customers_list(
-    app: AppContext, limit: int | None, offset: int, where: str | None, fmt: Format, nl: bool
+    app: AppContext,
+    limit: int | None,
+    offset: int,
+    unseen: bool,
+    where: str | None,
+    fmt: Format,
+    nl: bool,
 ) -> None:
-    """List customers, oldest first.
+    """List customers, oldest first, each with its new_activity badge.
 
-    JSON (--format json) and JSON Lines (--nl) are printed as the customers are
-    read, a page at a time, in flat memory however many there are.
+    new_activity counts the events others made since you last opened the customer
+    (customers show). JSON (--format json) and JSON Lines (--nl) are printed as the
+    customers are read, a page at a time, in flat memory however many there are.
     """
     rule = MATCH_ALL if where is None else where
+    listed = app.workspace.customers.listing(rule, unseen=unseen, limit=limit, offset=offset)
     if wants_lines(nl, fmt) or fmt == "json":
-        records = map(
-            customer_record, app.workspace.customers.iter(rule, limit=limit, offset=offset)
-        )
+        records = map(listed_record, listed)
         if nl:
             echo_json_lines(records)
         else:
             echo_stream(json_array(records))
         return
-    echo(customers_output(app.workspace.customers.list(rule, limit=limit, offset=offset), fmt))
+    echo(listed_output(list(listed), fmt))
 
 
 @customers.command("count")

@@ -11,7 +11,6 @@ from pipeline_core.commands._common import (
     AppContext,
     echo,
     echo_list,
-    event_kind_choice,
     format_option,
     nl_option,
     parse_date,
@@ -26,12 +25,15 @@ from pipeline_core.render.common import (
 )
 from pipeline_core.render.life import event_output, event_record, events_output, tree_output
 
-KINDS = event_kind_choice()
-
 
 @click.command("timeline")
 @click.argument("customer_id", type=int, metavar="ID")
-@click.option("--kind", "kinds", multiple=True, type=KINDS, help="Only events of this kind.")
+@click.option(
+    "--kind",
+    "kinds",
+    multiple=True,
+    help="Only events of this kind, or changes of records of this kind (payment...).",
+)
 @format_option()
 @nl_option()
 @pass_app

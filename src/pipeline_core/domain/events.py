@@ -38,6 +38,8 @@ class EventKind(enum.StrEnum):
     MERGED = "merged"
     REMINDER_DUE = "reminder_due"
     TASK_DUE = "task_due"
+    RECORD_ADDED = "record_added"
+    RECORD_CHANGED = "record_changed"
 
 
 def _kind(value: str) -> EventKind:

@@ -18,6 +18,7 @@ import cattrs
 from cattrs.v import format_exception, transform_error
 
 from pipeline_core.customer import Customer, FieldValue
+from pipeline_core.domain.records import PayloadValue
 from pipeline_core.domain.statuses import Status
 from pipeline_core.errors import InvalidStatusMachine, InvalidValue, PipelineError
 from pipeline_core.rules.ast import Rule
@@ -99,6 +100,10 @@ _customer_base = converter.gen_unstructure_attrs_fromdict(Customer)
 converter.register_unstructure_hook(Customer, _unstructure_customer)
 converter.register_structure_hook_func(
     lambda cls: cls == Mapping[str, FieldValue], _structure_fields
+)
+# A linked record's payload is flat JSON already: its values are checked by the record.
+converter.register_structure_hook_func(
+    lambda cls: cls == dict[str, PayloadValue], lambda value, _: dict(value)
 )
 
 

@@ -9,6 +9,7 @@ import attrs
 from pipeline_core.customer import Customer
 from pipeline_core.domain.activity import Task
 from pipeline_core.domain.events import Event
+from pipeline_core.domain.records import ProfileRecords
 
 
 @attrs.frozen(kw_only=True)
@@ -48,3 +49,12 @@ class CustomerView:
     time: TimeSummary
     recent_events: tuple[Event, ...]
     event_count: int
+    records: ProfileRecords = attrs.Factory(ProfileRecords)
+
+
+@attrs.frozen(kw_only=True)
+class ListedCustomer:
+    """A customer in a list, with its badge: events since the reader last opened it."""
+
+    customer: Customer
+    new_activity: int

@@ -15,6 +15,7 @@ from pipeline_core.customer import Customer
 from pipeline_core.domain.board import Board, BoardColumn
 from pipeline_core.domain.duplicates import DuplicateCluster, MergeResult
 from pipeline_core.domain.serialization import converter
+from pipeline_core.domain.view import ListedCustomer
 from pipeline_core.render.shapes import (
     BoardColumnRecord,
     BoardRecord,
@@ -206,6 +207,21 @@ def customers_output(customers: Iterable[Customer], fmt: Format) -> str:
     return records_table(records, CUSTOMER_TABLE_COLUMNS)
 
 
+def listed_record(item: ListedCustomer) -> dict[str, Any]:
+    """A customer of a list as its JSON object: the customer and its ``new_activity`` badge."""
+    return {**customer_record(item.customer), "new_activity": item.new_activity}
+
+
+def listed_output(items: Sequence[ListedCustomer], fmt: Format) -> str:
+    """A list of customers with their badges in the chosen format."""
+    records = [listed_record(item) for item in items]
+    if fmt == "json":
+        return json_text(records)
+    if fmt == "csv":
+        return records_csv([flatten_fields(r) for r in records])
+    return records_table(records, (*CUSTOMER_TABLE_COLUMNS, "new_activity"))
+
+
 def customer_output(customer: Customer, fmt: Format) -> str:
     """One customer in the chosen format."""
     record = customer_record(customer)
@@ -300,8 +316,17 @@ def merge_output(result: MergeResult, fmt: Format) -> str:
             got = "; ".join(
                 f"{name} {cell(value)}"
                 for name, value in part.items()
-                if name not in ("id", "name")
+                if name not in ("id", "name", "record_conflicts")
             )
             line = f"  from #{part['id']} ({part['name']}): {got or 'nothing new'}"
             lines.append(printable(line))
+            conflicts = part.get("record_conflicts")
+            for conflict in conflicts if isinstance(conflicts, list) else []:
+                if isinstance(conflict, dict):
+                    line = (
+                        f"  conflict: both held {conflict['kind']} {conflict['ref']!r}; kept"
+                        f" record {conflict['kept']}, record {conflict['left']} stays on"
+                        f" #{part['id']}"
+                    )
+                    lines.append(printable(line))
     return "\n".join(lines) + "\n" + key_value_table(flatten_fields(record["customer"]))

@@ -202,6 +202,7 @@ def view_record(view: CustomerView) -> ViewRecord:
         "time": summary_record(view.time),
         "event_count": view.event_count,
         "recent_events": [event_record(e) for e in view.recent_events],
+        "records": converter.unstructure(view.records),
     }
 
 
@@ -224,12 +225,56 @@ def view_output(view: CustomerView, fmt: Format) -> str:
             "\nOpen tasks\n"
             + records_table(rows, ("id", "title", "due", "worker", "priority", "overdue"))
         )
+    parts.extend(profile_sections(view))
     shown = len(view.recent_events)
     parts.append(
         f"\nLatest {shown} of {view.event_count} event(s)\n"
         + events_output(view.recent_events, "table")
     )
     return "".join(parts)
+
+
+def _money(totals: dict[str, Any]) -> str:
+    return ", ".join(f"{amount} {currency}" for currency, amount in totals.items()) or "-"
+
+
+def profile_sections(view: CustomerView) -> list[str]:
+    """The text sections of a profile's linked records; none for a customer without any."""
+    found = view.records
+    if not found.counts:
+        return []
+    columns = ("id", "ref", "state", "title", "amount", "currency")
+    parts = [
+        "\nLinked records\n"
+        + key_value_table(
+            {
+                **{f"{kind}s": count for kind, count in found.counts.items()},
+                "invoices_open": _money(found.open_invoice_totals),
+                "invoices_overdue": _money(found.overdue_invoice_totals),
+                "payments_received": _money(found.payments_received),
+            }
+        )
+    ]
+    sections: list[tuple[str, Sequence[Any], tuple[str, ...]]] = [
+        ("Open invoices", found.open_invoices, (*columns, "due")),
+        ("Upcoming appointments", found.upcoming_appointments, ("id", "ref", "state", "title", "start", "end")),
+        ("Latest conversations", list(found.latest_conversations.values()), ("id", "channel", "ref", "state", "title", "at")),
+        ("Orders", found.orders, (*columns, "at")),
+        ("Subscriptions", found.subscriptions, (*columns, "start", "end")),
+    ]  # fmt: skip
+    for title, items, shown in sections:
+        if items:
+            rows = [converter.unstructure(item) for item in items]
+            parts.append(f"\n{title}\n" + records_table(rows, shown))
+    if found.files:
+        rows = [
+            {"id": f.id, "ref": f.ref, "title": f.title, **converter.unstructure(f.file)}
+            for f in found.files
+        ]
+        parts.append(
+            "\nFiles\n" + records_table(rows, ("id", "ref", "title", "uri", "media_type", "size"))
+        )
+    return parts
 
 
 def folder_record(folder: Folder) -> dict[str, Any]:

@@ -15,6 +15,12 @@ from pipeline_core.domain.duplicate_settings import DuplicateSettings
 from pipeline_core.domain.duplicates import MergeResult
 from pipeline_core.domain.flows import Column, FlowDefinition, FlowExplanation
 from pipeline_core.domain.folders import Folder
+from pipeline_core.domain.records import (
+    LinkedRecord,
+    ProfileRecords,
+    RecordImportSummary,
+    RecordKind,
+)
 from pipeline_core.domain.reminders import Reminder
 from pipeline_core.domain.saved_filters import SavedFilter
 from pipeline_core.domain.settings import LifecycleSettings
@@ -81,6 +87,11 @@ NOUNS: dict[str, object] = {
     "saved report": SavedReportRecord,
     "alias": AliasRecord,
     "migration": MigrationRecord,
+    "listed customer": Extended(Customer, {"new_activity": int}),
+    "linked record": LinkedRecord,
+    "profile records": ProfileRecords,
+    "record kind": RecordKind,
+    "records import summary": RecordImportSummary,
 }
 """Every noun that ``--format json`` prints, and the type its JSON object is generated from."""
 

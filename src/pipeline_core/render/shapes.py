@@ -63,6 +63,7 @@ DateText = Annotated[str, Format("date")]
 DecimalText = Annotated[str, Format("decimal")]
 CustomerObject = Annotated[dict[str, Any], Noun("customer")]
 TaskObject = Annotated[dict[str, Any], Noun("task")]
+ProfileRecordsObject = Annotated[dict[str, Any], Noun("profile records")]
 
 
 # the records built key by key -----------------------------------------------------------
@@ -157,6 +158,7 @@ class ViewRecord(TypedDict):
     time: TimeSummaryRecord
     event_count: int
     recent_events: list[EventRecord]
+    records: ProfileRecordsObject
 
 
 class TeamRecord(TypedDict):
@@ -253,9 +255,11 @@ _JSON_VALUE_TYPES = {str, int, float, bool, _NONE, list, dict}
 
 def schemas_of(nouns: Mapping[str, object]) -> dict[str, Schema]:
     """The JSON Schema of each noun's type; a noun inside another is a ``$ref`` to it."""
-    generator = _Generator(
-        {(s.base if isinstance(s, Extended) else s): n for n, s in nouns.items()}
-    )
+    # A type that is a noun of its own is referred to by that noun, even when another
+    # noun extends it (a listed customer is a customer and more).
+    names: dict[object, str] = {s.base: n for n, s in nouns.items() if isinstance(s, Extended)}
+    names.update({s: n for n, s in nouns.items() if not isinstance(s, Extended)})
+    generator = _Generator(names)
     return {name: generator.object_of(source) for name, source in nouns.items()}
 
 

@@ -8,6 +8,7 @@ what is true of every rule.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
@@ -166,10 +167,119 @@ class Or:
     operands: tuple[Rule, ...] = attrs.field(converter=_operands)
 
 
-Rule = MatchAll | Compare | InSet | SetTest | Has | Within | Not | And | Or
+RecordField = Literal["state", "channel", "currency", "ref", "amount"]
+"""What a condition on a linked record tests (``has invoice where state = "overdue"``)."""
+
+RECORD_FIELDS: tuple[RecordField, ...] = ("state", "channel", "currency", "ref", "amount")
+
+RecordMeasure = Literal["has", "total", "count", "last"]
+"""How a linked-record test looks at a customer's records of one kind."""
+
+COUNTED_STATES: dict[str, tuple[str, ...]] = {
+    "payment": ("received",),
+    "invoice": ("open", "overdue", "paid"),
+    "order": ("placed", "paid", "shipped", "delivered"),
+    "subscription": ("trial", "active", "paused"),
+    "appointment": ("booked", "confirmed", "done"),
+}
+"""The states whose records ``KIND.total`` and ``KIND.count`` add up (a failed payment, a void
+invoice, a cancelled order are not money or orders); a kind not listed: every state."""
+
+_RECORD_KIND = re.compile(r"[a-z][a-z0-9_]{0,39}")
+
+
+def _record_kind(value: str) -> str:
+    if not isinstance(value, str) or not _RECORD_KIND.fullmatch(value):
+        raise InvalidValue(f"{value!r} is not a record kind (lower-case letters, digits, _)")
+    return value
+
+
+@attrs.frozen
+class RecordCondition:
+    """One condition on a linked record: ``state = "overdue"``, ``amount >= 100``.
+
+    Text fields (state, channel, currency, ref) take ``=`` and ``!=``; the amount
+    takes every comparison. A missing value satisfies nothing but ``!=``.
+    """
+
+    field: RecordField = attrs.field(validator=attrs.validators.in_(RECORD_FIELDS))
+    op: Operator = attrs.field(validator=attrs.validators.in_(OPERATORS))
+    value: str | Decimal = attrs.field()
+
+    def __attrs_post_init__(self) -> None:
+        if self.field == "amount":
+            if not isinstance(self.value, Decimal) or not self.value.is_finite():
+                raise InvalidValue("a record's amount compares with a number")
+            if self.op == "~":
+                raise InvalidValue("a record's amount takes =, !=, <, <=, > or >=")
+        elif not isinstance(self.value, str) or self.op not in ("=", "!="):
+            raise InvalidValue(f'a record\'s {self.field} takes = or != and "text"')
+        else:
+            _unicode(self.value)
+
+
+def _conditions(values: Iterable[RecordCondition]) -> tuple[RecordCondition, ...]:
+    return tuple(values)
+
+
+@attrs.frozen
+class RecordTest:
+    """A test of the customer's linked records of one ``kind``.
+
+    - ``has``: ``has KIND [where CONDITION]``: some record satisfies ``where``
+      (every condition).
+    - ``total`` / ``count``: ``KINDs.total OP N``: the amounts of the records in the
+      kind's ``COUNTED_STATES`` added up (exactly) / how many there are, compared with N.
+    - ``last``: ``last KIND within N days``: the latest record's moment (when it
+      happened, else started, else was attached) falls, by its UTC day, within the
+      last N days; ``since`` and ``until`` are those days once bound to a today.
+    """
+
+    kind: str = attrs.field(converter=_record_kind)
+    measure: RecordMeasure = attrs.field(
+        validator=attrs.validators.in_(("has", "total", "count", "last"))
+    )
+    where: tuple[RecordCondition, ...] = attrs.field(default=(), converter=_conditions)
+    op: Operator = attrs.field(default="=", validator=attrs.validators.in_(OPERATORS))
+    value: Decimal = attrs.field(default=Decimal(0))
+    days: int = attrs.field(default=0, converter=_days)
+    since: date | None = None
+    until: date | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if self.measure in ("total", "count"):
+            if self.op == "~" or not isinstance(self.value, Decimal):
+                raise InvalidValue(f"{self.kind}s.{self.measure} compares with a number")
+            if not self.value.is_finite():
+                raise InvalidValue("a rule number must be finite")
+
+    @property
+    def field(self) -> str:
+        """The name the rule's fields list it under: ``records.KIND``."""
+        return f"{RECORDS_PREFIX}{self.kind}"
+
+
+RECORDS_PREFIX = "records."
+"""The prefix of the field name a linked-record test is listed under."""
+
+
+Rule = MatchAll | Compare | InSet | SetTest | Has | Within | RecordTest | Not | And | Or
 """Any rule node."""
 
-Atom = Compare | InSet | SetTest | Has | Within
+
+def uses_records(rule: Rule) -> bool:
+    """Whether the rule tests linked records (evaluating it in Python needs them)."""
+    match rule:
+        case RecordTest():
+            return True
+        case Not(operand=operand):
+            return uses_records(operand)
+        case And(operands=operands) | Or(operands=operands):
+            return any(uses_records(o) for o in operands)
+    return False
+
+
+Atom = Compare | InSet | SetTest | Has | Within | RecordTest
 """A rule node that tests one field."""
 
 MATCH_ALL = MatchAll()

@@ -166,6 +166,16 @@ def _family(kind: str) -> Kind:
     raise InvalidValue(f"unknown kind of custom field value {kind!r}")
 
 
+def _names(values: Iterable[str]) -> frozenset[str]:
+    return frozenset(values)
+
+
+BUILTIN_RECORD_KINDS = frozenset(
+    ("order", "payment", "invoice", "appointment", "file", "conversation", "subscription")
+)
+"""The kinds of linked records every workspace has (``pipeline_core.domain.records``)."""
+
+
 @attrs.frozen
 class Catalog:
     """The fields a rule may name.
@@ -178,6 +188,17 @@ class Catalog:
     custom: Mapping[str, frozenset[Kind]] | None = attrs.field(
         default=None, converter=_custom_kinds
     )
+    record_kinds: frozenset[str] = attrs.field(default=BUILTIN_RECORD_KINDS, converter=_names)
+    """The kinds of linked records rules may test (the built-in ones and the workspace's)."""
+
+    def record_kind(self, word: str) -> str | None:
+        """The record kind a word names (``invoice`` or ``invoices``), or None."""
+        lowered = word.lower()
+        if lowered in self.record_kinds:
+            return lowered
+        if lowered.endswith("s") and lowered[:-1] in self.record_kinds:
+            return lowered[:-1]
+        return None
 
     def canonical(self, name: str) -> str | None:
         """The canonical name of a built-in field (or alias), or None if there is none."""

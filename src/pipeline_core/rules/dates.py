@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from pipeline_core.rules.ast import And, Compare, Not, Or, Rule, Today, Within
+import attrs
+
+from pipeline_core.rules.ast import And, Compare, Not, Or, RecordTest, Rule, Today, Within
 
 
 def utc_today(now: datetime | None = None) -> date:
@@ -36,6 +38,9 @@ def bind_dates(rule: Rule, today: date) -> Rule:
             else:
                 low, high = today, shift(today, days)
             return And((Compare(field, ">=", low), Compare(field, "<=", high)))
+        case RecordTest(measure="last", days=days, since=None):
+            # Bound once: a bound rule keeps its days when bound again (as Within's do).
+            return attrs.evolve(rule, since=shift(today, -days), until=today)
         case Not(operand=operand):
             return Not(bind_dates(operand, today))
         case And(operands=operands):
@@ -48,7 +53,7 @@ def bind_dates(rule: Rule, today: date) -> Rule:
 def is_relative(rule: Rule) -> bool:
     """Whether the rule's meaning depends on the day it is evaluated."""
     match rule:
-        case Compare(value=Today()) | Within():
+        case Compare(value=Today()) | Within() | RecordTest(measure="last", since=None):
             return True
         case Not(operand=operand):
             return is_relative(operand)

@@ -10,13 +10,15 @@ their UTC calendar day; ``~`` compares casefolded text.
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from pipeline_core.customer import Customer
+from pipeline_core.errors import InvalidValue
 from pipeline_core.rules.ast import (
+    COUNTED_STATES,
     And,
     Compare,
     Has,
@@ -24,6 +26,8 @@ from pipeline_core.rules.ast import (
     MatchAll,
     Not,
     Or,
+    RecordCondition,
+    RecordTest,
     Rule,
     SetTest,
     Within,
@@ -35,6 +39,57 @@ from pipeline_core.rules.dates import bind_dates, utc_today
 
 Predicate = Callable[[Customer], bool]
 Getter = Callable[[Customer], Any]
+
+
+class RecordFacts(Protocol):
+    """What rules read of a linked record (``pipeline_core.domain.records.LinkedRecord``)."""
+
+    @property
+    def kind(self) -> str:
+        """The record's kind."""
+        ...
+
+    @property
+    def state(self) -> str:
+        """Its state."""
+        ...
+
+    @property
+    def channel(self) -> str | None:
+        """A conversation's channel."""
+        ...
+
+    @property
+    def currency(self) -> str | None:
+        """The currency of its amount."""
+        ...
+
+    @property
+    def ref(self) -> str:
+        """Its external reference."""
+        ...
+
+    @property
+    def amount(self) -> Decimal | None:
+        """Its amount."""
+        ...
+
+    @property
+    def moment(self) -> datetime | None:
+        """When it took place."""
+        ...
+
+
+RecordLookup = Callable[[Customer], Sequence[RecordFacts]]
+"""A customer's linked records, for rules that test them."""
+
+
+def _no_records(customer: Customer) -> Sequence[RecordFacts]:
+    raise InvalidValue(
+        "this rule tests linked records: evaluate it with the customer's records"
+        " (compile_predicate(rule, records=...))"
+    )
+
 
 ORDER: dict[str, Callable[[Any, Any], bool]] = {
     "=": operator.eq,
@@ -91,28 +146,39 @@ def _present(value: object) -> bool:
     return value is not None and value != "" and value != ()
 
 
-def compile_predicate(rule: Rule, *, today: date | None = None) -> Predicate:
+def compile_predicate(
+    rule: Rule, *, today: date | None = None, records: RecordLookup | None = None
+) -> Predicate:
     """Turn a rule into a plain function of a customer, resolving the tree once.
 
-    ``today`` fixes what relative dates mean (default: the UTC date now).
+    ``today`` fixes what relative dates mean (default: the UTC date now);
+    ``records`` reads a customer's linked records, for rules that test them.
     """
-    return _compile(bind_dates(rule, today or utc_today()))
+    return _compile(bind_dates(rule, today or utc_today()), records or _no_records)
 
 
-def matches(rule: Rule, customer: Customer, *, today: date | None = None) -> bool:
+def matches(
+    rule: Rule,
+    customer: Customer,
+    *,
+    today: date | None = None,
+    records: RecordLookup | None = None,
+) -> bool:
     """Whether one customer satisfies the rule."""
-    return compile_predicate(rule, today=today)(customer)
+    return compile_predicate(rule, today=today, records=records)(customer)
 
 
-def _compile(rule: Rule) -> Predicate:
+def _compile(rule: Rule, records: RecordLookup = _no_records) -> Predicate:
     match rule:
+        case RecordTest():
+            return record_predicate(rule, records)
         case MatchAll():
             return lambda customer: True
         case Not(operand=operand):
-            inner = _compile(operand)
+            inner = _compile(operand, records)
             return lambda customer: not inner(customer)
         case And(operands=operands):
-            parts = tuple(_compile(operand) for operand in operands)
+            parts = tuple(_compile(operand, records) for operand in operands)
             if len(parts) == 2:
                 first, second = parts
                 return lambda customer: first(customer) and second(customer)
@@ -121,7 +187,7 @@ def _compile(rule: Rule) -> Predicate:
                 return lambda customer: first(customer) and second(customer) and third(customer)
             return lambda customer: all(part(customer) for part in parts)
         case Or(operands=operands):
-            parts = tuple(_compile(operand) for operand in operands)
+            parts = tuple(_compile(operand, records) for operand in operands)
             if len(parts) == 2:
                 first, second = parts
                 return lambda customer: first(customer) or second(customer)
@@ -217,3 +283,65 @@ def _compare(rule: Compare) -> Predicate:
 
         return dated
     raise TypeError("relative dates must be bound before compiling")
+
+
+# linked records ---------------------------------------------------------------------------
+
+
+def scaled(value: Decimal) -> Decimal:
+    """An amount in the 1/10000 the stores sum amounts in (``amount_e4``)."""
+    return value.scaleb(4)
+
+
+def counted(kind: str, state: str) -> bool:
+    """Whether a record in ``state`` counts in ``KIND.total`` and ``KIND.count``."""
+    states = COUNTED_STATES.get(kind)
+    return states is None or state in states
+
+
+def _condition(condition: RecordCondition) -> Callable[[RecordFacts], bool]:
+    field, op, literal = condition.field, condition.op, condition.value
+    if op == "!=":
+        equal = _condition(RecordCondition(field, "=", literal))
+        return lambda record: not equal(record)
+    if field == "amount":
+        assert isinstance(literal, Decimal)
+        order = ORDER[op]
+        return lambda record: record.amount is not None and order(record.amount, literal)
+    read = operator.attrgetter(field)
+    return lambda record: read(record) == literal
+
+
+def record_predicate(rule: RecordTest, records: RecordLookup) -> Predicate:
+    """A linked-record test as a predicate over a customer (its records read by ``records``)."""
+    kind = rule.kind
+    if rule.measure == "has":
+        tests = tuple(_condition(c) for c in rule.where)
+        return lambda customer: any(
+            r.kind == kind and all(test(r) for test in tests) for r in records(customer)
+        )
+    if rule.measure == "last":
+        if rule.since is None or rule.until is None:
+            raise TypeError("relative dates must be bound before compiling")
+        since, until = rule.since, rule.until
+
+        def last(customer: Customer) -> bool:
+            moments = [r.moment for r in records(customer) if r.kind == kind]
+            present = [m for m in moments if m is not None]
+            if not present:
+                return False
+            latest = day_of(max(present))
+            return latest is not None and since <= latest <= until
+
+        return last
+    order = operator.ne if rule.op == "!=" else ORDER[rule.op]
+    literal = scaled(rule.value) if rule.measure == "total" else rule.value
+
+    def measured(customer: Customer) -> bool:
+        mine = [r for r in records(customer) if r.kind == kind and counted(kind, r.state)]
+        if rule.measure == "count":
+            return bool(order(Decimal(len(mine)), literal))
+        total = sum((scaled(r.amount) for r in mine if r.amount is not None), Decimal(0))
+        return bool(order(total, literal))
+
+    return measured

@@ -8,9 +8,9 @@ from decimal import Decimal
 import attrs
 
 from pipeline_core.customer import Customer
-from pipeline_core.rules.ast import And, MatchAll, Not, Or, Rule
+from pipeline_core.rules.ast import And, MatchAll, Not, Or, RecordTest, Rule
 from pipeline_core.rules.dates import utc_today
-from pipeline_core.rules.evaluate import compile_predicate, getter
+from pipeline_core.rules.evaluate import RecordLookup, compile_predicate, getter
 from pipeline_core.rules.printer import field_text, quote, to_text
 
 
@@ -57,7 +57,12 @@ def _shown(value: object) -> str:
 
 
 def explain(
-    rule: Rule, customer: Customer, *, today: date | None = None, shown: Customer | None = None
+    rule: Rule,
+    customer: Customer,
+    *,
+    today: date | None = None,
+    shown: Customer | None = None,
+    records: RecordLookup | None = None,
 ) -> Explanation:
     """Explain ``rule`` for ``customer``; ``today`` fixes relative dates (default: UTC today).
 
@@ -65,19 +70,28 @@ def explain(
     values quoted come from it, while whether each clause holds is the real answer.
     """
     day = today or utc_today()
-    return _explain(rule, customer, day, customer if shown is None else shown)
+    return _explain(rule, customer, day, customer if shown is None else shown, records)
 
 
-def _explain(rule: Rule, customer: Customer, today: date, shown: Customer) -> Explanation:
-    holds = compile_predicate(rule, today=today)(customer)
+def _explain(
+    rule: Rule,
+    customer: Customer,
+    today: date,
+    shown: Customer,
+    records: RecordLookup | None = None,
+) -> Explanation:
+    holds = compile_predicate(rule, today=today, records=records)(customer)
     match rule:
         case MatchAll():
             return Explanation("true", holds)
         case Not(operand=operand):
-            child = _explain(operand, customer, today, shown)
+            child = _explain(operand, customer, today, shown, records)
             return Explanation(to_text(rule), holds, children=(child,))
         case And(operands=operands) | Or(operands=operands):
-            children = tuple(_explain(o, customer, today, shown) for o in operands)
+            children = tuple(_explain(o, customer, today, shown, records) for o in operands)
             return Explanation(to_text(rule), holds, children=children)
+        case RecordTest():
+            mine = [] if records is None else [r for r in records(customer) if r.kind == rule.kind]
+            return Explanation(to_text(rule), holds, f"{rule.kind} records: {len(mine)}")
     value = getter(rule.field)(shown)
     return Explanation(to_text(rule), holds, f"{field_text(rule.field)}: {_shown(value)}")

@@ -14,6 +14,7 @@ from decimal import Decimal
 from pipeline_core.errors import InvalidValue, RuleSyntaxError
 from pipeline_core.rules.ast import (
     MATCH_ALL,
+    RECORD_FIELDS,
     And,
     Compare,
     Has,
@@ -21,6 +22,8 @@ from pipeline_core.rules.ast import (
     Not,
     Operator,
     Or,
+    RecordCondition,
+    RecordTest,
     Rule,
     SetTest,
     Today,
@@ -176,10 +179,99 @@ class _Parser:
         if token.is_word("has"):
             self.advance()
             field_token = self.peek()
+            kind = self.record_word(field_token)
+            if kind is not None:
+                self.advance()
+                return self.has_record(kind)
             return self.checked(Has(self.field()), field_token, field_token)
+        if token.is_word("last"):
+            following = self.tokens[self.index + 1]
+            kind = self.record_word(following)
+            if kind is not None:
+                self.advance()
+                self.advance()
+                return self.last_record(kind)
+        kind = self.record_word(token)
+        if kind is not None and self.tokens[self.index + 1].is_op("."):
+            self.advance()
+            self.advance()
+            return self.record_measure(kind)
         field_token = self.peek()
         field = self.field()
         return self.test(field, field_token)
+
+    # linked records ------------------------------------------------------------
+
+    def record_word(self, token: Token) -> str | None:
+        """The record kind ``token`` names, unless it names a field."""
+        if token.kind != "word" or self.catalog.canonical(token.text) is not None:
+            return None
+        return self.catalog.record_kind(token.text)
+
+    def has_record(self, kind: str) -> Rule:
+        if not self.peek().is_word("where"):
+            return RecordTest(kind, "has")
+        self.advance()
+        if not self.peek().is_op("("):
+            return RecordTest(kind, "has", (self.record_condition(),))
+        opening = self.advance()
+        self.nest(opening)
+        conditions = [self.record_condition()]
+        while self.peek().is_word("and"):
+            self.advance()
+            conditions.append(self.record_condition())
+        self.expect_op(")")
+        self.depth -= 1
+        return RecordTest(kind, "has", tuple(conditions))
+
+    def record_condition(self) -> RecordCondition:
+        token = self.peek()
+        name = token.text.lower() if token.kind == "word" else ""
+        if name not in RECORD_FIELDS:
+            raise self.unexpected(
+                token, f"a record field: {', '.join(RECORD_FIELDS)}", RECORD_FIELDS
+            )
+        self.advance()
+        op_token = self.peek()
+        if op_token.kind != "op" or op_token.text not in _COMPARISONS:
+            raise self.unexpected(op_token, "=, !=, <, <=, > or >=")
+        self.advance()
+        op = _COMPARISONS[op_token.text]
+        if name == "amount":
+            return RecordCondition("amount", op, self.number())
+        value = self.peek()
+        if value.kind != "string":
+            raise self.unexpected(value, '"text" in quotes')
+        self.advance()
+        if op not in ("=", "!="):
+            raise self.fail(op_token, f"a record's {name} takes = or !=", "= or !=")
+        text = value.text.upper() if name == "currency" else value.text
+        if name in ("state", "channel"):
+            text = text.lower()
+        return RecordCondition(name, op, text)
+
+    def record_measure(self, kind: str) -> Rule:
+        token = self.peek()
+        if not token.is_word("total", "count"):
+            raise self.unexpected(token, "'total' or 'count'", ("total", "count"))
+        self.advance()
+        op_token = self.peek()
+        if op_token.kind != "op" or op_token.text not in _COMPARISONS or op_token.text == "~":
+            raise self.unexpected(op_token, "=, !=, <, <=, > or >=")
+        self.advance()
+        value = self.number()
+        operator = _COMPARISONS[op_token.text]
+        if token.text.lower() == "total":
+            return RecordTest(kind, "total", op=operator, value=value)
+        return RecordTest(kind, "count", op=operator, value=value)
+
+    def last_record(self, kind: str) -> Rule:
+        token = self.peek()
+        if not token.is_word("within"):
+            raise self.unexpected(token, "'within'", ("within",))
+        self.advance()
+        days = self.days()
+        return RecordTest(kind, "last", days=days)
 
     def field(self) -> str:
         token = self.peek()
@@ -243,12 +335,17 @@ class _Parser:
         if self.peek().is_word("next"):
             self.advance()
             direction = "next"
+        days = self.days()
+        return Within(field, days, direction)  # type: ignore[arg-type]
+
+    def days(self) -> int:
+        """``N days`` (or ``1 day``): the whole number."""
         days = self.whole_number()
         unit = self.peek()
         if not unit.is_word("day", "days"):
             raise self.unexpected(unit, "'days'")
         self.advance()
-        return Within(field, days, direction)  # type: ignore[arg-type]
+        return days
 
     def whole_number(self) -> int:
         token = self.peek()
@@ -325,9 +422,5 @@ class _Parser:
         if not sign.is_op("+", "-"):
             return Today(0)
         self.advance()
-        days = self.whole_number()
-        unit = self.peek()
-        if not unit.is_word("day", "days"):
-            raise self.unexpected(unit, "'days'")
-        self.advance()
+        days = self.days()
         return Today(days if sign.text == "+" else -days)

@@ -20,6 +20,7 @@ from pipeline_core.rules.ast import (
     MatchAll,
     Not,
     Or,
+    RecordTest,
     Rule,
     SetTest,
     Today,
@@ -75,6 +76,20 @@ def _list(values: tuple[str, ...]) -> str:
     return "(" + ", ".join(quote(value) for value in values) + ")"
 
 
+def record_text(rule: RecordTest) -> str:
+    """The canonical text of a linked-record test."""
+    if rule.measure == "last":
+        return f"last {rule.kind} within {rule.days} days"
+    if rule.measure in ("total", "count"):
+        return f"{rule.kind}s.{rule.measure} {rule.op} {value_text(rule.value)}"
+    if not rule.where:
+        return f"has {rule.kind}"
+    conditions = [f"{c.field} {c.op} {value_text(c.value)}" for c in rule.where]
+    if len(conditions) == 1:
+        return f"has {rule.kind} where {conditions[0]}"
+    return f"has {rule.kind} where ({' and '.join(conditions)})"
+
+
 def to_text(rule: Rule) -> str:
     """The canonical text of a rule."""
     match rule:
@@ -91,6 +106,8 @@ def to_text(rule: Rule) -> str:
         case Within(field=field, days=days, direction=direction):
             ahead = "next " if direction == "next" else ""
             return f"{field_text(field)} within {ahead}{days} days"
+        case RecordTest():
+            return record_text(rule)
         case Not(operand=operand):
             inner = to_text(operand)
             return f"not ({inner})" if isinstance(operand, And | Or) else f"not {inner}"

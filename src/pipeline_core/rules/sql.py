@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from functools import partial
 from typing import Literal
 
 import attrs
 
 from pipeline_core.rules.ast import (
+    COUNTED_STATES,
     And,
     Compare,
     Has,
@@ -26,6 +27,8 @@ from pipeline_core.rules.ast import (
     MatchAll,
     Not,
     Or,
+    RecordCondition,
+    RecordTest,
     Rule,
     SetTest,
     Within,
@@ -236,6 +239,8 @@ class _Compiler:
                 return f"NOT ({self.rule(Compare(rule.field, '=', rule.value))})"
             case Within():
                 raise TypeError("relative dates must be bound before compiling")
+            case RecordTest():
+                return self.record(rule)
             case Compare() | InSet() | SetTest() | Has():
                 if is_custom(rule.field):
                     return self.custom(rule)
@@ -416,3 +421,79 @@ class _Compiler:
         else:
             kinds, column = "= 'text'", "f.text_value"
         return having(lambda: f" AND f.kind {kinds} AND {self.scalar(column, compare)}")
+
+    # linked records -----------------------------------------------------------------
+
+    def record(self, rule: RecordTest) -> str:
+        """A linked-record test over ``linked_records`` (aliased ``r``)."""
+        compared: tuple[str, int] | None = None
+        if rule.measure in ("total", "count"):
+            literal = rule.value.scaleb(4) if rule.measure == "total" else rule.value
+            outcome = whole_comparison(rule.op, literal)
+            if isinstance(outcome, bool):
+                return "1 = 1" if outcome else "1 = 0"
+            compared = outcome
+        where = f"r.customer_id = c.id AND r.kind = {self.mark(rule.kind)}"
+        if rule.measure == "has":
+            conditions = "".join(f" AND {self.record_condition(c)}" for c in rule.where)
+            return f"EXISTS (SELECT 1 FROM linked_records r WHERE {where}{conditions})"
+        if rule.measure == "last":
+            if rule.since is None or rule.until is None:
+                raise TypeError("relative dates must be bound before compiling")
+            storage: Storage = "timestamp" if self.dialect.native_moments else "text"
+            low = self.day("max(r.moment)", ">=", rule.since, storage)
+            high = self.day("max(r.moment)", "<=", rule.until, storage)
+            return (
+                f"EXISTS (SELECT 1 FROM linked_records r WHERE {where}"
+                f" GROUP BY r.customer_id HAVING {low} AND {high})"
+            )
+        assert compared is not None
+        states = COUNTED_STATES.get(rule.kind)
+        if states is not None:
+            where += f" AND r.state IN ({self.marks(states)})"
+        measured = "COALESCE(SUM(r.amount_e4), 0)" if rule.measure == "total" else "count(*)"
+        op, bound = compared
+        return f"(SELECT {measured} FROM linked_records r WHERE {where}) {op} {self.mark(bound)}"
+
+    def record_condition(self, condition: RecordCondition) -> str:
+        """One condition on a linked record ``r``, two-valued."""
+        if condition.op == "!=":
+            equal = RecordCondition(condition.field, "=", condition.value)
+            return f"NOT ({self.record_condition(equal)})"
+        column = "r.amount_e4" if condition.field == "amount" else f"r.{condition.field}"
+        if condition.field != "amount":
+            assert isinstance(condition.value, str)
+            return f"({column} IS NOT NULL AND {column} = {self.mark(condition.value)})"
+        assert isinstance(condition.value, Decimal)
+        outcome = whole_comparison(condition.op, condition.value.scaleb(4))
+        if isinstance(outcome, bool):
+            return f"({column} IS NOT NULL AND {'1 = 1' if outcome else '1 = 0'})"
+        op, bound = outcome
+        return f"({column} IS NOT NULL AND {column} {op} {self.mark(bound)})"
+
+
+BIGGEST = 2**63 - 1
+"""The largest whole number the stores sum amounts into (SQLite's integers are 64-bit)."""
+
+
+def whole_comparison(op: str, literal: Decimal) -> tuple[str, int] | bool:
+    """``N OP literal`` for every whole number N, as ``(op, whole bound)`` or as always/never.
+
+    Sums of amounts (in 1/10000) and counts are whole numbers: ``N >= 2.5`` is
+    ``N >= 3``, ``N = 2.5`` never holds. So the bound is an integer every
+    database compares exactly, whatever the literal's digits.
+    """
+    if literal == literal.to_integral_value():
+        whole, exact = int(literal), True
+    else:
+        exact = False
+        whole = int(literal.to_integral_value(ROUND_CEILING if op in (">", ">=") else ROUND_FLOOR))
+    if not exact:
+        if op in ("=", "!="):
+            return op == "!="
+        op = ">=" if op in (">", ">=") else "<="
+    if whole > BIGGEST:
+        return op in ("<", "<=", "!=")
+    if whole < -BIGGEST:
+        return op in (">", ">=", "!=")
+    return op, whole

@@ -23,6 +23,7 @@ from pipeline_core.domain.events import Event, EventKind, JSONValue, with_id
 from pipeline_core.domain.flows import FlowDefinition
 from pipeline_core.domain.normalize import ContactKey, index_keys
 from pipeline_core.domain.outbox import Delivery, DeliveryState, Notification
+from pipeline_core.domain.records import LinkedRecord, check_same_key, record_order
 from pipeline_core.domain.report_keys import (
     AggregateRow,
     GroupKey,
@@ -34,7 +35,7 @@ from pipeline_core.domain.search import SearchDocument, SearchQuery, score, sear
 from pipeline_core.domain.serialization import typed_field_value
 from pipeline_core.domain.statuses import StatusMachine
 from pipeline_core.errors import ConcurrencyError, InvalidValue, MergedMeanwhile, NotFound
-from pipeline_core.rules.ast import MATCH_ALL, MatchAll, Rule
+from pipeline_core.rules.ast import MATCH_ALL, MatchAll, Rule, uses_records
 from pipeline_core.rules.evaluate import compile_predicate
 from pipeline_core.storage.protocol import Order
 from pipeline_core.storage.sql.common import field_rows
@@ -77,6 +78,8 @@ class _State:
     fired: dict[str, datetime] = attrs.Factory(dict)
     deliveries: dict[int, Delivery] = attrs.Factory(dict)
     notifications: dict[int, Notification] = attrs.Factory(dict)
+    records: dict[int, LinkedRecord] = attrs.Factory(dict)
+    seen: dict[tuple[str, int], int] = attrs.Factory(dict)
 
     def copy(self) -> _State:
         return _State(
@@ -97,6 +100,8 @@ class _State:
             fired=dict(self.fired),
             deliveries=dict(self.deliveries),
             notifications=dict(self.notifications),
+            records=dict(self.records),
+            seen=dict(self.seen),
         )
 
 
@@ -117,7 +122,7 @@ class MemoryTransaction:
 
     def get_customer(self, customer_id: int, *, scope: Rule = MATCH_ALL) -> Customer:
         found = self._state.customers.get(customer_id)
-        if found is None or not _in(scope)(found):
+        if found is None or not self._predicate(scope)(found):
             raise NotFound(f"no customer with id {customer_id}")
         return found
 
@@ -186,8 +191,19 @@ class MemoryTransaction:
         merged = self._state.merged
         return (c for c in self._state.customers.values() if c.id not in merged)
 
+    def _predicate(self, rule: Rule) -> Callable[[Customer], bool]:
+        """``rule`` in Python, reading linked records from this state if it tests them."""
+        if isinstance(rule, MatchAll):
+            return lambda customer: True
+        if not uses_records(rule):
+            return compile_predicate(rule)
+        by_customer: dict[int, list[LinkedRecord]] = {}
+        for record in self._state.records.values():
+            by_customer.setdefault(record.customer_id, []).append(record)
+        return compile_predicate(rule, records=lambda c: by_customer.get(c.id, []))
+
     def _members(self, rule: Rule, hidden_from: str | None) -> Iterator[Customer]:
-        predicate = compile_predicate(rule)
+        predicate = self._predicate(rule)
         hidden = self._state.hidden.get(hidden_from, set()) if hidden_from else set()
         for customer in self._live():
             if customer.id not in hidden and predicate(customer):
@@ -327,7 +343,7 @@ class MemoryTransaction:
     # the customer's life --------------------------------------------------------
 
     def _sorted(self, keep: Iterator[Customer], scope: Rule) -> list[Customer]:
-        visible = _in(scope)
+        visible = self._predicate(scope)
         return sorted((c for c in keep if visible(c)), key=lambda c: c.id)
 
     def children(self, parent_id: int, *, scope: Rule = MATCH_ALL) -> list[Customer]:
@@ -343,7 +359,7 @@ class MemoryTransaction:
         return self._sorted((c for c in customers if key in c.fields), scope)
 
     def follow_ups_until(self, last_day: date, *, scope: Rule = MATCH_ALL) -> list[Customer]:
-        visible = _in(scope)
+        visible = self._predicate(scope)
         due = [
             c
             for c in self._live()
@@ -447,7 +463,7 @@ class MemoryTransaction:
         self, customer_ids: Sequence[int], *, scope: Rule = MATCH_ALL
     ) -> list[Customer]:
         customers = self._state.customers
-        visible = _in(scope)
+        visible = self._predicate(scope)
         return [
             customers[i]
             for i in sorted(set(customer_ids))
@@ -633,11 +649,100 @@ class MemoryTransaction:
             )
         return sorted(changed)
 
+    # linked records and new activity ------------------------------------------------
 
-def _in(scope: Rule) -> Callable[[Customer], bool]:
-    if isinstance(scope, MatchAll):
-        return lambda customer: True
-    return compile_predicate(scope)
+    def insert_records(self, records: Sequence[LinkedRecord]) -> list[LinkedRecord]:
+        for customer_id in sorted({r.customer_id for r in records}):
+            self.get_customer(customer_id)
+        held = {(r.customer_id, r.kind, r.ref): r.id for r in self._state.records.values()}
+        stored = []
+        next_id = max(self._state.records, default=0) + 1
+        for record in records:
+            key = (record.customer_id, record.kind, record.ref)
+            if key in held:
+                raise InvalidValue(
+                    f"customer {record.customer_id} already holds {record.kind} {record.ref!r}"
+                    f" (record {held[key]})"
+                )
+            held[key] = next_id
+            stored.append(attrs.evolve(record, id=next_id))
+            next_id += 1
+        state = self._w
+        state.records.update((r.id, r) for r in stored)
+        return stored
+
+    def update_record(self, record: LinkedRecord) -> LinkedRecord:
+        check_same_key(self.get_record(record.id), record)
+        self._w.records[record.id] = record
+        return record
+
+    def get_record(self, record_id: int, *, scope: Rule = MATCH_ALL) -> LinkedRecord:
+        found = self._state.records.get(record_id)
+        visible = self._visible_ids(scope)
+        if found is None or (visible is not None and found.customer_id not in visible):
+            raise NotFound(f"no linked record with id {record_id}")
+        return found
+
+    def records_by_ref(self, kind: str, refs: Sequence[str]) -> list[LinkedRecord]:
+        wanted = set(refs)
+        return sorted(
+            (r for r in self._state.records.values() if r.kind == kind and r.ref in wanted),
+            key=lambda r: r.id,
+        )
+
+    def find_records(
+        self,
+        *,
+        customer_id: int | None = None,
+        kinds: Sequence[str] = (),
+        states: Sequence[str] = (),
+        scope: Rule = MATCH_ALL,
+    ) -> list[LinkedRecord]:
+        visible = self._visible_ids(scope)
+        found = [
+            r
+            for r in self._state.records.values()
+            if (customer_id is None or r.customer_id == customer_id)
+            and (not kinds or r.kind in kinds)
+            and (not states or r.state in states)
+            and (visible is None or r.customer_id in visible)
+        ]
+        return sorted(found, key=record_order)
+
+    def move_records(self, from_id: int, to_id: int) -> tuple[list[int], list[tuple[int, int]]]:
+        self.get_customer(to_id)
+        held = {
+            (r.kind, r.ref): r.id for r in self._state.records.values() if r.customer_id == to_id
+        }
+        moved: list[int] = []
+        conflicts: list[tuple[int, int]] = []
+        for record in sorted(self._state.records.values(), key=lambda r: r.id):
+            if record.customer_id != from_id:
+                continue
+            kept = held.get((record.kind, record.ref))
+            if kept is None:
+                self._w.records[record.id] = attrs.evolve(record, customer_id=to_id)
+                moved.append(record.id)
+            else:
+                conflicts.append((kept, record.id))
+        return moved, conflicts
+
+    def mark_seen(self, user: str, customer_id: int, event_id: int) -> None:
+        key = (user, customer_id)
+        if event_id > self._state.seen.get(key, 0):
+            self._w.seen[key] = event_id
+
+    def new_activity(self, user: str, customer_ids: Sequence[int]) -> dict[int, int]:
+        wanted = set(customer_ids)
+        counts: dict[int, int] = {}
+        for event in self._state.events:
+            if (
+                event.customer_id in wanted
+                and event.actor != user
+                and event.id > self._state.seen.get((user, event.customer_id), 0)
+            ):
+                counts[event.customer_id] = counts.get(event.customer_id, 0) + 1
+        return counts
 
 
 class MemoryStore:

@@ -56,6 +56,7 @@ from pipeline_core.storage.sql.customers import CustomerQueries
 from pipeline_core.storage.sql.life import LifeQueries
 from pipeline_core.storage.sql.lists import ListQueries
 from pipeline_core.storage.sql.outbox import OutboxQueries
+from pipeline_core.storage.sql.records import RecordQueries
 from pipeline_core.storage.sql.reports import (
     POSTGRES_MONTH,
     POSTGRES_STAGE_TIMES,
@@ -150,6 +151,7 @@ class PostgresTransaction(
     ReportQueries,
     AccessQueries,
     OutboxQueries,
+    RecordQueries,
 ):
     """A unit of work on one PostgreSQL connection.
 

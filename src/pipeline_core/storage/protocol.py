@@ -14,6 +14,7 @@ from pipeline_core.domain.events import Event, JSONValue
 from pipeline_core.domain.flows import FlowDefinition
 from pipeline_core.domain.normalize import ContactKey
 from pipeline_core.domain.outbox import Delivery, DeliveryState, Notification
+from pipeline_core.domain.records import LinkedRecord
 from pipeline_core.domain.report_keys import AggregateRow, GroupKey, StageTime
 from pipeline_core.domain.search import SearchDocument, SearchQuery
 from pipeline_core.domain.statuses import StatusMachine
@@ -22,7 +23,7 @@ from pipeline_core.rules.ast import MATCH_ALL, Rule
 Order = Literal["id", "activity"]
 """``id``: oldest first. ``activity``: most recently updated first (board cards)."""
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 """The schema version this release writes; stores at a higher version are refused."""
 
 
@@ -422,6 +423,57 @@ class Transaction(Protocol):
 
         Only those for one of ``recipients`` (None: anyone's).
         """
+        ...
+
+    # linked records and new activity -------------------------------------------------
+
+    def insert_records(self, records: Sequence[LinkedRecord]) -> list[LinkedRecord]:
+        """Store new linked records (their ids are ignored); the stored ones, in order.
+
+        ``NotFound`` if a record names a customer that does not exist;
+        ``InvalidValue`` if its customer already holds a record of that kind and reference.
+        """
+        ...
+
+    def update_record(self, record: LinkedRecord) -> LinkedRecord:
+        """Replace a stored record (found by id; its customer, kind and ref may not change)."""
+        ...
+
+    def get_record(self, record_id: int, *, scope: Rule = MATCH_ALL) -> LinkedRecord:
+        """The record with that id, if its customer is in ``scope``; ``NotFound`` otherwise."""
+        ...
+
+    def records_by_ref(self, kind: str, refs: Sequence[str]) -> list[LinkedRecord]:
+        """Every record of ``kind`` whose reference is one of ``refs`` (any customer), by id."""
+        ...
+
+    def find_records(
+        self,
+        *,
+        customer_id: int | None = None,
+        kinds: Sequence[str] = (),
+        states: Sequence[str] = (),
+        scope: Rule = MATCH_ALL,
+    ) -> list[LinkedRecord]:
+        """Records of one customer (None: all) of some kinds and states (empty: any), of
+        customers in ``scope``; by moment (``at``, else ``start``, else creation), then id."""
+        ...
+
+    def move_records(self, from_id: int, to_id: int) -> tuple[list[int], list[tuple[int, int]]]:
+        """Move ``from_id``'s records to ``to_id`` (merging), except those whose kind and
+        reference ``to_id`` holds already: they stay where they are.
+
+        Returns the moved ids and, per record left behind, ``(kept id, left id)``.
+        """
+        ...
+
+    def mark_seen(self, user: str, customer_id: int, event_id: int) -> None:
+        """Remember that ``user`` has seen the customer's events up to ``event_id``."""
+        ...
+
+    def new_activity(self, user: str, customer_ids: Sequence[int]) -> dict[int, int]:
+        """Per customer, how many of its events came after the last one ``user`` saw and
+        were made by someone else (never seen: all of them); customers without any absent."""
         ...
 
 

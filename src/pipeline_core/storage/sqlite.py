@@ -40,6 +40,7 @@ from pipeline_core.storage.sql.customers import CustomerQueries
 from pipeline_core.storage.sql.life import LifeQueries
 from pipeline_core.storage.sql.lists import ListQueries
 from pipeline_core.storage.sql.outbox import OutboxQueries
+from pipeline_core.storage.sql.records import RecordQueries
 from pipeline_core.storage.sql.reports import (
     SQLITE_MONTH,
     SQLITE_STAGE_TIMES,
@@ -123,6 +124,7 @@ class SqliteTransaction(
     ReportQueries,
     AccessQueries,
     OutboxQueries,
+    RecordQueries,
 ):
     """A unit of work on one SQLite connection (BEGIN IMMEDIATE ... COMMIT).
 

@@ -197,6 +197,45 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     # not strasse.de) and a 00 number is read in its region first (JP 0066...); the store
     # recomputes every contact key (CONTACT_KEYS_CHANGED).
     9: (),
+    # Linked records (pipeline_core.domain.records): one row per record, keyed per
+    # customer by (kind, ref); the columns rules and the profile filter on, the whole
+    # record as JSON. Amounts are also kept as exact integers of 1/10000 (amount_e4)
+    # so that rule sums agree with PostgreSQL's. And per user the last event they saw
+    # of a customer (new-activity badges). Each statement may run again (IF NOT EXISTS,
+    # ON CONFLICT): a store whose version was set back runs it twice harmlessly.
+    10: (
+        """CREATE TABLE IF NOT EXISTS linked_records (
+            id INTEGER PRIMARY KEY,
+            customer_id INTEGER NOT NULL REFERENCES customers(id),
+            kind TEXT NOT NULL,
+            ref TEXT NOT NULL,
+            state TEXT NOT NULL,
+            amount_e4 INTEGER,
+            currency TEXT,
+            moment TEXT,
+            due TEXT,
+            channel TEXT,
+            body TEXT NOT NULL,
+            UNIQUE (customer_id, kind, ref)
+        )""",
+        "CREATE INDEX IF NOT EXISTS linked_records_kind ON linked_records(kind, state, customer_id)",
+        "CREATE INDEX IF NOT EXISTS linked_records_moment ON linked_records(kind, moment)",
+        # A customer converted before records existed has its order as a record too.
+        """INSERT INTO linked_records (customer_id, kind, ref, state, moment, body)
+        SELECT id, 'order', order_id, 'placed', COALESCE(converted_at, updated_at),
+            json_object('customer_id', id, 'kind', 'order', 'ref', order_id, 'state', 'placed',
+                'at', COALESCE(converted_at, updated_at),
+                'created_at', COALESCE(converted_at, updated_at),
+                'updated_at', COALESCE(converted_at, updated_at))
+        FROM customers WHERE order_id IS NOT NULL AND merged_into IS NULL
+        ON CONFLICT DO NOTHING""",
+        """CREATE TABLE IF NOT EXISTS customer_seen (
+            user_name TEXT NOT NULL,
+            customer_id INTEGER NOT NULL REFERENCES customers(id),
+            event_id INTEGER NOT NULL,
+            PRIMARY KEY (user_name, customer_id)
+        ) WITHOUT ROWID""",
+    ),
 }
 """Statements that take a store from version N-1 to N."""
 

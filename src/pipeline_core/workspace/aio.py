@@ -26,6 +26,7 @@ from pipeline_core.customer import Customer
 from pipeline_core.domain.access import SYSTEM
 from pipeline_core.domain.clock import Clock
 from pipeline_core.domain.events import EventKind
+from pipeline_core.domain.view import ListedCustomer
 from pipeline_core.errors import StoreError
 from pipeline_core.rules.ast import MATCH_ALL
 from pipeline_core.workspace.api.access import Access, Filters, Teams, Users
@@ -33,6 +34,7 @@ from pipeline_core.workspace.api.customers import Customers
 from pipeline_core.workspace.api.flows import Columns, Flows, Rules, Statuses
 from pipeline_core.workspace.api.life import Notes, Reminders, Tasks, Time, Workers
 from pipeline_core.workspace.api.outbox import Deliveries, Notifications
+from pipeline_core.workspace.api.records import Records
 from pipeline_core.workspace.api.reports import Reports
 from pipeline_core.workspace.api.setup import Automations, Fields, Folders, Settings
 from pipeline_core.workspace.bulk import EXPORT_PAGE
@@ -223,6 +225,38 @@ class AsyncCustomers(AsyncNoun[Customers]):
         while chunk := await self._runner(lambda: list(itertools.islice(found, page))):
             for customer in chunk:
                 yield customer
+
+    badges = awaited(Customers.badges)
+
+    async def listing(
+        self,
+        where: RuleLike = MATCH_ALL,
+        *,
+        unseen: bool = False,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> AsyncIterator[ListedCustomer]:
+        """``Customers.listing`` as an async iterator: each page is read in a worker thread."""
+        found = await self._runner(
+            lambda: self._noun.listing(where, unseen=unseen, limit=limit, offset=offset)
+        )
+        while chunk := await self._runner(lambda: list(itertools.islice(found, EXPORT_PAGE))):
+            for item in chunk:
+                yield item
+
+
+class AsyncRecords(AsyncNoun[Records]):
+    """Linked records (``Workspace.records``), awaited."""
+
+    add = awaited(Records.add)
+    upsert = awaited(Records.upsert)
+    show = awaited(Records.show)
+    list = awaited(Records.list)
+    set_state = awaited(Records.set_state)
+    kinds = awaited(Records.kinds)
+    define_kind = awaited(Records.define_kind)
+    import_file = awaited(Records.import_file)
+    export = awaited(Records.export)
 
 
 class AsyncFlows(AsyncNoun[Flows]):
@@ -471,6 +505,7 @@ class AsyncWorkspace(AsyncNoun[Workspace]):
     # the nouns, made on first use ------------------------------------------------------
 
     customers = noun(AsyncCustomers)
+    records = noun(AsyncRecords)
     flows = noun(AsyncFlows)
     columns = noun(AsyncColumns)
     rules = noun(AsyncRules)

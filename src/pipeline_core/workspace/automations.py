@@ -19,6 +19,7 @@ from pipeline_core.domain.events import Event, EventKind
 from pipeline_core.domain.serialization import converter
 from pipeline_core.errors import InvalidValue, NotFound
 from pipeline_core.rules.evaluate import compile_predicate
+from pipeline_core.workspace import records
 from pipeline_core.workspace.definitions import lifecycle, rules_today, today
 from pipeline_core.workspace.life import schedule_in
 from pipeline_core.workspace.moves import move_in, retag_in, set_folder_in
@@ -91,7 +92,8 @@ def apply(
     """
     customer = s.get_customer(customer_id)
     # Rules compare UTC days (docs/rules.md); actions use the workspace's zone.
-    if not compile_predicate(automation.rule, today=rules_today(s))(customer):
+    lookup = records.record_lookup(s)
+    if not compile_predicate(automation.rule, today=rules_today(s), records=lookup)(customer):
         return False
     day = today(s)
     for action in automation.in_process:

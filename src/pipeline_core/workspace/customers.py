@@ -11,13 +11,19 @@ from pipeline_core.customer import EDITABLE_FIELDS, Customer
 from pipeline_core.domain.duplicates import DuplicatePolicy
 from pipeline_core.domain.events import Event, EventKind
 from pipeline_core.domain.outcomes import enter_status
+from pipeline_core.domain.records import kind_named
 from pipeline_core.domain.search import DEFAULT_LIMIT, PHONE, parse_query
 from pipeline_core.errors import ConcurrencyError, InvalidValue
 from pipeline_core.rules.ast import MATCH_ALL
-from pipeline_core.workspace import duplicates
+from pipeline_core.workspace import duplicates, records
 from pipeline_core.workspace.changes import save_changes
 from pipeline_core.workspace.dedupe import resolve
-from pipeline_core.workspace.definitions import checked_fields, lifecycle, machine_for
+from pipeline_core.workspace.definitions import (
+    checked_fields,
+    defined_kinds,
+    lifecycle,
+    machine_for,
+)
 from pipeline_core.workspace.moves import check_folder_status, move_in
 from pipeline_core.workspace.permissions import (
     check_contact_edit,
@@ -202,10 +208,40 @@ def move(
 def timeline(
     s: Session, customer_id: int, kinds: Iterable[EventKind | str] | None = None
 ) -> list[Event]:
-    """Every event of a customer, oldest first; only those of ``kinds`` if given."""
-    wanted = None if kinds is None else {EventKind(kind) for kind in kinds}
+    """Every event of a customer, oldest first; only those of ``kinds`` if given.
+
+    A kind is an event kind (``note``, ``status_changed``...) or a kind of linked
+    record (``payment``, ``conversation``...): the changes of such records.
+    """
+    wanted_events: set[EventKind] = set()
+    wanted_records: set[str] = set()
+    if kinds is not None:
+        defined = defined_kinds(s)
+        for kind in kinds:
+            if kind in EVENT_KINDS:
+                wanted_events.add(EventKind(kind))
+                continue
+            try:
+                wanted_records.add(kind_named(kind, defined).name)
+            except InvalidValue:
+                known = ", ".join(sorted(EVENT_KINDS))
+                raise InvalidValue(
+                    f"unknown kind {kind!r}: an event kind ({known})"
+                    f" or a record kind ({', '.join(k.name for k in records.kinds(s))})"
+                ) from None
     events = shown_events(s, s.events(customer_id))
-    return [event for event in events if wanted is None or event.kind in wanted]
+    if kinds is None:
+        return events
+    return [
+        event
+        for event in events
+        if event.kind in wanted_events
+        or (event.kind in RECORD_EVENTS and event.data.get("record_kind") in wanted_records)
+    ]
+
+
+EVENT_KINDS = frozenset(kind.value for kind in EventKind)
+RECORD_EVENTS = (EventKind.RECORD_ADDED, EventKind.RECORD_CHANGED)
 
 
 def search(

@@ -184,6 +184,17 @@ def _move_attachments(
     for kind, ids in tx.move_attachments(from_id, to_id).items():
         if ids:
             moved[kind] = list[JSONValue](ids)
+    moved_records, conflicts = tx.move_records(from_id, to_id)
+    if moved_records:
+        moved["records"] = list[JSONValue](moved_records)
+    if conflicts:
+        # Both held a record of one kind and reference: the primary's is kept, the other
+        # stays on the merged customer (readable by its id), and the merge says so.
+        report: list[JSONValue] = []
+        for kept, left in conflicts:
+            record = tx.get_record(left)
+            report.append({"kind": record.kind, "ref": record.ref, "kept": kept, "left": left})
+        moved["record_conflicts"] = report
     children: list[int] = []
     for listed in tx.children(from_id):
         if listed.id in merging:

@@ -15,6 +15,8 @@ from pipeline_core.domain.custom_fields import SETTINGS_KEY as FIELDS_KEY
 from pipeline_core.domain.custom_fields import FieldDefinition, validate_fields
 from pipeline_core.domain.folders import SETTINGS_KEY as FOLDERS_KEY
 from pipeline_core.domain.folders import Folder
+from pipeline_core.domain.records import SETTINGS_KEY as RECORD_KINDS_KEY
+from pipeline_core.domain.records import RecordKind
 from pipeline_core.domain.serialization import converter
 from pipeline_core.domain.settings import SETTINGS_KEY as LIFECYCLE_KEY
 from pipeline_core.domain.settings import LifecycleSettings
@@ -116,3 +118,9 @@ def access_settings(s: Session) -> AccessSettings:
     """The workspace's access settings."""
     data = s.get_setting(ACCESS_KEY)
     return AccessSettings() if data is None else converter.structure(data, AccessSettings)
+
+
+def defined_kinds(s: Session) -> dict[str, RecordKind]:
+    """The kinds of linked records the workspace defined itself, by name."""
+    data: Any = s.get_setting(RECORD_KINDS_KEY) or {}
+    return {name: converter.structure(value, RecordKind) for name, value in data.items()}

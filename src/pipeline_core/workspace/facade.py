@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from pipeline_core.workspace.api.flows import Columns, Flows, Rules, Statuses
     from pipeline_core.workspace.api.life import Notes, Reminders, Tasks, Time, Workers
     from pipeline_core.workspace.api.outbox import Deliveries, Notifications
+    from pipeline_core.workspace.api.records import Records
     from pipeline_core.workspace.api.reports import Reports
     from pipeline_core.workspace.api.setup import Automations, Fields, Folders, Settings
 
@@ -395,6 +396,13 @@ class Workspace:
         from pipeline_core.workspace.api.customers import Customers
 
         return Customers(self)
+
+    @cached_property
+    def records(self) -> Records:
+        """Linked records: orders, payments, invoices, appointments, files, conversations..."""
+        from pipeline_core.workspace.api.records import Records
+
+        return Records(self)
 
     @cached_property
     def flows(self) -> Flows:

@@ -14,6 +14,7 @@ from pipeline_core.rules.ast import MATCH_ALL, InSet, Not, Rule, all_of
 from pipeline_core.rules.dates import bind_dates
 from pipeline_core.rules.evaluate import compile_predicate
 from pipeline_core.rules.explain import explain as explain_rule
+from pipeline_core.workspace import records
 from pipeline_core.workspace.customers import current
 from pipeline_core.workspace.definitions import machine, rules_today
 from pipeline_core.workspace.moves import move_in
@@ -164,7 +165,10 @@ def move_to_column(
     definition = s.get_flow(flow)
     target = definition.column(column)
     before = current(s, customer_id, expected_version)
-    if not compile_predicate(definition.rule, today=rules_today(s))(before):
+    holds = compile_predicate(
+        definition.rule, today=rules_today(s), records=records.record_lookup(s)
+    )
+    if not holds(before):
         raise NotOnBoard(
             f"customer {before.id} ({before.name}) is not on the board of flow "
             f"{definition.name!r}: its rule does not hold for them"
@@ -187,7 +191,13 @@ def explain(s: Session, flow: str, customer_id: int) -> FlowExplanation:
     hidden = definition.name in s.hidden_flows(customer.id)
     # The flow's rule is an admin's, so it may test contact data; the values quoted are
     # what the actor may see.
-    tree = explain_rule(definition.rule, customer, today=rules_today(s), shown=shown(s, customer))
+    tree = explain_rule(
+        definition.rule,
+        customer,
+        today=rules_today(s),
+        shown=shown(s, customer),
+        records=records.record_lookup(s),
+    )
     on_board = tree.holds and not hidden
     column = next((c.name for c in definition.columns if c.status == customer.status), None)
     return FlowExplanation(

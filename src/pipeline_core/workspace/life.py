@@ -16,12 +16,14 @@ import attrs
 from pipeline_core.customer import Customer
 from pipeline_core.domain.activity import prepend_note
 from pipeline_core.domain.events import Event, EventKind, JSONValue
+from pipeline_core.domain.records import LinkedRecord, profile_records
 from pipeline_core.domain.reminders import Reminder, last_due_day, reminder_moment
 from pipeline_core.domain.serialization import converter
 from pipeline_core.domain.settings import SETTINGS_KEY as LIFECYCLE_KEY
 from pipeline_core.domain.settings import LifecycleSettings
 from pipeline_core.domain.view import CustomerTree, CustomerView
 from pipeline_core.errors import AlreadyConverted, InvalidValue, NotFound
+from pipeline_core.workspace import records
 from pipeline_core.workspace.customers import current, edit_in
 from pipeline_core.workspace.definitions import lifecycle
 from pipeline_core.workspace.moves import set_folder_in
@@ -191,8 +193,10 @@ def convert_to_order(
 ) -> Customer:
     """Record the order the customer became; stamps ``converted_at`` the first time.
 
-    Converting again is refused with ``AlreadyConverted`` unless ``force``; even
-    then ``converted_at`` keeps its first value.
+    The order is a linked record (kind ``order``, reference ``order_id``), so a
+    customer keeps every order it was converted to; ``order_id`` names the
+    latest. Converting again is refused with ``AlreadyConverted`` unless
+    ``force``; even then ``converted_at`` keeps its first value.
     """
     if not isinstance(order_id, str) or not order_id.strip():
         raise InvalidValue("an order id must not be blank")
@@ -201,6 +205,7 @@ def convert_to_order(
         raise AlreadyConverted(
             f"customer {customer_id} was already converted to order "
             f"{before.order_id!r}; force it to record another order"
+            " (the earlier ones stay in its orders)"
         )
     now = s.now()
     updated = attrs.evolve(
@@ -210,7 +215,7 @@ def convert_to_order(
     s.append_events(
         [
             s.event(
-                customer_id,
+                before.id,
                 EventKind.CONVERTED,
                 order_id=stored.order_id,
                 previous=before.order_id,
@@ -218,6 +223,9 @@ def convert_to_order(
             )
         ]
     )
+    held = [r for r in s.records_by_ref("order", [order_id.strip()]) if r.customer_id == before.id]
+    if not held:  # converting to an order already attached keeps it as it is
+        records.upsert(s, [LinkedRecord(customer_id=before.id, kind="order", ref=order_id, at=now)])
     return shown(s, stored)
 
 
@@ -322,7 +330,8 @@ def record_activity(
 
 
 def view(s: Session, customer_id: int, *, recent: int = RECENT_EVENTS) -> CustomerView:
-    """Everything about one customer: profile, family, tasks, follow-up, time, latest events."""
+    """Everything about one customer: profile, family, tasks, follow-up, time, latest events,
+    and the sections of its linked records (invoices, payments, appointments...)."""
     customer = s.get_customer(customer_id)
     customer_id = customer.id  # a merged customer's old id shows its primary
     current_settings = lifecycle(s)
@@ -330,6 +339,8 @@ def view(s: Session, customer_id: int, *, recent: int = RECENT_EVENTS) -> Custom
     parent = None if customer.parent_id is None else _visible_or_none(s, customer.parent_id)
     open_tasks = s.find_tasks(customer_id=customer_id, open_only=True)
     events = shown_events(s, s.events(customer_id))
+    if events:  # the actor has now seen this customer's activity (list badges)
+        s.mark_seen(s.actor, customer_id, events[-1].id)
     follow_up = customer.next_follow_up
     return CustomerView(
         customer=shown(s, customer),
@@ -343,6 +354,9 @@ def view(s: Session, customer_id: int, *, recent: int = RECENT_EVENTS) -> Custom
         time=summary(s.time_entries(customer_id=customer_id)),
         recent_events=tuple(events[-recent:] if recent > 0 else ()),
         event_count=len(events),
+        records=profile_records(
+            records.shown_records(s, s.find_records(customer_id=customer_id)), s.now()
+        ),
     )
 
 

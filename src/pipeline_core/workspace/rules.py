@@ -11,14 +11,14 @@ from typing import Any
 from pipeline_core.domain.saved_filters import SETTINGS_KEY as FILTERS_KEY
 from pipeline_core.domain.saved_filters import SavedFilter, filter_name
 from pipeline_core.domain.serialization import converter
-from pipeline_core.errors import InvalidValue, NotFound
+from pipeline_core.errors import InvalidValue, NotFound, RuleSyntaxError
 from pipeline_core.rules.ast import Rule, fields_of, is_custom
-from pipeline_core.rules.catalog import DEFAULT_CATALOG, Catalog
+from pipeline_core.rules.catalog import BUILTIN_RECORD_KINDS, DEFAULT_CATALOG, Catalog
 from pipeline_core.rules.dates import bind_dates
 from pipeline_core.rules.parser import parse
 from pipeline_core.rules.printer import to_text
 from pipeline_core.rules.sql import Compiled, Dialect, compile_sql
-from pipeline_core.workspace.definitions import field_definitions, rules_today
+from pipeline_core.workspace.definitions import defined_kinds, field_definitions, rules_today
 from pipeline_core.workspace.permissions import check_contact_rule
 from pipeline_core.workspace.session import Session
 
@@ -32,7 +32,7 @@ def catalog(s: Session) -> Catalog:
     kinds = {key: set(found) for key, found in s.custom_field_kinds().items()}
     for key, definition in field_definitions(s).items():
         kinds.setdefault(key, set()).add(definition.type)
-    return Catalog(custom=kinds)
+    return Catalog(custom=kinds, record_kinds=[*BUILTIN_RECORD_KINDS, *defined_kinds(s)])
 
 
 def checked(s: Session, rule: RuleLike) -> Rule:
@@ -45,7 +45,13 @@ def checked(s: Session, rule: RuleLike) -> Rule:
     if isinstance(rule, str):
         rule = saved_rule_text(s, rule)
     text = rule if isinstance(rule, str) else to_text(rule)
-    parsed = parse(text, DEFAULT_CATALOG)
+    try:
+        parsed = parse(text, DEFAULT_CATALOG)
+    except RuleSyntaxError:
+        if not defined_kinds(s):
+            raise
+        # It may test a kind of record this workspace defined: the full catalog knows it.
+        parsed = parse(text, catalog(s))
     fields = fields_of(parsed)
     if any(is_custom(field) for field in fields):
         # Only rules naming custom fields need the store's knowledge of them.

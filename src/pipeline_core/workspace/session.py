@@ -28,6 +28,7 @@ from pipeline_core.domain.events import Event, EventKind, JSONValue
 from pipeline_core.domain.flows import FlowDefinition
 from pipeline_core.domain.normalize import ContactKey
 from pipeline_core.domain.outbox import Delivery, DeliveryState, Notification
+from pipeline_core.domain.records import LinkedRecord
 from pipeline_core.domain.report_keys import AggregateRow, GroupKey, StageTime
 from pipeline_core.domain.search import SearchDocument, SearchQuery
 from pipeline_core.domain.statuses import StatusMachine
@@ -274,6 +275,60 @@ class Session(Transaction):
             worker=worker,
             scope=all_of(self.scope, scope),
         )
+
+    # linked records: through a visible customer only ------------------------------------
+
+    def insert_records(self, records: Sequence[LinkedRecord]) -> list[LinkedRecord]:
+        """Store new records on visible customers (locked: a concurrent merge waits)."""
+        owners = {i: self.lock_customer(i).id for i in {r.customer_id for r in records}}
+        return self.unscoped.insert_records(
+            [
+                r if owners[r.customer_id] == r.customer_id
+                else attrs.evolve(r, customer_id=owners[r.customer_id])
+                for r in records
+            ]
+        )  # fmt: skip
+
+    def update_record(self, record: LinkedRecord) -> LinkedRecord:
+        """Store a changed record of a visible customer."""
+        self.get_record(record.id)
+        return self.unscoped.update_record(record)
+
+    def get_record(self, record_id: int, *, scope: Rule = MATCH_ALL) -> LinkedRecord:
+        """A record of a visible customer."""
+        return self.unscoped.get_record(record_id, scope=all_of(self.scope, scope))
+
+    def records_by_ref(self, kind: str, refs: Sequence[str]) -> list[LinkedRecord]:
+        """Records of any customer by reference (writers match upserts with it)."""
+        return self.unscoped.records_by_ref(kind, refs)
+
+    def find_records(
+        self,
+        *,
+        customer_id: int | None = None,
+        kinds: Sequence[str] = (),
+        states: Sequence[str] = (),
+        scope: Rule = MATCH_ALL,
+    ) -> list[LinkedRecord]:
+        """Records of visible customers (a merged customer's id: its primary's)."""
+        return self.unscoped.find_records(
+            customer_id=None if customer_id is None else self._resolved(customer_id),
+            kinds=kinds,
+            states=states,
+            scope=all_of(self.scope, scope),
+        )
+
+    def move_records(self, from_id: int, to_id: int) -> tuple[list[int], list[tuple[int, int]]]:
+        """Move one customer's records to another (merging)."""
+        return self.unscoped.move_records(from_id, to_id)
+
+    def mark_seen(self, user: str, customer_id: int, event_id: int) -> None:
+        """Remember what ``user`` saw of a customer."""
+        self.unscoped.mark_seen(user, customer_id, event_id)
+
+    def new_activity(self, user: str, customer_ids: Sequence[int]) -> dict[int, int]:
+        """How many events each customer had since ``user`` last saw it."""
+        return self.unscoped.new_activity(user, customer_ids)
 
     # customers: writes ----------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from pipeline_core.customer import Customer
 from pipeline_core.domain.duplicates import DuplicateCluster, DuplicatePolicy, MergeResult
 from pipeline_core.domain.events import Event, EventKind, JSONValue
 from pipeline_core.domain.search import DEFAULT_LIMIT
-from pipeline_core.domain.view import CustomerTree, CustomerView
+from pipeline_core.domain.view import CustomerTree, CustomerView, ListedCustomer
 from pipeline_core.importing.export import ExportFormat
 from pipeline_core.importing.options import (
     Companies,
@@ -23,7 +23,7 @@ from pipeline_core.importing.options import (
 )
 from pipeline_core.importing.template import Template, TemplateFormat
 from pipeline_core.rules.ast import MATCH_ALL
-from pipeline_core.workspace import bulk, customers, duplicates, import_engine, life
+from pipeline_core.workspace import bulk, customers, duplicates, import_engine, life, records
 from pipeline_core.workspace.rules import RuleLike
 from pipeline_core.workspace.session import Session, SessionOpener
 
@@ -102,6 +102,22 @@ class Customers:
     ) -> builtins.list[Customer]:
         """Customers satisfying ``where`` (a rule, rule text or saved filter name), oldest first."""
         return self._opener.run(customers.list_customers, where, limit=limit, offset=offset)
+
+    def listing(
+        self,
+        where: RuleLike = MATCH_ALL,
+        *,
+        unseen: bool = False,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> Iterator[ListedCustomer]:
+        """``iter`` with each customer's new-activity badge: the events others made since
+        the acting user last opened it (``show``); ``unseen``: only those with some."""
+        return records.listing(self._opener, where, unseen=unseen, limit=limit, offset=offset)
+
+    def badges(self, customer_ids: Sequence[int]) -> dict[int, int]:
+        """Per customer, the events others made since the acting user last opened it."""
+        return self._opener.run(records.badges, customer_ids)
 
     def iter(
         self,
