@@ -37,8 +37,8 @@ from pipeline_core.workspace.api.outbox import Deliveries, Notifications
 from pipeline_core.workspace.api.records import Records
 from pipeline_core.workspace.api.reports import Reports
 from pipeline_core.workspace.api.setup import Automations, Fields, Folders, Settings
-from pipeline_core.workspace.bulk import EXPORT_PAGE
 from pipeline_core.workspace.facade import DEFAULT_STORE_URL, Handler, Workspace
+from pipeline_core.workspace.paging import EXPORT_PAGE
 from pipeline_core.workspace.rules import RuleLike
 from pipeline_core.workspace.session import Session
 

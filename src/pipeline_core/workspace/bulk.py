@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from pipeline_core.customer import Customer
 from pipeline_core.domain.events import JSONValue
 from pipeline_core.errors import InvalidValue
 from pipeline_core.importing.atomic import atomic_output
@@ -35,12 +34,9 @@ from pipeline_core.importing.template import write_template as write_sheet
 from pipeline_core.rules.ast import MATCH_ALL, Rule
 from pipeline_core.workspace.definitions import field_definitions, machine
 from pipeline_core.workspace.import_engine import PROFILES_KEY, profiles, run_import
-from pipeline_core.workspace.permissions import shown_all
+from pipeline_core.workspace.paging import EXPORT_PAGE, pages
 from pipeline_core.workspace.rules import RuleLike, bound
 from pipeline_core.workspace.session import Session, SessionOpener
-
-EXPORT_PAGE = 1000
-"""Customers read per session by an export or ``iterate``."""
 
 
 def import_file(
@@ -161,56 +157,9 @@ def _export_pages(
     writer: ExportWriter,
     progress: Callable[[int], None] | None,
 ) -> int:
-    for page in _pages(opener, rule, EXPORT_PAGE):
+    for page in pages(opener, rule, EXPORT_PAGE):
         writer.write(page)
         if progress is not None:
             progress(len(page))
     writer.close()
     return writer.count
-
-
-def iterate(
-    opener: SessionOpener,
-    where: RuleLike = MATCH_ALL,
-    *,
-    page: int = EXPORT_PAGE,
-    limit: int | None = None,
-    offset: int = 0,
-) -> Iterator[Customer]:
-    """Customers satisfying ``where``, oldest first, read ``page`` at a time: flat memory.
-
-    The rule is checked now (a bad one raises here, not at the first customer);
-    each page is then read by id in a session of its own, as an export reads, so
-    customers added while it runs may appear and ones merged away may not. ``limit``
-    and ``offset`` are ``list``'s.
-    """
-    if page < 1:
-        raise InvalidValue(f"a page holds at least one customer, not {page}")
-    with opener.session() as s:
-        rule = bound(s, where)
-    return (customer for chunk in _pages(opener, rule, page, limit, offset) for customer in chunk)
-
-
-def _pages(
-    opener: SessionOpener,
-    rule: Rule,
-    page: int,
-    limit: int | None = None,
-    offset: int = 0,
-) -> Iterator[list[Customer]]:
-    """Pages of the customers satisfying ``rule`` (as the actor may see them), by id."""
-    after, left = 0, limit
-    while left is None or left > 0:
-        size = page if left is None else min(page, left)
-        with opener.session() as s:
-            # The offset skips the first customers once; later pages start after an id.
-            found = s.find_customers(rule, limit=size, offset=offset, after_id=after)
-            shown = shown_all(s, found)  # contact data masked for agents
-        if not found:
-            return
-        yield shown
-        after, offset = found[-1].id, 0
-        if left is not None:
-            left -= len(found)
-        if len(found) < size:
-            return

@@ -34,8 +34,8 @@ from pipeline_core.errors import InvalidValue, NotFound
 from pipeline_core.importing.records import RecordRow
 from pipeline_core.rules.ast import MATCH_ALL
 from pipeline_core.rules.evaluate import RecordLookup
-from pipeline_core.workspace.bulk import EXPORT_PAGE, iterate
 from pipeline_core.workspace.definitions import defined_kinds
+from pipeline_core.workspace.paging import EXPORT_PAGE, iterate
 from pipeline_core.workspace.permissions import contacts_hidden, hides_contacts, require_admin
 from pipeline_core.workspace.rules import RuleLike
 from pipeline_core.workspace.session import Session, SessionOpener

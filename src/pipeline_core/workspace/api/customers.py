@@ -23,7 +23,15 @@ from pipeline_core.importing.options import (
 )
 from pipeline_core.importing.template import Template, TemplateFormat
 from pipeline_core.rules.ast import MATCH_ALL
-from pipeline_core.workspace import bulk, customers, duplicates, import_engine, life, records
+from pipeline_core.workspace import (
+    bulk,
+    customers,
+    duplicates,
+    import_engine,
+    life,
+    paging,
+    records,
+)
 from pipeline_core.workspace.rules import RuleLike
 from pipeline_core.workspace.session import Session, SessionOpener
 
@@ -123,7 +131,7 @@ class Customers:
         self,
         where: RuleLike = MATCH_ALL,
         *,
-        page: int = bulk.EXPORT_PAGE,
+        page: int = paging.EXPORT_PAGE,
         limit: int | None = None,
         offset: int = 0,
     ) -> Iterator[Customer]:
@@ -132,9 +140,9 @@ class Customers:
         Memory stays flat however many customers match: what ``pipeline customers
         list --nl`` prints from. The rule is checked at once; the pages are read by
         id as the iterator is consumed, so it is not one snapshot (a customer added
-        meanwhile may appear). See ``pipeline_core.workspace.bulk.iterate``.
+        meanwhile may appear). See ``pipeline_core.workspace.paging.iterate``.
         """
-        return bulk.iterate(self._opener, where, page=page, limit=limit, offset=offset)
+        return paging.iterate(self._opener, where, page=page, limit=limit, offset=offset)
 
     def count(self, where: RuleLike = MATCH_ALL) -> int:
         """How many customers satisfy ``where``."""
