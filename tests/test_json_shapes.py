@@ -245,6 +245,7 @@ SETUP: list[list[str]] = [
      "--action", "add_tag=seen"],
     ["reports", "save", "funnel", "--flow", "Sales"],
     ["reports", "alias", "Web", "web", "WEB"],
+    ["flows", "hide", "Sales", "3"],
 ]  # fmt: skip
 """Plain commands that give the store something of every noun (their output is not checked)."""
 
@@ -292,6 +293,9 @@ RUNS: list[tuple[str, list[str]]] = [
     ("flows list", []),
     ("flows show", ["Sales"]),
     ("flows explain", ["Sales", "1"]),
+    ("flows set-rule", ["Sales", 'tags any ("VIP")', "--dry-run"]),
+    ("flows history", ["Sales"]),
+    ("flows hidden", ["Sales"]),
     ("columns list", ["Sales"]),
     ("statuses show", []),
     ("folders list", []),

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
+import time
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
@@ -510,6 +511,29 @@ class SqliteStore:
         except BaseException:
             self._db.close()
             raise
+
+    def changes(self, *, poll: float = 0.25) -> Generator[int, None, None]:
+        """Yield 0 now, then a number after each commit by any connection or process.
+
+        A connection of its own reads ``PRAGMA data_version``, which SQLite changes
+        for a connection whenever another one commits: no polling of the tables.
+        """
+        if self.path == ":memory:":
+            raise StoreError("an in-memory SQLite database has no other writers to watch")
+        watcher = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            seen = watcher.execute("PRAGMA data_version").fetchone()[0]
+            count = 0
+            yield count
+            while True:
+                time.sleep(poll)
+                now = watcher.execute("PRAGMA data_version").fetchone()[0]
+                if now != seen:
+                    seen = now
+                    count += 1
+                    yield count
+        finally:
+            watcher.close()
 
     def _prepare(self, busy_timeout: float) -> None:
         # Check what the file is before changing anything in it (WAL rewrites the header).

@@ -145,6 +145,38 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     # the words of emails get a term kind of their own, and phone keys lose their
     # extension; the store recomputes both (SEARCH_VERSION, CONTACT_KEYS_CHANGED).
     6: (),
+    # The board (each statement may run again: IF NOT EXISTS): who hid a card from a flow and when; a flow's own history (renames,
+    # rule and column edits: the events table is per customer); and indexes over live
+    # customers only (a merged tombstone is on no board) that cover a column's count,
+    # its deal values and its newest cards, the flow's folder test first.
+    7: (
+        """CREATE TABLE IF NOT EXISTS flow_hide_marks (
+            flow_id INTEGER NOT NULL,
+            customer_id INTEGER NOT NULL,
+            hidden_by TEXT NOT NULL,
+            hidden_at TEXT NOT NULL,
+            PRIMARY KEY (flow_id, customer_id),
+            FOREIGN KEY (flow_id, customer_id)
+                REFERENCES flow_hides(flow_id, customer_id) ON DELETE CASCADE
+        ) WITHOUT ROWID""",
+        """CREATE TABLE IF NOT EXISTS flow_events (
+            id INTEGER PRIMARY KEY,
+            flow_id INTEGER NOT NULL REFERENCES flows(id) ON DELETE CASCADE,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            data TEXT NOT NULL
+        )""",
+        "CREATE INDEX IF NOT EXISTS flow_events_flow ON flow_events(flow_id, id)",
+        # merged_into is a column too, though always NULL here: SQLite reads an index
+        # alone only when it holds every column the query names, the filter's included.
+        "CREATE INDEX IF NOT EXISTS customers_live_board ON customers"
+        "(folder, status, updated_at, id, currency, value_num, merged_into)"
+        " WHERE merged_into IS NULL",
+        "CREATE INDEX IF NOT EXISTS customers_live_status ON customers"
+        "(status, updated_at, id, currency, value_num, merged_into)"
+        " WHERE merged_into IS NULL",
+    ),
 }
 """Statements that take a store from version N-1 to N."""
 
