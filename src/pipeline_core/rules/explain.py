@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import attrs
@@ -57,27 +57,37 @@ def _shown(value: object) -> str:
 
 
 def explain(
-    rule: Rule, customer: Customer, *, today: date | None = None, shown: Customer | None = None
+    rule: Rule,
+    customer: Customer,
+    *,
+    today: date | None = None,
+    shown: Customer | None = None,
+    now: datetime | None = None,
 ) -> Explanation:
-    """Explain ``rule`` for ``customer``; ``today`` fixes relative dates (default: UTC today).
+    """Explain ``rule`` for ``customer``; ``today`` fixes relative dates (default: UTC today),
+    ``now`` where rolling windows end.
 
     ``shown`` is the customer as the reader may see it (contact data masked): the
     values quoted come from it, while whether each clause holds is the real answer.
     """
-    day = today or utc_today()
-    return _explain(rule, customer, day, customer if shown is None else shown)
+    if today is None:
+        now = now or datetime.now(UTC)
+        today = utc_today(now)
+    return _explain(rule, customer, today, customer if shown is None else shown, now)
 
 
-def _explain(rule: Rule, customer: Customer, today: date, shown: Customer) -> Explanation:
-    holds = compile_predicate(rule, today=today)(customer)
+def _explain(
+    rule: Rule, customer: Customer, today: date, shown: Customer, now: datetime | None
+) -> Explanation:
+    holds = compile_predicate(rule, today=today, now=now)(customer)
     match rule:
         case MatchAll():
             return Explanation("true", holds)
         case Not(operand=operand):
-            child = _explain(operand, customer, today, shown)
+            child = _explain(operand, customer, today, shown, now)
             return Explanation(to_text(rule), holds, children=(child,))
         case And(operands=operands) | Or(operands=operands):
-            children = tuple(_explain(o, customer, today, shown) for o in operands)
+            children = tuple(_explain(o, customer, today, shown, now) for o in operands)
             return Explanation(to_text(rule), holds, children=children)
     value = getter(rule.field)(shown)
     return Explanation(to_text(rule), holds, f"{field_text(rule.field)}: {_shown(value)}")

@@ -79,7 +79,7 @@ def apply(s: Session, automation: Automation, customer_id: int, trigger: Event |
     """Run ``automation``'s actions on the customer if its rule holds; whether it ran."""
     customer = s.get_customer(customer_id)
     # Rules compare UTC days (docs/rules.md); actions use the workspace's zone.
-    if not compile_predicate(automation.rule, today=rules_today(s))(customer):
+    if not compile_predicate(automation.rule, today=rules_today(s), now=s.now())(customer):
         return False
     day = today(s)
     for action in automation.actions:

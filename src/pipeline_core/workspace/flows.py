@@ -143,8 +143,8 @@ def set_rule(s: Session, flow: str, rule: RuleLike, *, dry_run: bool = False) ->
     require_admin(s, "change flows")
     definition = s.get_flow(flow)
     new_rule = checked(s, rule)
-    today = rules_today(s)
-    old, new = bind_dates(definition.rule, today), bind_dates(new_rule, today)
+    today, now = rules_today(s), s.now()
+    old, new = bind_dates(definition.rule, today, now), bind_dates(new_rule, today, now)
     name = definition.name
     change = RuleChange(
         flow=name,
@@ -267,7 +267,7 @@ def hidden(s: Session, flow: str) -> list[FlowHide]:
 
 def members(s: Session, definition: FlowDefinition, where: RuleLike = MATCH_ALL) -> Rule:
     """The rule of a flow's members as of today, narrowed by ``where``."""
-    return all_of(bind_dates(definition.rule, rules_today(s)), bound(s, where))
+    return all_of(bind_dates(definition.rule, rules_today(s), s.now()), bound(s, where))
 
 
 def board(
@@ -385,7 +385,7 @@ def hidden_members(s: Session, flow: str, rule: Rule) -> int:
     hides = s.flow_hides(flow)
     if not hides:
         return 0
-    holds = compile_predicate(rule, today=rules_today(s))
+    holds = compile_predicate(rule, today=rules_today(s), now=s.now())
     return sum(1 for c in s.get_customers([h.customer_id for h in hides]) if holds(c))
 
 
@@ -409,7 +409,7 @@ def move_to_column(
     before = s.lock_customer(customer_id)
     if expected_version is not None and before.version != expected_version:
         raise stale_card(s, definition, before, expected_version)
-    if not compile_predicate(definition.rule, today=rules_today(s))(before):
+    if not compile_predicate(definition.rule, today=rules_today(s), now=s.now())(before):
         raise NotOnBoard(
             f"customer {before.id} ({before.name}) is not on the board of flow "
             f"{definition.name!r}: its rule does not hold for them"
@@ -451,7 +451,9 @@ def explain(s: Session, flow: str, customer_id: int) -> FlowExplanation:
     hidden = definition.name in s.hidden_flows(customer.id)
     # The flow's rule is an admin's, so it may test contact data; the values quoted are
     # what the actor may see.
-    tree = explain_rule(definition.rule, customer, today=rules_today(s), shown=shown(s, customer))
+    tree = explain_rule(
+        definition.rule, customer, today=rules_today(s), shown=shown(s, customer), now=s.now()
+    )
     on_board = tree.holds and not hidden
     column = next((c.name for c in definition.columns if c.status == customer.status), None)
     return FlowExplanation(
