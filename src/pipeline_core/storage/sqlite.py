@@ -361,6 +361,9 @@ class SqliteTransaction(
     def append_events(self, events: Sequence[Event]) -> list[Event]:
         if not events:
             return []
+        if len(events) == 1:
+            # A move's one event: the id SQLite picks comes back with the INSERT.
+            return [self._append_one(events[0])]
         # BEGIN IMMEDIATE holds the write lock, so the next ids are ours to hand out
         # (what SQLite itself would pick: one more than the largest): one executemany
         # for a whole import batch, and no read-back.
@@ -386,6 +389,25 @@ class SqliteTransaction(
             missing = [e.customer_id for e in events]
             raise NotFound(f"an event names a customer that does not exist: {missing}") from None
         return stored
+
+    def _append_one(self, event: Event) -> Event:
+        try:
+            row_id = self._db.execute(
+                "INSERT INTO events (customer_id, at, actor, kind, data) VALUES (?, ?, ?, ?, ?)",
+                (
+                    event.customer_id,
+                    iso_moment(event.at),
+                    event.actor,
+                    event.kind.value,
+                    dumps(dict(event.data)),
+                ),
+            ).lastrowid
+        except sqlite3.IntegrityError:
+            raise NotFound(
+                f"an event names a customer that does not exist: {[event.customer_id]}"
+            ) from None
+        assert row_id is not None
+        return with_id(event, row_id)
 
     # contact keys and merges -----------------------------------------------------
 
