@@ -74,7 +74,7 @@ def test_a_version_6_store_gains_recorded_hides_flow_history_and_board_indexes(
         else "SELECT indexname FROM pg_indexes WHERE indexname LIKE 'customers_live%'"
         " AND schemaname = current_schema()"
     )
-    assert sorted(row[0] for row in _run(backend, url, indexes)) == [
+    assert sorted(str(row[0]) for row in _run(backend, url, indexes)) == [
         "customers_live_board",
         "customers_live_status",
     ]
