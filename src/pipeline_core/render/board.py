@@ -17,6 +17,7 @@ from tabulate import tabulate
 from pipeline_core.customer import Customer
 from pipeline_core.domain.board import Board, BoardColumn, ColumnValue
 from pipeline_core.domain.flows import FlowEvent, FlowHide, RuleChange
+from pipeline_core.domain.serialization import converter
 from pipeline_core.render.common import (
     Format,
     customer_record,
@@ -32,7 +33,6 @@ from pipeline_core.render.shapes import (
     ColumnValueRecord,
     FlowEventRecord,
     FlowHideRecord,
-    RuleChangeRecord,
     UnmappedRecord,
 )
 
@@ -272,24 +272,10 @@ def flow_events_output(events: Sequence[FlowEvent], fmt: Format) -> str:
     return records_csv(rows, columns) if fmt == "csv" else records_table(rows, columns)
 
 
-def rule_change_record(change: RuleChange) -> RuleChangeRecord:
-    """A rule change (or its dry run) as its JSON object."""
-    return {
-        "flow": change.flow,
-        "before": change.before,
-        "after": change.after,
-        "joining": change.joining,
-        "leaving": change.leaving,
-        "members_before": change.members_before,
-        "members_after": change.members_after,
-        "applied": change.applied,
-    }
-
-
 def rule_change_output(change: RuleChange, fmt: Format) -> str:
     """Who joins and who leaves the board under the new rule, and whether it was applied."""
     if fmt == "json":
-        return json_text(rule_change_record(change))
+        return json_text(converter.unstructure(change))
     verb = "now has" if change.applied else "would have (dry run, nothing changed)"
     return (
         f"Flow {printable(change.flow)} {verb} the rule: {printable(change.after)}\n"

@@ -13,7 +13,7 @@ from pipeline_core.domain.automation import Automation
 from pipeline_core.domain.custom_fields import FieldDefinition
 from pipeline_core.domain.duplicate_settings import DuplicateSettings
 from pipeline_core.domain.duplicates import MergeResult
-from pipeline_core.domain.flows import Column, FlowDefinition, FlowExplanation
+from pipeline_core.domain.flows import Column, FlowDefinition, FlowExplanation, RuleChange
 from pipeline_core.domain.folders import Folder
 from pipeline_core.domain.reminders import Reminder
 from pipeline_core.domain.saved_filters import SavedFilter
@@ -35,7 +35,6 @@ from pipeline_core.render.shapes import (
     FlowHideRecord,
     ImportSummaryRecord,
     MigrationRecord,
-    RuleChangeRecord,
     RuleSqlRecord,
     Schema,
     TeamRecord,
@@ -64,7 +63,7 @@ NOUNS: dict[str, object] = {
     "flow explanation": FlowExplanation,
     "flow hide": FlowHideRecord,
     "flow event": FlowEventRecord,
-    "rule change": RuleChangeRecord,
+    "rule change": RuleChange,
     "rule explanation": Explanation,
     "rule sql": RuleSqlRecord,
     "status machine": StatusMachine,

@@ -142,19 +142,6 @@ class FlowEventRecord(TypedDict):
     data: dict[str, Any]
 
 
-class RuleChangeRecord(TypedDict):
-    """What a new rule does to a flow's board: who joins, who leaves (``applied`` false: dry run)."""
-
-    flow: str
-    before: str
-    after: str
-    joining: int
-    leaving: int
-    members_before: int
-    members_after: int
-    applied: bool
-
-
 class ContactKeyRecord(TypedDict):
     """A normalized phone or email key (a WhatsApp number is a phone)."""
 

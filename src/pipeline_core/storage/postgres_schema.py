@@ -171,9 +171,9 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         )""",
         "CREATE INDEX IF NOT EXISTS flow_events_flow ON flow_events(flow_id, id)",
         "CREATE INDEX IF NOT EXISTS customers_live_board ON customers(folder, status, updated_at, id)"
-        " INCLUDE (currency, value_num) WHERE merged_into IS NULL",
+        " INCLUDE (currency, value_num, created_at, source) WHERE merged_into IS NULL",
         "CREATE INDEX IF NOT EXISTS customers_live_status ON customers(status, updated_at, id)"
-        " INCLUDE (currency, value_num) WHERE merged_into IS NULL",
+        " INCLUDE (currency, value_num, created_at, source) WHERE merged_into IS NULL",
         # A board on a wall screen LISTENs; a statement that changes what a board
         # shows NOTIFYs (delivered at commit, one per transaction and table).
         """CREATE OR REPLACE FUNCTION pipeline_board_changed() RETURNS trigger LANGUAGE plpgsql AS $$

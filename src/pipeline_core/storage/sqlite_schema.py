@@ -168,13 +168,16 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             data TEXT NOT NULL
         )""",
         "CREATE INDEX IF NOT EXISTS flow_events_flow ON flow_events(flow_id, id)",
-        # merged_into is a column too, though always NULL here: SQLite reads an index
-        # alone only when it holds every column the query names, the filter's included.
+        # A column's cards walk (folder, status, updated_at, id) in order; its count
+        # and values read currency and value_num; the Kanban filters test created_at
+        # and source: all from the index, no table row read. merged_into is a column
+        # too, though always NULL here: SQLite reads an index alone only when it
+        # holds every column the query names, the partial index's filter included.
         "CREATE INDEX IF NOT EXISTS customers_live_board ON customers"
-        "(folder, status, updated_at, id, currency, value_num, merged_into)"
+        "(folder, status, updated_at, id, currency, value_num, created_at, source, merged_into)"
         " WHERE merged_into IS NULL",
         "CREATE INDEX IF NOT EXISTS customers_live_status ON customers"
-        "(status, updated_at, id, currency, value_num, merged_into)"
+        "(status, updated_at, id, currency, value_num, created_at, source, merged_into)"
         " WHERE merged_into IS NULL",
     ),
 }
