@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from datetime import date, datetime
 
@@ -199,7 +200,8 @@ def board(
 
 def watch_board(workspace: Workspace, draw: Callable[[], str]) -> None:
     """Draw, then draw again after each committed change to the store, until Ctrl-C."""
-    clear = "\x1b[H\x1b[2J" if wants_colour() else ""
+    # Clearing the screen is no colour: a terminal is cleared even with NO_COLOR set.
+    clear = "\x1b[H\x1b[2J" if sys.stdout.isatty() else ""
     try:
         for _ in workspace.changes():
             echo(clear + draw())
