@@ -12,8 +12,6 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 
-from tabulate import tabulate
-
 from pipeline_core.customer import Customer
 from pipeline_core.domain.board import Board, BoardColumn, ColumnValue
 from pipeline_core.domain.flows import FlowEvent, FlowHide, RuleChange
@@ -133,6 +131,8 @@ def board_table(board: Board, *, colour: bool = False) -> str:
         title = f"{col.name} ({col.count})"
         money_line = values_text(col.values)
         headers.append(printable(title) + (f"\n{money_line}" if money_line else ""))
+    from tabulate import tabulate  # only tables need it (see render.common._table)
+
     lanes = [_lane(col) for col in shown]
     depth = max((len(lane) for lane in lanes), default=0)
     grid = [[lane[i] if i < len(lane) else "" for lane in lanes] for i in range(depth)]

@@ -9,8 +9,6 @@ import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
-from tabulate import tabulate
-
 from pipeline_core.customer import Customer
 from pipeline_core.domain.duplicates import DuplicateCluster, MergeResult
 from pipeline_core.domain.serialization import converter
@@ -70,6 +68,10 @@ def table_cell(value: Any) -> str:
 
 def _table(rows: Iterable[Sequence[Any]], headers: Sequence[Any]) -> str:
     """A plain-text table with every cell and header made printable."""
+    # Imported here: tabulate pulls in importlib.metadata, tens of milliseconds that a
+    # command printing JSON or CSV (a board for a script, say) should not pay.
+    from tabulate import tabulate
+
     return tabulate(
         [[table_cell(value) for value in row] for row in rows],
         headers=[table_cell(header) for header in headers],
