@@ -284,3 +284,13 @@ def test_board_filters_narrow_the_board_and_say_so(ws: Workspace, clock: FixedCl
     assert not ws.flows.board("Sales", filters=BoardFilters()).filtered
     with pytest.raises(InvalidValue, match="is after"):
         BoardFilters(created_from=start.date() + timedelta(days=1), created_to=start.date())
+
+
+def test_a_merge_moves_a_hide_with_who_made_it_and_when(ws: Workspace, clock: FixedClock) -> None:
+    ada, copy = add(ws, "Ada", emails=["ada@example.com"]), add(ws, "Ada L.")
+    hidden_at = clock.now()
+    ws.as_user("ann").flows.hide("Sales", copy.id)
+    clock.advance(timedelta(hours=1))
+    ws.customers.merge(ada.id, [copy.id])
+    [hide] = ws.flows.hidden("Sales")
+    assert (hide.customer_id, hide.hidden_by, hide.hidden_at) == (ada.id, "ann", hidden_at)
