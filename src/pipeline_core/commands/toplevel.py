@@ -141,7 +141,11 @@ def move(
 @click.option("--folder", "folders", multiple=True, help="Only customers in this folder.")
 @click.option("--column", help="Show only this column's cards (with --page).")
 @click.option(
-    "--page", type=click.IntRange(min=1), default=1, show_default=True, help="With --column."
+    "--page",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="With --column: which page of --limit cards, from 1.",
 )
 @click.option("--totals", is_flag=True, help="Only each column's count and values per currency.")
 @click.option("--watch", is_flag=True, help="Draw the board again whenever the store changes.")
