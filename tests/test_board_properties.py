@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -175,16 +176,4 @@ def test_a_filtered_board_is_the_brute_force_filter_of_all_customers(
 
 
 def _in_batch(person: Customer, batch: str) -> Customer:
-    return Customer(
-        name=person.name,
-        status=person.status,
-        tags=person.tags,
-        source=person.source,
-        workers=person.workers,
-        folder=person.folder,
-        value=person.value,
-        currency=person.currency,
-        created_at=person.created_at,
-        updated_at=person.updated_at,
-        team=batch,
-    )
+    return attrs.evolve(person, team=batch)
