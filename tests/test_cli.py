@@ -109,7 +109,7 @@ def test_flows_columns_hide_unhide(store: str) -> None:
     board = json.loads(ok(store, "board", "VIPs", "--format", "json").output)
     assert board["flow"] == "VIPs"
     assert [card["name"] for card in board["columns"][0]["cards"]] == ["V"]
-    assert board["unmapped"] == {"count": 0, "more": 0, "cards": []}
+    assert board["unmapped"] == {"count": 0, "values": [], "offset": 0, "more": 0, "cards": []}
     ok(store, "flows", "hide", "VIPs", str(vip["id"]))
     assert (
         json.loads(ok(store, "board", "VIPs", "--format", "json").output)["columns"][0]["count"]

@@ -65,13 +65,13 @@ EVERY_COMMAND = {
     "teams time users whoami workers",
     "access": "set show",
     "automations": "add list remove run",
-    "columns": "add list remove",
+    "columns": "add list move recolour remove rename",
     "customers": "activity add children contact convert count deal dupes edit export folder "
     "follow-up follow-up-done import import-profiles list merge parent search show template "
     "timeline tree",
     "fields": "add add-option list remove rename-option",
     "filters": "delete list save show",
-    "flows": "add explain hide list remove show unhide",
+    "flows": "add explain hidden hide history list remove rename set-rule show unhide",
     "folders": "access add list remove",
     "notes": "add list",
     "records": "add define-kind export import kinds list set-state show",

@@ -247,6 +247,7 @@ SETUP: list[list[str]] = [
     ["reports", "alias", "Web", "web", "WEB"],
     ["automations", "add", "tell", "--on", "status_changed", "--action", "notify=team:North",
      "--action", "webhook=http://127.0.0.1:9/hook", "--body", "$name moved"],
+    ["flows", "hide", "Sales", "3"],
 ]  # fmt: skip
 """Plain commands that give the store something of every noun (their output is not checked)."""
 
@@ -305,6 +306,9 @@ RUNS: list[tuple[str, list[str]]] = [
     ("flows list", []),
     ("flows show", ["Sales"]),
     ("flows explain", ["Sales", "1"]),
+    ("flows set-rule", ["Sales", 'tags any ("VIP")', "--dry-run"]),
+    ("flows history", ["Sales"]),
+    ("flows hidden", ["Sales"]),
     ("columns list", ["Sales"]),
     ("statuses show", []),
     ("folders list", []),

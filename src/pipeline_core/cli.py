@@ -35,7 +35,7 @@ COMMANDS: dict[str, LazyCommand] = {
     "board": _command(
         "toplevel",
         "board",
-        "Show the board of FLOW: its columns, counts and cards, newest activity first.",
+        "Show the board of FLOW: each column's count, values and cards, newest activity first.",
     ),
     "columns": _command("columns", "columns", "The columns (stages) of a flow's board."),
     "customers": _command(

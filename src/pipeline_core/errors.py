@@ -114,6 +114,34 @@ class StaleDefinition(ConcurrencyError):
         )
 
 
+class StaleCard(ConcurrencyError):
+    """A card dropped from a stale board: someone changed the customer since it was drawn.
+
+    ``changed_by`` is who made the last change, ``change`` what it was (for a move,
+    "moved from 'Lead' to 'Quoted'"); both None when the timeline does not say.
+    """
+
+    def __init__(
+        self,
+        customer_id: int,
+        expected: int,
+        actual: int,
+        changed_by: str | None = None,
+        change: str | None = None,
+    ) -> None:
+        self.customer_id = customer_id
+        self.expected = expected
+        self.actual = actual
+        self.changed_by = changed_by
+        self.change = change
+        meanwhile = f" by {changed_by} ({change})" if changed_by and change else ""
+        PipelineError.__init__(
+            self,
+            f"customer {customer_id} was changed meanwhile{meanwhile}: your board showed "
+            f"version {expected}, it is now at version {actual}; reload the board and try again",
+        )
+
+
 class NotOnBoard(InvalidValue):
     """A card move on a flow's board for a customer who is not on that board."""
 

@@ -348,3 +348,39 @@ def echo_list(
         echo_json_lines(map(record, items))
     else:
         echo(render(items))
+
+
+def wants_colour() -> bool:
+    """Whether output may carry ANSI colours: stdout is a terminal and NO_COLOR is not set.
+
+    https://no-color.org: any non-empty NO_COLOR turns colours off.
+    """
+    if os.environ.get("NO_COLOR"):
+        return False
+    return sys.stdout.isatty()
+
+
+def parse_when(text: str) -> date | datetime:
+    """A date (``2026-03-31``, a whole UTC day) or a moment with its offset
+    (``2026-03-31T09:00+01:00``, ``...Z``); a clear error otherwise."""
+    stripped = text.strip()
+    if "T" not in stripped.upper() and " " not in stripped:
+        parsed = parse_date(stripped)
+    else:
+        parsed = parse_moment(stripped)
+    assert parsed is not None
+    return parsed
+
+
+def _when(ctx: click.Context, param: click.Parameter, value: str | None) -> date | datetime | None:
+    if value is None:
+        return None
+    try:
+        return parse_when(value)
+    except InvalidValue as error:
+        raise click.BadParameter(str(error), ctx=ctx, param=param) from None
+
+
+def when_option(name: str, help_text: str) -> Callable[[F], F]:
+    """``--NAME DATE|MOMENT``: a date (a whole UTC day) or a moment with its UTC offset."""
+    return click.option(name, metavar="WHEN", callback=_when, help=help_text)

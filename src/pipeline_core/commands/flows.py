@@ -14,6 +14,7 @@ from pipeline_core.commands._common import (
     pass_app,
 )
 from pipeline_core.domain.flows import PALETTE, Column
+from pipeline_core.render.board import flow_events_output, hides_output, rule_change_output
 from pipeline_core.render.common import Format, json_text
 from pipeline_core.render.setup import flow_output, flows_output, unstructured
 from pipeline_core.rules.ast import all_of
@@ -97,12 +98,51 @@ def flows_remove(app: AppContext, name: str) -> None:
     click.echo(f"Removed flow {name!r}")
 
 
+@flows.command("rename")
+@click.argument("name")
+@click.argument("new_name")
+@pass_app
+def flows_rename(app: AppContext, name: str, new_name: str) -> None:
+    """Rename flow NAME to NEW_NAME (columns, hidden cards and history follow)."""
+    renamed = app.workspace.flows.rename(name, new_name)
+    click.echo(f"Renamed flow {name!r} to {renamed.name!r}")
+
+
+@flows.command("set-rule")
+@click.argument("name")
+@click.argument("rule_text", metavar="RULE")
+@click.option("--dry-run", is_flag=True, help="Only count who would join and leave the board.")
+@format_option("table", "json")
+@pass_app
+def flows_set_rule(app: AppContext, name: str, rule_text: str, dry_run: bool, fmt: Format) -> None:
+    """Give flow NAME a new membership RULE; says how many customers join and leave."""
+    echo(rule_change_output(app.workspace.flows.set_rule(name, rule_text, dry_run=dry_run), fmt))
+
+
+@flows.command("history")
+@click.argument("name")
+@format_option()
+@pass_app
+def flows_history(app: AppContext, name: str, fmt: Format) -> None:
+    """What happened to flow NAME: created, renamed, rule and column changes, oldest first."""
+    echo(flow_events_output(app.workspace.flows.history(name), fmt))
+
+
+@flows.command("hidden")
+@click.argument("flow")
+@format_option()
+@pass_app
+def flows_hidden(app: AppContext, flow: str, fmt: Format) -> None:
+    """List the customers hidden from FLOW's board, with who hid each and when."""
+    echo(hides_output(app.workspace.flows.hidden(flow), fmt))
+
+
 @flows.command("hide")
 @click.argument("flow")
 @click.argument("customer_id", type=int, metavar="CUSTOMER")
 @pass_app
 def flows_hide(app: AppContext, flow: str, customer_id: int) -> None:
-    """Hide CUSTOMER from FLOW's board without changing the customer."""
+    """Hide CUSTOMER from FLOW's board, for everyone, without changing the customer."""
     changed = app.workspace.flows.hide(flow, customer_id)
     click.echo(f"#{customer_id} {'hidden from' if changed else 'was already hidden from'} {flow}")
 

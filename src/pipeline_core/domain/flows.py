@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import enum
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from datetime import datetime
 
 import attrs
 
+from pipeline_core.domain.events import JSONValue
 from pipeline_core.errors import InvalidValue, NotFound
 from pipeline_core.rules.ast import MATCH_ALL, Rule
 from pipeline_core.rules.explain import Explanation
@@ -75,6 +78,27 @@ class FlowDefinition:
         renumbered = [attrs.evolve(c, position=index) for index, c in enumerate(columns)]
         return attrs.evolve(self, columns=renumbered)
 
+    def moved_column(self, name: str, to: int) -> FlowDefinition:
+        """A copy with the column called ``name`` at 0-based position ``to`` (clamped to the ends)."""
+        column = self.column(name)
+        rest = [c for c in self.columns if c.name != name]
+        rest.insert(max(0, min(to, len(rest))), column)
+        return attrs.evolve(
+            self, columns=[attrs.evolve(c, position=index) for index, c in enumerate(rest)]
+        )
+
+    def edited_column(
+        self, name: str, *, new_name: str | None = None, colour: str | None = None
+    ) -> FlowDefinition:
+        """A copy with the column called ``name`` renamed and/or recoloured."""
+        column = self.column(name)
+        changed = attrs.evolve(
+            column,
+            name=column.name if new_name is None else new_name,
+            colour=column.colour if colour is None else colour,
+        )
+        return attrs.evolve(self, columns=[changed if c.name == name else c for c in self.columns])
+
     def without_column(self, name: str) -> FlowDefinition:
         """A copy without the column called ``name``."""
         self.column(name)
@@ -115,3 +139,59 @@ class FlowExplanation:
             if self.hidden:
                 verdict += " It is also hidden from the board."
         return f"{verdict}\nRule:\n{self.rule.render()}"
+
+
+@attrs.frozen
+class FlowHide:
+    """A customer hidden from one flow's board, by whom and when.
+
+    ``hidden_by`` and ``hidden_at`` are None for hides recorded before schema 11.
+    """
+
+    flow: str
+    customer_id: int
+    hidden_by: str | None = None
+    hidden_at: datetime | None = None
+
+
+class FlowEventKind(enum.StrEnum):
+    """What happened to a flow itself (a customer's changes are on its own timeline)."""
+
+    CREATED = "flow_created"
+    RENAMED = "flow_renamed"
+    RULE_CHANGED = "rule_changed"
+    COLUMN_ADDED = "column_added"
+    COLUMN_REMOVED = "column_removed"
+    COLUMN_MOVED = "column_moved"
+    COLUMN_RENAMED = "column_renamed"
+    COLUMN_RECOLOURED = "column_recoloured"
+
+
+@attrs.frozen(kw_only=True)
+class FlowEvent:
+    """One entry of a flow's history; ``flow`` is the flow's name as it is now."""
+
+    flow: str
+    kind: FlowEventKind = attrs.field(converter=FlowEventKind)
+    at: datetime
+    actor: str
+    data: Mapping[str, JSONValue] = attrs.field(factory=dict)
+    id: int = 0
+
+
+@attrs.frozen
+class RuleChange:
+    """What changing a flow's rule does to its board: how many members join and leave.
+
+    Counted among the customers the actor may see and not hidden from the flow;
+    ``applied`` is False for a dry run.
+    """
+
+    flow: str
+    before: str
+    after: str
+    joining: int
+    leaving: int
+    members_before: int
+    members_after: int
+    applied: bool

@@ -89,6 +89,8 @@ class PipelineReport:
     stages: tuple[StageFigures, ...]
     unmapped: Figures
     total: Figures
+    hidden: int = 0
+    """Members hidden from the flow's board: in no figure, counted here so that it says so."""
 
 
 def _figures(rows: Iterable[AggregateRow]) -> Figures:

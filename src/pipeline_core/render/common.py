@@ -9,19 +9,13 @@ import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
-from tabulate import tabulate
-
 from pipeline_core.customer import Customer
-from pipeline_core.domain.board import Board, BoardColumn
 from pipeline_core.domain.duplicates import DuplicateCluster, MergeResult
 from pipeline_core.domain.serialization import converter
 from pipeline_core.domain.view import ListedCustomer
 from pipeline_core.render.shapes import (
-    BoardColumnRecord,
-    BoardRecord,
     ClusterRecord,
     CustomerObject,
-    UnmappedRecord,
 )
 
 Format = Literal["table", "json", "csv"]
@@ -34,32 +28,6 @@ def customer_record(customer: Customer) -> CustomerObject:
     """A customer as its JSON object: the one shape every command prints a customer in."""
     record: CustomerObject = converter.unstructure(customer)
     return record
-
-
-def board_record(board: Board) -> BoardRecord:
-    """A board as its JSON object (see docs/json.md)."""
-
-    def column(col: BoardColumn) -> BoardColumnRecord:
-        # A flow's columns always have both; only the unmapped bucket has neither.
-        return {
-            "name": col.name,
-            "status": col.status or "",
-            "colour": col.colour or "",
-            "count": col.count,
-            "more": col.more,
-            "cards": [customer_record(card) for card in col.cards],
-        }
-
-    unmapped: UnmappedRecord = {
-        "count": board.unmapped.count,
-        "more": board.unmapped.more,
-        "cards": [customer_record(card) for card in board.unmapped.cards],
-    }
-    return {
-        "flow": board.flow,
-        "columns": [column(col) for col in board.columns],
-        "unmapped": unmapped,
-    }
 
 
 def cell(value: Any) -> str:
@@ -101,6 +69,10 @@ def table_cell(value: Any) -> str:
 
 def _table(rows: Iterable[Sequence[Any]], headers: Sequence[Any]) -> str:
     """A plain-text table with every cell and header made printable."""
+    # Imported here: tabulate pulls in importlib.metadata, tens of milliseconds that a
+    # command printing JSON or CSV (a board for a script, say) should not pay.
+    from tabulate import tabulate
+
     return tabulate(
         [[table_cell(value) for value in row] for row in rows],
         headers=[table_cell(header) for header in headers],
@@ -230,30 +202,6 @@ def customer_output(customer: Customer, fmt: Format) -> str:
     if fmt == "csv":
         return records_csv([flatten_fields(record)])
     return key_value_table(flatten_fields(record))
-
-
-def board_output(board: Board, fmt: Format) -> str:
-    """A board: side-by-side columns as a table, or its JSON object, or one CSV row per card."""
-    if fmt == "json":
-        return json_text(board_record(board))
-    everything = (*board.columns, board.unmapped)
-    if fmt == "csv":
-        rows = [
-            {"column": col.name, "column_status": col.status, **flatten_fields(customer_record(c))}
-            for col in everything
-            for c in col.cards
-        ]
-        return records_csv(rows)
-    shown = [*board.columns, *([board.unmapped] if board.unmapped.count else [])]
-    headers = [f"{col.name} ({col.count})" for col in shown]
-    lanes = [[f"#{c.id} {c.name}" for c in col.cards] for col in shown]
-    for lane, col in zip(lanes, shown, strict=True):
-        if col.more:
-            lane.append(f"+{col.more} more")
-    depth = max((len(lane) for lane in lanes), default=0)
-    grid = [[lane[i] if i < len(lane) else "" for lane in lanes] for i in range(depth)]
-    title = f"{printable(board.flow)}: {board.total} customer(s)\n"
-    return title + _table(grid, headers) + "\n"
 
 
 def cluster_records(clusters: Iterable[DuplicateCluster]) -> list[ClusterRecord]:

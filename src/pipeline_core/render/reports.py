@@ -90,6 +90,7 @@ class PipelineReportRecord(TypedDict):
     stages: list[StageRecord]
     unmapped: FiguresRecord
     total: FiguresRecord
+    hidden: int
 
 
 class GroupRowRecord(TypedDict):
@@ -185,6 +186,7 @@ def pipeline_record(report: PipelineReport) -> PipelineReportRecord:
         ],
         "unmapped": figures_record(report.unmapped),
         "total": figures_record(report.total),
+        "hidden": report.hidden,
     }
 
 
@@ -275,7 +277,13 @@ def report_output(report: PipelineReport | GroupedReport, fmt: Format, chart: bo
         rows = pipeline_rows(report)
         if fmt == "csv":
             return records_csv(rows, PIPELINE_COLUMNS)
-        return f"{printable(report.flow)}\n" + records_table(rows, PIPELINE_COLUMNS)
+        hidden = (
+            f"{report.hidden} customer(s) hidden from this flow's board are in no figure"
+            f" (pipeline flows hidden {printable(report.flow)})\n"
+            if report.hidden
+            else ""
+        )
+        return f"{printable(report.flow)}\n" + records_table(rows, PIPELINE_COLUMNS) + hidden
     if fmt == "json":
         return json_text(grouped_record(report))
     header, table = grouped_rows(report)

@@ -13,7 +13,7 @@ from pipeline_core.domain.automation import Automation
 from pipeline_core.domain.custom_fields import FieldDefinition
 from pipeline_core.domain.duplicate_settings import DuplicateSettings
 from pipeline_core.domain.duplicates import MergeResult
-from pipeline_core.domain.flows import Column, FlowDefinition, FlowExplanation
+from pipeline_core.domain.flows import Column, FlowDefinition, FlowExplanation, RuleChange
 from pipeline_core.domain.folders import Folder
 from pipeline_core.domain.records import (
     LinkedRecord,
@@ -38,6 +38,8 @@ from pipeline_core.render.shapes import (
     ClusterRecord,
     EventRecord,
     Extended,
+    FlowEventRecord,
+    FlowHideRecord,
     ImportSummaryRecord,
     MigrationRecord,
     RuleSqlRecord,
@@ -68,6 +70,9 @@ NOUNS: dict[str, object] = {
     "flow": FlowDefinition,
     "column": Column,
     "flow explanation": FlowExplanation,
+    "flow hide": FlowHideRecord,
+    "flow event": FlowEventRecord,
+    "rule change": RuleChange,
     "rule explanation": Explanation,
     "rule sql": RuleSqlRecord,
     "status machine": StatusMachine,

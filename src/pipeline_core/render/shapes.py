@@ -80,13 +80,23 @@ class EventRecord(TypedDict):
     data: dict[str, Any]
 
 
+class ColumnValueRecord(TypedDict):
+    """A column's deal values in one currency (``currency`` null: entered without one)."""
+
+    currency: str | None
+    valued: int
+    total: DecimalText
+
+
 class BoardColumnRecord(TypedDict):
-    """One column of a board, with its counts and the cards shown."""
+    """One column of a board: its count, values per currency and the cards of one page."""
 
     name: str
     status: str
     colour: str
     count: int
+    values: list[ColumnValueRecord]
+    offset: int
     more: int
     cards: list[CustomerObject]
 
@@ -95,16 +105,42 @@ class UnmappedRecord(TypedDict):
     """The members of a flow whose status no column maps."""
 
     count: int
+    values: list[ColumnValueRecord]
+    offset: int
     more: int
     cards: list[CustomerObject]
 
 
 class BoardRecord(TypedDict):
-    """A flow's board."""
+    """A flow's board; each card is a customer with its ``version`` (for a move's
+    expected version). ``hidden``: members hidden from the flow, in no column;
+    ``filtered``: whether board filters narrowed it."""
 
     flow: str
     columns: list[BoardColumnRecord]
     unmapped: UnmappedRecord
+    hidden: int
+    filtered: bool
+
+
+class FlowHideRecord(TypedDict):
+    """A customer hidden from a flow's board, by whom and when (null before schema 11)."""
+
+    flow: str
+    customer_id: int
+    hidden_by: str | None
+    hidden_at: DateTimeText | None
+
+
+class FlowEventRecord(TypedDict):
+    """An entry of a flow's own history."""
+
+    id: int
+    flow: str
+    at: DateTimeText
+    actor: str
+    kind: str
+    data: dict[str, Any]
 
 
 class ContactKeyRecord(TypedDict):

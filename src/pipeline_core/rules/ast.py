@@ -29,6 +29,14 @@ OPERATORS: tuple[Operator, ...] = ("=", "!=", "<", "<=", ">", ">=", "~")
 Direction = Literal["past", "next"]
 """``within N days`` looks back (``past``) or ahead (``next``) from today."""
 
+Unit = Literal["days", "hours", "minutes"]
+"""``within N days`` counts calendar days (today included); hours and minutes are a
+rolling window back (or ahead) from the moment the rule is evaluated."""
+
+MOMENT_FIELDS = ("created", "updated", "converted", "last_contacted", "closed")
+"""The fields that hold a moment, not only a day: the ones a moment or a rolling window
+of hours or minutes may test."""
+
 CUSTOM_PREFIX = "field."
 """A field name starting with this names a custom field: ``field.insurance_provider``."""
 
@@ -40,8 +48,9 @@ class Today:
     offset: int = 0
 
 
-Value = str | Decimal | bool | date | Today
-"""What a comparison compares with: text, a number, true/false, a date or a relative date."""
+Value = str | Decimal | bool | datetime | date | Today
+"""What a comparison compares with: text, a number, true/false, a moment (aware), a date
+or a relative date."""
 
 
 def _field(value: str) -> str:
@@ -60,7 +69,9 @@ def _unicode(text: str) -> str:
 
 def _value(value: Value) -> Value:
     if isinstance(value, datetime):
-        raise InvalidValue(f"a rule compares with dates, not times: {value.isoformat()}")
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise InvalidValue(f"moment {value.isoformat()} needs a UTC offset")
+        return value
     if isinstance(value, str):
         return _unicode(value)
     if isinstance(value, bool | date | Today):
@@ -97,6 +108,13 @@ class Compare:
     op: Operator = attrs.field(validator=attrs.validators.in_(OPERATORS))
     value: Value = attrs.field(converter=_value)
 
+    def __attrs_post_init__(self) -> None:
+        if isinstance(self.value, datetime) and (self.field not in MOMENT_FIELDS or self.op == "~"):
+            raise InvalidValue(
+                f"only {', '.join(MOMENT_FIELDS)} compare with a moment"
+                f" (=, !=, <, <=, >, >=), not {self.field} {self.op}"
+            )
+
 
 @attrs.frozen
 class InSet:
@@ -130,13 +148,27 @@ def _days(value: int) -> int:
 
 @attrs.frozen
 class Within:
-    """``date_field within [next] N days``: between today and N days ago (or ahead), inclusive."""
+    """``date_field within [next] N days``: between today and N days ago (or ahead), inclusive.
+
+    With ``unit`` hours or minutes (``created within 24 hours``), a rolling window:
+    between the moment of evaluation and N hours before (or after) it.
+    """
 
     field: str = attrs.field(converter=_field)
     days: int = attrs.field(converter=_days)
     direction: Direction = attrs.field(
         default="past", validator=attrs.validators.in_(("past", "next"))
     )
+    unit: Unit = attrs.field(
+        default="days", validator=attrs.validators.in_(("days", "hours", "minutes"))
+    )
+
+    def __attrs_post_init__(self) -> None:
+        if self.unit != "days" and self.field not in MOMENT_FIELDS:
+            raise InvalidValue(
+                f"{self.field} holds a day: 'within N {self.unit}' needs one of "
+                f"{', '.join(MOMENT_FIELDS)}"
+            )
 
 
 @attrs.frozen

@@ -6,7 +6,7 @@ they agree; the workspace takes ``today`` from its clock.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import attrs
 
@@ -27,12 +27,21 @@ def shift(day: date, days: int) -> date:
         return date.max if days > 0 else date.min
 
 
-def bind_dates(rule: Rule, today: date) -> Rule:
-    """The same rule with every relative date replaced by the calendar day it means on ``today``."""
+def moment_of(today: date, now: datetime | None) -> datetime:
+    """The moment rolling windows count from: ``now``, or (not given) the start of ``today``."""
+    return now.astimezone(UTC) if now is not None else datetime.combine(today, time(), UTC)
+
+
+def bind_dates(rule: Rule, today: date, now: datetime | None = None) -> Rule:
+    """The same rule with every relative date replaced by the calendar day it means on ``today``.
+
+    Rolling windows (``within 24 hours``) become a range of moments ending (or, for
+    ``next``, starting) at ``now``; without ``now``, at the start of ``today``.
+    """
     match rule:
         case Compare(value=Today(offset=offset)):
             return Compare(rule.field, rule.op, shift(today, offset))
-        case Within(field=field, days=days, direction=direction):
+        case Within(field=field, days=days, direction=direction, unit="days"):
             if direction == "past":
                 low, high = shift(today, -days), today
             else:
@@ -41,12 +50,17 @@ def bind_dates(rule: Rule, today: date) -> Rule:
         case RecordTest(measure="last", days=days, since=None):
             # Bound once: a bound rule keeps its days when bound again (as Within's do).
             return attrs.evolve(rule, since=shift(today, -days), until=today)
+        case Within(field=field, days=count, direction=direction, unit=unit):
+            moment = moment_of(today, now)
+            span = timedelta(hours=count) if unit == "hours" else timedelta(minutes=count)
+            start, end = (moment - span, moment) if direction == "past" else (moment, moment + span)
+            return And((Compare(field, ">=", start), Compare(field, "<=", end)))
         case Not(operand=operand):
-            return Not(bind_dates(operand, today))
+            return Not(bind_dates(operand, today, now))
         case And(operands=operands):
-            return And(tuple(bind_dates(o, today) for o in operands))
+            return And(tuple(bind_dates(o, today, now) for o in operands))
         case Or(operands=operands):
-            return Or(tuple(bind_dates(o, today) for o in operands))
+            return Or(tuple(bind_dates(o, today, now) for o in operands))
     return rule
 
 

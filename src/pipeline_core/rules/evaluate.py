@@ -4,7 +4,8 @@ The meaning of every test is documented in docs/rules.md; ``rules.sql``
 compiles the same meaning to SQL and the property tests hold the two equal.
 In short: a test on a missing value is false, except ``!=``, which is
 exactly ``not =``; numbers compare as 64-bit floats; timestamps compare by
-their UTC calendar day; ``~`` compares casefolded text.
+their UTC calendar day (a moment compares with the moment itself); ``~`` compares
+text casefolded and without accents (``rules.casefold.fold``).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from pipeline_core.rules.ast import (
     custom_key,
     is_custom,
 )
+from pipeline_core.rules.casefold import fold
 from pipeline_core.rules.catalog import BUILTIN_FIELDS
 from pipeline_core.rules.dates import bind_dates, utc_today
 
@@ -147,14 +149,22 @@ def _present(value: object) -> bool:
 
 
 def compile_predicate(
-    rule: Rule, *, today: date | None = None, records: RecordLookup | None = None
+    rule: Rule,
+    *,
+    today: date | None = None,
+    now: datetime | None = None,
+    records: RecordLookup | None = None,
 ) -> Predicate:
     """Turn a rule into a plain function of a customer, resolving the tree once.
 
-    ``today`` fixes what relative dates mean (default: the UTC date now);
+    ``today`` fixes what relative dates mean (default: the UTC date now) and
+    ``now`` where rolling windows end (default: now, or the start of ``today``);
     ``records`` reads a customer's linked records, for rules that test them.
     """
-    return _compile(bind_dates(rule, today or utc_today()), records or _no_records)
+    if today is None:
+        now = now or datetime.now(UTC)
+        today = utc_today(now)
+    return _compile(bind_dates(rule, today, now), records or _no_records)
 
 
 def matches(
@@ -162,10 +172,11 @@ def matches(
     customer: Customer,
     *,
     today: date | None = None,
+    now: datetime | None = None,
     records: RecordLookup | None = None,
 ) -> bool:
     """Whether one customer satisfies the rule."""
-    return compile_predicate(rule, today=today, records=records)(customer)
+    return compile_predicate(rule, today=today, now=now, records=records)(customer)
 
 
 def _compile(rule: Rule, records: RecordLookup = _no_records) -> Predicate:
@@ -237,13 +248,13 @@ def _set_test(rule: SetTest) -> Predicate:
 
 
 def _contains(needle: str) -> Callable[[object], bool]:
-    folded = needle.casefold()
+    folded = fold(needle)
 
     def test(value: object) -> bool:
         if isinstance(value, str):
-            return folded in value.casefold()
+            return folded in fold(value)
         if isinstance(value, tuple):
-            return any(folded in item.casefold() for item in value)
+            return any(folded in fold(item) for item in value)
         return False
 
     return test
@@ -266,6 +277,15 @@ def _compare(rule: Compare) -> Predicate:
             # Text equals only text: a missing value or a number never equals it.
             return lambda customer: read(customer) == literal
         return lambda customer: isinstance(v := read(customer), str) and order(v, literal)
+    if isinstance(literal, datetime):
+        # A moment tests the moment itself (MOMENT_FIELDS), not its day.
+        moment, attribute = literal, _TIMESTAMPS[rule.field]
+
+        def timed(customer: Customer) -> bool:
+            value = getattr(customer, attribute)
+            return value is not None and order(value, moment)
+
+        return timed
     if isinstance(literal, Decimal):
         number = float(literal)
 

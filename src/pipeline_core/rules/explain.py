@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import attrs
@@ -62,15 +62,19 @@ def explain(
     *,
     today: date | None = None,
     shown: Customer | None = None,
+    now: datetime | None = None,
     records: RecordLookup | None = None,
 ) -> Explanation:
-    """Explain ``rule`` for ``customer``; ``today`` fixes relative dates (default: UTC today).
+    """Explain ``rule`` for ``customer``; ``today`` fixes relative dates (default: UTC today),
+    ``now`` where rolling windows end.
 
     ``shown`` is the customer as the reader may see it (contact data masked): the
     values quoted come from it, while whether each clause holds is the real answer.
     """
-    day = today or utc_today()
-    return _explain(rule, customer, day, customer if shown is None else shown, records)
+    if today is None:
+        now = now or datetime.now(UTC)
+        today = utc_today(now)
+    return _explain(rule, customer, today, customer if shown is None else shown, now, records)
 
 
 def _explain(
@@ -78,17 +82,18 @@ def _explain(
     customer: Customer,
     today: date,
     shown: Customer,
+    now: datetime | None,
     records: RecordLookup | None = None,
 ) -> Explanation:
-    holds = compile_predicate(rule, today=today, records=records)(customer)
+    holds = compile_predicate(rule, today=today, now=now, records=records)(customer)
     match rule:
         case MatchAll():
             return Explanation("true", holds)
         case Not(operand=operand):
-            child = _explain(operand, customer, today, shown, records)
+            child = _explain(operand, customer, today, shown, now, records)
             return Explanation(to_text(rule), holds, children=(child,))
         case And(operands=operands) | Or(operands=operands):
-            children = tuple(_explain(o, customer, today, shown, records) for o in operands)
+            children = tuple(_explain(o, customer, today, shown, now, records) for o in operands)
             return Explanation(to_text(rule), holds, children=children)
         case RecordTest():
             mine = [] if records is None else [r for r in records(customer) if r.kind == rule.kind]

@@ -9,7 +9,7 @@ import attrs
 
 from pipeline_core.errors import RuleSyntaxError
 
-TokenKind = Literal["string", "number", "date", "word", "op", "end"]
+TokenKind = Literal["string", "number", "moment", "date", "word", "op", "end"]
 
 KEYWORDS = frozenset(
     {
@@ -25,6 +25,10 @@ KEYWORDS = frozenset(
         "next",
         "day",
         "days",
+        "hour",
+        "hours",
+        "minute",
+        "minutes",
         "today",
         "before",
         "after",
@@ -38,6 +42,9 @@ KEYWORDS = frozenset(
 _ESCAPES = {"\\": "\\", "'": "'", '"': '"', "n": "\n", "t": "\t", "r": "\r", "0": "\0"}
 
 _SPACE = re.compile(r"\s+")
+_MOMENT = re.compile(
+    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:\d{2})(?![\w.])"
+)
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?![\w.])")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?(?![\w.])")
 _WORD = re.compile(r"[^\W\d]\w*")
@@ -146,7 +153,8 @@ def tokenize(text: str) -> list[Token]:
             tokens.append(Token("string", value, index, end))
             index = end
             continue
-        for kind, pattern in (("date", _DATE), ("number", _NUMBER), ("word", _WORD)):
+        patterns = (("moment", _MOMENT), ("date", _DATE), ("number", _NUMBER), ("word", _WORD))
+        for kind, pattern in patterns:
             match = pattern.match(text, index)
             if match:
                 tokens.append(Token(kind, match.group(), index, match.end()))  # type: ignore[arg-type]

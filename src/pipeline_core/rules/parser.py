@@ -8,12 +8,13 @@ however hostile, can exhaust the stack.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 from pipeline_core.errors import InvalidValue, RuleSyntaxError
 from pipeline_core.rules.ast import (
     MATCH_ALL,
+    MOMENT_FIELDS,
     RECORD_FIELDS,
     And,
     Compare,
@@ -27,6 +28,7 @@ from pipeline_core.rules.ast import (
     Rule,
     SetTest,
     Today,
+    Unit,
     Value,
     Within,
     is_custom,
@@ -335,8 +337,22 @@ class _Parser:
         if self.peek().is_word("next"):
             self.advance()
             direction = "next"
-        days = self.days()
-        return Within(field, days, direction)  # type: ignore[arg-type]
+        count = self.whole_number()
+        unit = self.peek()
+        if unit.is_word("day", "days"):
+            chosen: Unit = "days"
+        elif unit.is_word("hour", "hours", "minute", "minutes"):
+            chosen = "hours" if unit.is_word("hour", "hours") else "minutes"
+            if field not in MOMENT_FIELDS:
+                raise self.fail(
+                    unit,
+                    f"{field} holds a day, not a moment: 'within N {chosen}' cannot test it",
+                    "'days'",
+                )
+        else:
+            raise self.unexpected(unit, "'days', 'hours' or 'minutes'")
+        self.advance()
+        return Within(field, count, direction, chosen)  # type: ignore[arg-type]
 
     def days(self) -> int:
         """``N days`` (or ``1 day``): the whole number."""
@@ -378,6 +394,21 @@ class _Parser:
         if token.kind == "string":
             self.advance()
             return token.text
+        if token.kind == "moment":
+            if field not in MOMENT_FIELDS:
+                raise self.fail(
+                    token,
+                    f"{field} holds a day, not a moment",
+                    "a date YYYY-MM-DD",
+                    token.text[:10],
+                )
+            self.advance()
+            try:
+                return datetime.fromisoformat(token.text)
+            except ValueError:
+                raise self.fail(
+                    token, f"{token.text} is not a valid moment", "YYYY-MM-DDTHH:MM+00:00"
+                ) from None
         if token.kind == "date":
             self.advance()
             try:

@@ -9,7 +9,7 @@ would otherwise flatten).
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 from pipeline_core.rules.ast import (
@@ -68,6 +68,8 @@ def value_text(value: Value) -> str:
             return "today"
         sign = "+" if value.offset > 0 else "-"
         return f"today {sign} {abs(value.offset)} days"
+    if isinstance(value, datetime):
+        return value.isoformat()
     assert isinstance(value, date)
     return value.isoformat()
 
@@ -103,9 +105,9 @@ def to_text(rule: Rule) -> str:
             return f"{field_text(field)} {quantifier} {_list(values)}"
         case Has(field=field):
             return f"has {field_text(field)}"
-        case Within(field=field, days=days, direction=direction):
+        case Within(field=field, days=days, direction=direction, unit=unit):
             ahead = "next " if direction == "next" else ""
-            return f"{field_text(field)} within {ahead}{days} days"
+            return f"{field_text(field)} within {ahead}{days} {unit}"
         case RecordTest():
             return record_text(rule)
         case Not(operand=operand):

@@ -35,7 +35,7 @@ from pipeline_core.rules.ast import (
     custom_key,
     is_custom,
 )
-from pipeline_core.rules.casefold import casefold_contains
+from pipeline_core.rules.casefold import casefold_contains, fold
 from pipeline_core.rules.catalog import BUILTIN_FIELDS
 from pipeline_core.rules.dates import bind_dates, utc_today
 
@@ -124,13 +124,23 @@ class Compiled:
     params: tuple[SqlValue, ...]
 
 
-def compile_sql(rule: Rule, dialect: Dialect = SQLITE, *, today: date | None = None) -> Compiled:
+def compile_sql(
+    rule: Rule,
+    dialect: Dialect = SQLITE,
+    *,
+    today: date | None = None,
+    now: datetime | None = None,
+) -> Compiled:
     """Compile a rule to a two-valued SQL expression with bound parameters.
 
-    ``today`` fixes what relative dates mean (default: the UTC date now).
+    ``today`` fixes what relative dates mean (default: the UTC date now) and
+    ``now`` where rolling windows end (default: now, or the start of ``today``).
     """
     compiler = _Compiler(dialect)
-    bound = bind_dates(rule, today or utc_today())
+    if today is None:
+        now = now or datetime.now(UTC)
+        today = utc_today(now)
+    bound = bind_dates(rule, today, now)
     top = bound.operands if isinstance(bound, And) else (bound,)
     # The database plans each operand of the top-level 'and' as a test of its own, which
     # an index may serve: up to FLAT_CHAIN small ones. The rest of a large rule (a long
@@ -219,7 +229,7 @@ class _Compiler:
         return ", ".join(self.mark(value) for value in dict.fromkeys(values))
 
     def contains(self, value: str, needle: str) -> str:
-        return self.dialect.contains.format(value=value, needle=self.mark(needle.casefold()))
+        return self.dialect.contains.format(value=value, needle=self.mark(fold(needle)))
 
     def rule(self, rule: Rule) -> str:
         match rule:
@@ -292,10 +302,20 @@ class _Compiler:
             return f"{column} {op} {self.mark(1.0 if value else 0.0)}"
         if isinstance(value, Decimal):
             return f"{column} {op} {self.mark(float(value))}"
+        if isinstance(value, datetime):
+            return self.moment(column, op, value, storage)
         if isinstance(value, date):
             return self.day(column, op, value, storage)
         assert isinstance(value, str)
         return f"{column} {op} {self.mark(value)}"
+
+    def moment(self, column: str, op: str, moment: datetime, storage: Storage) -> str:
+        """``column``'s moment compared with ``moment`` (stored as UTC ISO text, or native)."""
+        if storage == "timestamp":
+            return f"{column} {op} {self.mark(moment)}"
+        # Stored text is UTC with microseconds, so text order is time order.
+        text = moment.astimezone(UTC).isoformat(timespec="microseconds")
+        return f"{column}{self.dialect.text_order} {op} {self.mark(text)}"
 
     def day(self, column: str, op: str, day: date, storage: Storage) -> str:
         """``column``'s (UTC) day compared with ``day``, as a range an index can serve."""

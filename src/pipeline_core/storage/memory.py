@@ -6,7 +6,7 @@ import copy
 import itertools
 import statistics
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -20,7 +20,7 @@ from pipeline_core.domain.activity import Task, TimeEntry
 from pipeline_core.domain.duplicate_settings import SETTINGS_KEY as DUPLICATES_KEY
 from pipeline_core.domain.duplicate_settings import normalize_options
 from pipeline_core.domain.events import Event, EventKind, JSONValue, with_id
-from pipeline_core.domain.flows import FlowDefinition
+from pipeline_core.domain.flows import FlowDefinition, FlowEvent, FlowHide
 from pipeline_core.domain.normalize import ContactKey, index_keys
 from pipeline_core.domain.outbox import Delivery, DeliveryState, Notification
 from pipeline_core.domain.records import LinkedRecord, check_same_key, record_order
@@ -65,6 +65,9 @@ class _State:
     machines: dict[str, StatusMachine] = attrs.Factory(dict)
     flows: dict[str, FlowDefinition] = attrs.Factory(dict)
     hidden: dict[str, set[int]] = attrs.Factory(dict)
+    # Who hid a card and when, by (flow, customer); values are immutable.
+    hides: dict[tuple[str, int], FlowHide] = attrs.Factory(dict)
+    flow_events: list[FlowEvent] = attrs.Factory(list)
     next_customer_id: int = 1
     settings: dict[str, JSONValue] = attrs.Factory(dict)
     tasks: dict[int, Task] = attrs.Factory(dict)
@@ -88,6 +91,8 @@ class _State:
             machines=dict(self.machines),
             flows=dict(self.flows),
             hidden={flow: set(ids) for flow, ids in self.hidden.items()},
+            hides=dict(self.hides),
+            flow_events=list(self.flow_events),
             next_customer_id=self.next_customer_id,
             settings=dict(self.settings),
             tasks=dict(self.tasks),
@@ -315,6 +320,8 @@ class MemoryTransaction:
         state = self._w
         del state.flows[name]
         state.hidden.pop(name, None)
+        state.hides = {key: hide for key, hide in state.hides.items() if key[0] != name}
+        state.flow_events = [e for e in state.flow_events if e.flow != name]
 
     def set_hidden(self, flow: str, customer_id: int, hidden: bool) -> bool:
         self.get_flow(flow)
@@ -327,7 +334,50 @@ class MemoryTransaction:
             ids.add(customer_id)
         else:
             ids.discard(customer_id)
+            self._w.hides.pop((flow, customer_id), None)
         return True
+
+    def rename_flow(self, name: str, flow: FlowDefinition) -> None:
+        self.get_flow(name)
+        state = self._w
+        if flow.name != name and flow.name in state.flows:
+            raise InvalidValue(f"a flow called {flow.name!r} already exists")
+        del state.flows[name]
+        state.flows[flow.name] = flow
+        if name in state.hidden:
+            state.hidden[flow.name] = state.hidden.pop(name)
+        state.hides = {
+            (flow.name if key[0] == name else key[0], key[1]): (
+                attrs.evolve(hide, flow=flow.name) if key[0] == name else hide
+            )
+            for key, hide in state.hides.items()
+        }
+        state.flow_events = [
+            attrs.evolve(e, flow=flow.name) if e.flow == name else e for e in state.flow_events
+        ]
+
+    def hide_from_flow(self, flow: str, customer_id: int, by: str, at: datetime) -> bool:
+        if not self.set_hidden(flow, customer_id, True):
+            return False
+        self._w.hides[(flow, customer_id)] = FlowHide(flow, customer_id, by, at)
+        return True
+
+    def flow_hides(self, flow: str) -> list[FlowHide]:
+        return [
+            self._state.hides.get((flow, customer_id), FlowHide(flow, customer_id))
+            for customer_id in self.hidden_customers(flow)
+        ]
+
+    def append_flow_event(self, event: FlowEvent) -> FlowEvent:
+        self.get_flow(event.flow)
+        state = self._w
+        stored = attrs.evolve(event, id=len(state.flow_events) + 1)
+        state.flow_events.append(stored)
+        return stored
+
+    def flow_events(self, flow: str) -> list[FlowEvent]:
+        self.get_flow(flow)
+        return [e for e in self._state.flow_events if e.flow == flow]
 
     def hidden_customers(self, flow: str) -> list[int]:
         self.get_flow(flow)
@@ -752,6 +802,8 @@ class MemoryStore:
         self.url = url
         self._state = _State()
         self._lock = threading.RLock()
+        self._committed = threading.Condition()
+        self._commits = 0
 
     @contextmanager
     def transaction(self) -> Iterator[MemoryTransaction]:
@@ -759,7 +811,26 @@ class MemoryStore:
         with self._lock:
             tx = MemoryTransaction(self._state)
             yield tx
-            self._state = tx._state
+            if tx._written:
+                self._state = tx._state
+                with self._committed:
+                    self._commits += 1
+                    self._committed.notify_all()
+
+    def changes(self, *, poll: float = 0.25) -> Generator[int, None, None]:
+        """Yield 0 now, then a number after each transaction that wrote (woken, not polled)."""
+        seen = self._commits
+        count = 0
+        yield count
+        while True:
+            with self._committed:
+                if self._commits == seen:  # woken by a commit, or the poll's end
+                    self._committed.wait(timeout=poll)
+                now = self._commits
+            if now != seen:
+                seen = now
+                count += 1
+                yield count
 
     def close(self) -> None:
         """Nothing to release."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import date, datetime
 from decimal import Decimal
@@ -32,6 +32,7 @@ from pipeline_core.rules.casefold import postgres_casefold_function
 from pipeline_core.rules.sql import POSTGRES
 from pipeline_core.storage.pg_copy import CopyValue, copy_text
 from pipeline_core.storage.postgres_schema import (
+    CHANGES_CHANNEL,
     CONTACT_KEYS_CHANGED,
     LATEST,
     MIGRATIONS,
@@ -633,12 +634,14 @@ class PostgresStore:
             )
         self.url = url
         settings = pool_settings(url, pool_size=pool_size, pool_timeout=pool_timeout)
+        self._conninfo = settings.conninfo
         self.pool_size = settings.size
         self.pool_timeout = settings.timeout
         # A timeout given in the URL wins; otherwise never hang on a silent server.
         options: dict[str, Any] = (
             {} if "connect_timeout=" in url else {"connect_timeout": connect_timeout}
         )
+        self._options = options
         # The first connection is made here, not by the pool, so that a server that
         # is down or a wrong password is one clear error now (the pool would retry in
         # the background); it creates or migrates the tables, then is closed.
@@ -798,6 +801,28 @@ class PostgresStore:
     def close(self) -> None:
         """Close every connection of the pool."""
         self._pool.close()
+
+    def changes(self, *, poll: float = 0.25) -> Generator[int, None, None]:
+        """Yield 0 now, then a number after each commit that changed the board's tables.
+
+        A connection of its own LISTENs on ``CHANGES_CHANNEL``; triggers on the
+        tables a board reads (schema 11) NOTIFY it when a transaction commits.
+        """
+        assert psycopg is not None
+        watcher = psycopg.connect(self._conninfo, autocommit=True, **self._options)
+        try:
+            watcher.execute(f"LISTEN {CHANGES_CHANNEL}")
+            count = 0
+            yield count
+            while True:
+                if any(True for _ in watcher.notifies(timeout=poll, stop_after=1)):
+                    # One redraw for a burst: take what else has already arrived.
+                    for _ in watcher.notifies(timeout=0.01):
+                        pass
+                    count += 1
+                    yield count
+        finally:
+            watcher.close()
 
 
 def _first_line(error: Exception) -> str:

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from contextlib import AbstractContextManager
 from datetime import date, datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from pipeline_core.customer import Customer
 from pipeline_core.domain.access import User
 from pipeline_core.domain.activity import Task, TimeEntry
 from pipeline_core.domain.events import Event, JSONValue
-from pipeline_core.domain.flows import FlowDefinition
+from pipeline_core.domain.flows import FlowDefinition, FlowEvent, FlowHide
 from pipeline_core.domain.normalize import ContactKey
 from pipeline_core.domain.outbox import Delivery, DeliveryState, Notification
 from pipeline_core.domain.records import LinkedRecord
@@ -23,7 +23,7 @@ from pipeline_core.rules.ast import MATCH_ALL, Rule
 Order = Literal["id", "activity"]
 """``id``: oldest first. ``activity``: most recently updated first (board cards)."""
 
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 """The schema version this release writes; stores at a higher version are refused."""
 
 
@@ -200,6 +200,31 @@ class Transaction(Protocol):
 
     def hidden_customers(self, flow: str) -> list[int]:
         """Ids of the customers hidden from a flow's board."""
+        ...
+
+    # the board: editable flows, recorded hides, a flow's history ---------------------
+
+    def rename_flow(self, name: str, flow: FlowDefinition) -> None:
+        """Store ``flow`` in place of the flow called ``name`` (its hides and history follow).
+
+        ``NotFound`` if there is no such flow, ``InvalidValue`` if another flow has the new name.
+        """
+        ...
+
+    def hide_from_flow(self, flow: str, customer_id: int, by: str, at: datetime) -> bool:
+        """Hide a customer from a flow's board, recording who and when; whether it was shown."""
+        ...
+
+    def flow_hides(self, flow: str) -> list[FlowHide]:
+        """The customers hidden from a flow's board, with who hid them and when, by id."""
+        ...
+
+    def append_flow_event(self, event: FlowEvent) -> FlowEvent:
+        """Append an entry to the history of the flow ``event.flow`` names; it as stored."""
+        ...
+
+    def flow_events(self, flow: str) -> list[FlowEvent]:
+        """A flow's history, oldest first."""
         ...
 
     def get_setting(self, key: str) -> JSONValue | None:
@@ -488,4 +513,17 @@ class Store(Protocol):
 
     def close(self) -> None:
         """Release the store's resources; the store is unusable afterwards."""
+        ...
+
+
+@runtime_checkable
+class Watchable(Protocol):
+    """A store that can say when it changed (all three built-in backends can)."""
+
+    def changes(self, *, poll: float = 0.25) -> Generator[int, None, None]:
+        """Yield 0 at once, then 1, 2... after each commit to the store, by any process.
+
+        Blocks between changes (checking every ``poll`` seconds where the engine has
+        no push); a board on a wall screen redraws on each. Stop by closing the generator.
+        """
         ...

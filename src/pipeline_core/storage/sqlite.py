@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
+import time
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
@@ -418,6 +419,9 @@ class SqliteTransaction(
     def append_events(self, events: Sequence[Event]) -> list[Event]:
         if not events:
             return []
+        if len(events) == 1:
+            # A move's one event: the id SQLite picks comes back with the INSERT.
+            return [self._append_one(events[0])]
         # BEGIN IMMEDIATE holds the write lock, so the next ids are ours to hand out
         # (what SQLite itself would pick: one more than the largest): one executemany
         # for a whole import batch, and no read-back.
@@ -443,6 +447,25 @@ class SqliteTransaction(
             missing = [e.customer_id for e in events]
             raise NotFound(f"an event names a customer that does not exist: {missing}") from None
         return stored
+
+    def _append_one(self, event: Event) -> Event:
+        try:
+            row_id = self._db.execute(
+                "INSERT INTO events (customer_id, at, actor, kind, data) VALUES (?, ?, ?, ?, ?)",
+                (
+                    event.customer_id,
+                    iso_moment(event.at),
+                    event.actor,
+                    event.kind.value,
+                    dumps(dict(event.data)),
+                ),
+            ).lastrowid
+        except sqlite3.IntegrityError:
+            raise NotFound(
+                f"an event names a customer that does not exist: {[event.customer_id]}"
+            ) from None
+        assert row_id is not None
+        return with_id(event, row_id)
 
     # contact keys and merges -----------------------------------------------------
 
@@ -568,6 +591,29 @@ class SqliteStore:
         except BaseException:
             self._db.close()
             raise
+
+    def changes(self, *, poll: float = 0.25) -> Generator[int, None, None]:
+        """Yield 0 now, then a number after each commit by any connection or process.
+
+        A connection of its own reads ``PRAGMA data_version``, which SQLite changes
+        for a connection whenever another one commits: no polling of the tables.
+        """
+        if self.path == ":memory:":
+            raise StoreError("an in-memory SQLite database has no other writers to watch")
+        watcher = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            seen = watcher.execute("PRAGMA data_version").fetchone()[0]
+            count = 0
+            yield count
+            while True:
+                time.sleep(poll)
+                now = watcher.execute("PRAGMA data_version").fetchone()[0]
+                if now != seen:
+                    seen = now
+                    count += 1
+                    yield count
+        finally:
+            watcher.close()
 
     def _prepare(self, busy_timeout: float) -> None:
         # Check what the file is before changing anything in it (WAL rewrites the header).

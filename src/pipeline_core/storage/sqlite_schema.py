@@ -236,17 +236,52 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             PRIMARY KEY (user_name, customer_id)
         ) WITHOUT ROWID""",
     ),
+    # The board (each statement may run again: IF NOT EXISTS): who hid a card from a flow and when; a flow's own history (renames,
+    # rule and column edits: the events table is per customer); and indexes over live
+    # customers only (a merged tombstone is on no board) that cover a column's count,
+    # its deal values and its newest cards, the flow's folder test first.
+    11: (
+        """CREATE TABLE IF NOT EXISTS flow_hide_marks (
+            flow_id INTEGER NOT NULL,
+            customer_id INTEGER NOT NULL,
+            hidden_by TEXT NOT NULL,
+            hidden_at TEXT NOT NULL,
+            PRIMARY KEY (flow_id, customer_id),
+            FOREIGN KEY (flow_id, customer_id)
+                REFERENCES flow_hides(flow_id, customer_id) ON DELETE CASCADE
+        ) WITHOUT ROWID""",
+        """CREATE TABLE IF NOT EXISTS flow_events (
+            id INTEGER PRIMARY KEY,
+            flow_id INTEGER NOT NULL REFERENCES flows(id) ON DELETE CASCADE,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            data TEXT NOT NULL
+        )""",
+        "CREATE INDEX IF NOT EXISTS flow_events_flow ON flow_events(flow_id, id)",
+        # A column's cards walk (folder, status, updated_at, id) in order; its count
+        # and values read currency and value_num; the Kanban filters test created_at
+        # and source: all from the index, no table row read. merged_into is a column
+        # too, though always NULL here: SQLite reads an index alone only when it
+        # holds every column the query names, the partial index's filter included.
+        "CREATE INDEX IF NOT EXISTS customers_live_board ON customers"
+        "(folder, status, updated_at, id, currency, value_num, created_at, source, merged_into)"
+        " WHERE merged_into IS NULL",
+        "CREATE INDEX IF NOT EXISTS customers_live_status ON customers"
+        "(status, updated_at, id, currency, value_num, created_at, source, merged_into)"
+        " WHERE merged_into IS NULL",
+    ),
 }
 """Statements that take a store from version N-1 to N."""
 
 SEARCH_VERSION = 8
 """The last version that changed the search index (5 added terms; 6 transliterated them
-and gave emails a kind of their own; 7 moved them to FTS5): a store migrating from
+and gave emails a kind of their own; 8 moved them to FTS5): a store migrating from
 before it indexes its customers again."""
 
 LATEST = max(MIGRATIONS)
 
 CONTACT_KEYS_CHANGED = 9
 """The last version that changed contact keys (2 added them; 6 dropped phone extensions;
-7 read emails with email-validator and 00 numbers in their region first): a store
+9 read emails with email-validator and 00 numbers in their region first): a store
 migrating across it recomputes them."""

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from pipeline_core.rules.ast import (
     MATCH_ALL,
+    MOMENT_FIELDS,
     And,
     Compare,
     Has,
@@ -21,7 +22,7 @@ from pipeline_core.rules.ast import (
     Within,
 )
 from pipeline_core.rules.catalog import BUILTIN_FIELDS, Catalog
-from pipeline_core.testing.pools import FIELD_KEYS, days, known_or, numbers, texts
+from pipeline_core.testing.pools import FIELD_KEYS, days, known_or, moments, numbers, texts
 from pipeline_core.testing.vocabulary import Vocabulary
 
 _OPS_BY_KIND: dict[str, tuple[str, ...]] = {
@@ -75,7 +76,20 @@ def _atom(field: str, kind: str, words: st.SearchStrategy[str]) -> st.SearchStra
         within = st.builds(
             Within, st.just(field), st.integers(0, 30), st.sampled_from(("past", "next"))
         )
-        return st.one_of(has, compare, within)
+        if field not in MOMENT_FIELDS:
+            return st.one_of(has, compare, within)
+        # Timestamps also meet moments and rolling windows of hours and minutes.
+        at_moment = st.builds(
+            Compare, st.just(field), st.sampled_from(_OPS_BY_KIND[kind]), moments()
+        )
+        rolling = st.builds(
+            Within,
+            st.just(field),
+            st.integers(0, 72),
+            st.sampled_from(("past", "next")),
+            st.sampled_from(("hours", "minutes")),
+        )
+        return st.one_of(has, compare, within, at_moment, rolling)
     return st.one_of(has, compare)
 
 

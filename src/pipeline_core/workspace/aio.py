@@ -271,6 +271,10 @@ class AsyncFlows(AsyncNoun[Flows]):
     board = awaited(Flows.board)
     move = awaited(Flows.move)
     explain = awaited(Flows.explain)
+    rename = awaited(Flows.rename)
+    set_rule = awaited(Flows.set_rule)
+    history = awaited(Flows.history)
+    hidden = awaited(Flows.hidden)
 
 
 class AsyncColumns(AsyncNoun[Columns]):
@@ -279,6 +283,9 @@ class AsyncColumns(AsyncNoun[Columns]):
     add = awaited(Columns.add)
     list = awaited(Columns.list)
     remove = awaited(Columns.remove)
+    move = awaited(Columns.move)
+    rename = awaited(Columns.rename)
+    recolour = awaited(Columns.recolour)
 
 
 class AsyncRules(AsyncNoun[Rules]):
@@ -481,6 +488,15 @@ class AsyncWorkspace(AsyncNoun[Workspace]):
     def on(self, kind: EventKind | str, handler: Handler) -> None:
         """``Workspace.on``: ``handler`` runs in the worker thread, after the commit."""
         self._noun.on(kind, handler)
+
+    async def changes(self, *, poll: float = 0.25) -> AsyncIterator[int]:
+        """``Workspace.changes`` as an async iterator: each wait runs in a worker thread."""
+        found = await self._runner(lambda: self._noun.changes(poll=poll))
+        try:
+            while True:
+                yield await self._runner(lambda: next(found))
+        finally:
+            await self._runner(found.close)
 
     init = awaited(Workspace.init)
     whoami = awaited(Workspace.whoami)

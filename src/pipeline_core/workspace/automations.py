@@ -93,7 +93,8 @@ def apply(
     customer = s.get_customer(customer_id)
     # Rules compare UTC days (docs/rules.md); actions use the workspace's zone.
     lookup = records.record_lookup(s)
-    if not compile_predicate(automation.rule, today=rules_today(s), records=lookup)(customer):
+    holds = compile_predicate(automation.rule, today=rules_today(s), now=s.now(), records=lookup)
+    if not holds(customer):
         return False
     day = today(s)
     for action in automation.in_process:

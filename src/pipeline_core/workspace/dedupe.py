@@ -211,7 +211,12 @@ def _move_attachments(
         moved["children"] = list[JSONValue](children)
     flows = tx.hidden_flows(from_id)
     for flow in flows:
-        tx.set_hidden(flow, to_id, True)
+        # The hide moves with who made it and when (unknown for hides before schema 11).
+        mark = next((h for h in tx.flow_hides(flow) if h.customer_id == from_id), None)
+        if mark is not None and mark.hidden_by is not None and mark.hidden_at is not None:
+            tx.hide_from_flow(flow, to_id, mark.hidden_by, mark.hidden_at)
+        else:
+            tx.set_hidden(flow, to_id, True)
         tx.set_hidden(flow, from_id, False)
     if flows:
         moved["hidden_from"] = list[JSONValue](flows)

@@ -11,7 +11,7 @@ may be shared by any number of threads.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from functools import cached_property
@@ -31,9 +31,10 @@ from pipeline_core.domain.automation import SETTINGS_KEY as AUTOMATIONS_KEY
 from pipeline_core.domain.clock import Clock, SystemClock
 from pipeline_core.domain.events import Event, EventKind
 from pipeline_core.domain.statuses import StatusMachine
-from pipeline_core.errors import ConcurrencyError, NotFound
+from pipeline_core.errors import ConcurrencyError, NotFound, StoreError
 from pipeline_core.storage import Store, Transaction, open_store
 from pipeline_core.storage.copying import CopyReport, copy_store
+from pipeline_core.storage.protocol import Watchable
 from pipeline_core.workspace import access, definitions, outbox, statuses
 from pipeline_core.workspace.permissions import require_admin
 from pipeline_core.workspace.session import Session
@@ -362,6 +363,17 @@ class Workspace:
         written without a country code are read there. See docs/import-export.md.
         """
         return self.run(statuses.init, region)
+
+    def changes(self, *, poll: float = 0.25) -> Generator[int, None, None]:
+        """Yield 0 at once, then 1, 2... after each commit to the store, by any process.
+
+        SQLite watches ``PRAGMA data_version``, PostgreSQL LISTENs for the schema's
+        NOTIFY, the memory store wakes on its own commits; ``pipeline board --watch``
+        redraws on each. Stop by closing the generator (or leaving the ``for`` loop).
+        """
+        if not isinstance(self.store, Watchable):
+            raise StoreError(f"store {self.store.url} cannot tell when it changes")
+        return self.store.changes(poll=poll)
 
     def whoami(self) -> Principal:
         """The actor this workspace acts as, with their current role and teams."""

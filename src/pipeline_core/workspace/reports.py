@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import attrs
+
 from pipeline_core.domain.events import JSONValue
 from pipeline_core.domain.report_keys import ALIASES_KEY, TAG, Aliases, alias_setting, group_key
 from pipeline_core.domain.reports import (
@@ -22,7 +24,7 @@ from pipeline_core.domain.reports import (
 from pipeline_core.domain.serialization import converter
 from pipeline_core.errors import InvalidValue, NotFound
 from pipeline_core.rules.ast import MATCH_ALL
-from pipeline_core.workspace.flows import members
+from pipeline_core.workspace.flows import hidden_members, members
 from pipeline_core.workspace.rules import RuleLike, bound
 from pipeline_core.workspace.session import Session
 
@@ -31,13 +33,15 @@ def pipeline(s: Session, flow: str, where: RuleLike = MATCH_ALL) -> PipelineRepo
     """Figures per column of ``flow``: count, value, time in stage, conversion, outcomes.
 
     See docs/reports.md for each figure's definition. Members are those the
-    flow's board shows (hidden customers are left out), narrowed by ``where``.
+    flow's board shows, narrowed by ``where``; members hidden from the board are in
+    no figure, and the report says how many (``hidden``), as the board does.
     """
     definition = s.get_flow(flow)
     rule = members(s, definition, where)
     rows = s.aggregate(rule, PIPELINE_KEYS, hidden_from=flow)
     times = s.stage_times(rule, s.now(), hidden_from=flow)
-    return pipeline_report(definition, rows, times)
+    report = pipeline_report(definition, rows, times)
+    return attrs.evolve(report, hidden=hidden_members(s, definition.name, rule))
 
 
 def grouped(

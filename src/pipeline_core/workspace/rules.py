@@ -62,12 +62,12 @@ def checked(s: Session, rule: RuleLike) -> Rule:
 
 def bound(s: Session, rule: RuleLike) -> Rule:
     """A checked rule with its relative dates bound to today."""
-    return bind_dates(checked(s, rule), rules_today(s))
+    return bind_dates(checked(s, rule), rules_today(s), s.now())
 
 
 def sql(s: Session, rule: RuleLike, dialect: Dialect) -> Compiled:
     """The SQL condition and parameters a SQL store filters ``rule`` with, as of today."""
-    return compile_sql(checked(s, rule), dialect, today=rules_today(s))
+    return compile_sql(checked(s, rule), dialect, today=rules_today(s), now=s.now())
 
 
 # saved filters: the stored list ----------------------------------------------------------

@@ -25,7 +25,7 @@ from pipeline_core.domain.access import Principal, User
 from pipeline_core.domain.activity import Task, TimeEntry
 from pipeline_core.domain.clock import Clock
 from pipeline_core.domain.events import Event, EventKind, JSONValue
-from pipeline_core.domain.flows import FlowDefinition
+from pipeline_core.domain.flows import FlowDefinition, FlowEvent, FlowEventKind, FlowHide
 from pipeline_core.domain.normalize import ContactKey
 from pipeline_core.domain.outbox import Delivery, DeliveryState, Notification
 from pipeline_core.domain.records import LinkedRecord
@@ -425,6 +425,32 @@ class Session(Transaction):
     def hidden_flows(self, customer_id: int) -> list[str]:
         """The flows a customer is hidden from."""
         return self.unscoped.hidden_flows(customer_id)
+
+    def rename_flow(self, name: str, flow: FlowDefinition) -> None:
+        """Store ``flow`` in place of the flow called ``name``."""
+        self.unscoped.rename_flow(name, flow)
+
+    def hide_from_flow(self, flow: str, customer_id: int, by: str, at: datetime) -> bool:
+        """Hide a visible customer from a flow's board, recording who and when."""
+        self.unscoped.get_flow(flow)  # an unknown flow is named before an unknown customer
+        return self.unscoped.hide_from_flow(flow, self.get_customer(customer_id).id, by, at)
+
+    def flow_hides(self, flow: str) -> list[FlowHide]:
+        """The customers hidden from a flow's board, with who hid them and when."""
+        return self.unscoped.flow_hides(flow)
+
+    def append_flow_event(self, event: FlowEvent) -> FlowEvent:
+        """Append an entry to a flow's history."""
+        return self.unscoped.append_flow_event(event)
+
+    def flow_events(self, flow: str) -> list[FlowEvent]:
+        """A flow's history, oldest first."""
+        return self.unscoped.flow_events(flow)
+
+    def record_flow(self, flow: str, kind: FlowEventKind, **data: JSONValue) -> FlowEvent:
+        """Append one entry to a flow's history by this session's actor, now."""
+        event = FlowEvent(flow=flow, kind=kind, at=self.clock.now(), actor=self.actor, data=data)
+        return self.append_flow_event(event)
 
     def get_setting(self, key: str) -> JSONValue | None:
         """A workspace setting."""

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import functools
 import json
+from datetime import datetime
 
 from pipeline_core.domain.duplicate_settings import SETTINGS_KEY as DUPLICATES_KEY
 from pipeline_core.domain.duplicate_settings import normalize_options
 from pipeline_core.domain.events import JSONValue
-from pipeline_core.domain.flows import FlowDefinition
+from pipeline_core.domain.flows import FlowDefinition, FlowEvent, FlowHide
 from pipeline_core.domain.normalize import NormalizeOptions
 from pipeline_core.domain.serialization import converter
 from pipeline_core.domain.statuses import StatusMachine
-from pipeline_core.errors import NotFound
+from pipeline_core.errors import InvalidValue, NotFound
 from pipeline_core.storage.sql.base import SqlBackend
 
 
@@ -142,3 +143,84 @@ class SetupQueries(SqlBackend):
             (customer_id,),
         )
         return [row[0] for row in rows]
+
+    # the board: editable flows, recorded hides, a flow's history --------------------
+
+    def rename_flow(self, name: str, flow: FlowDefinition) -> None:
+        flow_id = self._flow_id(name)
+        if flow.name != name and self._scalar("SELECT id FROM flows WHERE name = ?", (flow.name,)):
+            raise InvalidValue(f"a flow called {flow.name!r} already exists")
+        self._db.execute(
+            self._sql("UPDATE flows SET name = ?, definition = ? WHERE id = ?"),
+            (flow.name, self._json_out(converter.unstructure(flow)), flow_id),
+        )
+
+    def hide_from_flow(self, flow: str, customer_id: int, by: str, at: datetime) -> bool:
+        flow_id = self._flow_id(flow)
+        self.get_customer(customer_id)
+        changed: int = self._db.execute(
+            self._sql(
+                "INSERT INTO flow_hides (flow_id, customer_id) VALUES (?, ?) ON CONFLICT DO NOTHING"
+            ),
+            (flow_id, customer_id),
+        ).rowcount
+        if changed:
+            self._db.execute(
+                self._sql(
+                    "INSERT INTO flow_hide_marks (flow_id, customer_id, hidden_by, hidden_at)"
+                    " VALUES (?, ?, ?, ?)"
+                ),
+                (flow_id, customer_id, by, self._moment_out(at)),
+            )
+        return changed > 0
+
+    def flow_hides(self, flow: str) -> list[FlowHide]:
+        flow_id = self._flow_id(flow)
+        rows = self._rows(
+            "SELECT h.customer_id, m.hidden_by, m.hidden_at FROM flow_hides h"
+            " LEFT JOIN flow_hide_marks m"
+            " ON m.flow_id = h.flow_id AND m.customer_id = h.customer_id"
+            " WHERE h.flow_id = ? ORDER BY h.customer_id",
+            (flow_id,),
+        )
+        return [
+            FlowHide(flow, row[0], row[1], None if row[2] is None else self._moment_in(row[2]))
+            for row in rows
+        ]
+
+    def append_flow_event(self, event: FlowEvent) -> FlowEvent:
+        event_id = self._insert_id(
+            "INSERT INTO flow_events (flow_id, at, actor, kind, data) VALUES (?, ?, ?, ?, ?)",
+            (
+                self._flow_id(event.flow),
+                self._moment_out(event.at),
+                event.actor,
+                str(event.kind),
+                self._json_out(dict(event.data)),
+            ),
+        )
+        return FlowEvent(
+            flow=event.flow,
+            kind=event.kind,
+            at=event.at,
+            actor=event.actor,
+            data=event.data,
+            id=event_id,
+        )
+
+    def flow_events(self, flow: str) -> list[FlowEvent]:
+        rows = self._rows(
+            "SELECT id, at, actor, kind, data FROM flow_events WHERE flow_id = ? ORDER BY id",
+            (self._flow_id(flow),),
+        )
+        return [
+            FlowEvent(
+                flow=flow,
+                kind=row[3],
+                at=self._moment_in(row[1]),
+                actor=row[2],
+                data=self._json_in(row[4]),
+                id=row[0],
+            )
+            for row in rows
+        ]

@@ -7,14 +7,22 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pipeline_core.customer import Customer
-from pipeline_core.domain.board import Board
-from pipeline_core.domain.flows import Column, FlowDefinition, FlowExplanation
+from pipeline_core.domain.board import Board, BoardFilters
+from pipeline_core.domain.flows import (
+    Column,
+    FlowDefinition,
+    FlowEvent,
+    FlowExplanation,
+    FlowHide,
+    RuleChange,
+)
 from pipeline_core.domain.statuses import StatusMachine
 from pipeline_core.importing.machines import read_status_machine
 from pipeline_core.rules.ast import MATCH_ALL, Rule
 from pipeline_core.rules.catalog import Catalog
 from pipeline_core.rules.sql import POSTGRES, SQLITE, Compiled, Dialect
-from pipeline_core.workspace import flows, rules, statuses
+from pipeline_core.workspace import customers, flows, rules, statuses
+from pipeline_core.workspace.api.customers import TrackingOpener
 from pipeline_core.workspace.flows import DEFAULT_BOARD_LIMIT
 from pipeline_core.workspace.rules import RuleLike
 from pipeline_core.workspace.session import SessionOpener
@@ -23,7 +31,7 @@ from pipeline_core.workspace.session import SessionOpener
 class Flows:
     """Flows (named pipelines with a membership rule) and their boards."""
 
-    def __init__(self, opener: SessionOpener) -> None:
+    def __init__(self, opener: TrackingOpener) -> None:
         self._opener = opener
 
     def add(
@@ -44,19 +52,47 @@ class Flows:
         """Delete a flow (customers are untouched)."""
         self._opener.run(flows.remove, name)
 
+    def rename(self, name: str, new_name: str) -> FlowDefinition:
+        """Rename a flow; its columns, hidden cards and history stay with it."""
+        return self._opener.run(flows.rename, name, new_name)
+
+    def set_rule(self, name: str, rule: RuleLike, *, dry_run: bool = False) -> RuleChange:
+        """Give a flow a new rule (or, ``dry_run``, only count who would join and leave)."""
+        return self._opener.run(flows.set_rule, name, rule, dry_run=dry_run)
+
+    def history(self, name: str) -> builtins.list[FlowEvent]:
+        """A flow's own history: created, renamed, rule and column changes, oldest first."""
+        return self._opener.run(flows.history, name)
+
     def hide(self, flow: str, customer_id: int) -> bool:
-        """Hide a customer from one flow's board without changing it; whether it was shown."""
+        """Hide a customer from one flow's board for everyone; whether it was shown."""
         return self._opener.run(flows.set_hidden, flow, customer_id, hidden=True)
+
+    def hidden(self, flow: str) -> builtins.list[FlowHide]:
+        """The customers hidden from a flow's board, with who hid them and when."""
+        return self._opener.run(flows.hidden, flow)
 
     def unhide(self, flow: str, customer_id: int) -> bool:
         """Show a hidden customer on the flow's board again; whether it was hidden."""
         return self._opener.run(flows.set_hidden, flow, customer_id, hidden=False)
 
     def board(
-        self, flow: str, *, limit: int = DEFAULT_BOARD_LIMIT, where: RuleLike = MATCH_ALL
+        self,
+        flow: str,
+        *,
+        limit: int = DEFAULT_BOARD_LIMIT,
+        where: RuleLike = MATCH_ALL,
+        filters: BoardFilters | None = None,
+        column: str | None = None,
+        page: int = 1,
     ) -> Board:
-        """A flow's board: each column's count and first ``limit`` cards, newest activity first."""
-        return self._opener.run(flows.board, flow, limit=limit, where=where)
+        """A flow's board: each column's count, values and first ``limit`` cards, newest first.
+
+        ``column`` and ``page``: that column's cards only, page ``page`` of ``limit``.
+        """
+        return self._opener.run(
+            flows.board, flow, limit=limit, where=where, filters=filters, column=column, page=page
+        )
 
     def move(
         self,
@@ -70,9 +106,12 @@ class Flows:
     ) -> Customer:
         """Drop a customer's card on a column of the flow's board (one transaction).
 
-        ``NotOnBoard`` if the customer is not on that board.
+        ``NotOnBoard`` if the customer is not on that board; ``StaleCard`` if
+        ``expected_version`` is not the customer's version (naming who changed it
+        last, and how). Returns the customer as stored after the automations its
+        move set off, so that its ``version`` is the one the next drag expects.
         """
-        return self._opener.write(
+        moved, touched = self._opener.write_tracked(
             expected_version,
             flows.move_to_column,
             customer_id,
@@ -82,6 +121,7 @@ class Flows:
             reason=reason,
             reason_text=reason_text,
         )
+        return self._opener.run(customers.get, moved.id) if moved.id in touched else moved
 
     def explain(self, flow: str, customer_id: int) -> FlowExplanation:
         """Why a customer is (or is not) on a flow's board: each clause of the rule, and hiding."""
@@ -115,6 +155,26 @@ class Columns:
     def remove(self, flow: str, name: str) -> FlowDefinition:
         """Remove a column; its customers show in the unmapped bucket until a column takes them."""
         return self._opener.run(flows.remove_column, flow, name)
+
+    def move(
+        self,
+        flow: str,
+        name: str,
+        *,
+        to: int | None = None,
+        before: str | None = None,
+        after: str | None = None,
+    ) -> FlowDefinition:
+        """Put a column at position ``to`` (0-based), or before or after another column."""
+        return self._opener.run(flows.move_column, flow, name, to=to, before=before, after=after)
+
+    def rename(self, flow: str, name: str, new_name: str) -> FlowDefinition:
+        """Rename a column; its status and cards stay."""
+        return self._opener.run(flows.edit_column, flow, name, new_name=new_name)
+
+    def recolour(self, flow: str, name: str, colour: str) -> FlowDefinition:
+        """Give a column another colour (#rrggbb)."""
+        return self._opener.run(flows.edit_column, flow, name, colour=colour)
 
 
 class Rules:
