@@ -132,7 +132,7 @@ def test_postgres_selects_exactly_the_customers_python_accepts(
         _check(store, people, records, rule_list)
         with store.transaction() as tx:  # an empty store for the next example
             for table in ("linked_records", "events", "customer_fields", "customer_tags",
-                          "contact_keys", "search_terms", "customers"):  # fmt: skip
+                          "contact_keys", "search_index", "customers"):  # fmt: skip
                 tx._db.execute(f"DELETE FROM {table}")  # type: ignore[attr-defined]
     finally:
         store.close()
