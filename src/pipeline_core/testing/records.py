@@ -60,7 +60,7 @@ def _conditions() -> st.SearchStrategy[RecordCondition]:
             RecordCondition,
             st.just("state"),
             st.sampled_from(("=", "!=")),
-            st.sampled_from(("overdue", "open", "received", "sent", "placed", "OPEN")),
+            st.sampled_from(("overdue", "open", "received", "sent", "placed", "paid")),
         ),
         st.builds(
             RecordCondition,
