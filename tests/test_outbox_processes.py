@@ -94,6 +94,11 @@ def test_overlapping_reminder_runners_fire_each_reminder_once(backend: str, tmp_
         assert sorted(n.customer_id for n in notes) == sorted(ids)
 
 
+LEASE = 8
+"""Seconds the killed runner's claims hold: long enough for the next process to start
+inside them on a loaded machine (a short lease made the test flaky)."""
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_a_killed_delivery_runner_loses_nothing_and_sends_nothing_twice(
     backend: str, tmp_path: Path
@@ -104,13 +109,14 @@ def test_a_killed_delivery_runner_loses_nothing_and_sends_nothing_twice(
         ids = pending_webhooks(url, receiver.url, count)
         assert len(ids) == count
         runner = subprocess.Popen(
-            pipeline(url, "deliveries", "run", "--lease", "2"),
+            pipeline(url, "deliveries", "run", "--lease", str(LEASE)),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
         # Five accepted, the sixth held by the receiver: the runner waits for its answer.
         wait_for(lambda: len(receiver.requests) >= 6)
         os.kill(runner.pid, signal.SIGKILL)
+        lease_over = time.monotonic() + LEASE + 0.2  # the claims were made before the kill
         runner.communicate(timeout=30)
         assert runner.returncode == -signal.SIGKILL
         receiver.hang_after = None
@@ -120,7 +126,7 @@ def test_a_killed_delivery_runner_loses_nothing_and_sends_nothing_twice(
         # Within the killed runner's lease nothing is claimable; after it, all the rest is.
         early = subprocess.run(pipeline(url, "deliveries", "run"), capture_output=True, text=True)
         assert early.stdout.startswith("delivered 0,"), early.stdout + early.stderr
-        time.sleep(2.1)
+        time.sleep(max(0.0, lease_over - time.monotonic()))
         rerun = subprocess.run(pipeline(url, "deliveries", "run"), capture_output=True, text=True)
         assert rerun.returncode == 0, rerun.stderr
         assert rerun.stdout.startswith(f"delivered {count - 5},"), rerun.stdout
