@@ -8,6 +8,7 @@ with the plain path it stands in for, for any customer.
 
 from __future__ import annotations
 
+import gc
 import pickle
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +23,7 @@ from pipeline_core.domain.normalize import ContactKey
 from pipeline_core.domain.search import _add_values, _column, search_document
 from pipeline_core.storage.sql.common import STORED_ATTRIBUTES, customer_values, encode_attributes
 from pipeline_core.testing import customers
+from pipeline_core.workspace.import_engine import GC_YOUNG_THRESHOLD, _old_objects_set_aside
 
 MOMENTS = st.datetimes(timezones=st.just(UTC), min_value=datetime(2000, 1, 1))
 
@@ -73,3 +75,12 @@ def test_a_contact_key_hashes_as_its_fields_after_pickling(
     assert copy == made
     assert hash(copy) == hash(made) == hash(ContactKey(kind, key, valid))  # type: ignore[arg-type]
     assert {made: 1}[copy] == 1
+
+
+def test_an_import_collects_young_garbage_less_often_and_restores_the_collector() -> None:
+    before = gc.get_threshold()
+    with _old_objects_set_aside():
+        assert gc.get_threshold()[0] >= GC_YOUNG_THRESHOLD
+        assert gc.get_threshold()[1:] == before[1:]
+        assert gc.get_freeze_count() > 0
+    assert gc.get_threshold() == before
