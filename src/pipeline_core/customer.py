@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -222,7 +223,7 @@ class Customer:
     def __reduce__(self) -> tuple[Any, ...]:
         # Pickled as its values in attribute order (imports send customers between
         # processes): about twice as fast both ways as attrs' default state dict.
-        return (_unpickled, (tuple([getattr(self, name) for name in _ATTRIBUTE_NAMES]),))
+        return (_unpickled, (_attribute_values(self),))
 
 
 EDITABLE_FIELDS = frozenset(
@@ -250,12 +251,16 @@ EDITABLE_FIELDS = frozenset(
 
 
 _ATTRIBUTE_NAMES = tuple(attribute.name for attribute in attrs.fields(Customer))
+_attribute_values = operator.attrgetter(*_ATTRIBUTE_NAMES)
+# The slots' own setters: a frozen class refuses setattr, and object.__setattr__ looks
+# the slot up by name on every call (the bulk paths below set millions of them).
+_SETTERS = tuple(getattr(Customer, name).__set__ for name in _ATTRIBUTE_NAMES)
 
 
 def _unpickled(values: tuple[Any, ...]) -> Customer:
     customer = object.__new__(Customer)
-    for name, value in zip(_ATTRIBUTE_NAMES, values, strict=True):
-        object.__setattr__(customer, name, value)
+    for setter, value in zip(_SETTERS, values, strict=True):
+        setter(customer, value)
     return customer
 
 
@@ -267,8 +272,8 @@ def stored_customer(**values: Any) -> Customer:
     Reading a row must not pay for validation it passed when it was written.
     """
     customer = object.__new__(Customer)
-    for name in _ATTRIBUTE_NAMES:
-        object.__setattr__(customer, name, values[name])
+    for name, setter in zip(_ATTRIBUTE_NAMES, _SETTERS, strict=True):
+        setter(customer, values[name])
     return customer
 
 
@@ -279,10 +284,9 @@ def trusted_replace(customer: Customer, **changes: Any) -> Customer:
     and bulk paths only, never for values that came from a caller unchecked.
     """
     copy = object.__new__(Customer)
-    for name in _ATTRIBUTE_NAMES:
-        object.__setattr__(
-            copy, name, changes[name] if name in changes else getattr(customer, name)
-        )
+    values = _attribute_values(customer)
+    for name, setter, value in zip(_ATTRIBUTE_NAMES, _SETTERS, values, strict=True):
+        setter(copy, changes.get(name, value))
     return copy
 
 

@@ -35,7 +35,8 @@ EMAIL_MAX_LENGTH = 254
 """The longest address (RFC 3696 errata 1690), the limit email-validator's own check uses."""
 
 
-@attrs.frozen(order=True)
+# cache_hash: an import hashes each key several times (matching, the batch's own keys).
+@attrs.frozen(order=True, cache_hash=True)
 class ContactKey:
     """A normalized contact: ``key`` is E.164 (never an extension) or an address; as typed if invalid."""
 

@@ -19,6 +19,7 @@ asks here.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 
@@ -235,6 +236,14 @@ def _column(terms: list[str]) -> str:
 _PLAIN_COLUMN = re.compile(r"[a-z0-9 ]*")
 
 
+@functools.lru_cache(maxsize=4096)
+def _values_column(values: tuple[str, ...]) -> str:
+    """The column of whole values and their words (tags): a file repeats a few tag sets."""
+    terms: dict[str, int] = {}
+    _add_values(terms, values, 0)
+    return _column(list(terms))
+
+
 def search_document(customer: Customer) -> SearchDocument:
     """The row of ``customer`` in a text index: its terms as tokens, by column.
 
@@ -242,9 +251,6 @@ def search_document(customer: Customer) -> SearchDocument:
     word; phones' reversed digits. A word of both a name and a tag is in both
     columns, which scores as ``term_rows``' one term of the higher weight.
     """
-    tags: dict[str, int] = {}
-    if customer.tags:
-        _add_values(tags, customer.tags, 0)
     emails: dict[str, int] = {}
     if customer.emails:
         _add_values(emails, customer.emails, 0)
@@ -252,7 +258,7 @@ def search_document(customer: Customer) -> SearchDocument:
     return (
         _column(list(dict.fromkeys(words(customer.name)))),
         _column(list(emails)),
-        _column(list(tags)),
+        _values_column(customer.tags) if customer.tags else "",
         " ".join(dict.fromkeys(key for key in map(phone_key, numbers) if key)),
     )
 

@@ -152,7 +152,10 @@ def drafted_chunks(
             for chunk in chunks:
                 rows = list(_readable(chunk))
                 pending.append((chunk, pool.submit(_draft_in_worker, rows, now())))
-                if len(pending) >= workers * AHEAD:
+                # Collected only when more than AHEAD chunks per worker are out, so that
+                # each worker still has chunks in hand while this process writes one
+                # (with ">=" a single worker went idle during every batch's write).
+                if len(pending) > workers * AHEAD:
                     yield _collected(mapper, *pending.popleft())
             while pending:
                 yield _collected(mapper, *pending.popleft())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import operator
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
@@ -139,7 +140,8 @@ def texts_json(values: tuple[str, ...]) -> str:
     """A list of texts as compact JSON (what ``dumps`` gives), the common case without the encoder."""
     if not values:
         return "[]"
-    if any(_JSON_ESCAPED.search(value) for value in values):
+    # One scan of all the values at once (the pattern matches single characters).
+    if _JSON_ESCAPED.search("".join(values)):
         return dumps(list(values))
     return '["' + '","'.join(values) + '"]'
 
@@ -167,7 +169,11 @@ _ENCODERS: dict[str, Any] = {
     "next_follow_up": _day_out,
     "value": _decimal_out,
 }
-_ROW_ENCODERS = [(name, _ENCODERS.get(name, _same)) for name in STORED_ATTRIBUTES]
+_ROW_ENCODERS = [
+    (index, _ENCODERS[name]) for index, name in enumerate(STORED_ATTRIBUTES) if name in _ENCODERS
+]
+"""(position, encoder) of the attributes not stored as they are (the rest are copied)."""
+_STORED_VALUES = operator.attrgetter(*STORED_ATTRIBUTES)
 TEXT_ROW_COLUMNS = ", ".join(["id", *STORED_ATTRIBUTES, "value_num"])
 """The columns of ``text_row``."""
 
@@ -197,8 +203,13 @@ def customer_values(customer: Customer) -> tuple[Any, ...]:
 
     A plain function of the module (it pickles by name, for worker processes).
     """
-    values = [encode(getattr(customer, name)) for name, encode in _ROW_ENCODERS]
-    values.append(None if customer.value is None else float(customer.value))
+    # One C-level read of every attribute, then only the encoded ones touched: most
+    # are text or None, stored as they are (a third of the per-row cost otherwise).
+    values = [*_STORED_VALUES(customer), None]
+    for index, encode in _ROW_ENCODERS:
+        values[index] = encode(values[index])
+    if customer.value is not None:
+        values[-1] = float(customer.value)
     return tuple(values)
 
 

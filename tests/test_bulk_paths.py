@@ -1,0 +1,86 @@
+"""The import's bulk shortcuts give what the checked paths give (hypothesis).
+
+Imports skip attrs' converters where the values were checked already (trusted
+copies, unpickling), read a customer's attributes in one go to make its stored
+row, and reuse the text-index column of a tag set seen before; each must agree
+with the plain path it stands in for, for any customer.
+"""
+
+from __future__ import annotations
+
+import gc
+import pickle
+from datetime import UTC, datetime
+from typing import Any
+
+import attrs
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pipeline_core import Customer
+from pipeline_core.customer import trusted_replace
+from pipeline_core.domain.normalize import ContactKey
+from pipeline_core.domain.search import _add_values, _column, search_document
+from pipeline_core.storage.sql.common import STORED_ATTRIBUTES, customer_values, encode_attributes
+from pipeline_core.testing import customers
+from pipeline_core.workspace.import_engine import GC_YOUNG_THRESHOLD, _old_objects_set_aside
+
+MOMENTS = st.datetimes(timezones=st.just(UTC), min_value=datetime(2000, 1, 1))
+
+
+@given(customers())
+def test_a_customer_unpickles_equal(customer: Customer) -> None:
+    copy = pickle.loads(pickle.dumps(customer))
+    assert copy == customer
+    assert attrs.asdict(copy, recurse=False) == attrs.asdict(customer, recurse=False)
+
+
+@given(customers(), st.integers(0, 10**6), MOMENTS, st.sampled_from(["Lead", "Won", ""]))
+def test_a_trusted_copy_is_what_evolve_gives(
+    customer: Customer, version: int, moment: datetime, status: str
+) -> None:
+    changes: dict[str, Any] = {
+        "version": version,
+        "created_at": moment,
+        "status": status,
+        "closed_at": None,
+    }
+    assert trusted_replace(customer, **changes) == attrs.evolve(customer, **changes)
+    assert trusted_replace(customer) == customer
+
+
+@given(customers())
+def test_the_stored_row_is_each_attribute_encoded(customer: Customer) -> None:
+    pairs = dict(encode_attributes(customer, STORED_ATTRIBUTES))
+    expected = [pairs[name] for name in STORED_ATTRIBUTES]
+    expected.append(None if customer.value is None else float(customer.value))
+    assert customer_values(customer) == tuple(expected)
+
+
+@given(customers(), customers())
+def test_the_tags_column_is_made_from_the_tags_alone(first: Customer, second: Customer) -> None:
+    # The second customer has the first one's tags: a repeated tag set, served from the cache.
+    twin = attrs.evolve(second, tags=first.tags)
+    terms: dict[str, int] = {}
+    _add_values(terms, first.tags, 0)
+    assert search_document(first)[2] == search_document(twin)[2] == _column(list(terms))
+
+
+@given(st.sampled_from(["email", "phone"]), st.text(), st.booleans())
+def test_a_contact_key_hashes_as_its_fields_after_pickling(
+    kind: str, key: str, valid: bool
+) -> None:
+    made = ContactKey(kind, key, valid)  # type: ignore[arg-type]
+    copy = pickle.loads(pickle.dumps(made))
+    assert copy == made
+    assert hash(copy) == hash(made) == hash(ContactKey(kind, key, valid))  # type: ignore[arg-type]
+    assert {made: 1}[copy] == 1
+
+
+def test_an_import_collects_young_garbage_less_often_and_restores_the_collector() -> None:
+    before = gc.get_threshold()
+    with _old_objects_set_aside():
+        assert gc.get_threshold()[0] >= GC_YOUNG_THRESHOLD
+        assert gc.get_threshold()[1:] == before[1:]
+        assert gc.get_freeze_count() > 0
+    assert gc.get_threshold() == before
