@@ -276,3 +276,58 @@ def test_every_command_answers_help(path: tuple[str, ...]) -> None:
     shown = CliRunner().invoke(cli, [*path, "--help"], prog_name="pipeline")
     assert shown.exit_code == 0, shown.output
     assert shown.output.startswith(f"Usage: pipeline {' '.join(path)} ")
+
+
+# pipeline board FLOW --format json ----------------------------------------------------
+
+_BOARD_IN_A_FRESH_PROCESS = """
+import json, runpy, sys
+sys.argv = ["pipeline", "--store", sys.argv[1], "board", "Sales", "--format", "json"]
+try:
+    runpy.run_module("pipeline_core", run_name="__main__")
+except SystemExit as done:
+    assert not done.code, done.code
+sys.stderr.write(json.dumps(sorted(sys.modules)))
+"""
+
+# What a board dump never needs: phone and email parsing, the file formats and the
+# import engine's processes, the other engines' drivers, the tables.
+BOARD_NEVER_IMPORTS = (
+    "phonenumbers",
+    "email_validator",
+    "multiprocessing",
+    "openpyxl",
+    "psycopg",
+    "tabulate",
+    "pipeline_core.importing",
+    "pipeline_core.workspace.import_engine",
+    "pipeline_core.workspace.bulk",
+)
+
+
+@pytest.fixture(scope="module")
+def fresh_board(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, object], set[str]]:
+    """``pipeline board Sales --format json`` on a demo store, and the modules it imported."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('board') / 'demo.db'}"
+    result = CliRunner().invoke(cli, ["--store", url, "demo"])
+    assert result.exit_code == 0, result.output
+    done = subprocess.run(
+        [sys.executable, "-c", _BOARD_IN_A_FRESH_PROCESS, url],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(done.stdout), set(json.loads(done.stderr))
+
+
+def test_the_board_dump_shows_the_flow(fresh_board: tuple[dict[str, object], set[str]]) -> None:
+    board, _ = fresh_board
+    assert board["flow"] == "Sales"
+
+
+@pytest.mark.parametrize("module", BOARD_NEVER_IMPORTS)
+def test_the_board_dump_does_not_import(
+    fresh_board: tuple[dict[str, object], set[str]], module: str
+) -> None:
+    _, imported = fresh_board
+    assert module not in imported

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import attrs
-import phonenumbers
 
 from pipeline_core.domain.events import JSONValue
 from pipeline_core.domain.normalize import NormalizeOptions
@@ -19,6 +18,10 @@ KEY_FIELDS = frozenset({"default_region", "fold_gmail"})
 def _region(value: str | None) -> str | None:
     if value is None or not value.strip():
         return None
+    # Imported here: reading the settings of a store that sets no region (a board, a
+    # move) should not load phonenumbers.
+    import phonenumbers
+
     region = value.strip().upper()
     if region not in phonenumbers.SUPPORTED_REGIONS:
         raise InvalidValue(

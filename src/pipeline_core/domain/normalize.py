@@ -13,15 +13,18 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from functools import cache, lru_cache
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
-import phonenumbers
-from email_validator import EmailSyntaxError, syntax
 
 from pipeline_core.customer import Customer
-from pipeline_core.domain import phone_check
 from pipeline_core.errors import InvalidValue
+
+if TYPE_CHECKING:
+    # phonenumbers (with phone_check's tables) and email-validator load inside the
+    # functions that read a phone or an email: a command that reads none (a board, a
+    # move) does not pay the ~50 ms of importing them.
+    import phonenumbers
 
 KeyKind = Literal["phone", "email"]
 """What a key compares: WhatsApp numbers are phones, so they match phones."""
@@ -124,6 +127,8 @@ def _phone(text: str, region: str | None, whatsapp: bool) -> ContactKey | None:
 
 
 def _parse(text: str, region: str | None) -> ContactKey | None:
+    import phonenumbers
+
     quick: ContactKey | Literal[False] | None = False
     if text[:1] == "+" and _digits(text[1:]):
         quick = _from_digits(text[1:])
@@ -150,6 +155,8 @@ def _from_digits(digits: str) -> ContactKey | Literal[False] | None:
     A national part that starts with 0 (Italy) or with the country's national
     prefix (which the parser may strip) is left to the parser.
     """
+    import phonenumbers
+
     if digits[:1] in ("", "0"):
         return False
     for size in (1, 2, 3):
@@ -209,6 +216,8 @@ def _from_unprefixed(digits: str, region: str) -> ContactKey | Literal[False] | 
     parser keeps the digits whole as the national number (or fails when there
     are fewer than 2 or more than 17), so validity alone decides, valid or not.
     """
+    import phonenumbers
+
     if region not in phonenumbers.SUPPORTED_REGIONS or digits[:1] in ("", "0"):
         return False
     rules = _national_rules(region)
@@ -229,6 +238,8 @@ def _from_unprefixed(digits: str, region: str) -> ContactKey | Literal[False] | 
 @cache
 def _national_rules(region: str) -> _Rules | None:
     """(country code, international prefix, national prefix for parsing, prefix text, transforms)."""
+    import phonenumbers
+
     metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
     if metadata is None or metadata.country_code is None:
         return None
@@ -267,6 +278,8 @@ _PREFIXES: dict[int, re.Pattern[str] | None] = {}
 
 
 def _national_prefix(code: int, region: str, national: str) -> bool:
+    import phonenumbers
+
     if code not in _PREFIXES:
         metadata = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(code, region)
         pattern = metadata.national_prefix_for_parsing if metadata else None
@@ -277,6 +290,8 @@ def _national_prefix(code: int, region: str, national: str) -> bool:
 
 def _valid(number: phonenumbers.PhoneNumber, hint: str | None) -> bool:
     """``phonenumbers.is_valid_number`` (``phone_check``'s exact copy), likely region first."""
+    from pipeline_core.domain import phone_check
+
     return _valid_nsn(number.country_code, phone_check.national_significant_number(number), hint)
 
 
@@ -287,6 +302,10 @@ def _valid_nsn(code: int | None, nsn: str, hint: str | None) -> bool:
     country code such as +1) and then tests that region again; a number valid
     in a region of its country code is valid, so one test usually settles it.
     """
+    import phonenumbers
+
+    from pipeline_core.domain import phone_check
+
     regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(code or 0, ())
     if hint in regions:
         if phone_check.nsn_valid_for_region(code, nsn, hint):
@@ -303,6 +322,8 @@ def international(text: str, region: str | None) -> str | None:
 
     Used when a number moves to a record whose region would read it differently.
     """
+    import phonenumbers
+
     try:
         number = phonenumbers.parse(text, _region(region))
     except phonenumbers.NumberParseException:
@@ -332,6 +353,8 @@ def normalize_email(text: str, *, fold_gmail: bool = False) -> ContactKey | None
 
 @lru_cache(maxsize=CACHE_SIZE)
 def _email(text: str, fold_gmail: bool) -> ContactKey | None:
+    from email_validator import EmailSyntaxError, syntax
+
     typed = text.strip()
     if not typed:
         return None
@@ -368,6 +391,8 @@ def _email(text: str, fold_gmail: bool) -> ContactKey | None:
 
 def _visible(address: str, typed: str) -> None:
     """Refuse an invisible or control character: the address would not be the one shown."""
+    from email_validator import EmailSyntaxError, syntax
+
     try:
         syntax.check_unsafe_chars(address)
     except EmailSyntaxError as error:
@@ -378,6 +403,8 @@ def _visible(address: str, typed: str) -> None:
 
 
 def _domain(domain: str, typed: str) -> str:
+    from email_validator import EmailSyntaxError
+
     try:
         return _ascii_domain(domain)
     except EmailSyntaxError as error:
@@ -387,6 +414,8 @@ def _domain(domain: str, typed: str) -> str:
 @lru_cache(maxsize=CACHE_SIZE)
 def _ascii_domain(domain: str) -> str:
     """A domain as email-validator reads it (IDNA 2008 / UTS-46), in ASCII and lower case."""
+    from email_validator import syntax
+
     found = syntax.validate_email_domain_name(domain, globally_deliverable=False)
     return str(found["ascii_domain"]).lower()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import operator
 import sqlite3
 import threading
 import time
@@ -69,6 +70,10 @@ BULK_CACHE_KIB = 96 * 1024
 BULK_CHECKPOINT_PAGES = 10_000
 """WAL pages between checkpoints during a bulk import (SQLite's default is 1000): each
 checkpoint waits for the disk, and an import writes hundreds of megabytes."""
+
+
+_STORED_VALUES = operator.attrgetter(*STORED_ATTRIBUTES)
+"""A customer's stored attributes as one tuple, in ``STORED_ATTRIBUTES`` order."""
 
 
 def _moment(text: str | None) -> datetime | None:
@@ -334,7 +339,15 @@ class SqliteTransaction(
             before = self.get_customer(customer.id)
             if before.version != customer.version:
                 raise ConcurrencyError(customer.id, customer.version, before.version)
-        changed = [n for n in STORED_ATTRIBUTES if getattr(before, n) != getattr(customer, n)]
+        # Copies share the values they did not change (``trusted_replace``), so identity
+        # settles most attributes before any ``==``.
+        changed = [
+            name
+            for name, old, new in zip(
+                STORED_ATTRIBUTES, _STORED_VALUES(before), _STORED_VALUES(customer), strict=True
+            )
+            if old is not new and old != new
+        ]
         pairs = encode_attributes(customer, changed)
         assignments = "".join(f"{column} = ?, " for column, _ in pairs)
         cursor = self._db.execute(

@@ -11,7 +11,7 @@ may be shared by any number of threads.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
 from functools import cached_property
@@ -295,7 +295,7 @@ class Workspace:
 
     def _publish(
         self,
-        events: Iterable[Event],
+        events: Sequence[Event],
         stored: dict[str, Automation],
         changed: set[int] | None,
     ) -> None:
@@ -306,6 +306,8 @@ class Workspace:
                     event, "publish", f"events cascaded deeper than {MAX_DEPTH}; stopped"
                 )
             return
+        if not stored and not any(self.hooks.handlers.get(event.kind) for event in events):
+            return  # nothing listens: a plain move builds no view for nobody
         # What the handlers and automations do is one level deeper in the cascade.
         deeper = self._view(actor=self.actor, automations=self._automations, depth=self._depth + 1)
         for event in events:

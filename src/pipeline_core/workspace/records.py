@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import attrs
 
@@ -31,7 +31,6 @@ from pipeline_core.domain.records import (
 from pipeline_core.domain.serialization import converter
 from pipeline_core.domain.view import ListedCustomer
 from pipeline_core.errors import InvalidValue, NotFound
-from pipeline_core.importing.records import RecordRow
 from pipeline_core.rules.ast import MATCH_ALL
 from pipeline_core.rules.evaluate import RecordLookup
 from pipeline_core.workspace.definitions import defined_kinds
@@ -39,6 +38,10 @@ from pipeline_core.workspace.paging import EXPORT_PAGE, iterate
 from pipeline_core.workspace.permissions import contacts_hidden, hides_contacts, require_admin
 from pipeline_core.workspace.rules import RuleLike
 from pipeline_core.workspace.session import Session, SessionOpener
+
+if TYPE_CHECKING:
+    # Only a type here: the file readers behind it load with the import that uses them.
+    from pipeline_core.importing.records import RecordRow
 
 Outcome = Literal["added", "updated", "unchanged"]
 """What an upsert did to one record."""

@@ -7,33 +7,35 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import IO, Any, Concatenate, ParamSpec, Protocol
+from typing import IO, TYPE_CHECKING, Any, Concatenate, ParamSpec, Protocol
 
 from pipeline_core.customer import Customer
 from pipeline_core.domain.duplicates import DuplicateCluster, DuplicatePolicy, MergeResult
 from pipeline_core.domain.events import Event, EventKind, JSONValue
 from pipeline_core.domain.search import DEFAULT_LIMIT
 from pipeline_core.domain.view import CustomerTree, CustomerView, ListedCustomer
-from pipeline_core.importing.export import ExportFormat
-from pipeline_core.importing.options import (
-    Companies,
-    ImportOptions,
-    ImportProgress,
-    ImportSummary,
-)
-from pipeline_core.importing.template import Template, TemplateFormat
 from pipeline_core.rules.ast import MATCH_ALL
 from pipeline_core.workspace import (
-    bulk,
     customers,
     duplicates,
-    import_engine,
     life,
     paging,
     records,
 )
 from pipeline_core.workspace.rules import RuleLike
 from pipeline_core.workspace.session import Session, SessionOpener
+
+if TYPE_CHECKING:
+    # The file formats and the import engine (multiprocessing, readers) load when a
+    # bulk method first runs: a board or a move never pays for them.
+    from pipeline_core.importing.export import ExportFormat
+    from pipeline_core.importing.options import (
+        Companies,
+        ImportOptions,
+        ImportProgress,
+        ImportSummary,
+    )
+    from pipeline_core.importing.template import Template, TemplateFormat
 
 P = ParamSpec("P")
 
@@ -355,6 +357,8 @@ class Customers:
         ``ImportInterrupted`` (a ``KeyboardInterrupt``) naming the last committed line.
         See docs/import-export.md.
         """
+        from pipeline_core.workspace import bulk
+
         return bulk.import_file(
             self._opener, source, options, profile=profile, progress=progress, name=name
         )
@@ -377,6 +381,8 @@ class Customers:
         spreadsheet would run as a formula get an apostrophe in front unless ``raw``.
         See docs/import-export.md.
         """
+        from pipeline_core.workspace import bulk
+
         return bulk.export(
             self._opener, out, format, where=where, columns=columns, progress=progress, raw=raw
         )
@@ -389,11 +395,15 @@ class Customers:
         ``out`` is a path (written whole or not at all) or a stream (text for CSV,
         binary for xlsx). Filled in, it imports with no mapping.
         """
+        from pipeline_core.workspace import bulk
+
         sheet = self._opener.run(bulk.template)
         return sheet if out is None else bulk.write_template(out, format, sheet)
 
     def import_profiles(self) -> dict[str, dict[str, JSONValue]]:
         """Every saved mapping profile by name."""
+        from pipeline_core.workspace import import_engine
+
         return self._opener.run(import_engine.profiles)
 
     def save_import_profile(
@@ -407,6 +417,8 @@ class Customers:
         companies: Companies = "field",
     ) -> dict[str, JSONValue]:
         """Save a named mapping (``Header=field`` pairs, status values, companies) for ``profile=``."""
+        from pipeline_core.workspace import bulk
+
         return self._opener.run(
             bulk.save_profile,
             name,

@@ -17,7 +17,6 @@ from pipeline_core.domain.flows import (
     RuleChange,
 )
 from pipeline_core.domain.statuses import StatusMachine
-from pipeline_core.importing.machines import read_status_machine
 from pipeline_core.rules.ast import MATCH_ALL, Rule
 from pipeline_core.rules.catalog import Catalog
 from pipeline_core.rules.sql import POSTGRES, SQLITE, Compiled, Dialect
@@ -217,4 +216,7 @@ class Statuses:
 
     def load(self, path: str | Path) -> StatusMachine:
         """Replace the status machine with the one in a .json or .toml file."""
+        # The file readers (and the importing package) load only for this method.
+        from pipeline_core.importing.machines import read_status_machine
+
         return self.set(read_status_machine(path))
