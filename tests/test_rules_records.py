@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 
 import attrs
 import pytest
@@ -147,7 +148,8 @@ def test_record_rules_print_and_parse_back(rule: Rule) -> None:
     ("text", "sql"),
     [
         ('has invoice where state = "overdue"', "r.state = ?"),
-        ("payments.total >= 1000", "SUM(r.amount_e4)"),
+        ("payments.total in EUR >= 1000", "SUM(r.amount_e4)"),
+        ("payments.total in eur >= 1000", "r.currency = ?"),
         ("last conversation within 7 days", "max(r.moment)"),
         ('has invoices where (state = "open" and amount > 10.5)', "r.amount_e4 > ?"),
         ("orders.count != 2", "count(*)"),
@@ -167,7 +169,10 @@ def test_the_issue_forms_parse_and_compile(text: str, sql: str) -> None:
         ('has invoice where state > "a"', "takes = or !="),
         ("payments.sum >= 1", "'total' or 'count'"),
         ("last conversation since 7 days", "'within'"),
-        ('payments.total >= "x"', "a number"),
+        ('payments.total in EUR >= "x"', "a number"),
+        ("payments.total >= 1000", "adds amounts of one currency: name it"),
+        ("payments.total in >= 1000", "ISO 4217"),
+        ("payments.total in XYZ >= 1000", "ISO 4217"),
     ],
 )
 def test_bad_record_rules_say_what_was_expected(text: str, message: str) -> None:
@@ -178,3 +183,22 @@ def test_bad_record_rules_say_what_was_expected(text: str, message: str) -> None
 def test_a_record_rule_without_records_is_refused_in_python() -> None:
     with pytest.raises(InvalidValue, match="tests linked records"):
         compile_predicate(parse("has invoice"))(Customer(name="Ada"))
+
+
+@pytest.mark.parametrize("url", ["memory:", "sqlite"])
+def test_a_total_adds_only_the_amounts_of_its_currency(url: str, tmp_path: Path) -> None:
+    from pipeline_core import Workspace
+
+    ws = Workspace.open(f"sqlite:///{tmp_path / 'x.db'}" if url == "sqlite" else url)
+    ada = ws.customers.add(Customer(name="Ada"))
+    for ref, amount, currency in (("p1", "800", "EUR"), ("p2", "500", "USD"), ("p3", "150", "EUR")):
+        ws.records.add(
+            LinkedRecord(
+                customer_id=ada.id, kind="payment", ref=ref, amount=amount, currency=currency
+            )
+        )
+    assert [c.name for c in ws.customers.list("payments.total in EUR >= 950")] == ["Ada"]
+    assert ws.customers.list("payments.total in EUR > 950") == []
+    assert [c.name for c in ws.customers.list("payments.total in USD = 500")] == ["Ada"]
+    assert ws.customers.list("payments.total in JPY > 0") == []
+    ws.close()

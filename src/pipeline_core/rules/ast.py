@@ -16,6 +16,7 @@ from typing import Literal
 
 import attrs
 
+from pipeline_core.customer import currency_codes
 from pipeline_core.errors import InvalidValue
 
 Quantifier = Literal["any", "all", "none"]
@@ -260,8 +261,10 @@ class RecordTest:
 
     - ``has``: ``has KIND [where CONDITION]``: some record satisfies ``where``
       (every condition).
-    - ``total`` / ``count``: ``KINDs.total OP N``: the amounts of the records in the
-      kind's ``COUNTED_STATES`` added up (exactly) / how many there are, compared with N.
+    - ``total``: ``KINDs.total in CUR OP N``: the amounts in ``currency`` of the records
+      in the kind's ``COUNTED_STATES`` added up exactly, compared with N. Amounts of
+      different currencies never add up, so a total always names its currency.
+    - ``count``: ``KINDs.count OP N``: how many records in those states, compared with N.
     - ``last``: ``last KIND within N days``: the latest record's moment (when it
       happened, else started, else was attached) falls, by its UTC day, within the
       last N days; ``since`` and ``until`` are those days once bound to a today.
@@ -277,8 +280,21 @@ class RecordTest:
     days: int = attrs.field(default=0, converter=_days)
     since: date | None = None
     until: date | None = None
+    currency: str | None = None
 
     def __attrs_post_init__(self) -> None:
+        if self.measure == "total":
+            if self.currency is None:
+                raise InvalidValue(
+                    f"{self.kind}s.total adds amounts of one currency: name it, as in "
+                    f"'{self.kind}s.total in EUR >= 1000'"
+                )
+            if self.currency not in currency_codes():
+                raise InvalidValue(
+                    f"{self.currency!r} is not an ISO 4217 currency code (EUR, USD, JPY...)"
+                )
+        elif self.currency is not None:
+            raise InvalidValue(f"only a total names a currency, not {self.measure}")
         if self.measure in ("total", "count"):
             if self.op == "~" or not isinstance(self.value, Decimal):
                 raise InvalidValue(f"{self.kind}s.{self.measure} compares with a number")

@@ -361,7 +361,8 @@ def record_predicate(rule: RecordTest, records: RecordLookup) -> Predicate:
         mine = [r for r in records(customer) if r.kind == kind and counted(kind, r.state)]
         if rule.measure == "count":
             return bool(order(Decimal(len(mine)), literal))
-        total = sum((scaled(r.amount) for r in mine if r.amount is not None), Decimal(0))
+        amounts = (r.amount for r in mine if r.currency == rule.currency)
+        total = sum((scaled(a) for a in amounts if a is not None), Decimal(0))
         return bool(order(total, literal))
 
     return measured

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
 
+from pipeline_core.customer import currency_codes
 from pipeline_core.errors import InvalidValue, RuleSyntaxError
 from pipeline_core.rules.ast import (
     MATCH_ALL,
@@ -257,15 +258,34 @@ class _Parser:
         if not token.is_word("total", "count"):
             raise self.unexpected(token, "'total' or 'count'", ("total", "count"))
         self.advance()
+        total = token.text.lower() == "total"
+        currency = self.total_currency(kind) if total else None
         op_token = self.peek()
         if op_token.kind != "op" or op_token.text not in _COMPARISONS or op_token.text == "~":
             raise self.unexpected(op_token, "=, !=, <, <=, > or >=")
         self.advance()
         value = self.number()
         operator = _COMPARISONS[op_token.text]
-        if token.text.lower() == "total":
-            return RecordTest(kind, "total", op=operator, value=value)
+        if total:
+            return RecordTest(kind, "total", op=operator, value=value, currency=currency)
         return RecordTest(kind, "count", op=operator, value=value)
+
+    def total_currency(self, kind: str) -> str:
+        """``in CUR`` after ``KINDs.total``: amounts of different currencies never add up."""
+        token = self.peek()
+        if not token.is_word("in"):
+            raise self.fail(
+                token,
+                f"{kind}s.total adds amounts of one currency: name it",
+                "'in' and a currency",
+                f"{kind}s.total in EUR {token.text}".rstrip(),
+            )
+        self.advance()
+        code = self.peek()
+        if code.kind != "word" or code.text.upper() not in currency_codes():
+            raise self.unexpected(code, "an ISO 4217 currency code (EUR, USD, JPY...)")
+        self.advance()
+        return code.text.upper()
 
     def last_record(self, kind: str) -> Rule:
         token = self.peek()

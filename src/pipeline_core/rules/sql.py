@@ -471,6 +471,8 @@ class _Compiler:
         states = COUNTED_STATES.get(rule.kind)
         if states is not None:
             where += f" AND r.state IN ({self.marks(states)})"
+        if rule.currency is not None:
+            where += f" AND r.currency = {self.mark(rule.currency)}"
         measured = "COALESCE(SUM(r.amount_e4), 0)" if rule.measure == "total" else "count(*)"
         op, bound = compared
         return f"(SELECT {measured} FROM linked_records r WHERE {where}) {op} {self.mark(bound)}"

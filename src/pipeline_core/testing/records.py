@@ -96,7 +96,14 @@ def record_tests() -> st.SearchStrategy[RecordTest]:
         st.builds(
             RecordTest, kinds, st.just("has"), st.lists(_conditions(), max_size=2).map(tuple)
         ),
-        st.builds(RecordTest, kinds, st.just("total"), op=ops, value=bounds),
+        st.builds(
+            RecordTest,
+            kinds,
+            st.just("total"),
+            op=ops,
+            value=bounds,
+            currency=st.sampled_from(CURRENCIES),
+        ),
         st.builds(RecordTest, kinds, st.just("count"), op=ops, value=bounds),
         st.builds(RecordTest, kinds, st.just("last"), days=st.integers(0, 60)),
     )
