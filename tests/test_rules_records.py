@@ -4,7 +4,7 @@ and in the memory store: the hypothesis property of test_rules_equivalence, for 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import attrs
@@ -12,7 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from pipeline_core import Workspace
 from pipeline_core.customer import Customer
+from pipeline_core.domain.clock import FixedClock
 from pipeline_core.domain.records import LinkedRecord
 from pipeline_core.errors import InvalidValue, RuleSyntaxError
 from pipeline_core.rules import And, Not, Or, Rule, bind_dates, compile_predicate, compile_sql
@@ -151,6 +153,7 @@ def test_record_rules_print_and_parse_back(rule: Rule) -> None:
         ("payments.total in EUR >= 1000", "SUM(r.amount_e4)"),
         ("payments.total in eur >= 1000", "r.currency = ?"),
         ("last conversation within 7 days", "max(r.moment)"),
+        ("next appointment within 3 days", "r.moment >= ?"),
         ('has invoices where (state = "open" and amount > 10.5)', "r.amount_e4 > ?"),
         ("orders.count != 2", "count(*)"),
     ],
@@ -169,6 +172,8 @@ def test_the_issue_forms_parse_and_compile(text: str, sql: str) -> None:
         ('has invoice where state > "a"', "takes = or !="),
         ("payments.sum >= 1", "'total' or 'count'"),
         ("last conversation since 7 days", "'within'"),
+        ("next appointment in 3 days", "'within'"),
+        ("next appointment within 3 hours", "'days'"),
         ('payments.total in EUR >= "x"', "a number"),
         ("payments.total >= 1000", "adds amounts of one currency: name it"),
         ("payments.total in >= 1000", "ISO 4217"),
@@ -187,8 +192,6 @@ def test_a_record_rule_without_records_is_refused_in_python() -> None:
 
 @pytest.mark.parametrize("url", ["memory:", "sqlite"])
 def test_a_total_adds_only_the_amounts_of_its_currency(url: str, tmp_path: Path) -> None:
-    from pipeline_core import Workspace
-
     ws = Workspace.open(f"sqlite:///{tmp_path / 'x.db'}" if url == "sqlite" else url)
     ada = ws.customers.add(Customer(name="Ada"))
     for ref, amount, currency in (("p1", "800", "EUR"), ("p2", "500", "USD"), ("p3", "150", "EUR")):
@@ -202,3 +205,28 @@ def test_a_total_adds_only_the_amounts_of_its_currency(url: str, tmp_path: Path)
     assert [c.name for c in ws.customers.list("payments.total in USD = 500")] == ["Ada"]
     assert ws.customers.list("payments.total in JPY > 0") == []
     ws.close()
+
+
+def test_next_appointment_looks_ahead_and_skips_cancelled_ones(
+    workspace: Workspace, clock: FixedClock
+) -> None:
+    now = clock.now()
+    soon, later, gone = (
+        workspace.customers.add(Customer(name=n)) for n in ("Soon", "Later", "Gone")
+    )
+    for who, ref, days, state in (
+        (soon, "a1", 2, "booked"),
+        (later, "a2", 5, "confirmed"),
+        (gone, "a3", 1, "cancelled"),
+        (gone, "a4", -1, "booked"),  # yesterday: past, not next
+    ):
+        start = now + timedelta(days=days)
+        workspace.records.add(
+            LinkedRecord(customer_id=who.id, kind="appointment", ref=ref, state=state, start=start)
+        )
+    names = [c.name for c in workspace.customers.list("next appointment within 3 days")]
+    assert names == ["Soon"]
+    assert [c.name for c in workspace.customers.list("next appointments within 5 days")] == [
+        "Soon",
+        "Later",
+    ]

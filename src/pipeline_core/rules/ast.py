@@ -205,7 +205,7 @@ RecordField = Literal["state", "channel", "currency", "ref", "amount"]
 
 RECORD_FIELDS: tuple[RecordField, ...] = ("state", "channel", "currency", "ref", "amount")
 
-RecordMeasure = Literal["has", "total", "count", "last"]
+RecordMeasure = Literal["has", "total", "count", "last", "next"]
 """How a linked-record test looks at a customer's records of one kind."""
 
 COUNTED_STATES: dict[str, tuple[str, ...]] = {
@@ -215,7 +215,7 @@ COUNTED_STATES: dict[str, tuple[str, ...]] = {
     "subscription": ("trial", "active", "paused"),
     "appointment": ("booked", "confirmed", "done"),
 }
-"""The states whose records ``KIND.total`` and ``KIND.count`` add up (a failed payment, a void
+"""The states whose records ``KIND.total``, ``KIND.count`` and ``next KIND`` take (a failed payment, a void
 invoice, a cancelled order are not money or orders); a kind not listed: every state."""
 
 _RECORD_KIND = re.compile(r"[a-z][a-z0-9_]{0,39}")
@@ -268,11 +268,14 @@ class RecordTest:
     - ``last``: ``last KIND within N days``: the latest record's moment (when it
       happened, else started, else was attached) falls, by its UTC day, within the
       last N days; ``since`` and ``until`` are those days once bound to a today.
+    - ``next``: ``next KIND within N days``: a record in the kind's ``COUNTED_STATES``
+      (a cancelled appointment is not coming) has its moment (when it happens, else
+      starts) on a UTC day from today to N days ahead, as ``within next N days``.
     """
 
     kind: str = attrs.field(converter=_record_kind)
     measure: RecordMeasure = attrs.field(
-        validator=attrs.validators.in_(("has", "total", "count", "last"))
+        validator=attrs.validators.in_(("has", "total", "count", "last", "next"))
     )
     where: tuple[RecordCondition, ...] = attrs.field(default=(), converter=_conditions)
     op: Operator = attrs.field(default="=", validator=attrs.validators.in_(OPERATORS))

@@ -25,6 +25,7 @@ from pipeline_core.rules.ast import (
     Operator,
     Or,
     RecordCondition,
+    RecordMeasure,
     RecordTest,
     Rule,
     SetTest,
@@ -187,13 +188,13 @@ class _Parser:
                 self.advance()
                 return self.has_record(kind)
             return self.checked(Has(self.field()), field_token, field_token)
-        if token.is_word("last"):
+        if token.is_word("last", "next"):
             following = self.tokens[self.index + 1]
             kind = self.record_word(following)
             if kind is not None:
                 self.advance()
                 self.advance()
-                return self.last_record(kind)
+                return self.moment_record(kind, "next" if token.is_word("next") else "last")
         kind = self.record_word(token)
         if kind is not None and self.tokens[self.index + 1].is_op("."):
             self.advance()
@@ -287,13 +288,13 @@ class _Parser:
         self.advance()
         return code.text.upper()
 
-    def last_record(self, kind: str) -> Rule:
+    def moment_record(self, kind: str, measure: RecordMeasure) -> Rule:
         token = self.peek()
         if not token.is_word("within"):
             raise self.unexpected(token, "'within'", ("within",))
         self.advance()
         days = self.days()
-        return RecordTest(kind, "last", days=days)
+        return RecordTest(kind, measure, days=days)
 
     def field(self) -> str:
         token = self.peek()
