@@ -16,7 +16,7 @@ import attrs
 from pipeline_core.customer import Customer
 from pipeline_core.domain.activity import prepend_note
 from pipeline_core.domain.events import Event, EventKind, JSONValue
-from pipeline_core.domain.records import LinkedRecord, profile_records
+from pipeline_core.domain.records import LinkedRecord
 from pipeline_core.domain.reminders import Reminder, last_due_day, reminder_moment
 from pipeline_core.domain.serialization import converter
 from pipeline_core.domain.settings import SETTINGS_KEY as LIFECYCLE_KEY
@@ -354,9 +354,7 @@ def view(s: Session, customer_id: int, *, recent: int = RECENT_EVENTS) -> Custom
         time=summary(s.time_entries(customer_id=customer_id)),
         recent_events=tuple(events[-recent:] if recent > 0 else ()),
         event_count=len(events),
-        records=profile_records(
-            records.shown_records(s, s.find_records(customer_id=customer_id)), s.now()
-        ),
+        records=records.shown_profile(s, s.record_profile(customer_id)),
     )
 
 
