@@ -171,6 +171,28 @@ def test_events_append_in_order(make_store: StoreFactory) -> None:
     assert timeline[1].at == T0 and timeline[1].actor == "me"
 
 
+@pytest.mark.parametrize("limit", [0, 1, 3, 7, 50])
+def test_the_latest_events_are_the_tail_of_the_timeline(
+    make_store: StoreFactory, limit: int
+) -> None:
+    store = make_store()
+    with store.transaction() as tx:
+        ada = tx.insert_customer(sample())
+        other = tx.insert_customer(sample("Other"))
+        tx.append_events(
+            [
+                Event(customer_id=who.id, kind=EventKind.CREATED, at=T0, actor=f"a{index}")
+                for index in range(12)
+                for who in (ada, other)
+            ]
+        )
+    with store.transaction() as tx:
+        timeline = tx.events(ada.id)
+        latest, count = tx.latest_events(ada.id, limit)
+    assert count == len(timeline) == 12
+    assert latest == (timeline[-limit:] if limit else [])
+
+
 @pytest.mark.parametrize("count", [1, 3, 250])
 def test_appended_events_come_back_with_their_stored_ids(
     make_store: StoreFactory, count: int

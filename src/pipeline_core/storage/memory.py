@@ -303,6 +303,10 @@ class MemoryTransaction:
     def events(self, customer_id: int) -> list[Event]:
         return [event for event in self._state.events if event.customer_id == customer_id]
 
+    def latest_events(self, customer_id: int, limit: int) -> tuple[list[Event], int]:
+        every = self.events(customer_id)
+        return (every[-limit:] if limit > 0 else []), len(every)
+
     def get_status_machine(self, name: str = "default") -> StatusMachine | None:
         return self._state.machines.get(name)
 

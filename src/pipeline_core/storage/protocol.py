@@ -170,6 +170,11 @@ class Transaction(Protocol):
         """A customer's timeline, oldest first."""
         ...
 
+    def latest_events(self, customer_id: int, limit: int) -> tuple[list[Event], int]:
+        """The last ``limit`` events of a customer's timeline, oldest first, and how many
+        it holds in all (a profile shows the latest without reading the whole timeline)."""
+        ...
+
     def get_status_machine(self, name: str = "default") -> StatusMachine | None:
         """The stored status machine called ``name``, if any."""
         ...

@@ -202,6 +202,10 @@ class Session(Transaction):
         """The timeline of a visible customer."""
         return self.unscoped.events(self.get_customer(customer_id).id)
 
+    def latest_events(self, customer_id: int, limit: int) -> tuple[list[Event], int]:
+        """The last ``limit`` events of a visible customer, oldest first, and their number."""
+        return self.unscoped.latest_events(self.get_customer(customer_id).id, limit)
+
     def append_events(self, events: Sequence[Event]) -> list[Event]:
         """Store events (a merged id's events go to its primary) and keep them to publish.
 
