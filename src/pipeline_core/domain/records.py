@@ -460,6 +460,17 @@ class RecordImportSummary:
     rejected: tuple[RejectedRow, ...] = ()
 
 
+def combined(file: str, summaries: list[RecordImportSummary]) -> RecordImportSummary:
+    """The summaries of a file's batches as one summary of the whole file."""
+    return RecordImportSummary(
+        file=file,
+        added=sum(s.added for s in summaries),
+        updated=sum(s.updated for s in summaries),
+        unchanged=sum(s.unchanged for s in summaries),
+        rejected=tuple(r for s in summaries for r in s.rejected),
+    )
+
+
 @attrs.frozen(kw_only=True)
 class ProfileRecords:
     """The linked-record sections of a customer's profile (``customers show``)."""
