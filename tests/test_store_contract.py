@@ -24,7 +24,7 @@ from pipeline_core import (
 from pipeline_core.domain.outbox import Delivery, Notification
 from pipeline_core.rules import InSet, Not, SetTest, all_of
 from pipeline_core.rules.ast import MATCH_ALL
-from pipeline_core.storage import open_store
+from pipeline_core.storage import Store, open_store
 
 from .conftest import StoreFactory, fresh_store_url
 
@@ -327,18 +327,23 @@ def test_fired_keys_are_recorded_once(make_store: StoreFactory) -> None:
         assert tx.mark_fired(["a", "d", "c"], T0) == ["d"]
 
 
+def _fresh_store(backend: str) -> Store:
+    """A new empty store of ``backend`` for one hypothesis example (skip without PostgreSQL)."""
+    if backend == "postgres":
+        from .postgres_server import find_bin_dir
+
+        if find_bin_dir() is None:
+            pytest.skip("no PostgreSQL binaries")
+    return open_store(fresh_store_url(backend))
+
+
 @pytest.mark.parametrize("backend", ["memory", "sqlite", "postgres"])
 @settings(max_examples=20)
 @given(batches=st.lists(st.lists(st.sampled_from("abcdefgh"), max_size=6), max_size=6))
 def test_marking_fired_returns_exactly_the_unseen_keys(
     backend: str, batches: list[list[str]]
 ) -> None:
-    if backend == "postgres":
-        from .postgres_server import find_bin_dir
-
-        if find_bin_dir() is None:
-            pytest.skip("no PostgreSQL binaries")
-    store = open_store(fresh_store_url(backend))
+    store = _fresh_store(backend)
     try:
         seen: set[str] = set()
         for batch in batches:
@@ -615,12 +620,7 @@ def test_the_profile_read_by_aggregates_is_the_profile_of_every_record(
 ) -> None:
     from pipeline_core.domain.records import profile_from_parts, profile_parts, profile_records
 
-    if backend == "postgres":
-        from .postgres_server import find_bin_dir
-
-        if find_bin_dir() is None:
-            pytest.skip("no PostgreSQL binaries")
-    store = open_store(fresh_store_url(backend))
+    store = _fresh_store(backend)
     try:
         with store.transaction() as tx:
             tx.insert_customers([Customer(name="Ada"), Customer(name="Grace")])
