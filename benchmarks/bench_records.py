@@ -164,6 +164,25 @@ def bench_import(work: Path, args: argparse.Namespace) -> dict[str, float]:
     }
 
 
+def bench_batches(work: Path, args: argparse.Namespace) -> dict[str, float]:
+    """Median import rates of the same file at each of ``--batch-sizes``, order rotating."""
+    seeded, source = work / "batches.db", work / "batches.csv"
+    seed(seeded, args.customers)
+    write_csv(source, args.customers, args.records, args.seed)
+    sizes = tuple(int(size) for size in args.batch_sizes.split(","))
+    rates: dict[int, list[float]] = {size: [] for size in sizes}
+    for round_ in range(args.rounds):
+        for size in sizes[round_ % len(sizes) :] + sizes[: round_ % len(sizes)]:
+            copy = work / f"batch-{size}.db"
+            shutil.copy(seeded, copy)
+            with Workspace.open(f"sqlite:///{copy}") as ws:
+                start = time.perf_counter()
+                summary = ws.records.import_file(source, batch_size=size)
+                rates[size].append(summary.added / (time.perf_counter() - start))
+            copy.unlink()
+    return {f"batch_{size}_records_per_s": statistics.median(r) for size, r in rates.items()}
+
+
 def bench_profile(work: Path, args: argparse.Namespace) -> dict[str, float]:
     """Median ``show`` times of a customer with many records and of one with none."""
     path = work / "profile.db"
@@ -218,9 +237,18 @@ def main() -> None:
     parser.add_argument("--reads", type=int, default=15)
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--profile-only", action="store_true", help="skip the import rounds")
+    parser.add_argument(
+        "--batch-sizes",
+        default="",
+        help="only compare import rates at these batch sizes (comma-separated)",
+    )
     parser.add_argument("--dir", type=Path, default=None)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
+        if args.batch_sizes:
+            figures = bench_batches(Path(tmp), args)
+            print(json.dumps({k: round(v, 3) for k, v in figures.items()}, indent=2))
+            return
         imported = {} if args.profile_only else bench_import(Path(tmp), args)
         figures = {**imported, **bench_profile(Path(tmp), args)}
     print(json.dumps({k: round(v, 3) for k, v in figures.items()}, indent=2))
