@@ -169,7 +169,7 @@ class RecordQueries(SqlBackend):
             " ORDER BY moment, id",
             [customer_id, *listed_params],
         )
-        # One row per channel, by the (customer, kind, moment) index: not every conversation.
+        # One row per channel comes back, not every conversation (the window runs in the store).
         latest = self._rows(
             f"SELECT {_COLUMNS} FROM (SELECT {_COLUMNS}, row_number() OVER"
             " (PARTITION BY channel ORDER BY moment DESC, id DESC) AS n FROM linked_records"
