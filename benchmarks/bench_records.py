@@ -8,7 +8,10 @@
    Both start from copies of one seeded file; the rounds alternate which goes first.
    The re-run of the same file (every row ``unchanged``) is timed too.
 2. Profile: ``ws.customers.show(id)`` of a customer holding ``--profile-records``
-   records against ``show`` of a customer holding none, in the same store, alternating.
+   records against ``show`` of a customer holding none, in the same store, alternating;
+   and, in the same rounds, what the profile did before its sections came from the
+   store: one session reading every record and every event of that customer and
+   computing the sections in Python (``profile_records``).
 
 Run: ``python benchmarks/bench_records.py --customers 2000 --records 20000 --rounds 5``.
 """
@@ -29,7 +32,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from pipeline_core import Customer, Workspace
-from pipeline_core.domain.records import LinkedRecord
+from pipeline_core.domain.records import LinkedRecord, profile_records
 
 KINDS = (
     ("payment", ("received", "pending")),
@@ -161,6 +164,25 @@ def bench_import(work: Path, args: argparse.Namespace) -> dict[str, float]:
     }
 
 
+def bench_batches(work: Path, args: argparse.Namespace) -> dict[str, float]:
+    """Median import rates of the same file at each of ``--batch-sizes``, order rotating."""
+    seeded, source = work / "batches.db", work / "batches.csv"
+    seed(seeded, args.customers)
+    write_csv(source, args.customers, args.records, args.seed)
+    sizes = tuple(int(size) for size in args.batch_sizes.split(","))
+    rates: dict[int, list[float]] = {size: [] for size in sizes}
+    for round_ in range(args.rounds):
+        for size in sizes[round_ % len(sizes) :] + sizes[: round_ % len(sizes)]:
+            copy = work / f"batch-{size}.db"
+            shutil.copy(seeded, copy)
+            with Workspace.open(f"sqlite:///{copy}") as ws:
+                start = time.perf_counter()
+                summary = ws.records.import_file(source, batch_size=size)
+                rates[size].append(summary.added / (time.perf_counter() - start))
+            copy.unlink()
+    return {f"batch_{size}_records_per_s": statistics.median(r) for size, r in rates.items()}
+
+
 def bench_profile(work: Path, args: argparse.Namespace) -> dict[str, float]:
     """Median ``show`` times of a customer with many records and of one with none."""
     path = work / "profile.db"
@@ -187,14 +209,21 @@ def bench_profile(work: Path, args: argparse.Namespace) -> dict[str, float]:
         ws.records.upsert(batch)
         with_records: list[float] = []
         without: list[float] = []
+        every: list[float] = []
         for _ in range(args.reads):
             for customer_id, times in ((busy.id, with_records), (quiet.id, without)):
                 start = time.perf_counter()
                 ws.customers.show(customer_id)
                 times.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            with ws.session() as s:
+                profile_records(s.find_records(customer_id=busy.id), s.now())
+                s.events(busy.id)
+            every.append(time.perf_counter() - start)
     return {
         "show_with_records_ms": statistics.median(with_records) * 1000,
         "show_without_records_ms": statistics.median(without) * 1000,
+        "every_record_and_event_in_python_ms": statistics.median(every) * 1000,
     }
 
 
@@ -207,10 +236,21 @@ def main() -> None:
     parser.add_argument("--profile-records", type=int, default=3000)
     parser.add_argument("--reads", type=int, default=15)
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--profile-only", action="store_true", help="skip the import rounds")
+    parser.add_argument(
+        "--batch-sizes",
+        default="",
+        help="only compare import rates at these batch sizes (comma-separated)",
+    )
     parser.add_argument("--dir", type=Path, default=None)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
-        figures = {**bench_import(Path(tmp), args), **bench_profile(Path(tmp), args)}
+        if args.batch_sizes:
+            figures = bench_batches(Path(tmp), args)
+            print(json.dumps({k: round(v, 3) for k, v in figures.items()}, indent=2))
+            return
+        imported = {} if args.profile_only else bench_import(Path(tmp), args)
+        figures = {**imported, **bench_profile(Path(tmp), args)}
     print(json.dumps({k: round(v, 3) for k, v in figures.items()}, indent=2))
 
 

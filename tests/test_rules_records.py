@@ -4,14 +4,17 @@ and in the memory store: the hypothesis property of test_rules_equivalence, for 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
+from pathlib import Path
 
 import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from pipeline_core import Workspace
 from pipeline_core.customer import Customer
+from pipeline_core.domain.clock import FixedClock
 from pipeline_core.domain.records import LinkedRecord
 from pipeline_core.errors import InvalidValue, RuleSyntaxError
 from pipeline_core.rules import And, Not, Or, Rule, bind_dates, compile_predicate, compile_sql
@@ -147,8 +150,10 @@ def test_record_rules_print_and_parse_back(rule: Rule) -> None:
     ("text", "sql"),
     [
         ('has invoice where state = "overdue"', "r.state = ?"),
-        ("payments.total >= 1000", "SUM(r.amount_e4)"),
+        ("payments.total in EUR >= 1000", "SUM(r.amount_e4)"),
+        ("payments.total in eur >= 1000", "r.currency = ?"),
         ("last conversation within 7 days", "max(r.moment)"),
+        ("next appointment within 3 days", "r.moment >= ?"),
         ('has invoices where (state = "open" and amount > 10.5)', "r.amount_e4 > ?"),
         ("orders.count != 2", "count(*)"),
     ],
@@ -167,7 +172,12 @@ def test_the_issue_forms_parse_and_compile(text: str, sql: str) -> None:
         ('has invoice where state > "a"', "takes = or !="),
         ("payments.sum >= 1", "'total' or 'count'"),
         ("last conversation since 7 days", "'within'"),
-        ('payments.total >= "x"', "a number"),
+        ("next appointment in 3 days", "'within'"),
+        ("next appointment within 3 hours", "'days'"),
+        ('payments.total in EUR >= "x"', "a number"),
+        ("payments.total >= 1000", "adds amounts of one currency: name it"),
+        ("payments.total in >= 1000", "ISO 4217"),
+        ("payments.total in XYZ >= 1000", "ISO 4217"),
     ],
 )
 def test_bad_record_rules_say_what_was_expected(text: str, message: str) -> None:
@@ -178,3 +188,45 @@ def test_bad_record_rules_say_what_was_expected(text: str, message: str) -> None
 def test_a_record_rule_without_records_is_refused_in_python() -> None:
     with pytest.raises(InvalidValue, match="tests linked records"):
         compile_predicate(parse("has invoice"))(Customer(name="Ada"))
+
+
+@pytest.mark.parametrize("url", ["memory:", "sqlite"])
+def test_a_total_adds_only_the_amounts_of_its_currency(url: str, tmp_path: Path) -> None:
+    ws = Workspace.open(f"sqlite:///{tmp_path / 'x.db'}" if url == "sqlite" else url)
+    ada = ws.customers.add(Customer(name="Ada"))
+    for ref, amount, currency in (("p1", "800", "EUR"), ("p2", "500", "USD"), ("p3", "150", "EUR")):
+        ws.records.add(
+            LinkedRecord(
+                customer_id=ada.id, kind="payment", ref=ref, amount=amount, currency=currency
+            )
+        )
+    assert [c.name for c in ws.customers.list("payments.total in EUR >= 950")] == ["Ada"]
+    assert ws.customers.list("payments.total in EUR > 950") == []
+    assert [c.name for c in ws.customers.list("payments.total in USD = 500")] == ["Ada"]
+    assert ws.customers.list("payments.total in JPY > 0") == []
+    ws.close()
+
+
+def test_next_appointment_looks_ahead_and_skips_cancelled_ones(
+    workspace: Workspace, clock: FixedClock
+) -> None:
+    now = clock.now()
+    soon, later, gone = (
+        workspace.customers.add(Customer(name=n)) for n in ("Soon", "Later", "Gone")
+    )
+    for who, ref, days, state in (
+        (soon, "a1", 2, "booked"),
+        (later, "a2", 5, "confirmed"),
+        (gone, "a3", 1, "cancelled"),
+        (gone, "a4", -1, "booked"),  # yesterday: past, not next
+    ):
+        start = now + timedelta(days=days)
+        workspace.records.add(
+            LinkedRecord(customer_id=who.id, kind="appointment", ref=ref, state=state, start=start)
+        )
+    names = [c.name for c in workspace.customers.list("next appointment within 3 days")]
+    assert names == ["Soon"]
+    assert [c.name for c in workspace.customers.list("next appointments within 5 days")] == [
+        "Soon",
+        "Later",
+    ]

@@ -24,7 +24,7 @@ from pipeline_core import (
 from pipeline_core.domain.outbox import Delivery, Notification
 from pipeline_core.rules import InSet, Not, SetTest, all_of
 from pipeline_core.rules.ast import MATCH_ALL
-from pipeline_core.storage import open_store
+from pipeline_core.storage import Store, open_store
 
 from .conftest import StoreFactory, fresh_store_url
 
@@ -171,6 +171,28 @@ def test_events_append_in_order(make_store: StoreFactory) -> None:
     assert timeline[1].at == T0 and timeline[1].actor == "me"
 
 
+@pytest.mark.parametrize("limit", [0, 1, 3, 7, 50])
+def test_the_latest_events_are_the_tail_of_the_timeline(
+    make_store: StoreFactory, limit: int
+) -> None:
+    store = make_store()
+    with store.transaction() as tx:
+        ada = tx.insert_customer(sample())
+        other = tx.insert_customer(sample("Other"))
+        tx.append_events(
+            [
+                Event(customer_id=who.id, kind=EventKind.CREATED, at=T0, actor=f"a{index}")
+                for index in range(12)
+                for who in (ada, other)
+            ]
+        )
+    with store.transaction() as tx:
+        timeline = tx.events(ada.id)
+        latest, count = tx.latest_events(ada.id, limit)
+    assert count == len(timeline) == 12
+    assert latest == (timeline[-limit:] if limit else [])
+
+
 @pytest.mark.parametrize("count", [1, 3, 250])
 def test_appended_events_come_back_with_their_stored_ids(
     make_store: StoreFactory, count: int
@@ -305,18 +327,23 @@ def test_fired_keys_are_recorded_once(make_store: StoreFactory) -> None:
         assert tx.mark_fired(["a", "d", "c"], T0) == ["d"]
 
 
+def _fresh_store(backend: str) -> Store:
+    """A new empty store of ``backend`` for one hypothesis example (skip without PostgreSQL)."""
+    if backend == "postgres":
+        from .postgres_server import find_bin_dir
+
+        if find_bin_dir() is None:
+            pytest.skip("no PostgreSQL binaries")
+    return open_store(fresh_store_url(backend))
+
+
 @pytest.mark.parametrize("backend", ["memory", "sqlite", "postgres"])
 @settings(max_examples=20)
 @given(batches=st.lists(st.lists(st.sampled_from("abcdefgh"), max_size=6), max_size=6))
 def test_marking_fired_returns_exactly_the_unseen_keys(
     backend: str, batches: list[list[str]]
 ) -> None:
-    if backend == "postgres":
-        from .postgres_server import find_bin_dir
-
-        if find_bin_dir() is None:
-            pytest.skip("no PostgreSQL binaries")
-    store = open_store(fresh_store_url(backend))
+    store = _fresh_store(backend)
     try:
         seen: set[str] = set()
         for batch in batches:
@@ -547,3 +574,66 @@ def test_new_activity_counts_other_actors_events_since_last_seen(
         assert tx.new_activity("bob", [ada.id]) == {ada.id: 1}
         tx.append_events([Event(customer_id=ada.id, kind=EventKind.NOTE, at=T0, actor="bob")])
         assert tx.new_activity("ann", [ada.id]) == {ada.id: 1}
+
+
+# the profile read by aggregates (the store's record_profile) ------------------------------
+
+PROFILE_AMOUNTS = ("1200.00", "5", "0.0001", "99.5", "-3.25", "1E+3", "1.5E+2", "0E-7", "0.10")
+"""Amounts spelled with different numbers of places: a total keeps the most of them."""
+
+
+@st.composite
+def _profile_records(draw: st.DrawFn) -> list[Any]:
+    from pipeline_core.domain.records import BUILTIN_KINDS, CHANNELS, FileRef, LinkedRecord
+
+    records = []
+    kinds = st.sampled_from(sorted(BUILTIN_KINDS))
+    for index in range(draw(st.integers(0, 14))):
+        kind = draw(kinds)
+        amount = draw(st.none() | st.sampled_from(PROFILE_AMOUNTS))
+        moment = T0 + timedelta(hours=draw(st.integers(-72, 72)))
+        records.append(
+            LinkedRecord(
+                customer_id=draw(st.sampled_from((1, 2))),
+                kind=kind,
+                ref=f"R-{index}",
+                state=draw(st.sampled_from(BUILTIN_KINDS[kind].states)),
+                amount=amount,
+                currency=None if amount is None else draw(st.sampled_from(("EUR", "USD"))),
+                at=draw(st.none() | st.just(moment)),
+                start=draw(st.none() | st.just(moment + timedelta(hours=1))),
+                due=draw(st.none() | st.sampled_from((date(2026, 1, 3), date(2026, 1, 1)))),
+                channel=draw(st.sampled_from(CHANNELS)) if kind == "conversation" else None,
+                address="+351912345678" if kind == "conversation" else None,
+                file=FileRef(uri="s3://bucket/key") if kind == "file" else None,
+                created_at=T0 + timedelta(minutes=draw(st.integers(0, 3))),
+            )
+        )
+    return records
+
+
+@pytest.mark.parametrize("backend", ["memory", "sqlite", "postgres"])
+@settings(max_examples=30, deadline=None)
+@given(records=_profile_records())
+def test_the_profile_read_by_aggregates_is_the_profile_of_every_record(
+    backend: str, records: list[Any]
+) -> None:
+    from pipeline_core.domain.records import profile_from_parts, profile_parts, profile_records
+
+    store = _fresh_store(backend)
+    try:
+        with store.transaction() as tx:
+            tx.insert_customers([Customer(name="Ada"), Customer(name="Grace")])
+            tx.insert_records(records)
+            every = tx.find_records(customer_id=1)
+            parts = tx.record_profile(1)
+        assert parts == profile_parts(every)
+        # Decimals equal in value may differ in places: the totals must read the same.
+        assert {k: str(v) for k, v in parts.sums.items()} == {
+            k: str(v) for k, v in profile_parts(every).sums.items()
+        }
+        profile = profile_from_parts(parts, T0)
+        assert profile == profile_records(every, T0)
+        assert repr(profile.payments_received) == repr(profile_records(every, T0).payments_received)
+    finally:
+        store.close()

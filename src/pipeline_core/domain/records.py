@@ -460,6 +460,17 @@ class RecordImportSummary:
     rejected: tuple[RejectedRow, ...] = ()
 
 
+def combined(file: str, summaries: list[RecordImportSummary]) -> RecordImportSummary:
+    """The summaries of a file's batches as one summary of the whole file."""
+    return RecordImportSummary(
+        file=file,
+        added=sum(s.added for s in summaries),
+        updated=sum(s.updated for s in summaries),
+        unchanged=sum(s.unchanged for s in summaries),
+        rejected=tuple(r for s in summaries for r in s.rejected),
+    )
+
+
 @attrs.frozen(kw_only=True)
 class ProfileRecords:
     """The linked-record sections of a customer's profile (``customers show``)."""
@@ -486,36 +497,101 @@ class ProfileRecords:
     """How many records of each kind the customer holds."""
 
 
-def profile_records(records: list[LinkedRecord], now: datetime) -> ProfileRecords:
-    """The profile's sections of a customer's ``records`` (in ``record_order``), at ``now``."""
-    by_kind: dict[str, list[LinkedRecord]] = {}
-    for record in sorted(records, key=record_order):
-        by_kind.setdefault(record.kind, []).append(record)
-    invoices = [r for r in by_kind.get("invoice", []) if r.state in OPEN_INVOICE_STATES]
-    invoices.sort(key=lambda r: (r.due is None, r.due or date.min, r.id))
-    upcoming = [
-        r
-        for r in by_kind.get("appointment", [])
-        if r.state in UPCOMING_APPOINTMENT_STATES and r.start is not None and r.start >= now
-    ]
-    upcoming.sort(key=lambda r: (r.start or now, r.id))
+PROFILE_TOTALS: tuple[tuple[str, str], ...] = (
+    ("invoice", "open"),
+    ("invoice", "overdue"),
+    ("payment", "received"),
+)
+"""The kinds and states whose amounts the profile adds up per currency."""
+
+PROFILE_LISTED: dict[str, tuple[str, ...] | None] = {
+    "invoice": OPEN_INVOICE_STATES,
+    "appointment": UPCOMING_APPOINTMENT_STATES,
+    "file": ("active",),
+    "order": None,
+    "subscription": ("trial", "active", "paused"),
+}
+"""The records the profile lists, by kind: the states listed (None: every state)."""
+
+
+@attrs.frozen(kw_only=True)
+class ProfileParts:
+    """What a store reads for a profile: the listed records, sums and counts, not every record.
+
+    ``listed``: the records of ``PROFILE_LISTED`` in ``record_order``; ``latest``: the
+    latest conversation per channel; ``sums``: per (kind, state, currency) of
+    ``PROFILE_TOTALS``, the amounts added up; ``counts``: records per kind.
+    """
+
+    listed: tuple[LinkedRecord, ...]
+    latest: dict[str, LinkedRecord]
+    sums: dict[tuple[str, str, str], Decimal]
+    counts: dict[str, int]
+
+
+def profile_parts(records: list[LinkedRecord]) -> ProfileParts:
+    """The parts of a profile computed in Python from every record (the memory store's way)."""
+    ordered = sorted(records, key=record_order)
     latest: dict[str, LinkedRecord] = {}
-    for record in by_kind.get("conversation", []):
-        if record.channel is not None:
+    sums: dict[tuple[str, str, str], Decimal] = {}
+    counts: dict[str, int] = {}
+    for record in ordered:
+        counts[record.kind] = counts.get(record.kind, 0) + 1
+        if record.kind == "conversation" and record.channel is not None:
             latest[record.channel] = record  # in record order: the last one is the latest
+        summed = (record.kind, record.state) in PROFILE_TOTALS
+        if summed and record.amount is not None and record.currency is not None:
+            key = (record.kind, record.state, record.currency)
+            sums[key] = sums.get(key, Decimal(0)) + record.amount
+    return ProfileParts(
+        listed=tuple(r for r in ordered if profile_lists(r)),
+        latest=latest,
+        sums=sums,
+        counts=counts,
+    )
+
+
+def profile_lists(record: LinkedRecord) -> bool:
+    """Whether the profile lists ``record`` in one of its sections (``PROFILE_LISTED``)."""
+    if record.kind not in PROFILE_LISTED:
+        return False
+    states = PROFILE_LISTED[record.kind]
+    return states is None or record.state in states
+
+
+def profile_records(records: list[LinkedRecord], now: datetime) -> ProfileRecords:
+    """The profile's sections of a customer's ``records``, at ``now``."""
+    return profile_from_parts(profile_parts(records), now)
+
+
+def _totals(
+    sums: dict[tuple[str, str, str], Decimal], kind: str, *states: str
+) -> dict[str, Decimal]:
+    totals: dict[str, Decimal] = {}
+    for (summed_kind, state, currency), amount in sums.items():
+        if summed_kind == kind and state in states:
+            totals[currency] = totals.get(currency, Decimal(0)) + amount
+    return dict(sorted(totals.items()))
+
+
+def profile_from_parts(parts: ProfileParts, now: datetime) -> ProfileRecords:
+    """The profile's sections from what a store read (``ProfileParts``), at ``now``."""
+    by_kind: dict[str, list[LinkedRecord]] = {}
+    for record in parts.listed:
+        by_kind.setdefault(record.kind, []).append(record)
+    invoices = list(by_kind.get("invoice", []))
+    invoices.sort(key=lambda r: (r.due is None, r.due or date.min, r.id))
+    upcoming = [r for r in by_kind.get("appointment", []) if r.start is not None and r.start >= now]
+    upcoming.sort(key=lambda r: (r.start or now, r.id))
     return ProfileRecords(
         open_invoices=tuple(invoices),
-        open_invoice_totals=totals_by_currency(invoices),
-        overdue_invoice_totals=totals_by_currency([r for r in invoices if r.state == "overdue"]),
-        payments_received=totals_by_currency(
-            [r for r in by_kind.get("payment", []) if r.state == "received"]
-        ),
+        open_invoice_totals=_totals(parts.sums, "invoice", "open", "overdue"),
+        overdue_invoice_totals=_totals(parts.sums, "invoice", "overdue"),
+        payments_received=_totals(parts.sums, "payment", "received"),
         upcoming_appointments=tuple(upcoming),
-        latest_conversations=dict(sorted(latest.items())),
-        files=tuple(reversed([r for r in by_kind.get("file", []) if r.state != "deleted"])),
+        latest_conversations=dict(sorted(parts.latest.items())),
+        files=tuple(reversed(by_kind.get("file", []))),
         orders=tuple(reversed(by_kind.get("order", []))),
-        subscriptions=tuple(
-            r for r in by_kind.get("subscription", []) if r.state in ("trial", "active", "paused")
-        ),
-        counts={kind: len(found) for kind, found in sorted(by_kind.items())},
+        subscriptions=tuple(by_kind.get("subscription", [])),
+        counts=dict(sorted(parts.counts.items())),
     )

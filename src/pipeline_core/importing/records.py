@@ -20,7 +20,7 @@ import attrs
 
 from pipeline_core.domain.records import FileRef, LinkedRecord, PayloadValue, RecordValueError
 from pipeline_core.errors import ImportFileError, ImportRowError, InvalidValue
-from pipeline_core.importing.readers import inspect_file, open_source
+from pipeline_core.importing.readers import SourceRow, inspect_file, open_source
 
 RECORD_COLUMNS = (
     "customer_id",
@@ -247,30 +247,49 @@ class RecordRow:
     error: ImportRowError | None = None
 
 
-def read_records_file(
-    path: Path, *, name: str | None = None, encoding: str = "utf-8"
-) -> list[RecordRow]:
-    """Every row of a records file (CSV, TSV, JSON, JSON Lines; by its name) read.
+def records_file_batches(
+    path: Path, size: int, *, name: str | None = None, encoding: str = "utf-8"
+) -> Iterator[list[RecordRow]]:
+    """The rows of a records file in lists of ``size``, read as they are asked for."""
+    if size < 1:
+        raise InvalidValue(f"a batch holds at least one row, not {size}")
+    batch: list[RecordRow] = []
+    for row in records_file_rows(path, name=name, encoding=encoding):
+        batch.append(row)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
-    A file that cannot be read at all raises ``ImportFileError``; a bad row is a
-    ``RecordRow`` carrying its error, so that the good rows can still be imported.
+
+def records_file_rows(
+    path: Path, *, name: str | None = None, encoding: str = "utf-8"
+) -> Iterator[RecordRow]:
+    """The rows of a records file (CSV, TSV, JSON, JSON Lines; by its name), one by one.
+
+    A file that cannot be read at all raises ``ImportFileError`` (before any row);
+    a bad row is a ``RecordRow`` carrying its error, so that the good rows can still
+    be imported.
     """
     shown = name or str(path)
     facts = inspect_file(path, shown, format=None, encoding=encoding)
     if facts.format == "xlsx":
         raise ImportFileError(f"{shown}: records are imported from CSV or JSON Lines files")
     source = open_source(path, shown, facts.format, encoding=facts.encoding)
-    from_text = facts.format in ("csv", "tsv")
-    rows: list[RecordRow] = []
-    for row in source.rows:
+    return _rows(source.rows, shown, from_text=facts.format in ("csv", "tsv"))
+
+
+def _rows(rows: Iterator[SourceRow], shown: str, *, from_text: bool) -> Iterator[RecordRow]:
+    for row in rows:
         if row.problem is not None:
-            error = ImportRowError(shown, row.line, row.column, row.problem)
-            rows.append(RecordRow(row.line, None, error))
+            yield RecordRow(
+                row.line, None, ImportRowError(shown, row.line, row.column, row.problem)
+            )
             continue
         try:
             record = record_from_row(row.values, file=shown, line=row.line, from_text=from_text)
         except ImportRowError as error:
-            rows.append(RecordRow(row.line, None, error))
+            yield RecordRow(row.line, None, error)
         else:
-            rows.append(RecordRow(row.line, record))
-    return rows
+            yield RecordRow(row.line, record)

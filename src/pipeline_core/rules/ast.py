@@ -16,6 +16,7 @@ from typing import Literal
 
 import attrs
 
+from pipeline_core.customer import currency_codes
 from pipeline_core.errors import InvalidValue
 
 Quantifier = Literal["any", "all", "none"]
@@ -204,7 +205,7 @@ RecordField = Literal["state", "channel", "currency", "ref", "amount"]
 
 RECORD_FIELDS: tuple[RecordField, ...] = ("state", "channel", "currency", "ref", "amount")
 
-RecordMeasure = Literal["has", "total", "count", "last"]
+RecordMeasure = Literal["has", "total", "count", "last", "next"]
 """How a linked-record test looks at a customer's records of one kind."""
 
 COUNTED_STATES: dict[str, tuple[str, ...]] = {
@@ -214,7 +215,7 @@ COUNTED_STATES: dict[str, tuple[str, ...]] = {
     "subscription": ("trial", "active", "paused"),
     "appointment": ("booked", "confirmed", "done"),
 }
-"""The states whose records ``KIND.total`` and ``KIND.count`` add up (a failed payment, a void
+"""The states whose records ``KIND.total``, ``KIND.count`` and ``next KIND`` take (a failed payment, a void
 invoice, a cancelled order are not money or orders); a kind not listed: every state."""
 
 _RECORD_KIND = re.compile(r"[a-z][a-z0-9_]{0,39}")
@@ -260,16 +261,21 @@ class RecordTest:
 
     - ``has``: ``has KIND [where CONDITION]``: some record satisfies ``where``
       (every condition).
-    - ``total`` / ``count``: ``KINDs.total OP N``: the amounts of the records in the
-      kind's ``COUNTED_STATES`` added up (exactly) / how many there are, compared with N.
+    - ``total``: ``KINDs.total in CUR OP N``: the amounts in ``currency`` of the records
+      in the kind's ``COUNTED_STATES`` added up exactly, compared with N. Amounts of
+      different currencies never add up, so a total always names its currency.
+    - ``count``: ``KINDs.count OP N``: how many records in those states, compared with N.
     - ``last``: ``last KIND within N days``: the latest record's moment (when it
       happened, else started, else was attached) falls, by its UTC day, within the
       last N days; ``since`` and ``until`` are those days once bound to a today.
+    - ``next``: ``next KIND within N days``: a record in the kind's ``COUNTED_STATES``
+      (a cancelled appointment is not coming) has its moment (when it happens, else
+      starts) on a UTC day from today to N days ahead, as ``within next N days``.
     """
 
     kind: str = attrs.field(converter=_record_kind)
     measure: RecordMeasure = attrs.field(
-        validator=attrs.validators.in_(("has", "total", "count", "last"))
+        validator=attrs.validators.in_(("has", "total", "count", "last", "next"))
     )
     where: tuple[RecordCondition, ...] = attrs.field(default=(), converter=_conditions)
     op: Operator = attrs.field(default="=", validator=attrs.validators.in_(OPERATORS))
@@ -277,8 +283,21 @@ class RecordTest:
     days: int = attrs.field(default=0, converter=_days)
     since: date | None = None
     until: date | None = None
+    currency: str | None = None
 
     def __attrs_post_init__(self) -> None:
+        if self.measure == "total":
+            if self.currency is None:
+                raise InvalidValue(
+                    f"{self.kind}s.total adds amounts of one currency: name it, as in "
+                    f"'{self.kind}s.total in EUR >= 1000'"
+                )
+            if self.currency not in currency_codes():
+                raise InvalidValue(
+                    f"{self.currency!r} is not an ISO 4217 currency code (EUR, USD, JPY...)"
+                )
+        elif self.currency is not None:
+            raise InvalidValue(f"only a total names a currency, not {self.measure}")
         if self.measure in ("total", "count"):
             if self.op == "~" or not isinstance(self.value, Decimal):
                 raise InvalidValue(f"{self.kind}s.{self.measure} compares with a number")

@@ -50,6 +50,8 @@ def bind_dates(rule: Rule, today: date, now: datetime | None = None) -> Rule:
         case RecordTest(measure="last", days=days, since=None):
             # Bound once: a bound rule keeps its days when bound again (as Within's do).
             return attrs.evolve(rule, since=shift(today, -days), until=today)
+        case RecordTest(measure="next", days=days, since=None):
+            return attrs.evolve(rule, since=today, until=shift(today, days))
         case Within(field=field, days=count, direction=direction, unit=unit):
             moment = moment_of(today, now)
             span = timedelta(hours=count) if unit == "hours" else timedelta(minutes=count)
@@ -67,7 +69,12 @@ def bind_dates(rule: Rule, today: date, now: datetime | None = None) -> Rule:
 def is_relative(rule: Rule) -> bool:
     """Whether the rule's meaning depends on the day it is evaluated."""
     match rule:
-        case Compare(value=Today()) | Within() | RecordTest(measure="last", since=None):
+        case (
+            Compare(value=Today())
+            | Within()
+            | RecordTest(measure="last", since=None)
+            | RecordTest(measure="next", since=None)
+        ):
             return True
         case Not(operand=operand):
             return is_relative(operand)

@@ -354,6 +354,20 @@ def record_predicate(rule: RecordTest, records: RecordLookup) -> Predicate:
             return latest is not None and since <= latest <= until
 
         return last
+    if rule.measure == "next":
+        if rule.since is None or rule.until is None:
+            raise TypeError("relative dates must be bound before compiling")
+        first, final = rule.since, rule.until
+
+        def coming(customer: Customer) -> bool:
+            for r in records(customer):
+                if r.kind == kind and counted(kind, r.state):
+                    day = day_of(r.moment)
+                    if day is not None and first <= day <= final:
+                        return True
+            return False
+
+        return coming
     order = operator.ne if rule.op == "!=" else ORDER[rule.op]
     literal = scaled(rule.value) if rule.measure == "total" else rule.value
 
@@ -361,7 +375,8 @@ def record_predicate(rule: RecordTest, records: RecordLookup) -> Predicate:
         mine = [r for r in records(customer) if r.kind == kind and counted(kind, r.state)]
         if rule.measure == "count":
             return bool(order(Decimal(len(mine)), literal))
-        total = sum((scaled(r.amount) for r in mine if r.amount is not None), Decimal(0))
+        amounts = (r.amount for r in mine if r.currency == rule.currency)
+        total = sum((scaled(a) for a in amounts if a is not None), Decimal(0))
         return bool(order(total, literal))
 
     return measured

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
 
+from pipeline_core.customer import currency_codes
 from pipeline_core.errors import InvalidValue, RuleSyntaxError
 from pipeline_core.rules.ast import (
     MATCH_ALL,
@@ -24,6 +25,7 @@ from pipeline_core.rules.ast import (
     Operator,
     Or,
     RecordCondition,
+    RecordMeasure,
     RecordTest,
     Rule,
     SetTest,
@@ -186,13 +188,13 @@ class _Parser:
                 self.advance()
                 return self.has_record(kind)
             return self.checked(Has(self.field()), field_token, field_token)
-        if token.is_word("last"):
+        if token.is_word("last", "next"):
             following = self.tokens[self.index + 1]
             kind = self.record_word(following)
             if kind is not None:
                 self.advance()
                 self.advance()
-                return self.last_record(kind)
+                return self.moment_record(kind, "next" if token.is_word("next") else "last")
         kind = self.record_word(token)
         if kind is not None and self.tokens[self.index + 1].is_op("."):
             self.advance()
@@ -257,23 +259,42 @@ class _Parser:
         if not token.is_word("total", "count"):
             raise self.unexpected(token, "'total' or 'count'", ("total", "count"))
         self.advance()
+        total = token.text.lower() == "total"
+        currency = self.total_currency(kind) if total else None
         op_token = self.peek()
         if op_token.kind != "op" or op_token.text not in _COMPARISONS or op_token.text == "~":
             raise self.unexpected(op_token, "=, !=, <, <=, > or >=")
         self.advance()
         value = self.number()
         operator = _COMPARISONS[op_token.text]
-        if token.text.lower() == "total":
-            return RecordTest(kind, "total", op=operator, value=value)
+        if total:
+            return RecordTest(kind, "total", op=operator, value=value, currency=currency)
         return RecordTest(kind, "count", op=operator, value=value)
 
-    def last_record(self, kind: str) -> Rule:
+    def total_currency(self, kind: str) -> str:
+        """``in CUR`` after ``KINDs.total``: amounts of different currencies never add up."""
+        token = self.peek()
+        if not token.is_word("in"):
+            raise self.fail(
+                token,
+                f"{kind}s.total adds amounts of one currency: name it",
+                "'in' and a currency",
+                f"{kind}s.total in EUR {token.text}".rstrip(),
+            )
+        self.advance()
+        code = self.peek()
+        if code.kind != "word" or code.text.upper() not in currency_codes():
+            raise self.unexpected(code, "an ISO 4217 currency code (EUR, USD, JPY...)")
+        self.advance()
+        return code.text.upper()
+
+    def moment_record(self, kind: str, measure: RecordMeasure) -> Rule:
         token = self.peek()
         if not token.is_word("within"):
             raise self.unexpected(token, "'within'", ("within",))
         self.advance()
         days = self.days()
-        return RecordTest(kind, "last", days=days)
+        return RecordTest(kind, measure, days=days)
 
     def field(self) -> str:
         token = self.peek()

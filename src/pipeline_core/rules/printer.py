@@ -80,9 +80,11 @@ def _list(values: tuple[str, ...]) -> str:
 
 def record_text(rule: RecordTest) -> str:
     """The canonical text of a linked-record test."""
-    if rule.measure == "last":
-        return f"last {rule.kind} within {rule.days} days"
-    if rule.measure in ("total", "count"):
+    if rule.measure in ("last", "next"):
+        return f"{rule.measure} {rule.kind} within {rule.days} days"
+    if rule.measure == "total":
+        return f"{rule.kind}s.total in {rule.currency} {rule.op} {value_text(rule.value)}"
+    if rule.measure == "count":
         return f"{rule.kind}s.{rule.measure} {rule.op} {value_text(rule.value)}"
     if not rule.where:
         return f"has {rule.kind}"

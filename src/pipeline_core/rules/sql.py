@@ -467,10 +467,19 @@ class _Compiler:
                 f"EXISTS (SELECT 1 FROM linked_records r WHERE {where}"
                 f" GROUP BY r.customer_id HAVING {low} AND {high})"
             )
-        assert compared is not None
         states = COUNTED_STATES.get(rule.kind)
         if states is not None:
             where += f" AND r.state IN ({self.marks(states)})"
+        if rule.measure == "next":
+            if rule.since is None or rule.until is None:
+                raise TypeError("relative dates must be bound before compiling")
+            storage = "timestamp" if self.dialect.native_moments else "text"
+            low = self.day("r.moment", ">=", rule.since, storage)
+            high = self.day("r.moment", "<=", rule.until, storage)
+            return f"EXISTS (SELECT 1 FROM linked_records r WHERE {where} AND {low} AND {high})"
+        assert compared is not None
+        if rule.currency is not None:
+            where += f" AND r.currency = {self.mark(rule.currency)}"
         measured = "COALESCE(SUM(r.amount_e4), 0)" if rule.measure == "total" else "count(*)"
         op, bound = compared
         return f"(SELECT {measured} FROM linked_records r WHERE {where}) {op} {self.mark(bound)}"

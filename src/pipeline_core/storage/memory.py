@@ -23,7 +23,13 @@ from pipeline_core.domain.events import Event, EventKind, JSONValue, with_id
 from pipeline_core.domain.flows import FlowDefinition, FlowEvent, FlowHide
 from pipeline_core.domain.normalize import ContactKey, index_keys
 from pipeline_core.domain.outbox import Delivery, DeliveryState, Notification
-from pipeline_core.domain.records import LinkedRecord, check_same_key, record_order
+from pipeline_core.domain.records import (
+    LinkedRecord,
+    ProfileParts,
+    check_same_key,
+    profile_parts,
+    record_order,
+)
 from pipeline_core.domain.report_keys import (
     AggregateRow,
     GroupKey,
@@ -296,6 +302,10 @@ class MemoryTransaction:
 
     def events(self, customer_id: int) -> list[Event]:
         return [event for event in self._state.events if event.customer_id == customer_id]
+
+    def latest_events(self, customer_id: int, limit: int) -> tuple[list[Event], int]:
+        every = self.events(customer_id)
+        return (every[-limit:] if limit > 0 else []), len(every)
 
     def get_status_machine(self, name: str = "default") -> StatusMachine | None:
         return self._state.machines.get(name)
@@ -758,6 +768,9 @@ class MemoryTransaction:
             and (visible is None or r.customer_id in visible)
         ]
         return sorted(found, key=record_order)
+
+    def record_profile(self, customer_id: int) -> ProfileParts:
+        return profile_parts(self.find_records(customer_id=customer_id))
 
     def move_records(self, from_id: int, to_id: int) -> tuple[list[int], list[tuple[int, int]]]:
         self.get_customer(to_id)

@@ -14,7 +14,7 @@ from pipeline_core.domain.events import Event, JSONValue
 from pipeline_core.domain.flows import FlowDefinition, FlowEvent, FlowHide
 from pipeline_core.domain.normalize import ContactKey
 from pipeline_core.domain.outbox import Delivery, DeliveryState, Notification
-from pipeline_core.domain.records import LinkedRecord
+from pipeline_core.domain.records import LinkedRecord, ProfileParts
 from pipeline_core.domain.report_keys import AggregateRow, GroupKey, StageTime
 from pipeline_core.domain.search import SearchDocument, SearchQuery
 from pipeline_core.domain.statuses import StatusMachine
@@ -168,6 +168,11 @@ class Transaction(Protocol):
 
     def events(self, customer_id: int) -> list[Event]:
         """A customer's timeline, oldest first."""
+        ...
+
+    def latest_events(self, customer_id: int, limit: int) -> tuple[list[Event], int]:
+        """The last ``limit`` events of a customer's timeline, oldest first, and how many
+        it holds in all (a profile shows the latest without reading the whole timeline)."""
         ...
 
     def get_status_machine(self, name: str = "default") -> StatusMachine | None:
@@ -482,6 +487,12 @@ class Transaction(Protocol):
     ) -> list[LinkedRecord]:
         """Records of one customer (None: all) of some kinds and states (empty: any), of
         customers in ``scope``; by moment (``at``, else ``start``, else creation), then id."""
+        ...
+
+    def record_profile(self, customer_id: int) -> ProfileParts:
+        """What a customer's profile shows of its records, read without loading them all:
+        the records the profile lists, the latest conversation per channel, the profile's
+        sums per kind, state and currency, and the count of records per kind."""
         ...
 
     def move_records(self, from_id: int, to_id: int) -> tuple[list[int], list[tuple[int, int]]]:

@@ -15,7 +15,7 @@ from pipeline_core.domain.records import BUILTIN_KINDS, CHANNELS, FileRef, Linke
 from pipeline_core.rules.ast import RecordCondition, RecordTest
 from pipeline_core.testing.pools import moments
 
-KINDS = ("invoice", "payment", "conversation", "order", "file")
+KINDS = ("invoice", "payment", "conversation", "order", "file", "appointment")
 """The kinds drawn: enough to meet, few enough that a customer holds several of one."""
 
 REFS = ("R-1", "R-2", "R-3", "r-1")
@@ -96,7 +96,15 @@ def record_tests() -> st.SearchStrategy[RecordTest]:
         st.builds(
             RecordTest, kinds, st.just("has"), st.lists(_conditions(), max_size=2).map(tuple)
         ),
-        st.builds(RecordTest, kinds, st.just("total"), op=ops, value=bounds),
+        st.builds(
+            RecordTest,
+            kinds,
+            st.just("total"),
+            op=ops,
+            value=bounds,
+            currency=st.sampled_from(CURRENCIES),
+        ),
         st.builds(RecordTest, kinds, st.just("count"), op=ops, value=bounds),
         st.builds(RecordTest, kinds, st.just("last"), days=st.integers(0, 60)),
+        st.builds(RecordTest, kinds, st.just("next"), days=st.integers(0, 60)),
     )

@@ -16,7 +16,7 @@ import attrs
 from pipeline_core.customer import Customer
 from pipeline_core.domain.activity import prepend_note
 from pipeline_core.domain.events import Event, EventKind, JSONValue
-from pipeline_core.domain.records import LinkedRecord, profile_records
+from pipeline_core.domain.records import LinkedRecord
 from pipeline_core.domain.reminders import Reminder, last_due_day, reminder_moment
 from pipeline_core.domain.serialization import converter
 from pipeline_core.domain.settings import SETTINGS_KEY as LIFECYCLE_KEY
@@ -338,7 +338,9 @@ def view(s: Session, customer_id: int, *, recent: int = RECENT_EVENTS) -> Custom
     today = s.now().astimezone(current_settings.zone).date()
     parent = None if customer.parent_id is None else _visible_or_none(s, customer.parent_id)
     open_tasks = s.find_tasks(customer_id=customer_id, open_only=True)
-    events = shown_events(s, s.events(customer_id))
+    # The latest one at least: marking the customer seen needs the last event's id.
+    latest, event_count = s.latest_events(customer_id, max(recent, 1))
+    events = shown_events(s, latest)
     if events:  # the actor has now seen this customer's activity (list badges)
         s.mark_seen(s.actor, customer_id, events[-1].id)
     follow_up = customer.next_follow_up
@@ -353,10 +355,8 @@ def view(s: Session, customer_id: int, *, recent: int = RECENT_EVENTS) -> Custom
         else reminder_moment(follow_up, current_settings.reminder_hour, current_settings.zone),
         time=summary(s.time_entries(customer_id=customer_id)),
         recent_events=tuple(events[-recent:] if recent > 0 else ()),
-        event_count=len(events),
-        records=profile_records(
-            records.shown_records(s, s.find_records(customer_id=customer_id)), s.now()
-        ),
+        event_count=event_count,
+        records=records.shown_profile(s, s.record_profile(customer_id)),
     )
 
 

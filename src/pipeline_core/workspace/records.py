@@ -21,11 +21,14 @@ from pipeline_core.domain.records import (
     BUILTIN_KINDS,
     SETTINGS_KEY,
     LinkedRecord,
+    ProfileParts,
+    ProfileRecords,
     RecordImportSummary,
     RecordKind,
     RejectedRow,
     check_state,
     kind_named,
+    profile_from_parts,
     replaced,
 )
 from pipeline_core.domain.serialization import converter
@@ -94,6 +97,18 @@ def shown_records(s: Session, records: list[LinkedRecord]) -> list[LinkedRecord]
     """``shown_record`` for many, reading the access setting once."""
     hidden = hides_contacts(s)
     return [shown_record(s, record, hidden) for record in records]
+
+
+def shown_profile(s: Session, parts: ProfileParts) -> ProfileRecords:
+    """The profile's record sections from what the store read, as the actor may see them."""
+    hidden = hides_contacts(s)
+    visible = ProfileParts(
+        listed=tuple(shown_record(s, r, hidden) for r in parts.listed),
+        latest={channel: shown_record(s, r, hidden) for channel, r in parts.latest.items()},
+        sums=parts.sums,
+        counts=parts.counts,
+    )
+    return profile_from_parts(visible, s.now())
 
 
 def show(s: Session, record_id: int) -> LinkedRecord:

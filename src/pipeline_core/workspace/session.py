@@ -28,7 +28,7 @@ from pipeline_core.domain.events import Event, EventKind, JSONValue
 from pipeline_core.domain.flows import FlowDefinition, FlowEvent, FlowEventKind, FlowHide
 from pipeline_core.domain.normalize import ContactKey
 from pipeline_core.domain.outbox import Delivery, DeliveryState, Notification
-from pipeline_core.domain.records import LinkedRecord
+from pipeline_core.domain.records import LinkedRecord, ProfileParts
 from pipeline_core.domain.report_keys import AggregateRow, GroupKey, StageTime
 from pipeline_core.domain.search import SearchDocument, SearchQuery
 from pipeline_core.domain.statuses import StatusMachine
@@ -202,6 +202,10 @@ class Session(Transaction):
         """The timeline of a visible customer."""
         return self.unscoped.events(self.get_customer(customer_id).id)
 
+    def latest_events(self, customer_id: int, limit: int) -> tuple[list[Event], int]:
+        """The last ``limit`` events of a visible customer, oldest first, and their number."""
+        return self.unscoped.latest_events(self.get_customer(customer_id).id, limit)
+
     def append_events(self, events: Sequence[Event]) -> list[Event]:
         """Store events (a merged id's events go to its primary) and keep them to publish.
 
@@ -317,6 +321,10 @@ class Session(Transaction):
             states=states,
             scope=all_of(self.scope, scope),
         )
+
+    def record_profile(self, customer_id: int) -> ProfileParts:
+        """What a visible customer's profile shows of its records (``NotFound`` if hidden)."""
+        return self.unscoped.record_profile(self.get_customer(customer_id).id)
 
     def move_records(self, from_id: int, to_id: int) -> tuple[list[int], list[tuple[int, int]]]:
         """Move one customer's records to another (merging)."""

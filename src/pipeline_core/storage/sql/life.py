@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
 
@@ -154,6 +154,18 @@ class LifeQueries(SqlBackend):
             ),
             (customer_id,),
         )
+        return self._events_of(rows)
+
+    def latest_events(self, customer_id: int, limit: int) -> tuple[list[Event], int]:
+        rows = self._rows(
+            "SELECT id, customer_id, at, actor, kind, data FROM events"
+            " WHERE customer_id = ? ORDER BY id DESC LIMIT ?",
+            [customer_id, max(0, limit)],
+        )
+        count = self._scalar("SELECT count(*) FROM events WHERE customer_id = ?", [customer_id])
+        return self._events_of(reversed(rows)), int(count)
+
+    def _events_of(self, rows: Iterable[Sequence[Any]]) -> list[Event]:
         return [
             Event(
                 id=row[0],

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
 from pipeline_core.domain.records import (
+    PROFILE_LISTED,
+    PROFILE_TOTALS,
     LinkedRecord,
+    ProfileParts,
     amount_e4,
     check_same_key,
     replaced,
@@ -22,6 +26,26 @@ CHUNK = 500
 """References looked up per statement: well under every engine's limit of bound values."""
 
 _COLUMNS = "id, customer_id, body"
+
+
+def _listed() -> tuple[str, list[str]]:
+    """The condition (and its values) of the records a profile lists (``PROFILE_LISTED``)."""
+    parts: list[str] = []
+    params: list[str] = []
+    for kind, states in PROFILE_LISTED.items():
+        if states is None:
+            parts.append("kind = ?")
+            params.append(kind)
+        else:
+            parts.append(f"(kind = ? AND state IN ({', '.join('?' * len(states))}))")
+            params.extend((kind, *states))
+    return " OR ".join(parts), params
+
+
+def _sum(total: Any, places: Any) -> Decimal:
+    """A sum of ``amount_e4`` as the Decimal the same amounts add up to in Python."""
+    exact = Decimal(int(total)).scaleb(-4)
+    return exact.quantize(Decimal(1).scaleb(-max(0, int(places or 0))))
 
 
 class RecordQueries(SqlBackend):
@@ -137,6 +161,64 @@ class RecordQueries(SqlBackend):
             [*params, *scope_params],
         )
         return [self._record(row) for row in rows]
+
+    def record_profile(self, customer_id: int) -> ProfileParts:
+        listed_where, listed_params = _listed()
+        listed = self._rows(
+            f"SELECT {_COLUMNS} FROM linked_records WHERE customer_id = ? AND ({listed_where})"
+            " ORDER BY moment, id",
+            [customer_id, *listed_params],
+        )
+        # One row per channel comes back, not every conversation (the window runs in the store).
+        latest = self._rows(
+            f"SELECT {_COLUMNS} FROM (SELECT {_COLUMNS}, row_number() OVER"
+            " (PARTITION BY channel ORDER BY moment DESC, id DESC) AS n FROM linked_records"
+            " WHERE customer_id = ? AND kind = 'conversation' AND channel IS NOT NULL) t"
+            " WHERE n = 1",
+            [customer_id],
+        )
+        summed = " OR ".join("(kind = ? AND state = ?)" for _ in PROFILE_TOTALS)
+        sums = self._rows(
+            f"SELECT kind, state, currency, SUM(amount_e4), MAX({self._places()})"
+            " FROM linked_records WHERE customer_id = ? AND amount_e4 IS NOT NULL"
+            f" AND currency IS NOT NULL AND ({summed}) GROUP BY kind, state, currency",
+            [customer_id, *(value for pair in PROFILE_TOTALS for value in pair)],
+        )
+        counts = self._rows(
+            "SELECT kind, count(*) FROM linked_records WHERE customer_id = ? GROUP BY kind",
+            [customer_id],
+        )
+        latest_records = [self._record(row) for row in latest]
+        return ProfileParts(
+            listed=tuple(self._record(row) for row in listed),
+            latest={r.channel: r for r in latest_records if r.channel is not None},
+            sums={
+                (kind, state, currency): _sum(total, places)
+                for kind, state, currency, total, places in sums
+            },
+            counts={kind: int(count) for kind, count in counts},
+        )
+
+    def _places(self) -> str:
+        """The decimal places of a record's amount as its body spells it (``1200.00``: 2).
+
+        A Decimal sum keeps the most places of its terms, so a total read from
+        ``amount_e4`` is given them back to read as the same Decimal as today's sum.
+        """
+        if self._dialect.name == "postgresql":
+            text, find = "(body->>'amount')", "strpos({text}, {part})"
+        else:
+            text, find = "json_extract(body, '$.amount')", "instr({text}, {part})"
+        dot = find.format(text=text, part="'.'")
+        exponent = find.format(text=text, part="'E-'")
+        big_e = "'E'"
+        # str(Decimal) writes E only for positive exponents (no places) and for zeros
+        # such as 0E-7 (the places after 'E-').
+        return (
+            f"CASE WHEN {exponent} > 0 THEN CAST(substr({text}, {exponent} + 2) AS INTEGER)"
+            f" WHEN {find.format(text=text, part=big_e)} > 0 THEN 0"
+            f" WHEN {dot} > 0 THEN length({text}) - {dot} ELSE 0 END"
+        )
 
     def move_records(self, from_id: int, to_id: int) -> tuple[list[int], list[tuple[int, int]]]:
         self.get_customer(to_id)

@@ -7,10 +7,18 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Literal
 
-from pipeline_core.domain.records import LinkedRecord, RecordImportSummary, RecordKind
-from pipeline_core.importing.records import read_records_file, records_csv, records_jsonl
+from pipeline_core.domain.records import (
+    LinkedRecord,
+    RecordImportSummary,
+    RecordKind,
+    combined,
+)
+from pipeline_core.importing.records import records_csv, records_file_batches, records_jsonl
 from pipeline_core.workspace import records
 from pipeline_core.workspace.session import SessionOpener
+
+IMPORT_BATCH = 1000
+"""Rows of a records file imported per transaction."""
 
 
 class Records:
@@ -59,14 +67,22 @@ class Records:
             None, records.define_kind, name, tuple(states), description=description
         )
 
-    def import_file(self, path: str | Path, *, encoding: str = "utf-8") -> RecordImportSummary:
-        """Upsert the records of a CSV or JSON Lines file in one transaction.
+    def import_file(
+        self, path: str | Path, *, encoding: str = "utf-8", batch_size: int = IMPORT_BATCH
+    ) -> RecordImportSummary:
+        """Upsert the records of a CSV or JSON Lines file, a transaction per ``batch_size`` rows.
 
-        Rows are keyed by customer, kind and reference: a re-run changes nothing.
-        Bad rows are reported (line, column, reason) and the good ones still land.
+        The file is read as it goes, so a large one streams. Rows are keyed by
+        customer, kind and reference: a re-run changes nothing, and a run that was
+        interrupted, run again, adds what its unfinished batches had not. Bad rows
+        are reported (line, column, reason) and the good ones still land.
         """
-        rows = read_records_file(Path(path), name=str(path), encoding=encoding)
-        return self._opener.write(None, records.import_rows, str(path), rows)
+        name = str(path)
+        batches = records_file_batches(Path(path), batch_size, name=name, encoding=encoding)
+        summaries = [
+            self._opener.write(None, records.import_rows, name, batch) for batch in batches
+        ]
+        return combined(name, summaries)
 
     def export(
         self,
