@@ -10,6 +10,7 @@ reference and the property tests hold the two equal.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
@@ -56,6 +57,9 @@ class Dialect:
     appended to text range comparisons so that they compare code points.
     ``opaque`` wraps the part of a large rule the planner should take as one
     expression rather than as separate tests (see ``compile_sql``).
+    ``tags_inline``: a tag test probed per candidate row reads the customers
+    row's ``tags`` JSON text (which the board's covering indexes hold) instead
+    of ``customer_tags`` (see ``_Compiler.tag_held``).
     """
 
     name: str
@@ -66,9 +70,10 @@ class Dialect:
     native_moments: bool = False
     text_order: str = ""
     opaque: str = "{expression}"
+    tags_inline: bool = False
 
 
-SQLITE = Dialect("sqlite")
+SQLITE = Dialect("sqlite", tags_inline=True)
 POSTGRES = Dialect(
     "postgresql",
     placeholder="%s",
@@ -177,6 +182,22 @@ def chain(op: str, parts: list[str]) -> str:
         return "(" + f" {op} ".join(parts) + ")"
     middle = len(parts) // 2
     return f"({chain(op, parts[:middle])} {op} {chain(op, parts[middle:])})"
+
+
+_PLAIN_TAG = re.compile(r"[ -~]+")
+_NOT_PLAIN = frozenset('"\\,[]')
+
+
+def plain_tag(tag: str) -> bool:
+    """Whether every JSON encoder writes ``tag`` as itself between quotes, and only as an element.
+
+    Printable ASCII (so neither ``ensure_ascii`` nor control escapes change
+    it) without a quote or a backslash (escaped in JSON text) and without
+    ``,``, ``[`` or ``]``: then a quote right after ``[``, ``,`` or a space
+    is never escaped, never closes a string (it would be followed by ``,``
+    or ``]``), so ``"tag"`` there is a whole element.
+    """
+    return _PLAIN_TAG.fullmatch(tag) is not None and _NOT_PLAIN.isdisjoint(tag)
 
 
 def _atoms(rule: Rule) -> int:
@@ -359,11 +380,39 @@ class _Compiler:
             raise TypeError("tags take any, all, none, ~ or has")
         if rule.quantifier == "none":
             self.driving = False
+        if self.dialect.tags_inline and not self.driving:
+            held = [self.tag_held(v) for v in dict.fromkeys(rule.values)]
+            if rule.quantifier == "all":
+                return chain("AND", held)
+            test = chain("OR", held)
+            return test if rule.quantifier == "any" else f"NOT {test}"
         if rule.quantifier == "all":
             each = [tagged(f"t.tag = {self.mark(v)}") for v in dict.fromkeys(rule.values)]
             return chain("AND", each)
         test = tagged(f"t.tag IN ({self.marks(rule.values)})")
         return test if rule.quantifier == "any" else f"NOT {test}"
+
+    def tag_held(self, tag: str) -> str:
+        """Whether the customers row's ``tags`` JSON array holds ``tag``, read from that row alone.
+
+        Probing ``customer_tags`` costs a table look-up per candidate row; the
+        row's own JSON text is in the board's covering indexes. ``json_each`` is
+        exact but slow, so a plain tag (see ``plain_tag``) is first looked for
+        as text: absent means not held, and a first occurrence right after
+        ``[``, ``,`` or a space starts an element equal to it. Anything else
+        (an occurrence inside a longer element) falls back to ``json_each``.
+        """
+        source = self.dialect.elements.format(array="c.tags", alias="e")
+
+        def exact() -> str:  # marks its parameter where it stands in the text
+            return f"EXISTS (SELECT 1 FROM {source} WHERE e.value = {self.mark(tag)})"
+
+        if not plain_tag(tag):
+            return exact()
+        quoted = f'"{tag}"'
+        found = f"instr(c.tags, {self.mark(quoted)})"
+        before = f"substr(c.tags, instr(c.tags, {self.mark(quoted)}) - 1, 1)"
+        return f"(CASE WHEN {found} = 0 THEN 0 WHEN {before} IN ('[', ',', ' ') THEN 1 ELSE {exact()} END)"
 
     def json_set(self, array: str, rule: Compare | InSet | SetTest | Has) -> str:
         if isinstance(rule, Has):

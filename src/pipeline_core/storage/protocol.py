@@ -23,7 +23,7 @@ from pipeline_core.rules.ast import MATCH_ALL, Rule
 Order = Literal["id", "activity"]
 """``id``: oldest first. ``activity``: most recently updated first (board cards)."""
 
-SCHEMA_VERSION = 11
+SCHEMA_VERSION = 12
 """The schema version this release writes; stores at a higher version are refused."""
 
 

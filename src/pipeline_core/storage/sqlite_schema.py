@@ -271,6 +271,19 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "(status, updated_at, id, currency, value_num, created_at, source, merged_into)"
         " WHERE merged_into IS NULL",
     ),
+    # The board's indexes also hold the row's tags (its JSON text): a rule's tag test on
+    # a board's candidates is read from the index (rules.sql, tag_held) instead of one
+    # customer_tags look-up per candidate. Rebuilt under the same names.
+    12: (
+        "DROP INDEX IF EXISTS customers_live_board",
+        "CREATE INDEX IF NOT EXISTS customers_live_board ON customers"
+        "(folder, status, updated_at, id, currency, value_num, created_at, source, merged_into,"
+        " tags) WHERE merged_into IS NULL",
+        "DROP INDEX IF EXISTS customers_live_status",
+        "CREATE INDEX IF NOT EXISTS customers_live_status ON customers"
+        "(status, updated_at, id, currency, value_num, created_at, source, merged_into, tags)"
+        " WHERE merged_into IS NULL",
+    ),
 }
 """Statements that take a store from version N-1 to N."""
 
