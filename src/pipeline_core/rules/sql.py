@@ -1,8 +1,8 @@
 """Rules compiled to parameterized SQL over the store schema; user text travels only as parameters.
 
 The schema is the one every SQL backend shares: table ``customers`` aliased
-``c``, ``customer_tags(customer_id, tag)`` and ``customer_fields(customer_id,
-key, kind, text_value, num_value)``. A ``Dialect`` supplies what differs
+``c`` (its ``tags`` a JSON array of texts, mirrored in ``customer_tags(customer_id,
+tag)``) and ``customer_fields(customer_id, key, kind, text_value, num_value)``. A ``Dialect`` supplies what differs
 between databases. Every compiled expression is two-valued (never NULL), so
 that ``NOT`` means what it means in Python; ``rules.evaluate`` is the
 reference and the property tests hold the two equal.
