@@ -22,6 +22,9 @@ from pipeline_core import (
     default_status_machine,
 )
 from pipeline_core.domain.outbox import Delivery, Notification
+from pipeline_core.domain.outcomes import enter_status
+from pipeline_core.domain.statuses import Status
+from pipeline_core.errors import MergedMeanwhile
 from pipeline_core.rules import InSet, Not, SetTest, all_of
 from pipeline_core.rules.ast import MATCH_ALL
 from pipeline_core.storage import Store, open_store
@@ -637,3 +640,98 @@ def test_the_profile_read_by_aggregates_is_the_profile_of_every_record(
         assert repr(profile.payments_received) == repr(profile_records(every, T0).payments_received)
     finally:
         store.close()
+
+
+# update_status: a move's one-statement write -------------------------------------------
+
+_STATUSES = (
+    *default_status_machine().statuses,
+    Status("Lost", outcome="lost"),
+    Status("Gone", outcome="lost"),
+)
+
+
+def _store_view(tx: Any, customer_id: int) -> tuple[Any, ...]:
+    """Everything of the store a customer's update could change, as seen by queries."""
+    return (
+        tx.get_customer(customer_id),
+        tx.find_customers(MATCH_ALL),
+        tx.count_by_status(MATCH_ALL),
+        tx.find_customers(SetTest("tags", "any", ("VIP",))),
+        sorted(tx.contact_keys(customer_id)),
+    )
+
+
+@pytest.mark.parametrize("backend", ["memory", "sqlite", "postgres"])
+@settings(max_examples=15, deadline=None)
+@given(
+    moves=st.lists(
+        st.tuples(
+            st.sampled_from(_STATUSES),
+            st.integers(min_value=1, max_value=10**6),
+            st.sampled_from([None, "price", "  budget  "]),
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_update_status_leaves_the_store_as_update_customer_would(
+    backend: str, moves: list[tuple[Status, int, str | None]]
+) -> None:
+    stores = (_fresh_store(backend), _fresh_store(backend))
+    try:
+        current: list[Customer] = []
+        for store in stores:
+            with store.transaction() as tx:
+                tx.insert_customer(sample("Grace", emails=["grace@example.com"]))
+                current.append(tx.insert_customer(sample()))
+        for status, seconds, reason in moves:
+            now = T0 + timedelta(seconds=seconds)
+            written = []
+            for store, write, before in zip(
+                stores, ("update_customer", "update_status"), current, strict=True
+            ):
+                with store.transaction() as tx:
+                    moved = enter_status(tx.get_customer(before.id), status, now, reason)
+                    written.append((getattr(tx, write)(moved), _store_view(tx, before.id)))
+                with store.transaction() as tx:
+                    assert _store_view(tx, before.id) == written[-1][1]
+            assert written[0] == written[1]
+            assert written[1][0].version == current[1].version + 1
+            assert written[1][0].status == status.name
+            current = [stored for stored, _ in written]
+    finally:
+        for store in stores:
+            store.close()
+
+
+def test_update_status_checks_the_version_and_the_tombstone(make_store: StoreFactory) -> None:
+    store = make_store()
+    with store.transaction() as tx:
+        survivor = tx.insert_customer(sample("Grace"))
+        stored = tx.insert_customer(sample())
+        moved = tx.update_status(enter_status(stored, _STATUSES[1], T0 + timedelta(days=1)))
+    assert (moved.version, moved.status) == (2, "Prospect")
+    with store.transaction() as tx, pytest.raises(ConcurrencyError) as stale:
+        tx.update_status(enter_status(stored, _STATUSES[2], T0 + timedelta(days=2)))
+    assert (stale.value.expected, stale.value.actual) == (1, 2)
+    with store.transaction() as tx:
+        assert tx.get_customer(stored.id) == moved
+    with store.transaction() as tx, pytest.raises(NotFound, match="no customer with id 999"):
+        tx.update_status(sample(id=999, version=1))
+    with store.transaction() as tx:
+        tx.mark_merged(stored.id, survivor.id)
+    with store.transaction() as tx, pytest.raises(MergedMeanwhile) as merged:
+        tx.update_status(enter_status(moved, _STATUSES[2], T0 + timedelta(days=3)))
+    assert merged.value.into == survivor.id
+
+
+def test_a_failed_transaction_takes_its_status_update_back(make_store: StoreFactory) -> None:
+    store = make_store()
+    with store.transaction() as tx:
+        stored = tx.insert_customer(sample())
+    with pytest.raises(RuntimeError, match="rolled back"), store.transaction() as tx:
+        tx.update_status(enter_status(stored, _STATUSES[-1], T0 + timedelta(days=1), "price"))
+        raise RuntimeError("rolled back")
+    with store.transaction() as tx:
+        assert tx.get_customer(stored.id) == stored

@@ -169,6 +169,16 @@ class MemoryTransaction:
         pass  # nothing between the import and the dicts to tune
 
     def update_customer(self, customer: Customer) -> Customer:
+        stored = self._replace(customer)
+        self._index(stored)
+        return stored
+
+    def update_status(self, customer: Customer) -> Customer:
+        # A move changes no contact: the duplicate index stays as it is.
+        return self._replace(customer)
+
+    def _replace(self, customer: Customer) -> Customer:
+        """Store ``customer`` over the stored one at its version; the checks of an update."""
         current = self.get_customer(customer.id)
         if customer.id in self._state.merged:
             raise MergedMeanwhile(customer.id, self._state.merged[customer.id])
@@ -176,7 +186,6 @@ class MemoryTransaction:
             raise ConcurrencyError(customer.id, customer.version, current.version)
         stored = attrs.evolve(customer, version=customer.version + 1)
         self._w.customers[stored.id] = stored
-        self._index(stored)
         return stored
 
     def _index(self, customer: Customer) -> None:

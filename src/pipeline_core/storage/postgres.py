@@ -7,7 +7,7 @@ from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import attrs
@@ -50,6 +50,8 @@ from pipeline_core.storage.sql.common import (
     field_rows,
     iso_moment,
     no_workspace,
+    status_update_sql,
+    status_values,
     stored_schema_version,
     typed_fields,
 )
@@ -132,6 +134,7 @@ _INSERT_EVENT = (
     "INSERT INTO events (customer_id, at, actor, kind, data)"
     " VALUES (%s, %s::timestamptz, %s, %s, %s::jsonb) RETURNING id"
 )
+_UPDATE_STATUS = status_update_sql("%s")
 _UPDATE = (
     f"UPDATE customers SET {', '.join(f'{n} = %s' for n in _WRITE_COLUMNS)},"
     " version = version + 1 WHERE id = %s AND version = %s AND merged_into IS NULL"
@@ -367,6 +370,24 @@ class PostgresTransaction(
         # This transaction only: its commit does not wait for the WAL flush.
         self._db.execute("SET LOCAL synchronous_commit TO off")
 
+    def update_status(self, customer: Customer) -> Customer:
+        # No read first: the UPDATE's own condition checks the version and the tombstone,
+        # and only a refused write pays a look at why.
+        if self._db.execute(_UPDATE_STATUS, status_values(customer)).rowcount == 0:
+            self._refuse_write(customer)
+        return attrs.evolve(customer, version=customer.version + 1)
+
+    def _refuse_write(self, customer: Customer) -> NoReturn:
+        """Why a checked ``UPDATE`` of ``customer`` changed no row: the matching error."""
+        actual = self._fetch_one(
+            "SELECT version, merged_into FROM customers WHERE id = %s", (customer.id,)
+        )
+        if actual is None:
+            raise NotFound(f"no customer with id {customer.id}")
+        if actual[1] is not None:
+            raise MergedMeanwhile(customer.id, actual[1])
+        raise ConcurrencyError(customer.id, customer.version, actual[0])
+
     def update_customer(self, customer: Customer) -> Customer:
         row = self._fetch_one(
             "SELECT version, tags, fields, emails, phones, whatsapp, country, merged_into, name"
@@ -385,12 +406,7 @@ class PostgresTransaction(
         if updated.rowcount == 0:
             # Another transaction committed a change or a merge between our read and our
             # write: the UPDATE waited for it, then found its condition false.
-            actual = self._fetch_one(
-                "SELECT version, merged_into FROM customers WHERE id = %s", (customer.id,)
-            )
-            if actual is not None and actual[1] is not None:
-                raise MergedMeanwhile(customer.id, actual[1])
-            raise ConcurrencyError(customer.id, customer.version, actual[0] if actual else -1)
+            self._refuse_write(customer)
         if list(customer.tags) != row[1]:
             self._write_tags(customer.id, customer.tags, replace=True)
         if typed_fields(customer.fields) != row[2]:

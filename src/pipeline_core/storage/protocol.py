@@ -98,6 +98,18 @@ class Transaction(Protocol):
         """
         ...
 
+    def update_status(self, customer: Customer) -> Customer:
+        """``update_customer`` for a move: ``customer`` differs from the stored one only in
+        ``STATUS_ATTRIBUTES`` (status, updated_at, converted_at, outcome, closed_at,
+        lost_reason).
+
+        One ``UPDATE`` of those columns with the same version and tombstone checks and
+        the same errors; tags, fields, contact keys and search terms are not touched,
+        since a move does not change them. Leaves the store exactly as
+        ``update_customer`` would.
+        """
+        ...
+
     def find_customers(
         self,
         rule: Rule,

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from pipeline_core.customer import Customer, stored_customer, with_version
 from pipeline_core.domain.events import Event, with_id
@@ -36,6 +36,8 @@ from pipeline_core.storage.sql.common import (
     field_rows,
     iso_moment,
     no_workspace,
+    status_update_sql,
+    status_values,
     stored_schema_version,
 )
 from pipeline_core.storage.sql.customers import CustomerQueries
@@ -73,6 +75,7 @@ checkpoint waits for the disk, and an import writes hundreds of megabytes."""
 
 
 _STORED_VALUES = operator.attrgetter(*STORED_ATTRIBUTES)
+_UPDATE_STATUS = status_update_sql("?")
 """A customer's stored attributes as one tuple, in ``STORED_ATTRIBUTES`` order."""
 
 
@@ -356,11 +359,7 @@ class SqliteTransaction(
             [*(value for _, value in pairs), customer.id, customer.version],
         )
         if cursor.rowcount == 0:
-            del self._seen[customer.id]
-            stored, target = self._load(customer.id)
-            if target is not None:
-                raise MergedMeanwhile(customer.id, target)
-            raise ConcurrencyError(customer.id, customer.version, stored.version)
+            self._refuse_write(customer)
         if "tags" in changed:
             self._write_tags(customer.id, customer.tags, replace=True)
         if "fields" in changed:
@@ -372,6 +371,22 @@ class SqliteTransaction(
             self._write_terms(customer, replace=True)
         stored = self._seen[customer.id] = with_version(customer, customer.version + 1)
         return stored
+
+    def update_status(self, customer: Customer) -> Customer:
+        self._prefetched = None
+        cursor = self._db.execute(_UPDATE_STATUS, status_values(customer))
+        if cursor.rowcount == 0:
+            self._refuse_write(customer)
+        stored = self._seen[customer.id] = with_version(customer, customer.version + 1)
+        return stored
+
+    def _refuse_write(self, customer: Customer) -> NoReturn:
+        """Why a checked ``UPDATE`` of ``customer`` changed no row: the matching error."""
+        self._seen.pop(customer.id, None)
+        stored, target = self._load(customer.id)
+        if target is not None:
+            raise MergedMeanwhile(customer.id, target)
+        raise ConcurrencyError(customer.id, customer.version, stored.version)
 
     def _write_keys(self, customer_id: int, keys: Sequence[ContactKey]) -> None:
         self._db.executemany(

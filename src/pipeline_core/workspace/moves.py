@@ -31,7 +31,8 @@ def move_in(
         return current
     reason_given = lost_reason(s, current, target, reason, reason_text)
     moved = enter_status(current, target, s.now(), reason_given)
-    stored = s.update_customer(moved)
+    # ``enter_status`` changes the status columns alone: the store writes just those.
+    stored = s.update_status(moved)
     data: dict[str, JSONValue] = {"from": current.status, "to": status}
     if reason_given is not None:
         data["reason"] = reason_given

@@ -369,6 +369,10 @@ class Session(Transaction):
         """Store a changed customer (its version is checked and bumped)."""
         return self.unscoped.update_customer(customer)
 
+    def update_status(self, customer: Customer) -> Customer:
+        """Store a moved customer: only its status columns changed (version checked, bumped)."""
+        return self.unscoped.update_status(customer)
+
     def mark_merged(self, customer_id: int, into: int) -> None:
         """Make ``customer_id`` a tombstone leading to ``into``."""
         self.unscoped.mark_merged(customer_id, into)

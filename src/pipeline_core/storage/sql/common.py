@@ -255,3 +255,32 @@ def stored_schema_version(
             f"understands ({SCHEMA_VERSION}); upgrade pipeline_core to open it"
         )
     return version
+
+
+STATUS_ATTRIBUTES = (
+    "status",
+    "updated_at",
+    "converted_at",
+    "outcome",
+    "closed_at",
+    "lost_reason",
+)
+"""The attributes a move may change (``domain.outcomes.status_changes``), ``update_status``'s."""
+
+
+def status_update_sql(placeholder: str) -> str:
+    """The checked ``UPDATE`` of ``update_status``: the status columns, then id and version."""
+    assignments = "".join(f"{column} = {placeholder}, " for column in STATUS_ATTRIBUTES)
+    return (
+        f"UPDATE customers SET {assignments}version = version + 1"
+        f" WHERE id = {placeholder} AND version = {placeholder} AND merged_into IS NULL"
+    )
+
+
+def status_values(customer: Customer) -> list[Any]:
+    """``status_update_sql``'s parameters for ``customer``."""
+    return [
+        *(value for _, value in encode_attributes(customer, STATUS_ATTRIBUTES)),
+        customer.id,
+        customer.version,
+    ]
