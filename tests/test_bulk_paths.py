@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import pickle
+import threading
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,6 +20,7 @@ from hypothesis import strategies as st
 
 from pipeline_core import Customer
 from pipeline_core.customer import trusted_replace
+from pipeline_core.domain.collector import OLD_OBJECTS_SET_ASIDE, PAUSED
 from pipeline_core.domain.normalize import ContactKey
 from pipeline_core.domain.search import _add_values, _column, search_document
 from pipeline_core.storage.sql.common import STORED_ATTRIBUTES, customer_values, encode_attributes
@@ -84,3 +86,31 @@ def test_an_import_collects_young_garbage_less_often_and_restores_the_collector(
         assert gc.get_threshold()[1:] == before[1:]
         assert gc.get_freeze_count() > 0
     assert gc.get_threshold() == before
+
+
+def test_overlapping_holders_from_threads_keep_the_collector_set_until_the_last_leaves() -> None:
+    before = (gc.get_threshold(), gc.isenabled())
+    first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
+    seen: list[tuple[int, bool]] = []
+
+    def early() -> None:
+        with OLD_OBJECTS_SET_ASIDE.held(), PAUSED.held():
+            first_in.set()
+            second_in.wait(10)
+        first_out.set()
+
+    def late() -> None:
+        first_in.wait(10)
+        with OLD_OBJECTS_SET_ASIDE.held(), PAUSED.held():
+            second_in.set()
+            first_out.wait(10)
+            # The early thread has left: the setting stays while this one runs.
+            seen.append((gc.get_threshold()[0], gc.isenabled()))
+
+    threads = [threading.Thread(target=early), threading.Thread(target=late)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    assert seen == [(max(before[0][0], GC_YOUNG_THRESHOLD), False)]
+    assert (gc.get_threshold(), gc.isenabled()) == before

@@ -3,14 +3,14 @@
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from typing import Literal
 
 import attrs
 
 from pipeline_core.customer import Customer
+from pipeline_core.domain.collector import PAUSED
 from pipeline_core.domain.events import JSONValue
 from pipeline_core.domain.normalize import ContactKey
 from pipeline_core.errors import InvalidValue
@@ -25,21 +25,15 @@ class DuplicateCluster:
     customers: tuple[Customer, ...] = ()
 
 
-@contextmanager
-def collector_paused() -> Iterator[None]:
+def collector_paused() -> AbstractContextManager[None]:
     """Pause the cyclic garbage collector while building many small objects at once.
 
     Clustering a million-customer store creates hundreds of thousands of tuples,
     none of them cyclic; the collector would walk the growing heap again and
     again (a third of the run time). Reference counting still frees everything.
+    Held, not set (``domain.collector``): concurrent scans share one pause.
     """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
+    return PAUSED.held()
 
 
 def clusters(groups: Iterable[tuple[ContactKey, tuple[int, ...]]]) -> list[DuplicateCluster]:

@@ -12,17 +12,17 @@ committed line.
 
 from __future__ import annotations
 
-import gc
 import itertools
 import secrets
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import closing, contextmanager
+from contextlib import AbstractContextManager, closing
 from pathlib import Path
 from typing import Any
 
 import attrs
 
+from pipeline_core.domain.collector import OLD_OBJECTS_SET_ASIDE, YOUNG_THRESHOLD
 from pipeline_core.domain.events import EventKind, JSONValue
 from pipeline_core.domain.merge import combine
 from pipeline_core.domain.normalize import ContactKey, NormalizeOptions, customer_keys
@@ -54,7 +54,7 @@ MAX_REPORTED = 20
 
 Progress = Callable[[ImportProgress], None]
 
-GC_YOUNG_THRESHOLD = 50_000
+GC_YOUNG_THRESHOLD = YOUNG_THRESHOLD
 """Allocations between the cyclic collector's young passes during an import (700 by default)."""
 
 LONG_LINES = 4096
@@ -291,8 +291,7 @@ def _with_profile(
     )
 
 
-@contextmanager
-def _old_objects_set_aside() -> Iterator[None]:
+def _old_objects_set_aside() -> AbstractContextManager[None]:
     """Keep the cyclic garbage collector off the objects that existed before the run.
 
     An import makes millions of short-lived objects, so the collector runs often,
@@ -301,16 +300,11 @@ def _old_objects_set_aside() -> Iterator[None]:
     leaves those out of the passes until the run ends; new garbage is still collected,
     but the youngest generation only every ``GC_YOUNG_THRESHOLD`` allocations: each
     young pass also walks the batches in flight (their drafts, rows and keys), and at
-    the default 700 those passes took about a seventh of the writer's CPU.
+    the default 700 those passes took about a seventh of the writer's CPU. The
+    setting is the process's, so it is held (``domain.collector``): imports running
+    at once in threads of one Workspace share it, and the last one restores it.
     """
-    thresholds = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(max(thresholds[0], GC_YOUNG_THRESHOLD), *thresholds[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*thresholds)
-        gc.unfreeze()
+    return OLD_OBJECTS_SET_ASIDE.held()
 
 
 def _rejects_kept(path: Path, ledger: JSONValue) -> int | None:
