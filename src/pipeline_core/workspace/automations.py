@@ -18,9 +18,8 @@ from pipeline_core.domain.automation import Action, Automation, automations_from
 from pipeline_core.domain.events import Event, EventKind
 from pipeline_core.domain.serialization import converter
 from pipeline_core.errors import InvalidValue, NotFound
-from pipeline_core.rules.evaluate import compile_predicate
 from pipeline_core.workspace import records
-from pipeline_core.workspace.definitions import lifecycle, rules_today, today
+from pipeline_core.workspace.definitions import lifecycle, today
 from pipeline_core.workspace.life import schedule_in
 from pipeline_core.workspace.moves import move_in, retag_in, set_folder_in
 from pipeline_core.workspace.outbox import write_actions
@@ -92,9 +91,7 @@ def apply(
     """
     customer = s.get_customer(customer_id)
     # Rules compare UTC days (docs/rules.md); actions use the workspace's zone.
-    lookup = records.record_lookup(s)
-    holds = compile_predicate(automation.rule, today=rules_today(s), now=s.now(), records=lookup)
-    if not holds(customer):
+    if not records.predicate(s, automation.rule)(customer):
         return False
     day = today(s)
     for action in automation.in_process:

@@ -30,7 +30,6 @@ from pipeline_core.domain.statuses import StatusMachine
 from pipeline_core.errors import InvalidValue, NotOnBoard, StaleCard
 from pipeline_core.rules.ast import MATCH_ALL, And, InSet, Not, Rule, all_of
 from pipeline_core.rules.dates import bind_dates
-from pipeline_core.rules.evaluate import compile_predicate
 from pipeline_core.rules.explain import explain as explain_rule
 from pipeline_core.rules.printer import to_text
 from pipeline_core.workspace import records
@@ -386,7 +385,7 @@ def hidden_members(s: Session, flow: str, rule: Rule) -> int:
     hides = s.flow_hides(flow)
     if not hides:
         return 0
-    holds = compile_predicate(rule, today=rules_today(s), now=s.now())
+    holds = records.predicate(s, rule)
     return sum(1 for c in s.get_customers([h.customer_id for h in hides]) if holds(c))
 
 
@@ -410,10 +409,7 @@ def move_to_column(
     before = s.lock_customer(customer_id)
     if expected_version is not None and before.version != expected_version:
         raise stale_card(s, definition, before, expected_version)
-    holds = compile_predicate(
-        definition.rule, today=rules_today(s), now=s.now(), records=records.record_lookup(s)
-    )
-    if not holds(before):
+    if not records.predicate(s, definition.rule)(before):
         raise NotOnBoard(
             f"customer {before.id} ({before.name}) is not on the board of flow "
             f"{definition.name!r}: its rule does not hold for them"

@@ -30,8 +30,8 @@ from pipeline_core.domain.outbox import (
 )
 from pipeline_core.domain.serialization import converter
 from pipeline_core.errors import InvalidValue, NotFound
-from pipeline_core.rules.evaluate import compile_predicate
-from pipeline_core.workspace.definitions import lifecycle, rules_today
+from pipeline_core.workspace import records
+from pipeline_core.workspace.definitions import lifecycle
 from pipeline_core.workspace.permissions import require_admin
 from pipeline_core.workspace.session import Session
 
@@ -84,16 +84,19 @@ def enqueue(s: Session, automations: Iterable[Automation], events: Sequence[Even
     if not wanted:
         return 0
     zone = lifecycle(s).zone
-    predicate_day = rules_today(s)
+    # One predicate per automation, evaluated as ``automations.apply`` evaluates it (the
+    # store's day and clock, the customer's linked records), and one read per event.
+    rules = [(automation, records.predicate(s, automation.rule)) for automation in wanted]
     written = 0
     for event in events:
-        for automation in wanted:
+        customer: Customer | None = None
+        for automation, holds in rules:
             if not automation.triggered_by(event):
                 continue
-            customer = s.unscoped.get_customer(event.customer_id)
-            if not compile_predicate(automation.rule, today=predicate_day)(customer):
-                continue
-            written += write_actions(s, automation, automation.outbound, customer, event, zone)
+            if customer is None:
+                customer = s.unscoped.get_customer(event.customer_id)
+            if holds(customer):
+                written += write_actions(s, automation, automation.outbound, customer, event, zone)
     return written
 
 

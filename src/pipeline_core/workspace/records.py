@@ -34,9 +34,9 @@ from pipeline_core.domain.records import (
 from pipeline_core.domain.serialization import converter
 from pipeline_core.domain.view import ListedCustomer
 from pipeline_core.errors import InvalidValue, NotFound
-from pipeline_core.rules.ast import MATCH_ALL
-from pipeline_core.rules.evaluate import RecordLookup
-from pipeline_core.workspace.definitions import defined_kinds
+from pipeline_core.rules.ast import MATCH_ALL, Rule
+from pipeline_core.rules.evaluate import Predicate, RecordLookup, compile_predicate
+from pipeline_core.workspace.definitions import defined_kinds, rules_today
 from pipeline_core.workspace.paging import EXPORT_PAGE, iterate
 from pipeline_core.workspace.permissions import contacts_hidden, hides_contacts, require_admin
 from pipeline_core.workspace.rules import RuleLike
@@ -139,6 +139,15 @@ def list_records(
 def record_lookup(s: Session) -> RecordLookup:
     """How rules evaluated in Python read a customer's linked records: in this session."""
     return lambda customer: s.find_records(customer_id=customer.id)
+
+
+def predicate(s: Session, rule: Rule) -> Predicate:
+    """``rule`` as a function of a customer, meaning in Python what it means in the store.
+
+    Relative dates are this session's day (``rules_today``), rolling windows end at its
+    clock's now, and record tests read the customer's linked records in this session.
+    """
+    return compile_predicate(rule, today=rules_today(s), now=s.now(), records=record_lookup(s))
 
 
 # writing --------------------------------------------------------------------------------------
