@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -20,6 +19,7 @@ from pipeline_core.commands._common import (
 )
 from pipeline_core.domain.records import FileRef, LinkedRecord, PayloadValue
 from pipeline_core.errors import InvalidValue
+from pipeline_core.importing.records import payload_cell
 from pipeline_core.render.common import Format
 from pipeline_core.render.records import (
     import_summary_output,
@@ -41,11 +41,8 @@ def _payload(pairs: tuple[str, ...]) -> dict[str, PayloadValue]:
         key, sep, text = pair.partition("=")
         if not sep or not key.strip():
             raise InvalidValue(f"--data {pair!r} is not NAME=VALUE")
-        try:
-            value = json.loads(text)
-        except ValueError:
-            value = text  # anything that is not a JSON number, true, false or null is text
-        payload[key.strip()] = value if not isinstance(value, dict | list) else text
+        # Read as a records file's cell is: a JSON number, true, false or null, else text.
+        payload[key.strip()] = payload_cell(text, from_text=True)
     return payload
 
 
