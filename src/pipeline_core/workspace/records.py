@@ -272,9 +272,10 @@ def _event(
 
 def mark_opened(s: Session, customer_id: int) -> None:
     """Remember that the actor has seen the customer's activity up to now."""
-    events = s.events(customer_id)
-    if events:
-        s.mark_seen(s.actor, events[-1].customer_id, max(e.id for e in events))
+    # The newest event alone (its id is the highest), not the whole timeline.
+    latest, _ = s.latest_events(customer_id, 1)
+    if latest:
+        s.mark_seen(s.actor, latest[0].customer_id, latest[0].id)
 
 
 def badges(s: Session, customer_ids: Sequence[int]) -> dict[int, int]:
