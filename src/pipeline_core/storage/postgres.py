@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import attrs
 
-from pipeline_core.customer import Customer
+from pipeline_core.customer import Customer, with_version
 from pipeline_core.domain.events import Event, with_id
 from pipeline_core.domain.folding import FOLDING
 from pipeline_core.domain.normalize import ContactKey, NormalizeOptions, index_keys
@@ -50,8 +50,7 @@ from pipeline_core.storage.sql.common import (
     field_rows,
     iso_moment,
     no_workspace,
-    status_update_sql,
-    status_values,
+    status_update,
     stored_schema_version,
     typed_fields,
 )
@@ -134,7 +133,6 @@ _INSERT_EVENT = (
     "INSERT INTO events (customer_id, at, actor, kind, data)"
     " VALUES (%s, %s::timestamptz, %s, %s, %s::jsonb) RETURNING id"
 )
-_UPDATE_STATUS = status_update_sql("%s")
 _UPDATE = (
     f"UPDATE customers SET {', '.join(f'{n} = %s' for n in _WRITE_COLUMNS)},"
     " version = version + 1 WHERE id = %s AND version = %s AND merged_into IS NULL"
@@ -181,6 +179,9 @@ class PostgresTransaction(
     def __init__(self, connection: psycopg.Connection[Any]) -> None:
         self._db = connection
         self._options: NormalizeOptions | None = None
+        # The rows this transaction locked, as read: a move then writes only the
+        # status columns it changed (every write to them bumps the version).
+        self._locked: dict[int, Customer] = {}
 
     # the dialect's hooks ---------------------------------------------------------
 
@@ -255,7 +256,8 @@ class PostgresTransaction(
             raise NotFound(f"no customer with id {customer_id}")
         if row[-1] is not None:
             raise MergedMeanwhile(customer_id, row[-1])
-        return _customer(row[:-1])
+        locked = self._locked[customer_id] = _customer(row[:-1])
+        return locked
 
     def _insert_customer_row(self, customer: Customer) -> int:
         customer_id: int = self._fetch_one(_INSERT, [value for _, value in _encode(customer)])[0]
@@ -373,9 +375,14 @@ class PostgresTransaction(
     def update_status(self, customer: Customer) -> Customer:
         # No read first: the UPDATE's own condition checks the version and the tombstone,
         # and only a refused write pays a look at why.
-        if self._db.execute(_UPDATE_STATUS, status_values(customer)).rowcount == 0:
+        before = self._locked.get(customer.id)
+        if before is not None and before.version != customer.version:
+            before = None
+        if self._db.execute(*status_update(customer, before, "%s")).rowcount == 0:
             self._refuse_write(customer)
-        return attrs.evolve(customer, version=customer.version + 1)
+        # The customer was built by the library from a stored one: no converter to rerun.
+        stored = self._locked[customer.id] = with_version(customer, customer.version + 1)
+        return stored
 
     def _refuse_write(self, customer: Customer) -> NoReturn:
         """Why a checked ``UPDATE`` of ``customer`` changed no row: the matching error."""

@@ -8,13 +8,14 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Generator, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
+from types import TracebackType
 from typing import Any, NoReturn
 
-from pipeline_core.customer import Customer, stored_customer, with_version
+from pipeline_core.customer import Customer, customer_from_values, with_version
 from pipeline_core.domain.events import Event, with_id
 from pipeline_core.domain.folding import FOLDING
 from pipeline_core.domain.normalize import ContactKey, NormalizeOptions, index_keys
@@ -36,8 +37,7 @@ from pipeline_core.storage.sql.common import (
     field_rows,
     iso_moment,
     no_workspace,
-    status_update_sql,
-    status_values,
+    status_update,
     stored_schema_version,
 )
 from pipeline_core.storage.sql.customers import CustomerQueries
@@ -75,7 +75,6 @@ checkpoint waits for the disk, and an import writes hundreds of megabytes."""
 
 
 _STORED_VALUES = operator.attrgetter(*STORED_ATTRIBUTES)
-_UPDATE_STATUS = status_update_sql("?")
 """A customer's stored attributes as one tuple, in ``STORED_ATTRIBUTES`` order."""
 
 
@@ -83,9 +82,17 @@ def _moment(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text)
 
 
+_SCAN_JSON: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+
+
 def _texts(text: str) -> tuple[str, ...]:
     # Most lists are empty: skip the JSON decoder for them (rows are read in bulk).
-    return () if text == "[]" else tuple(json.loads(text))
+    if text == "[]":
+        return ()
+    # The C scanner ``json.loads`` ends in, without its two Python frames (a row has
+    # four lists); anything but one whole JSON value goes the long way and its error.
+    values, end = _SCAN_JSON(text, 0)
+    return tuple(values) if end == len(text) else tuple(json.loads(text))
 
 
 def _customer(row: Sequence[Any]) -> Customer:
@@ -94,34 +101,37 @@ def _customer(row: Sequence[Any]) -> Customer:
         if row[24] != "{}"
         else {}
     )
-    return stored_customer(
-        id=row[0],
-        name=row[1],
-        status=row[2],
-        folder=row[3],
-        source=row[4],
-        team=row[5],
-        country=row[6],
-        whatsapp=row[7],
-        parent_id=row[8],
-        value=None if row[9] is None else Decimal(row[9]),
-        currency=row[10],
-        outcome=row[11],
-        order_id=row[12],
-        lead_notes=row[13],
-        created_at=datetime.fromisoformat(row[14]),
-        updated_at=datetime.fromisoformat(row[15]),
-        converted_at=_moment(row[16]),
-        last_contacted_at=_moment(row[17]),
-        next_follow_up=None if row[18] is None else date.fromisoformat(row[18]),
-        version=row[19],
-        emails=_texts(row[20]),
-        phones=_texts(row[21]),
-        tags=_texts(row[22]),
-        workers=_texts(row[23]),
-        fields=fields,
-        closed_at=_moment(row[25]),
-        lost_reason=row[26],
+    # In Customer's attribute order (``ATTRIBUTE_NAMES``): no keyword dict per row.
+    return customer_from_values(
+        (
+            row[0],  # id
+            row[1],  # name
+            _texts(row[20]),  # emails
+            _texts(row[21]),  # phones
+            row[7],  # whatsapp
+            row[6],  # country
+            row[2],  # status
+            row[3],  # folder
+            _texts(row[22]),  # tags
+            fields,
+            row[4],  # source
+            row[5],  # team
+            _texts(row[23]),  # workers
+            row[8],  # parent_id
+            None if row[9] is None else Decimal(row[9]),  # value
+            row[10],  # currency
+            row[11],  # outcome
+            row[12],  # order_id
+            row[13],  # lead_notes
+            datetime.fromisoformat(row[14]),  # created_at
+            datetime.fromisoformat(row[15]),  # updated_at
+            _moment(row[16]),  # converted_at
+            _moment(row[17]),  # last_contacted_at
+            None if row[18] is None else date.fromisoformat(row[18]),  # next_follow_up
+            _moment(row[25]),  # closed_at
+            row[26],  # lost_reason
+            row[19],  # version
+        )
     )
 
 
@@ -374,7 +384,10 @@ class SqliteTransaction(
 
     def update_status(self, customer: Customer) -> Customer:
         self._prefetched = None
-        cursor = self._db.execute(_UPDATE_STATUS, status_values(customer))
+        before = self._seen.get(customer.id)
+        if before is not None and before.version != customer.version:
+            before = None  # not the stored row: the UPDATE's version check refuses the write
+        cursor = self._db.execute(*status_update(customer, before, "?"))
         if cursor.rowcount == 0:
             self._refuse_write(customer)
         stored = self._seen[customer.id] = with_version(customer, customer.version + 1)
@@ -558,6 +571,61 @@ class SqliteTransaction(
         return target
 
 
+class SqliteTransactionScope:
+    """One transaction of a ``SqliteStore``: ``with store.transaction() as tx:``.
+
+    A class rather than a generator context manager: every use case opens one, and a
+    move is short enough for contextlib's frames to show.
+    """
+
+    __slots__ = ("_store",)
+
+    def __init__(self, store: SqliteStore) -> None:
+        self._store = store
+
+    def __enter__(self) -> SqliteTransaction:
+        store = self._store
+        store._lock.acquire()
+        db = store._db
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            version = db.execute("PRAGMA data_version").fetchone()[0]
+        except sqlite3.Error as error:
+            store._lock.release()
+            raise StoreError(f"cannot begin a transaction on {store.path}: {error}") from None
+        except BaseException:
+            store._lock.release()
+            raise
+        if version != store._cache_version:
+            store._cache.clear()
+            store._cache_version = version
+        return SqliteTransaction(db, store._cache)
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        store = self._store
+        db = store._db
+        try:
+            if error is None:
+                try:
+                    db.execute("COMMIT")
+                except sqlite3.Error as failed:
+                    db.execute("ROLLBACK")
+                    store._cache.clear()
+                    raise StoreError(f"cannot commit to {store.path}: {failed}") from None
+                return
+            db.execute("ROLLBACK")
+            store._cache.clear()  # it may hold what the rolled-back work wrote
+            if isinstance(error, sqlite3.Error):
+                raise StoreError(f"SQLite error on {store.path}: {error}") from error
+        finally:
+            store._lock.release()
+
+
 SQLITE_URL_FORMS = "sqlite:///relative/path.db, sqlite:////absolute/path.db or sqlite:///:memory:"
 """The SQLite URLs a store accepts, as error messages list them."""
 
@@ -711,34 +779,9 @@ class SqliteStore:
         with self._lock:
             yield self._db
 
-    @contextmanager
-    def transaction(self) -> Iterator[SqliteTransaction]:
+    def transaction(self) -> AbstractContextManager[SqliteTransaction]:
         """BEGIN IMMEDIATE so that writers queue on the busy timeout instead of failing late."""
-        with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                version = self._db.execute("PRAGMA data_version").fetchone()[0]
-            except sqlite3.Error as error:
-                raise StoreError(f"cannot begin a transaction on {self.path}: {error}") from None
-            if version != self._cache_version:
-                self._cache.clear()
-                self._cache_version = version
-            try:
-                yield SqliteTransaction(self._db, self._cache)
-            except sqlite3.Error as error:
-                self._db.execute("ROLLBACK")
-                self._cache.clear()
-                raise StoreError(f"SQLite error on {self.path}: {error}") from error
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                self._cache.clear()  # it may hold what the rolled-back work wrote
-                raise
-            try:
-                self._db.execute("COMMIT")
-            except sqlite3.Error as error:
-                self._db.execute("ROLLBACK")
-                self._cache.clear()
-                raise StoreError(f"cannot commit to {self.path}: {error}") from None
+        return SqliteTransactionScope(self)
 
     def close(self) -> None:
         """Close the connection."""

@@ -15,6 +15,7 @@ from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
 from functools import cached_property
+from types import TracebackType
 from typing import TYPE_CHECKING, Concatenate, ParamSpec, Self, TypeVar
 
 import attrs
@@ -202,30 +203,8 @@ class Workspace:
         with self._opened() as s:
             yield s
 
-    @contextmanager
-    def _opened(self, changed: set[int] | None = None) -> Iterator[Session]:
-        stored: dict[str, Automation] = {}
-        with self.store.transaction() as tx:
-            # The user is read in every transaction: a changed role or membership
-            # takes effect at once.
-            principal = self._principal(tx)
-            s = Session(
-                tx,
-                principal=principal,
-                actor=self.actor,
-                scope=scope_rule(principal),
-                clock=self.clock,
-                automations=self._automations,
-            )
-            yield s
-            if s.outbox:
-                # Read inside the transaction: one cheap look-up, and what commits is what runs.
-                stored = automations_from(tx.get_setting(AUTOMATIONS_KEY))
-                # Deliveries and notifications are written with their cause (the outbox):
-                # they exist exactly when the event does, whatever happens after commit.
-                outbox.enqueue(s, stored.values(), list(s.outbox))
-        if s.outbox:
-            self._publish(s.outbox, stored, changed)
+    def _opened(self, changed: set[int] | None = None) -> OpenedSession:
+        return OpenedSession(self, changed)
 
     def _principal(self, tx: Transaction) -> Principal:
         if self.actor == SYSTEM or self._automations:
@@ -557,3 +536,60 @@ class Workspace:
         from pipeline_core.workspace.api.reports import Reports
 
         return Reports(self)
+
+
+class OpenedSession:
+    """``with workspace._opened() as s``: a Session in a new store transaction.
+
+    Before commit the outbox's automations write their deliveries; after commit its
+    events are published. A class, not a generator: every use case opens one.
+    """
+
+    __slots__ = ("_changed", "_scope", "_session", "_workspace")
+
+    def __init__(self, workspace: Workspace, changed: set[int] | None) -> None:
+        self._workspace = workspace
+        self._changed = changed
+
+    def __enter__(self) -> Session:
+        workspace = self._workspace
+        scope = self._scope = workspace.store.transaction()
+        tx = scope.__enter__()
+        try:
+            # The user is read in every transaction: a changed role or membership
+            # takes effect at once.
+            principal = workspace._principal(tx)
+        except BaseException as error:
+            scope.__exit__(type(error), error, error.__traceback__)
+            raise
+        self._session = Session(
+            tx,
+            principal=principal,
+            actor=workspace.actor,
+            scope=scope_rule(principal),
+            clock=workspace.clock,
+            automations=workspace._automations,
+        )
+        return self._session
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        s = self._session
+        stored: dict[str, Automation] = {}
+        if error is None and s.outbox:
+            try:
+                # Read inside the transaction: one cheap look-up, and what commits is what runs.
+                stored = automations_from(s.unscoped.get_setting(AUTOMATIONS_KEY))
+                # Deliveries and notifications are written with their cause (the outbox):
+                # they exist exactly when the event does, whatever happens after commit.
+                outbox.enqueue(s, stored.values(), list(s.outbox))
+            except BaseException as failed:
+                self._scope.__exit__(type(failed), failed, failed.__traceback__)
+                raise
+        self._scope.__exit__(kind, error, traceback)
+        if error is None and s.outbox:
+            self._workspace._publish(s.outbox, stored, self._changed)

@@ -30,13 +30,18 @@ def move_in(
     if current.status == status:
         return current
     reason_given = lost_reason(s, current, target, reason, reason_text)
-    moved = enter_status(current, target, s.now(), reason_given)
+    now = s.now()
+    moved = enter_status(current, target, now, reason_given)
     # ``enter_status`` changes the status columns alone: the store writes just those.
     stored = s.update_status(moved)
     data: dict[str, JSONValue] = {"from": current.status, "to": status}
     if reason_given is not None:
         data["reason"] = reason_given
-    s.append_events([s.event(current.id, EventKind.STATUS_CHANGED, **data)])
+    # Stamped with the moment the customer records as its update: one reading of the clock.
+    event = Event(
+        customer_id=current.id, kind=EventKind.STATUS_CHANGED, at=now, actor=s.actor, data=data
+    )
+    s.append_events([event])
     return stored
 
 

@@ -268,19 +268,37 @@ STATUS_ATTRIBUTES = (
 """The attributes a move may change (``domain.outcomes.status_changes``), ``update_status``'s."""
 
 
-def status_update_sql(placeholder: str) -> str:
-    """The checked ``UPDATE`` of ``update_status``: the status columns, then id and version."""
-    assignments = "".join(f"{column} = {placeholder}, " for column in STATUS_ATTRIBUTES)
+@functools.lru_cache(maxsize=128)
+def status_update_sql(placeholder: str, columns: tuple[str, ...] = STATUS_ATTRIBUTES) -> str:
+    """The checked ``UPDATE`` of ``update_status``: ``columns``, then id and version."""
+    assignments = "".join(f"{column} = {placeholder}, " for column in columns)
     return (
         f"UPDATE customers SET {assignments}version = version + 1"
         f" WHERE id = {placeholder} AND version = {placeholder} AND merged_into IS NULL"
     )
 
 
-def status_values(customer: Customer) -> list[Any]:
-    """``status_update_sql``'s parameters for ``customer``."""
-    return [
-        *(value for _, value in encode_attributes(customer, STATUS_ATTRIBUTES)),
-        customer.id,
-        customer.version,
-    ]
+_STATUS_ENCODERS = tuple((name, _ENCODERS.get(name, _same)) for name in STATUS_ATTRIBUTES)
+_STATUS_VALUES = operator.attrgetter(*STATUS_ATTRIBUTES)
+
+
+def status_update(
+    customer: Customer, before: Customer | None, placeholder: str
+) -> tuple[str, list[Any]]:
+    """``update_status``'s statement and parameters for ``customer``.
+
+    ``before`` is the stored customer at the same version, if the transaction holds it:
+    only the status columns that differ from it are written (a move leaves most of
+    them as they were, and every column written costs the indexes that hold it).
+    """
+    columns: list[str] = []
+    params: list[Any] = []
+    values = _STATUS_VALUES(customer)
+    old = values if before is None else _STATUS_VALUES(before)
+    for (name, encode), value, was in zip(_STATUS_ENCODERS, values, old, strict=True):
+        if before is None or value != was:
+            columns.append(name)
+            params.append(encode(value))
+    params.append(customer.id)
+    params.append(customer.version)
+    return status_update_sql(placeholder, tuple(columns)), params
