@@ -387,3 +387,21 @@ def test_imports_are_for_admins(admin: Workspace, tmp_path: Path) -> None:
         as_user(admin, "max").customers.import_file(source)
     assert admin.customers.count() == 0
     assert as_user(admin, "ada").customers.import_file(source).created == 1
+
+
+def test_an_agent_moves_by_an_old_id_outside_their_teams_onto_the_primary_they_see(
+    admin: Workspace,
+) -> None:
+    # The tombstone keeps its team (East, hidden from bea); its primary is in South.
+    primary = add(admin, "Sam", "South")
+    old = add(admin, "Sam East", "East")
+    admin.customers.merge(primary.id, [old.id])
+    east = add(admin, "Eve", "East")
+    bea = as_user(admin, "bea")
+    moved = bea.customers.move(old.id, "Prospect")
+    assert (moved.id, moved.status) == (primary.id, "Prospect")
+    with pytest.raises(NotFound, match=f"no customer with id {east.id}"):
+        bea.customers.move(east.id, "Prospect")
+    with pytest.raises(NotFound, match="no customer with id 999"):
+        bea.customers.move(999, "Prospect")
+    assert admin.customers.get(east.id).status == "Lead"

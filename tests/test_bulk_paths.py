@@ -9,12 +9,14 @@ with the plain path it stands in for, for any customer.
 from __future__ import annotations
 
 import gc
+import json
 import pickle
 import threading
 from datetime import UTC, datetime
 from typing import Any
 
 import attrs
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -22,12 +24,29 @@ from pipeline_core import Customer
 from pipeline_core.customer import trusted_replace
 from pipeline_core.domain.collector import OLD_OBJECTS_SET_ASIDE, PAUSED
 from pipeline_core.domain.normalize import ContactKey
+from pipeline_core.domain.serialization import dumps
 from pipeline_core.domain.search import _add_values, _column, search_document
 from pipeline_core.storage.sql.common import STORED_ATTRIBUTES, customer_values, encode_attributes
 from pipeline_core.testing import customers
 from pipeline_core.workspace.import_engine import GC_YOUNG_THRESHOLD, _old_objects_set_aside
 
 MOMENTS = st.datetimes(timezones=st.just(UTC), min_value=datetime(2000, 1, 1))
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(JSON_VALUES)
+def test_dumps_gives_the_compact_text_json_gives(value: Any) -> None:
+    # ``dumps`` calls json's C encoder directly; the text must be json.dumps' own.
+    assert dumps(value) == json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def test_dumps_refuses_what_json_cannot_encode_naming_its_type() -> None:
+    with pytest.raises(TypeError, match="Object of type set is not JSON serializable"):
+        dumps({"tags": {"VIP"}})
 
 
 @given(customers())

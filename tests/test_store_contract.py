@@ -670,13 +670,16 @@ def _store_view(tx: Any, customer_id: int) -> tuple[Any, ...]:
             st.sampled_from(_STATUSES),
             st.integers(min_value=1, max_value=10**6),
             st.sampled_from([None, "price", "  budget  "]),
+            # How the mover holds the customer: read, locked (the store keeps the row
+            # and writes only the status columns that changed), or the copy it got back.
+            st.sampled_from(["get", "lock", "kept"]),
         ),
         min_size=1,
         max_size=6,
     )
 )
 def test_update_status_leaves_the_store_as_update_customer_would(
-    backend: str, moves: list[tuple[Status, int, str | None]]
+    backend: str, moves: list[tuple[Status, int, str | None, str]]
 ) -> None:
     stores = (_fresh_store(backend), _fresh_store(backend))
     try:
@@ -685,14 +688,18 @@ def test_update_status_leaves_the_store_as_update_customer_would(
             with store.transaction() as tx:
                 tx.insert_customer(sample("Grace", emails=["grace@example.com"]))
                 current.append(tx.insert_customer(sample()))
-        for status, seconds, reason in moves:
+        for status, seconds, reason, held in moves:
             now = T0 + timedelta(seconds=seconds)
             written = []
             for store, write, before in zip(
                 stores, ("update_customer", "update_status"), current, strict=True
             ):
                 with store.transaction() as tx:
-                    moved = enter_status(tx.get_customer(before.id), status, now, reason)
+                    if held == "get":
+                        before = tx.get_customer(before.id)
+                    elif held == "lock":
+                        before = tx.lock_customer(before.id)
+                    moved = enter_status(before, status, now, reason)
                     written.append((getattr(tx, write)(moved), _store_view(tx, before.id)))
                 with store.transaction() as tx:
                     assert _store_view(tx, before.id) == written[-1][1]
@@ -703,6 +710,25 @@ def test_update_status_leaves_the_store_as_update_customer_would(
     finally:
         for store in stores:
             store.close()
+
+
+def test_update_status_twice_in_one_transaction_writes_what_each_move_changed(
+    make_store: StoreFactory,
+) -> None:
+    # The second move's stored row is the first move's result: a column the first one
+    # set (outcome, closed date) must still be cleared by the second.
+    store = make_store()
+    with store.transaction() as tx:
+        stored = tx.insert_customer(sample())
+    won = Status("Won", outcome="won")
+    with store.transaction() as tx:
+        locked = tx.lock_customer(stored.id)
+        closed = tx.update_status(enter_status(locked, won, T0 + timedelta(days=1)))
+        reopened = tx.update_status(enter_status(closed, _STATUSES[0], T0 + timedelta(days=2)))
+    assert (closed.outcome, closed.closed_at) == ("won", T0 + timedelta(days=1))
+    assert (reopened.outcome, reopened.closed_at, reopened.version) == (None, None, 3)
+    with store.transaction() as tx:
+        assert tx.get_customer(stored.id) == reopened
 
 
 def test_update_status_checks_the_version_and_the_tombstone(make_store: StoreFactory) -> None:

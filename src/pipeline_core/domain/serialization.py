@@ -136,12 +136,25 @@ def structure_error_text(error: cattrs.BaseValidationError) -> str:
 
 
 _COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+# The C encoder ``_COMPACT.encode`` builds on every call (with its two Python frames),
+# built once: a third of the cost for the small objects events and settings hold.
+# No circular-reference markers (a shared dict would keep entries after an error):
+# values here are unstructured data, never cyclic; a cycle would end in RecursionError.
+_C_ENCODER = getattr(json.encoder, "c_make_encoder", None)
+_ENCODE = (
+    None
+    if _C_ENCODER is None
+    else _C_ENCODER(
+        None, _COMPACT.default, json.encoder.encode_basestring, None, ":", ",", False, False, True
+    )
+)
 
 
 def dumps(value: Any) -> str:
     """Compact JSON text of already unstructured data."""
-    # One encoder for every call: json.dumps builds a new one per call for these options.
-    return _COMPACT.encode(value)
+    if _ENCODE is None:  # a Python built without the json accelerator
+        return _COMPACT.encode(value)
+    return "".join(_ENCODE(value, 0))
 
 
 def _structure_status(data: Any, _: object) -> Status:
