@@ -24,8 +24,8 @@ from pipeline_core import Customer
 from pipeline_core.customer import trusted_replace
 from pipeline_core.domain.collector import OLD_OBJECTS_SET_ASIDE, PAUSED
 from pipeline_core.domain.normalize import ContactKey
-from pipeline_core.domain.serialization import dumps
 from pipeline_core.domain.search import _add_values, _column, search_document
+from pipeline_core.domain.serialization import dumps
 from pipeline_core.storage.sql.common import STORED_ATTRIBUTES, customer_values, encode_attributes
 from pipeline_core.testing import customers
 from pipeline_core.workspace.import_engine import GC_YOUNG_THRESHOLD, _old_objects_set_aside
