@@ -76,6 +76,8 @@ checkpoint waits for the disk, and an import writes hundreds of megabytes."""
 
 _STORED_VALUES = operator.attrgetter(*STORED_ATTRIBUTES)
 """A customer's stored attributes as one tuple, in ``STORED_ATTRIBUTES`` order."""
+# One text object for every call: sqlite3's statement cache then hashes it once.
+_LOAD = f"SELECT {SELECT_COLUMNS}, c.merged_into FROM customers c WHERE c.id = ?"
 
 
 def _moment(text: str | None) -> datetime | None:
@@ -242,7 +244,7 @@ class SqliteTransaction(
 
     def _load(self, customer_id: int) -> tuple[Customer, int | None]:
         row = self._db.execute(
-            f"SELECT {SELECT_COLUMNS}, c.merged_into FROM customers c WHERE c.id = ?",
+            _LOAD,
             (customer_id,),
         ).fetchone()
         if row is None:
