@@ -93,7 +93,10 @@ def _texts(text: str) -> tuple[str, ...]:
         return ()
     # The C scanner ``json.loads`` ends in, without its two Python frames (a row has
     # four lists); anything but one whole JSON value goes the long way and its error.
-    values, end = _SCAN_JSON(text, 0)
+    try:
+        values, end = _SCAN_JSON(text, 0)
+    except StopIteration:  # the scanner's "no value here"
+        end = -1
     return tuple(values) if end == len(text) else tuple(json.loads(text))
 
 
