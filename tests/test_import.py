@@ -431,6 +431,7 @@ def test_a_drafter_pickles_for_spawned_workers(workspace: Workspace) -> None:
     from pipeline_core.domain.custom_fields import FieldDefinition
     from pipeline_core.domain.normalize import NormalizeOptions
     from pipeline_core.importing.drafting import Drafter
+    from pipeline_core.storage.sql.common import customer_rows
 
     workspace.fields.add(FieldDefinition(key="plan", type="select", options=("a", "b")))
     workspace.folders.add("Support", workspace.statuses.show(), fields=["plan"])
@@ -443,6 +444,7 @@ def test_a_drafter_pickles_for_spawned_workers(workspace: Workspace) -> None:
         region="GB",
         normalize=NormalizeOptions(default_region="US", fold_gmail=True),
         checks=checks,
+        encode=customer_rows,
     )
     copy = pickle.loads(pickle.dumps(drafter))
     assert copy == drafter and copy.checks.folders["Support"].fields == ("plan",)
