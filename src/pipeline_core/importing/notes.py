@@ -26,6 +26,8 @@ class ImportNotes:
             if isinstance(result, ForeignStatus):
                 self.statuses[result.value] += 1
             notes = result.notes if isinstance(result, LeanDraft | ForeignStatus) else ()
+            if not notes:  # most rows: nothing to count
+                continue
             self.owners.update(text for kind, text in notes if kind == "owner")
             self.phones += any(kind == "phone" for kind, _ in notes)
 

@@ -435,8 +435,15 @@ class PostgresTransaction(
     def append_events(self, events: Sequence[Event]) -> list[Event]:
         if not events:
             return []
+        moments: dict[datetime, str | None] = {}  # an import batch's events share one moment
         rows = [
-            (e.customer_id, iso_moment(e.at), e.actor, e.kind.value, dumps(dict(e.data)))
+            (
+                e.customer_id,
+                moments.get(e.at) or moments.setdefault(e.at, iso_moment(e.at)),
+                e.actor,
+                e.kind.value,
+                dumps(dict(e.data)),
+            )
             for e in events
         ]
         # The foreign key checks the customers exist (as on SQLite): no look-up first.

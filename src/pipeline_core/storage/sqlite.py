@@ -429,6 +429,7 @@ class SqliteTransaction(
         # for a whole import batch, and no read-back.
         first: int = self._db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM events").fetchone()[0]
         stored = [with_id(e, n) for n, e in enumerate(events, start=first)]
+        moments: dict[datetime, str | None] = {}  # an import batch's events share one moment
         try:
             self._db.executemany(
                 "INSERT INTO events (id, customer_id, at, actor, kind, data)"
@@ -437,7 +438,7 @@ class SqliteTransaction(
                     (
                         e.id,
                         e.customer_id,
-                        iso_moment(e.at),
+                        moments.get(e.at) or moments.setdefault(e.at, iso_moment(e.at)),
                         e.actor,
                         e.kind.value,
                         dumps(dict(e.data)),
