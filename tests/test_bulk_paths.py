@@ -129,3 +129,17 @@ def test_overlapping_holders_from_threads_keep_the_collector_set_until_the_last_
         thread.join(20)
     assert seen == [(max(before[0][0], GC_YOUNG_THRESHOLD), False)]
     assert (gc.get_threshold(), gc.isenabled()) == before
+
+
+@given(
+    st.lists(st.sampled_from(["ann.lee", "Bob", "carla", "Ann"]), max_size=4),
+    st.lists(
+        st.sampled_from(["Ann Lee", "ann.lee@x.org", "BOB", "bob smith", " x", ""]) | st.text()
+    ),
+)
+def test_an_owner_remembered_matches_as_the_first_time(users: list[str], owners: list[str]) -> None:
+    from pipeline_core.importing.mapping import Owners
+
+    remembered = Owners(tuple(users))
+    for owner in owners + owners:  # each text twice: the second answer comes from memory
+        assert remembered.match(owner) == Owners(tuple(users)).match(owner)

@@ -140,6 +140,10 @@ class LeanDraft(NamedTuple):
     notes: tuple[tuple[str, str], ...] = ()
 
 
+OWNERS_KEPT = 10_000
+"""Distinct owner texts an import remembers the match of (a file names a few, on many rows)."""
+
+
 class Owners:
     """Owner texts of a file (a name, a full name or an email) matched to the workspace's users.
 
@@ -151,9 +155,18 @@ class Owners:
     def __init__(self, users: tuple[str, ...]) -> None:
         self.exact = {user.casefold(): user for user in users}
         self.folded = {fold(user): user for user in users if fold(user)}
+        self.seen: dict[str, str | None] = {}  # a file names a few owners on many rows
 
     def match(self, owner: str) -> str | None:
         """The user ``owner`` names, or None."""
+        if owner in self.seen:
+            return self.seen[owner]
+        found = self._match(owner)
+        if len(self.seen) < OWNERS_KEPT:
+            self.seen[owner] = found
+        return found
+
+    def _match(self, owner: str) -> str | None:
         text = owner.strip()
         found = self.exact.get(text.casefold()) or self.folded.get(fold(text))
         if found is None and "@" in text:
