@@ -32,7 +32,9 @@ from decimal import Decimal
 from pathlib import Path
 
 from pipeline_core import Customer, Workspace
+from pipeline_core.domain.normalize import NormalizeOptions
 from pipeline_core.domain.records import LinkedRecord, profile_records
+from pipeline_core.storage.protocol import new_customer
 
 KINDS = (
     ("payment", ("received", "pending")),
@@ -45,7 +47,9 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 def seed(path: Path, customers: int) -> None:
     """A store with ``customers`` customers."""
     with Workspace.open(f"sqlite:///{path}") as ws, ws.session() as s:
-        s.insert_customers([Customer(name=f"Customer {i:06d}") for i in range(customers)])
+        encode, options = s.row_encoder(), NormalizeOptions()
+        made = [Customer(name=f"Customer {i:06d}") for i in range(customers)]
+        s.insert_customers([new_customer(customer, encode, options) for customer in made])
 
 
 def write_csv(path: Path, customers: int, records: int, seed_value: int) -> None:

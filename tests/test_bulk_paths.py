@@ -21,7 +21,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pipeline_core import Customer
-from pipeline_core.customer import trusted_replace
+from pipeline_core.customer import stamped_in_place, trusted_replace
 from pipeline_core.domain.collector import OLD_OBJECTS_SET_ASIDE, PAUSED
 from pipeline_core.domain.normalize import ContactKey
 from pipeline_core.domain.search import _add_values, _column, search_document
@@ -68,6 +68,21 @@ def test_a_trusted_copy_is_what_evolve_gives(
     }
     assert trusted_replace(customer, **changes) == attrs.evolve(customer, **changes)
     assert trusted_replace(customer) == customer
+
+
+@given(customers(), st.integers(0, 10**6), MOMENTS, st.sampled_from(["Lead", "Won", ""]))
+def test_a_customer_stamped_in_place_is_what_evolve_gives(
+    customer: Customer, version: int, moment: datetime, status: str
+) -> None:
+    changes: dict[str, Any] = {"version": version, "created_at": moment, "status": status}
+    fresh = attrs.evolve(customer)  # what a bulk path has just built and holds alone
+    stamped = stamped_in_place(fresh, changes)
+    assert stamped is fresh
+    assert stamped == attrs.evolve(customer, **changes)
+    assert attrs.asdict(stamped, recurse=False) == {
+        **attrs.asdict(customer, recurse=False),
+        **changes,
+    }
 
 
 @given(customers())
@@ -133,3 +148,17 @@ def test_overlapping_holders_from_threads_keep_the_collector_set_until_the_last_
         thread.join(20)
     assert seen == [(max(before[0][0], GC_YOUNG_THRESHOLD), False)]
     assert (gc.get_threshold(), gc.isenabled()) == before
+
+
+@given(
+    st.lists(st.sampled_from(["ann.lee", "Bob", "carla", "Ann"]), max_size=4),
+    st.lists(
+        st.sampled_from(["Ann Lee", "ann.lee@x.org", "BOB", "bob smith", " x", ""]) | st.text()
+    ),
+)
+def test_an_owner_remembered_matches_as_the_first_time(users: list[str], owners: list[str]) -> None:
+    from pipeline_core.importing.mapping import Owners
+
+    remembered = Owners(tuple(users))
+    for owner in owners + owners:  # each text twice: the second answer comes from memory
+        assert remembered.match(owner) == Owners(tuple(users)).match(owner)

@@ -453,7 +453,7 @@ def test_a_failed_import_stops_its_workers_before_it_returns(
     source.write_text("name\n" + "".join(f"P{n}\n" for n in range(50)), encoding="utf-8")
     workspace = Workspace(open_store("memory:"))
     before = set(multiprocessing.active_children())
-    real = Session.event
+    real = Session.append_events
     calls = {"n": 0}
 
     class Crash(Exception):
@@ -461,11 +461,11 @@ def test_a_failed_import_stops_its_workers_before_it_returns(
 
     def crashes_in_the_second_batch(self: Session, *args: Any, **kwargs: Any) -> Any:
         calls["n"] += 1
-        if calls["n"] == 15:
+        if calls["n"] == 2:  # the second batch's created events
             raise Crash
         return real(self, *args, **kwargs)
 
-    monkeypatch.setattr(Session, "event", crashes_in_the_second_batch)
+    monkeypatch.setattr(Session, "append_events", crashes_in_the_second_batch)
     with pytest.raises(Crash) as raised:
         workspace.customers.import_file(source, ImportOptions(batch_size=10, workers=1))
     # The traceback (still held here) keeps the run's frames: the pool must be shut already.

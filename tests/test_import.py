@@ -282,15 +282,15 @@ def test_a_failing_batch_leaves_no_part_of_it(
 ) -> None:
     path = write(tmp_path, "a.csv", "name\n" + "".join(f"P{i}\n" for i in range(10)))
     calls = {"n": 0}
-    original = Session.event
+    original = Session.append_events
 
     def failing(self: Session, *args: Any, **kwargs: Any) -> Any:
         calls["n"] += 1
-        if calls["n"] == 7:  # inside the second batch's events, after its inserts
+        if calls["n"] == 2:  # the second batch's events, after its inserts
             raise Crash
         return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(Session, "event", failing)
+    monkeypatch.setattr(Session, "append_events", failing)
     with pytest.raises(Crash):
         workspace.customers.import_file(path, ImportOptions(batch_size=5))
     assert workspace.customers.count() == 5
@@ -431,6 +431,7 @@ def test_a_drafter_pickles_for_spawned_workers(workspace: Workspace) -> None:
     from pipeline_core.domain.custom_fields import FieldDefinition
     from pipeline_core.domain.normalize import NormalizeOptions
     from pipeline_core.importing.drafting import Drafter
+    from pipeline_core.storage.sql.common import customer_rows
 
     workspace.fields.add(FieldDefinition(key="plan", type="select", options=("a", "b")))
     workspace.folders.add("Support", workspace.statuses.show(), fields=["plan"])
@@ -443,6 +444,7 @@ def test_a_drafter_pickles_for_spawned_workers(workspace: Workspace) -> None:
         region="GB",
         normalize=NormalizeOptions(default_region="US", fold_gmail=True),
         checks=checks,
+        encode=customer_rows,
     )
     copy = pickle.loads(pickle.dumps(drafter))
     assert copy == drafter and copy.checks.folders["Support"].fields == ("plan",)

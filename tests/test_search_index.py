@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipeline_core import Customer, InvalidValue, Workspace
+from pipeline_core.domain.normalize import NormalizeOptions
 from pipeline_core.domain.search import (
     EMAIL,
     MAX_TERM_CHARS,
@@ -27,7 +28,7 @@ from pipeline_core.domain.search import (
     words,
 )
 from pipeline_core.rules.ast import MATCH_ALL
-from pipeline_core.storage.protocol import Store
+from pipeline_core.storage.protocol import Store, new_customer
 from pipeline_core.storage.registry import open_store
 from pipeline_core.testing import customers, texts
 
@@ -74,7 +75,8 @@ def _load(store: Store, people: list[Customer]) -> None:
     """Half in bulk, half one by one; then the first renamed as the last (an index rewrite)."""
     half = len(people) // 2
     with store.transaction() as tx:
-        tx.insert_customers(people[:half])
+        encode = tx.row_encoder()
+        tx.insert_customers([new_customer(p, encode, NormalizeOptions()) for p in people[:half]])
         for person in people[half:]:
             tx.insert_customer(person)
         first = tx.get_customer(1)

@@ -21,6 +21,7 @@ from pipeline_core import (
     NotFound,
     default_status_machine,
 )
+from pipeline_core.domain.normalize import NormalizeOptions
 from pipeline_core.domain.outbox import Delivery, Notification
 from pipeline_core.domain.outcomes import enter_status
 from pipeline_core.domain.statuses import Status
@@ -28,6 +29,7 @@ from pipeline_core.errors import MergedMeanwhile
 from pipeline_core.rules import InSet, Not, SetTest, all_of
 from pipeline_core.rules.ast import MATCH_ALL
 from pipeline_core.storage import Store, open_store
+from pipeline_core.storage.protocol import new_customer
 
 from .conftest import StoreFactory, fresh_store_url
 
@@ -626,7 +628,13 @@ def test_the_profile_read_by_aggregates_is_the_profile_of_every_record(
     store = _fresh_store(backend)
     try:
         with store.transaction() as tx:
-            tx.insert_customers([Customer(name="Ada"), Customer(name="Grace")])
+            encode = tx.row_encoder()
+            tx.insert_customers(
+                [
+                    new_customer(Customer(name=n), encode, NormalizeOptions())
+                    for n in ("Ada", "Grace")
+                ]
+            )
             tx.insert_records(records)
             every = tx.find_records(customer_id=1)
             parts = tx.record_profile(1)

@@ -14,7 +14,7 @@ from typing import Any
 
 import attrs
 
-from pipeline_core.customer import EPOCH, Customer, trusted_replace
+from pipeline_core.customer import EPOCH, Customer, stamped_in_place
 from pipeline_core.domain.custom_fields import FieldDefinition, validate_fields
 from pipeline_core.domain.folders import Folder
 from pipeline_core.domain.outcomes import status_changes
@@ -52,7 +52,10 @@ class RowChecks:
     def prepare(self, customer: Customer, now: datetime) -> Customer:
         """``customer`` as a new stored one: a known status entered at ``now``, typed fields.
 
-        Raises ``RowCheckError`` naming the attribute at fault and the problem.
+        ``customer`` must be one the caller has just built and holds alone: it is
+        stamped in place (``stamped_in_place``), and the unstamped one is not to be
+        used again. Raises ``RowCheckError`` naming the attribute at fault and the
+        problem (``customer`` untouched).
         """
         machine = self.machine_for(customer.folder)
         try:
@@ -88,8 +91,9 @@ class RowChecks:
                 changes[name] = getattr(customer, name)
         if status.outcome is None and customer.lost_reason is not None:
             changes["lost_reason"] = customer.lost_reason  # a past loss, re-opened since
-        created = now if customer.created_at == EPOCH else customer.created_at
-        return trusted_replace(customer, created_at=created, version=0, **changes)
+        changes["created_at"] = now if customer.created_at == EPOCH else customer.created_at
+        changes["version"] = 0
+        return stamped_in_place(customer, changes)
 
     def _faulty_field(
         self, values: Mapping[str, Any], applicable: tuple[str, ...] | None

@@ -32,14 +32,14 @@ from pipeline_core.domain.normalize import NormalizeOptions
 from pipeline_core.domain.search import search_document
 from pipeline_core.errors import ImportRowError, PipelineError
 from pipeline_core.importing.checks import ForeignStatus, RowCheckError, RowChecks
-from pipeline_core.importing.mapping import Draft, RowMapper
+from pipeline_core.importing.mapping import Draft, LeanDraft, RowMapper
 from pipeline_core.importing.readers import SourceRow
 
-Drafted = Draft | ImportRowError
-"""What drafting makes of a row: a draft, or the reason it is refused."""
+Drafted = LeanDraft | ImportRowError
+"""What drafting makes of a row: a lean draft, or the reason it is refused."""
 
 RowEncoder = Callable[[Customer], tuple[Any, ...]]
-"""The store's row of a customer for bulk inserts (``Transaction.row_encoder``)."""
+"""The store's rows of a new customer for bulk inserts (``Transaction.row_encoder``)."""
 
 AUTO_WORKERS_FROM = 2 << 20
 """Files at least this large (bytes) are drafted in a worker process when ``workers`` is None."""
@@ -58,9 +58,9 @@ class Drafter:
     region: str | None
     normalize: NormalizeOptions
     checks: RowChecks
-    encode: RowEncoder | None = None
-    """Makes each final customer's row for the store, in the drafting process: the
-    writer then only adds ids (None: the store takes customers)."""
+    encode: RowEncoder
+    """Makes each final customer's rows for the store, in the drafting process: the
+    writer then only adds ids."""
     status_map: Mapping[str, str] = attrs.field(factory=dict)
     users: tuple[str, ...] = ()
     kept: Mapping[str, str] = attrs.field(factory=dict)
@@ -89,36 +89,57 @@ def draft_rows(
     checks: RowChecks,
     rows: Iterable[tuple[int, Mapping[str, Any]]],
     now: datetime,
-    encode: RowEncoder | None = None,
+    encode: RowEncoder,
 ) -> list[Drafted]:
-    """Each row's draft (checked as ``add_customer`` would, stamped ``now``) or its error.
+    """Each row's lean draft (checked as ``add_customer`` would, stamped ``now``) or its error.
 
-    A draft holds everything the writer inserts: the customer's contact keys, its
-    search document, and its row made by ``encode`` (when given).
+    A lean draft holds everything the writer inserts: the rows ``encode`` makes of
+    the customer, its valid contact keys and its search document.
     """
     results: list[Drafted] = []
     for line, values in rows:
         try:
-            draft = mapper.draft(line, values)
-            customer = checks.prepare(draft.customer, now)
+            draft = prepared(mapper, checks, line, values, now)
         except ImportRowError as error:
             results.append(error)
             continue
-        except RowCheckError as error:
-            column = mapper.header_for(error.target)
-            if error.target == "status":
-                status = draft.customer.status
-                results.append(
-                    ForeignStatus(mapper.file, line, column, str(error), status, draft.notes)
-                )
-            else:
-                results.append(ImportRowError(mapper.file, line, column, str(error)))
-            continue
-        row = None if encode is None else encode(customer)
-        results.append(
-            Draft(line, customer, draft.keys, search_document(customer), row, draft.notes)
-        )
+        results.append(lean(draft, encode))
     return results
+
+
+def prepared(
+    mapper: RowMapper, checks: RowChecks, line: int, values: Mapping[str, Any], now: datetime
+) -> Draft:
+    """The draft of one row with its customer as it will be stored (stamped ``now``).
+
+    Raises ``ImportRowError`` naming the column at fault (``ForeignStatus`` for a
+    status the workspace does not know).
+    """
+    draft = mapper.draft(line, values)
+    try:
+        customer = checks.prepare(draft.customer, now)
+    except RowCheckError as error:
+        column = mapper.header_for(error.target)
+        if error.target == "status":
+            status = draft.customer.status
+            raise ForeignStatus(
+                mapper.file, line, column, str(error), status, draft.notes
+            ) from None
+        raise ImportRowError(mapper.file, line, column, str(error)) from None
+    return Draft(line, customer, draft.keys, draft.notes)
+
+
+def lean(draft: Draft, encode: RowEncoder) -> LeanDraft:
+    """``draft`` (its customer final) as the writer inserts it, without the ``Customer``."""
+    customer = draft.customer
+    return LeanDraft(
+        draft.line,
+        customer.status,
+        encode(customer),
+        tuple([key for key in draft.keys if key.valid]),
+        search_document(customer),
+        draft.notes,
+    )
 
 
 def auto_workers(size: int) -> int:
@@ -129,6 +150,9 @@ def auto_workers(size: int) -> int:
 
 Chunk = list[SourceRow]
 
+DraftedChunk = tuple[Chunk, datetime, list[Drafted]]
+"""A chunk of rows, the moment its drafts were stamped with, and its drafts."""
+
 
 def drafted_chunks(
     drafter: Drafter,
@@ -136,22 +160,30 @@ def drafted_chunks(
     chunks: Iterator[Chunk],
     now: Callable[[], datetime],
     workers: int,
-) -> Generator[tuple[Chunk, list[Drafted]], None, None]:
+) -> Generator[DraftedChunk, None, None]:
     """Each chunk with the drafts of its readable rows (rows with a ``problem`` are skipped).
 
     ``mapper`` drafts in this process when ``workers`` is 0; with workers, it only
     learns the headers the workers saw (for messages and the unknown-column report).
+    The stamp lets the writer draft a row again exactly (``prepared``) where it needs
+    the row's ``Customer``.
     """
     if workers == 0:
         for chunk in chunks:
-            yield chunk, draft_rows(mapper, drafter.checks, _readable(chunk), now(), drafter.encode)
+            stamp = now()
+            yield (
+                chunk,
+                stamp,
+                draft_rows(mapper, drafter.checks, _readable(chunk), stamp, drafter.encode),
+            )
         return
     with _pool(drafter, workers) as pool:
-        pending: deque[tuple[Chunk, Future[tuple[list[Drafted], list[str]]]]] = deque()
+        pending: deque[tuple[Chunk, datetime, Future[tuple[list[Drafted], list[str]]]]] = deque()
         try:
             for chunk in chunks:
                 rows = list(_readable(chunk))
-                pending.append((chunk, pool.submit(_draft_in_worker, rows, now())))
+                stamp = now()
+                pending.append((chunk, stamp, pool.submit(_draft_in_worker, rows, stamp)))
                 # Collected only when more than AHEAD chunks per worker are out, so that
                 # each worker still has chunks in hand while this process writes one
                 # (with ">=" a single worker went idle during every batch's write).
@@ -160,7 +192,7 @@ def drafted_chunks(
             while pending:
                 yield _collected(mapper, *pending.popleft())
         finally:
-            for _, future in pending:  # stopped early (an error, abort): drop the rest
+            for _, _, future in pending:  # stopped early (an error, abort): drop the rest
                 future.cancel()
 
 
@@ -171,8 +203,9 @@ def _readable(chunk: Chunk) -> Iterator[tuple[int, dict[str, Any]]]:
 def _collected(
     mapper: RowMapper,
     chunk: Chunk,
+    stamp: datetime,
     result: Future[tuple[list[Drafted], list[str]]],
-) -> tuple[Chunk, list[Drafted]]:
+) -> DraftedChunk:
     try:
         drafted, headers = result.result()
     except BrokenProcessPool:
@@ -183,7 +216,7 @@ def _collected(
         ) from None
     for header in headers:
         mapper.target(header)
-    return chunk, drafted
+    return chunk, stamp, drafted
 
 
 def _pool(drafter: Drafter, workers: int) -> ProcessPoolExecutor:

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import attrs
 
@@ -107,25 +107,41 @@ def _split_pair(text: str) -> tuple[str, str]:
 
 @attrs.frozen
 class Draft:
-    """A row that passed validation: the customer it makes, its contact keys, its search terms.
+    """A row that passed validation: the customer it makes and its contact keys (valid or not).
 
-    ``terms`` and ``row`` (the store's row of the customer) are None until the
-    customer is final (see ``drafting``). ``notes`` are what the import summary
-    reports about the row without refusing it: ``("owner", text)`` for an owner no
-    user matches, ``("phone", text)`` for a phone that cannot be read; and the file's
-    ``("id", text)`` and ``("parent_id", text)``, to link parents.
+    ``notes`` are what the import summary reports about the row without refusing
+    it: ``("owner", text)`` for an owner no user matches, ``("phone", text)`` for a
+    phone that cannot be read; and the file's ``("id", text)`` and
+    ``("parent_id", text)``, to link parents.
     """
 
     line: int
     customer: Customer
     keys: tuple[ContactKey, ...]
-    terms: SearchDocument | None = None
-    row: tuple[Any, ...] | None = None
     notes: tuple[tuple[str, str], ...] = ()
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        # Drafts cross from worker processes: plain arguments pickle fastest.
-        return (Draft, (self.line, self.customer, self.keys, self.terms, self.row, self.notes))
+
+class LeanDraft(NamedTuple):
+    """A checked row as the writer takes it: what the store inserts, and no ``Customer``.
+
+    ``rows`` is the store's encoding of the final customer (``Transaction.row_encoder``),
+    ``keys`` its valid contact keys, ``document`` its search document, ``status`` the
+    status it enters (its ``created`` event names it), ``notes`` as ``Draft``'s. The
+    rare row that needs its ``Customer`` again (a duplicate under the update or
+    merge policy, a company to link) is drafted again from its cells by the writer.
+    A named tuple: it crosses from the worker processes, and a tuple pickles fastest.
+    """
+
+    line: int
+    status: str
+    rows: tuple[Any, ...]
+    keys: tuple[ContactKey, ...]
+    document: SearchDocument
+    notes: tuple[tuple[str, str], ...] = ()
+
+
+OWNERS_KEPT = 10_000
+"""Distinct owner texts an import remembers the match of (a file names a few, on many rows)."""
 
 
 class Owners:
@@ -139,9 +155,18 @@ class Owners:
     def __init__(self, users: tuple[str, ...]) -> None:
         self.exact = {user.casefold(): user for user in users}
         self.folded = {fold(user): user for user in users if fold(user)}
+        self.seen: dict[str, str | None] = {}  # a file names a few owners on many rows
 
     def match(self, owner: str) -> str | None:
         """The user ``owner`` names, or None."""
+        if owner in self.seen:
+            return self.seen[owner]
+        found = self._match(owner)
+        if len(self.seen) < OWNERS_KEPT:
+            self.seen[owner] = found
+        return found
+
+    def _match(self, owner: str) -> str | None:
         text = owner.strip()
         found = self.exact.get(text.casefold()) or self.folded.get(fold(text))
         if found is None and "@" in text:

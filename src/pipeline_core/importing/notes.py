@@ -9,7 +9,7 @@ from typing import Any
 import attrs
 
 from pipeline_core.importing.checks import ForeignStatus
-from pipeline_core.importing.mapping import Draft
+from pipeline_core.importing.mapping import LeanDraft
 
 
 @attrs.define
@@ -25,7 +25,9 @@ class ImportNotes:
         for result in drafted:
             if isinstance(result, ForeignStatus):
                 self.statuses[result.value] += 1
-            notes = result.notes if isinstance(result, Draft | ForeignStatus) else ()
+            notes = result.notes if isinstance(result, LeanDraft | ForeignStatus) else ()
+            if not notes:  # most rows: nothing to count
+                continue
             self.owners.update(text for kind, text in notes if kind == "owner")
             self.phones += any(kind == "phone" for kind, _ in notes)
 

@@ -10,7 +10,6 @@ from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
 
 import attrs
 
@@ -37,14 +36,19 @@ from pipeline_core.domain.report_keys import (
     field_label,
     merge_rows,
 )
-from pipeline_core.domain.search import SearchDocument, SearchQuery, score, search_terms
+from pipeline_core.domain.search import SearchQuery, score, search_terms
 from pipeline_core.domain.serialization import typed_field_value
 from pipeline_core.domain.statuses import StatusMachine
 from pipeline_core.errors import ConcurrencyError, InvalidValue, MergedMeanwhile, NotFound
 from pipeline_core.rules.ast import MATCH_ALL, MatchAll, Rule, uses_records
 from pipeline_core.rules.evaluate import compile_predicate
-from pipeline_core.storage.protocol import Order
+from pipeline_core.storage.protocol import NewCustomer, Order, RowEncoder
 from pipeline_core.storage.sql.common import field_rows
+
+
+def _itself(customer: Customer) -> tuple[Customer]:
+    """The memory store's ``row_encoder``: it keeps customers as they are."""
+    return (customer,)
 
 
 def _key_values(customer: Customer, key: GroupKey) -> list[str | None]:
@@ -152,18 +156,13 @@ class MemoryTransaction:
         self._index(stored)
         return stored
 
-    def insert_customers(
-        self,
-        customers: Sequence[Customer],
-        keys: Sequence[Sequence[ContactKey]] | None = None,
-        terms: Sequence[SearchDocument] | None = None,
-        rows: Sequence[tuple[Any, ...] | None] | None = None,
-    ) -> list[int]:
-        # The memory store is the reference: bulk is exactly one insert after another.
-        return [self.insert_customer(customer).id for customer in customers]
+    def insert_customers(self, customers: Sequence[NewCustomer]) -> list[int]:
+        # The memory store is the reference: bulk is exactly one insert after another
+        # (the keys are indexed again, with the store's options, as insert_customer does).
+        return [self.insert_customer(new.rows[0]).id for new in customers]
 
-    def row_encoder(self) -> Callable[[Customer], tuple[Any, ...]] | None:
-        return None  # customers are kept as they are
+    def row_encoder(self) -> RowEncoder:
+        return _itself
 
     def prepare_bulk_load(self, rows: int) -> None:
         pass  # nothing between the import and the dicts to tune

@@ -16,7 +16,7 @@ from pipeline_core.customer import Customer, with_version
 from pipeline_core.domain.events import Event, with_id
 from pipeline_core.domain.folding import FOLDING
 from pipeline_core.domain.normalize import ContactKey, NormalizeOptions, index_keys
-from pipeline_core.domain.search import SearchDocument, SearchQuery, index_parts, search_document
+from pipeline_core.domain.search import SearchQuery, index_parts
 from pipeline_core.domain.serialization import dumps, from_typed_field_value
 from pipeline_core.errors import (
     ConcurrencyError,
@@ -38,6 +38,7 @@ from pipeline_core.storage.postgres_schema import (
     MIGRATIONS,
     SEARCH_VERSION,
 )
+from pipeline_core.storage.protocol import NewCustomer, RowEncoder
 from pipeline_core.storage.sql.access import AccessQueries
 from pipeline_core.storage.sql.common import (
     FOLDING_KEY,
@@ -46,8 +47,7 @@ from pipeline_core.storage.sql.common import (
     SELECT_COLUMNS,
     STORED_ATTRIBUTES,
     TEXT_ROW_COLUMNS,
-    customer_values,
-    field_rows,
+    customer_rows,
     iso_moment,
     no_workspace,
     status_update,
@@ -263,65 +263,43 @@ class PostgresTransaction(
         customer_id: int = self._fetch_one(_INSERT, [value for _, value in _encode(customer)])[0]
         return customer_id
 
-    def insert_customers(
-        self,
-        customers: Sequence[Customer],
-        keys: Sequence[Sequence[ContactKey]] | None = None,
-        terms: Sequence[SearchDocument] | None = None,
-        rows: Sequence[tuple[Any, ...] | None] | None = None,
-    ) -> list[int]:
+    def insert_customers(self, customers: Sequence[NewCustomer]) -> list[int]:
         if not customers:
             return []
         # Ids come from the identity sequence in one call, so that the rows can be
         # streamed with COPY (the fastest way in) and the side tables know their ids.
-        ids = self._next_ids("customers", len(customers))
-        if keys is None:
-            options = self._normalize_options()
-            keys = [index_keys(customer, options) for customer in customers]
-        if terms is None:
-            terms = [search_document(customer) for customer in customers]
-        pairs = list(zip(ids, customers, strict=True))
+        numbered = list(zip(self._next_ids("customers", len(customers)), customers, strict=True))
         tables: list[tuple[str, Iterable[Sequence[CopyValue]]]] = [
             (
                 f"customers ({TEXT_ROW_COLUMNS}, version)",
-                (
-                    [customer_id, *(customer_values(customer) if row is None else row), 1]
-                    for (customer_id, customer), row in zip(
-                        pairs, rows or [None] * len(pairs), strict=True
-                    )
-                ),
+                ((customer_id, *new.rows[0], 1) for customer_id, new in numbered),
             ),
             (
                 "customer_tags (customer_id, tag)",
-                ((customer_id, tag) for customer_id, customer in pairs for tag in customer.tags),
+                ((customer_id, tag) for customer_id, new in numbered for tag in new.rows[1]),
             ),
             (
                 "customer_fields (customer_id, key, kind, text_value, num_value)",
-                (
-                    row
-                    for customer_id, customer in pairs
-                    if customer.fields
-                    for row in field_rows(customer_id, customer.fields)
-                ),
+                ((customer_id, *row) for customer_id, new in numbered for row in new.rows[2]),
             ),
             (
                 "contact_keys (kind, key, customer_id)",
                 {
                     (key.kind, key.key, customer_id): None
-                    for customer_id, held in zip(ids, keys, strict=True)
-                    for key in held
+                    for customer_id, new in numbered
+                    for key in new.keys
                 },
             ),
             (
                 "search_index (customer_id, names, emails, tags, phones)",
-                ((customer_id, *held) for customer_id, held in zip(ids, terms, strict=True)),
+                ((customer_id, *new.document) for customer_id, new in numbered),
             ),
         ]
         with self._db.cursor() as cursor:
             for table, table_rows in tables:
                 with cursor.copy(f"COPY {table} FROM STDIN") as copy:
                     copy.write(copy_text(table_rows))
-        return ids
+        return [customer_id for customer_id, _ in numbered]
 
     def _write_documents(self, rows: Sequence[tuple[int, str, str, str, str]]) -> None:
         # COPY reads each column with tsvector's input, which keeps the tokens as they are.
@@ -365,8 +343,8 @@ class PostgresTransaction(
             [*case_params, *wanted_params],
         )
 
-    def row_encoder(self) -> Callable[[Customer], tuple[Any, ...]] | None:
-        return customer_values
+    def row_encoder(self) -> RowEncoder:
+        return customer_rows
 
     def prepare_bulk_load(self, rows: int) -> None:
         # This transaction only: its commit does not wait for the WAL flush.
@@ -464,8 +442,15 @@ class PostgresTransaction(
     def append_events(self, events: Sequence[Event]) -> list[Event]:
         if not events:
             return []
+        moments: dict[datetime, str | None] = {}  # an import batch's events share one moment
         rows = [
-            (e.customer_id, iso_moment(e.at), e.actor, e.kind.value, dumps(dict(e.data)))
+            (
+                e.customer_id,
+                moments.get(e.at) or moments.setdefault(e.at, iso_moment(e.at)),
+                e.actor,
+                e.kind.value,
+                dumps(dict(e.data)),
+            )
             for e in events
         ]
         # The foreign key checks the customers exist (as on SQLite): no look-up first.

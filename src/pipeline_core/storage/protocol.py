@@ -5,18 +5,18 @@ from __future__ import annotations
 from collections.abc import Callable, Generator, Sequence
 from contextlib import AbstractContextManager
 from datetime import date, datetime
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
 
 from pipeline_core.customer import Customer
 from pipeline_core.domain.access import User
 from pipeline_core.domain.activity import Task, TimeEntry
 from pipeline_core.domain.events import Event, JSONValue
 from pipeline_core.domain.flows import FlowDefinition, FlowEvent, FlowHide
-from pipeline_core.domain.normalize import ContactKey
+from pipeline_core.domain.normalize import ContactKey, NormalizeOptions, index_keys
 from pipeline_core.domain.outbox import Delivery, DeliveryState, Notification
 from pipeline_core.domain.records import LinkedRecord, ProfileParts
 from pipeline_core.domain.report_keys import AggregateRow, GroupKey, StageTime
-from pipeline_core.domain.search import SearchDocument, SearchQuery
+from pipeline_core.domain.search import SearchDocument, SearchQuery, search_document
 from pipeline_core.domain.statuses import StatusMachine
 from pipeline_core.rules.ast import MATCH_ALL, Rule
 
@@ -25,6 +25,27 @@ Order = Literal["id", "activity"]
 
 SCHEMA_VERSION = 12
 """The schema version this release writes; stores at a higher version are refused."""
+
+RowEncoder = Callable[[Customer], tuple[Any, ...]]
+"""A store's ``row_encoder``: a new customer's rows as that store writes them."""
+
+
+class NewCustomer(NamedTuple):
+    """A new customer as ``insert_customers`` takes it: made beforehand, maybe in another process.
+
+    ``rows`` is the store's ``row_encoder()`` result for the customer (its own form,
+    opaque to callers), ``keys`` its ``index_keys`` under the store's normalization
+    options and ``document`` its ``search.search_document``.
+    """
+
+    rows: tuple[Any, ...]
+    keys: Sequence[ContactKey]
+    document: SearchDocument
+
+
+def new_customer(customer: Customer, encode: RowEncoder, options: NormalizeOptions) -> NewCustomer:
+    """``customer`` ready for ``insert_customers`` (``encode``: the store's ``row_encoder()``)."""
+    return NewCustomer(encode(customer), index_keys(customer, options), search_document(customer))
 
 
 class Transaction(Protocol):
@@ -50,30 +71,23 @@ class Transaction(Protocol):
         """Store a new customer (its id is ignored) and return it with its id and version 1."""
         ...
 
-    def insert_customers(
-        self,
-        customers: Sequence[Customer],
-        keys: Sequence[Sequence[ContactKey]] | None = None,
-        terms: Sequence[SearchDocument] | None = None,
-        rows: Sequence[tuple[Any, ...] | None] | None = None,
-    ) -> list[int]:
+    def insert_customers(self, customers: Sequence[NewCustomer]) -> list[int]:
         """Store many new customers at once (bulk import); returns their new ids, in order.
 
-        Each is stored with version 1.
-
-        Equivalent to ``insert_customer`` on each, in one round of bulk statements.
-        ``keys``, when given, are each customer's ``index_keys`` already computed by the
-        caller with the store's normalization options (so that they are not computed twice);
-        ``terms``, likewise, each customer's ``search.search_document``, and ``rows``
-        each customer's ``row_encoder()`` result (None where not computed).
+        Each is stored with version 1, exactly as ``insert_customer`` would store the
+        customer its ``rows`` were encoded from, in one round of bulk statements. The
+        store builds no ``Customer`` here: an import makes each one's rows, keys and
+        search document in its drafting workers (``new_customer``), and the writer
+        only adds ids.
         """
         ...
 
-    def row_encoder(self) -> Callable[[Customer], tuple[Any, ...]] | None:
-        """A picklable function making a customer's row as ``insert_customers``' ``rows`` take it.
+    def row_encoder(self) -> RowEncoder:
+        """A picklable function making a customer's ``NewCustomer.rows`` for this store.
 
-        An import runs it in its drafting worker processes, so that the writer only
-        adds the id. None: the store takes customers only (``rows`` is ignored).
+        SQL stores give the customers row and the tag and custom-field rows (all but
+        the id), the memory store the customer itself. An import runs it in its
+        drafting worker processes.
         """
         ...
 

@@ -19,11 +19,12 @@ from pipeline_core.customer import Customer, customer_from_values, with_version
 from pipeline_core.domain.events import Event, with_id
 from pipeline_core.domain.folding import FOLDING
 from pipeline_core.domain.normalize import ContactKey, NormalizeOptions, index_keys
-from pipeline_core.domain.search import SearchDocument, SearchQuery, index_parts, search_document
+from pipeline_core.domain.search import SearchQuery, index_parts
 from pipeline_core.domain.serialization import dumps, from_typed_field_value
 from pipeline_core.errors import ConcurrencyError, MergedMeanwhile, NotFound, StoreError
 from pipeline_core.rules.ast import MATCH_ALL, MatchAll, Rule
 from pipeline_core.rules.sql import SQL_FUNCTIONS, SQLITE
+from pipeline_core.storage.protocol import NewCustomer, RowEncoder
 from pipeline_core.storage.sql.access import SEARCH_ATTRIBUTES, AccessQueries
 from pipeline_core.storage.sql.common import (
     CONTACT_ATTRIBUTES,
@@ -32,9 +33,8 @@ from pipeline_core.storage.sql.common import (
     SELECT_COLUMNS,
     STORED_ATTRIBUTES,
     TEXT_ROW_COLUMNS,
-    customer_values,
+    customer_rows,
     encode_attributes,
-    field_rows,
     iso_moment,
     no_workspace,
     status_update,
@@ -275,13 +275,7 @@ class SqliteTransaction(
             [value for _, value in pairs],
         )
 
-    def insert_customers(
-        self,
-        customers: Sequence[Customer],
-        keys: Sequence[Sequence[ContactKey]] | None = None,
-        terms: Sequence[SearchDocument] | None = None,
-        rows: Sequence[tuple[Any, ...] | None] | None = None,
-    ) -> list[int]:
+    def insert_customers(self, customers: Sequence[NewCustomer]) -> list[int]:
         if not customers:
             return []
         # BEGIN IMMEDIATE holds the write lock, so the next ids are ours to hand out
@@ -290,56 +284,36 @@ class SqliteTransaction(
             0
         ]
         ids = range(first, first + len(customers))
+        numbered = list(zip(ids, customers, strict=True))
         marks = ", ".join("?" for _ in range(len(STORED_ATTRIBUTES) + 2))
         self._db.executemany(
             f"INSERT INTO customers ({TEXT_ROW_COLUMNS}, version) VALUES ({marks}, 1)",
-            [
-                [customer_id, *(customer_values(customer) if row is None else row)]
-                for customer_id, customer, row in zip(
-                    ids, customers, rows or [None] * len(customers), strict=True
-                )
-            ],
+            [(customer_id, *new.rows[0]) for customer_id, new in numbered],
         )
         self._db.executemany(
             "INSERT INTO customer_tags (customer_id, tag) VALUES (?, ?)",
-            [
-                (customer_id, tag)
-                for customer_id, customer in zip(ids, customers, strict=True)
-                for tag in customer.tags
-            ],
+            [(customer_id, tag) for customer_id, new in numbered for tag in new.rows[1]],
         )
         self._db.executemany(
             "INSERT INTO customer_fields (customer_id, key, kind, text_value, num_value)"
             " VALUES (?, ?, ?, ?, ?)",
-            [
-                row
-                for customer_id, customer in zip(ids, customers, strict=True)
-                if customer.fields
-                for row in field_rows(customer_id, customer.fields)
-            ],
+            [(customer_id, *row) for customer_id, new in numbered for row in new.rows[2]],
         )
-        if keys is None:
-            options = self._normalize_options()
-            keys = [index_keys(customer, options) for customer in customers]
         # In key order: the batch's keys land in the primary key's pages one after
         # another instead of one random page each.
         self._db.executemany(
             "INSERT OR IGNORE INTO contact_keys (kind, key, customer_id) VALUES (?, ?, ?)",
             sorted(
                 (key.kind, key.key, customer_id)
-                for customer_id, held in zip(ids, keys, strict=True)
-                for key in held
+                for customer_id, new in numbered
+                for key in new.keys
             ),
         )
-        if terms is None:
-            terms = [search_document(customer) for customer in customers]
-        self._write_documents(
-            [(customer_id, *held) for customer_id, held in zip(ids, terms, strict=True)]
-        )
+        self._write_documents([(customer_id, *new.document) for customer_id, new in numbered])
         return list(ids)
 
-    def row_encoder(self) -> Callable[[Customer], tuple[Any, ...]] | None:
-        return customer_values
+    def row_encoder(self) -> RowEncoder:
+        return customer_rows
 
     def prepare_bulk_load(self, rows: int) -> None:
         # Settings of the connection, kept after the import: a larger cache is only a
@@ -473,6 +447,7 @@ class SqliteTransaction(
         # for a whole import batch, and no read-back.
         first: int = self._db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM events").fetchone()[0]
         stored = [with_id(e, n) for n, e in enumerate(events, start=first)]
+        moments: dict[datetime, str | None] = {}  # an import batch's events share one moment
         try:
             self._db.executemany(
                 "INSERT INTO events (id, customer_id, at, actor, kind, data)"
@@ -481,7 +456,7 @@ class SqliteTransaction(
                     (
                         e.id,
                         e.customer_id,
-                        iso_moment(e.at),
+                        moments.get(e.at) or moments.setdefault(e.at, iso_moment(e.at)),
                         e.actor,
                         e.kind.value,
                         dumps(dict(e.data)),

@@ -17,24 +17,40 @@ import secrets
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, closing
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import attrs
 
+from pipeline_core.customer import Customer
 from pipeline_core.domain.collector import OLD_OBJECTS_SET_ASIDE, YOUNG_THRESHOLD
-from pipeline_core.domain.events import EventKind, JSONValue
+from pipeline_core.domain.events import Event, EventKind, JSONValue
 from pipeline_core.domain.merge import combine
 from pipeline_core.domain.normalize import ContactKey, NormalizeOptions, customer_keys
-from pipeline_core.domain.search import search_document
 from pipeline_core.errors import ImportInterrupted, ImportRowError, NotFound
 from pipeline_core.importing.checks import RowChecks
-from pipeline_core.importing.drafting import Chunk, Drafted, Drafter, auto_workers, drafted_chunks
-from pipeline_core.importing.mapping import Draft, RowMapper, parse_map, parse_status_map
+from pipeline_core.importing.drafting import (
+    Drafted,
+    DraftedChunk,
+    Drafter,
+    auto_workers,
+    drafted_chunks,
+    lean,
+    prepared,
+)
+from pipeline_core.importing.mapping import (
+    Draft,
+    LeanDraft,
+    RowMapper,
+    parse_map,
+    parse_status_map,
+)
 from pipeline_core.importing.notes import ImportNotes
 from pipeline_core.importing.options import ImportOptions, ImportProgress, ImportSummary
 from pipeline_core.importing.readers import FileFacts, SourceRow, inspect_file, open_source
 from pipeline_core.importing.rejects import RejectsWriter
+from pipeline_core.storage.protocol import NewCustomer
 from pipeline_core.workspace import duplicates
 from pipeline_core.workspace.changes import save_changes
 from pipeline_core.workspace.dedupe import absorb, updated_with
@@ -357,10 +373,10 @@ class _Run:
     parents: Parents | None = None
     links: FileLinks = attrs.Factory(FileLinks)
 
-    def in_batches(self, drafted: Iterable[tuple[Chunk, list[Drafted]]]) -> None:
-        for chunk, drafts in drafted:
+    def in_batches(self, drafted: Iterable[DraftedChunk]) -> None:
+        for chunk, stamp, drafts in drafted:
             with self.opener.session() as s:
-                rejected = self.batch(s, chunk, drafts)
+                rejected = self.batch(s, chunk, stamp, drafts)
                 # Durable before the batch commits (a crash after the commit loses none);
                 # the ledger keeps the size, so a resume drops them if it never commits.
                 self.reject(rejected)
@@ -371,12 +387,12 @@ class _Run:
         with self.opener.session() as s:
             self.record(s, done=True)
 
-    def in_one_transaction(self, drafted: Iterable[tuple[Chunk, list[Drafted]]]) -> None:
+    def in_one_transaction(self, drafted: Iterable[DraftedChunk]) -> None:
         rejected: list[tuple[ImportRowError, Any]] = []
         try:
             with self.opener.session() as s:
-                for chunk, drafts in drafted:
-                    rejected.extend(self.batch(s, chunk, drafts))
+                for chunk, stamp, drafts in drafted:
+                    rejected.extend(self.batch(s, chunk, stamp, drafts))
                     self.report()
                 self.record(s, done=True)
                 if self.options.dry_run:
@@ -422,9 +438,13 @@ class _Run:
             self.rejects.sync()
 
     def batch(
-        self, s: Session, rows: Sequence[SourceRow], drafted: list[Drafted]
+        self, s: Session, rows: Sequence[SourceRow], stamp: datetime, drafted: list[Drafted]
     ) -> list[tuple[ImportRowError, Any]]:
-        """Match and write one batch's drafts inside ``s``; returns its rejected rows."""
+        """Match and write one batch's drafts inside ``s``; returns its rejected rows.
+
+        ``stamp`` is the moment the drafts were stamped with: a row whose ``Customer``
+        is needed again is drafted again from its cells with it (``_Redrafts``).
+        """
         s.prepare_bulk_load(self.expected_rows)
         refused: list[ImportRowError] = []
         self.counts.rows += len(rows)
@@ -432,16 +452,19 @@ class _Run:
         for row in rows:
             if row.problem is not None:
                 refused.append(ImportRowError(self.name, row.line, row.column, row.problem))
-        drafts: list[Draft] = []
+        drafts: list[LeanDraft] = []
         for result in drafted:
             if isinstance(result, ImportRowError):
                 refused.append(result)
             else:
                 drafts.append(result)
         self.counts.notes.add(drafted)
+        redrafts = _Redrafts(self.mapper, self.drafter, rows, stamp)
         if self.parents is not None:
-            drafts = self.parents.linked(s, drafts)
-        matcher = _Matcher(self, s, drafts, refused.append)
+            # Linking reads every row's company: the rare option pays a second drafting.
+            linked = self.parents.linked(s, [redrafts.draft(draft) for draft in drafts])
+            drafts = [lean(draft, self.drafter.encode) for draft in linked]
+        matcher = _Matcher(self, s, drafts, refused.append, redrafts)
         matcher.match()
         self.links.inserted(s, matcher.made)
         # Reported in file order, whichever step refused a row.
@@ -454,6 +477,31 @@ class _Run:
         return [(error, raws[error.line]) for error in refused]
 
 
+class _Redrafts:
+    """One batch's rows drafted again in the writer, for the rare path that needs a ``Customer``.
+
+    Lean drafts carry no ``Customer``; drafting a row's cells again with the batch's
+    stamp gives exactly the one its worker made (drafting is deterministic).
+    """
+
+    def __init__(
+        self, mapper: RowMapper, drafter: Drafter, rows: Sequence[SourceRow], stamp: datetime
+    ) -> None:
+        self.mapper = mapper
+        self.drafter = drafter
+        self.rows = rows
+        self.stamp = stamp
+        self.cells: dict[int, Any] | None = None
+
+    def draft(self, draft: LeanDraft) -> Draft:
+        """``draft`` with its ``Customer`` again."""
+        if self.cells is None:
+            self.cells = {row.line: row.values for row in self.rows}
+        return prepared(
+            self.mapper, self.drafter.checks, draft.line, self.cells[draft.line], self.stamp
+        )
+
+
 class _Matcher:
     """One batch's duplicate matching: the store's index, then the batch's own new rows."""
 
@@ -461,23 +509,26 @@ class _Matcher:
         self,
         run: _Run,
         s: Session,
-        drafts: list[Draft],
+        drafts: list[LeanDraft],
         refuse: Callable[[ImportRowError], None],
+        redrafts: _Redrafts,
     ) -> None:
         self.run = run
         self.s = s
         self.drafts = drafts
         self.refuse = refuse
+        self.redrafts = redrafts
         self.policy = run.options.on_duplicate
-        self.pending: list[Draft] = []
+        self.pending: list[LeanDraft] = []
+        self.combined: dict[int, Customer] = {}  # index in pending -> its customer, merged into
         self.by_key: dict[ContactKey, int] = {}  # key -> index in pending
         self.owner: dict[ContactKey, int] = {}  # key -> the oldest live customer holding it
-        self.made: list[tuple[int, Draft]] = []  # the new customers' ids and their drafts
+        self.made: list[tuple[int, LeanDraft]] = []  # the new customers' ids and their drafts
 
     def match(self) -> None:
         counts = self.run.counts
         if self.policy != "allow":
-            wanted = [key for draft in self.drafts for key in draft.keys if key.valid]
+            wanted = [key for draft in self.drafts for key in draft.keys]
             # One indexed look-up for the whole batch.
             for key, customer_id in self.s.find_by_keys(wanted):
                 self.owner[key] = min(customer_id, self.owner.get(key, customer_id))
@@ -489,23 +540,24 @@ class _Matcher:
         if not self.pending:
             return
         ids = self.s.insert_customers(
-            [draft.customer for draft in self.pending],
-            [tuple(key for key in draft.keys if key.valid) for draft in self.pending],
-            [
-                search_document(draft.customer) if draft.terms is None else draft.terms
-                for draft in self.pending
-            ],
-            [draft.row for draft in self.pending],
+            [NewCustomer(draft.rows, draft.keys, draft.document) for draft in self.pending]
         )
+        # One moment for the batch's ``created`` events: they are one transaction, and
+        # the store writes a moment's text once instead of once per event.
+        at, actor, run, file = self.s.now(), self.s.actor, self.run.run_id, self.run.name
         self.s.append_events(
             [
-                self.s.event(
-                    customer_id,
-                    EventKind.CREATED,
-                    status=draft.customer.status,
-                    import_run=self.run.run_id,
-                    line=draft.line,
-                    file=self.run.name,
+                Event(
+                    customer_id=customer_id,
+                    kind=EventKind.CREATED,
+                    at=at,
+                    actor=actor,
+                    data={
+                        "status": draft.status,
+                        "import_run": run,
+                        "line": draft.line,
+                        "file": file,
+                    },
                 )
                 for customer_id, draft in zip(ids, self.pending, strict=True)
             ]
@@ -513,8 +565,8 @@ class _Matcher:
         counts.created += len(ids)
         self.made = list(zip(ids, self.pending, strict=True))
 
-    def place(self, draft: Draft) -> None:
-        valid = [key for key in draft.keys if key.valid]
+    def place(self, draft: LeanDraft) -> None:
+        valid = draft.keys
         existing = {key: self.owner[key] for key in valid if key in self.owner}
         earlier = {key: self.by_key[key] for key in valid if key in self.by_key}
         targets = {("customer", i) for i in existing.values()} | {
@@ -545,25 +597,27 @@ class _Matcher:
         else:
             self.into_pending(draft, next(iter(earlier.values())))
 
-    def add(self, draft: Draft) -> None:
+    def add(self, draft: LeanDraft) -> None:
         index = len(self.pending)
         self.pending.append(draft)
         for key in draft.keys:
-            if key.valid:
-                self.by_key.setdefault(key, index)
+            self.by_key.setdefault(key, index)
 
-    def reject(self, draft: Draft, reason: str) -> None:
+    def reject(self, draft: LeanDraft, reason: str) -> None:
         column = self.run.mapper.header_for("emails") or self.run.mapper.header_for("phones")
         self.refuse(ImportRowError(self.run.name, draft.line, column, reason))
 
-    def into_customer(self, draft: Draft, customer_id: int, found: dict[ContactKey, int]) -> None:
+    def into_customer(
+        self, draft: LeanDraft, customer_id: int, found: dict[ContactKey, int]
+    ) -> None:
         run, s = self.run, self.s
+        customer = self.redrafts.draft(draft).customer
         pairs = [(key, i) for key, i in found.items()]
         if self.policy == "merge":
             result = absorb(
                 s,
                 customer_id,
-                draft.customer,
+                customer,
                 pairs,
                 options=run.normalize,
                 now=s.now(),
@@ -571,7 +625,7 @@ class _Matcher:
             )
             run.counts.merged += 1
         else:
-            before, after = updated_with(s, customer_id, draft.customer, run.normalize)
+            before, after = updated_with(s, customer_id, customer, run.normalize)
             result = save_changes(s, before, after)
             run.counts.updated += 1
         # Later rows of the batch match the customer on its new contacts too.
@@ -579,27 +633,28 @@ class _Matcher:
             if key.valid:
                 self.owner.setdefault(key, customer_id)
 
-    def into_pending(self, draft: Draft, index: int) -> None:
+    def into_pending(self, draft: LeanDraft, index: int) -> None:
         run = self.run
-        earlier = self.pending[index].customer
+        first = self.pending[index]
+        earlier = self.combined.get(index) or self.redrafts.draft(first).customer
+        customer = self.redrafts.draft(draft).customer
         if self.policy == "merge":
-            merged = combine(earlier, [draft.customer], run.normalize).customer
+            merged = combine(earlier, [customer], run.normalize).customer
             run.counts.merged += 1
         else:
-            newer = combine(draft.customer, [earlier], run.normalize).customer
+            newer = combine(customer, [earlier], run.normalize).customer
             kept = ("status", "outcome", "converted_at", "closed_at", "created_at", "lost_reason")
             merged = attrs.evolve(newer, **{name: getattr(earlier, name) for name in kept})
             run.counts.updated += 1
         keys = customer_keys(merged, run.normalize)
-        self.pending[index] = attrs.evolve(
-            self.pending[index], customer=merged, keys=keys, terms=None, row=None
-        )
+        self.combined[index] = merged
+        self.pending[index] = lean(Draft(first.line, merged, keys, first.notes), run.drafter.encode)
         for key in keys:
             if key.valid:
                 self.by_key.setdefault(key, index)
 
 
 def _describe(
-    valid: list[ContactKey], existing: dict[ContactKey, int], earlier: dict[ContactKey, int]
+    valid: Sequence[ContactKey], existing: dict[ContactKey, int], earlier: dict[ContactKey, int]
 ) -> str:
     return ", ".join(f"{k.kind} {k.key}" for k in valid if k in existing or k in earlier)

@@ -14,8 +14,9 @@ from pipeline_core.customer import Customer, trusted_replace
 from pipeline_core.domain.events import EventKind
 from pipeline_core.domain.search import search_document
 from pipeline_core.importing.checks import RowChecks
-from pipeline_core.importing.mapping import COMPANY_FIELD, Draft
+from pipeline_core.importing.mapping import COMPANY_FIELD, Draft, LeanDraft
 from pipeline_core.rules.ast import InSet
+from pipeline_core.storage.protocol import NewCustomer
 from pipeline_core.workspace import customers
 from pipeline_core.workspace.session import Session
 
@@ -48,7 +49,9 @@ class Parents:
             return
         now = s.now()
         made = [self.checks.prepare(Customer(name=name), now) for name, _ in companies]
-        ids = s.insert_customers(made, [() for _ in made], [search_document(c) for c in made])
+        encode = s.row_encoder()
+        # A company made from its name alone has no contacts: no keys to index.
+        ids = s.insert_customers([NewCustomer(encode(c), (), search_document(c)) for c in made])
         s.append_events(
             [
                 s.event(
@@ -70,9 +73,7 @@ class Parents:
         if not company or company == draft.customer.name or draft.customer.parent_id:
             return draft
         customer = trusted_replace(draft.customer, parent_id=self.ids[company])
-        # Its search terms are the same; its store row, made before the parent was known,
-        # is not: the store makes it again.
-        return attrs.evolve(draft, customer=customer, row=None)
+        return attrs.evolve(draft, customer=customer)
 
 
 def _company(customer: Customer) -> str | None:
@@ -95,7 +96,7 @@ class FileLinks:
     ids: dict[str, int] = attrs.Factory(dict)
     waiting: list[tuple[int, str]] = attrs.Factory(list)  # (child id, the parent's file id)
 
-    def inserted(self, s: Session, made: list[tuple[int, Draft]]) -> None:
+    def inserted(self, s: Session, made: list[tuple[int, LeanDraft]]) -> None:
         """Remember the batch's new customers by file id, then link what can be linked."""
         for customer_id, draft in made:
             for kind, text in draft.notes:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from datetime import date, datetime
-from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
+from typing import Concatenate, ParamSpec, Protocol, TypeVar
 
 import attrs
 
@@ -30,11 +30,12 @@ from pipeline_core.domain.normalize import ContactKey
 from pipeline_core.domain.outbox import Delivery, DeliveryState, Notification
 from pipeline_core.domain.records import LinkedRecord, ProfileParts
 from pipeline_core.domain.report_keys import AggregateRow, GroupKey, StageTime
-from pipeline_core.domain.search import SearchDocument, SearchQuery
+from pipeline_core.domain.search import SearchQuery
 from pipeline_core.domain.statuses import StatusMachine
 from pipeline_core.errors import MergedMeanwhile, NotFound
 from pipeline_core.rules.ast import MATCH_ALL, Rule, all_of
 from pipeline_core.storage import Order, Transaction
+from pipeline_core.storage.protocol import NewCustomer, RowEncoder
 from pipeline_core.workspace.dedupe import resolve
 
 FOLLOWED_MERGES = 10
@@ -355,21 +356,15 @@ class Session(Transaction):
         """Store a new customer."""
         return self.unscoped.insert_customer(customer)
 
-    def insert_customers(
-        self,
-        customers: Sequence[Customer],
-        keys: Sequence[Sequence[ContactKey]] | None = None,
-        terms: Sequence[SearchDocument] | None = None,
-        rows: Sequence[tuple[Any, ...] | None] | None = None,
-    ) -> list[int]:
-        """Store many new customers at once; their ids."""
-        ids = self.unscoped.insert_customers(customers, keys, terms, rows)
+    def insert_customers(self, customers: Sequence[NewCustomer]) -> list[int]:
+        """Store many new customers at once (made with ``row_encoder``); their ids."""
+        ids = self.unscoped.insert_customers(customers)
         # New ids are live by construction: their events need no tombstone look-up.
         self._live.update((customer_id, customer_id) for customer_id in ids)
         return ids
 
-    def row_encoder(self) -> Callable[[Customer], tuple[Any, ...]] | None:
-        """The store's row encoder for bulk inserts (None if it takes customers only)."""
+    def row_encoder(self) -> RowEncoder:
+        """The store's encoder of a new customer's rows for ``insert_customers``."""
         return self.unscoped.row_encoder()
 
     def prepare_bulk_load(self, rows: int) -> None:

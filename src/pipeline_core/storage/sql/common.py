@@ -56,6 +56,11 @@ def typed_fields(fields: Mapping[str, FieldValue]) -> dict[str, list[Any]]:
 
 def field_rows(customer_id: int, fields: Mapping[str, FieldValue]) -> list[tuple[Any, ...]]:
     """Rows of ``customer_fields``: numbers in ``num_value``, everything else as text."""
+    return [(customer_id, *values) for values in field_values(fields)]
+
+
+def field_values(fields: Mapping[str, FieldValue]) -> tuple[tuple[Any, ...], ...]:
+    """``field_rows`` without the customer's id: (key, kind, text_value, num_value) each."""
     rows = []
     for key, value in fields.items():
         kind, raw = typed_field_value(value)
@@ -64,8 +69,8 @@ def field_rows(customer_id: int, fields: Mapping[str, FieldValue]) -> list[tuple
         if isinstance(value, datetime):
             # Rules compare timestamps by UTC day, and the index compares text: store UTC.
             text = value.astimezone(UTC).isoformat(timespec="microseconds")
-        rows.append((customer_id, key, kind, text, number))
-    return rows
+        rows.append((key, kind, text, number))
+    return tuple(rows)
 
 
 HIDDEN_SET_CLAUSE = (
@@ -211,6 +216,16 @@ def customer_values(customer: Customer) -> tuple[Any, ...]:
     if customer.value is not None:
         values[-1] = float(customer.value)
     return tuple(values)
+
+
+def customer_rows(customer: Customer) -> tuple[Any, ...]:
+    """The SQL stores' ``row_encoder``: (``customer_values``, tags, ``field_values``).
+
+    Everything a new customer's tables get but the id, so that the writer of a bulk
+    import only numbers the rows. A plain function of the module (it pickles by name).
+    """
+    fields = customer.fields
+    return (customer_values(customer), customer.tags, field_values(fields) if fields else ())
 
 
 # opening ---------------------------------------------------------------------------
