@@ -21,7 +21,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pipeline_core import Customer
-from pipeline_core.customer import stamped_in_place, trusted_replace
+from pipeline_core.customer import trusted_replace
 from pipeline_core.domain.collector import OLD_OBJECTS_SET_ASIDE, PAUSED
 from pipeline_core.domain.normalize import ContactKey
 from pipeline_core.domain.search import _add_values, _column, search_document
@@ -68,21 +68,6 @@ def test_a_trusted_copy_is_what_evolve_gives(
     }
     assert trusted_replace(customer, **changes) == attrs.evolve(customer, **changes)
     assert trusted_replace(customer) == customer
-
-
-@given(customers(), st.integers(0, 10**6), MOMENTS, st.sampled_from(["Lead", "Won", ""]))
-def test_a_customer_stamped_in_place_is_what_evolve_gives(
-    customer: Customer, version: int, moment: datetime, status: str
-) -> None:
-    changes: dict[str, Any] = {"version": version, "created_at": moment, "status": status}
-    fresh = attrs.evolve(customer)  # what a bulk path has just built and holds alone
-    stamped = stamped_in_place(fresh, changes)
-    assert stamped is fresh
-    assert stamped == attrs.evolve(customer, **changes)
-    assert attrs.asdict(stamped, recurse=False) == {
-        **attrs.asdict(customer, recurse=False),
-        **changes,
-    }
 
 
 @given(customers())

@@ -14,7 +14,7 @@ from typing import Any
 
 import attrs
 
-from pipeline_core.customer import EPOCH, Customer, stamped_in_place
+from pipeline_core.customer import EPOCH, Customer, trusted_replace
 from pipeline_core.domain.custom_fields import FieldDefinition, validate_fields
 from pipeline_core.domain.folders import Folder
 from pipeline_core.domain.outcomes import status_changes
@@ -52,10 +52,7 @@ class RowChecks:
     def prepare(self, customer: Customer, now: datetime) -> Customer:
         """``customer`` as a new stored one: a known status entered at ``now``, typed fields.
 
-        ``customer`` must be one the caller has just built and holds alone: it is
-        stamped in place (``stamped_in_place``), and the unstamped one is not to be
-        used again. Raises ``RowCheckError`` naming the attribute at fault and the
-        problem (``customer`` untouched).
+        Raises ``RowCheckError`` naming the attribute at fault and the problem.
         """
         machine = self.machine_for(customer.folder)
         try:
@@ -93,7 +90,7 @@ class RowChecks:
             changes["lost_reason"] = customer.lost_reason  # a past loss, re-opened since
         changes["created_at"] = now if customer.created_at == EPOCH else customer.created_at
         changes["version"] = 0
-        return stamped_in_place(customer, changes)
+        return trusted_replace(customer, **changes)
 
     def _faulty_field(
         self, values: Mapping[str, Any], applicable: tuple[str, ...] | None
