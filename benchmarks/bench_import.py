@@ -35,6 +35,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 SRC = Path(__file__).resolve().parent.parent / "src"
 """The pipeline_core this benchmark measures as "ours"."""
@@ -329,8 +330,9 @@ def main() -> None:
                     ],
                     _env(src),
                 )
-                batches = result.pop("batch_seconds")
-                written = result.pop("batch_written_mb")
+                # Lists in the JSON, not the float _run's type names.
+                batches = cast(list[float], result.pop("batch_seconds"))
+                written = cast(list[float], result.pop("batch_written_mb"))
                 print(f"  {label}: {result}")
                 print(f"    seconds a batch, by tenth of the run: {_by_tenth(batches)}")
                 print(f"    MB written a batch, by tenth of the run: {_by_tenth(written)}")
