@@ -14,7 +14,10 @@ tags, about 5 % duplicates typed differently. Deterministic (seeded).
 Run: ``python benchmarks/bench_import.py --rows 100000 --rounds 3 [--before-src ../main/src]``:
 the contenders take turns each round (the order reversed every other round), and each
 ratio is computed within a round; the median and the spread over rounds are printed,
-with ``uptime`` before and after.
+with ``uptime`` before and after. For each import it also prints the seconds a batch
+took and the megabytes the writer wrote a batch, averaged by tenth of the run (what grows
+with the store's size shows as a rising row), the finishing step's seconds, and the peak
+memory of the writer and of its largest drafting worker.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 SRC = Path(__file__).resolve().parent.parent / "src"
 """The pipeline_core this benchmark measures as "ours"."""
@@ -74,10 +78,22 @@ ws = Workspace.open(sys.argv[1])
 workers = None if sys.argv[4] == "auto" else int(sys.argv[4])
 start = time.perf_counter()
 size = {"batch_size": int(sys.argv[3])} if int(sys.argv[3]) else {}
-s = ws.customers.import_file(sys.argv[2], ImportOptions(workers=workers, **size))
+marks, written = [], []
+def written_mb():
+    # Bytes this process handed to the kernel for writing (the WAL, the checkpoints).
+    with open("/proc/self/io") as io:
+        return int(next(l for l in io if l.startswith("wchar:")).split()[1]) / 1e6
+def batch_done(progress):
+    marks.append(time.perf_counter())
+    written.append(written_mb())
+s = ws.customers.import_file(sys.argv[2], ImportOptions(workers=workers, **size), progress=batch_done)
 took = time.perf_counter() - start
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(json.dumps({"seconds": took, "peak_mb": peak, "created": s.created, "skipped": s.skipped, "rejected": s.rejected}))
+workers_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+# The first call comes before any batch, the last after the finishing step.
+batches = [round(b - a, 4) for a, b in zip(marks, marks[1:])]
+batch_mb = [round(b - a, 2) for a, b in zip(written, written[1:])]
+print(json.dumps({"seconds": took, "peak_mb": peak, "workers_peak_mb": workers_peak, "created": s.created, "skipped": s.skipped, "rejected": s.rejected, "batch_seconds": batches, "batch_written_mb": batch_mb, "finish_seconds": took - (marks[-1] - start)}))
 """
 
 HANDWRITTEN = """
@@ -231,6 +247,15 @@ def _uptime() -> str:
     return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
 
+def _by_tenth(values: list[float]) -> str:
+    """The mean of each tenth of ``values`` (batches in order): what grows with the store."""
+    if not values:
+        return "-"
+    size = max(1, len(values) // 10)
+    tenths = [values[i : i + size] for i in range(0, len(values), size)]
+    return " ".join(f"{statistics.fmean(tenth):.3f}" for tenth in tenths)
+
+
 def _spread(values: list[float]) -> str:
     """The median, and the lowest and highest of ``values``."""
     return f"{statistics.median(values):.2f}x (spread {min(values):.2f}-{max(values):.2f})"
@@ -305,7 +330,12 @@ def main() -> None:
                     ],
                     _env(src),
                 )
+                # Lists in the JSON, not the float _run's type names.
+                batches = cast(list[float], result.pop("batch_seconds"))
+                written = cast(list[float], result.pop("batch_written_mb"))
                 print(f"  {label}: {result}")
+                print(f"    seconds a batch, by tenth of the run: {_by_tenth(batches)}")
+                print(f"    MB written a batch, by tenth of the run: {_by_tenth(written)}")
                 return result["seconds"]
 
             return run
