@@ -7,7 +7,7 @@ import operator
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import date, datetime
 from decimal import Decimal
@@ -15,7 +15,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, NoReturn
 
-from pipeline_core.customer import Customer, customer_from_values, with_version
+from pipeline_core.customer import (
+    Customer,
+    customer_from_values,
+    trusted_replace,
+    with_version,
+)
 from pipeline_core.domain.events import Event, with_id
 from pipeline_core.domain.folding import FOLDING
 from pipeline_core.domain.normalize import ContactKey, NormalizeOptions, index_keys
@@ -361,15 +366,15 @@ class SqliteTransaction(
         stored = self._seen[customer.id] = with_version(customer, customer.version + 1)
         return stored
 
-    def update_status(self, customer: Customer) -> Customer:
+    def update_status(self, customer: Customer, changes: Mapping[str, Any]) -> Customer:
         self._prefetched = None
-        before = self._seen.get(customer.id)
-        if before is not None and before.version != customer.version:
-            before = None  # not the stored row: the UPDATE's version check refuses the write
-        cursor = self._db.execute(*status_update(customer, before, "?"))
+        cursor = self._db.execute(*status_update(customer, changes, "?"))
         if cursor.rowcount == 0:
             self._refuse_write(customer)
-        stored = self._seen[customer.id] = with_version(customer, customer.version + 1)
+        # The one copy a move builds: the changes and the new version applied together.
+        stored = self._seen[customer.id] = trusted_replace(
+            customer, version=customer.version + 1, **changes
+        )
         return stored
 
     def _refuse_write(self, customer: Customer) -> NoReturn:
