@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 
 from pipeline_core.customer import (
     Customer,
-    customer_from_values,
+    compiled_builder,
     trusted_replace,
     with_version,
 )
@@ -85,10 +85,6 @@ _STORED_VALUES = operator.attrgetter(*STORED_ATTRIBUTES)
 _LOAD = f"SELECT {SELECT_COLUMNS}, c.merged_into FROM customers c WHERE c.id = ?"
 
 
-def _moment(text: str | None) -> datetime | None:
-    return None if text is None else datetime.fromisoformat(text)
-
-
 _SCAN_JSON: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
@@ -105,44 +101,51 @@ def _texts(text: str) -> tuple[str, ...]:
     return tuple(values) if end == len(text) else tuple(json.loads(text))
 
 
-def _customer(row: Sequence[Any]) -> Customer:
-    fields = (
-        {key: from_typed_field_value(pair) for key, pair in json.loads(row[24]).items()}
-        if row[24] != "{}"
-        else {}
-    )
-    # In Customer's attribute order (``ATTRIBUTE_NAMES``): no keyword dict per row.
-    return customer_from_values(
-        (
-            row[0],  # id
-            row[1],  # name
-            _texts(row[20]),  # emails
-            _texts(row[21]),  # phones
-            row[7],  # whatsapp
-            row[6],  # country
-            row[2],  # status
-            row[3],  # folder
-            _texts(row[22]),  # tags
-            fields,
-            row[4],  # source
-            row[5],  # team
-            _texts(row[23]),  # workers
-            row[8],  # parent_id
-            None if row[9] is None else Decimal(row[9]),  # value
-            row[10],  # currency
-            row[11],  # outcome
-            row[12],  # order_id
-            row[13],  # lead_notes
-            datetime.fromisoformat(row[14]),  # created_at
-            datetime.fromisoformat(row[15]),  # updated_at
-            _moment(row[16]),  # converted_at
-            _moment(row[17]),  # last_contacted_at
-            None if row[18] is None else date.fromisoformat(row[18]),  # next_follow_up
-            _moment(row[25]),  # closed_at
-            row[26],  # lost_reason
-            row[19],  # version
-        )
-    )
+def _fields(text: str) -> dict[str, Any]:
+    return {key: from_typed_field_value(pair) for key, pair in json.loads(text).items()}
+
+
+# Straight-line code per attribute (``compiled_builder``), the common values inline:
+# empty lists and fields, absent moments. ``source`` is a row of ``SELECT_COLUMNS``.
+_customer: Callable[[Sequence[Any]], Customer] = compiled_builder(
+    {
+        "id": "source[0]",
+        "name": "source[1]",
+        "emails": "() if source[20] == '[]' else texts(source[20])",
+        "phones": "() if source[21] == '[]' else texts(source[21])",
+        "whatsapp": "source[7]",
+        "country": "source[6]",
+        "status": "source[2]",
+        "folder": "source[3]",
+        "tags": "() if source[22] == '[]' else texts(source[22])",
+        "fields": "{} if source[24] == '{}' else fields(source[24])",
+        "source": "source[4]",
+        "team": "source[5]",
+        "workers": "() if source[23] == '[]' else texts(source[23])",
+        "parent_id": "source[8]",
+        "value": "None if source[9] is None else Decimal(source[9])",
+        "currency": "source[10]",
+        "outcome": "source[11]",
+        "order_id": "source[12]",
+        "lead_notes": "source[13]",
+        "created_at": "moment(source[14])",
+        "updated_at": "moment(source[15])",
+        "converted_at": "None if source[16] is None else moment(source[16])",
+        "last_contacted_at": "None if source[17] is None else moment(source[17])",
+        "next_follow_up": "None if source[18] is None else day(source[18])",
+        "closed_at": "None if source[25] is None else moment(source[25])",
+        "lost_reason": "source[26]",
+        "version": "source[19]",
+    },
+    {
+        "texts": _texts,
+        "fields": _fields,
+        "Decimal": Decimal,
+        "moment": datetime.fromisoformat,
+        "day": date.fromisoformat,
+    },
+)
+"""A Customer from a row of ``SELECT_COLUMNS`` (what the store wrote after validating it)."""
 
 
 class SqliteTransaction(
