@@ -271,6 +271,9 @@ class SqliteTransaction(
             customer, target = self._load(customer_id)
             if target is not None:
                 raise MergedMeanwhile(customer_id, target)
+            if isinstance(scope, MatchAll):
+                self._prefetched = None  # as ``get_customer`` would have taken it
+                return customer  # the row just read is the answer: no second look-up
             self._prefetched = customer
         return self.get_customer(customer_id, scope=scope)
 

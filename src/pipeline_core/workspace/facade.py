@@ -586,7 +586,8 @@ class OpenedSession:
                 stored = automations_from(s.unscoped.get_setting(AUTOMATIONS_KEY))
                 # Deliveries and notifications are written with their cause (the outbox):
                 # they exist exactly when the event does, whatever happens after commit.
-                outbox.enqueue(s, stored.values(), list(s.outbox))
+                if stored:  # none defined (most workspaces): nothing to enqueue
+                    outbox.enqueue(s, stored.values(), list(s.outbox))
             except BaseException as failed:
                 self._scope.__exit__(type(failed), failed, failed.__traceback__)
                 raise

@@ -115,7 +115,8 @@ class Session(Transaction):
         the old id is followed to its primary, which is locked instead: a change
         made after a merge lands on the survivor, as it would have a moment later.
         """
-        rule = all_of(self.scope, scope)
+        # The common call names no scope of its own: the actor's is the rule.
+        rule = self.scope if scope is MATCH_ALL else all_of(self.scope, scope)
         for _ in range(FOLLOWED_MERGES):
             # Most ids are live: lock first and look for a merge only when the lock
             # refuses (one statement a lock instead of two on PostgreSQL).
