@@ -193,7 +193,8 @@ class SqliteTransaction(
 
     # the dialect's hooks ---------------------------------------------------------
 
-    _customer_from_row = staticmethod(_customer)
+    def _customer_from_row(self, row: Sequence[Any]) -> Customer:
+        return _customer(row)
 
     def _sql(self, text: str) -> str:
         return text  # "?" is SQLite's own placeholder
