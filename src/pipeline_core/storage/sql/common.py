@@ -293,7 +293,8 @@ def status_update_sql(placeholder: str, columns: tuple[str, ...] = STATUS_ATTRIB
     )
 
 
-_STATUS_ENCODER_OF = {name: _ENCODERS.get(name, _same) for name in STATUS_ATTRIBUTES}
+# None for the columns stored as they are: no call for them.
+_STATUS_ENCODER_OF = {name: _ENCODERS.get(name) for name in STATUS_ATTRIBUTES}
 
 
 def status_update(
@@ -312,7 +313,7 @@ def status_update(
         encode = _STATUS_ENCODER_OF[name]
         if value != getattr(customer, name):
             columns.append(name)
-            params.append(encode(value))
+            params.append(value if encode is None else encode(value))
     params.append(customer.id)
     params.append(customer.version)
     return status_update_sql(placeholder, tuple(columns)), params
