@@ -1,6 +1,6 @@
 """Instructions per move, counted by valgrind: a figure the shared machine's load cannot move.
 
-    .venv/bin/python benchmarks/move_instructions.py [--src OTHER/src] [--moves 1000]
+    .venv/bin/python benchmarks/move_instructions.py [--src OTHER/src] [--moves 1000] [--side S]
 
 For each side (``workspace``: ``ws.customers.move``; ``bare``: bench_moves.py's
 UPDATE + INSERT loop) it runs one process under ``valgrind --tool=cachegrind`` with
@@ -78,6 +78,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--src", type=Path, default=HERE.parent / "src", help="pipeline_core src")
     parser.add_argument("--moves", type=int, default=1000, help="moves counted per side")
+    parser.add_argument(
+        "--side",
+        choices=("workspace", "bare"),
+        action="append",
+        help="count only this side (repeatable; default both)",
+    )
     parser.add_argument("--child", choices=("workspace", "bare"), help=argparse.SUPPRESS)
     parser.add_argument("--store", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -93,12 +99,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         seed = Path(scratch) / "seed.db"
         seed_store(seed, 1000, 2026)
         counts = {}
-        for side in ("workspace", "bare"):
+        for side in args.side or ("workspace", "bare"):
             counted = instructions(args.src, side, seed, args.moves)
             base = instructions(args.src, side, seed, 0)
             counts[side] = (counted - base) // args.moves
             print(f"{side:9s}: {counts[side]:,} instructions a move ({args.src})")
-    print(f"bare / workspace: {counts['bare'] / counts['workspace']:.2f}")
+    if len(counts) == 2:
+        print(f"bare / workspace: {counts['bare'] / counts['workspace']:.2f}")
     return 0
 
 

@@ -23,7 +23,7 @@ from pipeline_core import (
 )
 from pipeline_core.domain.normalize import NormalizeOptions
 from pipeline_core.domain.outbox import Delivery, Notification
-from pipeline_core.domain.outcomes import enter_status
+from pipeline_core.domain.outcomes import enter_status, status_changes
 from pipeline_core.domain.statuses import Status
 from pipeline_core.errors import MergedMeanwhile
 from pipeline_core.rules import InSet, Not, SetTest, all_of
@@ -699,16 +699,18 @@ def test_update_status_leaves_the_store_as_update_customer_would(
         for status, seconds, reason, held in moves:
             now = T0 + timedelta(seconds=seconds)
             written = []
-            for store, write, before in zip(
-                stores, ("update_customer", "update_status"), current, strict=True
-            ):
+            for store, by_status, before in zip(stores, (False, True), current, strict=True):
                 with store.transaction() as tx:
                     if held == "get":
                         before = tx.get_customer(before.id)
                     elif held == "lock":
                         before = tx.lock_customer(before.id)
-                    moved = enter_status(before, status, now, reason)
-                    written.append((getattr(tx, write)(moved), _store_view(tx, before.id)))
+                    stored = (
+                        tx.update_status(before, status_changes(before, status, now, reason))
+                        if by_status
+                        else tx.update_customer(enter_status(before, status, now, reason))
+                    )
+                    written.append((stored, _store_view(tx, before.id)))
                 with store.transaction() as tx:
                     assert _store_view(tx, before.id) == written[-1][1]
             assert written[0] == written[1]
@@ -731,8 +733,10 @@ def test_update_status_twice_in_one_transaction_writes_what_each_move_changed(
     won = Status("Won", outcome="won")
     with store.transaction() as tx:
         locked = tx.lock_customer(stored.id)
-        closed = tx.update_status(enter_status(locked, won, T0 + timedelta(days=1)))
-        reopened = tx.update_status(enter_status(closed, _STATUSES[0], T0 + timedelta(days=2)))
+        closed = tx.update_status(locked, status_changes(locked, won, T0 + timedelta(days=1)))
+        reopened = tx.update_status(
+            closed, status_changes(closed, _STATUSES[0], T0 + timedelta(days=2))
+        )
     assert (closed.outcome, closed.closed_at) == ("won", T0 + timedelta(days=1))
     assert (reopened.outcome, reopened.closed_at, reopened.version) == (None, None, 3)
     with store.transaction() as tx:
@@ -744,20 +748,36 @@ def test_update_status_checks_the_version_and_the_tombstone(make_store: StoreFac
     with store.transaction() as tx:
         survivor = tx.insert_customer(sample("Grace"))
         stored = tx.insert_customer(sample())
-        moved = tx.update_status(enter_status(stored, _STATUSES[1], T0 + timedelta(days=1)))
+        moved = tx.update_status(
+            stored, status_changes(stored, _STATUSES[1], T0 + timedelta(days=1))
+        )
     assert (moved.version, moved.status) == (2, "Prospect")
     with store.transaction() as tx, pytest.raises(ConcurrencyError) as stale:
-        tx.update_status(enter_status(stored, _STATUSES[2], T0 + timedelta(days=2)))
+        tx.update_status(stored, status_changes(stored, _STATUSES[2], T0 + timedelta(days=2)))
     assert (stale.value.expected, stale.value.actual) == (1, 2)
     with store.transaction() as tx:
         assert tx.get_customer(stored.id) == moved
     with store.transaction() as tx, pytest.raises(NotFound, match="no customer with id 999"):
-        tx.update_status(sample(id=999, version=1))
+        tx.update_status(sample(id=999, version=1), {"status": "Prospect"})
     with store.transaction() as tx:
         tx.mark_merged(stored.id, survivor.id)
     with store.transaction() as tx, pytest.raises(MergedMeanwhile) as merged:
-        tx.update_status(enter_status(moved, _STATUSES[2], T0 + timedelta(days=3)))
+        tx.update_status(moved, status_changes(moved, _STATUSES[2], T0 + timedelta(days=3)))
     assert merged.value.into == survivor.id
+
+
+def test_update_status_refuses_a_change_outside_the_status_columns(
+    make_store: StoreFactory,
+) -> None:
+    # A move's write touches no tags, keys or search terms: a name among its changes
+    # that they would need is a caller's bug, refused before anything is written.
+    store = make_store()
+    with store.transaction() as tx:
+        stored = tx.insert_customer(sample())
+    with store.transaction() as tx, pytest.raises(KeyError, match="name"):
+        tx.update_status(stored, {"status": "Prospect", "name": "Someone else"})
+    with store.transaction() as tx:
+        assert tx.get_customer(stored.id) == stored
 
 
 def test_a_failed_transaction_takes_its_status_update_back(make_store: StoreFactory) -> None:
@@ -765,7 +785,9 @@ def test_a_failed_transaction_takes_its_status_update_back(make_store: StoreFact
     with store.transaction() as tx:
         stored = tx.insert_customer(sample())
     with pytest.raises(RuntimeError, match="rolled back"), store.transaction() as tx:
-        tx.update_status(enter_status(stored, _STATUSES[-1], T0 + timedelta(days=1), "price"))
+        tx.update_status(
+            stored, status_changes(stored, _STATUSES[-1], T0 + timedelta(days=1), "price")
+        )
         raise RuntimeError("rolled back")
     with store.transaction() as tx:
         assert tx.get_customer(stored.id) == stored

@@ -6,14 +6,15 @@ import copy
 import itertools
 import statistics
 import threading
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any
 
 import attrs
 
-from pipeline_core.customer import Customer
+from pipeline_core.customer import Customer, trusted_replace
 from pipeline_core.domain.access import User
 from pipeline_core.domain.activity import Task, TimeEntry
 from pipeline_core.domain.duplicate_settings import SETTINGS_KEY as DUPLICATES_KEY
@@ -43,7 +44,7 @@ from pipeline_core.errors import ConcurrencyError, InvalidValue, MergedMeanwhile
 from pipeline_core.rules.ast import MATCH_ALL, MatchAll, Rule, uses_records
 from pipeline_core.rules.evaluate import compile_predicate
 from pipeline_core.storage.protocol import NewCustomer, Order, RowEncoder
-from pipeline_core.storage.sql.common import field_rows
+from pipeline_core.storage.sql.common import STATUS_ATTRIBUTES, field_rows
 
 
 def _itself(customer: Customer) -> tuple[Customer]:
@@ -172,9 +173,12 @@ class MemoryTransaction:
         self._index(stored)
         return stored
 
-    def update_status(self, customer: Customer) -> Customer:
+    def update_status(self, customer: Customer, changes: Mapping[str, Any]) -> Customer:
         # A move changes no contact: the duplicate index stays as it is.
-        return self._replace(customer)
+        unknown = set(changes).difference(STATUS_ATTRIBUTES)
+        if unknown:
+            raise KeyError(f"not a status attribute: {', '.join(sorted(unknown))}")
+        return self._replace(trusted_replace(customer, **changes))
 
     def _replace(self, customer: Customer) -> Customer:
         """Store ``customer`` over the stored one at its version; the checks of an update."""

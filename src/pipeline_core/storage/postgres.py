@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from datetime import date, datetime
 from decimal import Decimal
@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import attrs
 
-from pipeline_core.customer import Customer, with_version
+from pipeline_core.customer import Customer, trusted_replace
 from pipeline_core.domain.events import Event, with_id
 from pipeline_core.domain.folding import FOLDING
 from pipeline_core.domain.normalize import ContactKey, NormalizeOptions, index_keys
@@ -350,16 +350,15 @@ class PostgresTransaction(
         # This transaction only: its commit does not wait for the WAL flush.
         self._db.execute("SET LOCAL synchronous_commit TO off")
 
-    def update_status(self, customer: Customer) -> Customer:
+    def update_status(self, customer: Customer, changes: Mapping[str, Any]) -> Customer:
         # No read first: the UPDATE's own condition checks the version and the tombstone,
         # and only a refused write pays a look at why.
-        before = self._locked.get(customer.id)
-        if before is not None and before.version != customer.version:
-            before = None
-        if self._db.execute(*status_update(customer, before, "%s")).rowcount == 0:
+        if self._db.execute(*status_update(customer, changes, "%s")).rowcount == 0:
             self._refuse_write(customer)
-        # The customer was built by the library from a stored one: no converter to rerun.
-        stored = self._locked[customer.id] = with_version(customer, customer.version + 1)
+        # The one copy a move builds: the changes and the new version applied together.
+        stored = self._locked[customer.id] = trusted_replace(
+            customer, version=customer.version + 1, **changes
+        )
         return stored
 
     def _refuse_write(self, customer: Customer) -> NoReturn:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import date, datetime
 from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
@@ -112,15 +112,17 @@ class Transaction(Protocol):
         """
         ...
 
-    def update_status(self, customer: Customer) -> Customer:
-        """``update_customer`` for a move: ``customer`` differs from the stored one only in
-        ``STATUS_ATTRIBUTES`` (status, updated_at, converted_at, outcome, closed_at,
-        lost_reason).
+    def update_status(self, customer: Customer, changes: Mapping[str, Any]) -> Customer:
+        """Store a move: ``changes`` (``domain.outcomes.status_changes``) made to ``customer``.
 
-        One ``UPDATE`` of those columns with the same version and tombstone checks and
-        the same errors; tags, fields, contact keys and search terms are not touched,
-        since a move does not change them. Leaves the store exactly as
-        ``update_customer`` would.
+        ``customer`` is the stored customer at its version (as read, locked, or returned by
+        a write of this transaction); ``changes`` name only ``STATUS_ATTRIBUTES`` (status,
+        updated_at, converted_at, outcome, closed_at, lost_reason). One ``UPDATE`` of the
+        columns that differ, with ``update_customer``'s version and tombstone checks and
+        errors; tags, fields, contact keys and search terms are not touched, since a move
+        does not change them. Leaves the store exactly as ``update_customer`` of the moved
+        copy would, and returns the stored customer (the changes applied, the version
+        bumped): built once, as the caller's result.
         """
         ...
 

@@ -7,7 +7,7 @@ import operator
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import date, datetime
 from decimal import Decimal
@@ -15,7 +15,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, NoReturn
 
-from pipeline_core.customer import Customer, customer_from_values, with_version
+from pipeline_core.customer import (
+    Customer,
+    compiled_builder,
+    trusted_replace,
+    with_version,
+)
 from pipeline_core.domain.events import Event, with_id
 from pipeline_core.domain.folding import FOLDING
 from pipeline_core.domain.normalize import ContactKey, NormalizeOptions, index_keys
@@ -80,10 +85,6 @@ _STORED_VALUES = operator.attrgetter(*STORED_ATTRIBUTES)
 _LOAD = f"SELECT {SELECT_COLUMNS}, c.merged_into FROM customers c WHERE c.id = ?"
 
 
-def _moment(text: str | None) -> datetime | None:
-    return None if text is None else datetime.fromisoformat(text)
-
-
 _SCAN_JSON: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
@@ -100,44 +101,51 @@ def _texts(text: str) -> tuple[str, ...]:
     return tuple(values) if end == len(text) else tuple(json.loads(text))
 
 
-def _customer(row: Sequence[Any]) -> Customer:
-    fields = (
-        {key: from_typed_field_value(pair) for key, pair in json.loads(row[24]).items()}
-        if row[24] != "{}"
-        else {}
-    )
-    # In Customer's attribute order (``ATTRIBUTE_NAMES``): no keyword dict per row.
-    return customer_from_values(
-        (
-            row[0],  # id
-            row[1],  # name
-            _texts(row[20]),  # emails
-            _texts(row[21]),  # phones
-            row[7],  # whatsapp
-            row[6],  # country
-            row[2],  # status
-            row[3],  # folder
-            _texts(row[22]),  # tags
-            fields,
-            row[4],  # source
-            row[5],  # team
-            _texts(row[23]),  # workers
-            row[8],  # parent_id
-            None if row[9] is None else Decimal(row[9]),  # value
-            row[10],  # currency
-            row[11],  # outcome
-            row[12],  # order_id
-            row[13],  # lead_notes
-            datetime.fromisoformat(row[14]),  # created_at
-            datetime.fromisoformat(row[15]),  # updated_at
-            _moment(row[16]),  # converted_at
-            _moment(row[17]),  # last_contacted_at
-            None if row[18] is None else date.fromisoformat(row[18]),  # next_follow_up
-            _moment(row[25]),  # closed_at
-            row[26],  # lost_reason
-            row[19],  # version
-        )
-    )
+def _fields(text: str) -> dict[str, Any]:
+    return {key: from_typed_field_value(pair) for key, pair in json.loads(text).items()}
+
+
+# Straight-line code per attribute (``compiled_builder``), the common values inline:
+# empty lists and fields, absent moments. ``source`` is a row of ``SELECT_COLUMNS``.
+_customer: Callable[[Sequence[Any]], Customer] = compiled_builder(
+    {
+        "id": "source[0]",
+        "name": "source[1]",
+        "emails": "() if source[20] == '[]' else texts(source[20])",
+        "phones": "() if source[21] == '[]' else texts(source[21])",
+        "whatsapp": "source[7]",
+        "country": "source[6]",
+        "status": "source[2]",
+        "folder": "source[3]",
+        "tags": "() if source[22] == '[]' else texts(source[22])",
+        "fields": "{} if source[24] == '{}' else fields(source[24])",
+        "source": "source[4]",
+        "team": "source[5]",
+        "workers": "() if source[23] == '[]' else texts(source[23])",
+        "parent_id": "source[8]",
+        "value": "None if source[9] is None else Decimal(source[9])",
+        "currency": "source[10]",
+        "outcome": "source[11]",
+        "order_id": "source[12]",
+        "lead_notes": "source[13]",
+        "created_at": "moment(source[14])",
+        "updated_at": "moment(source[15])",
+        "converted_at": "None if source[16] is None else moment(source[16])",
+        "last_contacted_at": "None if source[17] is None else moment(source[17])",
+        "next_follow_up": "None if source[18] is None else day(source[18])",
+        "closed_at": "None if source[25] is None else moment(source[25])",
+        "lost_reason": "source[26]",
+        "version": "source[19]",
+    },
+    {
+        "texts": _texts,
+        "fields": _fields,
+        "Decimal": Decimal,
+        "moment": datetime.fromisoformat,
+        "day": date.fromisoformat,
+    },
+)
+"""A Customer from a row of ``SELECT_COLUMNS`` (what the store wrote after validating it)."""
 
 
 class SqliteTransaction(
@@ -185,7 +193,8 @@ class SqliteTransaction(
 
     # the dialect's hooks ---------------------------------------------------------
 
-    _customer_from_row = staticmethod(_customer)
+    def _customer_from_row(self, row: Sequence[Any]) -> Customer:
+        return _customer(row)
 
     def _sql(self, text: str) -> str:
         return text  # "?" is SQLite's own placeholder
@@ -263,6 +272,9 @@ class SqliteTransaction(
             customer, target = self._load(customer_id)
             if target is not None:
                 raise MergedMeanwhile(customer_id, target)
+            if isinstance(scope, MatchAll):
+                self._prefetched = None  # as ``get_customer`` would have taken it
+                return customer  # the row just read is the answer: no second look-up
             self._prefetched = customer
         return self.get_customer(customer_id, scope=scope)
 
@@ -361,15 +373,15 @@ class SqliteTransaction(
         stored = self._seen[customer.id] = with_version(customer, customer.version + 1)
         return stored
 
-    def update_status(self, customer: Customer) -> Customer:
+    def update_status(self, customer: Customer, changes: Mapping[str, Any]) -> Customer:
         self._prefetched = None
-        before = self._seen.get(customer.id)
-        if before is not None and before.version != customer.version:
-            before = None  # not the stored row: the UPDATE's version check refuses the write
-        cursor = self._db.execute(*status_update(customer, before, "?"))
+        cursor = self._db.execute(*status_update(customer, changes, "?"))
         if cursor.rowcount == 0:
             self._refuse_write(customer)
-        stored = self._seen[customer.id] = with_version(customer, customer.version + 1)
+        # The one copy a move builds: the changes and the new version applied together.
+        stored = self._seen[customer.id] = trusted_replace(
+            customer, version=customer.version + 1, **changes
+        )
         return stored
 
     def _refuse_write(self, customer: Customer) -> NoReturn:

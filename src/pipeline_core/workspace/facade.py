@@ -285,7 +285,8 @@ class Workspace:
                     event, "publish", f"events cascaded deeper than {MAX_DEPTH}; stopped"
                 )
             return
-        if not stored and not any(self.hooks.handlers.get(event.kind) for event in events):
+        handlers = self.hooks.handlers
+        if not stored and not (handlers and any(handlers.get(event.kind) for event in events)):
             return  # nothing listens: a plain move builds no view for nobody
         # What the handlers and automations do is one level deeper in the cascade.
         deeper = self._view(actor=self.actor, automations=self._automations, depth=self._depth + 1)
@@ -586,7 +587,8 @@ class OpenedSession:
                 stored = automations_from(s.unscoped.get_setting(AUTOMATIONS_KEY))
                 # Deliveries and notifications are written with their cause (the outbox):
                 # they exist exactly when the event does, whatever happens after commit.
-                outbox.enqueue(s, stored.values(), list(s.outbox))
+                if stored:  # none defined (most workspaces): nothing to enqueue
+                    outbox.enqueue(s, stored.values(), list(s.outbox))
             except BaseException as failed:
                 self._scope.__exit__(type(failed), failed, failed.__traceback__)
                 raise

@@ -9,7 +9,7 @@ import attrs
 
 from pipeline_core.customer import Customer
 from pipeline_core.domain.events import Event, EventKind, JSONValue
-from pipeline_core.domain.outcomes import enter_status
+from pipeline_core.domain.outcomes import enter_status, status_changes
 from pipeline_core.errors import InvalidValue
 from pipeline_core.workspace.definitions import lost_reason, machine_for
 from pipeline_core.workspace.permissions import check_folder_change
@@ -31,9 +31,9 @@ def move_in(
         return current
     reason_given = lost_reason(s, current, target, reason, reason_text)
     now = s.now()
-    moved = enter_status(current, target, now, reason_given)
-    # ``enter_status`` changes the status columns alone: the store writes just those.
-    stored = s.update_status(moved)
+    # The status columns alone change: the store writes those that differ and builds
+    # the moved customer once, with its new version.
+    stored = s.update_status(current, status_changes(current, target, now, reason_given))
     data: dict[str, JSONValue] = {"from": current.status, "to": status}
     if reason_given is not None:
         data["reason"] = reason_given

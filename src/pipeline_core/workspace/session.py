@@ -13,10 +13,10 @@ thread and one use case, and nothing about it lives on the shared workspace.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import date, datetime
-from typing import Concatenate, ParamSpec, Protocol, TypeVar
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 import attrs
 
@@ -115,7 +115,8 @@ class Session(Transaction):
         the old id is followed to its primary, which is locked instead: a change
         made after a merge lands on the survivor, as it would have a moment later.
         """
-        rule = all_of(self.scope, scope)
+        # The common call names no scope of its own: the actor's is the rule.
+        rule = self.scope if scope is MATCH_ALL else all_of(self.scope, scope)
         for _ in range(FOLLOWED_MERGES):
             # Most ids are live: lock first and look for a merge only when the lock
             # refuses (one statement a lock instead of two on PostgreSQL).
@@ -375,9 +376,9 @@ class Session(Transaction):
         """Store a changed customer (its version is checked and bumped)."""
         return self.unscoped.update_customer(customer)
 
-    def update_status(self, customer: Customer) -> Customer:
-        """Store a moved customer: only its status columns changed (version checked, bumped)."""
-        return self.unscoped.update_status(customer)
+    def update_status(self, customer: Customer, changes: Mapping[str, Any]) -> Customer:
+        """Store a move: status ``changes`` made to the stored ``customer``; the moved one."""
+        return self.unscoped.update_status(customer, changes)
 
     def mark_merged(self, customer_id: int, into: int) -> None:
         """Make ``customer_id`` a tombstone leading to ``into``."""

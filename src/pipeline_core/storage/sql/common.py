@@ -293,27 +293,27 @@ def status_update_sql(placeholder: str, columns: tuple[str, ...] = STATUS_ATTRIB
     )
 
 
-_STATUS_ENCODERS = tuple((name, _ENCODERS.get(name, _same)) for name in STATUS_ATTRIBUTES)
-_STATUS_VALUES = operator.attrgetter(*STATUS_ATTRIBUTES)
+# None for the columns stored as they are: no call for them.
+_STATUS_ENCODER_OF = {name: _ENCODERS.get(name) for name in STATUS_ATTRIBUTES}
 
 
 def status_update(
-    customer: Customer, before: Customer | None, placeholder: str
+    customer: Customer, changes: Mapping[str, Any], placeholder: str
 ) -> tuple[str, list[Any]]:
-    """``update_status``'s statement and parameters for ``customer``.
+    """``update_status``'s statement and parameters: ``changes`` made to ``customer``.
 
-    ``before`` is the stored customer at the same version, if the transaction holds it:
-    only the status columns that differ from it are written (a move leaves most of
-    them as they were, and every column written costs the indexes that hold it).
+    ``customer`` is the stored customer at its version, so only the changes that differ
+    from it are written (a move leaves most status columns as they were, and every
+    column written costs the indexes that hold it). A name outside
+    ``STATUS_ATTRIBUTES`` is a caller's bug: ``KeyError``.
     """
     columns: list[str] = []
     params: list[Any] = []
-    values = _STATUS_VALUES(customer)
-    old = values if before is None else _STATUS_VALUES(before)
-    for (name, encode), value, was in zip(_STATUS_ENCODERS, values, old, strict=True):
-        if before is None or value != was:
+    for name, value in changes.items():
+        encode = _STATUS_ENCODER_OF[name]
+        if value != getattr(customer, name):
             columns.append(name)
-            params.append(encode(value))
+            params.append(value if encode is None else encode(value))
     params.append(customer.id)
     params.append(customer.version)
     return status_update_sql(placeholder, tuple(columns)), params
