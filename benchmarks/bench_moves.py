@@ -71,12 +71,19 @@ class Planner:
         return planned
 
 
-def seed_store(path: Path, customers: int, seed: int) -> None:
-    """Create a pipeline store at ``path`` with ``customers`` customers in status Lead."""
+def seed_store(path: Path, customers: int, seed: int, *, define_folders: bool = False) -> None:
+    """Create a pipeline store at ``path`` with ``customers`` customers in status Lead.
+
+    ``define_folders``: the customers' four folders are defined, each with a status
+    machine of its own (the default one), so that a move reads its folder's machine.
+    """
     rng = random.Random(seed)
     folders = ("New Leads", "Partners", "Webshop", "Events")
     tags = ("VIP", "Newsletter", "Commercial", "Returning")
     with Workspace.open(f"sqlite:///{path}") as workspace:
+        if define_folders:
+            for folder in folders:
+                workspace.folders.add(folder, machine=default_status_machine())
         for index in range(customers):
             workspace.customers.add(
                 Customer(
@@ -167,6 +174,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--clock", choices=sorted(CLOCKS), default="wall", help="what to time")
     parser.add_argument("--dir", type=Path, help="where the SQLite files go (default: a temp dir)")
     parser.add_argument(
+        "--defined-folders",
+        action="store_true",
+        help="define the customers' four folders, each with its own status machine",
+    )
+    parser.add_argument(
         "--profile",
         type=int,
         default=0,
@@ -189,7 +201,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         workspace_path = Path(scratch) / "workspace.db"
         bare_path = Path(scratch) / "bare.db"
         checked_path = Path(scratch) / "checked.db"
-        seed_store(workspace_path, args.customers, args.seed)
+        seed_store(workspace_path, args.customers, args.seed, define_folders=args.defined_folders)
         shutil.copyfile(workspace_path, bare_path)  # closed store: WAL already checkpointed
         shutil.copyfile(workspace_path, checked_path)
 

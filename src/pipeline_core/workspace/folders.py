@@ -12,7 +12,12 @@ from pipeline_core.domain.folders import Folder
 from pipeline_core.domain.statuses import StatusMachine
 from pipeline_core.errors import InvalidValue, NotFound
 from pipeline_core.rules.ast import InSet
-from pipeline_core.workspace.definitions import field_definitions, folders, put_folders
+from pipeline_core.workspace.definitions import (
+    field_definitions,
+    folder_named,
+    folders,
+    put_folders,
+)
 from pipeline_core.workspace.permissions import require_admin
 from pipeline_core.workspace.session import Session
 
@@ -44,7 +49,7 @@ def list_folders(s: Session) -> list[Folder]:
 
 def get(s: Session, name: str) -> Folder:
     """The folder called ``name``."""
-    found = folders(s).get(name)
+    found = folder_named(s, name)
     if found is None:
         raise NotFound(f"no folder called {name!r}")
     return found

@@ -10,7 +10,7 @@ from pipeline_core.domain.access import CONTACT_FIELDS, masked, masked_event
 from pipeline_core.domain.events import Event
 from pipeline_core.errors import PermissionDenied
 from pipeline_core.rules.evaluate import compile_predicate
-from pipeline_core.workspace.definitions import access_settings, folders
+from pipeline_core.workspace.definitions import access_settings, folder_named
 from pipeline_core.workspace.session import Session
 
 
@@ -51,14 +51,13 @@ def check_folder_change(s: Session, before: str | None, after: str | None) -> No
     if before == after:
         return
     role = s.principal.role
-    defined = folders(s)
-    leaving = None if before is None else defined.get(before)
+    leaving = folder_named(s, before)
     if leaving is not None and not leaving.access.may_leave(role):
         raise PermissionDenied(
             f"{role}s may not move customers out of folder {before!r}"
             f" (allowed: {', '.join(leaving.access.leave)})"
         )
-    entering = None if after is None else defined.get(after)
+    entering = folder_named(s, after)
     if entering is not None and not entering.access.may_enter(role):
         raise PermissionDenied(
             f"{role}s may not move customers into folder {after!r}"
