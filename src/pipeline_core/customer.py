@@ -262,6 +262,13 @@ def _unpickled(values: tuple[Any, ...]) -> Customer:
     return customer_from_values(values)
 
 
+RowEncoder = Callable[[Customer], tuple[Any, ...]]
+"""A store's ``row_encoder``: a new customer's rows as that store writes them.
+
+Here, beside ``Customer``, because both the stores and the import's drafting
+workers (which must not import storage) name it.
+"""
+
 _SETTER_OF = dict(zip(ATTRIBUTE_NAMES, _SETTERS, strict=True))
 
 

@@ -27,7 +27,7 @@ from typing import Any
 
 import attrs
 
-from pipeline_core.customer import Customer
+from pipeline_core.customer import RowEncoder
 from pipeline_core.domain.normalize import NormalizeOptions
 from pipeline_core.domain.search import search_document
 from pipeline_core.errors import ImportRowError, PipelineError
@@ -37,9 +37,6 @@ from pipeline_core.importing.readers import SourceRow
 
 Drafted = LeanDraft | ImportRowError
 """What drafting makes of a row: a lean draft, or the reason it is refused."""
-
-RowEncoder = Callable[[Customer], tuple[Any, ...]]
-"""The store's rows of a new customer for bulk inserts (``Transaction.row_encoder``)."""
 
 AUTO_WORKERS_FROM = 2 << 20
 """Files at least this large (bytes) are drafted in a worker process when ``workers`` is None."""

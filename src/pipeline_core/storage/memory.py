@@ -14,7 +14,7 @@ from typing import Any
 
 import attrs
 
-from pipeline_core.customer import Customer, trusted_replace
+from pipeline_core.customer import Customer, RowEncoder, trusted_replace
 from pipeline_core.domain.access import User
 from pipeline_core.domain.activity import Task, TimeEntry
 from pipeline_core.domain.duplicate_settings import SETTINGS_KEY as DUPLICATES_KEY
@@ -43,7 +43,7 @@ from pipeline_core.domain.statuses import StatusMachine
 from pipeline_core.errors import ConcurrencyError, InvalidValue, MergedMeanwhile, NotFound
 from pipeline_core.rules.ast import MATCH_ALL, MatchAll, Rule, uses_records
 from pipeline_core.rules.evaluate import compile_predicate
-from pipeline_core.storage.protocol import NewCustomer, Order, RowEncoder
+from pipeline_core.storage.protocol import NewCustomer, Order
 from pipeline_core.storage.sql.common import STATUS_ATTRIBUTES, field_rows
 
 

@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import attrs
 
-from pipeline_core.customer import Customer, trusted_replace
+from pipeline_core.customer import Customer, RowEncoder, trusted_replace
 from pipeline_core.domain.events import Event, with_id
 from pipeline_core.domain.folding import FOLDING
 from pipeline_core.domain.normalize import ContactKey, NormalizeOptions, index_keys
@@ -38,7 +38,7 @@ from pipeline_core.storage.postgres_schema import (
     MIGRATIONS,
     SEARCH_VERSION,
 )
-from pipeline_core.storage.protocol import NewCustomer, RowEncoder
+from pipeline_core.storage.protocol import NewCustomer
 from pipeline_core.storage.sql.access import AccessQueries
 from pipeline_core.storage.sql.common import (
     FOLDING_KEY,
@@ -441,11 +441,10 @@ class PostgresTransaction(
     def append_events(self, events: Sequence[Event]) -> list[Event]:
         if not events:
             return []
-        moments: dict[datetime, str | None] = {}  # an import batch's events share one moment
         rows = [
             (
                 e.customer_id,
-                moments.get(e.at) or moments.setdefault(e.at, iso_moment(e.at)),
+                iso_moment(e.at),  # cached: a batch's events share one moment
                 e.actor,
                 e.kind.value,
                 dumps(dict(e.data)),

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import date, datetime
 from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
 
-from pipeline_core.customer import Customer
+from pipeline_core.customer import Customer, RowEncoder
 from pipeline_core.domain.access import User
 from pipeline_core.domain.activity import Task, TimeEntry
 from pipeline_core.domain.events import Event, JSONValue
@@ -25,9 +25,6 @@ Order = Literal["id", "activity"]
 
 SCHEMA_VERSION = 12
 """The schema version this release writes; stores at a higher version are refused."""
-
-RowEncoder = Callable[[Customer], tuple[Any, ...]]
-"""A store's ``row_encoder``: a new customer's rows as that store writes them."""
 
 
 class NewCustomer(NamedTuple):

@@ -17,6 +17,7 @@ from typing import Any, NoReturn
 
 from pipeline_core.customer import (
     Customer,
+    RowEncoder,
     compiled_builder,
     trusted_replace,
     with_version,
@@ -29,7 +30,7 @@ from pipeline_core.domain.serialization import dumps, from_typed_field_value
 from pipeline_core.errors import ConcurrencyError, MergedMeanwhile, NotFound, StoreError
 from pipeline_core.rules.ast import MATCH_ALL, MatchAll, Rule
 from pipeline_core.rules.sql import SQL_FUNCTIONS, SQLITE
-from pipeline_core.storage.protocol import NewCustomer, RowEncoder
+from pipeline_core.storage.protocol import NewCustomer
 from pipeline_core.storage.sql.access import SEARCH_ATTRIBUTES, AccessQueries
 from pipeline_core.storage.sql.common import (
     CONTACT_ATTRIBUTES,
@@ -459,7 +460,6 @@ class SqliteTransaction(
         # for a whole import batch, and no read-back.
         first: int = self._db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM events").fetchone()[0]
         stored = [with_id(e, n) for n, e in enumerate(events, start=first)]
-        moments: dict[datetime, str | None] = {}  # an import batch's events share one moment
         try:
             self._db.executemany(
                 "INSERT INTO events (id, customer_id, at, actor, kind, data)"
@@ -468,7 +468,7 @@ class SqliteTransaction(
                     (
                         e.id,
                         e.customer_id,
-                        moments.get(e.at) or moments.setdefault(e.at, iso_moment(e.at)),
+                        iso_moment(e.at),  # cached: a batch's events share one moment
                         e.actor,
                         e.kind.value,
                         dumps(dict(e.data)),

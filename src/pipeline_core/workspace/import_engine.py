@@ -25,7 +25,7 @@ import attrs
 
 from pipeline_core.customer import Customer
 from pipeline_core.domain.collector import OLD_OBJECTS_SET_ASIDE, YOUNG_THRESHOLD
-from pipeline_core.domain.events import Event, EventKind, JSONValue
+from pipeline_core.domain.events import EventKind, JSONValue
 from pipeline_core.domain.merge import combine
 from pipeline_core.domain.normalize import ContactKey, NormalizeOptions, customer_keys
 from pipeline_core.errors import ImportInterrupted, ImportRowError, NotFound
@@ -544,20 +544,14 @@ class _Matcher:
         )
         # One moment for the batch's ``created`` events: they are one transaction, and
         # the store writes a moment's text once instead of once per event.
-        at, actor, run, file = self.s.now(), self.s.actor, self.run.run_id, self.run.name
-        self.s.append_events(
+        s, at, run, file = self.s, self.s.now(), self.run.run_id, self.run.name
+        s.append_events(
             [
-                Event(
-                    customer_id=customer_id,
-                    kind=EventKind.CREATED,
-                    at=at,
-                    actor=actor,
-                    data={
-                        "status": draft.status,
-                        "import_run": run,
-                        "line": draft.line,
-                        "file": file,
-                    },
+                s.event_at(
+                    customer_id,
+                    EventKind.CREATED,
+                    at,
+                    {"status": draft.status, "import_run": run, "line": draft.line, "file": file},
                 )
                 for customer_id, draft in zip(ids, self.pending, strict=True)
             ]

@@ -38,10 +38,7 @@ def move_in(
     if reason_given is not None:
         data["reason"] = reason_given
     # Stamped with the moment the customer records as its update: one reading of the clock.
-    event = Event(
-        customer_id=current.id, kind=EventKind.STATUS_CHANGED, at=now, actor=s.actor, data=data
-    )
-    s.append_events([event])
+    s.append_events([s.event_at(current.id, EventKind.STATUS_CHANGED, now, data)])
     return stored
 
 

@@ -20,7 +20,7 @@ from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 import attrs
 
-from pipeline_core.customer import Customer
+from pipeline_core.customer import Customer, RowEncoder
 from pipeline_core.domain.access import Principal, User
 from pipeline_core.domain.activity import Task, TimeEntry
 from pipeline_core.domain.clock import Clock
@@ -35,7 +35,7 @@ from pipeline_core.domain.statuses import StatusMachine
 from pipeline_core.errors import MergedMeanwhile, NotFound
 from pipeline_core.rules.ast import MATCH_ALL, Rule, all_of
 from pipeline_core.storage import Order, Transaction
-from pipeline_core.storage.protocol import NewCustomer, RowEncoder
+from pipeline_core.storage.protocol import NewCustomer
 from pipeline_core.workspace.dedupe import resolve
 
 FOLLOWED_MERGES = 10
@@ -84,9 +84,13 @@ class Session(Transaction):
 
     def event(self, customer_id: int, kind: EventKind, **data: JSONValue) -> Event:
         """An event of the customer, now, by this session's actor (not yet appended)."""
-        return Event(
-            customer_id=customer_id, kind=kind, at=self.clock.now(), actor=self.actor, data=data
-        )
+        return self.event_at(customer_id, kind, self.clock.now(), data)
+
+    def event_at(
+        self, customer_id: int, kind: EventKind, at: datetime, data: Mapping[str, JSONValue]
+    ) -> Event:
+        """``event`` at a moment the caller read once (a move's, an import batch's)."""
+        return Event(customer_id=customer_id, kind=kind, at=at, actor=self.actor, data=data)
 
     def record(self, customer_id: int, kind: EventKind, **data: JSONValue) -> Event:
         """Append one event of the customer by this session's actor; the stored event."""
